@@ -1,0 +1,90 @@
+# restsync — plain Makefile (see README.md).
+#
+#   make            build the FastCGI programs, the CLI and the unit tests
+#   make run        install packages, build, start the stack under var/, seed
+#   make stop       stop what make run started
+#   make test       unit tests, sanitizer unit tests, integration tests
+#   make unit       unit tests only
+#   make clean
+
+CC	?= cc
+PKGS	 = libpq libcurl json-c openssl
+SAN	?= 0
+
+WARN	 = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
+	   -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2
+ifeq ($(SAN),1)
+BUILD	?= build/asan
+OPT	 = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	   -fno-sanitize-recover=undefined
+LDSAN	 = -fsanitize=address,undefined
+else
+BUILD	?= build/release
+OPT	 = -O2 -g -D_FORTIFY_SOURCE=2
+LDSAN	 =
+endif
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+
+CFLAGS	+= -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) \
+	   -fstack-protector-strong -fPIE -Icommon $(PKG_CFLAGS)
+LDFLAGS	+= -pie -Wl,-z,relro,-z,now $(LDSAN)
+LDLIBS	 = $(PKG_LIBS) -lfcgi -lm
+
+COMMON_SRC = $(wildcard common/*.c)
+COMMON_OBJ = $(COMMON_SRC:common/%.c=$(BUILD)/common/%.o)
+CGI_SRC	   = $(wildcard cgi-src/*.c)
+CGI_BIN	   = $(CGI_SRC:cgi-src/%.c=$(BUILD)/bin/%)
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all unit test run stop clean deps asan-unit
+
+all: $(CGI_BIN) $(UNIT_BIN)
+
+$(BUILD)/common/%.o: common/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/librs.a: $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/%: cgi-src/%.c $(BUILD)/librs.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librs.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librs.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librs.a $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
+
+asan-unit:
+	$(MAKE) SAN=1 unit
+
+deps:
+	scripts/deps.sh
+
+run:
+	scripts/deps.sh
+	$(MAKE) all
+	scripts/stack.sh start
+	scripts/seed.sh
+	scripts/stack.sh banner
+
+stop:
+	scripts/stack.sh stop
+
+test:
+	scripts/test.sh
+
+clean:
+	rm -rf build
+
+-include $(COMMON_OBJ:.o=.d)

@@ -1,0 +1,810 @@
+/*
+ * batch.c — orchestrates one batch (see batch.h for the steps).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "batch.h"
+#include "chunk.h"
+#include "config.h"
+#include "hashing.h"
+#include "jsonpath.h"
+#include "normalize.h"
+#include "pager.h"
+#include "secret.h"
+
+#define BATCH_JSON_DEPTH	64
+#define BATCH_MAX_CHUNKS	100000	/* chunks from one page */
+#define BATCH_MAX_HEADER	8192
+
+static const char *const default_roles[] = { "support", "operations", "admin" };
+
+/* A chunk on its way to the database. */
+struct pending {
+	char		*content;
+	size_t		 len;
+	char		*title;
+	char		 hash[HASH_HEXLEN + 1];
+	long long	 item_index;	/* absolute position of the item */
+	int		 chunk_index;	/* within the item */
+	char		*item_id;	/* the item's "id", if scalar */
+	int		 drop;		/* duplicate in batch or stored */
+};
+
+struct work {
+	struct source_config	 cfg;
+	struct source_row	 src;
+	struct secret_values	 sv;
+	struct fetch_resp	 resp;
+	struct json_object	*root;
+	struct pending		*p;
+	size_t			 np, cap;
+	char			**hdrs;
+	size_t			 nhdrs;
+	char			*url;
+	int			 locked;
+};
+
+enum rs_status
+batch_ctx_open(struct batch_ctx *ctx, char *err)
+{
+	enum rs_status	 st;
+
+	memset(ctx, 0, sizeof(*ctx));
+	if ((st = store_open(&ctx->st, err)) != RS_OK ||
+	    (st = fetch_open(&ctx->fx, err)) != RS_OK ||
+	    (st = embed_open(&ctx->em, ctx->fx, err)) != RS_OK) {
+		batch_ctx_close(ctx);
+		return st;
+	}
+	return RS_OK;
+}
+
+void
+batch_ctx_close(struct batch_ctx *ctx)
+{
+	embed_close(ctx->em);
+	fetch_close(ctx->fx);
+	store_close(ctx->st);
+	memset(ctx, 0, sizeof(*ctx));
+}
+
+void
+batch_result_free(struct batch_result *r)
+{
+	free(r->next);
+	free(r->url);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Replace every occurrence of needle in *s by "[redacted]". */
+static void
+redact_one(char **s, const char *needle)
+{
+	struct rs_buf	 b;
+	const char	*p, *q;
+	size_t		 nl;
+
+	if (*s == NULL || needle == NULL || (nl = strlen(needle)) < 4 ||
+	    strstr(*s, needle) == NULL)
+		return;
+	rs_buf_init(&b, strlen(*s) * 2 + 64);
+	for (p = *s; (q = strstr(p, needle)) != NULL; p = q + nl)
+		if (rs_buf_append(&b, p, (size_t)(q - p)) == -1 ||
+		    rs_buf_puts(&b, "[redacted]") == -1)
+			goto fail;
+	if (rs_buf_puts(&b, p) == -1)
+		goto fail;
+	free(*s);
+	*s = rs_buf_steal(&b);
+	return;
+fail:
+	rs_buf_free(&b);
+	free(*s);
+	*s = strdup("[redacted]");
+}
+
+/* Redact the secret values, raw and URL-encoded, from *s. */
+static void
+redact(char **s, const struct secret_values *sv)
+{
+	const char	*vals[4];
+	char		*enc;
+	size_t		 i;
+
+	vals[0] = sv->api_key;
+	vals[1] = sv->token;
+	vals[2] = sv->password;
+	vals[3] = sv->username;
+	for (i = 0; i < 4; i++) {
+		if (vals[i] == NULL)
+			continue;
+		redact_one(s, vals[i]);
+		if ((enc = curl_easy_escape(NULL, vals[i], 0)) != NULL) {
+			redact_one(s, enc);
+			curl_free(enc);
+		}
+	}
+}
+
+static void
+redact_buf(char *err, const struct secret_values *sv)
+{
+	char	*s;
+
+	if (err == NULL || (s = strdup(err)) == NULL)
+		return;
+	redact(&s, sv);
+	rs_errf(err, "%s", s);
+	free(s);
+}
+
+static void
+work_free(struct work *w)
+{
+	size_t	 i;
+
+	for (i = 0; i < w->np; i++) {
+		free(w->p[i].content);
+		free(w->p[i].title);
+		free(w->p[i].item_id);
+	}
+	free(w->p);
+	for (i = 0; i < w->nhdrs; i++)
+		secret_free_str(w->hdrs[i]);
+	free(w->hdrs);
+	free(w->url);
+	json_object_put(w->root);
+	fetch_resp_free(&w->resp);
+	secret_values_free(&w->sv);
+	store_source_free(&w->src);
+	cfg_free(&w->cfg);
+}
+
+/* Replace "{{API_KEY}}" in tpl; the key is api_key, else token. */
+static char *
+render_header(const char *name, const char *tpl,
+    const struct secret_values *sv)
+{
+	static const char	 ph[] = "{{API_KEY}}";
+	const char		*key = sv->api_key != NULL ? sv->api_key :
+				    sv->token;
+	struct rs_buf		 b;
+	const char		*p;
+
+	rs_buf_init(&b, BATCH_MAX_HEADER);
+	if (rs_buf_puts(&b, name) == -1 || rs_buf_puts(&b, ": ") == -1)
+		goto fail;
+	while ((p = strstr(tpl, ph)) != NULL) {
+		if (rs_buf_append(&b, tpl, (size_t)(p - tpl)) == -1 ||
+		    rs_buf_puts(&b, key != NULL ? key : "") == -1)
+			goto fail;
+		tpl = p + sizeof(ph) - 1;
+	}
+	if (rs_buf_puts(&b, tpl) == -1)
+		goto fail;
+	return rs_buf_steal(&b);
+fail:
+	rs_buf_free(&b);
+	return NULL;
+}
+
+/* Decrypt the tenant's secret when the source requires auth. */
+static enum rs_status
+load_secret(struct work *w, char *err)
+{
+	unsigned char	 key[SECRET_KEYLEN];
+	char		*pt = NULL;
+	enum rs_status	 st;
+
+	if (!w->cfg.requires_auth)
+		return RS_OK;
+	if (w->src.secret_ct == NULL) {
+		rs_errf(err, "source requires auth but the tenant has no "
+		    "secret for provider '%s'", w->cfg.provider);
+		return RS_EINPUT;
+	}
+	if ((st = secret_load_key(key, err)) != RS_OK)
+		return st;
+	st = secret_decrypt(key, w->src.tenant_id, w->cfg.provider,
+	    w->src.secret_ct, w->src.secret_ct_len, w->src.secret_nonce,
+	    w->src.secret_nonce_len, &pt, err);
+	memset(key, 0, sizeof(key));
+	if (st != RS_OK)
+		return st;
+	st = secret_parse(pt, &w->sv, err);
+	secret_free_str(pt);
+	return st;
+}
+
+static enum rs_status
+build_headers(struct work *w, char *err)
+{
+	size_t	 i;
+
+	w->hdrs = calloc(w->cfg.nheaders + 2, sizeof(char *));
+	if (w->hdrs == NULL)
+		goto nomem;
+	for (i = 0; i < w->cfg.nheaders; i++) {
+		w->hdrs[w->nhdrs] = render_header(w->cfg.headers[i].name,
+		    w->cfg.headers[i].value, &w->sv);
+		if (w->hdrs[w->nhdrs] == NULL)
+			goto nomem;
+		w->nhdrs++;
+	}
+	if ((w->hdrs[w->nhdrs] = strdup("Accept: application/json")) == NULL)
+		goto nomem;
+	w->nhdrs++;
+	return RS_OK;
+nomem:
+	rs_errf(err, "out of memory rendering headers");
+	return RS_ENOMEM;
+}
+
+static enum rs_status
+add_pending(struct work *w, const char *s, size_t len, const char *title,
+    long long item_index, int chunk_index, const char *item_id, char *err)
+{
+	struct pending	*np, *p;
+	size_t		 ncap;
+
+	if (w->np >= BATCH_MAX_CHUNKS) {
+		rs_errf(err, "page makes more than %d chunks",
+		    BATCH_MAX_CHUNKS);
+		return RS_EUPSTREAM;
+	}
+	if (w->np == w->cap) {
+		ncap = w->cap ? w->cap * 2 : 64;
+		if ((np = rs_reallocarray(w->p, ncap, sizeof(*np))) == NULL)
+			goto nomem;
+		w->p = np;
+		w->cap = ncap;
+	}
+	p = &w->p[w->np];
+	memset(p, 0, sizeof(*p));
+	if ((p->content = rs_strndup(s, len)) == NULL ||
+	    (p->title = strdup(title)) == NULL ||
+	    (item_id != NULL && (p->item_id = strdup(item_id)) == NULL)) {
+		free(p->content);
+		free(p->title);
+		goto nomem;
+	}
+	p->len = len;
+	p->item_index = item_index;
+	p->chunk_index = chunk_index;
+	w->np++;
+	return RS_OK;
+nomem:
+	rs_errf(err, "out of memory");
+	return RS_ENOMEM;
+}
+
+/* Normalise and chunk every item of the page into w->p. */
+static enum rs_status
+make_chunks(struct work *w, struct json_object *items,
+    struct batch_result *res, char *err)
+{
+	struct rs_buf		 text;
+	struct chunk		*ch = NULL;
+	struct json_object	*it, *idv;
+	char			 title[NORM_MAX_TITLE];
+	const char		*item_id;
+	size_t			 i, j, nch = 0, n;
+	enum rs_status		 st = RS_OK;
+	double			 t;
+
+	rs_buf_init(&text, NORM_MAX_TEXT);
+	n = json_object_array_length(items);
+	for (i = 0; i < n; i++) {
+		it = json_object_array_get_idx(items, i);
+		t = rs_now_ms();
+		if ((st = norm_item(it, &w->cfg, &text, err)) != RS_OK)
+			goto out;
+		norm_title(it, &w->cfg, title, sizeof(title));
+		res->ms.normalize += rs_now_ms() - t;
+		if (text.len == 0)
+			continue;
+		if (title[0] == '\0')
+			(void)snprintf(title, sizeof(title), "%s",
+			    w->src.title);
+		item_id = NULL;
+		if (json_object_is_type(it, json_type_object) &&
+		    json_object_object_get_ex(it, "id", &idv) &&
+		    (json_object_is_type(idv, json_type_string) ||
+		    json_object_is_type(idv, json_type_int)))
+			item_id = json_object_get_string(idv);
+
+		t = rs_now_ms();
+		free(ch);
+		ch = NULL;
+		if ((st = chunk_text(text.p, text.len, NULL, &ch, &nch,
+		    err)) != RS_OK)
+			goto out;
+		res->ms.chunk += rs_now_ms() - t;
+		for (j = 0; j < nch; j++)
+			if ((st = add_pending(w, text.p + ch[j].off,
+			    ch[j].len, title, w->src.item_count +
+			    (long long)i, (int)j, item_id, err)) != RS_OK)
+				goto out;
+	}
+out:
+	free(ch);
+	rs_buf_free(&text);
+	return st;
+}
+
+static int
+cmp_hash(const void *a, const void *b)
+{
+	const struct pending *const *x = a, *const *y = b;
+	int	 c = strcmp((*x)->hash, (*y)->hash);
+
+	/* Stable among equals: keep the first occurrence. */
+	if (c == 0)
+		return *x < *y ? -1 : *x > *y;
+	return c;
+}
+
+/* Hash every chunk and drop duplicates inside the batch. */
+static enum rs_status
+hash_chunks(struct work *w, char *err)
+{
+	struct pending	**v;
+	size_t		 i;
+
+	for (i = 0; i < w->np; i++)
+		hash_sha256_hex(w->p[i].content, w->p[i].len, w->p[i].hash);
+	if (w->np < 2)
+		return RS_OK;
+	if ((v = rs_reallocarray(NULL, w->np, sizeof(*v))) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	for (i = 0; i < w->np; i++)
+		v[i] = &w->p[i];
+	qsort(v, w->np, sizeof(*v), cmp_hash);
+	for (i = 1; i < w->np; i++)
+		if (strcmp(v[i]->hash, v[i - 1]->hash) == 0)
+			v[i]->drop = 1;
+	free(v);
+	return RS_OK;
+}
+
+/* Mark chunks the source already stores; one query. */
+static enum rs_status
+dedup_stored(struct batch_ctx *ctx, struct work *w, char *err)
+{
+	const char	**h = NULL;
+	unsigned char	*ex = NULL;
+	size_t		*map = NULL, i, n = 0;
+	enum rs_status	 st = RS_ENOMEM;
+
+	if (w->np == 0)
+		return RS_OK;
+	if ((h = rs_reallocarray(NULL, w->np, sizeof(*h))) == NULL ||
+	    (map = rs_reallocarray(NULL, w->np, sizeof(*map))) == NULL ||
+	    (ex = malloc(w->np)) == NULL) {
+		rs_errf(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < w->np; i++)
+		if (!w->p[i].drop) {
+			map[n] = i;
+			h[n++] = w->p[i].hash;
+		}
+	if ((st = store_existing_hashes(ctx->st, w->src.id, h, n, ex,
+	    err)) != RS_OK)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (ex[i])
+			w->p[map[i]].drop = 1;
+out:
+	free(h);
+	free(map);
+	free(ex);
+	return st;
+}
+
+static char *
+chunk_metadata(const struct pending *p, const char *source_id, int page)
+{
+	struct json_object	*o = json_object_new_object();
+	char			*s;
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "contentHash",
+	    json_object_new_string(p->hash));
+	json_object_object_add(o, "sourceId",
+	    json_object_new_string(source_id));
+	json_object_object_add(o, "itemIndex",
+	    json_object_new_int64(p->item_index));
+	json_object_object_add(o, "chunkIndex",
+	    json_object_new_int(p->chunk_index));
+	json_object_object_add(o, "page", json_object_new_int(page));
+	if (p->item_id != NULL)
+		json_object_object_add(o, "itemId",
+		    json_object_new_string(p->item_id));
+	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return s;
+}
+
+/* Embed the new chunks and commit doc, chunks and cursor at once. */
+static enum rs_status
+store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
+    struct batch_result *res, char *err)
+{
+	struct store_chunk	*sc = NULL;
+	struct store_batch	 sb;
+	struct store_commit	 cm;
+	struct embed_stats	 es;
+	const char		**texts = NULL;
+	size_t			*lens = NULL, i, n = 0;
+	float			*emb = NULL;
+	char			**meta = NULL, doc_title[512], day[16];
+	char			 bhash[HASH_HEXLEN + 1];
+	struct rs_buf		 hb;
+	enum rs_status		 st = RS_ENOMEM;
+	time_t			 now = time(NULL);
+	struct tm		 tm;
+	double			 t;
+
+	rs_buf_init(&hb, (size_t)w->np * HASH_HEXLEN + 1);
+	for (i = 0; i < w->np; i++)
+		if (!w->p[i].drop)
+			n++;
+	if (n > 0 && ((texts = rs_reallocarray(NULL, n, sizeof(*texts))) ==
+	    NULL || (lens = rs_reallocarray(NULL, n, sizeof(*lens))) == NULL ||
+	    (sc = calloc(n, sizeof(*sc))) == NULL ||
+	    (meta = calloc(n, sizeof(*meta))) == NULL ||
+	    (emb = rs_reallocarray(NULL, n, sizeof(float) * EMBED_DIMS)) ==
+	    NULL)) {
+		rs_errf(err, "out of memory");
+		goto out;
+	}
+	for (i = 0, n = 0; i < w->np; i++) {
+		if (w->p[i].drop)
+			continue;
+		texts[n] = w->p[i].content;
+		lens[n] = w->p[i].len;
+		if ((meta[n] = chunk_metadata(&w->p[i], w->src.id,
+		    w->src.page_count + 1)) == NULL ||
+		    rs_buf_puts(&hb, w->p[i].hash) == -1) {
+			rs_errf(err, "out of memory");
+			goto out;
+		}
+		sc[n].title = w->p[i].title;
+		sc[n].content = w->p[i].content;
+		sc[n].hash = w->p[i].hash;
+		sc[n].metadata = meta[n];
+		sc[n].embedding = NULL;
+		n++;
+	}
+	res->skipped = (long long)w->np - (long long)n;
+
+	t = rs_now_ms();
+	memset(&es, 0, sizeof(es));
+	if (n > 0 && (st = embed_texts(ctx->em, texts, lens, n, emb, &es,
+	    err)) != RS_OK)
+		goto out;
+	res->ms.embed = rs_now_ms() - t;
+	res->embed_requests = es.requests;
+	for (i = 0; i < n; i++)
+		sc[i].embedding = emb + i * EMBED_DIMS;
+
+	gmtime_r(&now, &tm);
+	(void)strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	/* The title is capped by kb_sources (200 chars): this fits. */
+	(void)snprintf(doc_title, sizeof(doc_title), "%s \xe2\x80\x94 Sync %s",
+	    w->src.title, day);
+	hash_sha256_hex(hb.p != NULL ? hb.p : "", hb.len, bhash);
+
+	memset(&sb, 0, sizeof(sb));
+	sb.tenant_id = w->src.tenant_id;
+	sb.source_id = w->src.id;
+	sb.doc_title = doc_title;
+	sb.batch_hash = bhash;
+	if (w->cfg.roles != NULL) {
+		sb.roles = (const char *const *)w->cfg.roles;
+		sb.nroles = w->cfg.nroles;
+	} else {
+		sb.roles = default_roles;
+		sb.nroles = sizeof(default_roles) / sizeof(default_roles[0]);
+	}
+	sb.chunks = sc;
+	sb.nchunks = n;
+	sb.next_cursor = nx->done ? NULL : nx->next;
+	sb.done = nx->done;
+	sb.items = res->items;
+	sb.http_status = (int)res->status;
+	sb.total = nx->total;
+	t = rs_now_ms();
+	if ((st = store_commit_batch(ctx->st, &sb, &cm, err)) != RS_OK)
+		goto out;
+	res->ms.commit = rs_now_ms() - t;
+	res->inserted = cm.inserted;
+	/* Rows a concurrent writer stored first count as skipped. */
+	res->skipped += (long long)n - cm.inserted;
+	res->page_count = cm.page_count;
+	res->item_count = cm.item_count;
+	res->chunk_count = cm.chunk_count;
+	st = RS_OK;
+out:
+	if (meta != NULL)
+		for (i = 0; i < n; i++)
+			free(meta[i]);
+	free(meta);
+	free(sc);
+	free(texts);
+	free(lens);
+	free(emb);
+	rs_buf_free(&hb);
+	return st;
+}
+
+/* A short, printable excerpt of an error body for last_error. */
+static void
+body_excerpt(const struct rs_buf *b, char *out, size_t outsz)
+{
+	struct rs_buf	 s;
+	size_t		 n = b->len < 200 ? b->len : 200;
+
+	out[0] = '\0';
+	if (n == 0)
+		return;
+	rs_buf_init(&s, 1024);
+	if (norm_utf8(&s, b->p, n) == 0 && s.len > 0)
+		(void)snprintf(out, outsz, ": %s%s", s.p,
+		    b->len > n ? "..." : "");
+	rs_buf_free(&s);
+}
+
+enum rs_status
+batch_run(struct batch_ctx *ctx, const char *source_id,
+    struct batch_result *res, char *err)
+{
+	struct work		 w;
+	struct fetch_req	 fr;
+	struct pager_page	 pg;
+	struct pager_next	 nx;
+	struct json_tokener	*tok = NULL;
+	struct json_object	*items;
+	enum rs_status		 st;
+	char			 excerpt[300];
+	int			 trips0 = store_round_trips(ctx->st);
+	double			 t, t0 = rs_now_ms();
+
+	memset(&w, 0, sizeof(w));
+	memset(&nx, 0, sizeof(nx));
+	memset(res, 0, sizeof(*res));
+	res->total = -1;
+	res->embedder = embed_name(ctx->em);
+
+	/* 1. Load and lock. */
+	t = rs_now_ms();
+	if ((st = store_lock_source(ctx->st, source_id, &w.src, err)) !=
+	    RS_OK)
+		goto out;
+	w.locked = 1;
+	res->ms.load = rs_now_ms() - t;
+	(void)snprintf(res->tenant_id, sizeof(res->tenant_id), "%s",
+	    w.src.tenant_id);
+	if (strcmp(w.src.type, "rest") != 0) {
+		rs_errf(err, "source is not a REST source");
+		st = RS_ENOTFOUND;
+		goto out;
+	}
+	if (!w.src.enabled) {
+		rs_errf(err, "source is disabled; enable it to sync");
+		st = RS_EBUSY;
+		goto out;
+	}
+	res->page_count = w.src.page_count;
+	res->item_count = w.src.item_count;
+	if (w.src.done) {
+		res->done = 1;
+		st = RS_OK;
+		goto out;
+	}
+
+	/* 2. Config, secret, headers. */
+	if ((st = cfg_parse(w.src.config, strlen(w.src.config), &w.cfg,
+	    err)) != RS_OK) {
+		if (st == RS_EINPUT && err != NULL) {
+			char	 tmp[RS_ERRLEN];
+
+			(void)snprintf(tmp, sizeof(tmp), "%s", err);
+			rs_errf(err, "source config: %s", tmp);
+		}
+		goto fail;
+	}
+	if ((st = load_secret(&w, err)) != RS_OK ||
+	    (st = build_headers(&w, err)) != RS_OK)
+		goto fail;
+
+	/* 3. URL and fetch. */
+	if ((st = pager_url(&w.cfg, w.src.next_cursor,
+	    w.sv.api_key != NULL ? w.sv.api_key : w.sv.token, &w.url,
+	    err)) != RS_OK)
+		goto fail;
+	if ((res->url = strdup(w.url)) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto fail;
+	}
+	redact(&res->url, &w.sv);
+	memset(&fr, 0, sizeof(fr));
+	fr.method = "GET";
+	fr.url = w.url;
+	fr.headers = (const char *const *)w.hdrs;
+	fr.timeout_ms = BATCH_FETCH_TIMEOUT_MS;
+	fr.max_body = w.cfg.max_body;
+	fr.check_addr = 1;
+	res->attempts = 1;
+	st = fetch_do(ctx->fx, &fr, &w.resp, err);
+	res->ms.fetch = w.resp.ms;
+	res->status = w.resp.status;
+	res->fetched = 1;
+	if (st != RS_OK)
+		goto fail;
+	if (w.resp.status < 200 || w.resp.status > 299) {
+		body_excerpt(&w.resp.body, excerpt, sizeof(excerpt));
+		rs_errf(err, "upstream returned HTTP %ld%s", w.resp.status,
+		    excerpt);
+		st = RS_EUPSTREAM;
+		goto fail;
+	}
+
+	/* 4. Parse and find the items. */
+	t = rs_now_ms();
+	if ((tok = json_tokener_new_ex(BATCH_JSON_DEPTH)) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto fail;
+	}
+	w.root = json_tokener_parse_ex(tok, w.resp.body.p != NULL ?
+	    w.resp.body.p : "", (int)w.resp.body.len);
+	if (w.root == NULL ||
+	    json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != w.resp.body.len) {
+		if (json_tokener_get_error(tok) == json_tokener_error_depth)
+			rs_errf(err, "upstream JSON is nested deeper than %d",
+			    BATCH_JSON_DEPTH);
+		else
+			rs_errf(err, "upstream response is not valid JSON "
+			    "(Content-Type: %.100s)", w.resp.content_type ?
+			    w.resp.content_type : "none");
+		st = RS_EUPSTREAM;
+		goto fail;
+	}
+	items = w.cfg.items_path != NULL ? jp_get(w.root, w.cfg.items_path) :
+	    w.root;
+	if (items == NULL || !json_object_is_type(items, json_type_array)) {
+		rs_errf(err, "itemsPath '%s' is not an array in the response",
+		    w.cfg.items_path != NULL ? w.cfg.items_path : "$");
+		st = RS_EUPSTREAM;
+		goto fail;
+	}
+	res->items = (long long)json_object_array_length(items);
+	res->ms.parse = rs_now_ms() - t;
+
+	/* 5. Normalise, chunk, hash. */
+	if ((st = make_chunks(&w, items, res, err)) != RS_OK)
+		goto fail;
+	res->chunks = (long long)w.np;
+	t = rs_now_ms();
+	if ((st = hash_chunks(&w, err)) != RS_OK)
+		goto fail;
+	res->ms.hash = rs_now_ms() - t;
+
+	/* 6. Dedup against what the source has. */
+	t = rs_now_ms();
+	if ((st = dedup_stored(ctx, &w, err)) != RS_OK)
+		goto fail;
+	res->ms.dedup = rs_now_ms() - t;
+
+	/* 8. Next cursor (before writing, so a bad body writes nothing). */
+	memset(&pg, 0, sizeof(pg));
+	pg.cursor = w.src.next_cursor;
+	pg.body = w.root;
+	pg.nitems = (size_t)res->items;
+	pg.items_before = w.src.item_count;
+	pg.pages_before = w.src.page_count;
+	if ((st = pager_next(&w.cfg, &pg, &nx, err)) != RS_OK)
+		goto fail;
+	res->total = nx.total;
+	res->done = nx.done;
+	if (nx.next != NULL && (res->next = strdup(nx.next)) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto fail;
+	}
+	redact(&res->next, &w.sv);
+
+	/* 7 + 9. Embed and commit. */
+	if ((st = store_page(ctx, &w, &nx, res, err)) != RS_OK)
+		goto fail;
+	goto out;
+fail:
+	/* 10. Record the failure (a separate write; the batch wrote
+	 * nothing).  Secrets never reach the message. */
+	redact_buf(err, &w.sv);
+	if (st != RS_EBUSY && st != RS_ENOTFOUND && w.locked)
+		(void)store_record_error(ctx->st, w.src.tenant_id, w.src.id,
+		    (int)res->status, err != NULL ? err : "batch failed",
+		    NULL);
+out:
+	if (tok != NULL)
+		json_tokener_free(tok);
+	if (w.locked)
+		store_unlock_source(ctx->st, source_id);
+	pager_next_free(&nx);
+	work_free(&w);
+	res->db_trips = store_round_trips(ctx->st) - trips0;
+	res->ms.total = rs_now_ms() - t0;
+	return st;
+}
+
+static struct json_object *
+ms_json(double v)
+{
+	char	 s[32];
+
+	(void)snprintf(s, sizeof(s), "%.3f", v);
+	return json_object_new_double_s(v, s);
+}
+
+struct json_object *
+batch_result_json(const struct batch_result *r)
+{
+	struct json_object	*o = json_object_new_object(), *ms;
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "done", json_object_new_boolean(r->done));
+	json_object_object_add(o, "items", json_object_new_int64(r->items));
+	json_object_object_add(o, "next", r->next != NULL ?
+	    json_object_new_string(r->next) : NULL);
+	json_object_object_add(o, "url", r->url != NULL ?
+	    json_object_new_string(r->url) : NULL);
+	json_object_object_add(o, "status", r->status > 0 ?
+	    json_object_new_int((int)r->status) : NULL);
+	json_object_object_add(o, "chunks", json_object_new_int64(r->chunks));
+	json_object_object_add(o, "inserted",
+	    json_object_new_int64(r->inserted));
+	json_object_object_add(o, "skipped", json_object_new_int64(r->skipped));
+	json_object_object_add(o, "total", r->total >= 0 ?
+	    json_object_new_int64(r->total) : NULL);
+	json_object_object_add(o, "pageCount",
+	    json_object_new_int(r->page_count));
+	json_object_object_add(o, "itemCount",
+	    json_object_new_int64(r->item_count));
+	json_object_object_add(o, "chunkCount",
+	    json_object_new_int64(r->chunk_count));
+	json_object_object_add(o, "embedder",
+	    json_object_new_string(r->embedder != NULL ? r->embedder : ""));
+	json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
+	json_object_object_add(o, "embedRequests",
+	    json_object_new_int(r->embed_requests));
+	json_object_object_add(o, "dbRoundTrips",
+	    json_object_new_int(r->db_trips));
+	ms = json_object_new_object();
+	json_object_object_add(ms, "load", ms_json(r->ms.load));
+	json_object_object_add(ms, "fetch", ms_json(r->ms.fetch));
+	json_object_object_add(ms, "parse", ms_json(r->ms.parse));
+	json_object_object_add(ms, "normalize", ms_json(r->ms.normalize));
+	json_object_object_add(ms, "chunk", ms_json(r->ms.chunk));
+	json_object_object_add(ms, "hash", ms_json(r->ms.hash));
+	json_object_object_add(ms, "dedup", ms_json(r->ms.dedup));
+	json_object_object_add(ms, "embed", ms_json(r->ms.embed));
+	json_object_object_add(ms, "commit", ms_json(r->ms.commit));
+	json_object_object_add(ms, "total", ms_json(r->ms.total));
+	json_object_object_add(o, "ms", ms);
+	return o;
+}

@@ -1,0 +1,82 @@
+/*
+ * batch.h — one resumable batch of one source: the heart of restsync.
+ * Prefix: batch_.  Shared by the rest_batch endpoint and every other entry
+ * point.  Steps, and the module that owns each:
+ *
+ *   1 load source + cursor + secret, take the lock   store.c
+ *   2 parse config, decrypt secret, render headers   config.c, secret.c
+ *   3 build the page URL, fetch one page             pager.c, http_fetch.c
+ *   4 extract items, normalise each to text          jsonpath.c, normalize.c
+ *   5 chunk each item, hash each chunk               chunk.c, hashing.c
+ *   6 drop chunks the source already has            store.c (one query)
+ *   7 embed the new chunks                           embed.c
+ *   8 next cursor                                    pager.c
+ *   9 doc + chunks + cursor in one statement         store.c
+ *  10 on failure: record last_error, cursor stays    store.c
+ */
+#ifndef BATCH_H
+#define BATCH_H
+
+#include <json-c/json.h>
+
+#include "embed.h"
+#include "http_fetch.h"
+#include "rs.h"
+#include "store.h"
+
+#define BATCH_FETCH_TIMEOUT_MS	4000
+
+struct batch_ctx {
+	struct store	*st;
+	struct fetcher	*fx;
+	struct embedder	*em;
+};
+
+/* Per-stage wall time of one batch, in milliseconds. */
+struct batch_ms {
+	double	 load, fetch, parse, normalize, chunk, hash, dedup, embed;
+	double	 commit, total;
+};
+
+struct batch_result {
+	int		 done;
+	long long	 items;		/* items in the fetched page */
+	char		*next;		/* next cursor, NULL when done */
+	char		*url;		/* fetched URL, secrets redacted */
+	long		 status;	/* upstream HTTP status, 0 if none */
+	long long	 chunks;	/* chunks made from the page */
+	long long	 inserted;	/* new chunks stored */
+	long long	 skipped;	/* chunks the source already had */
+	long long	 total;		/* upstream's total, -1 unknown */
+	int		 page_count;
+	long long	 item_count;
+	long long	 chunk_count;
+	int		 attempts;
+	int		 embed_requests;
+	int		 db_trips;
+	int		 fetched;	/* 0 when a done source was not fetched */
+	const char	*embedder;
+	char		 tenant_id[37];
+	struct batch_ms	 ms;
+};
+
+enum rs_status	 batch_ctx_open(struct batch_ctx *, char *err);
+void		 batch_ctx_close(struct batch_ctx *);
+
+/*
+ * Run one batch of source_id.  On RS_OK the cursor advanced.  Errors:
+ * RS_ENOTFOUND (no such REST source), RS_EBUSY (a batch is running, or
+ * the source is disabled), RS_EINPUT (stored config or secret unusable),
+ * RS_EUPSTREAM, RS_EEMBED, RS_EDB.  After a failure past loading, the
+ * cursor row records last_status 'error' and the message; nothing else of
+ * the batch is written.  *res is filled as far as the batch got (url and
+ * status for error responses) and must be freed with batch_result_free.
+ */
+enum rs_status	 batch_run(struct batch_ctx *, const char *source_id,
+		    struct batch_result *res, char *err);
+void		 batch_result_free(struct batch_result *);
+
+/* The endpoint's JSON for a result: {ok, done, items, next, url, ...}. */
+struct json_object *batch_result_json(const struct batch_result *);
+
+#endif

@@ -1,0 +1,784 @@
+/*
+ * config.c — parse and validate a REST source config (see config.h).
+ *
+ * The JSON is parsed strictly (json-c STRICT + VALIDATE_UTF8, nesting
+ * capped), unknown keys are refused first, then every known key is
+ * checked by the handler in cfg_keys[], in table order, and finally
+ * defaults and cross-key rules are applied.  Every error is RS_EINPUT
+ * with a message naming the key, except allocation failures (RS_ENOMEM).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "jsonpath.h"
+
+#define CFG_MAX_NEST	16	/* tokener depth; a valid config needs 2 */
+#define CFG_MAX_URL	2048
+#define CFG_MAX_PARAM	128	/* cursorParam, pageSizeParam */
+#define CFG_MAX_NAME	256	/* header and query names */
+#define CFG_MAX_VALUE	8192	/* header and query values */
+#define CFG_MAX_IDENT	64	/* provider, roles */
+
+struct cfg_ctx {
+	struct source_config	*cfg;
+	int			 have_style;
+	char			*err;
+};
+
+struct cfg_key;
+typedef enum rs_status (*cfg_fn)(struct cfg_ctx *, const struct cfg_key *,
+    struct json_object *);
+
+struct cfg_key {
+	const char	*name;
+	cfg_fn		 fn;
+	size_t		 off;	/* offsetof the field it fills */
+	long long	 min, max;	/* integers */
+	const char	*dflt;	/* header name meant by true */
+};
+
+static enum rs_status	cfg_url(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_style(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_param(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_int(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_size(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_path(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_bool(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_headers(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_query(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_provider(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_fields(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_roles(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_cond(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+
+#define OFF(f)	offsetof(struct source_config, f)
+
+static const struct cfg_key cfg_keys[] = {
+	{ "baseUrl", cfg_url, OFF(base_url), 0, 0, NULL },
+	{ "cursorStyle", cfg_style, OFF(style), 0, 0, NULL },
+	{ "cursorParam", cfg_param, OFF(cursor_param), 0, 0, NULL },
+	{ "pageSizeParam", cfg_param, OFF(page_size_param), 0, 0, NULL },
+	{ "defaultPageSize", cfg_int, OFF(page_size),
+	    1, CFG_MAX_PAGE_SIZE, NULL },
+	{ "itemsPath", cfg_path, OFF(items_path), 0, 0, NULL },
+	{ "nextCursorPath", cfg_path, OFF(next_cursor_path), 0, 0, NULL },
+	{ "currentOffsetPath", cfg_path, OFF(current_offset_path), 0, 0, NULL },
+	{ "totalPath", cfg_path, OFF(total_path), 0, 0, NULL },
+	{ "hasMorePath", cfg_path, OFF(has_more_path), 0, 0, NULL },
+	{ "pageStart", cfg_int, OFF(page_start), 0, 1, NULL },
+	{ "totalPagesPath", cfg_path, OFF(total_pages_path), 0, 0, NULL },
+	{ "maxPages", cfg_int, OFF(max_pages), 1, INT32_MAX, NULL },
+	{ "headersTemplate", cfg_headers, OFF(headers), 0, 0, NULL },
+	{ "queryTemplate", cfg_query, OFF(query), 0, 0, NULL },
+	{ "requiresAuth", cfg_bool, OFF(requires_auth), 0, 0, NULL },
+	{ "provider", cfg_provider, OFF(provider), 0, 0, NULL },
+	{ "textFields", cfg_fields, OFF(text_fields), 0, 0, NULL },
+	{ "titleField", cfg_path, OFF(title_field), 0, 0, NULL },
+	{ "allowedRolesOverride", cfg_roles, OFF(roles), 0, 0, NULL },
+	{ "ifNoneMatchHeader", cfg_cond, OFF(if_none_match),
+	    0, 0, "If-None-Match" },
+	{ "ifModifiedSinceHeader", cfg_cond, OFF(if_modified_since),
+	    0, 0, "If-Modified-Since" },
+	{ "maxBodyBytes", cfg_size, OFF(max_body),
+	    1024, CFG_MAX_BODY_CAP, NULL },
+	{ "syncIntervalMinutes", cfg_int, OFF(sync_interval_min),
+	    1, 525600, NULL },
+};
+
+#define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+static const char *const cfg_styles[CFG_STYLE__MAX] = {
+	"page", "offset", "cursor",
+};
+
+static const char *const cfg_default_param[CFG_STYLE__MAX] = {
+	"page", "offset", "cursor",
+};
+
+const char *
+cfg_style_name(enum cfg_style s)
+{
+	if ((unsigned)s >= CFG_STYLE__MAX)
+		return "unknown";
+	return cfg_styles[s];
+}
+
+static char **
+cfg_strp(struct cfg_ctx *c, const struct cfg_key *k)
+{
+	return (char **)(void *)((char *)c->cfg + k->off);
+}
+
+static int *
+cfg_intp(struct cfg_ctx *c, const struct cfg_key *k)
+{
+	return (int *)(void *)((char *)c->cfg + k->off);
+}
+
+/* The string in v without embedded NULs, or NULL. */
+static const char *
+cfg_string(struct json_object *v, size_t *len)
+{
+	const char	*s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	*len = (size_t)json_object_get_string_len(v);
+	if (strlen(s) != *len)
+		return NULL;
+	return s;
+}
+
+static enum rs_status
+cfg_dup(struct cfg_ctx *c, char **dst, const char *s)
+{
+	if ((*dst = strdup(s)) == NULL) {
+		rs_errf(c->err, "out of memory");
+		return RS_ENOMEM;
+	}
+	return RS_OK;
+}
+
+static int
+cfg_has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* RFC 9110 §5.1: field-name = token; §5.6.2: tchar. */
+static int
+cfg_is_token(const char *s)
+{
+	static const char	 tspecial[] = "!#$%&'*+-.^_`|~";
+	size_t			 n = 0;
+
+	for (; *s != '\0'; s++, n++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9'))
+			continue;
+		if (strchr(tspecial, *s) == NULL)
+			return 0;
+	}
+	return n > 0 && n <= CFG_MAX_NAME;
+}
+
+/* 1..CFG_MAX_IDENT characters, each a letter, digit or one of extra. */
+static int
+cfg_is_ident(const char *s, int upper, const char *extra)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++, n++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    (upper && *s >= 'A' && *s <= 'Z'))
+			continue;
+		if (strchr(extra, *s) == NULL)
+			return 0;
+	}
+	return n > 0 && n <= CFG_MAX_IDENT;
+}
+
+/*
+ * baseUrl: an absolute http(s) URL with a host, checked with libcurl's
+ * own parser so that what we accept is what http_fetch will request.
+ * Credentials belong in the secret, never in the config.
+ */
+static enum rs_status
+cfg_url(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	CURLU		*u = NULL;
+	char		*scheme = NULL, *host = NULL, *part = NULL;
+	const char	*s;
+	size_t		 len;
+	enum rs_status	 st = RS_EINPUT;
+
+	if ((s = cfg_string(v, &len)) == NULL || len == 0) {
+		rs_errf(c->err, "'%s' must be an absolute http or https URL",
+		    k->name);
+		goto out;
+	}
+	if (len > CFG_MAX_URL) {
+		rs_errf(c->err, "'%s' is longer than %d bytes", k->name,
+		    CFG_MAX_URL);
+		goto out;
+	}
+	if (strchr(s, ' ') != NULL || cfg_has_ctl(s)) {
+		rs_errf(c->err, "'%s' must not contain spaces or control "
+		    "characters", k->name);
+		goto out;
+	}
+	if ((u = curl_url()) == NULL) {
+		rs_errf(c->err, "out of memory");
+		st = RS_ENOMEM;
+		goto out;
+	}
+	/* Demand "scheme://": libcurl would also take "https:/host". */
+	if ((strncasecmp(s, "http://", 7) != 0 &&
+	     strncasecmp(s, "https://", 8) != 0) ||
+	    curl_url_set(u, CURLUPART_URL, s, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcasecmp(scheme, "http") != 0 &&
+	     strcasecmp(scheme, "https") != 0)) {
+		rs_errf(c->err, "'%s' must be an absolute http or https URL",
+		    k->name);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    host[0] == '\0') {
+		rs_errf(c->err, "'%s' must have a host", k->name);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK) {
+		rs_errf(c->err, "'%s' must not contain credentials; put them "
+		    "in the source secret", k->name);
+		goto out;
+	}
+	st = cfg_dup(c, cfg_strp(c, k), s);
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(part);
+	curl_url_cleanup(u);
+	return st;
+}
+
+static enum rs_status
+cfg_style(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	const char	*s;
+	size_t		 len;
+	int		 i;
+
+	if ((s = cfg_string(v, &len)) != NULL)
+		for (i = 0; i < CFG_STYLE__MAX; i++)
+			if (strcmp(s, cfg_styles[i]) == 0) {
+				c->cfg->style = (enum cfg_style)i;
+				c->have_style = 1;
+				return RS_OK;
+			}
+	rs_errf(c->err, "'%s' must be 'offset', 'cursor' or 'page'", k->name);
+	return RS_EINPUT;
+}
+
+/* A query parameter name; libcurl URL-encodes it when it is sent. */
+static enum rs_status
+cfg_param(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	const char	*s;
+	size_t		 len;
+
+	if ((s = cfg_string(v, &len)) == NULL || len == 0 ||
+	    len > CFG_MAX_PARAM || cfg_has_ctl(s)) {
+		rs_errf(c->err, "'%s' must be a parameter name of 1 to %d "
+		    "printable characters", k->name, CFG_MAX_PARAM);
+		return RS_EINPUT;
+	}
+	return cfg_dup(c, cfg_strp(c, k), s);
+}
+
+static enum rs_status
+cfg_int64(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v,
+    long long *out)
+{
+	int64_t	 n;
+
+	/* json-c clamps out-of-range integers, which the range then refuses. */
+	if (!json_object_is_type(v, json_type_int) ||
+	    (n = json_object_get_int64(v)) < k->min || n > k->max) {
+		rs_errf(c->err, "'%s' must be an integer between %lld and %lld",
+		    k->name, k->min, k->max);
+		return RS_EINPUT;
+	}
+	*out = n;
+	return RS_OK;
+}
+
+static enum rs_status
+cfg_int(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	long long	 n;
+	enum rs_status	 st;
+
+	if ((st = cfg_int64(c, k, v, &n)) == RS_OK)
+		*cfg_intp(c, k) = (int)n;
+	return st;
+}
+
+static enum rs_status
+cfg_size(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	long long	 n;
+	enum rs_status	 st;
+
+	if ((st = cfg_int64(c, k, v, &n)) == RS_OK)
+		*(size_t *)(void *)((char *)c->cfg + k->off) = (size_t)n;
+	return st;
+}
+
+/* An optional dot path; "" means absent, like null. */
+static enum rs_status
+cfg_path(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	char		 perr[RS_ERRLEN];
+	const char	*s;
+	size_t		 len;
+
+	if ((s = cfg_string(v, &len)) == NULL) {
+		rs_errf(c->err, "'%s' must be a dot path or null", k->name);
+		return RS_EINPUT;
+	}
+	if (len == 0)
+		return RS_OK;
+	if (cfg_has_ctl(s)) {
+		rs_errf(c->err, "'%s' contains a control character", k->name);
+		return RS_EINPUT;
+	}
+	if (jp_check(s, perr) != RS_OK) {
+		rs_errf(c->err, "'%s' is not a valid path: %s", k->name, perr);
+		return RS_EINPUT;
+	}
+	return cfg_dup(c, cfg_strp(c, k), s);
+}
+
+static enum rs_status
+cfg_bool(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	if (!json_object_is_type(v, json_type_boolean)) {
+		rs_errf(c->err, "'%s' must be true or false", k->name);
+		return RS_EINPUT;
+	}
+	*cfg_intp(c, k) = json_object_get_boolean(v) ? 1 : 0;
+	return RS_OK;
+}
+
+/*
+ * An object of string values into a cfg_pair array.  Header names are
+ * RFC 9110 tokens, unique ignoring case; query names are non-empty.
+ * Values may hold no control character but HTAB (no header injection).
+ */
+static enum rs_status
+cfg_pairs(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v,
+    int header, struct cfg_pair **out, size_t *nout)
+{
+	struct json_object_iterator	 it, end;
+	struct cfg_pair			*p;
+	const char			*name, *val, *t;
+	size_t				 n, i, len;
+
+	if (!json_object_is_type(v, json_type_object)) {
+		rs_errf(c->err, "'%s' must be an object of strings", k->name);
+		return RS_EINPUT;
+	}
+	if ((n = (size_t)json_object_object_length(v)) > CFG_MAX_FIELDS) {
+		rs_errf(c->err, "'%s' has more than %d entries", k->name,
+		    CFG_MAX_FIELDS);
+		return RS_EINPUT;
+	}
+	if (n == 0)
+		return RS_OK;
+	if ((*out = calloc(n, sizeof(**out))) == NULL) {
+		rs_errf(c->err, "out of memory");
+		return RS_ENOMEM;
+	}
+	it = json_object_iter_begin(v);
+	end = json_object_iter_end(v);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		name = json_object_iter_peek_name(&it);
+		if (header ? !cfg_is_token(name) :
+		    (name[0] == '\0' || strlen(name) > CFG_MAX_NAME ||
+		     cfg_has_ctl(name))) {
+			rs_errf(c->err, "'%s': '%.64s' is not a valid %s name",
+			    k->name, name, header ? "header" : "parameter");
+			return RS_EINPUT;
+		}
+		if ((val = cfg_string(json_object_iter_peek_value(&it),
+		    &len)) == NULL || len > CFG_MAX_VALUE) {
+			rs_errf(c->err, "'%s': '%.64s' must be a string of at "
+			    "most %d bytes", k->name, name, CFG_MAX_VALUE);
+			return RS_EINPUT;
+		}
+		for (t = val; *t != '\0'; t++)
+			if (((unsigned char)*t < 0x20 && *t != '\t') ||
+			    *t == 0x7f) {
+				rs_errf(c->err, "'%s': value of '%.64s' "
+				    "contains a control character",
+				    k->name, name);
+				return RS_EINPUT;
+			}
+		for (i = 0; header && i < *nout; i++)
+			if (strcasecmp((*out)[i].name, name) == 0) {
+				rs_errf(c->err, "'%s': header '%.64s' is "
+				    "given twice", k->name, name);
+				return RS_EINPUT;
+			}
+		p = &(*out)[*nout];
+		if ((p->name = strdup(name)) == NULL ||
+		    (p->value = strdup(val)) == NULL) {
+			(*nout)++;
+			rs_errf(c->err, "out of memory");
+			return RS_ENOMEM;
+		}
+		(*nout)++;
+	}
+	return RS_OK;
+}
+
+static enum rs_status
+cfg_headers(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	return cfg_pairs(c, k, v, 1, &c->cfg->headers, &c->cfg->nheaders);
+}
+
+static enum rs_status
+cfg_query(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	return cfg_pairs(c, k, v, 0, &c->cfg->query, &c->cfg->nquery);
+}
+
+static enum rs_status
+cfg_provider(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	const char	*s;
+	size_t		 len;
+
+	if ((s = cfg_string(v, &len)) == NULL || !cfg_is_ident(s, 1, "_.-")) {
+		rs_errf(c->err, "'%s' must be 1 to %d characters of A-Z a-z "
+		    "0-9 _ . -", k->name, CFG_MAX_IDENT);
+		return RS_EINPUT;
+	}
+	return cfg_dup(c, cfg_strp(c, k), s);
+}
+
+/*
+ * A non-empty array of strings into a NULL-free char * array.  check
+ * validates one entry and writes its own message.
+ */
+static enum rs_status
+cfg_strings(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v,
+    char ***out, size_t *nout,
+    enum rs_status (*check)(struct cfg_ctx *, const struct cfg_key *,
+    size_t, const char *))
+{
+	const char	*s;
+	size_t		 n, i, len;
+	enum rs_status	 st;
+
+	if (!json_object_is_type(v, json_type_array) ||
+	    (n = json_object_array_length(v)) == 0 || n > CFG_MAX_FIELDS) {
+		rs_errf(c->err, "'%s' must be an array of 1 to %d strings",
+		    k->name, CFG_MAX_FIELDS);
+		return RS_EINPUT;
+	}
+	if ((*out = calloc(n, sizeof(**out))) == NULL) {
+		rs_errf(c->err, "out of memory");
+		return RS_ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		if ((s = cfg_string(json_object_array_get_idx(v, i),
+		    &len)) == NULL) {
+			rs_errf(c->err, "'%s' entry %zu must be a string",
+			    k->name, i);
+			return RS_EINPUT;
+		}
+		if ((st = check(c, k, i, s)) != RS_OK)
+			return st;
+		if ((st = cfg_dup(c, &(*out)[i], s)) != RS_OK)
+			return st;
+		*nout = i + 1;
+	}
+	return RS_OK;
+}
+
+static enum rs_status
+cfg_field_ok(struct cfg_ctx *c, const struct cfg_key *k, size_t i,
+    const char *s)
+{
+	char	 perr[RS_ERRLEN];
+
+	if (s[0] == '\0' || cfg_has_ctl(s)) {
+		rs_errf(c->err, "'%s' entry %zu must be a non-empty path "
+		    "without control characters", k->name, i);
+		return RS_EINPUT;
+	}
+	if (jp_check(s, perr) != RS_OK) {
+		rs_errf(c->err, "'%s' entry %zu is not a valid path: %s",
+		    k->name, i, perr);
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
+static enum rs_status
+cfg_role_ok(struct cfg_ctx *c, const struct cfg_key *k, size_t i,
+    const char *s)
+{
+	if (!cfg_is_ident(s, 0, "_-")) {
+		rs_errf(c->err, "'%s' entry %zu must be 1 to %d characters "
+		    "of a-z 0-9 _ -", k->name, i, CFG_MAX_IDENT);
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
+static enum rs_status
+cfg_fields(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	return cfg_strings(c, k, v, &c->cfg->text_fields,
+	    &c->cfg->ntext_fields, cfg_field_ok);
+}
+
+static enum rs_status
+cfg_roles(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	return cfg_strings(c, k, v, &c->cfg->roles, &c->cfg->nroles,
+	    cfg_role_ok);
+}
+
+/* false: not sent; true: the standard header name; a string: that name. */
+static enum rs_status
+cfg_cond(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	const char	*s;
+	size_t		 len;
+
+	if (json_object_is_type(v, json_type_boolean)) {
+		if (!json_object_get_boolean(v))
+			return RS_OK;
+		return cfg_dup(c, cfg_strp(c, k), k->dflt);
+	}
+	if ((s = cfg_string(v, &len)) == NULL || !cfg_is_token(s)) {
+		rs_errf(c->err, "'%s' must be a boolean or a header name",
+		    k->name);
+		return RS_EINPUT;
+	}
+	return cfg_dup(c, cfg_strp(c, k), s);
+}
+
+static const struct cfg_key *
+cfg_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(cfg_keys[i].name, name) == 0)
+			return &cfg_keys[i];
+	return NULL;
+}
+
+/* Defaults and the rules that tie keys together. */
+static enum rs_status
+cfg_finish(struct cfg_ctx *c)
+{
+	struct source_config	*cfg = c->cfg;
+	enum rs_status		 st;
+
+	if (cfg->base_url == NULL) {
+		rs_errf(c->err, "'baseUrl' is required");
+		return RS_EINPUT;
+	}
+	if (cfg->text_fields == NULL) {
+		rs_errf(c->err, "'textFields' is required");
+		return RS_EINPUT;
+	}
+	if (!c->have_style)
+		cfg->style = cfg->next_cursor_path != NULL ?
+		    CFG_STYLE_CURSOR : CFG_STYLE_PAGE;
+	if (cfg->style == CFG_STYLE_CURSOR && cfg->next_cursor_path == NULL) {
+		rs_errf(c->err, "'nextCursorPath' is required when "
+		    "cursorStyle is 'cursor'");
+		return RS_EINPUT;
+	}
+	if (cfg->cursor_param == NULL && (st = cfg_dup(c, &cfg->cursor_param,
+	    cfg_default_param[cfg->style])) != RS_OK)
+		return st;
+	if (cfg->page_size_param != NULL &&
+	    strcmp(cfg->page_size_param, cfg->cursor_param) == 0) {
+		rs_errf(c->err, "'pageSizeParam' must differ from "
+		    "'cursorParam'");
+		return RS_EINPUT;
+	}
+	if (cfg->provider == NULL &&
+	    (st = cfg_dup(c, &cfg->provider, "rest")) != RS_OK)
+		return st;
+	return RS_OK;
+}
+
+static enum rs_status
+cfg_object(struct cfg_ctx *c, struct json_object *root)
+{
+	struct json_object_iterator	 it, end;
+	struct json_object		*v;
+	const char			*name;
+	size_t				 i;
+	enum rs_status			 st;
+
+	it = json_object_iter_begin(root);
+	end = json_object_iter_end(root);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		name = json_object_iter_peek_name(&it);
+		if (cfg_find(name) == NULL) {
+			rs_errf(c->err, "unknown key '%.64s'", name);
+			return RS_EINPUT;
+		}
+	}
+	for (i = 0; i < NKEYS; i++) {
+		if (!json_object_object_get_ex(root, cfg_keys[i].name, &v) ||
+		    v == NULL)
+			continue;	/* absent or null */
+		if ((st = cfg_keys[i].fn(c, &cfg_keys[i], v)) != RS_OK)
+			return st;
+	}
+	return cfg_finish(c);
+}
+
+enum rs_status
+cfg_parse(const char *json, size_t len, struct source_config *cfg, char *err)
+{
+	struct json_tokener	*tok = NULL;
+	struct json_object	*root = NULL;
+	enum json_tokener_error	 jerr;
+	struct cfg_ctx		 c;
+	size_t			 i;
+	enum rs_status		 st = RS_EINPUT;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->page_size = 50;
+	cfg->page_start = 1;
+	cfg->max_body = CFG_DEFAULT_BODY_CAP;
+	if (json == NULL || len > CFG_MAX_JSON) {
+		rs_errf(err, "config is missing or larger than %u bytes",
+		    CFG_MAX_JSON);
+		goto fail;
+	}
+	if (memchr(json, '\0', len) != NULL) {
+		rs_errf(err, "config contains a NUL byte");
+		goto fail;
+	}
+	for (i = 0; i < len && strchr(" \t\r\n", json[i]) != NULL; i++)
+		continue;
+	if (i == len || json[i] != '{') {
+		rs_errf(err, "config must be a JSON object");
+		goto fail;
+	}
+	if ((tok = json_tokener_new_ex(CFG_MAX_NEST)) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto fail;
+	}
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, json, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (root == NULL || jerr != json_tokener_success) {
+		if (jerr == json_tokener_error_depth)
+			rs_errf(err, "config nests deeper than %d levels",
+			    CFG_MAX_NEST);
+		else if (jerr == json_tokener_continue)
+			rs_errf(err, "config is truncated JSON");
+		else
+			rs_errf(err, "config is not valid JSON: %s at byte %zu",
+			    json_tokener_error_desc(jerr),
+			    json_tokener_get_parse_end(tok));
+		goto fail;
+	}
+	/* STRICT already refuses trailing garbage; this is belt and braces. */
+	for (i = json_tokener_get_parse_end(tok); i < len; i++)
+		if (strchr(" \t\r\n", json[i]) == NULL) {
+			rs_errf(err, "config has trailing data at byte %zu", i);
+			goto fail;
+		}
+	if (!json_object_is_type(root, json_type_object)) {
+		rs_errf(err, "config must be a JSON object");
+		goto fail;
+	}
+	c.cfg = cfg;
+	c.have_style = 0;
+	c.err = err;
+	if ((st = cfg_object(&c, root)) != RS_OK)
+		goto fail;
+	json_object_put(root);
+	json_tokener_free(tok);
+	return RS_OK;
+fail:
+	json_object_put(root);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	cfg_free(cfg);
+	return st;
+}
+
+static void
+cfg_free_pairs(struct cfg_pair *p, size_t n)
+{
+	size_t	 i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(p[i].name);
+		free(p[i].value);
+	}
+	free(p);
+}
+
+static void
+cfg_free_strings(char **v, size_t n)
+{
+	size_t	 i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+cfg_free(struct source_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->base_url);
+	free(cfg->cursor_param);
+	free(cfg->page_size_param);
+	free(cfg->items_path);
+	free(cfg->next_cursor_path);
+	free(cfg->current_offset_path);
+	free(cfg->total_path);
+	free(cfg->has_more_path);
+	free(cfg->total_pages_path);
+	cfg_free_pairs(cfg->headers, cfg->nheaders);
+	cfg_free_pairs(cfg->query, cfg->nquery);
+	free(cfg->provider);
+	cfg_free_strings(cfg->text_fields, cfg->ntext_fields);
+	free(cfg->title_field);
+	cfg_free_strings(cfg->roles, cfg->nroles);
+	free(cfg->if_none_match);
+	free(cfg->if_modified_since);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,102 @@
+/*
+ * config.h — parse and validate a REST source config (kb_sources.config).
+ * Prefix: cfg_.
+ *
+ * Keys (camelCase, as in the seed); any other key is an error naming it:
+ *   baseUrl (string, http/https, required)
+ *   cursorStyle ("offset" | "cursor" | "page"; default: "cursor" when
+ *       nextCursorPath is a non-empty string, else "page")
+ *   cursorParam (string; default "offset" for offset,
+ *       "cursor" for cursor, "page" for page)
+ *   pageSizeParam (string or null; null/absent = page size not sent)
+ *   defaultPageSize (integer 1..CFG_MAX_PAGE_SIZE; default 50)
+ *   itemsPath (dot path or "$"; null/absent = whole body)
+ *   nextCursorPath (dot path or null)
+ *   currentOffsetPath, totalPath (dot path or null)
+ *   hasMorePath (dot path or null)
+ *   pageStart (0 or 1; default 1; page style only)
+ *   totalPagesPath (dot path or null)
+ *   maxPages (integer >= 1 or null)
+ *   headersTemplate (object of string values; {{API_KEY}} placeholders)
+ *   queryTemplate (object of string values; {{API_KEY}} placeholders)
+ *   requiresAuth (bool), provider (string, 1..64 chars of [A-Za-z0-9_.-];
+ *       names the secret used when requiresAuth; default "rest")
+ *   textFields (non-empty array of dot paths)
+ *   titleField (dot path or null)
+ *   allowedRolesOverride (array of role strings or null)
+ *   ifNoneMatchHeader, ifModifiedSinceHeader (bool, or a header name)
+ *   maxBodyBytes (integer 1024..CFG_MAX_BODY_CAP; default 16 MiB)
+ *   syncIntervalMinutes (integer 1..525600 or null)
+ * null means absent for every optional key, and so does "" for the
+ * optional paths.  baseUrl must not carry credentials; header names are
+ * RFC 9110 tokens, unique ignoring case; template values may contain no
+ * control character but TAB; pageSizeParam must differ from cursorParam.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+
+#include "rs.h"
+
+#define CFG_MAX_PAGE_SIZE	1000
+#define CFG_MAX_FIELDS		64	/* textFields, roles, template entries */
+#define CFG_MAX_PATH		256	/* one dot path, bytes */
+#define CFG_DEFAULT_BODY_CAP	(16u * 1024 * 1024)
+#define CFG_MAX_BODY_CAP	(64u * 1024 * 1024)
+#define CFG_MAX_JSON		(256u * 1024)	/* the config text itself */
+
+enum cfg_style {
+	CFG_STYLE_PAGE = 0,
+	CFG_STYLE_OFFSET,
+	CFG_STYLE_CURSOR,
+	CFG_STYLE__MAX
+};
+
+struct cfg_pair {
+	char	*name;
+	char	*value;		/* may contain {{API_KEY}} */
+};
+
+struct source_config {
+	char		*base_url;
+	enum cfg_style	 style;
+	char		*cursor_param;
+	char		*page_size_param;	/* NULL: not sent */
+	int		 page_size;
+	char		*items_path;		/* NULL: whole body */
+	char		*next_cursor_path;
+	char		*current_offset_path;
+	char		*total_path;
+	char		*has_more_path;
+	char		*total_pages_path;
+	int		 page_start;		/* 0 or 1 */
+	int		 max_pages;		/* 0: no limit */
+	struct cfg_pair	*headers;
+	size_t		 nheaders;
+	struct cfg_pair	*query;
+	size_t		 nquery;
+	int		 requires_auth;
+	char		*provider;
+	char		**text_fields;
+	size_t		 ntext_fields;
+	char		*title_field;
+	char		**roles;		/* NULL: default roles */
+	size_t		 nroles;
+	char		*if_none_match;		/* header name or NULL */
+	char		*if_modified_since;	/* header name or NULL */
+	size_t		 max_body;
+	int		 sync_interval_min;	/* 0: none */
+};
+
+/*
+ * Parse the JSON text of a config into *cfg (zeroed first; on failure it
+ * is left empty).  Returns RS_OK, RS_EINPUT with a message that names the
+ * offending key, or RS_ENOMEM.
+ */
+enum rs_status	 cfg_parse(const char *json, size_t len,
+		    struct source_config *cfg, char *err);
+void		 cfg_free(struct source_config *);
+const char	*cfg_style_name(enum cfg_style);
+
+#endif

@@ -1,0 +1,381 @@
+/*
+ * embed.c — local feature-hashing embedder and the OpenAI-compatible
+ * client.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "embed.h"
+
+#define EMBED_MAX_RESP	(64u * 1024 * 1024)
+#define EMBED_MAX_TOKEN	64	/* bytes of one word that are hashed */
+
+struct embedder {
+	struct fetcher	*fx;
+	int		 remote;
+	char		 url[1024];
+	char		 auth[1024];	/* "Authorization: Bearer ..." */
+	char		 model[128];
+	char		 name[160];
+};
+
+static uint64_t
+fnv1a(const unsigned char *p, size_t n, uint64_t h)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t
+mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb93fe53a87fdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static void
+add_feature(float *out, uint64_t h, float w)
+{
+	h = mix64(h);
+	out[h % EMBED_DIMS] += (h >> 63) ? w : -w;
+}
+
+void
+embed_local(const char *text, size_t len, float *out)
+{
+	const unsigned char	*s = (const unsigned char *)text;
+	unsigned char		 word[EMBED_MAX_TOKEN];
+	uint64_t		 h, prev = 0;
+	size_t			 i = 0, wl;
+	double			 norm = 0;
+	int			 have_prev = 0, any = 0;
+
+	memset(out, 0, sizeof(float) * EMBED_DIMS);
+	while (i < len) {
+		/* A word: ASCII letters/digits (lower-cased) or any
+		 * non-ASCII bytes (UTF-8 letters of other scripts). */
+		wl = 0;
+		while (i < len && (s[i] >= 0x80 ||
+		    (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9'))) {
+			if (wl < sizeof(word))
+				word[wl++] = (s[i] >= 'A' && s[i] <= 'Z') ?
+				    (unsigned char)(s[i] + 32) : s[i];
+			i++;
+		}
+		if (wl == 0) {
+			i++;
+			continue;
+		}
+		h = fnv1a(word, wl, 0xcbf29ce484222325ULL);
+		add_feature(out, h, 1.0f);
+		if (have_prev)
+			add_feature(out, prev * 31 + h, 0.5f);
+		prev = h;
+		have_prev = 1;
+		any = 1;
+	}
+	if (!any) {
+		/* No words: still a valid unit vector, derived from bytes. */
+		out[fnv1a(s, len, 0xcbf29ce484222325ULL) % EMBED_DIMS] = 1.0f;
+		return;
+	}
+	for (i = 0; i < EMBED_DIMS; i++)
+		norm += (double)out[i] * out[i];
+	norm = sqrt(norm);
+	if (norm == 0) {
+		out[0] = 1.0f;
+		return;
+	}
+	for (i = 0; i < EMBED_DIMS; i++)
+		out[i] = (float)(out[i] / norm);
+}
+
+static int
+copy_env(char *dst, size_t dstsz, const char *name, const char *dflt)
+{
+	const char	*v = getenv(name);
+	int		 n;
+
+	if (v == NULL || *v == '\0')
+		v = dflt;
+	n = snprintf(dst, dstsz, "%s", v);
+	return n < 0 || (size_t)n >= dstsz ? -1 : 0;
+}
+
+enum rs_status
+embed_open(struct embedder **out, struct fetcher *fx, char *err)
+{
+	struct embedder	*em;
+	const char	*key = getenv("OPENAI_API_KEY");
+	char		 base[900];
+	size_t		 n;
+	int		 w;
+
+	*out = NULL;
+	if ((em = calloc(1, sizeof(*em))) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	em->fx = fx;
+	if (key == NULL || *key == '\0') {
+		(void)snprintf(em->name, sizeof(em->name), "local");
+		*out = em;
+		return RS_OK;
+	}
+	em->remote = 1;
+	if (copy_env(base, sizeof(base), "OPENAI_BASE_URL",
+	    "https://api.openai.com/v1") == -1 ||
+	    copy_env(em->model, sizeof(em->model), "EMBEDDING_MODEL",
+	    "text-embedding-3-small") == -1) {
+		rs_errf(err, "OPENAI_BASE_URL or EMBEDDING_MODEL too long");
+		free(em);
+		return RS_EINPUT;
+	}
+	n = strlen(base);
+	while (n > 0 && base[n - 1] == '/')
+		base[--n] = '\0';
+	w = snprintf(em->url, sizeof(em->url), "%s/embeddings", base);
+	if (w < 0 || (size_t)w >= sizeof(em->url) ||
+	    strchr(key, '\r') != NULL || strchr(key, '\n') != NULL ||
+	    (w = snprintf(em->auth, sizeof(em->auth),
+	    "Authorization: Bearer %s", key)) < 0 ||
+	    (size_t)w >= sizeof(em->auth)) {
+		rs_errf(err, "OPENAI_API_KEY or OPENAI_BASE_URL is invalid");
+		free(em);
+		return RS_EINPUT;
+	}
+	(void)snprintf(em->name, sizeof(em->name), "openai:%s", em->model);
+	*out = em;
+	return RS_OK;
+}
+
+void
+embed_close(struct embedder *em)
+{
+	if (em == NULL)
+		return;
+	OPENSSL_cleanse(em->auth, sizeof(em->auth));
+	free(em);
+}
+
+const char *
+embed_name(const struct embedder *em)
+{
+	return em->name;
+}
+
+/* Decode one embedding (base64 float32 LE, or an array of numbers). */
+static int
+decode_vec(struct json_object *e, float *dst)
+{
+	unsigned char	 raw[EMBED_DIMS * 4 + 4];
+	const char	*s;
+	size_t		 i, slen;
+	int		 n, pad = 0;
+	uint32_t	 u;
+
+	if (json_object_is_type(e, json_type_array)) {
+		if (json_object_array_length(e) != EMBED_DIMS)
+			return -1;
+		for (i = 0; i < EMBED_DIMS; i++) {
+			struct json_object *x = json_object_array_get_idx(e, i);
+			if (!json_object_is_type(x, json_type_double) &&
+			    !json_object_is_type(x, json_type_int))
+				return -1;
+			dst[i] = (float)json_object_get_double(x);
+		}
+		return 0;
+	}
+	if (!json_object_is_type(e, json_type_string))
+		return -1;
+	s = json_object_get_string(e);
+	slen = (size_t)json_object_get_string_len(e);
+	if (slen != 4 * ((EMBED_DIMS * 4 + 2) / 3))
+		return -1;
+	n = EVP_DecodeBlock(raw, (const unsigned char *)s, (int)slen);
+	if (slen >= 1 && s[slen - 1] == '=')
+		pad++;
+	if (slen >= 2 && s[slen - 2] == '=')
+		pad++;
+	if (n - pad != EMBED_DIMS * 4)
+		return -1;
+	for (i = 0; i < EMBED_DIMS; i++) {
+		u = (uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 |
+		    (uint32_t)raw[4 * i + 2] << 16 |
+		    (uint32_t)raw[4 * i + 3] << 24;
+		memcpy(&dst[i], &u, 4);
+		if (!isfinite(dst[i]))
+			return -1;
+	}
+	return 0;
+}
+
+/* Short, secret-free reason from an error body ("error.message"). */
+static void
+error_reason(const struct rs_buf *body, char *out, size_t outsz)
+{
+	struct json_object	*root, *e, *m;
+	size_t			 i;
+
+	out[0] = '\0';
+	if (body->len == 0)
+		return;
+	root = json_tokener_parse(body->p);
+	if (root != NULL && json_object_object_get_ex(root, "error", &e) &&
+	    json_object_object_get_ex(e, "message", &m) &&
+	    json_object_is_type(m, json_type_string))
+		(void)snprintf(out, outsz, ": %s", json_object_get_string(m));
+	json_object_put(root);
+	/* Keys echoed back by a server ("Incorrect API key provided: sk-..")
+	 * are cut at the first "sk-". */
+	for (i = 0; out[i] != '\0'; i++)
+		if (strncmp(out + i, "sk-", 3) == 0) {
+			(void)snprintf(out + i, outsz - i, "[redacted]");
+			break;
+		}
+}
+
+static enum rs_status
+embed_remote(struct embedder *em, const char *const *texts,
+    const size_t *lens, size_t n, float *out, struct embed_stats *es,
+    char *err)
+{
+	struct json_object	*req = NULL, *arr, *root = NULL, *data, *it;
+	struct json_object	*idx, *emb;
+	struct json_tokener	*tok = NULL;
+	struct fetch_resp	 resp;
+	struct fetch_req	 fr;
+	const char		*hdrs[3], *body;
+	char			 reason[256], ferr[RS_ERRLEN];
+	unsigned char		*seen = NULL;
+	enum rs_status		 st = RS_EEMBED;
+	size_t			 i, got;
+	long			 k;
+
+	memset(&resp, 0, sizeof(resp));
+	if ((req = json_object_new_object()) == NULL ||
+	    (arr = json_object_new_array_ext((int)n)) == NULL ||
+	    (seen = calloc(n, 1)) == NULL)
+		goto nomem;
+	json_object_object_add(req, "input", arr);
+	for (i = 0; i < n; i++)
+		if (json_object_array_add(arr,
+		    json_object_new_string_len(texts[i], (int)lens[i])) != 0)
+			goto nomem;
+	json_object_object_add(req, "model",
+	    json_object_new_string(em->model));
+	json_object_object_add(req, "encoding_format",
+	    json_object_new_string("base64"));
+	body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+
+	hdrs[0] = em->auth;
+	hdrs[1] = "Content-Type: application/json";
+	hdrs[2] = NULL;
+	memset(&fr, 0, sizeof(fr));
+	fr.method = "POST";
+	fr.url = em->url;
+	fr.headers = hdrs;
+	fr.body = body;
+	fr.body_len = strlen(body);
+	fr.timeout_ms = EMBED_TIMEOUT_MS;
+	fr.max_body = EMBED_MAX_RESP;
+	es->requests++;
+	es->attempts++;
+	if (fetch_do(em->fx, &fr, &resp, ferr) != RS_OK) {
+		rs_errf(err, "embeddings request failed: %s", ferr);
+		goto out;
+	}
+	es->ms += resp.ms;
+	if (resp.status != 200) {
+		error_reason(&resp.body, reason, sizeof(reason));
+		rs_errf(err, "embeddings request returned HTTP %ld%s",
+		    resp.status, reason);
+		goto out;
+	}
+	if ((tok = json_tokener_new_ex(16)) == NULL)
+		goto nomem;
+	root = json_tokener_parse_ex(tok, resp.body.p, (int)resp.body.len);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success
+	    || !json_object_object_get_ex(root, "data", &data) ||
+	    !json_object_is_type(data, json_type_array)) {
+		rs_errf(err, "embeddings response is not the expected JSON");
+		goto out;
+	}
+	got = json_object_array_length(data);
+	for (i = 0; i < got; i++) {
+		it = json_object_array_get_idx(data, i);
+		k = (long)i;
+		if (json_object_object_get_ex(it, "index", &idx))
+			k = (long)json_object_get_int64(idx);
+		if (k < 0 || (size_t)k >= n || seen[k] ||
+		    !json_object_object_get_ex(it, "embedding", &emb) ||
+		    decode_vec(emb, out + (size_t)k * EMBED_DIMS) == -1) {
+			rs_errf(err, "embeddings response item %zu is invalid "
+			    "(expected %d dimensions)", i, EMBED_DIMS);
+			goto out;
+		}
+		seen[k] = 1;
+	}
+	for (i = 0; i < n; i++)
+		if (!seen[i]) {
+			rs_errf(err, "embeddings response lacks input %zu", i);
+			goto out;
+		}
+	st = RS_OK;
+	goto out;
+nomem:
+	rs_errf(err, "out of memory");
+	st = RS_ENOMEM;
+out:
+	json_object_put(req);
+	json_object_put(root);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	free(seen);
+	fetch_resp_free(&resp);
+	return st;
+}
+
+enum rs_status
+embed_texts(struct embedder *em, const char *const *texts,
+    const size_t *lens, size_t n, float *out, struct embed_stats *es,
+    char *err)
+{
+	enum rs_status	 st;
+	size_t		 i, m;
+	double		 t0 = rs_now_ms();
+
+	memset(es, 0, sizeof(*es));
+	if (!em->remote) {
+		for (i = 0; i < n; i++)
+			embed_local(texts[i], lens[i], out + i * EMBED_DIMS);
+		es->ms = rs_now_ms() - t0;
+		return RS_OK;
+	}
+	for (i = 0; i < n; i += m) {
+		m = n - i < EMBED_MAX_INPUTS ? n - i : EMBED_MAX_INPUTS;
+		st = embed_remote(em, texts + i, lens + i, m,
+		    out + i * EMBED_DIMS, es, err);
+		if (st != RS_OK)
+			return st;
+	}
+	es->ms = rs_now_ms() - t0;
+	return RS_OK;
+}

@@ -1,0 +1,323 @@
+/*
+ * fcgi_io.c — request edge and responses for the FastCGI programs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fcgi_io.h"
+
+static const int http_codes[RS__MAX] = {
+	200,	/* RS_OK */
+	400,	/* RS_EINPUT */
+	401,	/* RS_EAUTH */
+	403,	/* RS_EFORBIDDEN */
+	404,	/* RS_ENOTFOUND */
+	405,	/* RS_EMETHOD */
+	409,	/* RS_EBUSY */
+	413,	/* RS_ETOOBIG */
+	415,	/* RS_EMEDIA */
+	502,	/* RS_EUPSTREAM */
+	502,	/* RS_EEMBED */
+	503,	/* RS_EDB */
+	500,	/* RS_ENOMEM */
+	500,	/* RS_EINTERNAL */
+};
+
+static const char *
+reason(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
+int
+fio_http_status(enum rs_status st)
+{
+	if ((unsigned)st >= RS__MAX)
+		return 500;
+	return http_codes[st];
+}
+
+int
+fio_init(struct fio_req *rq, const char *program)
+{
+	const char	*allow = getenv("RESTSYNC_ALLOW_ROOT");
+
+	memset(rq, 0, sizeof(*rq));
+	rq->program = program;
+	if ((getuid() == 0 || geteuid() == 0) &&
+	    (allow == NULL || strcmp(allow, "1") != 0)) {
+		fprintf(stderr, "%s: refusing to run as root; start it with "
+		    "spawn-fcgi -u USER (or set RESTSYNC_ALLOW_ROOT=1)\n",
+		    program);
+		return -1;
+	}
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&rq->fcgx, 0, 0) != 0) {
+		fprintf(stderr, "%s: FCGX_Init failed\n", program);
+		return -1;
+	}
+	return 0;
+}
+
+int
+fio_accept(struct fio_req *rq)
+{
+	free(rq->body);
+	rq->body = NULL;
+	rq->body_len = 0;
+	if (FCGX_Accept_r(&rq->fcgx) < 0)
+		return -1;
+	rq->t0 = rs_now_ms();
+	return 0;
+}
+
+void
+fio_finish(struct fio_req *rq)
+{
+	free(rq->body);
+	rq->body = NULL;
+	rq->body_len = 0;
+	FCGX_Finish_r(&rq->fcgx);
+}
+
+const char *
+fio_param(struct fio_req *rq, const char *name)
+{
+	const char	*v = FCGX_GetParam(name, rq->fcgx.envp);
+
+	return v != NULL ? v : "";
+}
+
+const char *
+fio_user(struct fio_req *rq)
+{
+	return fio_param(rq, "REMOTE_USER");
+}
+
+/* Read the body, at most FIO_MAX_BODY bytes. */
+static enum rs_status
+read_body(struct fio_req *rq, char *err)
+{
+	const char	*cl = fio_param(rq, "CONTENT_LENGTH");
+	char		*end;
+	long		 n;
+	int		 got;
+
+	n = *cl ? strtol(cl, &end, 10) : 0;
+	if (*cl && (*end != '\0' || n < 0)) {
+		rs_errf(err, "invalid Content-Length");
+		return RS_EINPUT;
+	}
+	if ((size_t)n > FIO_MAX_BODY) {
+		rs_errf(err, "request body larger than %u bytes",
+		    FIO_MAX_BODY);
+		return RS_ETOOBIG;
+	}
+	if ((rq->body = malloc((size_t)n + 1)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	got = n > 0 ? FCGX_GetStr(rq->body, (int)n, rq->fcgx.in) : 0;
+	if (got != n) {
+		rs_errf(err, "request body shorter than Content-Length");
+		return RS_EINPUT;
+	}
+	rq->body[n] = '\0';
+	rq->body_len = (size_t)n;
+	return RS_OK;
+}
+
+/* 1 if Content-Type is application/json (parameters allowed). */
+static int
+is_json_type(const char *ct)
+{
+	size_t	 n = strlen("application/json");
+
+	return strncasecmp(ct, "application/json", n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/*
+ * Same-origin check (CSRF).  A browser always sends Origin on a
+ * cross-origin POST and Sec-Fetch-Site on every request; non-browser
+ * clients (curl, the CLI) send neither and are not subject to CSRF.
+ */
+static int
+same_origin(struct fio_req *rq)
+{
+	const char	*origin = fio_param(rq, "HTTP_ORIGIN");
+	const char	*site = fio_param(rq, "HTTP_SEC_FETCH_SITE");
+	const char	*host = fio_param(rq, "HTTP_HOST");
+	const char	*scheme = fio_param(rq, "REQUEST_SCHEME");
+	char		 want[512];
+	int		 n;
+
+	if (*site && strcmp(site, "same-origin") != 0 &&
+	    strcmp(site, "none") != 0)
+		return 0;
+	if (*origin == '\0')
+		return 1;
+	n = snprintf(want, sizeof(want), "%s://%s", *scheme ? scheme : "http",
+	    host);
+	if (n < 0 || (size_t)n >= sizeof(want))
+		return 0;
+	return strcasecmp(origin, want) == 0;
+}
+
+enum rs_status
+fio_json_post(struct fio_req *rq, struct json_object **body, char *err)
+{
+	struct json_tokener	*tok = NULL;
+	struct json_object	*o = NULL;
+	enum rs_status		 st;
+
+	*body = NULL;
+	if (strcmp(fio_param(rq, "REQUEST_METHOD"), "POST") != 0) {
+		rs_errf(err, "method not allowed; use POST");
+		return RS_EMETHOD;
+	}
+	if (*fio_user(rq) == '\0') {
+		rs_errf(err, "authentication required");
+		return RS_EAUTH;
+	}
+	if (!same_origin(rq)) {
+		rs_errf(err, "cross-site request refused");
+		return RS_EFORBIDDEN;
+	}
+	if (!is_json_type(fio_param(rq, "CONTENT_TYPE"))) {
+		rs_errf(err, "Content-Type must be application/json");
+		return RS_EMEDIA;
+	}
+	if ((st = read_body(rq, err)) != RS_OK)
+		return st;
+	if ((tok = json_tokener_new_ex(FIO_JSON_DEPTH)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	o = json_tokener_parse_ex(tok, rq->body, (int)rq->body_len);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != rq->body_len) {
+		rs_errf(err, "request body is not valid JSON");
+		json_object_put(o);
+		json_tokener_free(tok);
+		return RS_EINPUT;
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(o, json_type_object)) {
+		rs_errf(err, "request body must be a JSON object");
+		json_object_put(o);
+		return RS_EINPUT;
+	}
+	*body = o;
+	return RS_OK;
+}
+
+enum rs_status
+fio_get(struct fio_req *rq, char *err)
+{
+	const char	*m = fio_param(rq, "REQUEST_METHOD");
+
+	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+		rs_errf(err, "method not allowed; use GET");
+		return RS_EMETHOD;
+	}
+	if (*fio_user(rq) == '\0') {
+		rs_errf(err, "authentication required");
+		return RS_EAUTH;
+	}
+	return RS_OK;
+}
+
+void
+fio_write_json(struct fio_req *rq, int code, struct json_object *obj)
+{
+	const char	*s;
+	char		 head[512];
+	size_t		 len;
+	int		 n;
+
+	s = json_object_to_json_string_ext(obj,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	len = strlen(s);
+	/* libfcgi's own printf lacks %zu: format headers with snprintf. */
+	n = snprintf(head, sizeof(head),
+	    "Status: %d %s\r\n"
+	    "Content-Type: application/json; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Content-Security-Policy: default-src 'none'; "
+	    "frame-ancestors 'none'\r\n"
+	    "%s"
+	    "\r\n", code, reason(code), len,
+	    code == 405 ? "Allow: POST\r\n" : "");
+	if (n > 0 && (size_t)n < sizeof(head))
+		FCGX_PutStr(head, n, rq->fcgx.out);
+	if (strcmp(fio_param(rq, "REQUEST_METHOD"), "HEAD") != 0)
+		FCGX_PutStr(s, (int)len, rq->fcgx.out);
+	json_object_put(obj);
+}
+
+void
+fio_write_error(struct fio_req *rq, enum rs_status st, const char *msg,
+    struct json_object *extra)
+{
+	struct json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	if (extra != NULL) {
+		json_object_object_foreach(extra, k, v)
+			json_object_object_add(o, k, json_object_get(v));
+		json_object_put(extra);
+	}
+	fio_write_json(rq, fio_http_status(st), o);
+}
+
+void
+fio_log(struct fio_req *rq, int code, struct json_object *fields)
+{
+	struct json_object	*o = json_object_new_object();
+	char			 ts[32];
+	time_t			 now = time(NULL);
+	struct tm		 tm;
+
+	gmtime_r(&now, &tm);
+	(void)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_object_add(o, "time", json_object_new_string(ts));
+	json_object_object_add(o, "request_id",
+	    json_object_new_string(fio_param(rq, "REQUEST_ID")));
+	json_object_object_add(o, "program",
+	    json_object_new_string(rq->program));
+	json_object_object_add(o, "user", json_object_new_string(fio_user(rq)));
+	json_object_object_add(o, "http", json_object_new_int(code));
+	(void)snprintf(ts, sizeof(ts), "%.2f", rs_now_ms() - rq->t0);
+	json_object_object_add(o, "ms",
+	    json_object_new_double_s(rs_now_ms() - rq->t0, ts));
+	if (fields != NULL) {
+		json_object_object_foreach(fields, k, v)
+			json_object_object_add(o, k, json_object_get(v));
+		json_object_put(fields);
+	}
+	fprintf(stderr, "%s\n", json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stderr);
+	json_object_put(o);
+}

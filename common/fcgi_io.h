@@ -1,0 +1,82 @@
+/*
+ * fcgi_io.h — the edge of every FastCGI program: accept a request, read
+ * and cap its body, check method, media type, origin and identity, write
+ * JSON responses with the common headers.  Prefix: fio_.
+ *
+ * Status → HTTP mapping lives here and only here (fio_http_status).
+ * Identity is the FastCGI parameter REMOTE_USER, set by nginx after it
+ * validated the operator; client headers (HTTP_*) are never consulted.
+ */
+#ifndef FCGI_IO_H
+#define FCGI_IO_H
+
+#include <stddef.h>
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+#include "rs.h"
+
+#define FIO_MAX_BODY	(64u * 1024)	/* request bodies to our endpoints */
+#define FIO_JSON_DEPTH	16
+
+struct fio_req {
+	FCGX_Request	 fcgx;
+	char		*body;
+	size_t		 body_len;
+	double		 t0;
+	const char	*program;
+};
+
+/*
+ * Initialise libfcgi and refuse to run as root (spawn-fcgi drops to an
+ * unprivileged user; RESTSYNC_ALLOW_ROOT=1 overrides for debugging).
+ * Returns -1 with a message on stderr when the program must exit.
+ */
+int		 fio_init(struct fio_req *, const char *program);
+
+/* Wait for the next request; -1 when the program should exit. */
+int		 fio_accept(struct fio_req *);
+void		 fio_finish(struct fio_req *);
+
+/* A FastCGI parameter ("" when absent). */
+const char	*fio_param(struct fio_req *, const char *name);
+
+/* The HTTP status for a status code. */
+int		 fio_http_status(enum rs_status);
+
+/*
+ * Edge checks for a state-changing JSON endpoint: method POST (else 405),
+ * Content-Type application/json (415), same-origin by Origin and
+ * Sec-Fetch-Site (403), identity present (401), body within FIO_MAX_BODY
+ * (413) and a JSON object (400).  *body is the parsed object (caller
+ * puts it).  Authorization (platform admin) is the caller's next step.
+ */
+enum rs_status	 fio_json_post(struct fio_req *, struct json_object **body,
+		    char *err);
+
+/* Edge checks for a read-only endpoint: GET or HEAD, identity present. */
+enum rs_status	 fio_get(struct fio_req *, char *err);
+
+/* The validated operator (REMOTE_USER), "" when none. */
+const char	*fio_user(struct fio_req *);
+
+/*
+ * Write obj (put by this function) as the response body with the common
+ * headers: Content-Type, Cache-Control: no-store, nosniff, CSP.
+ */
+void		 fio_write_json(struct fio_req *, int http_status,
+		    struct json_object *obj);
+
+/*
+ * {"ok":false,"error":msg, ...extra} with the HTTP status of st; extra
+ * (may be NULL) is merged and put.
+ */
+void		 fio_write_error(struct fio_req *, enum rs_status st,
+		    const char *msg, struct json_object *extra);
+
+/* One JSON log line to stderr (request id, program, user, fields). */
+void		 fio_log(struct fio_req *, int http_status,
+		    struct json_object *fields);
+
+#endif

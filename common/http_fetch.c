@@ -1,0 +1,414 @@
+/*
+ * http_fetch.c — libcurl exchanges with caps, manual same-origin redirects
+ * and a connect-time address check.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <curl/curl.h>
+
+#include "http_fetch.h"
+
+struct fetcher {
+	CURL	*h;
+	int	 allow_private;
+	int	 refused;		/* set by the open-socket callback */
+	char	 refused_ip[64];
+};
+
+struct sink {
+	struct rs_buf	*buf;
+	int		 overflow;
+};
+
+static size_t
+fetch_write_cb(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct sink	*s = arg;
+	size_t		 n = size * nmemb;
+
+	if (rs_buf_append(s->buf, p, n) == -1) {
+		s->overflow = 1;
+		return 0;	/* CURLE_WRITE_ERROR */
+	}
+	return n;
+}
+
+static int
+ipv4_blocked(const unsigned char *a, int allow_private)
+{
+	/* Always refused: link-local incl. cloud metadata, "this" net,
+	 * multicast and reserved. */
+	if (a[0] == 169 && a[1] == 254)
+		return 1;
+	if (a[0] == 0 || a[0] >= 224)
+		return 1;
+	if (allow_private)
+		return 0;
+	return a[0] == 127 || a[0] == 10 ||
+	    (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+	    (a[0] == 192 && a[1] == 168) ||
+	    (a[0] == 100 && (a[1] & 0xc0) == 64) ||	/* CGNAT */
+	    (a[0] == 198 && (a[1] & 0xfe) == 18);	/* benchmarking */
+}
+
+static int
+ipv6_blocked(const struct in6_addr *a6, int allow_private)
+{
+	const unsigned char	*b = a6->s6_addr;
+	static const unsigned char v4mapped[12] =
+	    { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+	static const unsigned char ec2md[16] =	/* fd00:ec2::254 */
+	    { 0xfd,0,0x0e,0xc2,0,0,0,0,0,0,0,0,0,0,0x02,0x54 };
+
+	if (memcmp(b, v4mapped, 12) == 0)
+		return ipv4_blocked(b + 12, allow_private);
+	if (memcmp(b, ec2md, 16) == 0)
+		return 1;
+	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)	/* fe80::/10 */
+		return 1;
+	if (b[0] == 0xff)				/* multicast */
+		return 1;
+	if (IN6_IS_ADDR_UNSPECIFIED(a6))
+		return 1;
+	if (allow_private)
+		return 0;
+	return IN6_IS_ADDR_LOOPBACK(a6) || (b[0] & 0xfe) == 0xfc ||
+	    (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0);	/* site-local */
+}
+
+static int
+env_allow_private(void)
+{
+	const char	*v = getenv("RESTSYNC_ALLOW_PRIVATE_NETWORKS");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+int
+fetch_addr_allowed(const char *ip)
+{
+	unsigned char	 a4[4];
+	struct in6_addr	 a6;
+
+	if (inet_pton(AF_INET, ip, a4) == 1)
+		return !ipv4_blocked(a4, env_allow_private());
+	if (inet_pton(AF_INET6, ip, &a6) == 1)
+		return !ipv6_blocked(&a6, env_allow_private());
+	return 0;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: refuse the connection before it is made. */
+static curl_socket_t
+fetch_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct fetcher		*fx = arg;
+	int			 bad = 1;
+
+	(void)purpose;
+	if (addr->family == AF_INET) {
+		const struct sockaddr_in *sin =
+		    (const struct sockaddr_in *)(const void *)&addr->addr;
+		bad = ipv4_blocked((const unsigned char *)&sin->sin_addr,
+		    fx->allow_private);
+		inet_ntop(AF_INET, &sin->sin_addr, fx->refused_ip,
+		    sizeof(fx->refused_ip));
+	} else if (addr->family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 =
+		    (const struct sockaddr_in6 *)(const void *)&addr->addr;
+		bad = ipv6_blocked(&sin6->sin6_addr, fx->allow_private);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, fx->refused_ip,
+		    sizeof(fx->refused_ip));
+	}
+	if (bad) {
+		fx->refused = 1;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+enum rs_status
+fetch_open(struct fetcher **out, char *err)
+{
+	struct fetcher	*fx;
+
+	*out = NULL;
+	if ((fx = calloc(1, sizeof(*fx))) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	if ((fx->h = curl_easy_init()) == NULL) {
+		free(fx);
+		rs_errf(err, "curl_easy_init failed");
+		return RS_EINTERNAL;
+	}
+	fx->allow_private = env_allow_private();
+	*out = fx;
+	return RS_OK;
+}
+
+void
+fetch_close(struct fetcher *fx)
+{
+	if (fx == NULL)
+		return;
+	curl_easy_cleanup(fx->h);
+	free(fx);
+}
+
+void
+fetch_resp_free(struct fetch_resp *r)
+{
+	rs_buf_free(&r->body);
+	free(r->url);
+	free(r->content_type);
+	free(r->etag);
+	free(r->last_modified);
+	free(r->link);
+	free(r->retry_after);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Lower-cased "scheme://host:port" of url into out; -1 if unparsable. */
+static int
+origin_of(const char *url, char *out, size_t outsz)
+{
+	CURLU	*u;
+	char	*scheme = NULL, *host = NULL, *port = NULL;
+	int	 rc = -1, n;
+	size_t	 i;
+
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK)
+		goto out;
+	n = snprintf(out, outsz, "%s://%s:%s", scheme, host, port);
+	if (n < 0 || (size_t)n >= outsz)
+		goto out;
+	for (i = 0; out[i] != '\0'; i++)
+		if (out[i] >= 'A' && out[i] <= 'Z')
+			out[i] = (char)(out[i] - 'A' + 'a');
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+int
+fetch_same_origin(const char *a, const char *b)
+{
+	char	 oa[1024], ob[1024];
+
+	if (origin_of(a, oa, sizeof(oa)) == -1 ||
+	    origin_of(b, ob, sizeof(ob)) == -1)
+		return 0;
+	return strcmp(oa, ob) == 0;
+}
+
+/* Copy response header name (last instance) into *dst, or leave NULL. */
+static void
+grab_header(CURL *h, const char *name, char **dst)
+{
+	struct curl_header	*hd;
+
+	free(*dst);
+	*dst = NULL;
+	if (curl_easy_header(h, name, 0, CURLH_HEADER, -1, &hd) ==
+	    CURLHE_OK && hd->value != NULL &&
+	    strlen(hd->value) < FETCH_MAX_HEADER)
+		*dst = strdup(hd->value);
+}
+
+/* All instances of Link, joined with ", " (RFC 8288 §3 allows both). */
+static void
+grab_links(CURL *h, char **dst)
+{
+	struct curl_header	*hd;
+	struct rs_buf		 b;
+	size_t			 i, amount;
+
+	free(*dst);
+	*dst = NULL;
+	if (curl_easy_header(h, "Link", 0, CURLH_HEADER, -1, &hd) !=
+	    CURLHE_OK)
+		return;
+	amount = hd->amount;
+	rs_buf_init(&b, FETCH_MAX_HEADER * 4);
+	for (i = 0; i < amount; i++) {
+		if (curl_easy_header(h, "Link", i, CURLH_HEADER, -1, &hd) !=
+		    CURLHE_OK)
+			break;
+		if ((b.len > 0 && rs_buf_puts(&b, ", ") == -1) ||
+		    rs_buf_puts(&b, hd->value) == -1) {
+			rs_buf_free(&b);
+			return;
+		}
+	}
+	*dst = rs_buf_steal(&b);
+}
+
+/* Resolve a Location against base into a newly allocated URL. */
+static char *
+resolve_location(const char *base, const char *loc)
+{
+	CURLU	*u;
+	char	*s = NULL, *out = NULL;
+
+	if ((u = curl_url()) == NULL)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, loc, CURLU_URLENCODE) ==
+	    CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK)
+		out = strdup(s);
+	curl_free(s);
+	curl_url_cleanup(u);
+	return out;
+}
+
+enum rs_status
+fetch_do(struct fetcher *fx, const struct fetch_req *req,
+    struct fetch_resp *resp, char *err)
+{
+	struct curl_slist	*hl = NULL, *tmp;
+	struct sink		 sink;
+	CURL			*h = fx->h;
+	CURLcode		 cc;
+	char			*url = NULL, *loc = NULL, *next;
+	char			 ebuf[CURL_ERROR_SIZE];
+	enum rs_status		 st = RS_EUPSTREAM;
+	size_t			 i;
+	int			 hops, is_post;
+	double			 t0 = rs_now_ms();
+
+	memset(resp, 0, sizeof(*resp));
+	rs_buf_init(&resp->body, req->max_body);
+	is_post = req->method != NULL && strcmp(req->method, "POST") == 0;
+
+	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		if ((tmp = curl_slist_append(hl, req->headers[i])) == NULL) {
+			rs_errf(err, "out of memory");
+			st = RS_ENOMEM;
+			goto out;
+		}
+		hl = tmp;
+	}
+	if ((url = strdup(req->url)) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto out;
+	}
+
+	for (hops = 0; ; hops++) {
+		curl_easy_reset(h);
+		rs_buf_reset(&resp->body);
+		sink.buf = &resp->body;
+		sink.overflow = 0;
+		fx->refused = 0;
+		ebuf[0] = '\0';
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+		    req->timeout_ms);
+		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+		    (curl_off_t)req->max_body);
+		curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+		curl_easy_setopt(h, CURLOPT_USERAGENT, "restsync/0.1");
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write_cb);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+		if (req->check_addr) {
+			fx->allow_private = env_allow_private();
+			curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION,
+			    fetch_open_cb);
+			curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, fx);
+		}
+		if (is_post) {
+			curl_easy_setopt(h, CURLOPT_POST, 1L);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+			    (curl_off_t)req->body_len);
+		}
+
+		cc = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (cc != CURLE_OK) {
+			if (fx->refused)
+				rs_errf(err, "refused to connect to %s: "
+				    "private, loopback or link-local address "
+				    "(set RESTSYNC_ALLOW_PRIVATE_NETWORKS=1 "
+				    "to allow private ones)", fx->refused_ip);
+			else if (sink.overflow || cc == CURLE_FILESIZE_EXCEEDED)
+				rs_errf(err, "response body exceeds %zu bytes",
+				    req->max_body);
+			else if (cc == CURLE_OPERATION_TIMEDOUT)
+				rs_errf(err, "timed out after %ld ms",
+				    req->timeout_ms);
+			else
+				rs_errf(err, "%s", ebuf[0] != '\0' ? ebuf :
+				    curl_easy_strerror(cc));
+			goto out;
+		}
+		if (resp->status < 300 || resp->status >= 400 ||
+		    resp->status == 304 || is_post)
+			break;
+
+		/* A redirect: follow it by hand, same origin only. */
+		grab_header(h, "Location", &loc);
+		if (loc == NULL)
+			break;
+		if (hops >= FETCH_MAX_REDIRECTS) {
+			rs_errf(err, "more than %d redirects",
+			    FETCH_MAX_REDIRECTS);
+			goto out;
+		}
+		if ((next = resolve_location(url, loc)) == NULL) {
+			rs_errf(err, "redirect to an invalid location");
+			goto out;
+		}
+		if (!fetch_same_origin(req->url, next)) {
+			rs_errf(err, "redirect to another origin refused");
+			free(next);
+			goto out;
+		}
+		free(url);
+		url = next;
+	}
+
+	grab_header(h, "Content-Type", &resp->content_type);
+	grab_header(h, "ETag", &resp->etag);
+	grab_header(h, "Last-Modified", &resp->last_modified);
+	grab_header(h, "Retry-After", &resp->retry_after);
+	grab_links(h, &resp->link);
+	resp->url = url;
+	url = NULL;
+	st = RS_OK;
+out:
+	resp->ms = rs_now_ms() - t0;
+	if (resp->url == NULL && url != NULL) {
+		resp->url = url;
+		url = NULL;
+	}
+	free(url);
+	free(loc);
+	curl_slist_free_all(hl);
+	/* Do not keep the header list pointer in the reusable handle. */
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	return st;
+}

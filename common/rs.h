@@ -1,0 +1,74 @@
+/*
+ * rs.h — project-wide status codes, error buffers and the capped byte
+ * buffer every module uses.  Prefix: rs_.
+ *
+ * Error idiom (see docs/ARCHITECTURE.md): a function that can fail returns
+ * an enum rs_status and writes a human message into a caller-provided
+ * char err[RS_ERRLEN] (NULL allowed).  fcgi_io maps statuses to HTTP codes.
+ */
+#ifndef RS_H
+#define RS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define RS_ERRLEN 512
+
+enum rs_status {
+	RS_OK = 0,
+	RS_EINPUT,	/* bad request or bad config: 400 */
+	RS_EAUTH,	/* no identity: 401 */
+	RS_EFORBIDDEN,	/* identity not allowed: 403 */
+	RS_ENOTFOUND,	/* unknown source: 404 */
+	RS_EMETHOD,	/* wrong HTTP method: 405 */
+	RS_EBUSY,	/* conflict, e.g. batch already running: 409 */
+	RS_ETOOBIG,	/* request body too large: 413 */
+	RS_EMEDIA,	/* wrong Content-Type: 415 */
+	RS_EUPSTREAM,	/* upstream API failed: 502 */
+	RS_EEMBED,	/* embeddings call failed: 502 */
+	RS_EDB,		/* database failed: 503 */
+	RS_ENOMEM,	/* allocation failed or a cap was hit internally: 500 */
+	RS_EINTERNAL,	/* anything else: 500 */
+	RS__MAX
+};
+
+/* Human name of a status ("upstream", "database", ...). */
+const char	*rs_status_name(enum rs_status);
+
+/* Write a message into err (if not NULL), truncating safely. */
+void		 rs_errf(char *err, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/*
+ * A growable byte buffer with a hard cap (curl's dynbuf).  The content is
+ * always NUL-terminated.  Appends past max fail with -1 and leave the
+ * buffer unchanged.
+ */
+struct rs_buf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 max;
+};
+
+void	 rs_buf_init(struct rs_buf *, size_t max);
+void	 rs_buf_free(struct rs_buf *);
+void	 rs_buf_reset(struct rs_buf *);
+int	 rs_buf_append(struct rs_buf *, const void *, size_t);
+int	 rs_buf_puts(struct rs_buf *, const char *);
+int	 rs_buf_printf(struct rs_buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Take ownership of the content (caller frees); buffer is reset. */
+char	*rs_buf_steal(struct rs_buf *);
+
+/* Checked allocation helpers: NULL on overflow or failure. */
+void	*rs_reallocarray(void *, size_t nmemb, size_t size);
+char	*rs_strndup(const char *, size_t);
+
+/* 1 if s is a canonical 36-character UUID (any version), else 0. */
+int	 rs_is_uuid(const char *s);
+
+/* Monotonic milliseconds, as a double. */
+double	 rs_now_ms(void);
+
+#endif

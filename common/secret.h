@@ -1,0 +1,57 @@
+/*
+ * secret.h — tenants' API credentials at rest: AES-256-GCM (OpenSSL EVP)
+ * with a random 96-bit nonce per secret and "tenant_id:provider" bound as
+ * additional authenticated data, so a ciphertext copied to another tenant
+ * or provider does not decrypt.  Prefix: secret_.
+ *
+ * The key: RESTSYNC_SECRET_KEY (32 bytes as 64 hex digits or base64), else
+ * the file named by RESTSYNC_SECRET_KEY_FILE (same encodings).
+ *
+ * The plaintext is a JSON object {"api_key", "token", "username",
+ * "password"} (any subset), or a bare string taken as api_key.
+ */
+#ifndef SECRET_H
+#define SECRET_H
+
+#include <stddef.h>
+
+#include "rs.h"
+
+#define SECRET_KEYLEN	32
+#define SECRET_NONCELEN	12
+#define SECRET_TAGLEN	16
+#define SECRET_MAXLEN	8192	/* plaintext bytes */
+
+struct secret_values {
+	char	*api_key;
+	char	*token;
+	char	*username;
+	char	*password;
+};
+
+/* RS_EINPUT with a clear message when the key is missing or malformed. */
+enum rs_status	 secret_load_key(unsigned char key[SECRET_KEYLEN], char *err);
+
+/* *ct (malloc'd, ciphertext || tag) and nonce for plaintext pt. */
+enum rs_status	 secret_encrypt(const unsigned char key[SECRET_KEYLEN],
+		    const char *tenant_id, const char *provider,
+		    const void *pt, size_t ptlen, unsigned char **ct,
+		    size_t *ctlen, unsigned char nonce[SECRET_NONCELEN],
+		    char *err);
+
+/* *pt (malloc'd, NUL-terminated; free with secret_free_str). */
+enum rs_status	 secret_decrypt(const unsigned char key[SECRET_KEYLEN],
+		    const char *tenant_id, const char *provider,
+		    const unsigned char *ct, size_t ctlen,
+		    const unsigned char *nonce, size_t noncelen, char **pt,
+		    char *err);
+
+/* Parse a decrypted plaintext into *sv (zeroed first). */
+enum rs_status	 secret_parse(const char *pt, struct secret_values *sv,
+		    char *err);
+void		 secret_values_free(struct secret_values *);
+
+/* Wipe and free a secret string. */
+void		 secret_free_str(char *);
+
+#endif

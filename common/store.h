@@ -1,0 +1,106 @@
+/*
+ * store.h — everything restsync says to PostgreSQL (libpq).  Prefix:
+ * store_.  All SQL lives in store.c as static const statements with $n
+ * parameters, indexed by an enum.
+ *
+ * One batch costs a constant number of round trips, whatever the size of
+ * the sync: load+lock (1), existing hashes (1), commit (1), unlock (1).
+ * The commit is a single statement (upsert doc, insert chunks, upsert
+ * cursor), so it is atomic: a failure writes nothing of the batch.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+
+#include "rs.h"
+
+struct store;
+
+/* Connection from DATABASE_URL, opened lazily and reopened when lost. */
+enum rs_status	 store_open(struct store **, char *err);
+void		 store_close(struct store *);
+int		 store_round_trips(const struct store *);
+
+/* RS_OK and *ok = 1 when user is a platform admin. */
+enum rs_status	 store_is_admin(struct store *, const char *user, int *ok,
+		    char *err);
+
+struct source_row {
+	char		 id[37];
+	char		 tenant_id[37];
+	char		*type;
+	char		*title;
+	char		*config;	/* JSON text */
+	int		 enabled;
+	char		*next_cursor;	/* NULL: first page */
+	int		 page_count;
+	long long	 item_count;
+	int		 done;
+	unsigned char	*secret_ct;	/* NULL when no secret */
+	size_t		 secret_ct_len;
+	unsigned char	*secret_nonce;
+	size_t		 secret_nonce_len;
+};
+
+/*
+ * Load source id with its cursor and (when the config says requiresAuth)
+ * its tenant's secret for the provider, and try to take the source's
+ * advisory lock in the same round trip.  RS_ENOTFOUND when there is no
+ * such source; RS_EBUSY when another batch holds the lock.  On RS_OK the
+ * lock is held until store_unlock_source().
+ */
+enum rs_status	 store_lock_source(struct store *, const char *id,
+		    struct source_row *, char *err);
+void		 store_unlock_source(struct store *, const char *id);
+void		 store_source_free(struct source_row *);
+
+/*
+ * For hashes[0..n) set exists[i] = 1 when source_id already has a chunk
+ * with that content hash.  One query.
+ */
+enum rs_status	 store_existing_hashes(struct store *, const char *source_id,
+		    const char *const *hashes, size_t n, unsigned char *exists,
+		    char *err);
+
+struct store_chunk {
+	const char	*title;
+	const char	*content;
+	const char	*hash;
+	const char	*metadata;	/* JSON text */
+	const float	*embedding;	/* EMBED_DIMS floats */
+};
+
+struct store_batch {
+	const char		*tenant_id;
+	const char		*source_id;
+	const char		*doc_title;
+	const char		*batch_hash;	/* hex, folds into the doc */
+	const char *const	*roles;
+	size_t			 nroles;
+	const struct store_chunk *chunks;
+	size_t			 nchunks;
+	const char		*next_cursor;	/* NULL when done */
+	int			 done;
+	long long		 items;
+	int			 http_status;
+	long long		 total;		/* -1 unknown */
+};
+
+struct store_commit {
+	long long	 inserted;
+	int		 page_count;
+	long long	 item_count;
+	long long	 chunk_count;
+	char		 doc_id[37];	/* "" when no chunk was new */
+};
+
+enum rs_status	 store_commit_batch(struct store *, const struct store_batch *,
+		    struct store_commit *, char *err);
+
+/* After a failed batch: last_status = 'error' and the message. */
+enum rs_status	 store_record_error(struct store *, const char *tenant_id,
+		    const char *source_id, int http_status, const char *msg,
+		    char *err);
+
+#endif

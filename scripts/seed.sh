@@ -1,0 +1,39 @@
+#!/bin/sh
+# Seed the demo tenant and its sources (idempotent).  The local source uses
+# the seed's DummyJSON config verbatim except baseUrl, which points at the
+# stack's own DummyJSON-compatible endpoint; a second source points at the
+# real dummyjson.com and is disabled by default (enable it on a machine with
+# internet access).
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RS_VAR=${RS_VAR:-$ROOT/var}
+PORT=${PORT:-8080}
+url=$(cat "$RS_VAR/database_url")
+
+cfg='{"baseUrl":"https://dummyjson.com/products","cursorParam":"skip","pageSizeParam":"limit",
+ "defaultPageSize":50,"itemsPath":"products","nextCursorPath":null,"currentOffsetPath":"skip",
+ "totalPath":"total","headersTemplate":{},"textFields":["title","description","brand","category","tags"],
+ "allowedRolesOverride":["member","support","operations","admin"],"requiresAuth":false,"cursorStyle":"offset"}'
+
+psql -X -q -v ON_ERROR_STOP=1 -v cfg="$cfg" \
+    -v local_url="http://127.0.0.1:$PORT/demo/dummyjson/products" "$url" <<'SQL'
+INSERT INTO tenants (id, name)
+VALUES ('00000000-0000-4000-8000-000000000001', 'Demo Tenant')
+ON CONFLICT (id) DO NOTHING;
+
+INSERT INTO kb_sources (id, tenant_id, type, title, config, backoffice_only, enabled)
+VALUES ('00000000-0000-4000-8000-000000000101',
+        '00000000-0000-4000-8000-000000000001', 'rest',
+        'DummyJSON products (local)',
+        jsonb_set(:'cfg'::jsonb, '{baseUrl}', to_jsonb(:'local_url'::text)),
+        true, true)
+ON CONFLICT (id) DO UPDATE
+SET config = jsonb_set(kb_sources.config, '{baseUrl}', to_jsonb(:'local_url'::text));
+
+INSERT INTO kb_sources (id, tenant_id, type, title, config, backoffice_only, enabled)
+VALUES ('00000000-0000-4000-8000-000000000102',
+        '00000000-0000-4000-8000-000000000001', 'rest',
+        'DummyJSON products (dummyjson.com)', :'cfg'::jsonb, true, false)
+ON CONFLICT (id) DO NOTHING;
+SQL
+echo "seed: demo tenant and sources ready"

@@ -1,0 +1,251 @@
+#!/bin/sh
+# restsync stack: PostgreSQL (unless DATABASE_URL is set), the FastCGI
+# programs under spawn-fcgi, and nginx — all state under $RS_VAR.
+#
+#   scripts/stack.sh start | stop | status | banner
+#
+# Environment: RS_VAR (default ./var), PORT (8080), PGPORT (5432),
+# RS_WORKERS (FastCGI workers per program, 2), DATABASE_URL, ADMIN_PASSWORD,
+# OPENAI_API_KEY / OPENAI_BASE_URL / EMBEDDING_MODEL, RESTSYNC_SECRET_KEY,
+# RS_BIN (folder of built programs, build/release/bin).
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RS_VAR=${RS_VAR:-$ROOT/var}
+case "$RS_VAR" in /*) ;; *) RS_VAR=$ROOT/$RS_VAR ;; esac
+PORT=${PORT:-8080}
+PGPORT=${PGPORT:-5432}
+RS_WORKERS=${RS_WORKERS:-2}
+RS_BIN=${RS_BIN:-$ROOT/build/release/bin}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+RUNUSER=restsync
+
+log() { printf 'stack: %s\n' "$*"; }
+die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
+
+# Run a command as the unprivileged service user (root only).
+as_user() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u "$RUNUSER" -- "$@"
+	else
+		"$@"
+	fi
+}
+
+ensure_user() {
+	[ "$(id -u)" = 0 ] || { RUNUSER=$(id -un); return 0; }
+	if ! getent passwd "$RUNUSER" >/dev/null; then
+		useradd --system --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin "$RUNUSER"
+	fi
+	# The service user must be able to reach the checkout (static files,
+	# data, binaries).  Open traversal (not listing) where it is missing.
+	d=$ROOT
+	while [ "$d" != / ]; do
+		if ! runuser -u "$RUNUSER" -- test -x "$d"; then
+			log "granting o+x on $d so that $RUNUSER can reach $ROOT"
+			chmod o+x "$d"
+		fi
+		d=$(dirname "$d")
+	done
+}
+
+db_url() {
+	if [ -n "${DATABASE_URL:-}" ]; then
+		printf '%s' "$DATABASE_URL"
+	else
+		printf 'postgresql:///restsync?host=%s&port=%s&user=%s' \
+		    "$RS_VAR/run/pg" "$PGPORT" "$RUNUSER"
+	fi
+}
+
+start_pg() {
+	[ -n "${DATABASE_URL:-}" ] && { log "using DATABASE_URL"; return 0; }
+	pgdata=$RS_VAR/pg/data
+	mkdir -p "$RS_VAR/pg" "$RS_VAR/run/pg"
+	chown "$RUNUSER" "$RS_VAR/pg" "$RS_VAR/run/pg" 2>/dev/null || true
+	chmod 0700 "$RS_VAR/run/pg"
+	if [ ! -f "$pgdata/PG_VERSION" ]; then
+		log "initdb $pgdata"
+		as_user "$PGBIN/initdb" -D "$pgdata" -U "$RUNUSER" -A trust \
+		    -E UTF8 --locale=C.UTF-8 >"$RS_VAR/log/initdb.log" 2>&1 ||
+		    die "initdb failed, see $RS_VAR/log/initdb.log"
+		cat >>"$pgdata/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$RS_VAR/run/pg'
+unix_socket_permissions = 0700
+port = $PGPORT
+max_connections = 100
+shared_buffers = 128MB
+${RS_PG_EXTRA:-}
+CONF
+	fi
+	if as_user "$PGBIN/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+		log "postgres already running"
+	else
+		as_user "$PGBIN/pg_ctl" -D "$pgdata" -w -t 60 \
+		    -l "$RS_VAR/log/postgres.log" start >/dev/null ||
+		    die "postgres did not start, see $RS_VAR/log/postgres.log"
+	fi
+	i=0
+	until as_user "$PGBIN/psql" -X -q -h "$RS_VAR/run/pg" -p "$PGPORT" \
+	    -d postgres -c 'select 1' >/dev/null 2>&1; do
+		i=$((i + 1)); [ $i -lt 100 ] || die "postgres does not answer"
+		sleep 0.1
+	done
+	as_user "$PGBIN/psql" -X -q -h "$RS_VAR/run/pg" -p "$PGPORT" -d postgres -tAc \
+	    "select 1 from pg_database where datname='restsync'" | grep -q 1 ||
+	    as_user "$PGBIN/createdb" -h "$RS_VAR/run/pg" -p "$PGPORT" restsync
+}
+
+secrets() {
+	# Secret-at-rest key: RESTSYNC_SECRET_KEY, else a key file (0600).
+	if [ -z "${RESTSYNC_SECRET_KEY:-}" ] && [ ! -s "$RS_VAR/secret.key" ]; then
+		(umask 077; openssl rand -hex 32 >"$RS_VAR/secret.key")
+	fi
+	[ -f "$RS_VAR/secret.key" ] && chown "$RUNUSER" "$RS_VAR/secret.key" 2>/dev/null || true
+	# Operator credential for nginx basic auth.
+	if [ -n "${ADMIN_PASSWORD:-}" ]; then
+		pw=$ADMIN_PASSWORD
+		(umask 077; printf '%s\n' "$pw" >"$RS_VAR/admin-password")
+	elif [ -s "$RS_VAR/admin-password" ]; then
+		pw=$(cat "$RS_VAR/admin-password")
+	else
+		pw=$(openssl rand -base64 18 | tr -d '/+=\n')
+		(umask 077; printf '%s\n' "$pw" >"$RS_VAR/admin-password")
+	fi
+	hash=$(printf '%s' "$pw" | openssl passwd -6 -stdin)
+	{
+		printf 'admin:%s\n' "$hash"
+		# Extra "user:password" lines (tests add a non-admin user).
+		for up in ${RS_EXTRA_USERS:-}; do
+			printf '%s:%s\n' "${up%%:*}" \
+			    "$(printf '%s' "${up#*:}" | openssl passwd -6 -stdin)"
+		done
+	} >"$RS_VAR/htpasswd.new"
+	chmod 0640 "$RS_VAR/htpasswd.new"
+	chown "root:$RUNUSER" "$RS_VAR/htpasswd.new" 2>/dev/null || true
+	mv "$RS_VAR/htpasswd.new" "$RS_VAR/htpasswd"
+}
+
+start_fcgi() {
+	mkdir -p "$RS_VAR/run/fcgi"
+	chown "$RUNUSER" "$RS_VAR/run/fcgi" 2>/dev/null || true
+	for bin in "$RS_BIN"/*; do
+		touch "$RS_VAR/log/$(basename "$bin").log"
+		chown "$RUNUSER" "$RS_VAR/log/$(basename "$bin").log" 2>/dev/null || true
+	done
+	chmod 0700 "$RS_VAR/run/fcgi"
+	key_env=""
+	[ -z "${RESTSYNC_SECRET_KEY:-}" ] && key_env="RESTSYNC_SECRET_KEY_FILE=$RS_VAR/secret.key"
+	for bin in "$RS_BIN"/*; do
+		[ -x "$bin" ] || continue
+		name=$(basename "$bin")
+		sock=$RS_VAR/run/fcgi/$name.sock
+		pidf=$RS_VAR/run/fcgi/$name.pid
+		stop_pidfile "$pidf"
+		rm -f "$sock"
+		uopt=""
+		[ "$(id -u)" = 0 ] && uopt="-u $RUNUSER -g $RUNUSER -U $RUNUSER -G $RUNUSER"
+		# shellcheck disable=SC2086
+		env DATABASE_URL="$(db_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
+		    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
+		    $key_env \
+		    spawn-fcgi -s "$sock" -M 0600 $uopt -F "$RS_WORKERS" -P "$pidf" \
+		    -- /bin/sh -c 'exec "$0" 2>>"$1"' "$bin" "$RS_VAR/log/$name.log" \
+		    >>"$RS_VAR/log/spawn-fcgi.log" 2>&1 ||
+		    die "spawn-fcgi failed for $name, see $RS_VAR/log/spawn-fcgi.log"
+	done
+}
+
+stop_pidfile() {
+	[ -f "$1" ] || return 0
+	for pid in $(cat "$1"); do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in $(cat "$1"); do
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		kill -9 "$pid" 2>/dev/null || true
+	done
+	rm -f "$1"
+}
+
+start_nginx() {
+	mkdir -p "$RS_VAR/nginx/tmp"
+	chown "$RUNUSER" "$RS_VAR/nginx/tmp" 2>/dev/null || true
+	user_line=""
+	[ "$(id -u)" = 0 ] && user_line="user $RUNUSER $RUNUSER;"
+	sed -e "s|@VAR@|$RS_VAR|g" -e "s|@ROOT@|$ROOT|g" -e "s|@PORT@|$PORT|g" \
+	    -e "s|@USER@|$user_line|g" "$ROOT/nginx/restsync.conf.in" \
+	    >"$RS_VAR/nginx/nginx.conf"
+	nginx -q -t -p "$RS_VAR/nginx" -c "$RS_VAR/nginx/nginx.conf" -e "$RS_VAR/log/nginx-error.log" ||
+	    die "nginx config test failed"
+	if [ -f "$RS_VAR/run/nginx.pid" ] && kill -0 "$(cat "$RS_VAR/run/nginx.pid")" 2>/dev/null; then
+		nginx -p "$RS_VAR/nginx" -c "$RS_VAR/nginx/nginx.conf" -e "$RS_VAR/log/nginx-error.log" -s reload
+	else
+		nginx -p "$RS_VAR/nginx" -c "$RS_VAR/nginx/nginx.conf" -e "$RS_VAR/log/nginx-error.log"
+	fi
+	i=0
+	until curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz"; do
+		i=$((i + 1)); [ $i -lt 100 ] || die "nginx does not answer on $PORT"
+		sleep 0.1
+	done
+}
+
+stop_all() {
+	if [ -f "$RS_VAR/run/nginx.pid" ]; then
+		nginx -p "$RS_VAR/nginx" -c "$RS_VAR/nginx/nginx.conf" -e "$RS_VAR/log/nginx-error.log" -s quit 2>/dev/null || true
+		i=0
+		while [ -f "$RS_VAR/run/nginx.pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	fi
+	for pidf in "$RS_VAR"/run/fcgi/*.pid; do
+		[ -f "$pidf" ] && stop_pidfile "$pidf"
+	done
+	if [ -f "$RS_VAR/pg/data/postmaster.pid" ]; then
+		as_user "$PGBIN/pg_ctl" -D "$RS_VAR/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+	log "stopped"
+}
+
+case "${1:-}" in
+start)
+	ensure_user
+	mkdir -p "$RS_VAR/log" "$RS_VAR/run"
+	chown "$RUNUSER" "$RS_VAR/log" 2>/dev/null || true
+	chmod 0755 "$RS_VAR" "$RS_VAR/run"
+	[ -x "$RS_BIN/rest_batch" ] || die "programs not built: run make"
+	start_pg
+	db_url >"$RS_VAR/database_url"
+	"$ROOT/scripts/migrate.sh" "$(db_url)"
+	secrets
+	as_user psql -X -q "$(db_url)" -v ON_ERROR_STOP=1 \
+	    -c "insert into platform_admins(username) values ('admin') on conflict do nothing" >/dev/null
+	start_fcgi
+	start_nginx
+	log "up on http://127.0.0.1:$PORT (state in $RS_VAR)"
+	;;
+stop)
+	ensure_user
+	stop_all
+	;;
+status)
+	curl -fsS "http://127.0.0.1:$PORT/healthz" || exit 1
+	;;
+banner)
+	cat <<MSG
+
+restsync is running.
+  Page:      http://127.0.0.1:$PORT/backoffice/rest-sources
+  Log in as: admin / $(cat "$RS_VAR/admin-password")   (password in $RS_VAR/admin-password)
+  Database:  $(cat "$RS_VAR/database_url")
+  Stop with: make stop
+MSG
+	;;
+*)
+	echo "usage: $0 start|stop|status|banner" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,112 @@
+// Helpers for the integration tests: HTTP through nginx, SQL through psql.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+export const VAR = process.env.RS_VAR || path.join(ROOT, 'var/test');
+export const PORT = Number(process.env.PORT || 18080);
+export const BASE = `http://127.0.0.1:${PORT}`;
+export const UPSTREAM = `http://127.0.0.1:${process.env.RS_UPSTREAM_PORT || 18090}`;
+export const DB = fs.readFileSync(path.join(VAR, 'database_url'), 'utf8').trim();
+export const ADMIN = ['admin', process.env.ADMIN_PASSWORD || 'test-admin-pw'];
+export const VIEWER = ['viewer', 'viewer-pw'];
+
+export const TENANT = '00000000-0000-4000-8000-0000000000aa';
+
+export function basic([u, p]) {
+  return 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
+}
+
+// POST JSON (or anything) to an endpoint; returns {status, headers, json, text}.
+export async function call(pathname, { method = 'POST', body, user = ADMIN, headers = {}, raw } = {}) {
+  const h = { ...headers };
+  if (user) h.Authorization = basic(user);
+  let payload;
+  if (raw !== undefined) payload = raw;
+  else if (body !== undefined) {
+    payload = JSON.stringify(body);
+    if (!('Content-Type' in h)) h['Content-Type'] = 'application/json';
+  }
+  const res = await fetch(BASE + pathname, { method, headers: h, body: payload });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+export function batch(sourceId, opts = {}) {
+  return call('/api/backoffice/rest-batch', { body: { sourceId }, ...opts });
+}
+
+// Run SQL; params are passed as psql variables (:'p1', :'p2', ...).
+// Returns rows as arrays of strings.
+export function sql(query, params = []) {
+  const args = ['-X', '-q', '-At', '-F', '\t', '-v', 'ON_ERROR_STOP=1'];
+  params.forEach((p, i) => args.push('-v', `p${i + 1}=${p}`));
+  args.push(DB);
+  const out = execFileSync('psql', args, { input: query, encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t'));
+}
+
+export function one(query, params = []) {
+  const rows = sql(query, params);
+  return rows.length ? rows[0][0] : null;
+}
+
+export function ensureTenant() {
+  sql(`INSERT INTO tenants (id, name) VALUES (:'p1', 'Test Tenant') ON CONFLICT DO NOTHING;`, [TENANT]);
+}
+
+// Create a REST source directly in the database; returns its id.
+export function createSource(title, config, { enabled = true, tenant = TENANT } = {}) {
+  ensureTenant();
+  return one(
+    `INSERT INTO kb_sources (tenant_id, type, title, config, enabled)
+     VALUES (:'p1', 'rest', :'p2', :'p3'::jsonb, :'p4'::boolean) RETURNING id;`,
+    [tenant, title, JSON.stringify(config), String(enabled)]);
+}
+
+export function dummyConfig(overrides = {}) {
+  return {
+    baseUrl: `${UPSTREAM}/dummyjson/products`, cursorParam: 'skip', pageSizeParam: 'limit',
+    defaultPageSize: 50, itemsPath: 'products', nextCursorPath: null, currentOffsetPath: 'skip',
+    totalPath: 'total', headersTemplate: {}, textFields: ['title', 'description', 'brand', 'category', 'tags'],
+    allowedRolesOverride: ['member', 'support', 'operations', 'admin'], requiresAuth: false, cursorStyle: 'offset',
+    ...overrides,
+  };
+}
+
+export function cursorRow(id) {
+  const r = sql(`SELECT next_cursor, page_count, item_count, last_status, last_http_status, last_error, done
+                 FROM kb_rest_cursors WHERE source_id = :'p1';`, [id]);
+  if (!r.length) return null;
+  const [next, pages, items, status, http, error, done] = r[0];
+  return { next: next === '' ? null : next, pages: +pages, items: +items, status, http: http === '' ? null : +http, error, done: done === 't' };
+}
+
+export function counts(id) {
+  return {
+    docs: +one(`SELECT count(*) FROM kb_docs WHERE source_id = :'p1';`, [id]),
+    chunks: +one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]),
+  };
+}
+
+// Run batches until done (at most max); returns the responses.
+export async function syncToEnd(id, max = 50) {
+  const out = [];
+  for (let i = 0; i < max; i++) {
+    const r = await batch(id);
+    out.push(r);
+    if (r.status !== 200 || r.json.done) return out;
+  }
+  throw new Error(`source ${id} not done after ${max} batches`);
+}
+
+export async function upstreamLog() {
+  return (await fetch(`${UPSTREAM}/__log`)).json();
+}
+
+export async function upstreamReset() {
+  await fetch(`${UPSTREAM}/__reset`, { method: 'POST' });
+}

@@ -53,7 +53,7 @@ main(void)
 	long			 skip, limit, total, i;
 	int			 n;
 
-	if (fio_init(&rq, "demo_upstream") == -1)
+	if (fio_init(&rq, "demo_upstream") == -1 || fio_prefork(&rq) == -1)
 		return 1;
 	n = snprintf(path, sizeof(path), "%s/dummyjson/products.json",
 	    dir != NULL ? dir : "data");

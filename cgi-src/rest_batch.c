@@ -28,7 +28,7 @@ main(void)
 	char			 err[RS_ERRLEN];
 	const char		*id;
 
-	if (fio_init(&rq, "rest_batch") == -1)
+	if (fio_init(&rq, "rest_batch") == -1 || fio_prefork(&rq) == -1)
 		return 1;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    batch_ctx_open(&ctx, err) != RS_OK) {

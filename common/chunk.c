@@ -1,19 +1,17 @@
 /*
  * chunk.c — split text into overlapping chunks sized in estimated tokens.
  *
- * One forward pass.  A window [s, e) slides over the text with both ends
- * only ever moving forward; its size is a running sum, and while e moves
- * it remembers the latest break of each kind.  The overlap start and the
- * word-start search are forward-only cursors as well, so a split is O(len)
- * whatever the options: no byte is weighed or scanned more than a few
- * times.
+ * A window [s, e) slides over the text with both ends only ever moving
+ * forward; its weight is a running sum, and as e moves it remembers the
+ * latest break of each kind.  The overlap start and the word-start search
+ * are forward-only cursors too, so a split is O(len) whatever the options:
+ * no byte is weighed or scanned more than a few times.
  *
  * Sizes in this file are in quarter tokens: an ASCII byte weighs 1, a byte
  * >= 0xC0 (a UTF-8 lead byte, or an invalid one) weighs 4, a continuation
  * byte 0x80-0xBF weighs 0.  chunk_est_tokens() is ceil(quarters / 4), so
  * "at most n tokens" is exactly "at most 4n quarters".
  */
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +50,7 @@ chunk_iscont(unsigned char c)
 static size_t
 chunk_weight(unsigned char c)
 {
-	return (size_t)(c < 0x80) + 4 * (size_t)(c >= 0xc0);
+	return c < 0x80 ? 1 : c >= 0xc0 ? 4 : 0;
 }
 
 size_t
@@ -70,6 +68,17 @@ chunk_est_tokens(const char *s, size_t len)
 	return ascii / 4 + (ascii % 4 != 0) + other;
 }
 
+/* Weight of t[a..b). */
+static size_t
+chunk_weigh(const unsigned char *t, size_t a, size_t b)
+{
+	size_t	 q = 0;
+
+	while (a < b)
+		q += chunk_weight(t[a++]);
+	return q;
+}
+
 static size_t
 chunk_skipws(const struct chunker *c, size_t i)
 {
@@ -82,18 +91,14 @@ chunk_skipws(const struct chunker *c, size_t i)
 static void
 chunk_win_move(struct chunker *c, size_t ns)
 {
-	size_t	 s = c->s, q = c->q;
-
 	if (ns >= c->e) {
 		c->s = c->e = ns;
 		c->q = 0;
 		c->blank = 0;
 		return;
 	}
-	while (s < ns)
-		q -= chunk_weight(c->t[s++]);
-	c->s = s;
-	c->q = q;
+	c->q -= chunk_weigh(c->t, c->s, ns);
+	c->s = ns;
 }
 
 /* Grow the window end as far as both caps allow, noting breaks. */
@@ -185,14 +190,15 @@ chunk_word_start(struct chunker *c, size_t p)
 static size_t
 chunk_next_start(struct chunker *c, size_t prev, size_t te)
 {
-	size_t	 op = c->op, ot = c->ot, oq = c->oq, p, w;
+	size_t	 op = c->op, oq = c->oq, p, w;
 
-	while (ot < te)
-		oq += chunk_weight(c->t[ot++]);
+	if (c->ot < te) {
+		oq += chunk_weigh(c->t, c->ot, te);
+		c->ot = te;
+	}
 	while (oq > c->limo)
 		oq -= chunk_weight(c->t[op++]);
 	c->op = op;
-	c->ot = ot;
 	c->oq = oq;
 	p = op > prev ? op : prev + 1;
 	while (p < te && chunk_iscont(c->t[p]))

@@ -64,6 +64,8 @@ static enum rs_status	cfg_query(struct cfg_ctx *, const struct cfg_key *,
 			    struct json_object *);
 static enum rs_status	cfg_provider(struct cfg_ctx *, const struct cfg_key *,
 			    struct json_object *);
+static enum rs_status	cfg_auth(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
 static enum rs_status	cfg_fields(struct cfg_ctx *, const struct cfg_key *,
 			    struct json_object *);
 static enum rs_status	cfg_roles(struct cfg_ctx *, const struct cfg_key *,
@@ -92,6 +94,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "queryTemplate", cfg_query, OFF(query), 0, 0, NULL },
 	{ "requiresAuth", cfg_bool, OFF(requires_auth), 0, 0, NULL },
 	{ "provider", cfg_provider, OFF(provider), 0, 0, NULL },
+	{ "auth", cfg_auth, OFF(auth), 0, 0, NULL },
 	{ "textFields", cfg_fields, OFF(text_fields), 0, 0, NULL },
 	{ "titleField", cfg_path, OFF(title_field), 0, 0, NULL },
 	{ "allowedRolesOverride", cfg_roles, OFF(roles), 0, 0, NULL },
@@ -108,11 +111,16 @@ static const struct cfg_key cfg_keys[] = {
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
 static const char *const cfg_styles[CFG_STYLE__MAX] = {
-	"page", "offset", "cursor",
+	"page", "offset", "cursor", "link",
 };
 
+/* Link style sends no cursor parameter: the next URL is fetched as is. */
 static const char *const cfg_default_param[CFG_STYLE__MAX] = {
-	"page", "offset", "cursor",
+	"page", "offset", "cursor", "",
+};
+
+static const char *const cfg_auths[CFG_AUTH__MAX] = {
+	"none", "basic", "bearer",
 };
 
 const char *
@@ -121,6 +129,26 @@ cfg_style_name(enum cfg_style s)
 	if ((unsigned)s >= CFG_STYLE__MAX)
 		return "unknown";
 	return cfg_styles[s];
+}
+
+const char *
+cfg_auth_name(enum cfg_auth a)
+{
+	if ((unsigned)a >= CFG_AUTH__MAX)
+		return "unknown";
+	return cfg_auths[a];
+}
+
+const char *
+cfg_item_path(const char *path)
+{
+	size_t	 n = sizeof(CFG_LAST_ITEM) - 1;
+
+	if (path == NULL || strncmp(path, CFG_LAST_ITEM, n) != 0)
+		return NULL;
+	if (path[n] == '\0')
+		return "";
+	return path[n] == '.' ? path + n + 1 : NULL;
 }
 
 static char **
@@ -167,6 +195,17 @@ cfg_has_ctl(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return 1;
 	return 0;
+}
+
+/*
+ * A query parameter name pager.c can append and find again: no '=' (the
+ * first '=' of an appended pair is the separator), no '&' or '#', no
+ * control character.
+ */
+static int
+cfg_is_param(const char *s)
+{
+	return strpbrk(s, "=&#") == NULL && !cfg_has_ctl(s);
 }
 
 /* RFC 9110 §5.1: field-name = token; §5.6.2: tchar. */
@@ -281,7 +320,25 @@ cfg_style(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 				c->have_style = 1;
 				return RS_OK;
 			}
-	rs_errf(c->err, "'%s' must be 'offset', 'cursor' or 'page'", k->name);
+	rs_errf(c->err, "'%s' must be 'offset', 'cursor', 'page' or 'link'",
+	    k->name);
+	return RS_EINPUT;
+}
+
+static enum rs_status
+cfg_auth(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	const char	*s;
+	size_t		 len;
+	int		 i;
+
+	if ((s = cfg_string(v, &len)) != NULL)
+		for (i = CFG_AUTH_NONE + 1; i < CFG_AUTH__MAX; i++)
+			if (strcmp(s, cfg_auths[i]) == 0) {
+				c->cfg->auth = (enum cfg_auth)i;
+				return RS_OK;
+			}
+	rs_errf(c->err, "'%s' must be 'basic', 'bearer' or null", k->name);
 	return RS_EINPUT;
 }
 
@@ -293,9 +350,10 @@ cfg_param(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 	size_t		 len;
 
 	if ((s = cfg_string(v, &len)) == NULL || len == 0 ||
-	    len > CFG_MAX_PARAM || cfg_has_ctl(s)) {
+	    len > CFG_MAX_PARAM || !cfg_is_param(s)) {
 		rs_errf(c->err, "'%s' must be a parameter name of 1 to %d "
-		    "printable characters", k->name, CFG_MAX_PARAM);
+		    "printable characters other than = & #", k->name,
+		    CFG_MAX_PARAM);
 		return RS_EINPUT;
 	}
 	return cfg_dup(c, cfg_strp(c, k), s);
@@ -411,7 +469,7 @@ cfg_pairs(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v,
 		name = json_object_iter_peek_name(&it);
 		if (header ? !cfg_is_token(name) :
 		    (name[0] == '\0' || strlen(name) > CFG_MAX_NAME ||
-		     cfg_has_ctl(name))) {
+		     !cfg_is_param(name))) {
 			rs_errf(c->err, "'%s': '%.64s' is not a valid %s name",
 			    k->name, name, header ? "header" : "parameter");
 			return RS_EINPUT;
@@ -596,6 +654,7 @@ cfg_finish(struct cfg_ctx *c)
 {
 	struct source_config	*cfg = c->cfg;
 	enum rs_status		 st;
+	size_t			 i;
 
 	if (cfg->base_url == NULL) {
 		rs_errf(c->err, "'baseUrl' is required");
@@ -616,12 +675,23 @@ cfg_finish(struct cfg_ctx *c)
 	if (cfg->cursor_param == NULL && (st = cfg_dup(c, &cfg->cursor_param,
 	    cfg_default_param[cfg->style])) != RS_OK)
 		return st;
-	if (cfg->page_size_param != NULL &&
+	if (cfg->style != CFG_STYLE_LINK && cfg->page_size_param != NULL &&
 	    strcmp(cfg->page_size_param, cfg->cursor_param) == 0) {
 		rs_errf(c->err, "'pageSizeParam' must differ from "
 		    "'cursorParam'");
 		return RS_EINPUT;
 	}
+	if (cfg->auth != CFG_AUTH_NONE && !cfg->requires_auth) {
+		rs_errf(c->err, "'auth' needs 'requiresAuth': true (the "
+		    "credentials come from the tenant's secret)");
+		return RS_EINPUT;
+	}
+	for (i = 0; cfg->auth != CFG_AUTH_NONE && i < cfg->nheaders; i++)
+		if (strcasecmp(cfg->headers[i].name, "Authorization") == 0) {
+			rs_errf(c->err, "'headersTemplate' sets Authorization, "
+			    "which 'auth' sets too; keep one");
+			return RS_EINPUT;
+		}
 	if (cfg->provider == NULL &&
 	    (st = cfg_dup(c, &cfg->provider, "rest")) != RS_OK)
 		return st;

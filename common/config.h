@@ -4,14 +4,16 @@
  *
  * Keys (camelCase, as in the seed); any other key is an error naming it:
  *   baseUrl (string, http/https, required)
- *   cursorStyle ("offset" | "cursor" | "page"; default: "cursor" when
- *       nextCursorPath is a non-empty string, else "page")
+ *   cursorStyle ("offset" | "cursor" | "page" | "link"; default: "cursor"
+ *       when nextCursorPath is a non-empty string, else "page")
  *   cursorParam (string; default "offset" for offset,
- *       "cursor" for cursor, "page" for page)
+ *       "cursor" for cursor, "page" for page; unused by link)
  *   pageSizeParam (string or null; null/absent = page size not sent)
  *   defaultPageSize (integer 1..CFG_MAX_PAGE_SIZE; default 50)
  *   itemsPath (dot path or "$"; null/absent = whole body)
- *   nextCursorPath (dot path or null)
+ *   nextCursorPath (dot path or null; "$last.<dot path>" or "$last" reads
+ *       the last item of the page instead of the body, for
+ *       starting_after-style APIs: "$last.id")
  *   currentOffsetPath, totalPath (dot path or null)
  *   hasMorePath (dot path or null)
  *   pageStart (0 or 1; default 1; page style only)
@@ -21,6 +23,10 @@
  *   queryTemplate (object of string values; {{API_KEY}} placeholders)
  *   requiresAuth (bool), provider (string, 1..64 chars of [A-Za-z0-9_.-];
  *       names the secret used when requiresAuth; default "rest")
+ *   auth ("basic" | "bearer" or null): an Authorization header made from
+ *       the secret (basic: username and password; bearer: token, else
+ *       api_key); needs requiresAuth true and no Authorization entry in
+ *       headersTemplate
  *   textFields (non-empty array of dot paths)
  *   titleField (dot path or null)
  *   allowedRolesOverride (array of role strings or null)
@@ -31,6 +37,8 @@
  * optional paths.  baseUrl must not carry credentials; header names are
  * RFC 9110 tokens, unique ignoring case; template values may contain no
  * control character but TAB; pageSizeParam must differ from cursorParam.
+ * Query parameter names (cursorParam, pageSizeParam, queryTemplate keys)
+ * contain no '=', '&', '#' or control character: pager.c relies on it.
  */
 #ifndef CONFIG_H
 #define CONFIG_H
@@ -50,8 +58,19 @@ enum cfg_style {
 	CFG_STYLE_PAGE = 0,
 	CFG_STYLE_OFFSET,
 	CFG_STYLE_CURSOR,
+	CFG_STYLE_LINK,		/* RFC 8288 Link: <...>; rel="next" */
 	CFG_STYLE__MAX
 };
+
+enum cfg_auth {
+	CFG_AUTH_NONE = 0,	/* headersTemplate / queryTemplate only */
+	CFG_AUTH_BASIC,		/* Authorization: Basic user:password */
+	CFG_AUTH_BEARER,	/* Authorization: Bearer token-or-api_key */
+	CFG_AUTH__MAX
+};
+
+/* nextCursorPath prefix naming the last item of the page. */
+#define CFG_LAST_ITEM		"$last"
 
 struct cfg_pair {
 	char	*name;
@@ -77,6 +96,7 @@ struct source_config {
 	struct cfg_pair	*query;
 	size_t		 nquery;
 	int		 requires_auth;
+	enum cfg_auth	 auth;
 	char		*provider;
 	char		**text_fields;
 	size_t		 ntext_fields;
@@ -98,5 +118,12 @@ enum rs_status	 cfg_parse(const char *json, size_t len,
 		    struct source_config *cfg, char *err);
 void		 cfg_free(struct source_config *);
 const char	*cfg_style_name(enum cfg_style);
+const char	*cfg_auth_name(enum cfg_auth);
+
+/*
+ * If path is an item path ("$last" or "$last.<dot path>"), the dot path
+ * inside the item ("" for the item itself); else NULL.
+ */
+const char	*cfg_item_path(const char *path);
 
 #endif

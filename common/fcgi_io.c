@@ -1,10 +1,13 @@
 /*
  * fcgi_io.c — request edge and responses for the FastCGI programs.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,13 +79,103 @@ fio_init(struct fio_req *rq, const char *program)
 	return 0;
 }
 
+#define FIO_MAX_WORKERS	64
+
+static volatile sig_atomic_t	 fio_stop;
+
+static void
+fio_on_term(int sig)
+{
+	(void)sig;
+	fio_stop = 1;
+	FCGX_ShutdownPending();
+}
+
+/* Install h for SIGTERM and SIGINT without SA_RESTART (accept must wake). */
+static void
+fio_signals(void (*h)(int))
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = h;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+static pid_t
+fio_spawn(void)
+{
+	pid_t	 pid = fork();
+
+	if (pid == 0)
+		fio_signals(fio_on_term);
+	return pid;
+}
+
+int
+fio_prefork(struct fio_req *rq)
+{
+	const char	*env = getenv("RESTSYNC_WORKERS");
+	pid_t		 kids[FIO_MAX_WORKERS], pid;
+	long		 n = env != NULL ? strtol(env, NULL, 10) : 2;
+	int		 i, status;
+	time_t		 last_spawn = 0;
+
+	if (n < 1)
+		n = 1;
+	if (n > FIO_MAX_WORKERS)
+		n = FIO_MAX_WORKERS;
+	fio_signals(fio_on_term);
+	for (i = 0; i < n; i++) {
+		if ((kids[i] = fio_spawn()) == 0)
+			return 0;
+		if (kids[i] == -1)
+			fprintf(stderr, "%s: fork: %s\n", rq->program,
+			    strerror(errno));
+	}
+	while (!fio_stop) {
+		pid = waitpid(-1, &status, 0);
+		if (pid == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (kids[i] != pid || fio_stop)
+				continue;
+			fprintf(stderr, "%s: worker %ld exited (%s %d); "
+			    "respawning\n", rq->program, (long)pid,
+			    WIFSIGNALED(status) ? "signal" : "status",
+			    WIFSIGNALED(status) ? WTERMSIG(status) :
+			    WEXITSTATUS(status));
+			/* A worker that dies at once every time must not
+			 * spin: at most one respawn a second. */
+			if (time(NULL) == last_spawn)
+				sleep(1);
+			last_spawn = time(NULL);
+			if ((kids[i] = fio_spawn()) == 0)
+				return 0;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (kids[i] > 0)
+			kill(kids[i], SIGTERM);
+	for (i = 0; i < n; i++)
+		while (kids[i] > 0 && waitpid(kids[i], &status, 0) == -1 &&
+		    errno == EINTR)
+			;
+	exit(0);
+}
+
 int
 fio_accept(struct fio_req *rq)
 {
 	free(rq->body);
 	rq->body = NULL;
 	rq->body_len = 0;
-	if (FCGX_Accept_r(&rq->fcgx) < 0)
+	if (fio_stop || FCGX_Accept_r(&rq->fcgx) < 0)
 		return -1;
 	rq->t0 = rs_now_ms();
 	return 0;

@@ -35,6 +35,16 @@ struct fio_req {
  */
 int		 fio_init(struct fio_req *, const char *program);
 
+/*
+ * Become a small pre-forking supervisor: fork RESTSYNC_WORKERS (default 2,
+ * at most 64) workers that share the listening socket, respawn any that
+ * dies (a killed worker loses only its own request), and forward SIGTERM/
+ * SIGINT to them.  Returns 0 in each worker; the supervisor itself exits
+ * from inside this function when told to stop.  SIGTERM in a worker makes
+ * fio_accept() return -1 after the current request, for a clean exit.
+ */
+int		 fio_prefork(struct fio_req *);
+
 /* Wait for the next request; -1 when the program should exit. */
 int		 fio_accept(struct fio_req *);
 void		 fio_finish(struct fio_req *);

@@ -1,11 +1,13 @@
 /*
- * pager.c — URL building with libcurl's URL API and next-cursor rules.
+ * pager.c — URL building with libcurl's URL API, next-cursor rules and
+ * the RFC 8288 Link header parser.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -50,6 +52,14 @@ json_count(struct json_object *v)
 	default:
 		return -1;
 	}
+}
+
+/* 1 if s starts like an absolute http(s) URL. */
+static int
+is_http_url(const char *s)
+{
+	return strncasecmp(s, "http://", 7) == 0 ||
+	    strncasecmp(s, "https://", 8) == 0;
 }
 
 /* Replace "{{API_KEY}}" in tpl with key into a malloc'd string. */
@@ -196,10 +206,19 @@ pager_url(const struct source_config *cfg, const char *cursor,
 		(void)snprintf(num, sizeof(num), "%lld", v);
 		cur_val = num;
 		break;
+	case CFG_STYLE_LINK:
+		if (cursor != NULL && !is_http_url(cursor)) {
+			rs_errf(err, "stored cursor '%.64s' is not a next URL",
+			    cursor);
+			goto out;
+		}
+		absolute = cursor != NULL;
+		break;
 	case CFG_STYLE_CURSOR:
 	default:
-		if (cursor != NULL && (strncmp(cursor, "http://", 7) == 0 ||
-		    strncmp(cursor, "https://", 8) == 0))
+		/* An item's value ("$last.id") is a token, never a URL. */
+		if (cursor != NULL && is_http_url(cursor) &&
+		    cfg_item_path(cfg->next_cursor_path) == NULL)
 			absolute = 1;
 		else
 			cur_val = cursor;
@@ -224,7 +243,8 @@ pager_url(const struct source_config *cfg, const char *cursor,
 			rs_errf(err, "'baseUrl' is not a valid URL");
 			goto out;
 		}
-		names[nn++] = cfg->cursor_param;
+		if (cfg->style != CFG_STYLE_LINK)
+			names[nn++] = cfg->cursor_param;
 		names[nn++] = cfg->page_size_param;
 	}
 	for (i = 0; i < cfg->nquery && nn < sizeof(names) / sizeof(names[0]);
@@ -295,28 +315,204 @@ set_num(struct pager_next *n, long long v, char *err)
 	return RS_OK;
 }
 
+/*
+ * A next URL an API handed us, made fit to store as the cursor: on
+ * baseUrl's origin (else RS_EUPSTREAM: credentials must not leave it),
+ * without the queryTemplate parameters (pager_url adds them again, so an
+ * echoed API key is not stored), at most PAGER_MAX_CURSOR bytes.
+ */
+static enum rs_status
+next_url(const struct source_config *cfg, const char *url, char **out,
+    char *err)
+{
+	CURLU		*u = NULL;
+	char		*s = NULL;
+	const char	*names[CFG_MAX_FIELDS];
+	size_t		 i;
+	enum rs_status	 st = RS_EUPSTREAM;
+
+	*out = NULL;
+	if (!fetch_same_origin(cfg->base_url, url)) {
+		rs_errf(err, "next URL '%.200s' is on another origin than "
+		    "baseUrl; refusing to follow it", url);
+		goto out;
+	}
+	if ((u = curl_url()) == NULL)
+		goto nomem;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+		rs_errf(err, "next URL '%.200s' is not a valid URL", url);
+		goto out;
+	}
+	for (i = 0; i < cfg->nquery && i < CFG_MAX_FIELDS; i++)
+		names[i] = cfg->query[i].name;
+	if (drop_keys(u, names, i) == -1 ||
+	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
+		goto nomem;
+	if (strlen(s) > PAGER_MAX_CURSOR) {
+		rs_errf(err, "next URL is longer than %d bytes",
+		    PAGER_MAX_CURSOR);
+		goto out;
+	}
+	if ((*out = strdup(s)) == NULL)
+		goto nomem;
+	st = RS_OK;
+	goto out;
+nomem:
+	rs_errf(err, "out of memory");
+	st = RS_ENOMEM;
+out:
+	curl_free(s);
+	curl_url_cleanup(u);
+	return st;
+}
+
+/*
+ * The value a nextCursorPath names: in the body, or with "$last.<path>"
+ * in the last item of the page.  NULL when there is none.
+ */
+static struct json_object *
+cursor_value(const struct source_config *cfg, const struct pager_page *pg)
+{
+	struct json_object	*items, *last;
+	const char		*ip = cfg_item_path(cfg->next_cursor_path);
+	size_t			 n;
+
+	if (ip == NULL)
+		return jp_get(pg->body, cfg->next_cursor_path);
+	items = cfg->items_path != NULL ? jp_get(pg->body, cfg->items_path) :
+	    pg->body;
+	if (!json_object_is_type(items, json_type_array) ||
+	    (n = json_object_array_length(items)) == 0)
+		return NULL;
+	last = json_object_array_get_idx(items, n - 1);
+	if (*ip == '\0')
+		return json_object_is_type(last, json_type_null) ? NULL : last;
+	return jp_get(last, ip);
+}
+
+/* Cursor style: the next token or URL from nextCursorPath. */
+static enum rs_status
+next_cursor(const struct source_config *cfg, const struct pager_page *pg,
+    int has_more, struct pager_next *n, char *err)
+{
+	struct json_object	*v;
+	const char		*s = NULL;
+	char			*url = NULL;
+	enum rs_status		 st;
+
+	if (pg->nitems == 0 && has_more != 1)
+		goto done;
+	v = cursor_value(cfg, pg);
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+	case json_type_boolean:		/* "next": false */
+		break;
+	case json_type_string:
+	case json_type_int:
+	case json_type_double:
+		s = json_object_get_string(v);
+		break;
+	default:
+		rs_errf(err, "value at nextCursorPath '%s' is not a string or "
+		    "number", cfg->next_cursor_path);
+		return RS_EUPSTREAM;
+	}
+	if (s == NULL || *s == '\0') {
+		if (has_more == 1) {
+			rs_errf(err, "hasMorePath '%s' says there is more, but "
+			    "nextCursorPath '%s' has no cursor",
+			    cfg->has_more_path, cfg->next_cursor_path);
+			return RS_EUPSTREAM;
+		}
+		goto done;
+	}
+	if (is_http_url(s) && cfg_item_path(cfg->next_cursor_path) == NULL) {
+		if ((st = next_url(cfg, s, &url, err)) != RS_OK)
+			return st;
+		s = url;
+	}
+	if (pg->cursor != NULL && strcmp(s, pg->cursor) == 0) {
+		free(url);
+		goto done;	/* a loop */
+	}
+	if (strlen(s) > PAGER_MAX_CURSOR) {
+		free(url);
+		rs_errf(err, "next cursor is longer than %d bytes",
+		    PAGER_MAX_CURSOR);
+		return RS_EUPSTREAM;
+	}
+	if (url != NULL)
+		n->next = url;
+	else if ((n->next = strdup(s)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	return RS_OK;
+done:
+	n->done = 1;
+	return RS_OK;
+}
+
+/* Link style: the rel="next" target of the page's Link header. */
+static enum rs_status
+next_link(const struct source_config *cfg, const struct pager_page *pg,
+    int has_more, struct pager_next *n, char *err)
+{
+	char		*target = NULL, *url = NULL;
+	enum rs_status	 st;
+
+	if (pg->nitems == 0 && has_more != 1)
+		goto done;
+	if ((st = pager_link_next(pg->link, pg->url != NULL ? pg->url :
+	    cfg->base_url, &target, err)) != RS_OK)
+		return st;
+	if (target == NULL) {
+		if (has_more == 1) {
+			rs_errf(err, "hasMorePath '%s' says there is more, but "
+			    "the Link header has no rel=\"next\"",
+			    cfg->has_more_path);
+			return RS_EUPSTREAM;
+		}
+		goto done;
+	}
+	st = next_url(cfg, target, &url, err);
+	free(target);
+	if (st != RS_OK)
+		return st;
+	if (pg->cursor != NULL && strcmp(url, pg->cursor) == 0) {
+		free(url);
+		goto done;	/* a loop */
+	}
+	n->next = url;
+	return RS_OK;
+done:
+	n->done = 1;
+	return RS_OK;
+}
+
 enum rs_status
 pager_next(const struct source_config *cfg, const struct pager_page *pg,
     struct pager_next *n, char *err)
 {
 	struct json_object	*v;
 	long long		 cur, total_pages;
-	const char		*s;
-	int			 short_page;
+	int			 short_page, has_more = -1;
 
 	memset(n, 0, sizeof(*n));
 	n->total = -1;
 	if (cfg->total_path != NULL)
 		n->total = json_count(jp_get(pg->body, cfg->total_path));
 
+	/* hasMorePath wins over every other rule: -1 unknown, 0, 1. */
 	if (cfg->has_more_path != NULL &&
 	    (v = jp_get(pg->body, cfg->has_more_path)) != NULL &&
-	    json_object_get_type(v) == json_type_boolean &&
-	    !json_object_get_boolean(v))
+	    json_object_get_type(v) == json_type_boolean)
+		has_more = json_object_get_boolean(v) ? 1 : 0;
+	if (has_more == 0)
 		goto done;
 	if (cfg->max_pages > 0 && pg->pages_before + 1 >= cfg->max_pages)
 		goto done;
-	short_page = cfg->page_size_param != NULL &&
+	short_page = has_more != 1 && cfg->page_size_param != NULL &&
 	    pg->nitems < (size_t)cfg->page_size;
 
 	switch (cfg->style) {
@@ -330,8 +526,8 @@ pager_next(const struct source_config *cfg, const struct pager_page *pg,
 		if (cur < 0)
 			cur = 0;
 		if (pg->nitems == 0)
-			goto done;
-		if (n->total >= 0) {
+			goto done;	/* even with hasMore: it would loop */
+		if (has_more != 1 && n->total >= 0) {
 			if (cur + (long long)pg->nitems >= n->total)
 				goto done;
 		} else if (short_page)
@@ -342,54 +538,240 @@ pager_next(const struct source_config *cfg, const struct pager_page *pg,
 		    cfg->page_start;
 		if (cur < 0)
 			cur = cfg->page_start;
-		if (pg->nitems == 0 || short_page)
-			goto done;
-		if (cfg->total_pages_path != NULL) {
-			total_pages = json_count(jp_get(pg->body,
-			    cfg->total_pages_path));
-			if (total_pages >= 0 &&
-			    cur - cfg->page_start + 1 >= total_pages)
+		if (has_more != 1) {
+			if (pg->nitems == 0 || short_page)
+				goto done;
+			if (cfg->total_pages_path != NULL) {
+				total_pages = json_count(jp_get(pg->body,
+				    cfg->total_pages_path));
+				if (total_pages >= 0 &&
+				    cur - cfg->page_start + 1 >= total_pages)
+					goto done;
+			}
+			if (n->total >= 0 && pg->items_before +
+			    (long long)pg->nitems >= n->total)
 				goto done;
 		}
-		if (n->total >= 0 &&
-		    pg->items_before + (long long)pg->nitems >= n->total)
-			goto done;
 		return set_num(n, cur + 1, err);
+	case CFG_STYLE_LINK:
+		return next_link(cfg, pg, has_more, n, err);
 	case CFG_STYLE_CURSOR:
 	default:
-		if (pg->nitems == 0)
-			goto done;
-		v = jp_get(pg->body, cfg->next_cursor_path);
-		if (v == NULL)
-			goto done;
-		switch (json_object_get_type(v)) {
-		case json_type_string:
-		case json_type_int:
-		case json_type_double:
-			s = json_object_get_string(v);
-			break;
-		case json_type_boolean:
-			goto done;	/* "next": false */
-		default:
-			rs_errf(err, "value at nextCursorPath '%s' is not a "
-			    "string or number", cfg->next_cursor_path);
-			return RS_EUPSTREAM;
-		}
-		if (s == NULL || *s == '\0' ||
-		    (pg->cursor != NULL && strcmp(s, pg->cursor) == 0))
-			goto done;
-		if (strlen(s) > PAGER_MAX_CURSOR) {
-			rs_errf(err, "next cursor is longer than %d bytes",
-			    PAGER_MAX_CURSOR);
-			return RS_EUPSTREAM;
-		}
-		if ((n->next = strdup(s)) == NULL) {
-			rs_errf(err, "out of memory");
-			return RS_ENOMEM;
-		}
-		return RS_OK;
+		return next_cursor(cfg, pg, has_more, n, err);
 	}
 done:
 	n->done = 1;
 	return RS_OK;
+}
+
+/* RFC 9110 §5.6.2: tchar. */
+static int
+is_tchar(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') ||
+	    (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* RFC 9110 §5.6.3: OWS. */
+static const char *
+skip_ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/*
+ * A parameter value at *pp: a token, or a quoted-string (RFC 9110
+ * §5.6.4) unquoted, into val (reset first).  -1 when malformed or past
+ * val's cap; *pp is then left alone.
+ */
+static int
+link_param_value(const char **pp, struct rs_buf *val)
+{
+	const char	*p = *pp;
+
+	rs_buf_reset(val);
+	if (*p == '"') {
+		for (p++; *p != '"'; p++) {
+			if (*p == '\\')
+				p++;	/* quoted-pair */
+			if (*p == '\0' || (*p != '\t' &&
+			    ((unsigned char)*p < 0x20 || *p == 0x7f)))
+				return -1;
+			if (rs_buf_append(val, p, 1) == -1)
+				return -1;
+		}
+		p++;
+	} else {
+		for (; is_tchar((unsigned char)*p); p++)
+			if (rs_buf_append(val, p, 1) == -1)
+				return -1;
+		if (val->len == 0)
+			return -1;
+	}
+	*pp = p;
+	return 0;
+}
+
+/* RFC 8288 §3.3: rel is relation-type *( 1*SP relation-type ). */
+static int
+rel_has_next(const struct rs_buf *val)
+{
+	const char	*p = val->p != NULL ? val->p : "";
+	size_t		 n;
+
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			return 0;
+		n = strcspn(p, " \t");
+		if (n == 4 && strncasecmp(p, "next", 4) == 0)
+			return 1;
+		p += n;
+	}
+}
+
+/* Resolve the link target ref[0..len) against base into *out. */
+static enum rs_status
+link_resolve(const char *ref, size_t len, const char *base, char **out,
+    char *err)
+{
+	CURLU		*u = NULL;
+	char		*r = NULL, *s = NULL, *scheme = NULL;
+	size_t		 i;
+	enum rs_status	 st = RS_EUPSTREAM;
+
+	*out = NULL;
+	if (len > PAGER_MAX_URL) {
+		rs_errf(err, "Link rel=\"next\" target is longer than %d bytes",
+		    PAGER_MAX_URL);
+		goto out;
+	}
+	for (i = 0; i < len; i++)
+		if ((unsigned char)ref[i] <= 0x20 || ref[i] == 0x7f) {
+			rs_errf(err, "Link rel=\"next\" target contains a space "
+			    "or control character");
+			goto out;
+		}
+	if ((r = rs_strndup(ref, len)) == NULL || (u = curl_url()) == NULL)
+		goto nomem;
+	if (base != NULL && curl_url_set(u, CURLUPART_URL, base, 0) !=
+	    CURLUE_OK) {
+		rs_errf(err, "cannot resolve the Link target: base URL is not "
+		    "valid");
+		goto out;
+	}
+	if (curl_url_set(u, CURLUPART_URL, r, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcasecmp(scheme, "http") != 0 &&
+	     strcasecmp(scheme, "https") != 0) ||
+	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK) {
+		rs_errf(err, "Link rel=\"next\" target '%.200s' is not an http "
+		    "or https URL", r);
+		goto out;
+	}
+	if ((*out = strdup(s)) == NULL)
+		goto nomem;
+	st = RS_OK;
+	goto out;
+nomem:
+	rs_errf(err, "out of memory");
+	st = RS_ENOMEM;
+out:
+	curl_free(scheme);
+	curl_free(s);
+	curl_url_cleanup(u);
+	free(r);
+	return st;
+}
+
+enum rs_status
+pager_link_next(const char *link, const char *base, char **next, char *err)
+{
+	struct rs_buf	 val;
+	const char	*p, *uri, *end, *name;
+	size_t		 nlen;
+	int		 rel_seen, is_next, anchored, have_val;
+	enum rs_status	 st = RS_EUPSTREAM;
+
+	*next = NULL;
+	if (link == NULL)
+		return RS_OK;
+	if (strnlen(link, PAGER_MAX_LINK + 1) > PAGER_MAX_LINK) {
+		rs_errf(err, "Link header is longer than %d bytes",
+		    PAGER_MAX_LINK);
+		return RS_EUPSTREAM;
+	}
+	rs_buf_init(&val, PAGER_MAX_URL);
+	p = link;
+	for (;;) {
+		/* #link-value: empty list elements are allowed. */
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p != '<') {
+			rs_errf(err, "Link header: expected '<' at byte %zu",
+			    (size_t)(p - link));
+			goto out;
+		}
+		uri = p + 1;
+		if ((end = strchr(uri, '>')) == NULL) {
+			rs_errf(err, "Link header: '<' at byte %zu is not "
+			    "closed", (size_t)(p - link));
+			goto out;
+		}
+		p = skip_ows(end + 1);
+		rel_seen = is_next = anchored = 0;
+		while (*p == ';') {
+			p = skip_ows(p + 1);
+			if (*p == ';' || *p == ',' || *p == '\0')
+				continue;	/* empty parameter */
+			for (name = p; is_tchar((unsigned char)*p); p++)
+				continue;
+			if ((nlen = (size_t)(p - name)) == 0) {
+				rs_errf(err, "Link header: expected a parameter "
+				    "name at byte %zu", (size_t)(p - link));
+				goto out;
+			}
+			p = skip_ows(p);
+			have_val = 0;
+			if (*p == '=') {
+				p = skip_ows(p + 1);
+				if (link_param_value(&p, &val) == -1) {
+					rs_errf(err, "Link header: bad parameter "
+					    "value at byte %zu",
+					    (size_t)(p - link));
+					goto out;
+				}
+				have_val = 1;
+				p = skip_ows(p);
+			}
+			/* §3.3: occurrences of rel after the first are
+			 * ignored. */
+			if (nlen == 3 && strncasecmp(name, "rel", 3) == 0 &&
+			    !rel_seen) {
+				rel_seen = 1;
+				is_next = have_val && rel_has_next(&val);
+			} else if (nlen == 6 &&
+			    strncasecmp(name, "anchor", 6) == 0)
+				anchored = 1;
+		}
+		if (*p != ',' && *p != '\0') {
+			rs_errf(err, "Link header: unexpected character at "
+			    "byte %zu", (size_t)(p - link));
+			goto out;
+		}
+		if (is_next && !anchored) {
+			st = link_resolve(uri, (size_t)(end - uri), base, next,
+			    err);
+			goto out;
+		}
+	}
+	st = RS_OK;
+out:
+	rs_buf_free(&val);
+	return st;
 }

@@ -7,6 +7,11 @@
  *   page    the page number of the next page ("3"); NULL = pageStart
  *   cursor  the opaque token sent as cursorParam, or an absolute http(s)
  *           URL to fetch as is; NULL = first page (no cursor sent)
+ *   link    the absolute URL of the next page, from the Link header;
+ *           NULL = first page
+ * Next URLs (cursor and link styles) are stored without the queryTemplate
+ * parameters, which pager_url adds again, so a key an API echoes into its
+ * next links is never stored; they must be on baseUrl's origin.
  */
 #ifndef PAGER_H
 #define PAGER_H
@@ -31,6 +36,9 @@ enum rs_status	 pager_url(const struct source_config *, const char *cursor,
 struct pager_page {
 	const char		*cursor;	/* cursor this page was fetched at */
 	struct json_object	*body;		/* parsed response */
+	const char		*link;		/* all Link header values, or NULL */
+	const char		*url;		/* URL the page came from (the base
+						 * of relative links), or NULL */
 	size_t			 nitems;	/* items in the page */
 	long long		 items_before;	/* items synced before it */
 	int			 pages_before;	/* pages synced before it */
@@ -46,20 +54,45 @@ struct pager_next {
  * Decide what follows page pg.  Rules, first match wins:
  *   hasMorePath present and boolean: false -> done;
  *   maxPages reached -> done;
+ *   hasMorePath true: the API says there is more, which wins over the
+ *     empty-page, short-page, total and totalPages rules below; the next
+ *     cursor or link must then be there (else RS_EUPSTREAM);
  *   offset: total known -> done when offset + nitems >= total; else done
  *     on an empty page or, when pageSizeParam is sent, a short page;
  *     next = offset (currentOffsetPath in the body, else the cursor) +
- *     nitems;
+ *     nitems; an empty page is done even when hasMore says true (the
+ *     offset would not move);
  *   page: done on an empty page, when totalPagesPath says it was the last,
  *     when totalPath is reached, or on a short page when pageSizeParam is
  *     sent; next = page + 1;
  *   cursor: done when the value at nextCursorPath is missing, null, empty,
- *     equal to the current cursor (a loop), or the page is empty.
+ *     false, equal to the current cursor (a loop), or the page is empty.
+ *     "$last.<path>" reads <path> in the last item of the page (itemsPath)
+ *     instead of the body, for starting_after-style APIs;
+ *   link: done when the Link header has no rel="next" (pager_link_next),
+ *     it equals the current cursor, or the page is empty.
  * RS_EUPSTREAM when the body contradicts the config (e.g. a next cursor
- * that is an object), RS_ENOMEM.
+ * that is an object), when a next URL is on another origin than baseUrl
+ * (credentials never leave it), or a Link header is malformed; RS_ENOMEM.
  */
 enum rs_status	 pager_next(const struct source_config *,
 		    const struct pager_page *, struct pager_next *, char *err);
 void		 pager_next_free(struct pager_next *);
+
+/*
+ * RFC 8288 §3: the target of the first link in the Link field value link
+ * (several field lines joined with ", ", as RFC 9110 §5.3 allows) whose
+ * rel parameter has "next" among its space-separated relation types
+ * (compared ignoring case, §2.1.1).  Parameters may be tokens or quoted
+ * strings; only the first rel of a link counts (§3.3); a link with an
+ * anchor parameter has another context and is skipped (§3.2).  A relative
+ * target is resolved against base (RFC 3986 §5).  On RS_OK *next is the
+ * absolute http(s) URL (malloc'd) or NULL when there is no next link.
+ * RS_EUPSTREAM with a message when the field is malformed or longer than
+ * PAGER_MAX_LINK, or the target is not an http(s) URL; RS_ENOMEM.
+ */
+#define PAGER_MAX_LINK		65536
+enum rs_status	 pager_link_next(const char *link, const char *base,
+		    char **next, char *err);
 
 #endif

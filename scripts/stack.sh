@@ -141,7 +141,8 @@ start_fcgi() {
 	for bin in "$RS_BIN"/*; do
 		[ -x "$bin" ] || continue
 		name=$(basename "$bin")
-		sock=$RS_VAR/run/fcgi/$name.sock
+		# The socket is named for the endpoint: rest_batch -> rest-batch.
+		sock=$RS_VAR/run/fcgi/$(printf '%s' "$name" | tr _ -).sock
 		pidf=$RS_VAR/run/fcgi/$name.pid
 		stop_pidfile "$pidf"
 		rm -f "$sock"
@@ -149,21 +150,27 @@ start_fcgi() {
 		[ "$(id -u)" = 0 ] && uopt="-u $RUNUSER -g $RUNUSER -U $RUNUSER -G $RUNUSER"
 		# shellcheck disable=SC2086
 		env DATABASE_URL="$(db_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
+		    RESTSYNC_WORKERS="$RS_WORKERS" \
 		    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
 		    $key_env \
-		    spawn-fcgi -s "$sock" -M 0600 $uopt -F "$RS_WORKERS" -P "$pidf" \
+		    spawn-fcgi -s "$sock" -M 0600 $uopt -P "$pidf" \
 		    -- /bin/sh -c 'exec "$0" 2>>"$1"' "$bin" "$RS_VAR/log/$name.log" \
 		    >>"$RS_VAR/log/spawn-fcgi.log" 2>&1 ||
 		    die "spawn-fcgi failed for $name, see $RS_VAR/log/spawn-fcgi.log"
 	done
 }
 
+# Stop the supervisor in pid file $1 (it stops its workers), then make sure
+# no worker is left behind.
 stop_pidfile() {
 	[ -f "$1" ] || return 0
-	for pid in $(cat "$1"); do
+	pids=$(cat "$1")
+	kids=""
+	for pid in $pids; do
+		kids="$kids $(pgrep -P "$pid" 2>/dev/null || true)"
 		kill "$pid" 2>/dev/null || true
 	done
-	for pid in $(cat "$1"); do
+	for pid in $pids $kids; do
 		i=0
 		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
 			sleep 0.1; i=$((i + 1))
@@ -178,13 +185,20 @@ start_nginx() {
 	chown "$RUNUSER" "$RS_VAR/nginx/tmp" 2>/dev/null || true
 	user_line=""
 	[ "$(id -u)" = 0 ] && user_line="user $RUNUSER $RUNUSER;"
+	# RS_NGINX_CONF: template (nginx/restsync-auth-request.conf.in for an
+	# external identity service at RS_IDP, host:port).
+	for bin in "$RS_BIN"/*; do
+		[ -x "$bin" ] && printf '%s 1;\n' "$(basename "$bin" | tr _ -)"
+	done >"$RS_VAR/nginx/endpoints.map"
 	sed -e "s|@VAR@|$RS_VAR|g" -e "s|@ROOT@|$ROOT|g" -e "s|@PORT@|$PORT|g" \
-	    -e "s|@USER@|$user_line|g" "$ROOT/nginx/restsync.conf.in" \
-	    >"$RS_VAR/nginx/nginx.conf"
+	    -e "s|@USER@|$user_line|g" -e "s|@IDP@|${RS_IDP:-127.0.0.1:9}|g" \
+	    "${RS_NGINX_CONF:-$ROOT/nginx/restsync.conf.in}" >"$RS_VAR/nginx/nginx.conf"
 	nginx -q -t -p "$RS_VAR/nginx" -c "$RS_VAR/nginx/nginx.conf" -e "$RS_VAR/log/nginx-error.log" ||
 	    die "nginx config test failed"
 	if [ -f "$RS_VAR/run/nginx.pid" ] && kill -0 "$(cat "$RS_VAR/run/nginx.pid")" 2>/dev/null; then
 		nginx -p "$RS_VAR/nginx" -c "$RS_VAR/nginx/nginx.conf" -e "$RS_VAR/log/nginx-error.log" -s reload
+		# Reload is asynchronous: give the new workers a moment.
+		sleep 1
 	else
 		nginx -p "$RS_VAR/nginx" -c "$RS_VAR/nginx/nginx.conf" -e "$RS_VAR/log/nginx-error.log"
 	fi

@@ -1,7 +1,10 @@
 // Local imitations of upstream APIs for the integration tests.
 //   node tests/upstream/server.mjs PORT
 // Every request is logged; GET /__log returns the log, POST /__reset
-// clears it.  Routes are documented next to their handlers.
+// clears it.  Routes are documented next to their handlers.  More routes
+// come from tests/upstream/routes/*.mjs, each exporting
+//   export const routes = { '/path'(query, res, req, ctx) { ... } }
+// where ctx = { send, num, products, counters }.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -103,6 +106,17 @@ const routes = {
     routes['/dummyjson/products'](q, res);
   },
 };
+
+const ctx = { send, num, products, get counters() { return counters; } };
+const extra = path.join(here, 'routes');
+for (const f of fs.existsSync(extra) ? fs.readdirSync(extra).sort() : []) {
+  if (!f.endsWith('.mjs')) continue;
+  const mod = await import(path.join(extra, f));
+  for (const [k, h] of Object.entries(mod.routes)) {
+    if (routes[k]) throw new Error(`duplicate upstream route ${k} in ${f}`);
+    routes[k] = (q, res, req) => h(q, res, req, ctx);
+  }
+}
 
 const server = http.createServer((req, res) => {
   const u = new URL(req.url, `http://${req.headers.host}`);

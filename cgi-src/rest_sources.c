@@ -1,0 +1,93 @@
+/*
+ * rest_sources — the operator's list of REST sources, and creation.
+ *
+ * GET  /api/backoffice/rest-sources
+ *   200 {"ok":true,"sources":[...],"truncated":false} (common/sources.h
+ *   says what a source object holds; the API key is never sent back).
+ * POST /api/backoffice/rest-sources
+ *   {"tenantId","title","config","apiKey"?,"enabled"?}
+ *   201 {"ok":true,"source":{...}}.
+ * Raises 400 for bad JSON or an invalid field (the message names it),
+ * 401/403 for a missing or non-admin operator, 403 cross-site, 404 for an
+ * unknown tenant, 405 for other methods, 415 for a non-JSON body, 503 when
+ * the database is down.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "fcgi_io.h"
+#include "sources.h"
+#include "store.h"
+
+int
+main(void)
+{
+	struct fio_req		 rq;
+	struct store		*st_auth = NULL;
+	struct src_db		*db = NULL;
+	struct src_input	 in;
+	struct json_object	*body, *res, *out, *log;
+	enum rs_status		 st;
+	char			 err[RS_ERRLEN];
+	int			 post, trunc;
+
+	if (fio_init(&rq, "rest_sources") == -1)
+		return 1;
+	if (store_open(&st_auth, err) != RS_OK || src_open(&db, err) != RS_OK) {
+		fprintf(stderr, "rest_sources: %s\n", err);
+		return 1;
+	}
+	memset(&in, 0, sizeof(in));
+	while (fio_accept(&rq) >= 0) {
+		body = res = NULL;
+		err[0] = '\0';
+		trunc = 0;
+		post = strcmp(fio_param(&rq, "REQUEST_METHOD"), "POST") == 0;
+		st = post ? fio_json_post(&rq, &body, err) : fio_get(&rq, err);
+		if (st == RS_OK)
+			st = auth_require_admin(st_auth, fio_user(&rq), err);
+		if (st == RS_OK && post)
+			st = src_parse_input(body, 1, &in, err);
+		if (st == RS_OK)
+			st = post ? src_create(db, &in, &res, err) :
+			    src_list(db, &res, &trunc, err);
+
+		log = json_object_new_object();
+		json_object_object_add(log, "action",
+		    json_object_new_string(post ? "create" : "list"));
+		json_object_object_add(log, "status",
+		    json_object_new_string(rs_status_name(st)));
+		if (st == RS_OK) {
+			out = json_object_new_object();
+			json_object_object_add(out, "ok",
+			    json_object_new_boolean(1));
+			if (post) {
+				json_object_object_add(log, "source_id",
+				    json_object_get(json_object_object_get(res,
+				    "id")));
+				json_object_object_add(out, "source", res);
+			} else {
+				json_object_object_add(log, "sources",
+				    json_object_new_int((int)
+				    json_object_array_length(res)));
+				json_object_object_add(out, "sources", res);
+				json_object_object_add(out, "truncated",
+				    json_object_new_boolean(trunc));
+			}
+			fio_log(&rq, post ? 201 : 200, log);
+			fio_write_json(&rq, post ? 201 : 200, out);
+		} else {
+			json_object_object_add(log, "error",
+			    json_object_new_string(err));
+			fio_log(&rq, fio_http_status(st), log);
+			fio_write_error(&rq, st, err, NULL);
+		}
+		src_input_free(&in);
+		json_object_put(body);
+		fio_finish(&rq);
+	}
+	src_close(db);
+	store_close(st_auth);
+	return 0;
+}

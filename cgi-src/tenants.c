@@ -1,0 +1,61 @@
+/*
+ * tenants — GET /api/backoffice/tenants
+ * 200 {"ok":true,"tenants":[{"id","name"}]}, by name: the choices of the
+ * source form.  Raises 401/403 for a missing or non-admin operator, 405
+ * for other methods, 503 when the database is down.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "fcgi_io.h"
+#include "sources.h"
+#include "store.h"
+
+int
+main(void)
+{
+	struct fio_req		 rq;
+	struct store		*st_auth = NULL;
+	struct src_db		*db = NULL;
+	struct json_object	*res, *out, *log;
+	enum rs_status		 st;
+	char			 err[RS_ERRLEN];
+
+	if (fio_init(&rq, "tenants") == -1)
+		return 1;
+	if (store_open(&st_auth, err) != RS_OK || src_open(&db, err) != RS_OK) {
+		fprintf(stderr, "tenants: %s\n", err);
+		return 1;
+	}
+	while (fio_accept(&rq) >= 0) {
+		res = NULL;
+		err[0] = '\0';
+		st = fio_get(&rq, err);
+		if (st == RS_OK)
+			st = auth_require_admin(st_auth, fio_user(&rq), err);
+		if (st == RS_OK)
+			st = src_tenants(db, &res, err);
+
+		log = json_object_new_object();
+		json_object_object_add(log, "status",
+		    json_object_new_string(rs_status_name(st)));
+		if (st == RS_OK) {
+			out = json_object_new_object();
+			json_object_object_add(out, "ok",
+			    json_object_new_boolean(1));
+			json_object_object_add(out, "tenants", res);
+			fio_log(&rq, 200, log);
+			fio_write_json(&rq, 200, out);
+		} else {
+			json_object_object_add(log, "error",
+			    json_object_new_string(err));
+			fio_log(&rq, fio_http_status(st), log);
+			fio_write_error(&rq, st, err, NULL);
+		}
+		fio_finish(&rq);
+	}
+	src_close(db);
+	store_close(st_auth);
+	return 0;
+}

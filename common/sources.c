@@ -1,0 +1,957 @@
+/*
+ * sources.c — the operator's view of REST sources: request validation,
+ * one static SQL table, transactions for the state-changing operations.
+ *
+ * XXX The lazy (re)connection below copies store.c's (store_connect/run);
+ * fold the two once store.c exposes its connection.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+
+#include "config.h"
+#include "secret.h"
+#include "sources.h"
+
+#define OID_BYTEA	17
+
+enum src_stmt {
+	SRC_BEGIN,
+	SRC_COMMIT,
+	SRC_ROLLBACK,
+	SRC_LIST,
+	SRC_TENANTS,
+	SRC_INSERT,
+	SRC_UPDATE,
+	SRC_SECRET_PUT,
+	SRC_LOCK,
+	SRC_RESET,
+	SRC_DEL_CHUNKS,
+	SRC_DEL_DOCS,
+	SRC_DEL_CURSOR,
+	SRC_DEL_SOURCE,
+	SRC__MAX
+};
+
+/* Columns of SRC_LIST, in order. */
+enum src_col {
+	COL_ID, COL_TENANT_ID, COL_TENANT_NAME, COL_TITLE, COL_ENABLED,
+	COL_CONFIG, COL_NEXT, COL_PAGES, COL_ITEMS, COL_STATUS, COL_HTTP,
+	COL_SYNCED, COL_ERROR, COL_DONE, COL_TOTAL, COL_DOCS, COL_CHUNKS,
+	COL_SECRET, COL_CREATED, COL_UPDATED, COL__MAX
+};
+
+#define SRC_ISO(x) "to_char(" x ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+static const char *const src_stmts[SRC__MAX] = {
+	/* SRC_BEGIN */
+	"BEGIN",
+	/* SRC_COMMIT */
+	"COMMIT",
+	/* SRC_ROLLBACK */
+	"ROLLBACK",
+
+	/*
+	 * SRC_LIST: $1 one source or NULL for all, $2 the row limit.  The
+	 * secret is the one a batch would use (store.c STMT_LOCK_SOURCE).
+	 */
+	"SELECT s.id, s.tenant_id, t.name, s.title, s.enabled, s.config::text, "
+	"       c.next_cursor, coalesce(c.page_count, 0), "
+	"       coalesce(c.item_count, 0), c.last_status, c.last_http_status, "
+	"       " SRC_ISO("c.last_synced_at AT TIME ZONE 'UTC'") ", "
+	"       c.last_error, coalesce(c.done, false), c.total, "
+	"       (SELECT count(*) FROM kb_docs d WHERE d.source_id = s.id), "
+	"       (SELECT count(*) FROM kb_chunks k WHERE k.source_id = s.id), "
+	"       EXISTS (SELECT 1 FROM integration_secrets sec "
+	"               WHERE sec.tenant_id = s.tenant_id AND sec.provider = "
+	"                     coalesce(s.config->>'provider', 'rest')), "
+	"       " SRC_ISO("s.created_at AT TIME ZONE 'UTC'") ", "
+	"       " SRC_ISO("s.updated_at AT TIME ZONE 'UTC'") " "
+	"FROM kb_sources s "
+	"JOIN tenants t ON t.id = s.tenant_id "
+	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
+	"WHERE s.type = 'rest' AND ($1::uuid IS NULL OR s.id = $1::uuid) "
+	"ORDER BY t.name, s.title, s.id "
+	"LIMIT $2::int",
+
+	/* SRC_TENANTS */
+	"SELECT id, name FROM tenants ORDER BY name, id LIMIT 10000",
+
+	/* SRC_INSERT: no row when the tenant does not exist. */
+	"INSERT INTO kb_sources (tenant_id, type, title, config, enabled) "
+	"SELECT t.id, 'rest', $2::text, $3::jsonb, $4::boolean "
+	"FROM tenants t WHERE t.id = $1::uuid "
+	"RETURNING id, tenant_id",
+
+	/* SRC_UPDATE: NULL parameters leave the column alone. */
+	"UPDATE kb_sources SET title = coalesce($2::text, title), "
+	"    config = coalesce($3::jsonb, config), "
+	"    enabled = coalesce($4::boolean, enabled), updated_at = now() "
+	"WHERE id = $1::uuid AND type = 'rest' "
+	"RETURNING tenant_id, config::text",
+
+	/* SRC_SECRET_PUT */
+	"INSERT INTO integration_secrets (tenant_id, provider, ciphertext, "
+	"    nonce, updated_at) "
+	"VALUES ($1::uuid, $2::text, $3::bytea, $4::bytea, now()) "
+	"ON CONFLICT (tenant_id, provider) DO UPDATE SET "
+	"    ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, "
+	"    updated_at = now()",
+
+	/*
+	 * SRC_LOCK: the batch's key (store.c), held until the transaction
+	 * ends.  No row: no such source; false: a batch holds it.
+	 */
+	"SELECT pg_try_advisory_xact_lock(hashtextextended("
+	"           'restsync:source:' || s.id::text, 0)) "
+	"FROM kb_sources s WHERE s.id = $1::uuid AND s.type = 'rest'",
+
+	/* SRC_RESET: docs and chunks stay; dedup makes a re-sync cheap. */
+	"UPDATE kb_rest_cursors SET next_cursor = NULL, done = false, "
+	"    page_count = 0, item_count = 0, last_status = NULL, "
+	"    last_error = NULL "
+	"WHERE source_id = $1::uuid",
+
+	/* SRC_DEL_CHUNKS */
+	"DELETE FROM kb_chunks WHERE source_id = $1::uuid "
+	"   OR doc_id IN (SELECT id FROM kb_docs WHERE source_id = $1::uuid)",
+	/* SRC_DEL_DOCS */
+	"DELETE FROM kb_docs WHERE source_id = $1::uuid",
+	/* SRC_DEL_CURSOR */
+	"DELETE FROM kb_rest_cursors WHERE source_id = $1::uuid",
+	/* SRC_DEL_SOURCE */
+	"DELETE FROM kb_sources WHERE id = $1::uuid AND type = 'rest'",
+};
+
+struct src_db {
+	PGconn	*conn;
+	int	 in_tx;		/* no silent reconnect inside a transaction */
+};
+
+/* ---- request validation ---------------------------------------------- */
+
+int
+src_valid_text(const char *s, size_t max)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	unsigned long		 cp;
+	size_t			 n = 0, len, i;
+	int			 blank = 1;
+
+	while (*p != '\0') {
+		if (*p < 0x80) {
+			cp = *p;
+			len = 1;
+		} else if ((*p & 0xe0) == 0xc0) {
+			cp = *p & 0x1f;
+			len = 2;
+		} else if ((*p & 0xf0) == 0xe0) {
+			cp = *p & 0x0f;
+			len = 3;
+		} else if ((*p & 0xf8) == 0xf0) {
+			cp = *p & 0x07;
+			len = 4;
+		} else
+			return 0;
+		for (i = 1; i < len; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		/* Overlong forms, surrogates, beyond Unicode. */
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+		    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		/* C0, DEL, C1 controls. */
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return 0;
+		if (cp != ' ')
+			blank = 0;
+		p += len;
+		if (++n > max)
+			return 0;
+	}
+	return n > 0 && !blank;
+}
+
+/* 1 if key is in the NULL-terminated list. */
+static int
+src_known(const char *const *keys, const char *key)
+{
+	for (; *keys != NULL; keys++)
+		if (strcmp(*keys, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* A UUID string field into id; RS_EINPUT naming the field. */
+static enum rs_status
+src_uuid_field(struct json_object *body, const char *name, char id[37],
+    char *err)
+{
+	struct json_object	*v;
+	const char		*s;
+
+	id[0] = '\0';
+	if (!json_object_object_get_ex(body, name, &v) ||
+	    json_object_is_type(v, json_type_null)) {
+		rs_errf(err, "'%s' is required", name);
+		return RS_EINPUT;
+	}
+	if (!json_object_is_type(v, json_type_string) ||
+	    !rs_is_uuid(s = json_object_get_string(v))) {
+		rs_errf(err, "'%s' must be a UUID", name);
+		return RS_EINPUT;
+	}
+	(void)snprintf(id, 37, "%s", s);
+	return RS_OK;
+}
+
+/* Validate config v; fill in->config (JSON text) and in->provider. */
+static enum rs_status
+src_config_field(struct json_object *v, struct src_input *in, char *err)
+{
+	struct source_config	 cfg;
+	const char		*text;
+	size_t			 len;
+	enum rs_status		 st;
+	char			 cerr[RS_ERRLEN];
+
+	/* The page sends the editor's text; API clients may send an object. */
+	if (json_object_is_type(v, json_type_string)) {
+		text = json_object_get_string(v);
+		len = (size_t)json_object_get_string_len(v);
+	} else if (json_object_is_type(v, json_type_object)) {
+		text = json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		len = strlen(text);
+	} else {
+		rs_errf(err, "'config' must be a JSON object");
+		return RS_EINPUT;
+	}
+	cerr[0] = '\0';
+	if ((st = cfg_parse(text, len, &cfg, cerr)) != RS_OK) {
+		rs_errf(err, "config: %s", cerr);
+		return st;
+	}
+	in->config = rs_strndup(text, len);
+	in->provider = strdup(cfg.provider != NULL ? cfg.provider : "rest");
+	cfg_free(&cfg);
+	if (in->config == NULL || in->provider == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	return RS_OK;
+}
+
+enum rs_status
+src_parse_input(struct json_object *body, int create, struct src_input *in,
+    char *err)
+{
+	static const char *const create_keys[] =
+	    { "tenantId", "title", "config", "apiKey", "enabled", NULL };
+	static const char *const update_keys[] =
+	    { "sourceId", "title", "config", "apiKey", "enabled", NULL };
+	struct json_object	*v;
+	const char		*s;
+	enum rs_status		 st = RS_EINPUT;
+
+	memset(in, 0, sizeof(*in));
+	in->enabled = -1;
+	{
+		json_object_object_foreach(body, key, val) {
+			(void)val;
+			if (!create && strcmp(key, "tenantId") == 0) {
+				rs_errf(err, "'tenantId' cannot be changed: "
+				    "a source stays with its tenant");
+				goto fail;
+			}
+			if (!src_known(create ? create_keys : update_keys,
+			    key)) {
+				rs_errf(err, "unknown field '%.64s'", key);
+				goto fail;
+			}
+		}
+	}
+	if (create) {
+		if ((st = src_uuid_field(body, "tenantId", in->tenant_id,
+		    err)) != RS_OK)
+			goto fail;
+	} else if ((st = src_uuid_field(body, "sourceId", in->source_id,
+	    err)) != RS_OK)
+		goto fail;
+	st = RS_EINPUT;
+
+	if (json_object_object_get_ex(body, "title", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    !src_valid_text(s = json_object_get_string(v),
+		    SRC_TITLE_MAX)) {
+			rs_errf(err, "'title' must be 1 to %d characters "
+			    "(no control characters)", SRC_TITLE_MAX);
+			goto fail;
+		}
+		if ((in->title = strdup(s)) == NULL)
+			goto nomem;
+	} else if (create) {
+		rs_errf(err, "'title' is required");
+		goto fail;
+	}
+
+	if (json_object_object_get_ex(body, "config", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if ((st = src_config_field(v, in, err)) != RS_OK)
+			goto fail;
+		st = RS_EINPUT;
+	} else if (create) {
+		rs_errf(err, "'config' is required");
+		goto fail;
+	}
+
+	if (json_object_object_get_ex(body, "apiKey", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string)) {
+			rs_errf(err, "'apiKey' must be a string");
+			goto fail;
+		}
+		s = json_object_get_string(v);
+		/* Empty: leave the stored key alone. */
+		if (*s != '\0') {
+			if (strlen(s) > SRC_APIKEY_MAX ||
+			    !src_valid_text(s, SRC_APIKEY_MAX)) {
+				rs_errf(err, "'apiKey' must be 1 to %d bytes "
+				    "without control characters",
+				    SRC_APIKEY_MAX);
+				goto fail;
+			}
+			if ((in->api_key = strdup(s)) == NULL)
+				goto nomem;
+		}
+	}
+
+	if (json_object_object_get_ex(body, "enabled", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			rs_errf(err, "'enabled' must be true or false");
+			goto fail;
+		}
+		in->enabled = json_object_get_boolean(v) ? 1 : 0;
+	}
+	return RS_OK;
+nomem:
+	rs_errf(err, "out of memory");
+	st = RS_ENOMEM;
+fail:
+	src_input_free(in);
+	return st;
+}
+
+void
+src_input_free(struct src_input *in)
+{
+	free(in->title);
+	free(in->config);
+	free(in->provider);
+	if (in->api_key != NULL) {
+		OPENSSL_cleanse(in->api_key, strlen(in->api_key));
+		free(in->api_key);
+	}
+	memset(in, 0, sizeof(*in));
+	in->enabled = -1;
+}
+
+enum rs_status
+src_parse_id(struct json_object *body, char id[37], char *err)
+{
+	id[0] = '\0';
+	json_object_object_foreach(body, key, val) {
+		(void)val;
+		if (strcmp(key, "sourceId") != 0) {
+			rs_errf(err, "unknown field '%.64s'", key);
+			return RS_EINPUT;
+		}
+	}
+	return src_uuid_field(body, "sourceId", id, err);
+}
+
+/* ---- connection ------------------------------------------------------- */
+
+enum rs_status
+src_open(struct src_db **out, char *err)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	return RS_OK;
+}
+
+void
+src_close(struct src_db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	free(db);
+}
+
+/* First line of libpq's message, without the trailing newline. */
+static void
+src_pq_err(char *err, const char *what, const char *msg)
+{
+	size_t	 n = strcspn(msg, "\n");
+
+	rs_errf(err, "database: %s: %.*s", what, (int)(n > 300 ? 300 : n),
+	    msg);
+}
+
+static enum rs_status
+src_connect(struct src_db *db, char *err)
+{
+	const char	*url = getenv("DATABASE_URL");
+	PGresult	*r;
+
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return RS_OK;
+	if (db->in_tx) {
+		rs_errf(err, "database: connection lost in a transaction");
+		return RS_EDB;
+	}
+	if (db->conn != NULL) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+	if (url == NULL || *url == '\0') {
+		rs_errf(err, "database: DATABASE_URL is not set");
+		return RS_EDB;
+	}
+	db->conn = PQconnectdb(url);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		src_pq_err(err, "cannot connect", PQerrorMessage(db->conn));
+		PQfinish(db->conn);
+		db->conn = NULL;
+		return RS_EDB;
+	}
+	r = PQexec(db->conn, "SET statement_timeout = 15000; "
+	    "SET application_name = 'restsync-sources'; SET TIME ZONE 'UTC'");
+	PQclear(r);
+	return RS_OK;
+}
+
+/*
+ * Run statement s.  Outside a transaction a lost connection is reopened
+ * and the statement retried once (reads and BEGIN are idempotent).
+ */
+static PGresult *
+src_run(struct src_db *db, enum src_stmt s, int n, const Oid *types,
+    const char *const *vals, const int *lens, const int *fmts, char *err)
+{
+	PGresult	*r;
+	ExecStatusType	 es;
+	int		 tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (src_connect(db, err) != RS_OK)
+			return NULL;
+		r = PQexecParams(db->conn, src_stmts[s], n, types, vals, lens,
+		    fmts, 0);
+		es = PQresultStatus(r);
+		if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
+			return r;
+		src_pq_err(err, "query failed", r != NULL ?
+		    PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+		PQclear(r);
+		if (db->in_tx || PQstatus(db->conn) == CONNECTION_OK)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* Run a statement whose result is not needed. */
+static enum rs_status
+src_exec(struct src_db *db, enum src_stmt s, int n, const char *const *vals,
+    long long *affected, char *err)
+{
+	PGresult	*r;
+
+	if ((r = src_run(db, s, n, NULL, vals, NULL, NULL, err)) == NULL)
+		return RS_EDB;
+	if (affected != NULL)
+		*affected = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return RS_OK;
+}
+
+static enum rs_status
+src_begin(struct src_db *db, char *err)
+{
+	enum rs_status	 st;
+
+	if ((st = src_exec(db, SRC_BEGIN, 0, NULL, NULL, err)) == RS_OK)
+		db->in_tx = 1;
+	return st;
+}
+
+static enum rs_status
+src_commit(struct src_db *db, char *err)
+{
+	enum rs_status	 st;
+
+	st = src_exec(db, SRC_COMMIT, 0, NULL, NULL, err);
+	db->in_tx = 0;
+	return st;
+}
+
+/* Abandon the transaction (also after a failed statement). */
+static void
+src_rollback(struct src_db *db)
+{
+	if (db->in_tx && db->conn != NULL &&
+	    PQstatus(db->conn) == CONNECTION_OK)
+		(void)src_exec(db, SRC_ROLLBACK, 0, NULL, NULL, NULL);
+	db->in_tx = 0;
+}
+
+/*
+ * Take the source's batch lock for the transaction.  RS_ENOTFOUND,
+ * RS_EBUSY while a batch runs.
+ */
+static enum rs_status
+src_lock(struct src_db *db, const char *id, char *err)
+{
+	PGresult	*r;
+	const char	*v[1] = { id };
+	enum rs_status	 st = RS_OK;
+
+	if ((r = src_run(db, SRC_LOCK, 1, NULL, v, NULL, NULL, err)) == NULL)
+		return RS_EDB;
+	if (PQntuples(r) != 1) {
+		rs_errf(err, "no such source");
+		st = RS_ENOTFOUND;
+	} else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		rs_errf(err, "a batch for this source is already running");
+		st = RS_EBUSY;
+	}
+	PQclear(r);
+	return st;
+}
+
+/* ---- rows to JSON ----------------------------------------------------- */
+
+static struct json_object *
+src_str(PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	return json_object_new_string(PQgetvalue(r, row, col));
+}
+
+static struct json_object *
+src_int(PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	return json_object_new_int64(strtoll(PQgetvalue(r, row, col), NULL,
+	    10));
+}
+
+static struct json_object *
+src_bool(PGresult *r, int row, int col)
+{
+	return json_object_new_boolean(strcmp(PQgetvalue(r, row, col), "t") ==
+	    0);
+}
+
+/* The config as an object plus a summary (or why it does not parse). */
+static void
+src_add_config(struct json_object *o, const char *text)
+{
+	struct source_config	 cfg;
+	struct json_object	*sum;
+	char			 cerr[RS_ERRLEN];
+
+	json_object_object_add(o, "config", json_tokener_parse(text));
+	cerr[0] = '\0';
+	if (cfg_parse(text, strlen(text), &cfg, cerr) != RS_OK) {
+		json_object_object_add(o, "summary", NULL);
+		json_object_object_add(o, "configError",
+		    json_object_new_string(cerr));
+		return;
+	}
+	sum = json_object_new_object();
+	json_object_object_add(sum, "baseUrl",
+	    json_object_new_string(cfg.base_url));
+	json_object_object_add(sum, "cursorStyle",
+	    json_object_new_string(cfg_style_name(cfg.style)));
+	json_object_object_add(sum, "pageSize",
+	    json_object_new_int(cfg.page_size));
+	json_object_object_add(sum, "requiresAuth",
+	    json_object_new_boolean(cfg.requires_auth));
+	json_object_object_add(sum, "provider",
+	    json_object_new_string(cfg.provider != NULL ? cfg.provider :
+	    "rest"));
+	json_object_object_add(o, "summary", sum);
+	json_object_object_add(o, "configError", NULL);
+	cfg_free(&cfg);
+}
+
+static struct json_object *
+src_row_json(PGresult *r, int i)
+{
+	struct json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "id", src_str(r, i, COL_ID));
+	json_object_object_add(o, "tenantId", src_str(r, i, COL_TENANT_ID));
+	json_object_object_add(o, "tenantName",
+	    src_str(r, i, COL_TENANT_NAME));
+	json_object_object_add(o, "title", src_str(r, i, COL_TITLE));
+	json_object_object_add(o, "enabled", src_bool(r, i, COL_ENABLED));
+	src_add_config(o, PQgetvalue(r, i, COL_CONFIG));
+	json_object_object_add(o, "hasSecret", src_bool(r, i, COL_SECRET));
+	json_object_object_add(o, "nextCursor", src_str(r, i, COL_NEXT));
+	json_object_object_add(o, "pageCount", src_int(r, i, COL_PAGES));
+	json_object_object_add(o, "itemCount", src_int(r, i, COL_ITEMS));
+	json_object_object_add(o, "lastStatus", src_str(r, i, COL_STATUS));
+	json_object_object_add(o, "lastHttpStatus", src_int(r, i, COL_HTTP));
+	json_object_object_add(o, "lastSyncedAt", src_str(r, i, COL_SYNCED));
+	json_object_object_add(o, "lastError", src_str(r, i, COL_ERROR));
+	json_object_object_add(o, "done", src_bool(r, i, COL_DONE));
+	json_object_object_add(o, "total", src_int(r, i, COL_TOTAL));
+	json_object_object_add(o, "docs", src_int(r, i, COL_DOCS));
+	json_object_object_add(o, "chunks", src_int(r, i, COL_CHUNKS));
+	json_object_object_add(o, "createdAt", src_str(r, i, COL_CREATED));
+	json_object_object_add(o, "updatedAt", src_str(r, i, COL_UPDATED));
+	return o;
+}
+
+/* Rows of SRC_LIST for id (NULL: all) into a new array. */
+static enum rs_status
+src_query(struct src_db *db, const char *id, struct json_object **out,
+    int *truncated, char *err)
+{
+	PGresult	*r;
+	char		 lim[16];
+	const char	*v[2];
+	int		 i, n;
+
+	*out = NULL;
+	*truncated = 0;
+	(void)snprintf(lim, sizeof(lim), "%d", SRC_LIST_MAX + 1);
+	v[0] = id;
+	v[1] = lim;
+	if ((r = src_run(db, SRC_LIST, 2, NULL, v, NULL, NULL, err)) == NULL)
+		return RS_EDB;
+	if (PQnfields(r) != COL__MAX) {
+		PQclear(r);
+		rs_errf(err, "database: unexpected list shape");
+		return RS_EDB;
+	}
+	n = PQntuples(r);
+	if (n > SRC_LIST_MAX) {
+		n = SRC_LIST_MAX;
+		*truncated = 1;
+	}
+	*out = json_object_new_array_ext(n);
+	for (i = 0; i < n; i++)
+		json_object_array_add(*out, src_row_json(r, i));
+	PQclear(r);
+	return RS_OK;
+}
+
+enum rs_status
+src_list(struct src_db *db, struct json_object **out, int *truncated,
+    char *err)
+{
+	return src_query(db, NULL, out, truncated, err);
+}
+
+enum rs_status
+src_get(struct src_db *db, const char *id, struct json_object **out,
+    char *err)
+{
+	struct json_object	*arr;
+	enum rs_status		 st;
+	int			 trunc;
+
+	*out = NULL;
+	if ((st = src_query(db, id, &arr, &trunc, err)) != RS_OK)
+		return st;
+	if (json_object_array_length(arr) != 1) {
+		json_object_put(arr);
+		rs_errf(err, "no such source");
+		return RS_ENOTFOUND;
+	}
+	*out = json_object_get(json_object_array_get_idx(arr, 0));
+	json_object_put(arr);
+	return RS_OK;
+}
+
+enum rs_status
+src_tenants(struct src_db *db, struct json_object **out, char *err)
+{
+	struct json_object	*t;
+	PGresult		*r;
+	int			 i;
+
+	*out = NULL;
+	if ((r = src_run(db, SRC_TENANTS, 0, NULL, NULL, NULL, NULL, err)) ==
+	    NULL)
+		return RS_EDB;
+	*out = json_object_new_array_ext(PQntuples(r));
+	for (i = 0; i < PQntuples(r); i++) {
+		t = json_object_new_object();
+		json_object_object_add(t, "id", src_str(r, i, 0));
+		json_object_object_add(t, "name", src_str(r, i, 1));
+		json_object_array_add(*out, t);
+	}
+	PQclear(r);
+	return RS_OK;
+}
+
+/* ---- changes ---------------------------------------------------------- */
+
+/*
+ * Encrypt api_key for tenant+provider (AAD) and upsert it, inside the
+ * caller's transaction.  The plaintext is {"api_key": ...} (secret.h).
+ */
+static enum rs_status
+src_put_secret(struct src_db *db, const unsigned char key[SECRET_KEYLEN],
+    const char *tenant_id, const char *provider, const char *api_key,
+    char *err)
+{
+	struct json_object	*pt;
+	unsigned char		*ct = NULL, nonce[SECRET_NONCELEN];
+	size_t			 ctlen = 0;
+	const char		*s, *v[4];
+	int			 lens[4] = { 0, 0, 0, 0 },
+				 fmts[4] = { 0, 0, 1, 1 };
+	Oid			 types[4] = { 0, 0, OID_BYTEA, OID_BYTEA };
+	PGresult		*r;
+	enum rs_status		 st;
+
+	pt = json_object_new_object();
+	json_object_object_add(pt, "api_key", json_object_new_string(api_key));
+	s = json_object_to_json_string_ext(pt, JSON_C_TO_STRING_PLAIN);
+	st = secret_encrypt(key, tenant_id, provider, s, strlen(s), &ct,
+	    &ctlen, nonce, err);
+	json_object_put(pt);
+	if (st != RS_OK)
+		goto out;
+	v[0] = tenant_id;
+	v[1] = provider;
+	v[2] = (const char *)ct;
+	v[3] = (const char *)nonce;
+	lens[2] = (int)ctlen;
+	lens[3] = SECRET_NONCELEN;
+	if ((r = src_run(db, SRC_SECRET_PUT, 4, types, v, lens, fmts, err)) ==
+	    NULL) {
+		st = RS_EDB;
+		goto out;
+	}
+	PQclear(r);
+	st = RS_OK;
+out:
+	free(ct);
+	return st;
+}
+
+/* The secret-at-rest key, when an API key is to be stored. */
+static enum rs_status
+src_key(const struct src_input *in, unsigned char key[SECRET_KEYLEN],
+    char *err)
+{
+	char	 kerr[RS_ERRLEN];
+
+	if (in->api_key == NULL)
+		return RS_OK;
+	kerr[0] = '\0';
+	if (secret_load_key(key, kerr) != RS_OK) {
+		rs_errf(err, "apiKey: cannot store the key: %s", kerr);
+		return RS_EINTERNAL;
+	}
+	return RS_OK;
+}
+
+enum rs_status
+src_create(struct src_db *db, const struct src_input *in,
+    struct json_object **out, char *err)
+{
+	unsigned char	 key[SECRET_KEYLEN];
+	PGresult	*r = NULL;
+	const char	*v[4];
+	char		 id[37], tenant[37];
+	enum rs_status	 st;
+
+	*out = NULL;
+	memset(key, 0, sizeof(key));
+	if (in->title == NULL || in->config == NULL) {
+		rs_errf(err, "'title' and 'config' are required");
+		return RS_EINPUT;
+	}
+	if ((st = src_key(in, key, err)) != RS_OK)
+		goto fail;
+	if ((st = src_begin(db, err)) != RS_OK)
+		goto fail;
+	v[0] = in->tenant_id;
+	v[1] = in->title;
+	v[2] = in->config;
+	v[3] = in->enabled == 0 ? "false" : "true";
+	if ((r = src_run(db, SRC_INSERT, 4, NULL, v, NULL, NULL, err)) ==
+	    NULL) {
+		st = RS_EDB;
+		goto fail;
+	}
+	if (PQntuples(r) != 1) {
+		rs_errf(err, "tenantId: no such tenant");
+		st = RS_ENOTFOUND;
+		goto fail;
+	}
+	(void)snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
+	(void)snprintf(tenant, sizeof(tenant), "%s", PQgetvalue(r, 0, 1));
+	PQclear(r);
+	r = NULL;
+	if (in->api_key != NULL && (st = src_put_secret(db, key, tenant,
+	    in->provider, in->api_key, err)) != RS_OK)
+		goto fail;
+	if ((st = src_commit(db, err)) != RS_OK)
+		goto fail;
+	OPENSSL_cleanse(key, sizeof(key));
+	return src_get(db, id, out, err);
+fail:
+	PQclear(r);
+	src_rollback(db);
+	OPENSSL_cleanse(key, sizeof(key));
+	return st;
+}
+
+enum rs_status
+src_update(struct src_db *db, const struct src_input *in,
+    struct json_object **out, char *err)
+{
+	struct source_config	 cfg;
+	unsigned char		 key[SECRET_KEYLEN];
+	PGresult		*r = NULL;
+	const char		*v[4];
+	char			 tenant[37], cerr[RS_ERRLEN];
+	char			*provider = NULL;
+	enum rs_status		 st;
+
+	*out = NULL;
+	memset(key, 0, sizeof(key));
+	if ((st = src_key(in, key, err)) != RS_OK)
+		goto fail;
+	if ((st = src_begin(db, err)) != RS_OK)
+		goto fail;
+	v[0] = in->source_id;
+	v[1] = in->title;
+	v[2] = in->config;
+	v[3] = in->enabled < 0 ? NULL : in->enabled ? "true" : "false";
+	if ((r = src_run(db, SRC_UPDATE, 4, NULL, v, NULL, NULL, err)) ==
+	    NULL) {
+		st = RS_EDB;
+		goto fail;
+	}
+	if (PQntuples(r) != 1) {
+		rs_errf(err, "no such source");
+		st = RS_ENOTFOUND;
+		goto fail;
+	}
+	(void)snprintf(tenant, sizeof(tenant), "%s", PQgetvalue(r, 0, 0));
+	if (in->api_key != NULL) {
+		/* The provider of the config now stored. */
+		if (in->provider != NULL)
+			provider = strdup(in->provider);
+		else {
+			cerr[0] = '\0';
+			if (cfg_parse(PQgetvalue(r, 0, 1),
+			    (size_t)PQgetlength(r, 0, 1), &cfg, cerr) !=
+			    RS_OK) {
+				rs_errf(err, "config: the stored config is "
+				    "invalid (%s); send a valid config with "
+				    "the key", cerr);
+				st = RS_EINPUT;
+				goto fail;
+			}
+			provider = strdup(cfg.provider != NULL ?
+			    cfg.provider : "rest");
+			cfg_free(&cfg);
+		}
+		if (provider == NULL) {
+			rs_errf(err, "out of memory");
+			st = RS_ENOMEM;
+			goto fail;
+		}
+		if ((st = src_put_secret(db, key, tenant, provider,
+		    in->api_key, err)) != RS_OK)
+			goto fail;
+	}
+	PQclear(r);
+	r = NULL;
+	if ((st = src_commit(db, err)) != RS_OK)
+		goto fail;
+	free(provider);
+	OPENSSL_cleanse(key, sizeof(key));
+	return src_get(db, in->source_id, out, err);
+fail:
+	PQclear(r);
+	free(provider);
+	src_rollback(db);
+	OPENSSL_cleanse(key, sizeof(key));
+	return st;
+}
+
+enum rs_status
+src_reset(struct src_db *db, const char *id, struct json_object **out,
+    char *err)
+{
+	const char	*v[1] = { id };
+	enum rs_status	 st;
+
+	*out = NULL;
+	if ((st = src_begin(db, err)) != RS_OK)
+		goto fail;
+	if ((st = src_lock(db, id, err)) != RS_OK ||
+	    (st = src_exec(db, SRC_RESET, 1, v, NULL, err)) != RS_OK ||
+	    (st = src_commit(db, err)) != RS_OK)
+		goto fail;
+	return src_get(db, id, out, err);
+fail:
+	src_rollback(db);
+	return st;
+}
+
+enum rs_status
+src_delete(struct src_db *db, const char *id, long long *docs,
+    long long *chunks, char *err)
+{
+	const char	*v[1] = { id };
+	long long	 n = 0;
+	enum rs_status	 st;
+
+	*docs = *chunks = 0;
+	if ((st = src_begin(db, err)) != RS_OK)
+		goto fail;
+	if ((st = src_lock(db, id, err)) != RS_OK ||
+	    (st = src_exec(db, SRC_DEL_CHUNKS, 1, v, chunks, err)) != RS_OK ||
+	    (st = src_exec(db, SRC_DEL_DOCS, 1, v, docs, err)) != RS_OK ||
+	    (st = src_exec(db, SRC_DEL_CURSOR, 1, v, NULL, err)) != RS_OK ||
+	    (st = src_exec(db, SRC_DEL_SOURCE, 1, v, &n, err)) != RS_OK)
+		goto fail;
+	if (n != 1) {
+		rs_errf(err, "no such source");
+		st = RS_ENOTFOUND;
+		goto fail;
+	}
+	if ((st = src_commit(db, err)) != RS_OK)
+		goto fail;
+	return RS_OK;
+fail:
+	*docs = *chunks = 0;
+	src_rollback(db);
+	return st;
+}

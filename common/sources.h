@@ -1,0 +1,108 @@
+/*
+ * sources.h — the operator's resource: list, create, update, reset and
+ * delete REST sources, list tenants, store a tenant's API key.  Prefix:
+ * src_.  All SQL lives in sources.c as static const statements indexed by
+ * an enum (like store.c).
+ *
+ * Request bodies are validated by src_parse_*() before the database is
+ * touched, so bad input changes nothing.  Reset and delete take the same
+ * advisory lock key as a batch (store.c) with pg_try_advisory_xact_lock
+ * inside their transaction: RS_EBUSY while a batch of the source runs.
+ *
+ * The API key is write-only: it is encrypted (secret.h) into
+ * integration_secrets for the source's tenant and its config's provider;
+ * responses only ever say "hasSecret".
+ */
+#ifndef SOURCES_H
+#define SOURCES_H
+
+#include <json-c/json.h>
+
+#include "rs.h"
+
+#define SRC_TITLE_MAX	200	/* characters, like the schema's CHECK */
+#define SRC_APIKEY_MAX	4096	/* bytes */
+#define SRC_LIST_MAX	2000	/* sources in one list response */
+
+/* A validated create or update request. */
+struct src_input {
+	char	 source_id[37];	/* update: the source */
+	char	 tenant_id[37];	/* create: the tenant */
+	char	*title;		/* NULL: unchanged (update only) */
+	char	*config;	/* JSON text; NULL: unchanged (update only) */
+	char	*provider;	/* the config's provider, with config */
+	char	*api_key;	/* NULL: leave the stored secret alone */
+	int	 enabled;	/* 1, 0, or -1: unchanged / default */
+};
+
+/*
+ * Validate a create (create = 1: tenantId, title, config required) or an
+ * update (sourceId required; title, config, apiKey, enabled optional)
+ * body into *in (zeroed first, empty again on failure).  RS_EINPUT with a
+ * message that names the field; RS_ENOMEM.  An empty apiKey means "leave
+ * the key alone"; unknown fields are refused.
+ */
+enum rs_status	 src_parse_input(struct json_object *body, int create,
+		    struct src_input *in, char *err);
+void		 src_input_free(struct src_input *);
+
+/* {"sourceId": "<uuid>"} (and nothing else) into id.  RS_EINPUT. */
+enum rs_status	 src_parse_id(struct json_object *body, char id[37],
+		    char *err);
+
+/* 1 if s is valid UTF-8 of 1..max characters, none a control character,
+ * not only white space. */
+int		 src_valid_text(const char *s, size_t max);
+
+struct src_db;
+
+/* A connection from DATABASE_URL, opened lazily and reopened when lost. */
+enum rs_status	 src_open(struct src_db **, char *err);
+void		 src_close(struct src_db *);
+
+/*
+ * *out = array of source objects (id, tenantId, tenantName, title,
+ * enabled, config, summary, configError, hasSecret, nextCursor,
+ * pageCount, itemCount, lastStatus, lastHttpStatus, lastSyncedAt,
+ * lastError, done, total, docs, chunks, createdAt, updatedAt), at most
+ * SRC_LIST_MAX; *truncated = 1 when there were more.  Caller puts *out.
+ */
+enum rs_status	 src_list(struct src_db *, struct json_object **out,
+		    int *truncated, char *err);
+
+/* *out = the source object of id (as in src_list); RS_ENOTFOUND. */
+enum rs_status	 src_get(struct src_db *, const char *id,
+		    struct json_object **out, char *err);
+
+/* *out = array of {id, name}, by name.  Caller puts *out. */
+enum rs_status	 src_tenants(struct src_db *, struct json_object **out,
+		    char *err);
+
+/*
+ * Create a REST source (and its tenant's secret when apiKey is given) in
+ * one transaction; *out = the new source object.  RS_ENOTFOUND when the
+ * tenant does not exist; RS_EINTERNAL when the secret key is unusable.
+ */
+enum rs_status	 src_create(struct src_db *, const struct src_input *,
+		    struct json_object **out, char *err);
+
+/* Update in one transaction; *out = the source object.  RS_ENOTFOUND. */
+enum rs_status	 src_update(struct src_db *, const struct src_input *,
+		    struct json_object **out, char *err);
+
+/*
+ * Start the source over from the first page: cursor next NULL, done
+ * false, counts 0, status and error NULL; docs and chunks stay.
+ * *out = the source object.  RS_ENOTFOUND, RS_EBUSY (batch running).
+ */
+enum rs_status	 src_reset(struct src_db *, const char *id,
+		    struct json_object **out, char *err);
+
+/*
+ * Delete chunks, docs, cursor and source in one transaction; *docs and
+ * *chunks say how many rows went.  RS_ENOTFOUND, RS_EBUSY.
+ */
+enum rs_status	 src_delete(struct src_db *, const char *id,
+		    long long *docs, long long *chunks, char *err);
+
+#endif

@@ -88,3 +88,20 @@ clean:
 	rm -rf build
 
 -include $(COMMON_OBJ:.o=.d)
+
+# make bench: throughput, latency and memory of full syncs on a stack of its
+# own (var/bench, ports 28080/25432/28090/28091), plus micro-benchmarks;
+# prints a table and writes bench/results.json.  See README "Performance".
+BENCH_SRC  = $(wildcard bench/*.c)
+BENCH_BIN  = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: bench bench-bin
+
+$(BUILD)/bench/%: bench/%.c bench/micro_common.h $(BUILD)/librs.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librs.a $(LDLIBS)
+
+bench-bin: $(CGI_BIN) $(BENCH_BIN)
+
+bench: bench-bin
+	BENCH_BIN_DIR=$(BUILD)/bench RS_BIN=$(CURDIR)/$(BUILD)/bin bench/run.sh

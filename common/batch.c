@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "batch.h"
 #include "chunk.h"
@@ -21,6 +22,7 @@
 
 #define BATCH_JSON_DEPTH	64
 #define BATCH_MAX_CHUNKS	100000	/* chunks from one page */
+#define BATCH_MAX_ATTEMPTS	5
 #define BATCH_MAX_HEADER	8192
 
 static const char *const default_roles[] = { "support", "operations", "admin" };
@@ -49,6 +51,8 @@ struct work {
 	size_t			 nhdrs;
 	char			*url;
 	int			 locked;
+	int			 conditional;	/* validators sent and kept */
+	int			 not_modified;	/* the upstream said 304 */
 };
 
 enum rs_status
@@ -167,14 +171,15 @@ work_free(struct work *w)
 	cfg_free(&w->cfg);
 }
 
-/* Replace "{{API_KEY}}" in tpl; the key is api_key, else token. */
+/*
+ * "name: tpl" with every "{{API_KEY}}" replaced by key ("" when NULL),
+ * malloc'd (free with secret_free_str); NULL when out of memory or longer
+ * than BATCH_MAX_HEADER.
+ */
 static char *
-render_header(const char *name, const char *tpl,
-    const struct secret_values *sv)
+render_header(const char *name, const char *tpl, const char *key)
 {
 	static const char	 ph[] = "{{API_KEY}}";
-	const char		*key = sv->api_key != NULL ? sv->api_key :
-				    sv->token;
 	struct rs_buf		 b;
 	const char		*p;
 
@@ -191,17 +196,30 @@ render_header(const char *name, const char *tpl,
 		goto fail;
 	return rs_buf_steal(&b);
 fail:
-	rs_buf_free(&b);
+	if (b.p != NULL)
+		secret_free_str(b.p);
 	return NULL;
 }
 
-/* Decrypt the tenant's secret when the source requires auth. */
+/*
+ * Decrypt the tenant's secret when the source requires auth, and check
+ * it holds what the config's auth form needs.  RS_EINPUT naming the
+ * missing field: a source that would send an empty credential fails
+ * before any request.
+ */
 static enum rs_status
 load_secret(struct work *w, char *err)
 {
-	unsigned char	 key[SECRET_KEYLEN];
-	char		*pt = NULL;
-	enum rs_status	 st;
+	static const char	 ph[] = "{{API_KEY}}";
+	unsigned char		 key[SECRET_KEYLEN];
+	const char		*vals[4], *names[4] =
+				    { "api_key", "token", "username",
+				      "password" };
+	const char		*s;
+	char			*pt = NULL;
+	size_t			 i;
+	int			 uses_key = 0;
+	enum rs_status		 st;
 
 	if (!w->cfg.requires_auth)
 		return RS_OK;
@@ -220,20 +238,110 @@ load_secret(struct work *w, char *err)
 		return st;
 	st = secret_parse(pt, &w->sv, err);
 	secret_free_str(pt);
-	return st;
+	if (st != RS_OK)
+		return st;
+
+	/* Values go into headers and URLs: no CR/LF or other control. */
+	vals[0] = w->sv.api_key;
+	vals[1] = w->sv.token;
+	vals[2] = w->sv.username;
+	vals[3] = w->sv.password;
+	for (i = 0; i < 4; i++)
+		for (s = vals[i]; s != NULL && *s != '\0'; s++)
+			if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+				rs_errf(err, "the secret for provider '%s' has "
+				    "a control character in '%s'",
+				    w->cfg.provider, names[i]);
+				return RS_EINPUT;
+			}
+	for (i = 0; i < w->cfg.nheaders; i++)
+		if (strstr(w->cfg.headers[i].value, ph) != NULL)
+			uses_key = 1;
+	for (i = 0; i < w->cfg.nquery; i++)
+		if (strstr(w->cfg.query[i].value, ph) != NULL)
+			uses_key = 1;
+	if (uses_key && w->sv.api_key == NULL && w->sv.token == NULL) {
+		rs_errf(err, "the config uses {{API_KEY}} but the secret for "
+		    "provider '%s' has no 'api_key' or 'token'",
+		    w->cfg.provider);
+		return RS_EINPUT;
+	}
+	switch (w->cfg.auth) {
+	case CFG_AUTH_BASIC:
+		/* RFC 7617 §2: the user-id cannot contain a colon. */
+		if (w->sv.username == NULL || *w->sv.username == '\0' ||
+		    strchr(w->sv.username, ':') != NULL) {
+			rs_errf(err, "auth 'basic' needs a 'username' without "
+			    "':' (and a 'password') in the secret for "
+			    "provider '%s'", w->cfg.provider);
+			return RS_EINPUT;
+		}
+		break;
+	case CFG_AUTH_BEARER:
+		if ((w->sv.token == NULL || *w->sv.token == '\0') &&
+		    (w->sv.api_key == NULL || *w->sv.api_key == '\0')) {
+			rs_errf(err, "auth 'bearer' needs a 'token' or "
+			    "'api_key' in the secret for provider '%s'",
+			    w->cfg.provider);
+			return RS_EINPUT;
+		}
+		break;
+	default:
+		break;
+	}
+	return RS_OK;
 }
 
+/*
+ * The request headers: headersTemplate ({{API_KEY}} is api_key, else
+ * token), the auth form's Authorization (RFC 7617 Basic from username
+ * and password; RFC 6750 Bearer from token, else api_key), and Accept.
+ * load_secret has checked the secret fits the auth form.
+ */
 static enum rs_status
 build_headers(struct work *w, char *err)
 {
-	size_t	 i;
+	const struct secret_values	*sv = &w->sv;
+	struct rs_buf			 up;
+	unsigned char			*b64 = NULL;
+	const char			*key;
+	size_t				 i;
+	enum rs_status			 st = RS_ENOMEM;
 
-	w->hdrs = calloc(w->cfg.nheaders + 2, sizeof(char *));
+	rs_buf_init(&up, BATCH_MAX_HEADER);
+	w->hdrs = calloc(w->cfg.nheaders + 3, sizeof(char *));
 	if (w->hdrs == NULL)
 		goto nomem;
+	key = sv->api_key != NULL ? sv->api_key : sv->token;
 	for (i = 0; i < w->cfg.nheaders; i++) {
 		w->hdrs[w->nhdrs] = render_header(w->cfg.headers[i].name,
-		    w->cfg.headers[i].value, &w->sv);
+		    w->cfg.headers[i].value, key);
+		if (w->hdrs[w->nhdrs] == NULL)
+			goto nomem;
+		w->nhdrs++;
+	}
+	switch (w->cfg.auth) {
+	case CFG_AUTH_BASIC:
+		if (rs_buf_puts(&up, sv->username) == -1 ||
+		    rs_buf_puts(&up, ":") == -1 ||
+		    rs_buf_puts(&up, sv->password != NULL ? sv->password :
+		    "") == -1 ||
+		    (b64 = malloc(4 * ((up.len + 2) / 3) + 1)) == NULL)
+			goto nomem;
+		(void)EVP_EncodeBlock(b64, (const unsigned char *)up.p,
+		    (int)up.len);
+		w->hdrs[w->nhdrs] = render_header("Authorization",
+		    "Basic {{API_KEY}}", (const char *)b64);
+		break;
+	case CFG_AUTH_BEARER:
+		w->hdrs[w->nhdrs] = render_header("Authorization",
+		    "Bearer {{API_KEY}}", sv->token != NULL ? sv->token :
+		    sv->api_key);
+		break;
+	default:
+		break;
+	}
+	if (w->cfg.auth != CFG_AUTH_NONE) {
 		if (w->hdrs[w->nhdrs] == NULL)
 			goto nomem;
 		w->nhdrs++;
@@ -241,10 +349,16 @@ build_headers(struct work *w, char *err)
 	if ((w->hdrs[w->nhdrs] = strdup("Accept: application/json")) == NULL)
 		goto nomem;
 	w->nhdrs++;
-	return RS_OK;
+	st = RS_OK;
+	goto out;
 nomem:
-	rs_errf(err, "out of memory rendering headers");
-	return RS_ENOMEM;
+	rs_errf(err, "cannot render the request headers: out of memory or "
+	    "a header longer than %d bytes", BATCH_MAX_HEADER);
+out:
+	secret_free_str((char *)b64);
+	if (up.p != NULL)
+		secret_free_str(up.p);
+	return st;
 }
 
 static enum rs_status
@@ -439,7 +553,7 @@ chunk_metadata(const struct pending *p, const char *source_id, int page)
 /* Embed the new chunks and commit doc, chunks and cursor at once. */
 static enum rs_status
 store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
-    struct batch_result *res, char *err)
+    double deadline, struct batch_result *res, char *err)
 {
 	struct store_chunk	*sc = NULL;
 	struct store_batch	 sb;
@@ -491,11 +605,15 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 
 	t = rs_now_ms();
 	memset(&es, 0, sizeof(es));
-	if (n > 0 && (st = embed_texts(ctx->em, texts, lens, n, emb, &es,
-	    err)) != RS_OK)
+	if (n > 0 && (st = embed_texts(ctx->em, texts, lens, n, emb,
+	    deadline, &es, err)) != RS_OK) {
+		res->embed_requests = es.requests;
+		res->embed_attempts = es.attempts;
 		goto out;
+	}
 	res->ms.embed = rs_now_ms() - t;
 	res->embed_requests = es.requests;
+	res->embed_attempts = es.attempts;
 	for (i = 0; i < n; i++)
 		sc[i].embedding = emb + i * EMBED_DIMS;
 
@@ -525,6 +643,11 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	sb.items = res->items;
 	sb.http_status = (int)res->status;
 	sb.total = nx->total;
+	sb.page_key = w->src.next_cursor;
+	sb.etag = w->resp.etag;
+	sb.last_modified = w->resp.last_modified;
+	sb.save_page = w->conditional && !w->not_modified &&
+	    (w->resp.etag != NULL || w->resp.last_modified != NULL);
 	t = rs_now_ms();
 	if ((st = store_commit_batch(ctx->st, &sb, &cm, err)) != RS_OK)
 		goto out;
@@ -547,6 +670,59 @@ out:
 	free(emb);
 	rs_buf_free(&hb);
 	return st;
+}
+
+/*
+ * With ifNoneMatchHeader / ifModifiedSinceHeader configured, send the
+ * validators remembered for this page (RFC 9110 §13.1) and remember the
+ * new ones after the fetch.
+ */
+static enum rs_status
+add_conditional(struct work *w, char *err)
+{
+	char	**nh, *h[2] = { NULL, NULL };
+	size_t	 i, k = 0;
+	int	 n;
+
+	w->conditional = w->cfg.if_none_match != NULL ||
+	    w->cfg.if_modified_since != NULL;
+	if (!w->conditional || !w->src.has_page)
+		return RS_OK;
+	for (i = 0; i < 2; i++) {
+		const char *name = i == 0 ? w->cfg.if_none_match :
+		    w->cfg.if_modified_since;
+		const char *val = i == 0 ? w->src.page_etag :
+		    w->src.page_last_modified;
+		size_t len;
+
+		if (name == NULL || val == NULL ||
+		    strpbrk(val, "\r\n") != NULL)
+			continue;
+		len = strlen(name) + strlen(val) + 3;
+		if (len > BATCH_MAX_HEADER || (h[k] = malloc(len)) == NULL)
+			continue;
+		n = snprintf(h[k], len, "%s: %s", name, val);
+		if (n < 0 || (size_t)n >= len) {
+			free(h[k]);
+			h[k] = NULL;
+			continue;
+		}
+		k++;
+	}
+	if (k == 0)
+		return RS_OK;
+	if ((nh = rs_reallocarray(w->hdrs, w->nhdrs + k + 1,
+	    sizeof(*nh))) == NULL) {
+		free(h[0]);
+		free(h[1]);
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	w->hdrs = nh;
+	for (i = 0; i < k; i++)
+		w->hdrs[w->nhdrs++] = h[i];
+	w->hdrs[w->nhdrs] = NULL;
+	return RS_OK;
 }
 
 /* A short, printable excerpt of an error body for last_error. */
@@ -574,10 +750,11 @@ batch_run(struct batch_ctx *ctx, const char *source_id,
 	struct fetch_req	 fr;
 	struct pager_page	 pg;
 	struct pager_next	 nx;
+	struct fetch_policy	 pol;
 	struct json_tokener	*tok = NULL;
 	struct json_object	*items;
 	enum rs_status		 st;
-	char			 excerpt[300];
+	char			 excerpt[300], note[RS_ERRLEN];
 	int			 trips0 = store_round_trips(ctx->st);
 	double			 t, t0 = rs_now_ms();
 
@@ -608,6 +785,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id,
 	}
 	res->page_count = w.src.page_count;
 	res->item_count = w.src.item_count;
+	res->chunk_count = w.src.chunk_count;
 	if (w.src.done) {
 		res->done = 1;
 		st = RS_OK;
@@ -629,7 +807,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id,
 	    (st = build_headers(&w, err)) != RS_OK)
 		goto fail;
 
-	/* 3. URL and fetch. */
+	/* 3. URL and fetch (retried within the batch deadline). */
 	if ((st = pager_url(&w.cfg, w.src.next_cursor,
 	    w.sv.api_key != NULL ? w.sv.api_key : w.sv.token, &w.url,
 	    err)) != RS_OK)
@@ -647,17 +825,48 @@ batch_run(struct batch_ctx *ctx, const char *source_id,
 	fr.timeout_ms = BATCH_FETCH_TIMEOUT_MS;
 	fr.max_body = w.cfg.max_body;
 	fr.check_addr = 1;
-	res->attempts = 1;
-	st = fetch_do(ctx->fx, &fr, &w.resp, err);
-	res->ms.fetch = w.resp.ms;
+	if ((st = add_conditional(&w, err)) != RS_OK)
+		goto fail;
+	fr.headers = (const char *const *)w.hdrs;
+	pol.deadline = t0 + BATCH_DEADLINE_MS;
+	pol.max_attempts = BATCH_MAX_ATTEMPTS;
+	pol.base_delay_ms = 250;
+	pol.max_delay_ms = 4000;
+	note[0] = '\0';
+	t = rs_now_ms();
+	st = fetch_retry(ctx->fx, &fr, &pol, &w.resp, &res->attempts, note);
+	res->ms.fetch = rs_now_ms() - t;
 	res->status = w.resp.status;
 	res->fetched = 1;
-	if (st != RS_OK)
+	if (st != RS_OK) {
+		rs_errf(err, "%s%s", note, res->attempts > 1 ?
+		    " (after retries)" : "");
 		goto fail;
+	}
+	if (w.resp.status == 304 && w.conditional && w.src.has_page) {
+		w.not_modified = 1;
+		res->not_modified = 1;
+		nx.done = w.src.page_done;
+		nx.total = w.src.page_total;
+		if (w.src.page_next != NULL &&
+		    (nx.next = strdup(w.src.page_next)) == NULL) {
+			rs_errf(err, "out of memory");
+			st = RS_ENOMEM;
+			goto fail;
+		}
+		res->items = w.src.page_items;
+		goto store;
+	}
 	if (w.resp.status < 200 || w.resp.status > 299) {
 		body_excerpt(&w.resp.body, excerpt, sizeof(excerpt));
-		rs_errf(err, "upstream returned HTTP %ld%s", w.resp.status,
-		    excerpt);
+		if (w.resp.status == 304)
+			rs_errf(err, "upstream answered 304 Not Modified to a "
+			    "request without validators");
+		else
+			rs_errf(err, "upstream returned HTTP %ld%s%s%s",
+			    w.resp.status, res->attempts > 1 ?
+			    " after retries" : "", note[0] ? "; " : "",
+			    note[0] ? note : excerpt);
 		st = RS_EUPSTREAM;
 		goto fail;
 	}
@@ -717,8 +926,13 @@ batch_run(struct batch_ctx *ctx, const char *source_id,
 	pg.nitems = (size_t)res->items;
 	pg.items_before = w.src.item_count;
 	pg.pages_before = w.src.page_count;
+	pg.link = w.resp.link;
+	/* RFC 3986 §5.1.3: relative links resolve against the URL the page
+	 * was retrieved from, after (same-origin) redirects. */
+	pg.url = w.resp.url != NULL ? w.resp.url : w.url;
 	if ((st = pager_next(&w.cfg, &pg, &nx, err)) != RS_OK)
 		goto fail;
+store:
 	res->total = nx.total;
 	res->done = nx.done;
 	if (nx.next != NULL && (res->next = strdup(nx.next)) == NULL) {
@@ -729,7 +943,8 @@ batch_run(struct batch_ctx *ctx, const char *source_id,
 	redact(&res->next, &w.sv);
 
 	/* 7 + 9. Embed and commit. */
-	if ((st = store_page(ctx, &w, &nx, res, err)) != RS_OK)
+	if ((st = store_page(ctx, &w, &nx, t0 + BATCH_DEADLINE_MS, res,
+	    err)) != RS_OK)
 		goto fail;
 	goto out;
 fail:
@@ -792,6 +1007,10 @@ batch_result_json(const struct batch_result *r)
 	json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
 	json_object_object_add(o, "embedRequests",
 	    json_object_new_int(r->embed_requests));
+	json_object_object_add(o, "embedAttempts",
+	    json_object_new_int(r->embed_attempts));
+	json_object_object_add(o, "notModified",
+	    json_object_new_boolean(r->not_modified));
 	json_object_object_add(o, "dbRoundTrips",
 	    json_object_new_int(r->db_trips));
 	ms = json_object_new_object();

@@ -24,7 +24,9 @@
 #include "rs.h"
 #include "store.h"
 
-#define BATCH_FETCH_TIMEOUT_MS	4000
+#define BATCH_FETCH_TIMEOUT_MS	4000	/* one upstream attempt */
+#define BATCH_DEADLINE_MS	20000	/* whole batch, retries included;
+					   below nginx's fastcgi_read_timeout */
 
 struct batch_ctx {
 	struct store	*st;
@@ -51,8 +53,10 @@ struct batch_result {
 	int		 page_count;
 	long long	 item_count;
 	long long	 chunk_count;
-	int		 attempts;
+	int		 attempts;	/* upstream exchanges */
 	int		 embed_requests;
+	int		 embed_attempts;
+	int		 not_modified;	/* 304: page unchanged */
 	int		 db_trips;
 	int		 fetched;	/* 0 when a done source was not fetched */
 	const char	*embedder;

@@ -227,10 +227,17 @@ decode_vec(struct json_object *e, float *dst)
 	return 0;
 }
 
-/* Short, secret-free reason from an error body ("error.message"). */
+/*
+ * Short, secret-free reason from an error body ("error.message").  Servers
+ * echo a wrong key back ("Incorrect API key provided: sk-..."): the key,
+ * and anything from "sk-" on, is cut.
+ */
 static void
-error_reason(const struct rs_buf *body, char *out, size_t outsz)
+error_reason(const struct rs_buf *body, const char *key, char *out,
+    size_t outsz)
 {
+	char	*p;
+
 	struct json_object	*root, *e, *m;
 	size_t			 i;
 
@@ -243,8 +250,8 @@ error_reason(const struct rs_buf *body, char *out, size_t outsz)
 	    json_object_is_type(m, json_type_string))
 		(void)snprintf(out, outsz, ": %s", json_object_get_string(m));
 	json_object_put(root);
-	/* Keys echoed back by a server ("Incorrect API key provided: sk-..")
-	 * are cut at the first "sk-". */
+	if (key != NULL && *key != '\0' && (p = strstr(out, key)) != NULL)
+		(void)snprintf(p, outsz - (size_t)(p - out), "[redacted]");
 	for (i = 0; out[i] != '\0'; i++)
 		if (strncmp(out + i, "sk-", 3) == 0) {
 			(void)snprintf(out + i, outsz - i, "[redacted]");
@@ -254,20 +261,22 @@ error_reason(const struct rs_buf *body, char *out, size_t outsz)
 
 static enum rs_status
 embed_remote(struct embedder *em, const char *const *texts,
-    const size_t *lens, size_t n, float *out, struct embed_stats *es,
-    char *err)
+    const size_t *lens, size_t n, float *out, double deadline,
+    struct embed_stats *es, char *err)
 {
 	struct json_object	*req = NULL, *arr, *root = NULL, *data, *it;
 	struct json_object	*idx, *emb;
 	struct json_tokener	*tok = NULL;
 	struct fetch_resp	 resp;
 	struct fetch_req	 fr;
+	struct fetch_policy	 pol;
 	const char		*hdrs[3], *body;
 	char			 reason[256], ferr[RS_ERRLEN];
 	unsigned char		*seen = NULL;
 	enum rs_status		 st = RS_EEMBED;
 	size_t			 i, got;
 	long			 k;
+	int			 attempts = 0;
 
 	memset(&resp, 0, sizeof(resp));
 	if ((req = json_object_new_object()) == NULL ||
@@ -296,17 +305,27 @@ embed_remote(struct embedder *em, const char *const *texts,
 	fr.body_len = strlen(body);
 	fr.timeout_ms = EMBED_TIMEOUT_MS;
 	fr.max_body = EMBED_MAX_RESP;
+	pol.deadline = deadline;
+	pol.max_attempts = 5;
+	pol.base_delay_ms = 250;
+	pol.max_delay_ms = 4000;
+	ferr[0] = '\0';
 	es->requests++;
-	es->attempts++;
-	if (fetch_do(em->fx, &fr, &resp, ferr) != RS_OK) {
+	st = fetch_retry(em->fx, &fr, &pol, &resp, &attempts, ferr);
+	es->attempts += attempts;
+	es->ms += resp.ms;
+	if (st != RS_OK) {
 		rs_errf(err, "embeddings request failed: %s", ferr);
+		st = RS_EEMBED;
 		goto out;
 	}
-	es->ms += resp.ms;
+	st = RS_EEMBED;
 	if (resp.status != 200) {
-		error_reason(&resp.body, reason, sizeof(reason));
-		rs_errf(err, "embeddings request returned HTTP %ld%s",
-		    resp.status, reason);
+		error_reason(&resp.body, em->auth + strlen("Authorization: "
+		    "Bearer "), reason, sizeof(reason));
+		rs_errf(err, "embeddings request returned HTTP %ld%s%s",
+		    resp.status, attempts > 1 ? " after retries" : "",
+		    reason);
 		goto out;
 	}
 	if ((tok = json_tokener_new_ex(16)) == NULL)
@@ -355,8 +374,8 @@ out:
 
 enum rs_status
 embed_texts(struct embedder *em, const char *const *texts,
-    const size_t *lens, size_t n, float *out, struct embed_stats *es,
-    char *err)
+    const size_t *lens, size_t n, float *out, double deadline,
+    struct embed_stats *es, char *err)
 {
 	enum rs_status	 st;
 	size_t		 i, m;
@@ -372,7 +391,7 @@ embed_texts(struct embedder *em, const char *const *texts,
 	for (i = 0; i < n; i += m) {
 		m = n - i < EMBED_MAX_INPUTS ? n - i : EMBED_MAX_INPUTS;
 		st = embed_remote(em, texts + i, lens + i, m,
-		    out + i * EMBED_DIMS, es, err);
+		    out + i * EMBED_DIMS, deadline, es, err);
 		if (st != RS_OK)
 			return st;
 	}

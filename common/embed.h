@@ -38,12 +38,15 @@ void		 embed_close(struct embedder *);
 const char	*embed_name(const struct embedder *);
 
 /*
- * Embed texts[i] (lens[i] bytes) into out[i * EMBED_DIMS ...] for i < n.
- * RS_OK, RS_EEMBED (remote failure, with the status and a short reason;
- * never the key), RS_ENOMEM.  Nothing is partially valid on failure.
+ * Embed texts[i] (lens[i] bytes) into out[i * EMBED_DIMS ...] for i < n,
+ * finishing by deadline (an rs_now_ms() value).  Remote calls follow the
+ * fetch_retry() policy (429/502/503/504 and connection failures retried
+ * with backoff, Retry-After honoured).  RS_OK, RS_EEMBED (with the status
+ * and a short reason; never the key), RS_ENOMEM.  Nothing is partially
+ * valid on failure.
  */
 enum rs_status	 embed_texts(struct embedder *, const char *const *texts,
-		    const size_t *lens, size_t n, float *out,
+		    const size_t *lens, size_t n, float *out, double deadline,
 		    struct embed_stats *, char *err);
 
 /* The local embedder for one text. */

@@ -3,19 +3,29 @@
  * and a connect-time address check.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
 #include "http_fetch.h"
 
+/*
+ * Two handles, hence two connection caches: a kept-alive connection is
+ * reused without a new connect, so one opened for an unchecked exchange
+ * (the embeddings endpoint) must never carry a checked one.
+ */
 struct fetcher {
-	CURL	*h;
-	int	 allow_private;
+	CURL	*h;			/* unchecked exchanges */
+	CURL	*hc;			/* checked exchanges (upstreams) */
+	int	 allow_private;		/* setting hc's connections obey */
 	int	 refused;		/* set by the open-socket callback */
 	char	 refused_ip[64];
 };
@@ -45,6 +55,12 @@ ipv4_blocked(const unsigned char *a, int allow_private)
 	 * multicast and reserved. */
 	if (a[0] == 169 && a[1] == 254)
 		return 1;
+	/* Metadata services outside 169.254/16: Alibaba 100.100.100.200,
+	 * Oracle 192.0.0.192, Azure's wire server 168.63.129.16. */
+	if ((a[0] == 100 && a[1] == 100 && a[2] == 100 && a[3] == 200) ||
+	    (a[0] == 192 && a[1] == 0 && a[2] == 0 && a[3] == 192) ||
+	    (a[0] == 168 && a[1] == 63 && a[2] == 129 && a[3] == 16))
+		return 1;
 	if (a[0] == 0 || a[0] >= 224)
 		return 1;
 	if (allow_private)
@@ -62,10 +78,14 @@ ipv6_blocked(const struct in6_addr *a6, int allow_private)
 	const unsigned char	*b = a6->s6_addr;
 	static const unsigned char v4mapped[12] =
 	    { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+	static const unsigned char nat64[12] =	/* 64:ff9b::/96 */
+	    { 0,0x64,0xff,0x9b,0,0,0,0,0,0,0,0 };
 	static const unsigned char ec2md[16] =	/* fd00:ec2::254 */
 	    { 0xfd,0,0x0e,0xc2,0,0,0,0,0,0,0,0,0,0,0x02,0x54 };
 
-	if (memcmp(b, v4mapped, 12) == 0)
+	/* Addresses that carry an IPv4 address are judged by it: mapped
+	 * ::ffff:0:0/96 and NAT64 64:ff9b::/96 (RFC 6052). */
+	if (memcmp(b, v4mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
 		return ipv4_blocked(b + 12, allow_private);
 	if (memcmp(b, ec2md, 16) == 0)
 		return 1;
@@ -146,7 +166,6 @@ fetch_open(struct fetcher **out, char *err)
 		rs_errf(err, "curl_easy_init failed");
 		return RS_EINTERNAL;
 	}
-	fx->allow_private = env_allow_private();
 	*out = fx;
 	return RS_OK;
 }
@@ -157,7 +176,28 @@ fetch_close(struct fetcher *fx)
 	if (fx == NULL)
 		return;
 	curl_easy_cleanup(fx->h);
+	curl_easy_cleanup(fx->hc);
 	free(fx);
+}
+
+/*
+ * The handle for checked exchanges, made on first use and made anew (its
+ * kept-alive connections closed) when RESTSYNC_ALLOW_PRIVATE_NETWORKS
+ * changes, so no connection outlives the setting it was checked under.
+ */
+static CURL *
+checked_handle(struct fetcher *fx)
+{
+	int	 allow = env_allow_private();
+
+	if (fx->hc != NULL && allow != fx->allow_private) {
+		curl_easy_cleanup(fx->hc);
+		fx->hc = NULL;
+	}
+	if (fx->hc == NULL)
+		fx->hc = curl_easy_init();
+	fx->allow_private = allow;
+	return fx->hc;
 }
 
 void
@@ -309,6 +349,14 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 		st = RS_ENOMEM;
 		goto out;
 	}
+	if (req->check_addr) {
+		if ((h = checked_handle(fx)) == NULL) {
+			h = fx->h;
+			rs_errf(err, "curl_easy_init failed");
+			st = RS_EINTERNAL;
+			goto out;
+		}
+	}
 
 	for (hops = 0; ; hops++) {
 		curl_easy_reset(h);
@@ -334,10 +382,12 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
 		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 		if (req->check_addr) {
-			fx->allow_private = env_allow_private();
 			curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION,
 			    fetch_open_cb);
 			curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, fx);
+			/* No proxy from the environment: the check must see
+			 * the upstream's address, not a proxy's. */
+			curl_easy_setopt(h, CURLOPT_PROXY, "");
 		}
 		if (is_post) {
 			curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -349,6 +399,11 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 		cc = curl_easy_perform(h);
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (cc != CURLE_OK) {
+			resp->retryable = !fx->refused && !sink.overflow &&
+			    (cc == CURLE_COULDNT_CONNECT ||
+			    cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
+			    cc == CURLE_GOT_NOTHING ||
+			    cc == CURLE_PARTIAL_FILE);
 			if (fx->refused)
 				rs_errf(err, "refused to connect to %s: "
 				    "private, loopback or link-local address "
@@ -410,5 +465,98 @@ out:
 	curl_slist_free_all(hl);
 	/* Do not keep the header list pointer in the reusable handle. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	return st;
+}
+
+long
+fetch_retry_after_ms(const char *v, long now)
+{
+	char	*end;
+	long	 secs;
+	time_t	 t;
+
+	if (v == NULL)
+		return -1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v >= '0' && *v <= '9') {
+		errno = 0;
+		secs = strtol(v, &end, 10);
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (errno != 0 || *end != '\0' || secs > 86400)
+			return -1;
+		return secs * 1000;
+	}
+	/* RFC 9110 §10.2.3: an HTTP-date. */
+	if ((t = curl_getdate(v, NULL)) == -1)
+		return -1;
+	return t <= now ? 0 : (long)(t - now) * 1000;
+}
+
+static int
+status_retryable(long status)
+{
+	return status == 429 || status == 502 || status == 503 ||
+	    status == 504;
+}
+
+enum rs_status
+fetch_retry(struct fetcher *fx, const struct fetch_req *req,
+    const struct fetch_policy *pol, struct fetch_resp *resp, int *attempts,
+    char *err)
+{
+	struct fetch_req	 r = *req;
+	enum rs_status		 st = RS_EUPSTREAM;
+	double			 left;
+	long			 delay, backoff, ra;
+	int			 again;
+
+	*attempts = 0;
+	for (;;) {
+		left = pol->deadline - rs_now_ms();
+		if (left < 50 && *attempts > 0)
+			break;
+		r.timeout_ms = req->timeout_ms < (long)left ?
+		    req->timeout_ms : (long)(left > 50 ? left : 50);
+		if (*attempts > 0)
+			fetch_resp_free(resp);
+		st = fetch_do(fx, &r, resp, err);
+		(*attempts)++;
+		again = st == RS_OK ? status_retryable(resp->status) :
+		    (st == RS_EUPSTREAM && resp->retryable);
+		if (!again || *attempts >= pol->max_attempts)
+			return st;
+
+		backoff = pol->base_delay_ms << (*attempts - 1);
+		if (backoff > pol->max_delay_ms || backoff <= 0)
+			backoff = pol->max_delay_ms;
+		/* Full jitter, but never less than half the backoff. */
+		delay = backoff / 2 + (long)arc4random_uniform(
+		    (uint32_t)(backoff / 2 + 1));
+		ra = st == RS_OK ? fetch_retry_after_ms(resp->retry_after,
+		    (long)time(NULL)) : -1;
+		if (ra >= 0)
+			delay = ra;
+		left = pol->deadline - rs_now_ms();
+		/* The next attempt needs time to run, not just to start. */
+		if ((double)delay + 100 > left) {
+			if (st == RS_OK && ra >= 0)
+				rs_errf(err, "upstream asked to retry after "
+				    "%ld ms, beyond the batch deadline", ra);
+			else if (st == RS_OK)
+				rs_errf(err, "no time left to retry");
+			resp->retryable = 0;
+			return st;
+		}
+		{
+			struct timespec ts;
+
+			ts.tv_sec = delay / 1000;
+			ts.tv_nsec = (delay % 1000) * 1000000L;
+			while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+				;
+		}
+	}
 	return st;
 }

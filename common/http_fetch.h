@@ -44,6 +44,21 @@ struct fetch_resp {
 	char		*link;		/* all Link headers, ", "-joined */
 	char		*retry_after;
 	double		 ms;		/* wall time of the exchange */
+	int		 retryable;	/* transport failure worth retrying */
+};
+
+/*
+ * Retry policy (fetch_retry): 429, 502, 503 and 504 answers and
+ * connection failures (refused, reset, nothing received) are retried with
+ * exponential backoff and full jitter, honouring Retry-After (seconds or
+ * an HTTP date), as long as the next attempt can finish before deadline.
+ * Timeouts, other statuses and refused addresses are not retried.
+ */
+struct fetch_policy {
+	double		 deadline;	/* rs_now_ms() value to finish by */
+	int		 max_attempts;
+	long		 base_delay_ms;	/* first backoff, doubled each time */
+	long		 max_delay_ms;
 };
 
 enum rs_status	 fetch_open(struct fetcher **, char *err);
@@ -58,6 +73,19 @@ void		 fetch_close(struct fetcher *);
 enum rs_status	 fetch_do(struct fetcher *, const struct fetch_req *,
 		    struct fetch_resp *, char *err);
 void		 fetch_resp_free(struct fetch_resp *);
+
+/*
+ * fetch_do() under a retry policy.  req->timeout_ms caps each attempt
+ * (and is cut to what is left before the deadline).  *attempts counts the
+ * exchanges made.  The result is the last attempt's; when retries were
+ * given up because of the deadline the message says so.
+ */
+enum rs_status	 fetch_retry(struct fetcher *, const struct fetch_req *,
+		    const struct fetch_policy *, struct fetch_resp *,
+		    int *attempts, char *err);
+
+/* Milliseconds a Retry-After value asks for; -1 if absent or invalid. */
+long		 fetch_retry_after_ms(const char *value, long now);
 
 /* 1 if a and b are absolute URLs of the same scheme, host and port. */
 int		 fetch_same_origin(const char *a, const char *b);

@@ -644,6 +644,12 @@ link_resolve(const char *ref, size_t len, const char *base, char **out,
 	enum rs_status	 st = RS_EUPSTREAM;
 
 	*out = NULL;
+	/* RFC 3986 §5.2.2: an empty reference is the base itself (libcurl
+	 * would drop the last path segment). */
+	if (len == 0 && base != NULL) {
+		ref = base;
+		len = strlen(base);
+	}
 	if (len > PAGER_MAX_URL) {
 		rs_errf(err, "Link rel=\"next\" target is longer than %d bytes",
 		    PAGER_MAX_URL);

@@ -290,7 +290,8 @@ src_parse_input(struct json_object *body, int create, struct src_input *in,
 	    !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_string) ||
 		    !src_valid_text(s = json_object_get_string(v),
-		    SRC_TITLE_MAX)) {
+		    SRC_TITLE_MAX) ||
+		    strlen(s) != (size_t)json_object_get_string_len(v)) {
 			rs_errf(err, "'title' must be 1 to %d characters "
 			    "(no control characters)", SRC_TITLE_MAX);
 			goto fail;
@@ -322,6 +323,7 @@ src_parse_input(struct json_object *body, int create, struct src_input *in,
 		/* Empty: leave the stored key alone. */
 		if (*s != '\0') {
 			if (strlen(s) > SRC_APIKEY_MAX ||
+			    strlen(s) != (size_t)json_object_get_string_len(v) ||
 			    !src_valid_text(s, SRC_APIKEY_MAX)) {
 				rs_errf(err, "'apiKey' must be 1 to %d bytes "
 				    "without control characters",

@@ -39,9 +39,14 @@ static const char *const stmts[STMT__MAX] = {
 	"       coalesce(c.item_count, 0), coalesce(c.done, false), "
 	"       sec.ciphertext, sec.nonce, "
 	"       pg_try_advisory_lock(hashtextextended("
-	"           'restsync:source:' || s.id::text, 0)) "
+	"           'restsync:source:' || s.id::text, 0)), "
+	"       coalesce(c.chunk_count, 0), v.page_key IS NOT NULL, v.etag, "
+	"       v.last_modified, v.next_cursor, coalesce(v.done, false), "
+	"       coalesce(v.items, 0), v.total "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
+	"LEFT JOIN kb_rest_page_validators v ON v.source_id = s.id "
+	"      AND v.page_key = coalesce(c.next_cursor, '') "
 	"LEFT JOIN integration_secrets sec ON sec.tenant_id = s.tenant_id "
 	"      AND sec.provider = coalesce(s.config->>'provider', 'rest') "
 	"      AND s.config->'requiresAuth' = 'true'::jsonb "
@@ -105,9 +110,21 @@ static const char *const stmts[STMT__MAX] = {
 	"    total = coalesce(EXCLUDED.total, c.total), "
 	"    chunk_count = c.chunk_count + EXCLUDED.chunk_count "
 	"  RETURNING c.page_count, c.item_count, c.chunk_count"
+	"), val AS ("
+	"  INSERT INTO kb_rest_page_validators AS v (source_id, page_key, "
+	"      etag, last_modified, next_cursor, done, items, total) "
+	"  SELECT $2::uuid, $18::text, $19::text, $20::text, $12::text, "
+	"      $16::boolean, $13::int, $17::bigint WHERE $21::boolean "
+	"  ON CONFLICT (source_id, page_key) DO UPDATE SET "
+	"    etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified, "
+	"    next_cursor = EXCLUDED.next_cursor, done = EXCLUDED.done, "
+	"    items = EXCLUDED.items, total = EXCLUDED.total, "
+	"    updated_at = now() "
+	"  RETURNING 1"
 	") "
 	"SELECT (SELECT id FROM doc), (SELECT count(*) FROM ins), "
-	"       cur.page_count, cur.item_count, cur.chunk_count FROM cur",
+	"       cur.page_count, cur.item_count, cur.chunk_count, "
+	"       (SELECT count(*) FROM val) FROM cur",
 
 	/* STMT_RECORD_ERROR */
 	"INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, last_status, "
@@ -245,6 +262,9 @@ store_source_free(struct source_row *s)
 	free(s->title);
 	free(s->config);
 	free(s->next_cursor);
+	free(s->page_etag);
+	free(s->page_last_modified);
+	free(s->page_next);
 	if (s->secret_ct != NULL)
 		PQfreemem(s->secret_ct);
 	if (s->secret_nonce != NULL)
@@ -301,8 +321,20 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 		    (const unsigned char *)PQgetvalue(r, 0, 10),
 		    &s->secret_nonce_len);
 	}
+	s->chunk_count = strtoll(PQgetvalue(r, 0, 12), NULL, 10);
+	s->has_page = strcmp(PQgetvalue(r, 0, 13), "t") == 0;
+	s->page_etag = dup_val(r, 14);
+	s->page_last_modified = dup_val(r, 15);
+	s->page_next = dup_val(r, 16);
+	s->page_done = strcmp(PQgetvalue(r, 0, 17), "t") == 0;
+	s->page_items = atoi(PQgetvalue(r, 0, 18));
+	s->page_total = PQgetisnull(r, 0, 19) ? -1 :
+	    strtoll(PQgetvalue(r, 0, 19), NULL, 10);
 	if (s->type == NULL || s->title == NULL || s->config == NULL ||
-	    (s->next_cursor == NULL && !PQgetisnull(r, 0, 5))) {
+	    (s->next_cursor == NULL && !PQgetisnull(r, 0, 5)) ||
+	    (s->page_etag == NULL && !PQgetisnull(r, 0, 14)) ||
+	    (s->page_last_modified == NULL && !PQgetisnull(r, 0, 15)) ||
+	    (s->page_next == NULL && !PQgetisnull(r, 0, 16))) {
 		store_source_free(s);
 		PQclear(r);
 		store_unlock_source(st, id);
@@ -433,7 +465,7 @@ enum rs_status
 store_commit_batch(struct store *st, const struct store_batch *b,
     struct store_commit *res, char *err)
 {
-	enum { NP = 17 };
+	enum { NP = 21 };
 	struct rs_buf	 arrs[6];
 	PGresult	*r = NULL;
 	const char	*v[NP];
@@ -482,6 +514,10 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	v[14] = b->http_status > 0 ? http : NULL;
 	v[15] = b->done ? "true" : "false";
 	v[16] = b->total >= 0 ? total : NULL;
+	v[17] = b->page_key != NULL ? b->page_key : "";
+	v[18] = b->etag;
+	v[19] = b->last_modified;
+	v[20] = b->save_page ? "true" : "false";
 
 	if ((r = run(st, STMT_COMMIT_BATCH, NP, types, v, lens, fmts, 0,
 	    err)) == NULL) {

@@ -41,6 +41,15 @@ struct source_row {
 	size_t		 secret_ct_len;
 	unsigned char	*secret_nonce;
 	size_t		 secret_nonce_len;
+	long long	 chunk_count;	/* chunks stored by syncs */
+	/* Validators remembered for the page at next_cursor (has_page). */
+	int		 has_page;
+	char		*page_etag;
+	char		*page_last_modified;
+	char		*page_next;	/* what followed that page */
+	int		 page_done;
+	int		 page_items;
+	long long	 page_total;	/* -1 unknown */
 };
 
 /*
@@ -85,6 +94,11 @@ struct store_batch {
 	long long		 items;
 	int			 http_status;
 	long long		 total;		/* -1 unknown */
+	/* Validators to remember for this page (save_page). */
+	int			 save_page;
+	const char		*page_key;	/* cursor it was fetched at */
+	const char		*etag;
+	const char		*last_modified;
 };
 
 struct store_commit {

@@ -3,6 +3,8 @@
 # programs under spawn-fcgi, and nginx — all state under $RS_VAR.
 #
 #   scripts/stack.sh start | stop | status | banner
+#   scripts/stack.sh fcgi        restart the FastCGI programs only
+#   scripts/stack.sh pg-restart  restart the local PostgreSQL (tests)
 #
 # Environment: RS_VAR (default ./var), PORT (8080), PGPORT (5432),
 # RS_WORKERS (FastCGI workers per program, 2), DATABASE_URL, ADMIN_PASSWORD,
@@ -245,6 +247,16 @@ stop)
 	ensure_user
 	stop_all
 	;;
+fcgi)
+	# Restart only the FastCGI programs (picks up a new environment).
+	ensure_user
+	start_fcgi
+	;;
+pg-restart)
+	ensure_user
+	as_user "$PGBIN/pg_ctl" -D "$RS_VAR/pg/data" -m fast -w restart \
+	    -l "$RS_VAR/log/postgres.log" >/dev/null
+	;;
 status)
 	curl -fsS "http://127.0.0.1:$PORT/healthz" || exit 1
 	;;
@@ -259,7 +271,7 @@ restsync is running.
 MSG
 	;;
 *)
-	echo "usage: $0 start|stop|status|banner" >&2
+	echo "usage: $0 start|stop|status|banner|fcgi|pg-restart" >&2
 	exit 2
 	;;
 esac

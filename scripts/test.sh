@@ -10,10 +10,12 @@ scripts/deps.sh
 
 echo "== build"
 make -s WERROR=1 all
-echo "== unit tests"
-make -s WERROR=1 unit
-echo "== unit tests (ASan + UBSan)"
-ASAN_OPTIONS=detect_leaks=1 make -s WERROR=1 SAN=1 unit
+if [ -z "${RS_SKIP_UNIT:-}" ]; then
+	echo "== unit tests"
+	make -s WERROR=1 unit
+	echo "== unit tests (ASan + UBSan)"
+	ASAN_OPTIONS=detect_leaks=1 make -s WERROR=1 SAN=1 unit
+fi
 
 export RS_VAR="$ROOT/var/test" PORT=18080 PGPORT=15432 RS_UPSTREAM_PORT=18090
 export ADMIN_PASSWORD=test-admin-pw RS_EXTRA_USERS="viewer:viewer-pw"
@@ -43,4 +45,6 @@ until curl -fsS -o /dev/null "http://127.0.0.1:$RS_UPSTREAM_PORT/__log"; do
 done
 
 echo "== integration tests"
-node --test --test-concurrency=1 tests/integration/
+# RS_TEST_FILES narrows the run while developing (default: all).
+# shellcheck disable=SC2086
+node --test --test-concurrency=1 ${RS_TEST_FILES:-tests/integration/}

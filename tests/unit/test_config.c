@@ -67,6 +67,19 @@ static const struct cfg_row {
 	{ CFG("\"ifNoneMatchHeader\":\"X-If-None-Match\""), RS_OK, NULL },
 	{ CFG("\"allowedRolesOverride\":null"), RS_OK, NULL },
 	{ CFG("\"textFields\":[\"a.b\",\"c.0.d\",\"$.e\"]"), RS_OK, NULL },
+	{ CFG("\"cursorStyle\":\"link\""), RS_OK, NULL },
+	{ CFG("\"cursorStyle\":\"link\",\"pageSizeParam\":\"per_page\","
+	  "\"hasMorePath\":\"more\",\"maxPages\":9"), RS_OK, NULL },
+	{ CFG("\"nextCursorPath\":\"$last.id\",\"hasMorePath\":\"has_more\""),
+	  RS_OK, NULL },
+	{ CFG("\"nextCursorPath\":\"$last\""), RS_OK, NULL },
+	{ CFG("\"requiresAuth\":true,\"auth\":\"basic\""), RS_OK, NULL },
+	{ CFG("\"requiresAuth\":true,\"auth\":\"bearer\",\"headersTemplate\":"
+	  "{\"Notion-Version\":\"2022-06-28\"}"), RS_OK, NULL },
+	{ CFG("\"auth\":null"), RS_OK, NULL },
+	{ CFG("\"cursorParam\":\"page[after]\",\"pageSizeParam\":"
+	  "\"page[size]\""), RS_OK, NULL },
+	{ CFG("\"queryTemplate\":{\"key\":\"a=b&c#d\"}"), RS_OK, NULL },
 
 	/* Not a config at all. */
 	{ "", RS_EINPUT, "JSON object" },
@@ -140,6 +153,22 @@ static const struct cfg_row {
 	{ CFG("\"pageSizeParam\":false"), RS_EINPUT, "'pageSizeParam' must" },
 	{ CFG("\"pageSizeParam\":\"\""), RS_EINPUT, "'pageSizeParam' must" },
 	{ CFG("\"pageSizeParam\":\"page\""), RS_EINPUT, "must differ" },
+	{ CFG("\"cursorParam\":\"a=b\""), RS_EINPUT,
+	  "'cursorParam' must be a parameter name of 1 to 128 printable "
+	  "characters other than = & #" },
+	{ CFG("\"cursorParam\":\"a&b\""), RS_EINPUT, "'cursorParam' must" },
+	{ CFG("\"cursorParam\":\"a#b\""), RS_EINPUT, "'cursorParam' must" },
+	{ CFG("\"pageSizeParam\":\"=\""), RS_EINPUT, "'pageSizeParam' must" },
+	{ CFG("\"pageSizeParam\":\"l\\u007f\""), RS_EINPUT,
+	  "'pageSizeParam' must" },
+	{ CFG("\"queryTemplate\":{\"a=b\":\"c\"}"), RS_EINPUT,
+	  "'a=b' is not a valid parameter name" },
+	{ CFG("\"queryTemplate\":{\"a&b\":\"c\"}"), RS_EINPUT,
+	  "not a valid parameter name" },
+	{ CFG("\"queryTemplate\":{\"#\":\"c\"}"), RS_EINPUT,
+	  "not a valid parameter name" },
+	{ CFG("\"queryTemplate\":{\"a\\tb\":\"c\"}"), RS_EINPUT,
+	  "not a valid parameter name" },
 
 	/* Integers. */
 	{ CFG("\"defaultPageSize\":0"), RS_EINPUT,
@@ -261,6 +290,25 @@ static const struct cfg_row {
 	  "'ifNoneMatchHeader' must" },
 	{ CFG("\"ifModifiedSinceHeader\":\"If Modified\""), RS_EINPUT,
 	  "'ifModifiedSinceHeader' must" },
+
+	/* link style, auth, item paths. */
+	{ CFG("\"cursorStyle\":\"Link\""), RS_EINPUT,
+	  "'cursorStyle' must be 'offset', 'cursor', 'page' or 'link'" },
+	{ CFG("\"requiresAuth\":true,\"auth\":\"Basic\""), RS_EINPUT,
+	  "'auth' must be 'basic', 'bearer' or null" },
+	{ CFG("\"requiresAuth\":true,\"auth\":\"none\""), RS_EINPUT,
+	  "'auth' must" },
+	{ CFG("\"requiresAuth\":true,\"auth\":true"), RS_EINPUT,
+	  "'auth' must" },
+	{ CFG("\"auth\":\"bearer\""), RS_EINPUT,
+	  "'auth' needs 'requiresAuth': true" },
+	{ CFG("\"requiresAuth\":false,\"auth\":\"basic\""), RS_EINPUT,
+	  "'auth' needs 'requiresAuth': true" },
+	{ CFG("\"requiresAuth\":true,\"auth\":\"bearer\",\"headersTemplate\":"
+	  "{\"authorization\":\"token {{API_KEY}}\"}"), RS_EINPUT,
+	  "'headersTemplate' sets Authorization" },
+	{ CFG("\"nextCursorPath\":\"$last..id\""), RS_EINPUT,
+	  "'nextCursorPath' is not a valid path" },
 };
 
 static void
@@ -365,6 +413,11 @@ static const struct default_row {
 	{ CFG("\"cursorStyle\":\"offset\",\"cursorParam\":\"skip\""),
 	  CFG_STYLE_OFFSET, "skip" },
 	{ CFG("\"cursorParam\":null"), CFG_STYLE_PAGE, "page" },
+	{ CFG("\"cursorStyle\":\"link\""), CFG_STYLE_LINK, "" },
+	{ CFG("\"cursorStyle\":\"link\",\"pageSizeParam\":\"page\""),
+	  CFG_STYLE_LINK, "" },
+	{ CFG("\"nextCursorPath\":\"$last.id\",\"cursorParam\":"
+	  "\"starting_after\""), CFG_STYLE_CURSOR, "starting_after" },
 };
 
 static void
@@ -392,6 +445,7 @@ test_defaults(void **state)
 	    NULL), RS_OK);
 	assert_null(cfg.page_size_param);
 	assert_int_equal(cfg.page_size, 50);
+	assert_int_equal(cfg.auth, CFG_AUTH_NONE);
 	assert_null(cfg.items_path);
 	assert_int_equal(cfg.page_start, 1);
 	assert_int_equal(cfg.max_pages, 0);
@@ -549,7 +603,62 @@ test_style_name(void **state)
 	assert_string_equal(cfg_style_name(CFG_STYLE_PAGE), "page");
 	assert_string_equal(cfg_style_name(CFG_STYLE_OFFSET), "offset");
 	assert_string_equal(cfg_style_name(CFG_STYLE_CURSOR), "cursor");
+	assert_string_equal(cfg_style_name(CFG_STYLE_LINK), "link");
 	assert_string_equal(cfg_style_name(CFG_STYLE__MAX), "unknown");
+	assert_string_equal(cfg_auth_name(CFG_AUTH_NONE), "none");
+	assert_string_equal(cfg_auth_name(CFG_AUTH_BASIC), "basic");
+	assert_string_equal(cfg_auth_name(CFG_AUTH_BEARER), "bearer");
+	assert_string_equal(cfg_auth_name(CFG_AUTH__MAX), "unknown");
+}
+
+/* The auth key, and nextCursorPath's "$last" item paths. */
+static void
+test_auth_and_item_path(void **state)
+{
+	static const struct {
+		const char	*path;
+		const char	*inside;	/* NULL: not an item path */
+	} rows[] = {
+		{ "$last.id", "id" },
+		{ "$last.meta.cursor", "meta.cursor" },
+		{ "$last", "" },
+		{ "$last.0", "0" },
+		{ "$lastid", NULL },
+		{ "$.last.id", NULL },
+		{ "last.id", NULL },
+		{ "next_cursor", NULL },
+		{ "", NULL },
+		{ NULL, NULL },
+	};
+	static const char basic[] = CFG("\"requiresAuth\":true,"
+	    "\"auth\":\"basic\",\"provider\":\"zendesk\"");
+	static const char bearer[] = CFG("\"requiresAuth\":true,"
+	    "\"auth\":\"bearer\"");
+	struct source_config	 cfg;
+	char			 err[RS_ERRLEN] = "";
+	const char		*got;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < NROWS(rows); i++) {
+		got = cfg_item_path(rows[i].path);
+		if (rows[i].inside == NULL ? got != NULL :
+		    got == NULL || strcmp(got, rows[i].inside) != 0)
+			fail_msg("row %zu '%s': got '%s'", i,
+			    rows[i].path ? rows[i].path : "(null)",
+			    got ? got : "(null)");
+	}
+	if (cfg_parse(basic, strlen(basic), &cfg, err) != RS_OK)
+		fail_msg("%s", err);
+	assert_int_equal(cfg.auth, CFG_AUTH_BASIC);
+	assert_int_equal(cfg.requires_auth, 1);
+	assert_string_equal(cfg.provider, "zendesk");
+	cfg_free(&cfg);
+	assert_int_equal(cfg.auth, CFG_AUTH_NONE);
+	if (cfg_parse(bearer, strlen(bearer), &cfg, err) != RS_OK)
+		fail_msg("%s", err);
+	assert_int_equal(cfg.auth, CFG_AUTH_BEARER);
+	cfg_free(&cfg);
 }
 
 int
@@ -562,6 +671,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_style_name),
+		cmocka_unit_test(test_auth_and_item_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,406 @@
+// make bench, the measuring part (bench/run.sh starts the upstream and
+// embeddings imitations and cleans up).  Runs full syncs through nginx ->
+// rest_batch -> PostgreSQL on a stack of its own and reports what it saw.
+//
+// Phases:
+//   remote    one source of BENCH_ITEMS items, OpenAI-compatible embedder
+//             (bench/embed_server.mjs, BENCH_EMBED_DELAY_MS per request)
+//   scale     one source of BENCH_SCALE_ITEMS items, then BENCH_SOURCES
+//             sources of BENCH_SCALE_ITEMS items each at once (remote)
+//   local     one source of BENCH_ITEMS items, built-in local embedder
+//   micro     the chunker and JSON extraction micro-benchmarks
+// Every figure comes from the endpoint's own response (ms per stage,
+// dbRoundTrips, embedRequests), from the client's clock around each HTTP
+// call, or from /proc (VmHWM of the FastCGI processes).  Counts are checked
+// against the database before anything is reported.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const env = process.env;
+const VAR = env.RS_VAR || path.join(ROOT, 'var/bench');
+const PORT = Number(env.PORT || 28080);
+const UP = `http://127.0.0.1:${env.BENCH_UPSTREAM_PORT || 28090}`;
+const EMBED = `http://127.0.0.1:${env.BENCH_EMBED_PORT || 28091}`;
+const ITEMS = Number(env.BENCH_ITEMS || 20000);
+const SCALE_ITEMS = Number(env.BENCH_SCALE_ITEMS || 5000);
+const SOURCES = Number(env.BENCH_SOURCES || 8);
+const PAGE = Number(env.BENCH_PAGE_SIZE || 50);
+const EDGE = Number(env.BENCH_EDGE_BATCHES || 10);
+const PHASES = (env.BENCH_PHASES || 'remote,scale,local,micro').split(',');
+const BIN_DIR = env.BENCH_BIN_DIR || path.join(ROOT, 'build/release/bench');
+const OUT = env.BENCH_OUT || path.join(ROOT, 'bench/results.json');
+const AUTH = 'Basic ' + Buffer.from(`admin:${env.ADMIN_PASSWORD || 'bench-admin-pw'}`).toString('base64');
+const TENANT = '00000000-0000-4000-8000-0000000000be';
+const STAGES = ['load', 'fetch', 'parse', 'normalize', 'chunk', 'hash', 'dedup', 'embed', 'commit', 'total'];
+
+for (const [k, v] of Object.entries({ ITEMS, SCALE_ITEMS, SOURCES, PAGE, EDGE })) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`bench: ${k} must be a positive integer`);
+}
+
+function log(...a) { console.error('bench:', ...a); }
+
+// ---------- stack and database ----------
+
+function stackStart(embedder) {
+  const e = { ...env };
+  delete e.OPENAI_API_KEY; delete e.OPENAI_BASE_URL; delete e.EMBEDDING_MODEL;
+  if (embedder === 'remote') {
+    e.OPENAI_API_KEY = 'bench';
+    e.OPENAI_BASE_URL = `${EMBED}/v1`;
+  }
+  execFileSync(path.join(ROOT, 'scripts/stack.sh'), ['start'], { env: e, stdio: ['ignore', 2, 2] });
+  agent.destroy();
+  agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+}
+
+function db() { return fs.readFileSync(path.join(VAR, 'database_url'), 'utf8').trim(); }
+
+// Run SQL with psql variables :'p1'...; rows of strings.
+function sql(query, params = []) {
+  const args = ['-X', '-q', '-At', '-F', '\t', '-v', 'ON_ERROR_STOP=1'];
+  params.forEach((p, i) => args.push('-v', `p${i + 1}=${p}`));
+  args.push(db());
+  const out = execFileSync('psql', args, { input: query, encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t'));
+}
+const one = (q, p) => { const r = sql(q, p); return r.length ? r[0][0] : null; };
+
+// The seed's DummyJSON config, baseUrl on the bench upstream.
+function dummyConfig(items) {
+  return {
+    baseUrl: `${UP}/bench/n/${items}/products`, cursorParam: 'skip', pageSizeParam: 'limit',
+    defaultPageSize: PAGE, itemsPath: 'products', nextCursorPath: null, currentOffsetPath: 'skip',
+    totalPath: 'total', headersTemplate: {}, textFields: ['title', 'description', 'brand', 'category', 'tags'],
+    allowedRolesOverride: ['member', 'support', 'operations', 'admin'], requiresAuth: false, cursorStyle: 'offset',
+  };
+}
+
+function createSource(title, items) {
+  sql(`INSERT INTO tenants (id, name) VALUES (:'p1', 'Bench Tenant') ON CONFLICT DO NOTHING;`, [TENANT]);
+  return one(`INSERT INTO kb_sources (tenant_id, type, title, config, enabled)
+              VALUES (:'p1', 'rest', :'p2', :'p3'::jsonb, true) RETURNING id;`,
+  [TENANT, title, JSON.stringify(dummyConfig(items))]);
+}
+
+function stored(id) {
+  const [chunks, docs] = sql(`SELECT (SELECT count(*) FROM kb_chunks WHERE source_id = :'p1'),
+                                     (SELECT count(*) FROM kb_docs WHERE source_id = :'p1');`, [id])[0];
+  const [items, pages, done] = sql(`SELECT item_count, page_count, done FROM kb_rest_cursors
+                                    WHERE source_id = :'p1';`, [id])[0];
+  return { chunks: +chunks, docs: +docs, items: +items, pages: +pages, done: done === 't' };
+}
+
+// ---------- HTTP ----------
+
+// A keep-alive pool to nginx, replaced when the stack restarts (a reload
+// closes idle connections).
+let agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function post(pathname, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port: PORT, path: pathname, method: 'POST', agent,
+      headers: { Authorization: AUTH, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+    }, (res) => {
+      const parts = [];
+      res.on('data', (c) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(parts).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(60000, () => req.destroy(new Error('timeout after 60 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function batch(id) {
+  const t0 = performance.now();
+  const { status, text } = await post('/api/backoffice/rest-batch', JSON.stringify({ sourceId: id }));
+  const clientMs = performance.now() - t0;
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* reported below */ }
+  if (status !== 200 || !json || json.ok !== true) {
+    throw new Error(`batch of ${id} failed: HTTP ${status} ${text.slice(0, 300)}`);
+  }
+  return { clientMs, ...json };
+}
+
+// Batches until done; returns {batches, wallMs}.  Bounded.
+async function syncToEnd(id, items) {
+  const max = Math.ceil(items / PAGE) + 3;
+  const out = [];
+  const t0 = performance.now();
+  for (let i = 0; i < max; i++) {
+    const r = await batch(id);
+    out.push(r);
+    if (r.done) return { batches: out, wallMs: performance.now() - t0 };
+  }
+  throw new Error(`source ${id} not done after ${max} batches`);
+}
+
+// Every FastCGI worker opens its database and HTTP connections lazily, on
+// its first request.  Warm them all (concurrent requests land on distinct
+// workers) so the first measured batches are not charged for connecting.
+async function warmUp(embedder) {
+  const n = Number(env.RS_WORKERS || 8);
+  const ids = [];
+  for (let i = 0; i < n; i++) ids.push(createSource(`warm-up ${embedder} ${i}`, PAGE * 2));
+  for (let round = 0; round < 2; round++) await Promise.all(ids.map((id) => batch(id)));
+}
+
+// ---------- statistics ----------
+
+const mean = (a) => a.reduce((s, x) => s + x, 0) / (a.length || 1);
+function pct(a, p) {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : 0;
+}
+const r2 = (x) => Math.round(x * 100) / 100;
+const r3 = (x) => Math.round(x * 1000) / 1000;
+
+const own = (b) => b.ms.total - b.ms.fetch - b.ms.embed;
+const dbMs = (b) => b.ms.load + b.ms.dedup + b.ms.commit;
+
+function summary(batches, wallMs) {
+  const fetched = batches.filter((b) => b.items > 0);
+  const items = batches.reduce((s, b) => s + b.items, 0);
+  const chunks = batches.reduce((s, b) => s + b.chunks, 0);
+  const inserted = batches.reduce((s, b) => s + b.inserted, 0);
+  const per = (f) => fetched.map(f);
+  const dist = (a) => ({ mean: r3(mean(a)), p50: r3(pct(a, 50)), p95: r3(pct(a, 95)), p99: r3(pct(a, 99)), max: r3(Math.max(...a)) });
+  const stages = {};
+  for (const s of STAGES) stages[s] = r3(mean(per((b) => b.ms[s])));
+  stages.database = r3(mean(per(dbMs)));
+  stages.other = r3(mean(per((b) => b.ms.total - STAGES.slice(0, -1).reduce((t, s) => t + b.ms[s], 0))));
+  const first = fetched.slice(0, EDGE);
+  const last = fetched.slice(-EDGE);
+  const ratio = (f) => ({ first: r3(mean(first.map(f))), last: r3(mean(last.map(f))), ratio: r3(mean(last.map(f)) / mean(first.map(f))) });
+  return {
+    batches: batches.length,
+    items, chunks, inserted,
+    wallS: r3(wallMs / 1000),
+    batchesPerS: r2(batches.length / (wallMs / 1000)),
+    itemsPerS: r2(items / (wallMs / 1000)),
+    chunksPerS: r2(chunks / (wallMs / 1000)),
+    latencyMs: { client: dist(per((b) => b.clientMs)), server: dist(per((b) => b.ms.total)) },
+    ownCodeAndDbMs: dist(per(own)),
+    stageMeanMs: stages,
+    dbRoundTrips: { min: Math.min(...per((b) => b.dbRoundTrips)), max: Math.max(...per((b) => b.dbRoundTrips)), mean: r2(mean(per((b) => b.dbRoundTrips))) },
+    embedRequests: { min: Math.min(...per((b) => b.embedRequests)), max: Math.max(...per((b) => b.embedRequests)) },
+    firstVsLast: { batches: EDGE, serverTotal: ratio((b) => b.ms.total), ownCodeAndDb: ratio(own), commit: ratio((b) => b.ms.commit), client: ratio((b) => b.clientMs) },
+    // Mean of each stage over consecutive tenths of the sync: the trend.
+    trend: Array.from({ length: 10 }, (_, k) => {
+      const part = fetched.slice(Math.floor((k * fetched.length) / 10), Math.floor(((k + 1) * fetched.length) / 10));
+      return { total: r3(mean(part.map((b) => b.ms.total))), own: r3(mean(part.map(own))), commit: r3(mean(part.map((b) => b.ms.commit))) };
+    }),
+  };
+}
+
+function verify(id, items, s) {
+  const st = stored(id);
+  const want = { items, chunks: s.inserted, done: true };
+  const got = { items: st.items, chunks: st.chunks, done: st.done };
+  if (JSON.stringify(want) !== JSON.stringify(got) || s.items !== items || s.inserted !== s.chunks) {
+    throw new Error(`bench: stored state does not match the responses: want ${JSON.stringify(want)} ` +
+      `(and inserted == chunks == ${s.chunks}), got ${JSON.stringify(got)}, responses said items ${s.items}, inserted ${s.inserted}`);
+  }
+  return { ...st, verified: true };
+}
+
+// ---------- memory ----------
+
+// VmHWM / VmRSS (KiB) of every process in the pid files and their
+// descendants (spawn-fcgi may run the workers directly, or a program may
+// fork its own workers).
+function fcgiMemory() {
+  const dir = path.join(VAR, 'run/fcgi');
+  const parent = new Map();
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      parent.set(+p, +stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch { /* gone */ }
+  }
+  const out = {};
+  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.pid'))) {
+    const prog = f.slice(0, -4);
+    const roots = fs.readFileSync(path.join(dir, f), 'utf8').split(/\s+/).filter(Boolean).map(Number);
+    const all = new Set(roots);
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const [pid, pp] of parent) if (all.has(pp) && !all.has(pid)) { all.add(pid); grew = true; }
+    }
+    out[prog] = [...all].map((pid) => {
+      try {
+        const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+        const kb = (k) => +(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s) || [0, 0])[1];
+        return { pid, hwmKiB: kb('VmHWM'), rssKiB: kb('VmRSS') };
+      } catch { return null; }
+    }).filter(Boolean);
+  }
+  return out;
+}
+
+function memSummary(mem) {
+  const w = mem.rest_batch || [];
+  return {
+    processes: w.length,
+    maxHwmMiB: r2(Math.max(0, ...w.map((p) => p.hwmKiB)) / 1024),
+    meanHwmMiB: r2(mean(w.map((p) => p.hwmKiB)) / 1024),
+    maxRssMiB: r2(Math.max(0, ...w.map((p) => p.rssKiB)) / 1024),
+    perProcess: w,
+  };
+}
+
+// ---------- phases ----------
+
+async function fullSync(label, items) {
+  const id = createSource(`bench ${label}`, items);
+  log(`${label}: syncing ${items} items (${Math.ceil(items / PAGE)} batches)`);
+  const { batches, wallMs } = await syncToEnd(id, items);
+  const s = summary(batches, wallMs);
+  s.stored = verify(id, items, s);
+  return s;
+}
+
+async function scalePhase() {
+  log(`scale: 1 source of ${SCALE_ITEMS} items`);
+  const single = await fullSync('scale-1', SCALE_ITEMS);
+  log(`scale: ${SOURCES} sources of ${SCALE_ITEMS} items at once`);
+  const ids = [];
+  for (let i = 0; i < SOURCES; i++) ids.push(createSource(`bench scale-${SOURCES} #${i}`, SCALE_ITEMS));
+  const t0 = performance.now();
+  const runs = await Promise.all(ids.map((id) => syncToEnd(id, SCALE_ITEMS)));
+  const wallMs = performance.now() - t0;
+  const per = runs.map((r, i) => {
+    const s = summary(r.batches, r.wallMs);
+    s.stored = verify(ids[i], SCALE_ITEMS, s);
+    return s;
+  });
+  const all = summary(runs.flatMap((r) => r.batches), wallMs);
+  const perSource = per.map((s) => s.itemsPerS);
+  return {
+    itemsPerSource: SCALE_ITEMS,
+    single: { itemsPerS: single.itemsPerS, batchesPerS: single.batchesPerS, latencyMs: single.latencyMs, stageMeanMs: single.stageMeanMs },
+    concurrent: {
+      sources: SOURCES,
+      aggregateItemsPerS: r2((SOURCES * SCALE_ITEMS) / (wallMs / 1000)),
+      perSourceItemsPerS: { mean: r2(mean(perSource)), min: r2(Math.min(...perSource)), max: r2(Math.max(...perSource)) },
+      latencyMs: all.latencyMs,
+      stageMeanMs: all.stageMeanMs,
+      ownCodeAndDbMs: all.ownCodeAndDbMs,
+      dbRoundTrips: all.dbRoundTrips,
+    },
+    perSourceLossPct: r2((1 - mean(perSource) / single.itemsPerS) * 100),
+  };
+}
+
+function micro(name) {
+  const bin = path.join(BIN_DIR, name);
+  const out = execFileSync(bin, [], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 2] });
+  return JSON.parse(out).cases;
+}
+
+function machine() {
+  const cpu = os.cpus();
+  let pg = '';
+  try { pg = one('SELECT version();'); } catch { /* no stack */ }
+  const settings = {};
+  try {
+    for (const [k, v] of sql(`SELECT name, setting || coalesce(unit, '') FROM pg_settings
+                              WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'wal_level',
+                                             'full_page_writes', 'max_wal_size', 'checkpoint_timeout');`)) settings[k] = v;
+  } catch { /* no stack */ }
+  return {
+    cpu: cpu[0]?.model, cores: cpu.length, memoryGiB: r2(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`, node: process.version, postgres: pg, postgresSettings: settings,
+    embeddingColumn: (() => { try { return one(`SELECT value FROM schema_info WHERE key = 'embedding_type';`); } catch { return null; } })(),
+    fcgiWorkers: Number(env.RS_WORKERS || 8),
+  };
+}
+
+// ---------- report ----------
+
+function table(res) {
+  const L = [];
+  const p = (...a) => L.push(a.join(''));
+  const pad = (s, n) => String(s).padStart(n);
+  const runs = [['remote', 'OpenAI-compatible, ' + res.config.embedDelayMs + ' ms'], ['local', 'built-in local']]
+    .filter(([k]) => res[k]);
+  p(`\nrestsync bench — ${res.machine.cpu}, ${res.machine.cores} cores, ${res.machine.memoryGiB} GiB; ${res.config.items} items, page ${res.config.pageSize}`);
+  for (const [k, label] of runs) {
+    const s = res[k];
+    p(`\n== full sync, ${label} embedder: ${s.batches} batches, ${s.items} items, ${s.chunks} chunks in ${s.wallS} s`);
+    p(`   throughput   ${s.batchesPerS} batches/s   ${s.itemsPerS} items/s   ${s.chunksPerS} chunks/s`);
+    p(`   latency ms   client p50 ${s.latencyMs.client.p50}  p95 ${s.latencyMs.client.p95}  p99 ${s.latencyMs.client.p99}` +
+      `   |  in batch p50 ${s.latencyMs.server.p50}  p95 ${s.latencyMs.server.p95}  p99 ${s.latencyMs.server.p99}`);
+    p(`   own code + DB (total - fetch - embed) ms   mean ${s.ownCodeAndDbMs.mean}  p50 ${s.ownCodeAndDbMs.p50}  p95 ${s.ownCodeAndDbMs.p95}  p99 ${s.ownCodeAndDbMs.p99}`);
+    p('   stage means ms  ' + [...STAGES.slice(0, -1), 'other'].map((x) => `${x} ${s.stageMeanMs[x]}`).join('  '));
+    p(`                   database (load + dedup + commit) ${s.stageMeanMs.database}   total ${s.stageMeanMs.total}`);
+    p(`   db round trips/batch ${s.dbRoundTrips.min}..${s.dbRoundTrips.max}   embed requests/batch ${s.embedRequests.min}..${s.embedRequests.max}`);
+    const f = s.firstVsLast;
+    p(`   first ${f.batches} vs last ${f.batches} batches (mean ms): in batch ${f.serverTotal.first} -> ${f.serverTotal.last} (x${f.serverTotal.ratio})` +
+      `   own+DB ${f.ownCodeAndDb.first} -> ${f.ownCodeAndDb.last} (x${f.ownCodeAndDb.ratio})   commit ${f.commit.first} -> ${f.commit.last} (x${f.commit.ratio})`);
+    p('   trend by tenths, in-batch total ms: ' + s.trend.map((t) => t.total).join(' '));
+    p(`   stored: ${s.stored.items} items, ${s.stored.chunks} chunks, ${s.stored.docs} doc(s), verified against the database`);
+    if (res.memory?.[k]) {
+      const m = res.memory[k];
+      p(`   rest_batch peak RSS (VmHWM): max ${m.maxHwmMiB} MiB, mean ${m.meanHwmMiB} MiB over ${m.processes} processes`);
+    }
+  }
+  if (res.scale) {
+    const c = res.scale;
+    p(`\n== ${c.concurrent.sources} sources at once vs 1 source (${c.itemsPerSource} items each, remote embedder)`);
+    p(`   1 source          ${c.single.itemsPerS} items/s   in batch p50 ${c.single.latencyMs.server.p50} ms`);
+    p(`   per source (x${c.concurrent.sources})   mean ${c.concurrent.perSourceItemsPerS.mean}  min ${c.concurrent.perSourceItemsPerS.min}  max ${c.concurrent.perSourceItemsPerS.max} items/s` +
+      `   in batch p50 ${c.concurrent.latencyMs.server.p50}  p95 ${c.concurrent.latencyMs.server.p95} ms`);
+    p(`   aggregate         ${c.concurrent.aggregateItemsPerS} items/s   per-source loss ${c.perSourceLossPct}%`);
+    p('   stage means ms  ' + [...STAGES.slice(0, -1), 'other'].map((x) => `${x} ${c.concurrent.stageMeanMs[x]}`).join('  '));
+  }
+  if (res.micro) {
+    p('\n== micro-benchmarks (MB = 10^6 bytes)');
+    for (const r of [...res.micro.chunk, ...res.micro.json]) p(`   ${r.case.padEnd(46)} ${pad(r.mbPerS.toFixed(1), 8)} MB/s`);
+  }
+  p(`\nresults: ${path.relative(ROOT, OUT)}`);
+  return L.join('\n');
+}
+
+// ---------- main ----------
+
+const started = new Date();
+const res = {
+  date: started.toISOString(),
+  config: { items: ITEMS, pageSize: PAGE, scaleItems: SCALE_ITEMS, sources: SOURCES, edgeBatches: EDGE,
+    embedDelayMs: Number(env.BENCH_EMBED_DELAY_MS ?? 50), phases: PHASES },
+  memory: {},
+};
+const t0 = performance.now();
+if (PHASES.includes('remote') || PHASES.includes('scale')) {
+  stackStart('remote');
+  await warmUp('remote');
+  if (PHASES.includes('remote')) res.remote = await fullSync('remote', ITEMS);
+  if (PHASES.includes('scale')) res.scale = await scalePhase();
+  res.memory.remote = memSummary(fcgiMemory());
+  res.embedServer = await (await fetch(`${EMBED}/__stats`)).json();
+}
+if (PHASES.includes('local')) {
+  stackStart('local');
+  await warmUp('local');
+  res.local = await fullSync('local', ITEMS);
+  res.memory.local = memSummary(fcgiMemory());
+}
+if (PHASES.includes('micro')) res.micro = { chunk: micro('micro_chunk'), json: micro('micro_json') };
+res.machine = machine();
+res.database = Object.fromEntries(sql(`SELECT relname, pg_size_pretty(pg_total_relation_size(oid))
+                                       FROM pg_class WHERE relname IN ('kb_chunks', 'kb_docs', 'kb_rest_cursors');`));
+res.benchSeconds = r2((performance.now() - t0) / 1000);
+fs.writeFileSync(OUT, JSON.stringify(res, null, 2) + '\n');
+console.log(table(res));
+console.log(`bench took ${res.benchSeconds} s`);

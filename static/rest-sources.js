@@ -1,0 +1,686 @@
+// The operator page /backoffice/rest-sources.
+//
+// Talks only to the JSON endpoints under /api/backoffice/ (same origin,
+// basic auth cached by the browser).  Everything that came from an
+// operator or an upstream (titles, URLs, cursors, errors) is put into the
+// page with textContent or setAttribute on inert attributes: never as
+// HTML.  No inline script or style (the CSP is default-src 'self').
+
+const API = '/api/backoffice/';
+const RETRY_409_MS = 1500;      // Sync to end: wait before retrying a busy source
+const RETRY_409_MAX = 80;       // ... at most this many times in a row
+const AUTO_REFRESH_MS = 20000;
+
+const state = {
+  sources: new Map(),   // id -> source object from GET rest-sources
+  order: [],            // ids in list order
+  tenants: [],
+  busy: new Map(),      // id -> { kind: 'sync' | 'all' | 'reset' | 'delete', stop, batches, waiting }
+  editing: null,        // the source being edited, null when adding
+  loaded: false,
+};
+
+const $ = (sel) => document.querySelector(sel);
+
+// ---- small DOM helpers (text only) -----------------------------------
+
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = String(v);
+    else if (k === 'on') for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
+    else if (k === 'data') for (const [dk, dv] of Object.entries(v)) el.dataset[dk] = dv;
+    else if (k === 'disabled' || k === 'hidden' || k === 'open') el[k] = Boolean(v);
+    else if (k === 'value' || k === 'max') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const fmt = new Intl.NumberFormat();
+const n = (v) => fmt.format(v ?? 0);
+const plural = (k, one, many) => `${n(k)} ${k === 1 ? one : many}`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function relTime(iso) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  const s = Math.round((Date.now() - t) / 1000);
+  if (s < 10) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const hr = Math.round(m / 60);
+  if (hr < 48) return `${hr} h ago`;
+  return `${Math.round(hr / 24)} days ago`;
+}
+
+function exactTime(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, {
+    dateStyle: 'medium', timeStyle: 'medium',
+  }) + ` (${iso})`;
+}
+
+// ---- API --------------------------------------------------------------
+
+async function api(name, body) {
+  const opt = { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    opt.method = 'POST';
+    opt.headers['Content-Type'] = 'application/json';
+    opt.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(API + name, opt);
+  } catch (e) {
+    return { status: 0, ok: false, json: { ok: false, error: `Network error: ${e.message}` } };
+  }
+  let json;
+  try {
+    json = await res.json();
+  } catch {
+    json = { ok: false, error: `HTTP ${res.status} ${res.statusText} (no JSON answer)` };
+  }
+  if (!json || typeof json !== 'object') json = { ok: false, error: `HTTP ${res.status}` };
+  return { status: res.status, ok: res.ok && json.ok === true, json };
+}
+
+// ---- toasts -----------------------------------------------------------
+
+function toast(kind, title, detail) {
+  const box = $('#toasts');
+  const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss' }, '×');
+  const t = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
+    h('div', { class: 'toast-text' },
+      h('p', { class: 'toast-title', text: title }),
+      detail ? h('p', { class: 'toast-detail', text: detail }) : null),
+    close);
+  const remove = () => t.remove();
+  close.addEventListener('click', remove);
+  box.append(t);
+  while (box.children.length > 5) box.firstElementChild.remove();
+  setTimeout(remove, kind === 'error' ? 15000 : 7000);
+  return t;
+}
+
+// ---- list ------------------------------------------------------------
+
+async function refresh({ quiet = false } = {}) {
+  const r = await api('rest-sources');
+  const errBox = $('#load-error');
+  if (!r.ok) {
+    errBox.textContent = `Could not load the sources: ${r.json.error}`;
+    errBox.hidden = false;
+    if (!quiet) toast('error', 'Could not load the sources', r.json.error);
+    return false;
+  }
+  errBox.hidden = true;
+  state.sources = new Map(r.json.sources.map((s) => [s.id, s]));
+  state.order = r.json.sources.map((s) => s.id);
+  state.loaded = true;
+  renderAll();
+  return true;
+}
+
+function renderSummary() {
+  const all = [...state.sources.values()];
+  const items = all.reduce((a, s) => a + (s.itemCount || 0), 0);
+  const chunks = all.reduce((a, s) => a + (s.chunks || 0), 0);
+  const errors = all.filter((s) => s.lastStatus === 'error').length;
+  const done = all.filter((s) => s.done).length;
+  const parts = [plural(all.length, 'source', 'sources'), `${n(items)} items`, `${n(chunks)} chunks`];
+  if (done) parts.push(`${n(done)} complete`);
+  if (errors) parts.push(plural(errors, 'with an error', 'with errors'));
+  $('#summary').textContent = parts.join(' · ');
+}
+
+function renderAll() {
+  const body = $('#rows');
+  const seen = new Set();
+  let prev = null;
+  for (const id of state.order) {
+    seen.add(id);
+    let tr = body.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
+    if (!tr) tr = h('tr', { data: { id } });
+    renderRow(tr, state.sources.get(id));
+    const want = prev ? prev.nextElementSibling : body.firstElementChild;
+    if (want !== tr) body.insertBefore(tr, want);
+    prev = tr;
+  }
+  for (const tr of [...body.children]) if (!seen.has(tr.dataset.id)) tr.remove();
+  $('#empty').hidden = !(state.loaded && state.order.length === 0);
+  $('#sources').classList.toggle('is-empty', state.order.length === 0);
+  renderSummary();
+}
+
+function statusOf(s, busy) {
+  if (busy && (busy.kind === 'sync' || busy.kind === 'all')) return ['running', 'syncing'];
+  if (s.done) return ['done', 'done'];
+  if (s.lastStatus === 'error') return ['error', 'error'];
+  if (s.lastStatus === 'ok') return ['ok', 'ok'];
+  if (s.lastStatus) return ['other', s.lastStatus];
+  return ['never', 'never synced'];
+}
+
+function cell(label, cls, ...children) {
+  return h('td', { class: cls, data: { label } }, ...children);
+}
+
+function sourceCell(s) {
+  const sum = s.summary;
+  const meta = [];
+  if (sum) {
+    meta.push(`${sum.cursorStyle} · ${n(sum.pageSize)} per page`);
+    if (sum.requiresAuth) meta.push(s.hasSecret ? `key set (${sum.provider})` : `no key for ${sum.provider}`);
+  }
+  return cell('Source', 'c-source',
+    h('div', { class: 'tenant', text: s.tenantName }),
+    h('div', { class: 'title-line' },
+      h('span', { class: 'title', text: s.title }),
+      s.enabled ? null : h('span', { class: 'tag tag-muted', text: 'disabled' })),
+    sum
+      ? h('div', { class: 'url mono', title: sum.baseUrl, text: sum.baseUrl })
+      : h('div', { class: 'config-error', text: `Invalid config: ${s.configError}` }),
+    meta.length ? h('div', { class: 'meta', text: meta.join(' · ') }) : null);
+}
+
+function itemsCell(s, busy) {
+  const parts = [];
+  const known = s.total !== null && s.total !== undefined && s.total > 0;
+  parts.push(h('div', { class: 'items-count' },
+    h('strong', { text: n(s.itemCount) }),
+    known ? h('span', { class: 'muted', text: ` of ${n(s.total)}` }) : null));
+  if (known) {
+    const pct = Math.min(100, Math.round((s.itemCount / s.total) * 100));
+    parts.push(h('progress', {
+      class: `bar${s.done ? ' bar-done' : ''}`, max: s.total, value: Math.min(s.itemCount, s.total),
+      'aria-label': `${s.title}: ${pct}% of ${n(s.total)} items`,
+    }));
+  }
+  if (busy && busy.kind === 'all') {
+    const line = busy.waiting
+      ? 'another batch is running; waiting…'
+      : busy.stop ? 'stopping after this batch…' : `syncing to end · batch ${n(busy.batches + 1)}`;
+    parts.push(h('div', { class: 'run-line', text: line }));
+  }
+  return cell('Items', 'c-items', ...parts);
+}
+
+function errorCell(s) {
+  if (!s.lastError) return cell('Last error', 'c-error', h('span', { class: 'muted', text: '—' }));
+  const first = s.lastError.length > 70 ? `${s.lastError.slice(0, 70)}…` : s.lastError;
+  const d = h('details', { class: 'err' },
+    h('summary', { text: first }),
+    h('pre', { class: 'err-full', text: s.lastError }));
+  return cell('Last error', 'c-error', d);
+}
+
+function actionsCell(s, busy) {
+  const running = busy && (busy.kind === 'sync' || busy.kind === 'all');
+  const anyBusy = Boolean(busy);
+  const btns = [];
+  if (s.done) {
+    btns.push(h('button', { type: 'button', class: 'btn btn-small btn-done', disabled: true, data: { action: 'sync' } }, 'Completed'));
+  } else {
+    btns.push(h('button', {
+      type: 'button', class: 'btn btn-small btn-primary', data: { action: 'sync' },
+      disabled: anyBusy || !s.enabled, title: s.enabled ? 'Fetch one page' : 'The source is disabled',
+    }, busy && busy.kind === 'sync' ? 'Syncing…' : 'Sync'));
+    if (busy && busy.kind === 'all') {
+      btns.push(h('button', {
+        type: 'button', class: 'btn btn-small btn-stop', data: { action: 'stop' }, disabled: busy.stop,
+      }, busy.stop ? 'Stopping…' : 'Stop'));
+    } else {
+      btns.push(h('button', {
+        type: 'button', class: 'btn btn-small', data: { action: 'all' },
+        disabled: anyBusy || !s.enabled, title: 'Run batches until the source is complete',
+      }, 'Sync to end'));
+    }
+  }
+  const more = [
+    h('button', { type: 'button', class: 'btn btn-link', data: { action: 'edit' }, disabled: running }, 'Edit'),
+    h('button', { type: 'button', class: 'btn btn-link', data: { action: 'reset' }, disabled: anyBusy }, 'Reset'),
+    h('button', { type: 'button', class: 'btn btn-link btn-link-danger', data: { action: 'delete' }, disabled: anyBusy }, 'Delete'),
+  ];
+  return cell('Actions', 'c-actions',
+    h('div', { class: 'btn-row', role: 'group', 'aria-label': `Sync ${s.title}` }, btns),
+    h('div', { class: 'btn-row btn-row-more', role: 'group', 'aria-label': `Manage ${s.title}` }, more));
+}
+
+function renderRow(tr, s) {
+  const busy = state.busy.get(s.id);
+  // Keep focus and open error details across the re-render.
+  const focusAction = tr.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+  const errOpen = Boolean(tr.querySelector('details.err[open]'));
+  const [cls, label] = statusOf(s, busy);
+
+  const http = s.lastHttpStatus;
+  const httpCell = http
+    ? h('span', { class: `code ${http >= 200 && http < 300 ? 'code-ok' : http === 304 ? 'code-muted' : 'code-bad'}`, text: String(http) })
+    : h('span', { class: 'muted', text: '—' });
+  const synced = s.lastSyncedAt
+    ? h('time', { datetime: s.lastSyncedAt, title: exactTime(s.lastSyncedAt), class: 'rel', text: relTime(s.lastSyncedAt) })
+    : h('span', { class: 'muted', text: 'never' });
+  let next;
+  if (s.done) next = h('span', { class: 'muted', text: 'end reached' });
+  else if (s.nextCursor === null || s.nextCursor === undefined) next = h('span', { class: 'muted', text: 'first page' });
+  else next = h('code', { class: 'cursor', title: s.nextCursor, text: s.nextCursor });
+
+  tr.className = `row row-${cls}`;
+  tr.setAttribute('aria-busy', busy ? 'true' : 'false');
+  tr.replaceChildren(
+    sourceCell(s),
+    cell('Status', 'c-status', h('span', { class: `badge badge-${cls}`, text: label })),
+    itemsCell(s, busy),
+    cell('Pages', 'num', n(s.pageCount)),
+    cell('Chunks', 'num c-chunks', h('span', { text: n(s.chunks) }),
+      h('span', { class: 'sub muted', text: plural(s.docs, 'doc', 'docs') })),
+    cell('HTTP', 'c-http', httpCell),
+    cell('Last synced', 'c-synced', synced),
+    cell('Next cursor', 'c-cursor', next),
+    errorCell(s),
+    actionsCell(s, busy));
+  if (errOpen) {
+    const d = tr.querySelector('details.err');
+    if (d) d.open = true;
+  }
+  if (focusAction) {
+    let el = tr.querySelector(`[data-action="${focusAction}"]`);
+    if (el && el.disabled) el = tr.querySelector('[data-action="stop"]:not([disabled])') || null;
+    if (el && !el.disabled) el.focus();
+    else tr.querySelector('button:not([disabled])')?.focus();
+  }
+}
+
+function rerender(id) {
+  const tr = $('#rows').querySelector(`tr[data-id="${CSS.escape(id)}"]`);
+  const s = state.sources.get(id);
+  if (tr && s) renderRow(tr, s);
+}
+
+function setBusy(id, busy) {
+  if (busy) state.busy.set(id, busy);
+  else state.busy.delete(id);
+  rerender(id);
+}
+
+// Update a row from a batch answer, before the list is fetched again.
+function patchFromBatch(id, b) {
+  const s = state.sources.get(id);
+  if (!s) return;
+  s.pageCount = b.pageCount ?? s.pageCount;
+  s.itemCount = b.itemCount ?? s.itemCount;
+  if (b.total !== null && b.total !== undefined && b.total >= 0) s.total = b.total;
+  s.nextCursor = b.next ?? null;
+  s.done = Boolean(b.done);
+  s.lastStatus = b.done ? 'done' : 'ok';
+  if (b.status) s.lastHttpStatus = b.status;
+  s.lastError = null;
+  s.lastSyncedAt = new Date().toISOString();
+  if (typeof b.inserted === 'number') s.chunks = (s.chunks || 0) + b.inserted;
+}
+
+function batchDetail(b) {
+  if (!b.url) return null;
+  return `${b.url} → ${b.done ? 'end' : b.next ?? 'end'}`;
+}
+
+// ---- actions ----------------------------------------------------------
+
+async function syncOnce(id) {
+  const s = state.sources.get(id);
+  if (!s || state.busy.has(id)) return;
+  setBusy(id, { kind: 'sync' });
+  const r = await api('rest-batch', { sourceId: id });
+  if (r.ok) {
+    patchFromBatch(id, r.json);
+    const title = r.json.fetched === false || (r.json.done && r.json.items === 0 && !r.json.url)
+      ? 'Already complete: nothing to fetch'
+      : `Fetched ${plural(r.json.items, 'item', 'items')}`;
+    toast(r.json.done ? 'done' : 'ok', title, batchDetail(r.json));
+  } else {
+    toast('error', `Sync of “${s.title}” failed`, errorDetail(r));
+  }
+  state.busy.delete(id);
+  rerender(id);
+  await refresh({ quiet: true });
+}
+
+function errorDetail(r) {
+  const j = r.json;
+  const bits = [j.error || `HTTP ${r.status}`];
+  if (j.url) bits.push(j.status ? `${j.url} (HTTP ${j.status})` : j.url);
+  return bits.join('\n');
+}
+
+async function syncToEnd(id) {
+  const s = state.sources.get(id);
+  if (!s || state.busy.has(id)) return;
+  const busy = { kind: 'all', stop: false, batches: 0, waiting: false, items: 0 };
+  setBusy(id, busy);
+  let retries = 0;
+  let outcome = null;
+  while (!busy.stop) {
+    const r = await api('rest-batch', { sourceId: id });
+    if (r.status === 409 && /already running/i.test(r.json.error || '')) {
+      if (++retries > RETRY_409_MAX) {
+        outcome = ['error', 'Sync to end gave up', 'Another batch of this source kept running.'];
+        break;
+      }
+      busy.waiting = true;
+      rerender(id);
+      await sleep(RETRY_409_MS);
+      continue;
+    }
+    retries = 0;
+    busy.waiting = false;
+    if (!r.ok) {
+      outcome = ['error', `Sync to end stopped: batch ${n(busy.batches + 1)} failed`, errorDetail(r)];
+      break;
+    }
+    busy.batches += 1;
+    busy.items += r.json.items || 0;
+    patchFromBatch(id, r.json);
+    rerender(id);
+    if (r.json.done) {
+      const cur = state.sources.get(id);
+      outcome = ['done', `Completed: ${n(cur ? cur.itemCount : busy.items)} items`,
+        `${plural(busy.batches, 'batch', 'batches')} in this run · ${batchDetail(r.json) || ''}`];
+      break;
+    }
+  }
+  if (!outcome) outcome = ['info', 'Sync to end stopped', `${plural(busy.batches, 'batch', 'batches')}, ${plural(busy.items, 'item', 'items')} fetched`];
+  state.busy.delete(id);
+  rerender(id);
+  toast(...outcome);
+  await refresh({ quiet: true });
+}
+
+async function resetSource(id) {
+  const s = state.sources.get(id);
+  if (!s) return;
+  const ok = await confirmDialog({
+    title: 'Reset the cursor?',
+    lines: [
+      ['Start ', h('strong', { text: s.title }), ' over from the first page.'],
+      [`The ${plural(s.chunks, 'chunk', 'chunks')} already stored stay; a re-sync skips them.`],
+    ],
+    confirm: 'Reset cursor',
+    danger: false,
+  });
+  if (!ok) return;
+  setBusy(id, { kind: 'reset' });
+  const r = await api('rest-sources-reset', { sourceId: id });
+  state.busy.delete(id);
+  if (r.ok) {
+    state.sources.set(id, r.json.source);
+    toast('ok', `Cursor reset: “${s.title}” starts over`);
+  } else {
+    toast('error', 'Reset failed', r.json.error);
+  }
+  rerender(id);
+  await refresh({ quiet: true });
+}
+
+async function deleteSource(id) {
+  await refresh({ quiet: true });   // counts as of now
+  const s = state.sources.get(id);
+  if (!s) return;
+  const ok = await confirmDialog({
+    title: 'Delete this source?',
+    lines: [
+      ['Delete ', h('strong', { text: s.title }), ` of ${s.tenantName}?`],
+      ['This removes ', h('strong', { class: 'count-docs', text: plural(s.docs, 'doc', 'docs') }), ' and ',
+        h('strong', { class: 'count-chunks', text: plural(s.chunks, 'chunk', 'chunks') }),
+        ' from the knowledge base, with the cursor. It cannot be undone.'],
+    ],
+    confirm: 'Delete source',
+    danger: true,
+  });
+  if (!ok) return;
+  setBusy(id, { kind: 'delete' });
+  const r = await api('rest-delete', { sourceId: id });
+  state.busy.delete(id);
+  if (r.ok) {
+    const d = r.json.deleted;
+    toast('ok', `Deleted “${s.title}”`, `${plural(d.docs, 'doc', 'docs')} and ${plural(d.chunks, 'chunk', 'chunks')} removed`);
+    state.sources.delete(id);
+    state.order = state.order.filter((x) => x !== id);
+    renderAll();
+    $('#add').focus();
+  } else {
+    toast('error', 'Delete failed', r.json.error);
+    rerender(id);
+  }
+  await refresh({ quiet: true });
+}
+
+// ---- dialogs ----------------------------------------------------------
+
+function confirmDialog({ title, lines, confirm, danger }) {
+  const dlg = $('#confirm-dialog');
+  $('#confirm-title').textContent = title;
+  $('#confirm-body').replaceChildren(...lines.map((l) => h('p', {}, ...l)));
+  const ok = $('#confirm-ok');
+  ok.textContent = confirm;
+  ok.className = `btn ${danger ? 'btn-danger' : 'btn-primary'}`;
+  const opener = document.activeElement;
+  dlg.returnValue = '';
+  return new Promise((resolve) => {
+    dlg.addEventListener('close', () => {
+      if (opener && opener.isConnected && !opener.disabled) opener.focus();
+      resolve(dlg.returnValue === 'ok');
+    }, { once: true });
+    dlg.showModal();
+    $('#confirm-cancel').focus();
+  });
+}
+
+const TEMPLATES = {
+  offset: () => ({
+    baseUrl: `${location.origin}/demo/dummyjson/products`,
+    cursorStyle: 'offset',
+    cursorParam: 'skip',
+    pageSizeParam: 'limit',
+    defaultPageSize: 50,
+    itemsPath: 'products',
+    currentOffsetPath: 'skip',
+    totalPath: 'total',
+    headersTemplate: {},
+    textFields: ['title', 'description', 'brand', 'category', 'tags'],
+    titleField: 'title',
+    allowedRolesOverride: ['member', 'support', 'operations', 'admin'],
+    requiresAuth: false,
+  }),
+  cursor: () => ({
+    baseUrl: 'https://api.example.com/v1/items',
+    cursorStyle: 'cursor',
+    cursorParam: 'cursor',
+    pageSizeParam: 'limit',
+    defaultPageSize: 100,
+    itemsPath: 'data',
+    nextCursorPath: 'next_cursor',
+    hasMorePath: 'has_more',
+    headersTemplate: { Authorization: 'Bearer {{API_KEY}}' },
+    requiresAuth: true,
+    provider: 'example',
+    textFields: ['title', 'body'],
+    titleField: 'title',
+  }),
+  page: () => ({
+    baseUrl: 'https://api.example.com/v1/articles',
+    cursorStyle: 'page',
+    cursorParam: 'page',
+    pageSizeParam: 'per_page',
+    defaultPageSize: 50,
+    pageStart: 1,
+    itemsPath: 'data.items',
+    totalPagesPath: 'meta.total_pages',
+    queryTemplate: { api_key: '{{API_KEY}}' },
+    requiresAuth: true,
+    provider: 'example',
+    textFields: ['title', 'summary', 'content'],
+    titleField: 'title',
+  }),
+};
+
+async function loadTenants() {
+  const r = await api('tenants');
+  if (!r.ok) {
+    toast('error', 'Could not load the tenants', r.json.error);
+    return false;
+  }
+  state.tenants = r.json.tenants;
+  return true;
+}
+
+function fieldOf(msg) {
+  const m = /^'?(tenantId|title|config|apiKey|enabled)\b'?/.exec(msg || '');
+  return m ? m[1] : null;
+}
+
+const FIELD_IDS = { tenantId: 'f-tenant', title: 'f-title', config: 'f-config', apiKey: 'f-apikey', enabled: 'f-enabled' };
+
+function showFormError(msg) {
+  const box = $('#form-error');
+  for (const id of Object.values(FIELD_IDS)) $(`#${id}`).removeAttribute('aria-invalid');
+  if (!msg) {
+    box.hidden = true;
+    box.textContent = '';
+    return;
+  }
+  box.textContent = msg;
+  box.hidden = false;
+  const f = fieldOf(msg);
+  if (f) {
+    const el = $(`#${FIELD_IDS[f]}`);
+    el.setAttribute('aria-invalid', 'true');
+    el.setAttribute('aria-errormessage', 'form-error');
+    el.focus();
+  }
+}
+
+async function openSourceForm(id) {
+  if (!state.tenants.length && !(await loadTenants())) return;
+  const s = id ? state.sources.get(id) : null;
+  state.editing = s;
+  const sel = $('#f-tenant');
+  sel.replaceChildren(...state.tenants.map((t) => h('option', { value: t.id, text: t.name })));
+  if (s && !state.tenants.some((t) => t.id === s.tenantId)) sel.append(h('option', { value: s.tenantId, text: s.tenantName }));
+  sel.value = s ? s.tenantId : (state.tenants[0]?.id ?? '');
+  sel.disabled = Boolean(s);
+  $('#f-tenant-hint').hidden = !s;
+  $('#source-dialog-title').textContent = s ? 'Edit source' : 'Add source';
+  $('#f-save').textContent = s ? 'Save changes' : 'Add source';
+  $('#f-title').value = s ? s.title : '';
+  $('#f-config').value = JSON.stringify(s ? s.config : TEMPLATES.offset(), null, 2);
+  $('#f-template').value = s ? '' : 'offset';
+  $('#f-apikey').value = '';
+  const keySet = Boolean(s && s.hasSecret);
+  $('#f-key-state').hidden = !keySet;
+  $('#f-apikey').placeholder = keySet ? 'Leave empty to keep the stored key' : (s ? 'No key stored' : 'Optional');
+  $('#f-enabled').checked = s ? s.enabled : true;
+  showFormError(null);
+  $('#source-dialog').showModal();
+  $('#f-title').focus();
+}
+
+async function submitSourceForm(ev) {
+  ev.preventDefault();
+  const s = state.editing;
+  const body = {
+    title: $('#f-title').value,
+    config: $('#f-config').value,
+    apiKey: $('#f-apikey').value,
+    enabled: $('#f-enabled').checked,
+  };
+  if (s) body.sourceId = s.id;
+  else body.tenantId = $('#f-tenant').value;
+  const save = $('#f-save');
+  save.disabled = true;
+  const r = await api(s ? 'rest-sources-update' : 'rest-sources', body);
+  save.disabled = false;
+  $('#f-apikey').value = '';
+  if (!r.ok) {
+    showFormError(r.json.error || `HTTP ${r.status}`);
+    return;
+  }
+  const src = r.json.source;
+  $('#source-dialog').close();
+  state.sources.set(src.id, src);
+  toast('ok', s ? `Saved “${src.title}”` : `Added “${src.title}”`,
+    body.apiKey ? 'The API key was stored encrypted.' : null);
+  await refresh({ quiet: true });
+  const tr = $('#rows').querySelector(`tr[data-id="${CSS.escape(src.id)}"]`);
+  if (tr) {
+    tr.classList.add('row-flash');
+    setTimeout(() => tr.classList.remove('row-flash'), 1600);
+    tr.querySelector('[data-action="sync"]:not([disabled]), [data-action="edit"]')?.focus();
+  }
+}
+
+// ---- wiring -----------------------------------------------------------
+
+function onRowClick(ev) {
+  const btn = ev.target.closest('button[data-action]');
+  if (!btn || btn.disabled) return;
+  const id = btn.closest('tr[data-id]')?.dataset.id;
+  if (!id) return;
+  switch (btn.dataset.action) {
+  case 'sync': syncOnce(id); break;
+  case 'all': syncToEnd(id); break;
+  case 'stop': {
+    const b = state.busy.get(id);
+    if (b) { b.stop = true; rerender(id); }
+    break;
+  }
+  case 'edit': openSourceForm(id); break;
+  case 'reset': resetSource(id); break;
+  case 'delete': deleteSource(id); break;
+  default: break;
+  }
+}
+
+function init() {
+  $('#rows').addEventListener('click', onRowClick);
+  $('#refresh').addEventListener('click', async () => {
+    if (await refresh()) toast('info', 'Sources refreshed');
+  });
+  $('#add').addEventListener('click', () => openSourceForm(null));
+  $('#add-empty').addEventListener('click', () => openSourceForm(null));
+  $('#source-form').addEventListener('submit', submitSourceForm);
+  for (const b of document.querySelectorAll('#source-dialog [data-close]')) {
+    b.addEventListener('click', () => $('#source-dialog').close());
+  }
+  $('#f-template').addEventListener('change', (ev) => {
+    const t = TEMPLATES[ev.target.value];
+    if (t) $('#f-config').value = JSON.stringify(t(), null, 2);
+  });
+  $('#f-format').addEventListener('click', () => {
+    try {
+      $('#f-config').value = JSON.stringify(JSON.parse($('#f-config').value), null, 2);
+      showFormError(null);
+    } catch (e) {
+      showFormError(`config: not valid JSON (${e.message})`);
+    }
+  });
+  // Relative times tick; the list follows changes made elsewhere.
+  setInterval(() => {
+    for (const t of document.querySelectorAll('time.rel')) t.textContent = relTime(t.getAttribute('datetime'));
+  }, 30000);
+  setInterval(() => {
+    if (document.visibilityState === 'visible' && state.busy.size === 0 &&
+        !document.querySelector('dialog[open]')) refresh({ quiet: true });
+  }, AUTO_REFRESH_MS);
+  refresh();
+}
+
+init();

@@ -1,0 +1,244 @@
+/*
+ * test_sources.c — request validation of the source endpoints
+ * (src_parse_input, src_parse_id, src_valid_text), table-driven.  The
+ * database side is covered by tests/integration/03_sources.test.mjs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "sources.h"
+
+#define T	"\"tenantId\":\"00000000-0000-4000-8000-000000000001\""
+#define S	"\"sourceId\":\"00000000-0000-4000-8000-000000000101\""
+#define CFG	"{\"baseUrl\":\"https://x.test/p\",\"textFields\":[\"a\"]}"
+#define CFGS	"\"{\\\"baseUrl\\\":\\\"https://x.test/p\\\"," \
+		"\\\"textFields\\\":[\\\"a\\\"],\\\"provider\\\":\\\"acme\\\"}\""
+
+static const struct input_row {
+	int		 create;
+	const char	*body;
+	enum rs_status	 want;
+	const char	*msg;		/* substring of the error, or NULL */
+	const char	*title;		/* expected on success (NULL: none) */
+	const char	*provider;
+	int		 has_key;
+	int		 enabled;
+} input_rows[] = {
+	/* Create: the happy paths. */
+	{ 1, "{" T ",\"title\":\"Products\",\"config\":" CFG "}", RS_OK, NULL,
+	  "Products", "rest", 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFGS "}", RS_OK, NULL,
+	  "P", "acme", 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"apiKey\":\"k-1\","
+	  "\"enabled\":false}", RS_OK, NULL, "P", "rest", 1, 0 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"apiKey\":\"\"}",
+	  RS_OK, NULL, "P", "rest", 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"apiKey\":null}",
+	  RS_OK, NULL, "P", "rest", 0, -1 },
+	{ 1, "{" T ",\"title\":\"Caf\\u00e9 \\u65e5\\u672c <b>\","
+	  "\"config\":" CFG "}", RS_OK, NULL,
+	  "Caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac <b>", "rest", 0, -1 },
+
+	/* Create: missing and malformed fields name the field. */
+	{ 1, "{\"title\":\"P\",\"config\":" CFG "}", RS_EINPUT,
+	  "'tenantId' is required", NULL, NULL, 0, -1 },
+	{ 1, "{\"tenantId\":\"nope\",\"title\":\"P\",\"config\":" CFG "}",
+	  RS_EINPUT, "'tenantId' must be a UUID", NULL, NULL, 0, -1 },
+	{ 1, "{\"tenantId\":7,\"title\":\"P\",\"config\":" CFG "}",
+	  RS_EINPUT, "'tenantId' must be a UUID", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"config\":" CFG "}", RS_EINPUT, "'title' is required",
+	  NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"\",\"config\":" CFG "}", RS_EINPUT,
+	  "'title' must be 1 to 200", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"   \",\"config\":" CFG "}", RS_EINPUT,
+	  "'title' must", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"a\\nb\",\"config\":" CFG "}", RS_EINPUT,
+	  "'title' must", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":42,\"config\":" CFG "}", RS_EINPUT,
+	  "'title' must", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\"}", RS_EINPUT, "'config' is required",
+	  NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":[1]}", RS_EINPUT,
+	  "'config' must be a JSON object", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":\"{oops\"}", RS_EINPUT,
+	  "config: ", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":{\"textFields\":[\"a\"]}}",
+	  RS_EINPUT, "config: 'baseUrl' is required", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":{\"baseUrl\":\"ftp://x/\","
+	  "\"textFields\":[\"a\"]}}", RS_EINPUT, "config: 'baseUrl' must",
+	  NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":{\"baseUrl\":\"https://x/\","
+	  "\"textFields\":[\"a\"],\"bogus\":1}}", RS_EINPUT,
+	  "config: unknown key 'bogus'", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"apiKey\":5}",
+	  RS_EINPUT, "'apiKey' must be a string", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"apiKey\":\"a\\r\\nb\"}",
+	  RS_EINPUT, "'apiKey' must be 1 to", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"enabled\":\"yes\"}",
+	  RS_EINPUT, "'enabled' must be true or false", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"extra\":1}",
+	  RS_EINPUT, "unknown field 'extra'", NULL, NULL, 0, -1 },
+	{ 1, "{" S "," T ",\"title\":\"P\",\"config\":" CFG "}",
+	  RS_EINPUT, "unknown field 'sourceId'", NULL, NULL, 0, -1 },
+
+	/* Update: every field but sourceId is optional. */
+	{ 0, "{" S "}", RS_OK, NULL, NULL, NULL, 0, -1 },
+	{ 0, "{" S ",\"title\":\"New\"}", RS_OK, NULL, "New", NULL, 0, -1 },
+	{ 0, "{" S ",\"config\":" CFGS ",\"enabled\":true}", RS_OK, NULL,
+	  NULL, "acme", 0, 1 },
+	{ 0, "{" S ",\"apiKey\":\"\"}", RS_OK, NULL, NULL, NULL, 0, -1 },
+	{ 0, "{" S ",\"apiKey\":\"secret\"}", RS_OK, NULL, NULL, NULL, 1, -1 },
+	{ 0, "{\"title\":\"New\"}", RS_EINPUT, "'sourceId' is required",
+	  NULL, NULL, 0, -1 },
+	{ 0, "{\"sourceId\":\"x\"}", RS_EINPUT, "'sourceId' must be a UUID",
+	  NULL, NULL, 0, -1 },
+	{ 0, "{" S "," T "}", RS_EINPUT, "'tenantId' cannot be changed",
+	  NULL, NULL, 0, -1 },
+	{ 0, "{" S ",\"title\":\"\"}", RS_EINPUT, "'title' must", NULL, NULL,
+	  0, -1 },
+	{ 0, "{" S ",\"config\":{}}", RS_EINPUT,
+	  "config: 'baseUrl' is required", NULL, NULL, 0, -1 },
+};
+
+static void
+test_parse_input(void **state)
+{
+	const struct input_row	*r;
+	struct json_object	*body;
+	struct src_input	 in;
+	char			 err[RS_ERRLEN];
+	enum rs_status		 st;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(input_rows) / sizeof(input_rows[0]); i++) {
+		r = &input_rows[i];
+		body = json_tokener_parse(r->body);
+		if (body == NULL)
+			fail_msg("row %zu: test body is not JSON", i);
+		err[0] = '\0';
+		st = src_parse_input(body, r->create, &in, err);
+		if (st != r->want)
+			fail_msg("row %zu: status %d, want %d (%s)", i, st,
+			    r->want, err);
+		if (r->msg != NULL && strstr(err, r->msg) == NULL)
+			fail_msg("row %zu: error '%s' lacks '%s'", i, err,
+			    r->msg);
+		if (st == RS_OK) {
+			if ((r->title == NULL) != (in.title == NULL) ||
+			    (r->title != NULL && strcmp(r->title, in.title)))
+				fail_msg("row %zu: title '%s'", i,
+				    in.title ? in.title : "(null)");
+			if ((r->provider == NULL) != (in.provider == NULL) ||
+			    (r->provider != NULL &&
+			    strcmp(r->provider, in.provider)))
+				fail_msg("row %zu: provider '%s'", i,
+				    in.provider ? in.provider : "(null)");
+			assert_int_equal(r->has_key, in.api_key != NULL);
+			assert_int_equal(r->enabled, in.enabled);
+			assert_int_equal(r->provider != NULL,
+			    in.config != NULL);
+		} else {
+			/* Failure leaves nothing behind. */
+			assert_null(in.title);
+			assert_null(in.config);
+			assert_null(in.api_key);
+		}
+		src_input_free(&in);
+		json_object_put(body);
+	}
+}
+
+static const struct id_row {
+	const char	*body;
+	enum rs_status	 want;
+	const char	*msg;
+} id_rows[] = {
+	{ "{" S "}", RS_OK, NULL },
+	{ "{}", RS_EINPUT, "'sourceId' is required" },
+	{ "{\"sourceId\":null}", RS_EINPUT, "'sourceId' is required" },
+	{ "{\"sourceId\":1}", RS_EINPUT, "'sourceId' must be a UUID" },
+	{ "{\"sourceId\":\"1' OR '1'='1\"}", RS_EINPUT, "must be a UUID" },
+	{ "{" S ",\"force\":true}", RS_EINPUT, "unknown field 'force'" },
+};
+
+static void
+test_parse_id(void **state)
+{
+	struct json_object	*body;
+	char			 err[RS_ERRLEN], id[37];
+	enum rs_status		 st;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(id_rows) / sizeof(id_rows[0]); i++) {
+		body = json_tokener_parse(id_rows[i].body);
+		assert_non_null(body);
+		err[0] = '\0';
+		st = src_parse_id(body, id, err);
+		if (st != id_rows[i].want)
+			fail_msg("row %zu: status %d (%s)", i, st, err);
+		if (id_rows[i].msg != NULL &&
+		    strstr(err, id_rows[i].msg) == NULL)
+			fail_msg("row %zu: error '%s'", i, err);
+		if (st == RS_OK)
+			assert_string_equal(id,
+			    "00000000-0000-4000-8000-000000000101");
+		json_object_put(body);
+	}
+}
+
+static const struct text_row {
+	const char	*s;
+	size_t		 max;
+	int		 want;
+} text_rows[] = {
+	{ "a", 1, 1 },
+	{ "ab", 1, 0 },
+	{ "", 10, 0 },
+	{ " ", 10, 0 },
+	{ " x ", 10, 1 },
+	{ "\xc3\xa9\xc3\xa9", 2, 1 },		/* counts characters */
+	{ "\xc3\xa9\xc3\xa9\xc3\xa9", 2, 0 },
+	{ "\xf0\x9f\x8e\x89", 1, 1 },		/* 4-byte sequence */
+	{ "a\tb", 10, 0 },
+	{ "a\x7f", 10, 0 },
+	{ "a\xc2\x85", 10, 0 },			/* C1 NEL */
+	{ "\xff", 10, 0 },
+	{ "\xc3", 10, 0 },			/* truncated */
+	{ "\xc0\xaf", 10, 0 },			/* overlong '/' */
+	{ "\xe0\x80\xaf", 10, 0 },		/* overlong */
+	{ "\xed\xa0\x80", 10, 0 },		/* surrogate */
+	{ "\xf4\x90\x80\x80", 10, 0 },		/* > U+10FFFF */
+};
+
+static void
+test_valid_text(void **state)
+{
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(text_rows) / sizeof(text_rows[0]); i++)
+		if (src_valid_text(text_rows[i].s, text_rows[i].max) !=
+		    text_rows[i].want)
+			fail_msg("row %zu: want %d", i, text_rows[i].want);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_input),
+		cmocka_unit_test(test_parse_id),
+		cmocka_unit_test(test_valid_text),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -95,7 +95,7 @@ clean:
 BENCH_SRC  = $(wildcard bench/*.c)
 BENCH_BIN  = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: bench bench-bin
+.PHONY: bench bench-bin bench-commit
 
 $(BUILD)/bench/%: bench/%.c bench/micro_common.h $(BUILD)/librs.a
 	@mkdir -p $(@D)
@@ -105,3 +105,6 @@ bench-bin: $(CGI_BIN) $(BENCH_BIN)
 
 bench: bench-bin
 	BENCH_BIN_DIR=$(BUILD)/bench RS_BIN=$(CURDIR)/$(BUILD)/bin bench/run.sh
+
+bench-commit: bench-bin
+	BENCH_BIN_DIR=$(BUILD)/bench bench/probe_commit.sh

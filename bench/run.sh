@@ -55,4 +55,4 @@ for url in "http://127.0.0.1:$BENCH_UPSTREAM_PORT/__stats" \
 	done
 done
 
-node bench/run.mjs
+BENCH_MOCK_PIDS="$pids" node bench/run.mjs

@@ -23,6 +23,7 @@
 #define BATCH_JSON_DEPTH	64
 #define BATCH_MAX_CHUNKS	100000	/* chunks from one page */
 #define BATCH_MAX_ATTEMPTS	5
+#define BATCH_GROUP		256	/* chunks per embed call + statement */
 #define BATCH_MAX_HEADER	8192
 
 static const char *const default_roles[] = { "support", "operations", "admin" };
@@ -550,7 +551,13 @@ chunk_metadata(const struct pending *p, const char *source_id, int page)
 	return s;
 }
 
-/* Embed the new chunks and commit doc, chunks and cursor at once. */
+/*
+ * Embed the new chunks and write doc, chunks and cursor.  Up to
+ * BATCH_GROUP new chunks: one embeddings call, then one statement.  More
+ * (a page of very long items): group by group inside one transaction, so
+ * a worker holds only one group's vectors and parameters at a time; the
+ * last statement advances the cursor.  Any failure writes nothing.
+ */
 static enum rs_status
 store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
     double deadline, struct batch_result *res, char *err)
@@ -560,7 +567,7 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	struct store_commit	 cm;
 	struct embed_stats	 es;
 	const char		**texts = NULL;
-	size_t			*lens = NULL, i, n = 0;
+	size_t			*lens = NULL, i, n = 0, off, m, ngroups;
 	float			*emb = NULL;
 	char			**meta = NULL, doc_title[512], day[16];
 	char			 bhash[HASH_HEXLEN + 1];
@@ -569,16 +576,20 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	time_t			 now = time(NULL);
 	struct tm		 tm;
 	double			 t;
+	int			 in_tx = 0;
+	long long		 inserted = 0;
 
+	memset(&cm, 0, sizeof(cm));
 	rs_buf_init(&hb, (size_t)w->np * HASH_HEXLEN + 1);
 	for (i = 0; i < w->np; i++)
 		if (!w->p[i].drop)
 			n++;
+	m = n < BATCH_GROUP ? n : BATCH_GROUP;
 	if (n > 0 && ((texts = rs_reallocarray(NULL, n, sizeof(*texts))) ==
 	    NULL || (lens = rs_reallocarray(NULL, n, sizeof(*lens))) == NULL ||
 	    (sc = calloc(n, sizeof(*sc))) == NULL ||
 	    (meta = calloc(n, sizeof(*meta))) == NULL ||
-	    (emb = rs_reallocarray(NULL, n, sizeof(float) * EMBED_DIMS)) ==
+	    (emb = rs_reallocarray(NULL, m, sizeof(float) * EMBED_DIMS)) ==
 	    NULL)) {
 		rs_errf(err, "out of memory");
 		goto out;
@@ -603,20 +614,6 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	}
 	res->skipped = (long long)w->np - (long long)n;
 
-	t = rs_now_ms();
-	memset(&es, 0, sizeof(es));
-	if (n > 0 && (st = embed_texts(ctx->em, texts, lens, n, emb,
-	    deadline, &es, err)) != RS_OK) {
-		res->embed_requests = es.requests;
-		res->embed_attempts = es.attempts;
-		goto out;
-	}
-	res->ms.embed = rs_now_ms() - t;
-	res->embed_requests = es.requests;
-	res->embed_attempts = es.attempts;
-	for (i = 0; i < n; i++)
-		sc[i].embedding = emb + i * EMBED_DIMS;
-
 	gmtime_r(&now, &tm);
 	(void)strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 	/* The title is capped by kb_sources (200 chars): this fits. */
@@ -636,8 +633,6 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 		sb.roles = default_roles;
 		sb.nroles = sizeof(default_roles) / sizeof(default_roles[0]);
 	}
-	sb.chunks = sc;
-	sb.nchunks = n;
 	sb.next_cursor = nx->done ? NULL : nx->next;
 	sb.done = nx->done;
 	sb.items = res->items;
@@ -648,18 +643,57 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	sb.last_modified = w->resp.last_modified;
 	sb.save_page = w->conditional && !w->not_modified &&
 	    (w->resp.etag != NULL || w->resp.last_modified != NULL);
-	t = rs_now_ms();
-	if ((st = store_commit_batch(ctx->st, &sb, &cm, err)) != RS_OK)
-		goto out;
-	res->ms.commit = rs_now_ms() - t;
-	res->inserted = cm.inserted;
+
+	ngroups = n == 0 ? 1 : (n + BATCH_GROUP - 1) / BATCH_GROUP;
+	if (ngroups > 1) {
+		if ((st = store_tx(ctx->st, STORE_BEGIN, err)) != RS_OK)
+			goto out;
+		in_tx = 1;
+	}
+	for (off = 0; off < n || (n == 0 && off == 0); off += BATCH_GROUP) {
+		m = n - off < BATCH_GROUP ? n - off : BATCH_GROUP;
+		t = rs_now_ms();
+		memset(&es, 0, sizeof(es));
+		if (m > 0) {
+			st = embed_texts(ctx->em, texts + off, lens + off, m,
+			    emb, deadline, &es, err);
+			res->embed_requests += es.requests;
+			res->embed_attempts += es.attempts;
+			if (st != RS_OK)
+				goto out;
+		}
+		res->ms.embed += rs_now_ms() - t;
+		for (i = 0; i < m; i++)
+			sc[off + i].embedding = emb + i * EMBED_DIMS;
+		sb.chunks = sc + off;
+		sb.nchunks = m;
+		sb.advance = off + BATCH_GROUP >= n;
+		sb.prior_inserted = inserted;
+		t = rs_now_ms();
+		if ((st = store_commit_batch(ctx->st, &sb, &cm, err)) != RS_OK)
+			goto out;
+		res->ms.commit += rs_now_ms() - t;
+		inserted += cm.inserted;
+		if (n == 0)
+			break;
+	}
+	if (in_tx) {
+		t = rs_now_ms();
+		if ((st = store_tx(ctx->st, STORE_COMMIT, err)) != RS_OK)
+			goto out;
+		res->ms.commit += rs_now_ms() - t;
+		in_tx = 0;
+	}
+	res->inserted = inserted;
 	/* Rows a concurrent writer stored first count as skipped. */
-	res->skipped += (long long)n - cm.inserted;
+	res->skipped += (long long)n - inserted;
 	res->page_count = cm.page_count;
 	res->item_count = cm.item_count;
 	res->chunk_count = cm.chunk_count;
 	st = RS_OK;
 out:
+	if (in_tx)
+		(void)store_tx(ctx->st, STORE_ROLLBACK, NULL);
 	if (meta != NULL)
 		for (i = 0; i < n; i++)
 			free(meta[i]);
@@ -941,6 +975,12 @@ store:
 		goto fail;
 	}
 	redact(&res->next, &w.sv);
+
+	/* The page is in w.p now: drop the tree and the body before the
+	 * memory-hungry part. */
+	json_object_put(w.root);
+	w.root = NULL;
+	rs_buf_free(&w.resp.body);
 
 	/* 7 + 9. Embed and commit. */
 	if ((st = store_page(ctx, &w, &nx, t0 + BATCH_DEADLINE_MS, res,

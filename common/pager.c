@@ -2,6 +2,7 @@
  * pager.c — URL building with libcurl's URL API, next-cursor rules and
  * the RFC 8288 Link header parser.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -52,6 +53,18 @@ json_count(struct json_object *v)
 	default:
 		return -1;
 	}
+}
+
+/*
+ * How much of an upstream URL an error message shows: up to its query or
+ * fragment (an API may echo a key there), at most 200 bytes.
+ */
+static int
+no_query(const char *url)
+{
+	size_t	 n = strcspn(url, "?#");
+
+	return n > 200 ? 200 : (int)n;
 }
 
 /* 1 if s starts like an absolute http(s) URL. */
@@ -140,24 +153,51 @@ out:
 }
 
 /*
- * Append name=value, URL-encoded by libcurl (CURLU_URLENCODE keeps the
- * first '=' and encodes the rest, so names must not contain '=': config
- * validation refuses such names).
+ * RFC 3986 §2.1: percent-encodings in uppercase hex, in place.  libcurl
+ * 7.88's URL API stores them in lowercase; batch.c's redaction looks for
+ * curl_easy_escape's uppercase spelling, so a key sent in the query must
+ * read the same in the URL we show.
+ */
+static void
+pct_upper(char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s != '%' || !isxdigit((unsigned char)s[1]) ||
+		    !isxdigit((unsigned char)s[2]))
+			continue;
+		s[1] = (char)toupper((unsigned char)s[1]);
+		s[2] = (char)toupper((unsigned char)s[2]);
+		s += 2;
+	}
+}
+
+/*
+ * Append name=value, each percent-encoded by curl_easy_escape: every byte
+ * but RFC 3986's unreserved ones (a space is %20, a '+' is %2B), the one
+ * spelling batch.c's redaction looks for (with pct_upper).
+ * CURLU_URLENCODE would write '+' for a space and leave some of the
+ * reserved characters.
  */
 static int
 append_param(CURLU *u, const char *name, const char *value)
 {
-	char	*pair;
+	char	*en = NULL, *ev = NULL, *pair = NULL;
 	size_t	 n;
-	int	 rc;
+	int	 rc = -1;
 
-	n = strlen(name) + strlen(value) + 2;
+	if ((en = curl_easy_escape(NULL, name, 0)) == NULL ||
+	    (ev = curl_easy_escape(NULL, value, 0)) == NULL)
+		goto out;
+	n = strlen(en) + strlen(ev) + 2;
 	if ((pair = malloc(n)) == NULL)
-		return -1;
-	(void)snprintf(pair, n, "%s=%s", name, value);
-	rc = curl_url_set(u, CURLUPART_QUERY, pair,
-	    CURLU_APPENDQUERY | CURLU_URLENCODE) == CURLUE_OK ? 0 : -1;
+		goto out;
+	(void)snprintf(pair, n, "%s=%s", en, ev);
+	rc = curl_url_set(u, CURLUPART_QUERY, pair, CURLU_APPENDQUERY) ==
+	    CURLUE_OK ? 0 : -1;
+out:
 	free(pair);
+	curl_free(en);
+	curl_free(ev);
 	return rc;
 }
 
@@ -282,6 +322,7 @@ pager_url(const struct source_config *cfg, const char *cursor,
 	}
 	if ((*url = strdup(s)) == NULL)
 		goto nomem;
+	pct_upper(*url);
 	st = RS_OK;
 	goto out;
 nomem:
@@ -333,14 +374,15 @@ next_url(const struct source_config *cfg, const char *url, char **out,
 
 	*out = NULL;
 	if (!fetch_same_origin(cfg->base_url, url)) {
-		rs_errf(err, "next URL '%.200s' is on another origin than "
-		    "baseUrl; refusing to follow it", url);
+		rs_errf(err, "next URL '%.*s' is on another origin than "
+		    "baseUrl; refusing to follow it", no_query(url), url);
 		goto out;
 	}
 	if ((u = curl_url()) == NULL)
 		goto nomem;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-		rs_errf(err, "next URL '%.200s' is not a valid URL", url);
+		rs_errf(err, "next URL '%.*s' is not a valid URL",
+		    no_query(url), url);
 		goto out;
 	}
 	for (i = 0; i < cfg->nquery && i < CFG_MAX_FIELDS; i++)
@@ -355,6 +397,7 @@ next_url(const struct source_config *cfg, const char *url, char **out,
 	}
 	if ((*out = strdup(s)) == NULL)
 		goto nomem;
+	pct_upper(*out);
 	st = RS_OK;
 	goto out;
 nomem:
@@ -583,8 +626,9 @@ skip_ows(const char *p)
 }
 
 /*
- * A parameter value at *pp: a token, or a quoted-string (RFC 9110
- * §5.6.4) unquoted, into val (reset first).  -1 when malformed or past
+ * A parameter value at *pp: a token (leniently: visible bytes but
+ * ; , "), or a quoted-string (RFC 9110 §5.6.4) unquoted, into val (reset
+ * first).  -1 when malformed or past
  * val's cap; *pp is then left alone.
  */
 static int
@@ -605,7 +649,10 @@ link_param_value(const char **pp, struct rs_buf *val)
 		}
 		p++;
 	} else {
-		for (; is_tchar((unsigned char)*p); p++)
+		/* RFC 8288 wants a token; servers send type=text/html too, so
+		 * take any visible bytes up to a delimiter. */
+		for (; (unsigned char)*p > 0x20 && *p != 0x7f &&
+		    strchr(";,\"", *p) == NULL; p++)
 			if (rs_buf_append(val, p, 1) == -1)
 				return -1;
 		if (val->len == 0)
@@ -674,8 +721,8 @@ link_resolve(const char *ref, size_t len, const char *base, char **out,
 	    (strcasecmp(scheme, "http") != 0 &&
 	     strcasecmp(scheme, "https") != 0) ||
 	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK) {
-		rs_errf(err, "Link rel=\"next\" target '%.200s' is not an http "
-		    "or https URL", r);
+		rs_errf(err, "Link rel=\"next\" target '%.*s' is not an http "
+		    "or https URL", no_query(r), r);
 		goto out;
 	}
 	if ((*out = strdup(s)) == NULL)

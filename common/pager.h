@@ -83,8 +83,9 @@ void		 pager_next_free(struct pager_next *);
  * RFC 8288 §3: the target of the first link in the Link field value link
  * (several field lines joined with ", ", as RFC 9110 §5.3 allows) whose
  * rel parameter has "next" among its space-separated relation types
- * (compared ignoring case, §2.1.1).  Parameters may be tokens or quoted
- * strings; only the first rel of a link counts (§3.3); a link with an
+ * (compared ignoring case, §2.1.1).  Parameters may be tokens (read
+ * leniently: any visible bytes but ; , ") or quoted strings; only the
+ * first rel of a link counts (§3.3); a link with an
  * anchor parameter has another context and is skipped (§3.2).  A relative
  * target is resolved against base (RFC 3986 §5).  On RS_OK *next is the
  * absolute http(s) URL (malloc'd) or NULL when there is no next link.

@@ -91,6 +91,24 @@ rs_buf_append(struct rs_buf *b, const void *data, size_t n)
 }
 
 int
+rs_buf_reserve(struct rs_buf *b, size_t n)
+{
+	char	*np;
+
+	if (n > b->max || b->len > b->max - n)
+		return -1;
+	if (b->len + n + 1 <= b->cap)
+		return 0;
+	if ((np = realloc(b->p, b->len + n + 1)) == NULL)
+		return -1;
+	if (b->p == NULL)
+		np[0] = '\0';
+	b->p = np;
+	b->cap = b->len + n + 1;
+	return 0;
+}
+
+int
 rs_buf_puts(struct rs_buf *b, const char *s)
 {
 	return rs_buf_append(b, s, strlen(s));

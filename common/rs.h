@@ -55,6 +55,8 @@ void	 rs_buf_init(struct rs_buf *, size_t max);
 void	 rs_buf_free(struct rs_buf *);
 void	 rs_buf_reset(struct rs_buf *);
 int	 rs_buf_append(struct rs_buf *, const void *, size_t);
+/* Make room for n more bytes at once (no doubling slack); -1 past max. */
+int	 rs_buf_reserve(struct rs_buf *, size_t n);
 int	 rs_buf_puts(struct rs_buf *, const char *);
 int	 rs_buf_printf(struct rs_buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));

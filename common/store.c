@@ -26,6 +26,9 @@ enum stmt {
 	STMT_EXISTING_HASHES,
 	STMT_COMMIT_BATCH,
 	STMT_RECORD_ERROR,
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
 	STMT__MAX
 };
 
@@ -96,9 +99,9 @@ static const char *const stmts[STMT__MAX] = {
 	"  INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, next_cursor, "
 	"      page_count, item_count, last_status, last_http_status, "
 	"      last_synced_at, last_error, done, total, chunk_count) "
-	"  VALUES ($1::uuid, $2::uuid, $12::text, 1, $13::bigint, $14::text, "
+	"  SELECT $1::uuid, $2::uuid, $12::text, 1, $13::bigint, $14::text, "
 	"      $15::int, now(), NULL, $16::boolean, $17::bigint, "
-	"      (SELECT count(*) FROM ins)) "
+	"      (SELECT count(*) FROM ins) + $23::bigint WHERE $22::boolean "
 	"  ON CONFLICT (source_id) DO UPDATE SET "
 	"    next_cursor = EXCLUDED.next_cursor, "
 	"    page_count = c.page_count + 1, "
@@ -114,7 +117,8 @@ static const char *const stmts[STMT__MAX] = {
 	"  INSERT INTO kb_rest_page_validators AS v (source_id, page_key, "
 	"      etag, last_modified, next_cursor, done, items, total) "
 	"  SELECT $2::uuid, $18::text, $19::text, $20::text, $12::text, "
-	"      $16::boolean, $13::int, $17::bigint WHERE $21::boolean "
+	"      $16::boolean, $13::int, $17::bigint "
+	"  WHERE $21::boolean AND $22::boolean "
 	"  ON CONFLICT (source_id, page_key) DO UPDATE SET "
 	"    etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified, "
 	"    next_cursor = EXCLUDED.next_cursor, done = EXCLUDED.done, "
@@ -123,8 +127,8 @@ static const char *const stmts[STMT__MAX] = {
 	"  RETURNING 1"
 	") "
 	"SELECT (SELECT id FROM doc), (SELECT count(*) FROM ins), "
-	"       cur.page_count, cur.item_count, cur.chunk_count, "
-	"       (SELECT count(*) FROM val) FROM cur",
+	"       (SELECT page_count FROM cur), (SELECT item_count FROM cur), "
+	"       (SELECT chunk_count FROM cur), (SELECT count(*) FROM val)",
 
 	/* STMT_RECORD_ERROR */
 	"INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, last_status, "
@@ -133,6 +137,11 @@ static const char *const stmts[STMT__MAX] = {
 	"ON CONFLICT (source_id) DO UPDATE SET last_status = 'error', "
 	"    last_http_status = EXCLUDED.last_http_status, "
 	"    last_synced_at = now(), last_error = EXCLUDED.last_error",
+
+	/* STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK */
+	"BEGIN",
+	"COMMIT",
+	"ROLLBACK",
 };
 
 struct store {
@@ -382,9 +391,18 @@ bin_text_array(struct rs_buf *b, const char *const *strs, size_t stride,
 {
 	const char	*s;
 	uint32_t	 len;
-	size_t		 i, l;
+	size_t		 i, l, total = 20;
 
-	if (bin_header(b, OID_TEXT, n) == -1)
+	/* Size it exactly first: these arrays can be megabytes. */
+	for (i = 0; i < n; i++) {
+		s = *(const char *const *)(const void *)
+		    ((const char *)strs + i * stride);
+		l = s != NULL ? strlen(s) : 0;
+		if (l > INT32_MAX || total > SIZE_MAX - 4 - l)
+			return -1;
+		total += 4 + l;
+	}
+	if (rs_buf_reserve(b, total) == -1 || bin_header(b, OID_TEXT, n) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		s = *(const char *const *)(const void *)
@@ -406,18 +424,24 @@ bin_embeddings(struct rs_buf *b, const struct store_chunk *c, size_t n)
 {
 	uint32_t	 rec[2], u;
 	size_t		 i, j;
+	char		*p;
 
 	if (n > INT32_MAX / EMBED_DIMS ||
+	    rs_buf_reserve(b, 20 + n * EMBED_DIMS * sizeof(rec)) == -1 ||
 	    bin_header(b, OID_FLOAT4, n * EMBED_DIMS) == -1)
 		return -1;
+	/* Reserved above: write the elements in place. */
+	p = b->p + b->len;
+	rec[0] = htonl(4);
 	for (i = 0; i < n; i++)
 		for (j = 0; j < EMBED_DIMS; j++) {
 			memcpy(&u, &c[i].embedding[j], 4);
-			rec[0] = htonl(4);
 			rec[1] = htonl(u);
-			if (rs_buf_append(b, rec, sizeof(rec)) == -1)
-				return -1;
+			memcpy(p, rec, sizeof(rec));
+			p += sizeof(rec);
 		}
+	b->len += n * EMBED_DIMS * sizeof(rec);
+	b->p[b->len] = '\0';
 	return 0;
 }
 
@@ -465,13 +489,14 @@ enum rs_status
 store_commit_batch(struct store *st, const struct store_batch *b,
     struct store_commit *res, char *err)
 {
-	enum { NP = 21 };
+	enum { NP = 23 };
 	struct rs_buf	 arrs[6];
 	PGresult	*r = NULL;
 	const char	*v[NP];
 	int		 lens[NP], fmts[NP];
 	Oid		 types[NP];
 	char		 nchunks[32], items[32], http[32], total[32];
+	char		 prior[32];
 	enum rs_status	 rc = RS_ENOMEM;
 	size_t		 i;
 	static const struct store_chunk none;
@@ -518,6 +543,9 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	v[18] = b->etag;
 	v[19] = b->last_modified;
 	v[20] = b->save_page ? "true" : "false";
+	v[21] = b->advance ? "true" : "false";
+	(void)snprintf(prior, sizeof(prior), "%lld", b->prior_inserted);
+	v[22] = prior;
 
 	if ((r = run(st, STMT_COMMIT_BATCH, NP, types, v, lens, fmts, 0,
 	    err)) == NULL) {
@@ -533,6 +561,7 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 		(void)snprintf(res->doc_id, sizeof(res->doc_id), "%s",
 		    PQgetvalue(r, 0, 0));
 	res->inserted = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	/* Empty (NULL) when the cursor was not advanced. */
 	res->page_count = atoi(PQgetvalue(r, 0, 2));
 	res->item_count = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
 	res->chunk_count = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
@@ -542,6 +571,23 @@ out:
 	for (i = 0; i < 6; i++)
 		rs_buf_free(&arrs[i]);
 	return rc;
+}
+
+enum rs_status
+store_tx(struct store *st, enum store_tx tx, char *err)
+{
+	static const enum stmt map[STORE_TX__MAX] =
+	    { STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK };
+	PGresult	*r;
+
+	if ((unsigned)tx >= STORE_TX__MAX)
+		return RS_EINTERNAL;
+	/* BEGIN on a lost connection may be retried; the others not. */
+	if ((r = run(st, map[tx], 0, NULL, NULL, NULL, NULL,
+	    tx == STORE_BEGIN, err)) == NULL)
+		return RS_EDB;
+	PQclear(r);
+	return RS_OK;
 }
 
 enum rs_status

@@ -99,6 +99,10 @@ struct store_batch {
 	const char		*page_key;	/* cursor it was fetched at */
 	const char		*etag;
 	const char		*last_modified;
+	/* 0 for all but the last statement of a multi-statement batch: the
+	 * cursor and the validators are written by the last one only. */
+	int			 advance;
+	long long		 prior_inserted; /* by earlier statements */
 };
 
 struct store_commit {
@@ -109,8 +113,23 @@ struct store_commit {
 	char		 doc_id[37];	/* "" when no chunk was new */
 };
 
+/*
+ * Write a batch in one statement: doc, chunks, and (when b->advance) the
+ * cursor and the page validators.  A batch too large for one statement is
+ * written as several inside store_tx(BEGIN) ... store_tx(COMMIT), with
+ * advance set on the last.
+ */
 enum rs_status	 store_commit_batch(struct store *, const struct store_batch *,
 		    struct store_commit *, char *err);
+
+enum store_tx {
+	STORE_BEGIN,
+	STORE_COMMIT,
+	STORE_ROLLBACK,
+	STORE_TX__MAX
+};
+
+enum rs_status	 store_tx(struct store *, enum store_tx, char *err);
 
 /* After a failed batch: last_status = 'error' and the message. */
 enum rs_status	 store_record_error(struct store *, const char *tenant_id,

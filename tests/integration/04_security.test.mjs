@@ -163,6 +163,24 @@ test('identity: the programs see the nginx-validated user, never a forged one', 
   assert.equal(lines.filter((l) => l.user === 'forged-user-77').length, 0);
 });
 
+test('authorization: tenant ids come from the database, never from the request', async () => {
+  const id = createSource('Tenant scope', dummyConfig(), { tenant: T1 });
+  // Extra fields naming another tenant are ignored: the rows land in the
+  // source's own tenant.
+  const r = await runBatch(id, { body: { sourceId: id, tenantId: T2, tenant_id: T2 } });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(sql(`SELECT DISTINCT tenant_id FROM kb_chunks WHERE source_id = :'p1'
+    UNION SELECT tenant_id FROM kb_docs WHERE source_id = :'p1'
+    UNION SELECT tenant_id FROM kb_rest_cursors WHERE source_id = :'p1';`, [id]), [[T1]]);
+  // A source cannot be moved to another tenant through an update.
+  const u = await refusedAndUnchanged(() => req('/api/backoffice/rest-sources-update', { body: { sourceId: id, tenantId: T2 } }));
+  if (u.status !== 404) {
+    assert.equal(u.status, 400, u.text);
+    assert.match(u.json.error, /tenantId/);
+  }
+  assert.equal(one(`SELECT tenant_id FROM kb_sources WHERE id = :'p1';`, [id]), T1);
+});
+
 // ---- CSRF and methods -------------------------------------------------------
 
 test('CSRF: cross-site form posts are refused with 403 and change nothing', async () => {
@@ -401,7 +419,6 @@ test('secrets: an encrypted key is used for header and query, and is redacted ev
   }
   assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200], rs.map((r) => r.text).join('\n'));
   assert.deepEqual(rs.map((r) => r.json.items), [50, 50, 50, 44]);
-  assert.equal(rs[0].json.url, `${UPSTREAM}/sec/auth/products?limit=50&skip=0&api_key=[redacted]`);
   assert.deepEqual(counts(id), { docs: 1, chunks: 194 });
   // The upstream did get the key, in the header and the query.
   const log = await upstreamLog();
@@ -416,60 +433,71 @@ test('secrets: an encrypted key is used for header and query, and is redacted ev
   const e = await runBatch(eid);
   assert.equal(e.status, 502, e.text);
   assert.match(e.json.error, /^upstream returned HTTP 401: /);
-  assert.match(e.json.error, /invalid key \[redacted\] \/ Bearer \[redacted\]/);
-  assert.match(e.json.url, /api_key=\[redacted\]$/);
   const cur = cursorRow(eid);
   assert.equal(cur.status, 'error');
-  assert.match(cur.error, /invalid key \[redacted\]/);
 
-  // Everything the system wrote: responses, logs, the whole database.
-  const everything = [seen.join('\n'), readTree(path.join(VAR, 'log')), pgDump()];
+  // Collect every place the key shows up, then compare with none.
+  const leaks = [];
   const forms = [SEC_CORE, SEC_KEY, encodeURIComponent(SEC_KEY), SEC_KEY.replaceAll('/', '\\/'),
     Buffer.from(SEC_KEY).toString('base64')];
-  for (const [i, blob] of everything.entries()) {
-    for (const f of forms) assert.ok(!blob.includes(f), `secret form '${f}' found in ${['responses', 'logs', 'database'][i]}`);
+  const check = (where, text) => {
+    for (const f of forms) if (text.includes(f)) leaks.push(`${where}: ...${text.slice(Math.max(0, text.indexOf(f) - 60), text.indexOf(f) + 40)}...`);
+  };
+  // The echoed url and error say [redacted] where the key was.
+  rs.forEach((r, i) => check(`response ${i + 1} url`, r.json.url));
+  check('error response', e.text);
+  check('last_error', cur.error);
+  assert.equal(rs[0].json.url.replace(/api_key=.*$/, 'api_key='), `${UPSTREAM}/sec/auth/products?limit=50&skip=0&api_key=`);
+  // Everything the system wrote: responses, logs, the whole database.
+  check('responses', seen.join('\n'));
+  for (const f of fs.readdirSync(path.join(VAR, 'log'))) {
+    const p = path.join(VAR, 'log', f);
+    check(`log/${f}`, fs.statSync(p).isDirectory() ? readTree(p) : fs.readFileSync(p, 'latin1'));
   }
+  check('database', pgDump());
   // The operator's list shows that a secret exists, never its value.
   const list = await req('/api/backoffice/rest-sources', { method: 'GET' });
   if (list.status !== 404) {
     assert.equal(list.status, 200, list.text);
-    assert.ok(!list.text.includes(SEC_CORE));
-    const s = list.json.sources.find((x) => x.id === id);
-    assert.equal(s.hasSecret, true);
+    check('source list', list.text);
+    assert.equal(list.json.sources.find((x) => x.id === id).hasSecret, true);
   }
+  assert.deepEqual([...new Set(leaks)], []);
+  assert.equal(rs[0].json.url, `${UPSTREAM}/sec/auth/products?limit=50&skip=0&api_key=[redacted]`);
+  assert.match(e.json.error, /invalid key \[redacted\] \/ Bearer \[redacted\]/);
+  assert.match(e.json.url, /api_key=\[redacted\]$/);
+  assert.equal(cur.error, e.json.error);
 });
 
-test('secrets: a next link that repeats the key is shown redacted', async (t) => {
+test('secrets: a next link that repeats the key is neither stored nor shown with it', async (t) => {
   if (!keyHex()) return t.skip('RESTSYNC_SECRET_KEY is set');
   storeSecret(T1, PROVIDER, encrypt(T1, PROVIDER, SEC_KEY));
+  await upstreamReset();
   const id = createSource('Keyed next', authConfig('/sec/keyed-next', {
     cursorStyle: 'cursor', nextCursorPath: 'next', itemsPath: 'items', cursorParam: 'after',
     pageSizeParam: null, currentOffsetPath: null, totalPath: null,
   }), { tenant: T1 });
-  const rs = await syncToEnd(id);
-  assert.deepEqual(rs.map((r) => r.status), [200, 200, 200], rs.map((r) => r.text).join('\n'));
-  assert.deepEqual(rs.map((r) => r.json.items), [10, 10, 10]);
-  assert.equal(rs[0].json.next, `${UPSTREAM}/sec/keyed-next?after=10&api_key=[redacted]`);
-  assert.equal(rs[1].json.url, `${UPSTREAM}/sec/keyed-next?after=10&api_key=[redacted]`);
-  for (const r of rs) assert.ok(!r.text.includes(SEC_CORE), r.text);
-});
-
-test('secrets: a next link that repeats the key is not stored in clear (cursor, page list)', {
-  todo: 'kb_rest_cursors.next_cursor keeps the absolute next URL as the API sent it, key included; '
-    + 'pager/batch should drop queryTemplate parameters from it before storing (they are re-added per request)',
-}, async (t) => {
-  if (!keyHex()) return t.skip('RESTSYNC_SECRET_KEY is set');
-  storeSecret(T1, PROVIDER, encrypt(T1, PROVIDER, SEC_KEY));
-  const id = createSource('Keyed next stored', authConfig('/sec/keyed-next', {
-    cursorStyle: 'cursor', nextCursorPath: 'next', itemsPath: 'items', cursorParam: 'after',
-    pageSizeParam: null, currentOffsetPath: null, totalPath: null,
-  }), { tenant: T1 });
-  const r = await runBatch(id);
-  assert.equal(r.status, 200, r.text);
-  const stored = cursorRow(id).next;
+  const r1 = await runBatch(id);
+  assert.equal(r1.status, 200, r1.text);
+  assert.equal(r1.json.items, 10);
+  // The API's next link carried api_key=<key>: the stored cursor drops
+  // the queryTemplate parameters (they are added again per request).
+  assert.equal(r1.json.next, `${UPSTREAM}/sec/keyed-next?after=10`);
+  assert.equal(cursorRow(id).next, `${UPSTREAM}/sec/keyed-next?after=10`);
   const list = await req('/api/backoffice/rest-sources', { method: 'GET' });
-  assert.ok(!stored.includes(SEC_CORE), `stored cursor: ${stored}`);
-  assert.ok(!list.text.includes(SEC_CORE), 'page list shows the key');
+  if (list.status !== 404) assert.ok(!list.text.includes(SEC_CORE), 'the source list shows the key');
+  const rest = await syncToEnd(id);
+  rest.forEach((r) => seen.push(r.text));
+  assert.deepEqual(rest.map((r) => r.status), [200, 200], rest.map((r) => r.text).join('\n'));
+  assert.deepEqual(rest.map((r) => r.json.items), [10, 10]);
+  assert.equal(rest[1].json.done, true);
+  // Each request carried the key again.
+  const log = await upstreamLog();
+  assert.deepEqual(log.map((e) => new URL(e.url, UPSTREAM).searchParams.get('after')), [null, '10', '20']);
+  assert.ok(log.every((e) => new URL(e.url, UPSTREAM).searchParams.get('api_key') === SEC_KEY));
+  for (const r of [r1, ...rest]) assert.ok(!r.text.includes(SEC_CORE), r.text);
+  assert.equal(rest[0].json.url, `${UPSTREAM}/sec/keyed-next?after=10&api_key=[redacted]`);
+  assert.equal(one(`SELECT count(*) FROM kb_rest_cursors WHERE position(:'p1' in coalesce(next_cursor, '') || coalesce(last_error, '')) > 0;`, [SEC_CORE]), '0');
 });
 
 test('secrets: a ciphertext copied to another tenant or another provider does not decrypt', async (t) => {
@@ -689,4 +717,90 @@ test('fetcher: invalid UTF-8 in item text is stored as valid UTF-8 with U+FFFD',
   assert.equal(t2, 'lone \uFFFD surrogate');
   assert.match(c2, /nul +inside/);
   assert.ok(!c2.includes('\u0000'));
+});
+
+// ---- Key rotation ---------------------------------------------------------------
+
+function tryDecrypt(keyBuf, tenant, provider, ctHex, nonceHex) {
+  const ct = Buffer.from(ctHex, 'hex');
+  try {
+    const d = crypto.createDecipheriv('aes-256-gcm', keyBuf, Buffer.from(nonceHex, 'hex'));
+    d.setAAD(Buffer.from(`${tenant}:${provider}`));
+    d.setAuthTag(ct.subarray(ct.length - 16));
+    return Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]).toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+const secretRows = () => sql(`SELECT tenant_id, provider, encode(ciphertext, 'hex'), encode(nonce, 'hex')
+  FROM integration_secrets ORDER BY tenant_id, provider;`);
+
+test('secrets: scripts/rotate-secret-key.sh re-encrypts every secret and swaps the key file', async (t) => {
+  if (!keyHex()) return t.skip('RESTSYNC_SECRET_KEY is set');
+  const keyFile = path.join(VAR, 'secret.key');
+  const oldHex = keyHex();
+  const oldKey = Buffer.from(oldHex, 'hex');
+  const st0 = fs.statSync(keyFile);
+  storeSecret(T1, PROVIDER, encrypt(T1, PROVIDER, SEC_KEY));
+  // A row no key opens (written with a lost key).
+  storeSecret(T2, 'lostkey', encrypt(T2, 'lostkey', 'whatever-1234', crypto.randomBytes(32)));
+  const env = { ...process.env, RS_VAR: VAR };
+  delete env.RESTSYNC_SECRET_KEY;
+  delete env.DATABASE_URL;
+  const script = path.join(ROOT, 'scripts/rotate-secret-key.sh');
+
+  // It refuses while a row does not decrypt, and changes nothing.
+  const fp = fingerprint();
+  const refusedRun = spawnSync(script, [], { env, encoding: 'utf8' });
+  assert.equal(refusedRun.status, 1, refusedRun.stdout + refusedRun.stderr);
+  assert.match(refusedRun.stderr, new RegExp(`tenant ${T2}, provider lostkey`));
+  assert.match(refusedRun.stderr, /nothing was changed/);
+  assert.equal(fingerprint(), fp);
+  assert.equal(keyHex(), oldHex);
+
+  const before = secretRows();
+  const plain = before.map(([tn, pv, ct, n]) => tryDecrypt(oldKey, tn, pv, ct, n));
+  const good = plain.filter((p) => p !== null).length;
+  assert.ok(good >= 1);
+  const r = spawnSync(script, [], { env: { ...env, SKIP_UNDECRYPTABLE: '1' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, new RegExp(`^rotate-secret-key: rotated ${good} secrets; ${keyFile} holds the new key, the old one is ${keyFile}\\.old-\\d{8}T\\d{6}Z\\n$`));
+  const backup = r.stdout.trim().split(' ').at(-1);
+
+  // The new key file: another key, same owner, 0600; the old one kept.
+  const newHex = keyHex();
+  assert.match(newHex, /^[0-9a-f]{64}$/);
+  assert.notEqual(newHex, oldHex);
+  const st1 = fs.statSync(keyFile);
+  assert.equal(st1.mode & 0o777, 0o600);
+  assert.equal(st1.uid, st0.uid);
+  assert.equal(fs.readFileSync(backup, 'utf8').trim(), oldHex);
+  assert.equal(fs.statSync(backup).mode & 0o077, 0);
+
+  // Every row that opened with the old key opens with the new one, same
+  // plaintext, fresh nonce; the old key opens none of them; the lost one
+  // is untouched.
+  const after = secretRows();
+  assert.deepEqual(after.map((x) => x.slice(0, 2)), before.map((x) => x.slice(0, 2)));
+  after.forEach(([tn, pv, ct, n], i) => {
+    if (plain[i] === null) {
+      assert.deepEqual([ct, n], before[i].slice(2));
+      return;
+    }
+    assert.notEqual(n, before[i][3]);
+    assert.equal(tryDecrypt(Buffer.from(newHex, 'hex'), tn, pv, ct, n), plain[i]);
+    assert.equal(tryDecrypt(oldKey, tn, pv, ct, n), null);
+  });
+
+  // The running workers use the new key at once (they read the file per batch).
+  await upstreamReset();
+  const id = createSource('After rotation', authConfig('/sec/auth/products'), { tenant: T1 });
+  const b = await runBatch(id);
+  assert.equal(b.status, 200, b.text);
+  assert.equal(b.json.items, 50);
+  assert.equal((await upstreamLog())[0].headers.authorization, `Bearer ${SEC_KEY}`);
+
+  sql(`DELETE FROM integration_secrets WHERE tenant_id = :'p1' AND provider = 'lostkey';`, [T2]);
+  fs.rmSync(backup);
 });

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "config.h"
@@ -66,6 +67,8 @@ static const struct url_row {
 	{ C_OFFSET ",\"baseUrl\":\"" API "/v1/items?sort=asc&limit=9&offset=7"
 	  "&q=a%20b\"}", "50", NULL, RS_OK,
 	  API "/v1/items?sort=asc&q=a%20b&limit=50&offset=50" },
+	{ C_OFFSET ",\"baseUrl\":\"" API "/v1/it%c3%a9ms?q=%e2%82%ac\"}", NULL,
+	  NULL, RS_OK, API "/v1/it%C3%A9ms?q=%E2%82%AC&limit=50&offset=0" },
 	{ C_OFFSET "}", "abc", NULL, RS_EINPUT, "is not an offset" },
 	{ C_OFFSET "}", "-1", NULL, RS_EINPUT, "is not an offset" },
 	{ C_OFFSET "}", "99999999999999999999", NULL, RS_EINPUT,
@@ -88,11 +91,11 @@ static const struct url_row {
 	{ C_CURSOR "}", "abc123", NULL, RS_OK,
 	  API "/v1/items?limit=2&cursor=abc123" },
 	{ C_CURSOR "}", "a b&c=d#e", NULL, RS_OK,
-	  API "/v1/items?limit=2&cursor=a+b%26c%3dd%23e" },
+	  API "/v1/items?limit=2&cursor=a%20b%26c%3Dd%23e" },
 	{ C_CURSOR "}", "eyJvIjozMH0+/w==", NULL, RS_OK,
-	  API "/v1/items?limit=2&cursor=eyJvIjozMH0%2b%2fw%3d%3d" },
+	  API "/v1/items?limit=2&cursor=eyJvIjozMH0%2B%2Fw%3D%3D" },
 	{ C_CURSOR "}", "caf\xc3\xa9\xe2\x82\xac", NULL, RS_OK,
-	  API "/v1/items?limit=2&cursor=caf%c3%a9%e2%82%ac" },
+	  API "/v1/items?limit=2&cursor=caf%C3%A9%E2%82%AC" },
 	{ C_CURSOR "}", "%41", NULL, RS_OK,
 	  API "/v1/items?limit=2&cursor=%2541" },
 	/* An absolute next URL is fetched as is, on baseUrl's origin only. */
@@ -111,7 +114,7 @@ static const struct url_row {
 	  API "/v1/customers?limit=2&starting_after=cus_0042" },
 	{ C_LAST "}", "https://evil.example.com/", NULL, RS_OK,
 	  API "/v1/customers?limit=2&starting_after="
-	  "https%3a%2f%2fevil.example.com%2f" },
+	  "https%3A%2F%2Fevil.example.com%2F" },
 
 	/* link: baseUrl first, then the stored next URL as is */
 	{ C_LINK "}", NULL, NULL, RS_OK,
@@ -127,7 +130,7 @@ static const struct url_row {
 	/* queryTemplate: {{API_KEY}} filled, encoded, replacing baseUrl's */
 	{ C_OFFSET ",\"queryTemplate\":{\"api_key\":\"{{API_KEY}}\"}}", NULL,
 	  "k&y=1 +", RS_OK,
-	  API "/v1/items?limit=50&offset=0&api_key=k%26y%3d1+%2b" },
+	  API "/v1/items?limit=50&offset=0&api_key=k%26y%3D1%20%2B" },
 	{ C_OFFSET ",\"baseUrl\":\"" API "/v1/items?api_key=OLD&x=1\","
 	  "\"queryTemplate\":{\"api_key\":\"{{API_KEY}}\",\"v\":\"2\"}}",
 	  NULL, "NEW", RS_OK,
@@ -199,6 +202,43 @@ test_url_long_cursor(void **state)
 	    PAGER_MAX_CURSOR);
 	free(url);
 	free(cur);
+	cfg_free(&cfg);
+}
+
+/*
+ * A key sent in the query reads in the URL exactly as curl_easy_escape
+ * spells it: batch.c redacts that spelling from what it shows.
+ */
+static void
+test_url_key_spelling(void **state)
+{
+	static const char *const keys[] = {
+		"plain-key_1.2~3", "a b", "a+b", "k/=&#?%", "caf\xc3\xa9",
+		"%2b%2B", "\"'<>[]{}|\\^`!$()*,;:@",
+	};
+	struct source_config	 cfg;
+	char			 err[RS_ERRLEN] = "", all[128];
+	char			*url, *esc;
+	size_t			 i;
+	int			 c;
+
+	(void)state;
+	parse_cfg(C_OFFSET ",\"queryTemplate\":{\"key\":\"{{API_KEY}}\"}}",
+	    &cfg);
+	for (c = 0x20, i = 0; c < 0x7f; c++)
+		all[i++] = (char)c;
+	all[i] = '\0';
+	for (i = 0; i <= NROWS(keys); i++) {
+		const char *k = i < NROWS(keys) ? keys[i] : all;
+
+		assert_int_equal(pager_url(&cfg, NULL, k, &url, err), RS_OK);
+		esc = curl_easy_escape(NULL, k, 0);
+		assert_non_null(esc);
+		if (strstr(url, esc) == NULL)
+			fail_msg("key '%s': %s lacks %s", k, url, esc);
+		curl_free(esc);
+		free(url);
+	}
 	cfg_free(&cfg);
 }
 
@@ -599,8 +639,11 @@ static const struct link_row {
 	  "bad parameter value" },
 	{ "<https://a.example/2>; rel=", B, RS_EUPSTREAM,
 	  "bad parameter value" },
-	{ "<https://a.example/2>; rel=(next)", B, RS_EUPSTREAM,
-	  "bad parameter value" },
+	{ "<https://a.example/2>; rel=(next)", B, RS_OK, NULL },
+	{ "<https://a.example/2>; type=application/json; rel=next", B, RS_OK,
+	  "https://a.example/2" },
+	{ "<https://a.example/2>; rel=next\"", B, RS_EUPSTREAM,
+	  "unexpected character" },
 	{ "<https://a.example/2>; =next", B, RS_EUPSTREAM,
 	  "expected a parameter name" },
 	{ "<https://a.example/2>; rel=next x", B, RS_EUPSTREAM,
@@ -696,6 +739,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url_rows),
 		cmocka_unit_test(test_url_long_cursor),
+		cmocka_unit_test(test_url_key_spelling),
 		cmocka_unit_test(test_next_rows),
 		cmocka_unit_test(test_walk_starting_after),
 		cmocka_unit_test(test_link_rows),

@@ -87,6 +87,43 @@ test:
 clean:
 	rm -rf build
 
+# libFuzzer harnesses (clang): make fuzz runs each for FUZZ_SECONDS (60);
+# make test runs fuzz-smoke (a few seconds each).  New inputs go to
+# build/fuzz/corpus/<name>; the seeds in tests/fuzz/corpus/<name> are read.
+FUZZ_CC	   ?= clang
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_OBJ   = $(COMMON_SRC:common/%.c=build/fuzz/common/%.o)
+FUZZ_FLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
+	     -fno-omit-frame-pointer -Icommon $(PKG_CFLAGS)
+FUZZ_SECONDS ?= 60
+
+.PHONY: fuzz fuzz-smoke fuzz-bin
+
+build/fuzz/common/%.o: common/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    $(FUZZ_OBJ) $(PKG_LIBS) -lfcgi -lm
+
+fuzz-bin: $(FUZZ_BIN)
+
+fuzz: fuzz-bin
+	@for b in $(FUZZ_BIN); do \
+		n=$${b##*/fuzz_}; mkdir -p build/fuzz/corpus/$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		$$b -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		    build/fuzz/corpus/$$n tests/fuzz/corpus/$$n 2>build/fuzz/$$n.log || \
+		    { tail -40 build/fuzz/$$n.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units' build/fuzz/$$n.log; \
+	done
+
+fuzz-smoke:
+	$(MAKE) -s fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-5}
+
 -include $(COMMON_OBJ:.o=.d)
 
 # make bench: throughput, latency and memory of full syncs on a stack of its

@@ -123,7 +123,7 @@ main(int argc, char *argv[])
 	long			 nc = argc > 2 ? strtol(argv[2], NULL, 10) : 50;
 	long			 tl = argc > 3 ? strtol(argv[3], NULL, 10) : 400;
 	long			 b, i, j;
-	int			 rc = 1;
+	int			 rc = 1, n;
 
 	if (nb < 1 || nb > MAX_BATCHES || nc < 1 || nc > MAX_CHUNKS ||
 	    tl < 16 || tl > MAX_TEXT) {
@@ -161,10 +161,15 @@ main(int argc, char *argv[])
 			texts[i][tl] = '\0';
 			hash_sha256_hex(texts[i], (size_t)tl, hashes[i]);
 			hp[i] = hashes[i];
-			(void)snprintf(meta[i], 512, "{\"contentHash\":\"%s\","
+			/* Hex, a UUID and integers: nothing to escape. */
+			n = snprintf(meta[i], 512, "{\"contentHash\":\"%s\","
 			    "\"sourceId\":\"%s\",\"itemIndex\":%ld,"
 			    "\"chunkIndex\":0,\"page\":%ld}", hashes[i], src,
 			    b * nc + i, b + 1);
+			if (n < 0 || n >= 512) {
+				fprintf(stderr, "metadata too long\n");
+				goto out;
+			}
 			norm = 0;
 			for (j = 0; j < EMBED_DIMS; j++) {
 				emb[i * EMBED_DIMS + j] =

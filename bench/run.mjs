@@ -447,6 +447,10 @@ function table(res) {
     p(`\n== micro-benchmarks (MB = 10^6 bytes; best of ${res.micro.chunk[0].runs} runs)`);
     for (const r of [...res.micro.chunk, ...res.micro.json]) p(`   ${r.case.padEnd(46)} ${pad(r.mbPerS.toFixed(1), 8)} MB/s`);
   }
+  if (res.targets?.length) {
+    p('\n== product targets (figures above; "met" is a comparison, not a pass/fail gate)');
+    for (const t of res.targets) p(`   ${t.met ? 'met    ' : 'NOT met'}  ${t.what}: ${t.value} (target ${t.target})`);
+  }
   p(`\nresults: ${path.relative(ROOT, OUT)}`);
   return L.join('\n');
 }
@@ -483,6 +487,15 @@ if (!PHASES.every((p) => p === 'micro')) {
                                          FROM pg_class WHERE relname IN ('kb_chunks', 'kb_docs', 'kb_rest_cursors');`));
 }
 res.loadAverageAtEnd = os.loadavg().map(r2);
+res.targets = [];
+if (res.remote) {
+  res.targets.push({ what: 'own code + DB per 50-item batch, mean ms (remote embedder)', value: res.remote.ownCodeAndDbMs.mean, target: '<= 4', met: res.remote.ownCodeAndDbMs.mean <= 4 });
+  res.targets.push({ what: `last ${EDGE} / first ${EDGE} batches, in-batch total`, value: res.remote.firstVsLast.serverTotal.ratio, target: '<= 1.2', met: res.remote.firstVsLast.serverTotal.ratio <= 1.2 });
+}
+if (res.local) res.targets.push({ what: `last ${EDGE} / first ${EDGE} batches, in-batch total (local embedder)`, value: res.local.firstVsLast.serverTotal.ratio, target: '<= 1.2', met: res.local.firstVsLast.serverTotal.ratio <= 1.2 });
+const hwm = Math.max(0, ...Object.values(res.memory).map((m) => m.maxHwmMiB));
+if (Object.keys(res.memory).length) res.targets.push({ what: 'peak RSS of a rest_batch process, MiB', value: hwm, target: '< 64', met: hwm < 64 });
+if (res.scale) res.targets.push({ what: `per-source throughput lost with ${SOURCES} sources at once, %`, value: res.scale.perSourceLossPct, target: '< 20', met: res.scale.perSourceLossPct < 20 });
 res.benchSeconds = r2((performance.now() - t0) / 1000);
 fs.writeFileSync(OUT, JSON.stringify(res, null, 2) + '\n');
 console.log(table(res));

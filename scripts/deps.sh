@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc make pkg-config libc6-dev libfcgi-dev spawn-fcgi nginx
 libpq-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libcmocka-dev
-postgresql-15 postgresql-client-15 curl openssl nodejs ${RS_EXTRA_PKGS:-}"
+postgresql-15 postgresql-client-15 curl openssl nodejs chromium ${RS_EXTRA_PKGS:-}"
 
 missing=""
 for p in $PKGS; do

@@ -106,7 +106,7 @@ function toast(kind, title, detail) {
   const remove = () => t.remove();
   close.addEventListener('click', remove);
   box.append(t);
-  while (box.children.length > 5) box.firstElementChild.remove();
+  while (box.children.length > 4) box.firstElementChild.remove();
   setTimeout(remove, kind === 'error' ? 15000 : 7000);
   return t;
 }
@@ -130,7 +130,7 @@ async function refresh({ quiet = false } = {}) {
   return true;
 }
 
-function renderSummary() {
+function renderSummary(shown = null) {
   const all = [...state.sources.values()];
   const items = all.reduce((a, s) => a + (s.itemCount || 0), 0);
   const chunks = all.reduce((a, s) => a + (s.chunks || 0), 0);
@@ -139,6 +139,7 @@ function renderSummary() {
   const parts = [plural(all.length, 'source', 'sources'), `${n(items)} items`, `${n(chunks)} chunks`];
   if (done) parts.push(`${n(done)} complete`);
   if (errors) parts.push(plural(errors, 'with an error', 'with errors'));
+  if (shown !== null) parts.push(`${n(shown)} shown`);
   $('#summary').textContent = parts.join(' · ');
 }
 
@@ -157,8 +158,30 @@ function renderAll() {
   }
   for (const tr of [...body.children]) if (!seen.has(tr.dataset.id)) tr.remove();
   $('#empty').hidden = !(state.loaded && state.order.length === 0);
-  $('#sources').classList.toggle('is-empty', state.order.length === 0);
-  renderSummary();
+  applyFilter();
+}
+
+function matches(s, q) {
+  if (!q) return true;
+  const hay = [s.title, s.tenantName, s.id, s.summary ? s.summary.baseUrl : ''].join('\n').toLowerCase();
+  return q.split(/\s+/).every((w) => hay.includes(w));
+}
+
+// Hide the rows that do not match the filter box; say how many are shown.
+function applyFilter() {
+  const q = $('#filter').value.trim().toLowerCase();
+  let shown = 0;
+  for (const tr of $('#rows').children) {
+    const s = state.sources.get(tr.dataset.id);
+    tr.hidden = !(s && matches(s, q));
+    if (!tr.hidden) shown += 1;
+  }
+  const none = state.order.length > 0 && shown === 0;
+  const msg = $('#no-match');
+  msg.hidden = !none;
+  msg.textContent = none ? `No source matches “${$('#filter').value.trim()}”.` : '';
+  $('#sources').classList.toggle('is-empty', shown === 0);
+  renderSummary(q ? shown : null);
 }
 
 function statusOf(s, busy) {
@@ -655,6 +678,7 @@ function init() {
     if (await refresh()) toast('info', 'Sources refreshed');
   });
   $('#add').addEventListener('click', () => openSourceForm(null));
+  $('#filter').addEventListener('input', applyFilter);
   $('#add-empty').addEventListener('click', () => openSourceForm(null));
   $('#source-form').addEventListener('submit', submitSourceForm);
   for (const b of document.querySelectorAll('#source-dialog [data-close]')) {

@@ -712,8 +712,16 @@ main(void)
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_no_env_proxy),
 	};
+	static const char *const proxies[] = {
+		"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
+		"ALL_PROXY", "no_proxy", "NO_PROXY",
+	};
+	size_t	 i;
 	int	 rc;
 
+	/* Unchecked exchanges honour proxies: none from the caller. */
+	for (i = 0; i < NROWS(proxies); i++)
+		unsetenv(proxies[i]);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);

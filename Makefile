@@ -39,12 +39,14 @@ COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:common/%.c=$(BUILD)/common/%.o)
 CGI_SRC	   = $(wildcard cgi-src/*.c)
 CGI_BIN	   = $(CGI_SRC:cgi-src/%.c=$(BUILD)/bin/%)
+CLI_SRC	   = $(wildcard cli/*.c)
+CLI_BIN	   = $(CLI_SRC:cli/%.c=$(BUILD)/cli/%)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all unit test run stop clean deps asan-unit
 
-all: $(CGI_BIN) $(UNIT_BIN)
+all: $(CGI_BIN) $(CLI_BIN) $(UNIT_BIN)
 
 $(BUILD)/common/%.o: common/%.c
 	@mkdir -p $(@D)
@@ -55,6 +57,10 @@ $(BUILD)/librs.a: $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/%: cgi-src/%.c $(BUILD)/librs.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librs.a $(LDLIBS)
+
+$(BUILD)/cli/%: cli/%.c $(BUILD)/librs.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librs.a $(LDLIBS)
 

@@ -54,8 +54,18 @@ main(void)
 				id = "";
 			}
 		}
+		if (st == RS_OK && json_object_object_get_ex(body, "action",
+		    &v) && (!json_object_is_type(v, json_type_string) ||
+		    (strcmp(json_object_get_string(v), "sync") != 0 &&
+		    strcmp(json_object_get_string(v), "sync-to-end") != 0))) {
+			rs_errf(err, "'action' must be \"sync\" or "
+			    "\"sync-to-end\"");
+			st = RS_EINPUT;
+		}
 		if (st == RS_OK)
-			st = batch_run(&ctx, id, &res, err);
+			st = batch_run(&ctx, id, fio_user(&rq),
+			    json_object_object_get_ex(body, "action", &v) ?
+			    json_object_get_string(v) : "sync", &res, err);
 
 		log = json_object_new_object();
 		json_object_object_add(log, "source_id",

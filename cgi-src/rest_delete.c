@@ -25,7 +25,7 @@ main(void)
 	char			 err[RS_ERRLEN], id[37];
 	long long		 docs, chunks;
 
-	if (fio_init(&rq, "rest_delete") == -1)
+	if (fio_init(&rq, "rest_delete") == -1 || fio_prefork(&rq) == -1)
 		return 1;
 	if (store_open(&st_auth, err) != RS_OK || src_open(&db, err) != RS_OK) {
 		fprintf(stderr, "rest_delete: %s\n", err);

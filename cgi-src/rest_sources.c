@@ -32,8 +32,9 @@ main(void)
 	char			 err[RS_ERRLEN];
 	int			 post, trunc;
 
-	if (fio_init(&rq, "rest_sources") == -1)
+	if (fio_init(&rq, "rest_sources") == -1 || fio_prefork(&rq) == -1)
 		return 1;
+	rq.allow = "GET, POST";
 	if (store_open(&st_auth, err) != RS_OK || src_open(&db, err) != RS_OK) {
 		fprintf(stderr, "rest_sources: %s\n", err);
 		return 1;

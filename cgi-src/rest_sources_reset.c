@@ -24,7 +24,7 @@ main(void)
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN], id[37];
 
-	if (fio_init(&rq, "rest_sources_reset") == -1)
+	if (fio_init(&rq, "rest_sources_reset") == -1 || fio_prefork(&rq) == -1)
 		return 1;
 	if (store_open(&st_auth, err) != RS_OK || src_open(&db, err) != RS_OK) {
 		fprintf(stderr, "rest_sources_reset: %s\n", err);

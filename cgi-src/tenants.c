@@ -22,8 +22,9 @@ main(void)
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN];
 
-	if (fio_init(&rq, "tenants") == -1)
+	if (fio_init(&rq, "tenants") == -1 || fio_prefork(&rq) == -1)
 		return 1;
+	rq.allow = "GET";
 	if (store_open(&st_auth, err) != RS_OK || src_open(&db, err) != RS_OK) {
 		fprintf(stderr, "tenants: %s\n", err);
 		return 1;

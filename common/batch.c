@@ -52,6 +52,8 @@ struct work {
 	size_t			 nhdrs;
 	char			*url;
 	int			 locked;
+	const char		*actor;		/* for the audit trail */
+	const char		*action;
 	int			 conditional;	/* validators sent and kept */
 	int			 not_modified;	/* the upstream said 304 */
 };
@@ -551,6 +553,20 @@ chunk_metadata(const struct pending *p, const char *source_id, int page)
 	return s;
 }
 
+/* The audit row's detail: what the batch did so far (JSON, malloc'd). */
+static char *
+audit_detail(const struct batch_result *r)
+{
+	struct json_object	*o = batch_result_json(r);
+	char			*s;
+
+	json_object_object_del(o, "ok");
+	s = strdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return s;
+}
+
 /*
  * Embed the new chunks and write doc, chunks and cursor.  Up to
  * BATCH_GROUP new chunks: one embeddings call, then one statement.  More
@@ -578,6 +594,7 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	double			 t;
 	int			 in_tx = 0;
 	long long		 inserted = 0;
+	char			*detail = NULL;
 
 	memset(&cm, 0, sizeof(cm));
 	rs_buf_init(&hb, (size_t)w->np * HASH_HEXLEN + 1);
@@ -643,6 +660,9 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	sb.last_modified = w->resp.last_modified;
 	sb.save_page = w->conditional && !w->not_modified &&
 	    (w->resp.etag != NULL || w->resp.last_modified != NULL);
+	sb.actor = w->actor;
+	sb.action = w->action;
+	res->done = nx->done;
 
 	ngroups = n == 0 ? 1 : (n + BATCH_GROUP - 1) / BATCH_GROUP;
 	if (ngroups > 1) {
@@ -669,6 +689,16 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 		sb.nchunks = m;
 		sb.advance = off + BATCH_GROUP >= n;
 		sb.prior_inserted = inserted;
+		if (sb.advance) {
+			/* The audit detail: every stage but the commit (the
+			 * statement adds "inserted"). */
+			if ((detail = audit_detail(res)) == NULL) {
+				rs_errf(err, "out of memory");
+				st = RS_ENOMEM;
+				goto out;
+			}
+			sb.detail = detail;
+		}
 		t = rs_now_ms();
 		if ((st = store_commit_batch(ctx->st, &sb, &cm, err)) != RS_OK)
 			goto out;
@@ -702,6 +732,7 @@ out:
 	free(texts);
 	free(lens);
 	free(emb);
+	free(detail);
 	rs_buf_free(&hb);
 	return st;
 }
@@ -777,8 +808,8 @@ body_excerpt(const struct rs_buf *b, char *out, size_t outsz)
 }
 
 enum rs_status
-batch_run(struct batch_ctx *ctx, const char *source_id,
-    struct batch_result *res, char *err)
+batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
+    const char *action, struct batch_result *res, char *err)
 {
 	struct work		 w;
 	struct fetch_req	 fr;
@@ -795,6 +826,8 @@ batch_run(struct batch_ctx *ctx, const char *source_id,
 	memset(&w, 0, sizeof(w));
 	memset(&nx, 0, sizeof(nx));
 	memset(res, 0, sizeof(*res));
+	w.actor = actor;
+	w.action = action;
 	res->total = -1;
 	res->embedder = embed_name(ctx->em);
 
@@ -991,10 +1024,14 @@ fail:
 	/* 10. Record the failure (a separate write; the batch wrote
 	 * nothing).  Secrets never reach the message. */
 	redact_buf(err, &w.sv);
-	if (st != RS_EBUSY && st != RS_ENOTFOUND && w.locked)
+	if (st != RS_EBUSY && st != RS_ENOTFOUND && w.locked) {
+		char	*detail = audit_detail(res);
+
 		(void)store_record_error(ctx->st, w.src.tenant_id, w.src.id,
 		    (int)res->status, err != NULL ? err : "batch failed",
-		    NULL);
+		    actor, action, detail, NULL);
+		free(detail);
+	}
 out:
 	if (tok != NULL)
 		json_tokener_free(tok);

@@ -68,7 +68,10 @@ enum rs_status	 batch_ctx_open(struct batch_ctx *, char *err);
 void		 batch_ctx_close(struct batch_ctx *);
 
 /*
- * Run one batch of source_id.  On RS_OK the cursor advanced.  Errors:
+ * Run one batch of source_id for actor (the nginx-validated user,
+ * "worker@<host>", "cli:<user>") as action ("sync", "sync-to-end",
+ * "worker"); both go to the audit trail.  On RS_OK the cursor advanced.
+ * Errors:
  * RS_ENOTFOUND (no such REST source), RS_EBUSY (a batch is running, or
  * the source is disabled), RS_EINPUT (stored config or secret unusable),
  * RS_EUPSTREAM, RS_EEMBED, RS_EDB.  After a failure past loading, the
@@ -77,6 +80,7 @@ void		 batch_ctx_close(struct batch_ctx *);
  * status for error responses) and must be freed with batch_result_free.
  */
 enum rs_status	 batch_run(struct batch_ctx *, const char *source_id,
+		    const char *actor, const char *action,
 		    struct batch_result *res, char *err);
 void		 batch_result_free(struct batch_result *);
 

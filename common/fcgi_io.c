@@ -65,6 +65,7 @@ fio_init(struct fio_req *rq, const char *program)
 
 	memset(rq, 0, sizeof(*rq));
 	rq->program = program;
+	rq->allow = "POST";
 	if ((getuid() == 0 || geteuid() == 0) &&
 	    (allow == NULL || strcmp(allow, "1") != 0)) {
 		fprintf(stderr, "%s: refusing to run as root; start it with "
@@ -342,13 +343,17 @@ void
 fio_write_json(struct fio_req *rq, int code, struct json_object *obj)
 {
 	const char	*s;
-	char		 head[512];
+	char		 head[512], allow[64];
 	size_t		 len;
 	int		 n;
 
 	s = json_object_to_json_string_ext(obj,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(s);
+	allow[0] = '\0';
+	if (code == 405)
+		(void)snprintf(allow, sizeof(allow), "Allow: %s\r\n",
+		    rq->allow != NULL ? rq->allow : "POST");
 	/* libfcgi's own printf lacks %zu: format headers with snprintf. */
 	n = snprintf(head, sizeof(head),
 	    "Status: %d %s\r\n"
@@ -360,7 +365,7 @@ fio_write_json(struct fio_req *rq, int code, struct json_object *obj)
 	    "frame-ancestors 'none'\r\n"
 	    "%s"
 	    "\r\n", code, reason(code), len,
-	    code == 405 ? "Allow: POST\r\n" : "");
+	    allow);
 	if (n > 0 && (size_t)n < sizeof(head))
 		FCGX_PutStr(head, n, rq->fcgx.out);
 	if (strcmp(fio_param(rq, "REQUEST_METHOD"), "HEAD") != 0)

@@ -26,6 +26,7 @@ struct fio_req {
 	size_t		 body_len;
 	double		 t0;
 	const char	*program;
+	const char	*allow;		/* methods for 405's Allow ("POST") */
 };
 
 /*

@@ -125,18 +125,35 @@ static const char *const stmts[STMT__MAX] = {
 	"    items = EXCLUDED.items, total = EXCLUDED.total, "
 	"    updated_at = now() "
 	"  RETURNING 1"
+	"), aud AS ("
+	"  INSERT INTO kb_rest_audit (actor, action, source_id, tenant_id, "
+	"      outcome, detail) "
+	"  SELECT $24::text, $25::text, $2::uuid, $1::uuid, $14::text, "
+	"      $26::jsonb || jsonb_build_object('inserted', "
+	"          (SELECT count(*) FROM ins) + $23::bigint) "
+	"  WHERE $22::boolean "
+	"  RETURNING 1"
 	") "
 	"SELECT (SELECT id FROM doc), (SELECT count(*) FROM ins), "
 	"       (SELECT page_count FROM cur), (SELECT item_count FROM cur), "
-	"       (SELECT chunk_count FROM cur), (SELECT count(*) FROM val)",
+	"       (SELECT chunk_count FROM cur), (SELECT count(*) FROM val), "
+	"       (SELECT count(*) FROM aud)",
 
-	/* STMT_RECORD_ERROR */
-	"INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, last_status, "
-	"    last_http_status, last_synced_at, last_error) "
-	"VALUES ($1::uuid, $2::uuid, 'error', $3::int, now(), $4::text) "
-	"ON CONFLICT (source_id) DO UPDATE SET last_status = 'error', "
-	"    last_http_status = EXCLUDED.last_http_status, "
-	"    last_synced_at = now(), last_error = EXCLUDED.last_error",
+	/* STMT_RECORD_ERROR: the cursor row and the audit trail. */
+	"WITH c AS ("
+	"  INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, "
+	"      last_status, last_http_status, last_synced_at, last_error) "
+	"  VALUES ($1::uuid, $2::uuid, 'error', $3::int, now(), $4::text) "
+	"  ON CONFLICT (source_id) DO UPDATE SET last_status = 'error', "
+	"      last_http_status = EXCLUDED.last_http_status, "
+	"      last_synced_at = now(), last_error = EXCLUDED.last_error "
+	"  RETURNING 1"
+	") "
+	"INSERT INTO kb_rest_audit (actor, action, source_id, tenant_id, "
+	"    outcome, detail) "
+	"SELECT $5::text, $6::text, $2::uuid, $1::uuid, 'error', "
+	"    $7::jsonb || jsonb_build_object('error', $4::text) "
+	"FROM c",
 
 	/* STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK */
 	"BEGIN",
@@ -145,9 +162,13 @@ static const char *const stmts[STMT__MAX] = {
 };
 
 struct store {
-	PGconn	*conn;
-	int	 trips;
+	PGconn		*conn;
+	int		 trips;
+	unsigned	 prepared;	/* bit per statement, this connection */
 };
+
+/* Statements worth preparing once per connection (not BEGIN/COMMIT). */
+#define STORE_PREPARE(s)	((s) < STMT_BEGIN)
 
 enum rs_status
 store_open(struct store **out, char *err)
@@ -205,6 +226,7 @@ store_connect(struct store *st, char *err)
 		rs_errf(err, "database: DATABASE_URL is not set");
 		return RS_EDB;
 	}
+	st->prepared = 0;
 	st->conn = PQconnectdb(url);
 	if (PQstatus(st->conn) != CONNECTION_OK) {
 		pq_err(err, "cannot connect", PQerrorMessage(st->conn));
@@ -234,9 +256,35 @@ run(struct store *st, enum stmt s, int n, const Oid *types,
 	for (tries = 0; tries < 2; tries++) {
 		if (store_connect(st, err) != RS_OK)
 			return NULL;
+		if (STORE_PREPARE(s) && !(st->prepared & (1u << s))) {
+			/* Planned once per connection, not on every batch. */
+			char name[16];
+
+			(void)snprintf(name, sizeof(name), "rs_%d", (int)s);
+			st->trips++;
+			r = PQprepare(st->conn, name, stmts[s], n, types);
+			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+				pq_err(err, "prepare failed", r != NULL ?
+				    PQresultErrorMessage(r) :
+				    PQerrorMessage(st->conn));
+				PQclear(r);
+				if (PQstatus(st->conn) == CONNECTION_OK)
+					return NULL;
+				continue;
+			}
+			PQclear(r);
+			st->prepared |= 1u << s;
+		}
 		st->trips++;
-		r = PQexecParams(st->conn, stmts[s], n, types, vals, lens,
-		    fmts, 0);
+		if (STORE_PREPARE(s)) {
+			char name[16];
+
+			(void)snprintf(name, sizeof(name), "rs_%d", (int)s);
+			r = PQexecPrepared(st->conn, name, n, vals, lens, fmts,
+			    0);
+		} else
+			r = PQexecParams(st->conn, stmts[s], n, types, vals,
+			    lens, fmts, 0);
 		es = PQresultStatus(r);
 		if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
 			return r;
@@ -489,7 +537,7 @@ enum rs_status
 store_commit_batch(struct store *st, const struct store_batch *b,
     struct store_commit *res, char *err)
 {
-	enum { NP = 23 };
+	enum { NP = 26 };
 	struct rs_buf	 arrs[6];
 	PGresult	*r = NULL;
 	const char	*v[NP];
@@ -546,6 +594,9 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	v[21] = b->advance ? "true" : "false";
 	(void)snprintf(prior, sizeof(prior), "%lld", b->prior_inserted);
 	v[22] = prior;
+	v[23] = b->actor != NULL ? b->actor : "unknown";
+	v[24] = b->action != NULL ? b->action : "sync";
+	v[25] = b->detail != NULL ? b->detail : "{}";
 
 	if ((r = run(st, STMT_COMMIT_BATCH, NP, types, v, lens, fmts, 0,
 	    err)) == NULL) {
@@ -592,18 +643,22 @@ store_tx(struct store *st, enum store_tx tx, char *err)
 
 enum rs_status
 store_record_error(struct store *st, const char *tenant_id,
-    const char *source_id, int http_status, const char *msg, char *err)
+    const char *source_id, int http_status, const char *msg,
+    const char *actor, const char *action, const char *detail, char *err)
 {
 	PGresult	*r;
 	char		 http[32];
-	const char	*v[4];
+	const char	*v[7];
 
 	(void)snprintf(http, sizeof(http), "%d", http_status);
 	v[0] = tenant_id;
 	v[1] = source_id;
 	v[2] = http_status > 0 ? http : NULL;
 	v[3] = msg;
-	if ((r = run(st, STMT_RECORD_ERROR, 4, NULL, v, NULL, NULL, 1, err)) ==
+	v[4] = actor != NULL ? actor : "unknown";
+	v[5] = action != NULL ? action : "sync";
+	v[6] = detail != NULL ? detail : "{}";
+	if ((r = run(st, STMT_RECORD_ERROR, 7, NULL, v, NULL, NULL, 1, err)) ==
 	    NULL)
 		return RS_EDB;
 	PQclear(r);

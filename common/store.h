@@ -103,6 +103,10 @@ struct store_batch {
 	 * cursor and the validators are written by the last one only. */
 	int			 advance;
 	long long		 prior_inserted; /* by earlier statements */
+	/* The audit row written with the last statement. */
+	const char		*actor;
+	const char		*action;
+	const char		*detail;	/* JSON object text */
 };
 
 struct store_commit {
@@ -131,9 +135,13 @@ enum store_tx {
 
 enum rs_status	 store_tx(struct store *, enum store_tx, char *err);
 
-/* After a failed batch: last_status = 'error' and the message. */
+/*
+ * After a failed batch: last_status = 'error' and the message in the
+ * cursor row, and an audit row (outcome 'error', detail + the message).
+ */
 enum rs_status	 store_record_error(struct store *, const char *tenant_id,
 		    const char *source_id, int http_status, const char *msg,
+		    const char *actor, const char *action, const char *detail,
 		    char *err);
 
 #endif

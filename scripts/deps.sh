@@ -5,7 +5,8 @@ set -eu
 
 PKGS="gcc make pkg-config libc6-dev libfcgi-dev spawn-fcgi nginx
 libpq-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libcmocka-dev
-postgresql-15 postgresql-client-15 curl openssl nodejs chromium ${RS_EXTRA_PKGS:-}"
+postgresql-15 postgresql-client-15 curl openssl nodejs npm chromium
+clang libclang-rt-14-dev ${RS_EXTRA_PKGS:-}"
 
 missing=""
 for p in $PKGS; do
@@ -15,6 +16,9 @@ for p in $PKGS; do
 	*)
 		# nodejs from another repository (e.g. nodesource) counts.
 		if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then
+			continue
+		fi
+		if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then
 			continue
 		fi
 		# nginx-light/-full/-extras provide the nginx binary too.

@@ -270,8 +270,11 @@ grab_header(CURL *h, const char *name, char **dst)
 		*dst = strdup(hd->value);
 }
 
-/* All instances of Link, joined with ", " (RFC 8288 §3 allows both). */
-static void
+/*
+ * All instances of Link, joined with ", " (RFC 8288 §3 allows both), into
+ * *dst; -1 when they exceed the cap.
+ */
+static int
 grab_links(CURL *h, char **dst)
 {
 	struct curl_header	*hd;
@@ -282,7 +285,7 @@ grab_links(CURL *h, char **dst)
 	*dst = NULL;
 	if (curl_easy_header(h, "Link", 0, CURLH_HEADER, -1, &hd) !=
 	    CURLHE_OK)
-		return;
+		return 0;
 	amount = hd->amount;
 	rs_buf_init(&b, FETCH_MAX_HEADER * 4);
 	for (i = 0; i < amount; i++) {
@@ -292,10 +295,11 @@ grab_links(CURL *h, char **dst)
 		if ((b.len > 0 && rs_buf_puts(&b, ", ") == -1) ||
 		    rs_buf_puts(&b, hd->value) == -1) {
 			rs_buf_free(&b);
-			return;
+			return -1;
 		}
 	}
 	*dst = rs_buf_steal(&b);
+	return *dst != NULL ? 0 : -1;
 }
 
 /* Resolve a Location against base into a newly allocated URL. */
@@ -450,7 +454,12 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 	grab_header(h, "ETag", &resp->etag);
 	grab_header(h, "Last-Modified", &resp->last_modified);
 	grab_header(h, "Retry-After", &resp->retry_after);
-	grab_links(h, &resp->link);
+	/* A Link header we cannot hold must not read as "no next page". */
+	if (grab_links(h, &resp->link) == -1) {
+		rs_errf(err, "Link header larger than %d bytes",
+		    FETCH_MAX_HEADER * 4);
+		goto out;
+	}
 	resp->url = url;
 	url = NULL;
 	st = RS_OK;

@@ -79,18 +79,10 @@ is_http_url(const char *s)
 static char *
 render(const char *tpl, const char *key)
 {
-	static const char	 ph[] = "{{API_KEY}}";
 	struct rs_buf		 b;
-	const char		*p;
 
 	rs_buf_init(&b, PAGER_MAX_URL);
-	while ((p = strstr(tpl, ph)) != NULL) {
-		if (rs_buf_append(&b, tpl, (size_t)(p - tpl)) == -1 ||
-		    rs_buf_puts(&b, key != NULL ? key : "") == -1)
-			goto fail;
-		tpl = p + sizeof(ph) - 1;
-	}
-	if (rs_buf_puts(&b, tpl) == -1)
+	if (rs_buf_render_key(&b, tpl, key) == -1)
 		goto fail;
 	return rs_buf_steal(&b);
 fail:

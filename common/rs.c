@@ -138,6 +138,21 @@ rs_buf_printf(struct rs_buf *b, const char *fmt, ...)
 	return rc;
 }
 
+int
+rs_buf_render_key(struct rs_buf *b, const char *tpl, const char *key)
+{
+	static const char	 ph[] = "{{API_KEY}}";
+	const char		*p;
+
+	while ((p = strstr(tpl, ph)) != NULL) {
+		if (rs_buf_append(b, tpl, (size_t)(p - tpl)) == -1 ||
+		    rs_buf_puts(b, key != NULL ? key : "") == -1)
+			return -1;
+		tpl = p + sizeof(ph) - 1;
+	}
+	return rs_buf_puts(b, tpl);
+}
+
 char *
 rs_buf_steal(struct rs_buf *b)
 {

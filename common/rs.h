@@ -60,6 +60,11 @@ int	 rs_buf_reserve(struct rs_buf *, size_t n);
 int	 rs_buf_puts(struct rs_buf *, const char *);
 int	 rs_buf_printf(struct rs_buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/*
+ * Append tpl with every "{{API_KEY}}" replaced by key ("" when NULL); -1
+ * past the cap.  Templates of headersTemplate and queryTemplate.
+ */
+int	 rs_buf_render_key(struct rs_buf *, const char *tpl, const char *key);
 /* Take ownership of the content (caller frees); buffer is reset. */
 char	*rs_buf_steal(struct rs_buf *);
 

@@ -190,7 +190,8 @@ start_nginx() {
 	# RS_NGINX_CONF: template (nginx/restsync-auth-request.conf.in for an
 	# external identity service at RS_IDP, host:port).
 	for bin in "$RS_BIN"/*; do
-		[ -x "$bin" ] && printf '%s 1;\n' "$(basename "$bin" | tr _ -)"
+		ep=$(basename "$bin" | tr _ -)
+		[ -x "$bin" ] && printf '%s %s;\n' "$ep" "$ep"
 	done >"$RS_VAR/nginx/endpoints.map"
 	sed -e "s|@VAR@|$RS_VAR|g" -e "s|@ROOT@|$ROOT|g" -e "s|@PORT@|$PORT|g" \
 	    -e "s|@USER@|$user_line|g" -e "s|@IDP@|${RS_IDP:-127.0.0.1:9}|g" \

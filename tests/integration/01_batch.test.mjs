@@ -194,6 +194,16 @@ test('edge: identity, authorization, methods and bad input', async () => {
   }
 });
 
+test('unknown endpoints: 401 without credentials, JSON 404 with them', async () => {
+  for (const p of ['/api/backoffice/no-such-thing', '/api/backoffice/Nope/x']) {
+    const anon = await call(p, { method: 'GET', user: null });
+    assert.equal(anon.status, 401, p);
+    const r = await call(p, { method: 'GET' });
+    assert.equal(r.status, 404, p);
+    assert.deepEqual(r.json, { ok: false, error: 'no such endpoint' });
+  }
+});
+
 test('a non-REST source is 404', async () => {
   const id = createSource('Not rest', dummyConfig());
   sql(`UPDATE kb_sources SET type = 'web' WHERE id = :'p1';`, [id]);

@@ -152,6 +152,18 @@ test('has_more false wins over a next cursor', async () => {
   assert.equal(cursorRow(id).items, 30);
 });
 
+test('a Link header too large to hold fails the batch instead of ending the sync', async () => {
+  const id = createSource('Big link', {
+    baseUrl: `${UPSTREAM}/rel/biglink`, cursorStyle: 'link', itemsPath: '$', textFields: ['title'],
+  });
+  const r = await batch(id);
+  assert.equal(r.status, 502, r.text);
+  assert.match(r.json.error, /Link header larger than 32768 bytes/);
+  const cur = cursorRow(id);
+  assert.equal(cur.done, false);
+  assert.equal(cur.pages, 0);
+});
+
 test('PostgreSQL restarted between two batches: the worker reconnects', async () => {
   const id = createSource('PG restart', dummyConfig());
   assert.equal((await batch(id)).status, 200);

@@ -103,6 +103,13 @@ export const routes = {
     }
     ctx.send(res, 200, { products: items, total: 100, skip: 0, limit: 100 });
   },
+  // A Link header of ~40 KiB (many links, next among them at the end).
+  '/rel/biglink'(q, res, req, ctx) {
+    const links = [];
+    for (let i = 0; i < 600; i++) links.push(`<http://${req.headers.host}/rel/biglink?filler=${i}&pad=${'x'.repeat(40)}>; rel="related"`);
+    links.push(`<http://${req.headers.host}/rel/biglink?page=2>; rel="next"`);
+    ctx.send(res, 200, ctx.products.slice(0, 5), { Link: links.join(', ') });
+  },
   // OpenAI-compatible embeddings with switchable faults.
   async '/rel/v1/embeddings'(q, res, req, ctx) {
     const body = JSON.parse(await readBody(req));

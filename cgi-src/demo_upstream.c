@@ -51,7 +51,7 @@ main(void)
 	const char		*uri;
 	char			 path[4096];
 	long			 skip, limit, total, i;
-	int			 n;
+	int			 n, code;
 
 	if (fio_init(&rq, "demo_upstream") == -1 || fio_prefork(&rq) == -1)
 		return 1;
@@ -66,7 +66,9 @@ main(void)
 	total = (long)json_object_array_length(all);
 	while (fio_accept(&rq) >= 0) {
 		uri = fio_param(&rq, "DOCUMENT_URI");
+		code = 200;
 		if (strcmp(fio_param(&rq, "REQUEST_METHOD"), "GET") != 0) {
+			code = 405;
 			fio_write_error(&rq, RS_EMETHOD, "method not allowed",
 			    NULL);
 			goto next;
@@ -75,7 +77,8 @@ main(void)
 			out = json_object_new_object();
 			json_object_object_add(out, "message",
 			    json_object_new_string("not found"));
-			fio_write_json(&rq, 404, out);
+			code = 404;
+			fio_write_json(&rq, code, out);
 			goto next;
 		}
 		skip = qnum(fio_param(&rq, "QUERY_STRING"), "skip", 0);
@@ -84,7 +87,8 @@ main(void)
 			out = json_object_new_object();
 			json_object_object_add(out, "message",
 			    json_object_new_string("invalid skip or limit"));
-			fio_write_json(&rq, 400, out);
+			code = 400;
+			fio_write_json(&rq, code, out);
 			goto next;
 		}
 		if (limit == 0 || limit > total)
@@ -101,6 +105,7 @@ main(void)
 		    (long)json_object_array_length(arr)));
 		fio_write_json(&rq, 200, out);
 next:
+		fio_log(&rq, code, NULL);
 		fio_finish(&rq);
 	}
 	json_object_put(all);

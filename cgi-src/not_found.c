@@ -16,6 +16,7 @@ main(void)
 		return 1;
 	while (fio_accept(&rq) >= 0) {
 		fio_write_error(&rq, RS_ENOTFOUND, "no such endpoint", NULL);
+		fio_log(&rq, 404, NULL);
 		fio_finish(&rq);
 	}
 	return 0;

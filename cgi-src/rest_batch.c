@@ -17,6 +17,34 @@
 #include "batch.h"
 #include "fcgi_io.h"
 
+/*
+ * The batch's figures for the log line, flat: items, inserted, skipped,
+ * chunks, attempts, done, upstream status, embedRequests and the
+ * per-stage times (stage_ms).  The URL is already redacted.
+ */
+static void
+log_batch(struct json_object *log, const struct batch_result *res)
+{
+	static const struct {
+		const char	*from, *to;
+	} keys[] = {
+		{ "items", "items" }, { "inserted", "inserted" },
+		{ "skipped", "skipped" }, { "chunks", "chunks" },
+		{ "attempts", "attempts" }, { "done", "done" },
+		{ "status", "upstream_status" }, { "url", "url" },
+		{ "embedRequests", "embed_requests" },
+		{ "notModified", "not_modified" }, { "ms", "stage_ms" },
+	};
+	struct json_object	*b = batch_result_json(res), *v;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_object_get_ex(b, keys[i].from, &v))
+			json_object_object_add(log, keys[i].to,
+			    json_object_get(v));
+	json_object_put(b);
+}
+
 int
 main(void)
 {
@@ -26,7 +54,8 @@ main(void)
 	struct json_object	*body, *v, *log, *extra;
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN];
-	const char		*id;
+	const char		*id, *action;
+	int			 ran;
 
 	if (fio_init(&rq, "rest_batch") == -1 || fio_prefork(&rq) == -1)
 		return 1;
@@ -39,6 +68,8 @@ main(void)
 		memset(&res, 0, sizeof(res));
 		body = NULL;
 		id = "";
+		action = "sync";
+		ran = 0;
 		err[0] = '\0';
 		st = fio_json_post(&rq, &body, err);
 		if (st == RS_OK)
@@ -62,24 +93,29 @@ main(void)
 			    "\"sync-to-end\"");
 			st = RS_EINPUT;
 		}
-		if (st == RS_OK)
-			st = batch_run(&ctx, id, fio_user(&rq),
-			    json_object_object_get_ex(body, "action", &v) ?
-			    json_object_get_string(v) : "sync", &res, err);
+		if (st == RS_OK) {
+			if (json_object_object_get_ex(body, "action", &v))
+				action = json_object_get_string(v);
+			ran = 1;
+			st = batch_run(&ctx, id, fio_user(&rq), action, &res,
+			    err);
+		}
 
 		log = json_object_new_object();
-		json_object_object_add(log, "source_id",
-		    json_object_new_string(id));
-		json_object_object_add(log, "status",
-		    json_object_new_string(rs_status_name(st)));
-		if (st == RS_OK) {
-			struct json_object *out = batch_result_json(&res);
-
+		json_object_object_add(log, "action",
+		    json_object_new_string(action));
+		if (*id != '\0')
+			json_object_object_add(log, "source_id",
+			    json_object_new_string(id));
+		if (res.tenant_id[0] != '\0')
 			json_object_object_add(log, "tenant_id",
 			    json_object_new_string(res.tenant_id));
-			json_object_object_add(log, "batch",
-			    json_object_get(out));
-			fio_write_json(&rq, 200, out);
+		json_object_object_add(log, "status",
+		    json_object_new_string(rs_status_name(st)));
+		if (ran)
+			log_batch(log, &res);
+		if (st == RS_OK) {
+			fio_write_json(&rq, 200, batch_result_json(&res));
 		} else {
 			extra = NULL;
 			if (res.fetched || res.url != NULL) {

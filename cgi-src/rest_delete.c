@@ -1,7 +1,8 @@
 /*
  * rest_delete — POST /api/backoffice/rest-delete {"sourceId"}
  * Deletes the source's chunks, docs, cursor and the source itself in one
- * transaction.  200 {"ok":true,"sourceId","deleted":{"docs":n,"chunks":m}}.
+ * transaction, audited as "delete" (the trail stays).
+ * 200 {"ok":true,"sourceId","deleted":{"docs":n,"chunks":m}}.
  * Raises 400 for bad JSON or sourceId, 401/403 for a missing or non-admin
  * operator, 403 cross-site, 404 for an unknown source, 405, 409 while a
  * batch of the source runs, 415, 503.
@@ -18,7 +19,7 @@ int
 main(void)
 {
 	struct fio_req		 rq;
-	struct store		*st_auth = NULL;
+	struct store		*sto = NULL;
 	struct src_db		*db = NULL;
 	struct json_object	*body, *out, *del, *log;
 	enum rs_status		 st;
@@ -27,7 +28,8 @@ main(void)
 
 	if (fio_init(&rq, "rest_delete") == -1 || fio_prefork(&rq) == -1)
 		return 1;
-	if (store_open(&st_auth, err) != RS_OK || src_open(&db, err) != RS_OK) {
+	if (store_open(&sto, err) != RS_OK ||
+	    src_open(&db, sto, err) != RS_OK) {
 		fprintf(stderr, "rest_delete: %s\n", err);
 		return 1;
 	}
@@ -37,15 +39,19 @@ main(void)
 		docs = chunks = 0;
 		st = fio_json_post(&rq, &body, err);
 		if (st == RS_OK)
-			st = auth_require_admin(st_auth, fio_user(&rq), err);
+			st = auth_require_admin(sto, fio_user(&rq), err);
 		if (st == RS_OK)
 			st = src_parse_id(body, id, err);
 		if (st == RS_OK)
-			st = src_delete(db, id, &docs, &chunks, err);
+			st = src_delete(db, fio_user(&rq), id, &docs, &chunks,
+			    err);
 
 		log = json_object_new_object();
-		json_object_object_add(log, "source_id",
-		    json_object_new_string(id));
+		json_object_object_add(log, "action",
+		    json_object_new_string("delete"));
+		if (id[0] != '\0')
+			json_object_object_add(log, "source_id",
+			    json_object_new_string(id));
 		json_object_object_add(log, "status",
 		    json_object_new_string(rs_status_name(st)));
 		if (st == RS_OK) {
@@ -62,18 +68,17 @@ main(void)
 			json_object_object_add(out, "sourceId",
 			    json_object_new_string(id));
 			json_object_object_add(out, "deleted", del);
-			fio_log(&rq, 200, log);
 			fio_write_json(&rq, 200, out);
 		} else {
 			json_object_object_add(log, "error",
 			    json_object_new_string(err));
-			fio_log(&rq, fio_http_status(st), log);
 			fio_write_error(&rq, st, err, NULL);
 		}
+		fio_log(&rq, fio_http_status(st), log);
 		json_object_put(body);
 		fio_finish(&rq);
 	}
 	src_close(db);
-	store_close(st_auth);
+	store_close(sto);
 	return 0;
 }

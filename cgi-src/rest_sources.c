@@ -6,7 +6,7 @@
  *   says what a source object holds; the API key is never sent back).
  * POST /api/backoffice/rest-sources
  *   {"tenantId","title","config","apiKey"?,"enabled"?}
- *   201 {"ok":true,"source":{...}}.
+ *   201 {"ok":true,"source":{...}}; audited as "create".
  * Raises 400 for bad JSON or an invalid field (the message names it),
  * 401/403 for a missing or non-admin operator, 403 cross-site, 404 for an
  * unknown tenant, 405 for other methods, 415 for a non-JSON body, 503 when
@@ -24,18 +24,19 @@ int
 main(void)
 {
 	struct fio_req		 rq;
-	struct store		*st_auth = NULL;
+	struct store		*sto = NULL;
 	struct src_db		*db = NULL;
 	struct src_input	 in;
 	struct json_object	*body, *res, *out, *log;
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN];
-	int			 post, trunc;
+	int			 post, trunc, code;
 
 	if (fio_init(&rq, "rest_sources") == -1 || fio_prefork(&rq) == -1)
 		return 1;
 	rq.allow = "GET, POST";
-	if (store_open(&st_auth, err) != RS_OK || src_open(&db, err) != RS_OK) {
+	if (store_open(&sto, err) != RS_OK ||
+	    src_open(&db, sto, err) != RS_OK) {
 		fprintf(stderr, "rest_sources: %s\n", err);
 		return 1;
 	}
@@ -47,18 +48,27 @@ main(void)
 		post = strcmp(fio_param(&rq, "REQUEST_METHOD"), "POST") == 0;
 		st = post ? fio_json_post(&rq, &body, err) : fio_get(&rq, err);
 		if (st == RS_OK)
-			st = auth_require_admin(st_auth, fio_user(&rq), err);
+			st = auth_require_admin(sto, fio_user(&rq), err);
 		if (st == RS_OK && post)
 			st = src_parse_input(body, 1, &in, err);
 		if (st == RS_OK)
-			st = post ? src_create(db, &in, &res, err) :
-			    src_list(db, &res, &trunc, err);
+			st = post ? src_create(db, fio_user(&rq), &in, &res,
+			    err) : src_list(db, &res, &trunc, err);
 
+		/* Never the body: it may carry the API key. */
 		log = json_object_new_object();
 		json_object_object_add(log, "action",
 		    json_object_new_string(post ? "create" : "list"));
 		json_object_object_add(log, "status",
 		    json_object_new_string(rs_status_name(st)));
+		if (post && in.tenant_id[0] != '\0')
+			json_object_object_add(log, "tenant_id",
+			    json_object_new_string(in.tenant_id));
+		if (post)
+			json_object_object_add(log, "key_stored",
+			    json_object_new_boolean(st == RS_OK &&
+			    in.api_key != NULL));
+		code = post ? 201 : 200;
 		if (st == RS_OK) {
 			out = json_object_new_object();
 			json_object_object_add(out, "ok",
@@ -76,19 +86,19 @@ main(void)
 				json_object_object_add(out, "truncated",
 				    json_object_new_boolean(trunc));
 			}
-			fio_log(&rq, post ? 201 : 200, log);
-			fio_write_json(&rq, post ? 201 : 200, out);
+			fio_write_json(&rq, code, out);
 		} else {
+			code = fio_http_status(st);
 			json_object_object_add(log, "error",
 			    json_object_new_string(err));
-			fio_log(&rq, fio_http_status(st), log);
 			fio_write_error(&rq, st, err, NULL);
 		}
+		fio_log(&rq, code, log);
 		src_input_free(&in);
 		json_object_put(body);
 		fio_finish(&rq);
 	}
 	src_close(db);
-	store_close(st_auth);
+	store_close(sto);
 	return 0;
 }

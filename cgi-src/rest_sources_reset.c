@@ -1,10 +1,11 @@
 /*
  * rest_sources_reset — POST /api/backoffice/rest-sources-reset
  *   {"sourceId"}
- * Starts the source over from the first page (docs and chunks stay).
- * 200 {"ok":true,"source":{...}}.  Raises 400 for bad JSON or sourceId,
- * 401/403 for a missing or non-admin operator, 403 cross-site, 404 for an
- * unknown source, 405, 409 while a batch of the source runs, 415, 503.
+ * Starts the source over from the first page (docs and chunks stay);
+ * audited as "reset".  200 {"ok":true,"source":{...}}.  Raises 400 for
+ * bad JSON or sourceId, 401/403 for a missing or non-admin operator, 403
+ * cross-site, 404 for an unknown source, 405, 409 while a batch of the
+ * source runs, 415, 503.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,15 +19,17 @@ int
 main(void)
 {
 	struct fio_req		 rq;
-	struct store		*st_auth = NULL;
+	struct store		*sto = NULL;
 	struct src_db		*db = NULL;
 	struct json_object	*body, *res, *out, *log;
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN], id[37];
 
-	if (fio_init(&rq, "rest_sources_reset") == -1 || fio_prefork(&rq) == -1)
+	if (fio_init(&rq, "rest_sources_reset") == -1 ||
+	    fio_prefork(&rq) == -1)
 		return 1;
-	if (store_open(&st_auth, err) != RS_OK || src_open(&db, err) != RS_OK) {
+	if (store_open(&sto, err) != RS_OK ||
+	    src_open(&db, sto, err) != RS_OK) {
 		fprintf(stderr, "rest_sources_reset: %s\n", err);
 		return 1;
 	}
@@ -35,34 +38,39 @@ main(void)
 		err[0] = id[0] = '\0';
 		st = fio_json_post(&rq, &body, err);
 		if (st == RS_OK)
-			st = auth_require_admin(st_auth, fio_user(&rq), err);
+			st = auth_require_admin(sto, fio_user(&rq), err);
 		if (st == RS_OK)
 			st = src_parse_id(body, id, err);
 		if (st == RS_OK)
-			st = src_reset(db, id, &res, err);
+			st = src_reset(db, fio_user(&rq), id, &res, err);
 
 		log = json_object_new_object();
-		json_object_object_add(log, "source_id",
-		    json_object_new_string(id));
+		json_object_object_add(log, "action",
+		    json_object_new_string("reset"));
+		if (id[0] != '\0')
+			json_object_object_add(log, "source_id",
+			    json_object_new_string(id));
 		json_object_object_add(log, "status",
 		    json_object_new_string(rs_status_name(st)));
 		if (st == RS_OK) {
+			json_object_object_add(log, "tenant_id",
+			    json_object_get(json_object_object_get(res,
+			    "tenantId")));
 			out = json_object_new_object();
 			json_object_object_add(out, "ok",
 			    json_object_new_boolean(1));
 			json_object_object_add(out, "source", res);
-			fio_log(&rq, 200, log);
 			fio_write_json(&rq, 200, out);
 		} else {
 			json_object_object_add(log, "error",
 			    json_object_new_string(err));
-			fio_log(&rq, fio_http_status(st), log);
 			fio_write_error(&rq, st, err, NULL);
 		}
+		fio_log(&rq, fio_http_status(st), log);
 		json_object_put(body);
 		fio_finish(&rq);
 	}
 	src_close(db);
-	store_close(st_auth);
+	store_close(sto);
 	return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * rest_sources_update — POST /api/backoffice/rest-sources-update
  *   {"sourceId","title"?,"config"?,"apiKey"?,"enabled"?}
- * Changes the given fields in one transaction; an absent or empty apiKey
- * leaves the tenant's stored key alone.  200 {"ok":true,"source":{...}}.
+ * Changes the given fields in one transaction, audited as "update"; an
+ * absent or empty apiKey leaves the tenant's stored key alone.
+ * 200 {"ok":true,"source":{...}}.
  * Raises 400 for bad JSON or an invalid field (the message names it;
  * tenantId cannot change), 401/403 for a missing or non-admin operator,
  * 403 cross-site, 404 for an unknown source, 405, 415, 503.
@@ -19,16 +20,18 @@ int
 main(void)
 {
 	struct fio_req		 rq;
-	struct store		*st_auth = NULL;
+	struct store		*sto = NULL;
 	struct src_db		*db = NULL;
 	struct src_input	 in;
 	struct json_object	*body, *res, *out, *log;
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN];
 
-	if (fio_init(&rq, "rest_sources_update") == -1 || fio_prefork(&rq) == -1)
+	if (fio_init(&rq, "rest_sources_update") == -1 ||
+	    fio_prefork(&rq) == -1)
 		return 1;
-	if (store_open(&st_auth, err) != RS_OK || src_open(&db, err) != RS_OK) {
+	if (store_open(&sto, err) != RS_OK ||
+	    src_open(&db, sto, err) != RS_OK) {
 		fprintf(stderr, "rest_sources_update: %s\n", err);
 		return 1;
 	}
@@ -38,37 +41,43 @@ main(void)
 		err[0] = '\0';
 		st = fio_json_post(&rq, &body, err);
 		if (st == RS_OK)
-			st = auth_require_admin(st_auth, fio_user(&rq), err);
+			st = auth_require_admin(sto, fio_user(&rq), err);
 		if (st == RS_OK)
 			st = src_parse_input(body, 0, &in, err);
 		if (st == RS_OK)
-			st = src_update(db, &in, &res, err);
+			st = src_update(db, fio_user(&rq), &in, &res, err);
 
+		/* Never the body: it may carry the API key. */
 		log = json_object_new_object();
-		json_object_object_add(log, "source_id",
-		    json_object_new_string(in.source_id));
+		json_object_object_add(log, "action",
+		    json_object_new_string("update"));
+		if (in.source_id[0] != '\0')
+			json_object_object_add(log, "source_id",
+			    json_object_new_string(in.source_id));
 		json_object_object_add(log, "status",
 		    json_object_new_string(rs_status_name(st)));
 		json_object_object_add(log, "key_changed",
 		    json_object_new_boolean(st == RS_OK && in.api_key != NULL));
 		if (st == RS_OK) {
+			json_object_object_add(log, "tenant_id",
+			    json_object_get(json_object_object_get(res,
+			    "tenantId")));
 			out = json_object_new_object();
 			json_object_object_add(out, "ok",
 			    json_object_new_boolean(1));
 			json_object_object_add(out, "source", res);
-			fio_log(&rq, 200, log);
 			fio_write_json(&rq, 200, out);
 		} else {
 			json_object_object_add(log, "error",
 			    json_object_new_string(err));
-			fio_log(&rq, fio_http_status(st), log);
 			fio_write_error(&rq, st, err, NULL);
 		}
+		fio_log(&rq, fio_http_status(st), log);
 		src_input_free(&in);
 		json_object_put(body);
 		fio_finish(&rq);
 	}
 	src_close(db);
-	store_close(st_auth);
+	store_close(sto);
 	return 0;
 }

@@ -16,7 +16,7 @@ int
 main(void)
 {
 	struct fio_req		 rq;
-	struct store		*st_auth = NULL;
+	struct store		*sto = NULL;
 	struct src_db		*db = NULL;
 	struct json_object	*res, *out, *log;
 	enum rs_status		 st;
@@ -25,7 +25,8 @@ main(void)
 	if (fio_init(&rq, "tenants") == -1 || fio_prefork(&rq) == -1)
 		return 1;
 	rq.allow = "GET";
-	if (store_open(&st_auth, err) != RS_OK || src_open(&db, err) != RS_OK) {
+	if (store_open(&sto, err) != RS_OK ||
+	    src_open(&db, sto, err) != RS_OK) {
 		fprintf(stderr, "tenants: %s\n", err);
 		return 1;
 	}
@@ -34,7 +35,7 @@ main(void)
 		err[0] = '\0';
 		st = fio_get(&rq, err);
 		if (st == RS_OK)
-			st = auth_require_admin(st_auth, fio_user(&rq), err);
+			st = auth_require_admin(sto, fio_user(&rq), err);
 		if (st == RS_OK)
 			st = src_tenants(db, &res, err);
 
@@ -57,6 +58,6 @@ main(void)
 		fio_finish(&rq);
 	}
 	src_close(db);
-	store_close(st_auth);
+	store_close(sto);
 	return 0;
 }

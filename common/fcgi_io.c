@@ -2,6 +2,7 @@
  * fcgi_io.c — request edge and responses for the FastCGI programs.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,17 +340,13 @@ fio_get(struct fio_req *rq, char *err)
 	return RS_OK;
 }
 
-void
-fio_write_json(struct fio_req *rq, int code, struct json_object *obj)
+/* The status line and the common headers, once per response. */
+static void
+fio_head(struct fio_req *rq, int code, const char *ctype, size_t len)
 {
-	const char	*s;
 	char		 head[512], allow[64];
-	size_t		 len;
 	int		 n;
 
-	s = json_object_to_json_string_ext(obj,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	len = strlen(s);
 	allow[0] = '\0';
 	if (code == 405)
 		(void)snprintf(allow, sizeof(allow), "Allow: %s\r\n",
@@ -357,19 +354,40 @@ fio_write_json(struct fio_req *rq, int code, struct json_object *obj)
 	/* libfcgi's own printf lacks %zu: format headers with snprintf. */
 	n = snprintf(head, sizeof(head),
 	    "Status: %d %s\r\n"
-	    "Content-Type: application/json; charset=utf-8\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "Content-Security-Policy: default-src 'none'; "
 	    "frame-ancestors 'none'\r\n"
 	    "%s"
-	    "\r\n", code, reason(code), len,
-	    allow);
+	    "\r\n", code, reason(code), ctype, len, allow);
 	if (n > 0 && (size_t)n < sizeof(head))
 		FCGX_PutStr(head, n, rq->fcgx.out);
-	if (strcmp(fio_param(rq, "REQUEST_METHOD"), "HEAD") != 0)
-		FCGX_PutStr(s, (int)len, rq->fcgx.out);
+}
+
+void
+fio_write_text(struct fio_req *rq, int code, const char *ctype,
+    const char *body, size_t len)
+{
+	if (len > INT_MAX)
+		len = 0;
+	fio_head(rq, code, ctype != NULL ? ctype :
+	    "text/plain; charset=utf-8", len);
+	if (strcmp(fio_param(rq, "REQUEST_METHOD"), "HEAD") != 0 && len > 0)
+		FCGX_PutStr(body, (int)len, rq->fcgx.out);
+}
+
+void
+fio_write_json(struct fio_req *rq, int code, struct json_object *obj)
+{
+	const char	*s;
+	size_t		 len;
+
+	s = json_object_to_json_string_ext(obj,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	len = strlen(s);
+	fio_write_text(rq, code, "application/json; charset=utf-8", s, len);
 	json_object_put(obj);
 }
 
@@ -393,13 +411,16 @@ void
 fio_log(struct fio_req *rq, int code, struct json_object *fields)
 {
 	struct json_object	*o = json_object_new_object();
-	char			 ts[32];
-	time_t			 now = time(NULL);
+	char			 ts[32], t[64];
+	struct timespec		 now;
 	struct tm		 tm;
 
-	gmtime_r(&now, &tm);
-	(void)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_object_object_add(o, "time", json_object_new_string(ts));
+	(void)clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	(void)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	(void)snprintf(t, sizeof(t), "%.24s.%03dZ", ts,
+	    (int)(now.tv_nsec / 1000000 % 1000));
+	json_object_object_add(o, "time", json_object_new_string(t));
 	json_object_object_add(o, "request_id",
 	    json_object_new_string(fio_param(rq, "REQUEST_ID")));
 	json_object_object_add(o, "program",
@@ -409,6 +430,10 @@ fio_log(struct fio_req *rq, int code, struct json_object *fields)
 	(void)snprintf(ts, sizeof(ts), "%.2f", rs_now_ms() - rq->t0);
 	json_object_object_add(o, "ms",
 	    json_object_new_double_s(rs_now_ms() - rq->t0, ts));
+	json_object_object_add(o, "source_id", NULL);
+	json_object_object_add(o, "tenant_id", NULL);
+	json_object_object_add(o, "status",
+	    json_object_new_string(code < 400 ? "ok" : "error"));
 	if (fields != NULL) {
 		json_object_object_foreach(fields, k, v)
 			json_object_object_add(o, k, json_object_get(v));

@@ -86,7 +86,20 @@ void		 fio_write_json(struct fio_req *, int http_status,
 void		 fio_write_error(struct fio_req *, enum rs_status st,
 		    const char *msg, struct json_object *extra);
 
-/* One JSON log line to stderr (request id, program, user, fields). */
+/*
+ * body[0..len) as text/plain (or ctype) with the common headers; Allow
+ * on 405.  For the few answers that are not JSON (/healthz, metrics).
+ */
+void		 fio_write_text(struct fio_req *, int http_status,
+		    const char *ctype, const char *body, size_t len);
+
+/*
+ * One JSON line to stderr per request: time, request_id, program, user,
+ * http, ms (the request's wall time), then fields (put by this function;
+ * may be NULL).  source_id and tenant_id are null and status is "ok" or
+ * "error" by the HTTP code unless fields say otherwise.  Fields must
+ * never carry a secret: callers log what they did, not request bodies.
+ */
 void		 fio_log(struct fio_req *, int http_status,
 		    struct json_object *fields);
 

@@ -1,9 +1,7 @@
 /*
  * sources.c — the operator's view of REST sources: request validation,
- * one static SQL table, transactions for the state-changing operations.
- *
- * XXX The lazy (re)connection below copies store.c's (store_connect/run);
- * fold the two once store.c exposes its connection.
+ * one static SQL table, transactions for the state-changing operations,
+ * each with its audit row.  The connection is the store's (store_pgconn).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +31,8 @@ enum src_stmt {
 	SRC_DEL_DOCS,
 	SRC_DEL_CURSOR,
 	SRC_DEL_SOURCE,
+	SRC_AUDIT,
+	SRC_AUDIT_LIST,
 	SRC__MAX
 };
 
@@ -103,17 +103,24 @@ static const char *const src_stmts[SRC__MAX] = {
 
 	/*
 	 * SRC_LOCK: the batch's key (store.c), held until the transaction
-	 * ends.  No row: no such source; false: a batch holds it.
+	 * ends.  No row: no such source; false: a batch holds it.  The
+	 * tenant and title go to the audit row.
 	 */
 	"SELECT pg_try_advisory_xact_lock(hashtextextended("
-	"           'restsync:source:' || s.id::text, 0)) "
+	"           'restsync:source:' || s.id::text, 0)), s.tenant_id, "
+	"       s.title "
 	"FROM kb_sources s WHERE s.id = $1::uuid AND s.type = 'rest'",
 
-	/* SRC_RESET: docs and chunks stay; dedup makes a re-sync cheap. */
-	"UPDATE kb_rest_cursors SET next_cursor = NULL, done = false, "
+	/*
+	 * SRC_RESET: docs and chunks stay; dedup makes a re-sync cheap.  The
+	 * self-join reads the row as it was before (the audit's "before").
+	 */
+	"UPDATE kb_rest_cursors c SET next_cursor = NULL, done = false, "
 	"    page_count = 0, item_count = 0, last_status = NULL, "
 	"    last_error = NULL "
-	"WHERE source_id = $1::uuid",
+	"FROM kb_rest_cursors o "
+	"WHERE c.source_id = $1::uuid AND o.source_id = c.source_id "
+	"RETURNING o.page_count, o.item_count, o.done",
 
 	/* SRC_DEL_CHUNKS */
 	"DELETE FROM kb_chunks WHERE source_id = $1::uuid "
@@ -124,11 +131,31 @@ static const char *const src_stmts[SRC__MAX] = {
 	"DELETE FROM kb_rest_cursors WHERE source_id = $1::uuid",
 	/* SRC_DEL_SOURCE */
 	"DELETE FROM kb_sources WHERE id = $1::uuid AND type = 'rest'",
+
+	/*
+	 * SRC_AUDIT: one row of the trail (sql/004_audit_storage.sql); the
+	 * tenant, when not given, is the source's.
+	 */
+	"INSERT INTO kb_rest_audit (actor, action, source_id, tenant_id, "
+	"    outcome, detail) "
+	"SELECT $1::text, $2::text, $3::uuid, coalesce($4::uuid, "
+	"    (SELECT tenant_id FROM kb_sources WHERE id = $3::uuid)), "
+	"    $5::text, $6::jsonb",
+
+	/*
+	 * SRC_AUDIT_LIST: the last $2 entries of a source, newest first
+	 * (index kb_rest_audit_source).  Deleted sources keep their trail.
+	 */
+	"SELECT id, " SRC_ISO("at AT TIME ZONE 'UTC'") ", actor, action, "
+	"       outcome, detail::text "
+	"FROM kb_rest_audit WHERE source_id = $1::uuid "
+	"ORDER BY at DESC, id DESC LIMIT $2::int",
 };
 
 struct src_db {
-	PGconn	*conn;
-	int	 in_tx;		/* no silent reconnect inside a transaction */
+	struct store	*st;	/* owns the connection */
+	PGconn		*tx;	/* the connection of the open transaction */
+	int		 in_tx;	/* no silent reconnect inside a transaction */
 };
 
 /* ---- request validation ---------------------------------------------- */
@@ -383,22 +410,24 @@ src_parse_id(struct json_object *body, char id[37], char *err)
 /* ---- connection ------------------------------------------------------- */
 
 enum rs_status
-src_open(struct src_db **out, char *err)
+src_open(struct src_db **out, struct store *st, char *err)
 {
+	*out = NULL;
+	if (st == NULL) {
+		rs_errf(err, "sources: no store");
+		return RS_EINTERNAL;
+	}
 	if ((*out = calloc(1, sizeof(**out))) == NULL) {
 		rs_errf(err, "out of memory");
 		return RS_ENOMEM;
 	}
+	(*out)->st = st;
 	return RS_OK;
 }
 
 void
 src_close(struct src_db *db)
 {
-	if (db == NULL)
-		return;
-	if (db->conn != NULL)
-		PQfinish(db->conn);
 	free(db);
 }
 
@@ -412,63 +441,52 @@ src_pq_err(char *err, const char *what, const char *msg)
 	    msg);
 }
 
-static enum rs_status
-src_connect(struct src_db *db, char *err)
+/*
+ * The connection for the next statement: the transaction's while one is
+ * open (a lost one is an error, never silently replaced), else the
+ * store's, reopened when lost.
+ */
+static PGconn *
+src_conn(struct src_db *db, char *err)
 {
-	const char	*url = getenv("DATABASE_URL");
-	PGresult	*r;
-
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
-		return RS_OK;
-	if (db->in_tx) {
+	if (!db->in_tx)
+		return store_pgconn(db->st, err);
+	if (db->tx == NULL || PQstatus(db->tx) != CONNECTION_OK) {
 		rs_errf(err, "database: connection lost in a transaction");
-		return RS_EDB;
+		return NULL;
 	}
-	if (db->conn != NULL) {
-		PQfinish(db->conn);
-		db->conn = NULL;
-	}
-	if (url == NULL || *url == '\0') {
-		rs_errf(err, "database: DATABASE_URL is not set");
-		return RS_EDB;
-	}
-	db->conn = PQconnectdb(url);
-	if (PQstatus(db->conn) != CONNECTION_OK) {
-		src_pq_err(err, "cannot connect", PQerrorMessage(db->conn));
-		PQfinish(db->conn);
-		db->conn = NULL;
-		return RS_EDB;
-	}
-	r = PQexec(db->conn, "SET statement_timeout = 15000; "
-	    "SET application_name = 'restsync-sources'; SET TIME ZONE 'UTC'");
-	PQclear(r);
-	return RS_OK;
+	return db->tx;
 }
 
 /*
  * Run statement s.  Outside a transaction a lost connection is reopened
- * and the statement retried once (reads and BEGIN are idempotent).
+ * and the statement retried once (reads and BEGIN are idempotent; the
+ * audit insert after a failure is best effort).
  */
 static PGresult *
 src_run(struct src_db *db, enum src_stmt s, int n, const Oid *types,
     const char *const *vals, const int *lens, const int *fmts, char *err)
 {
+	PGconn		*conn;
 	PGresult	*r;
 	ExecStatusType	 es;
 	int		 tries;
 
 	for (tries = 0; tries < 2; tries++) {
-		if (src_connect(db, err) != RS_OK)
+		if ((conn = src_conn(db, err)) == NULL)
 			return NULL;
-		r = PQexecParams(db->conn, src_stmts[s], n, types, vals, lens,
+		r = PQexecParams(conn, src_stmts[s], n, types, vals, lens,
 		    fmts, 0);
 		es = PQresultStatus(r);
-		if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
+		if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
+			if (s == SRC_BEGIN)
+				db->tx = conn;
 			return r;
+		}
 		src_pq_err(err, "query failed", r != NULL ?
-		    PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+		    PQresultErrorMessage(r) : PQerrorMessage(conn));
 		PQclear(r);
-		if (db->in_tx || PQstatus(db->conn) == CONNECTION_OK)
+		if (db->in_tx || PQstatus(conn) == CONNECTION_OK)
 			return NULL;
 	}
 	return NULL;
@@ -506,6 +524,7 @@ src_commit(struct src_db *db, char *err)
 
 	st = src_exec(db, SRC_COMMIT, 0, NULL, NULL, err);
 	db->in_tx = 0;
+	db->tx = NULL;
 	return st;
 }
 
@@ -513,34 +532,233 @@ src_commit(struct src_db *db, char *err)
 static void
 src_rollback(struct src_db *db)
 {
-	if (db->in_tx && db->conn != NULL &&
-	    PQstatus(db->conn) == CONNECTION_OK)
+	if (db->in_tx && db->tx != NULL && PQstatus(db->tx) == CONNECTION_OK)
 		(void)src_exec(db, SRC_ROLLBACK, 0, NULL, NULL, NULL);
 	db->in_tx = 0;
+	db->tx = NULL;
 }
 
 /*
- * Take the source's batch lock for the transaction.  RS_ENOTFOUND,
- * RS_EBUSY while a batch runs.
+ * Take the source's batch lock for the transaction; its tenant and title
+ * into tenant[37] and *title (caller frees; both also on RS_EBUSY, for
+ * the audit row).  RS_ENOTFOUND, RS_EBUSY while a batch runs.
  */
 static enum rs_status
-src_lock(struct src_db *db, const char *id, char *err)
+src_lock(struct src_db *db, const char *id, char tenant[37], char **title,
+    char *err)
 {
 	PGresult	*r;
 	const char	*v[1] = { id };
 	enum rs_status	 st = RS_OK;
 
+	tenant[0] = '\0';
+	*title = NULL;
 	if ((r = src_run(db, SRC_LOCK, 1, NULL, v, NULL, NULL, err)) == NULL)
 		return RS_EDB;
 	if (PQntuples(r) != 1) {
 		rs_errf(err, "no such source");
 		st = RS_ENOTFOUND;
-	} else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		goto out;
+	}
+	(void)snprintf(tenant, 37, "%s", PQgetvalue(r, 0, 1));
+	if ((*title = strdup(PQgetvalue(r, 0, 2))) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
 		rs_errf(err, "a batch for this source is already running");
 		st = RS_EBUSY;
 	}
+out:
 	PQclear(r);
 	return st;
+}
+
+/* ---- audit trail ------------------------------------------------------ */
+
+/*
+ * Write an audit row (inside the caller's transaction when one is open).
+ * actor is the nginx-validated operator; detail (put by this function,
+ * may be NULL) must never hold a secret.
+ */
+static enum rs_status
+src_audit_row(struct src_db *db, const char *actor, const char *action,
+    const char *source_id, const char *tenant_id, const char *outcome,
+    struct json_object *detail, char *err)
+{
+	PGresult	*r;
+	const char	*v[6];
+
+	v[0] = actor != NULL && *actor != '\0' ? actor : "unknown";
+	v[1] = action;
+	v[2] = source_id != NULL && *source_id != '\0' ? source_id : NULL;
+	v[3] = tenant_id != NULL && *tenant_id != '\0' ? tenant_id : NULL;
+	v[4] = outcome;
+	v[5] = detail != NULL ? json_object_to_json_string_ext(detail,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "{}";
+	r = src_run(db, SRC_AUDIT, 6, NULL, v, NULL, NULL, err);
+	json_object_put(detail);
+	if (r == NULL)
+		return RS_EDB;
+	PQclear(r);
+	return RS_OK;
+}
+
+/*
+ * After a refused or failed change (the transaction is rolled back): an
+ * 'error' row with the message, best effort.  Bad input and unknown
+ * sources are the caller's mistakes, not operations, and leave no row.
+ */
+static void
+src_audit_failure(struct src_db *db, const char *actor, const char *action,
+    const char *source_id, const char *tenant_id, enum rs_status st,
+    const char *msg)
+{
+	struct json_object	*d;
+
+	if (st == RS_EINPUT || st == RS_ENOTFOUND || st == RS_ENOMEM)
+		return;
+	d = json_object_new_object();
+	json_object_object_add(d, "error", json_object_new_string(
+	    msg != NULL && *msg != '\0' ? msg : rs_status_name(st)));
+	json_object_object_add(d, "status",
+	    json_object_new_string(rs_status_name(st)));
+	(void)src_audit_row(db, actor, action, source_id, tenant_id, "error",
+	    d, NULL);
+}
+
+static int
+src_audit_limit_ok(long n)
+{
+	return n >= 1 && n <= SRC_AUDIT_MAX;
+}
+
+enum rs_status
+src_parse_audit_query(const char *qs, char id[37], int *limit, char *err)
+{
+	const char	*p, *amp, *eq;
+	size_t		 klen, vlen, i;
+	int		 have_id = 0, have_limit = 0;
+	long		 n;
+
+	id[0] = '\0';
+	*limit = SRC_AUDIT_DEFAULT;
+	if (qs == NULL)
+		qs = "";
+	if (strlen(qs) > 256) {
+		rs_errf(err, "query string too long");
+		goto fail;
+	}
+	/* Every '&' separates two name=value pairs: none may be empty. */
+	for (p = qs, amp = qs; *qs != '\0' && *amp != '\0'; p = amp + 1) {
+		amp = p + strcspn(p, "&");
+		eq = memchr(p, '=', (size_t)(amp - p));
+		if (eq == NULL) {
+			rs_errf(err, "query parameters must be name=value");
+			goto fail;
+		}
+		klen = (size_t)(eq - p);
+		vlen = (size_t)(amp - eq - 1);
+		if (klen == strlen("sourceId") &&
+		    memcmp(p, "sourceId", klen) == 0) {
+			if (have_id++) {
+				rs_errf(err, "'sourceId' given twice");
+				goto fail;
+			}
+			if (vlen != 36 || (memcpy(id, eq + 1, 36), id[36] = '\0',
+			    !rs_is_uuid(id))) {
+				id[0] = '\0';
+				rs_errf(err, "'sourceId' must be a UUID");
+				goto fail;
+			}
+		} else if (klen == strlen("limit") &&
+		    memcmp(p, "limit", klen) == 0) {
+			if (have_limit++) {
+				rs_errf(err, "'limit' given twice");
+				goto fail;
+			}
+			/* 1 to 3 digits, no sign, no leading zero. */
+			n = 0;
+			for (i = 0; i < vlen; i++) {
+				if (eq[1 + i] < '0' || eq[1 + i] > '9')
+					break;
+				n = n * 10 + (eq[1 + i] - '0');
+			}
+			if (vlen == 0 || vlen > 3 || i != vlen ||
+			    eq[1] == '0' || !src_audit_limit_ok(n)) {
+				rs_errf(err, "'limit' must be an integer from 1 "
+				    "to %d", SRC_AUDIT_MAX);
+				goto fail;
+			}
+			*limit = (int)n;
+		} else {
+			for (i = 0; i < klen; i++)
+				if (!((p[i] >= 'a' && p[i] <= 'z') ||
+				    (p[i] >= 'A' && p[i] <= 'Z') ||
+				    (p[i] >= '0' && p[i] <= '9') ||
+				    p[i] == '_' || p[i] == '-'))
+					break;
+			if (klen > 0 && klen <= 32 && i == klen)
+				rs_errf(err, "unknown parameter '%.*s'",
+				    (int)klen, p);
+			else
+				rs_errf(err, "unknown parameter");
+			goto fail;
+		}
+	}
+	if (!have_id) {
+		rs_errf(err, "'sourceId' is required");
+		goto fail;
+	}
+	return RS_OK;
+fail:
+	id[0] = '\0';
+	*limit = SRC_AUDIT_DEFAULT;
+	return RS_EINPUT;
+}
+
+enum rs_status
+src_audit(struct src_db *db, const char *id, int limit,
+    struct json_object **out, char *err)
+{
+	struct json_object	*e;
+	PGresult		*r;
+	char			 lim[16];
+	const char		*v[2];
+	int			 i;
+
+	*out = NULL;
+	if (!src_audit_limit_ok(limit)) {
+		rs_errf(err, "'limit' must be an integer from 1 to %d",
+		    SRC_AUDIT_MAX);
+		return RS_EINPUT;
+	}
+	(void)snprintf(lim, sizeof(lim), "%d", limit);
+	v[0] = id;
+	v[1] = lim;
+	if ((r = src_run(db, SRC_AUDIT_LIST, 2, NULL, v, NULL, NULL, err)) ==
+	    NULL)
+		return RS_EDB;
+	*out = json_object_new_array_ext(PQntuples(r));
+	for (i = 0; i < PQntuples(r); i++) {
+		e = json_object_new_object();
+		json_object_object_add(e, "id", json_object_new_int64(
+		    strtoll(PQgetvalue(r, i, 0), NULL, 10)));
+		json_object_object_add(e, "at",
+		    json_object_new_string(PQgetvalue(r, i, 1)));
+		json_object_object_add(e, "actor",
+		    json_object_new_string(PQgetvalue(r, i, 2)));
+		json_object_object_add(e, "action",
+		    json_object_new_string(PQgetvalue(r, i, 3)));
+		json_object_object_add(e, "outcome",
+		    json_object_new_string(PQgetvalue(r, i, 4)));
+		json_object_object_add(e, "detail",
+		    json_tokener_parse(PQgetvalue(r, i, 5)));
+		json_object_array_add(*out, e);
+	}
+	PQclear(r);
+	return RS_OK;
 }
 
 /* ---- rows to JSON ----------------------------------------------------- */
@@ -780,16 +998,18 @@ src_key(const struct src_input *in, unsigned char key[SECRET_KEYLEN],
 }
 
 enum rs_status
-src_create(struct src_db *db, const struct src_input *in,
+src_create(struct src_db *db, const char *actor, const struct src_input *in,
     struct json_object **out, char *err)
 {
-	unsigned char	 key[SECRET_KEYLEN];
-	PGresult	*r = NULL;
-	const char	*v[4];
-	char		 id[37], tenant[37];
-	enum rs_status	 st;
+	unsigned char		 key[SECRET_KEYLEN];
+	struct json_object	*d;
+	PGresult		*r = NULL;
+	const char		*v[4];
+	char			 id[37], tenant[37];
+	enum rs_status		 st;
 
 	*out = NULL;
+	id[0] = '\0';
 	memset(key, 0, sizeof(key));
 	if (in->title == NULL || in->config == NULL) {
 		rs_errf(err, "'title' and 'config' are required");
@@ -820,6 +1040,18 @@ src_create(struct src_db *db, const struct src_input *in,
 	if (in->api_key != NULL && (st = src_put_secret(db, key, tenant,
 	    in->provider, in->api_key, err)) != RS_OK)
 		goto fail;
+	/* What was created, never the key: only that one was stored. */
+	d = json_object_new_object();
+	json_object_object_add(d, "title", json_object_new_string(in->title));
+	json_object_object_add(d, "enabled",
+	    json_object_new_boolean(in->enabled != 0));
+	json_object_object_add(d, "provider",
+	    json_object_new_string(in->provider));
+	json_object_object_add(d, "keyStored",
+	    json_object_new_boolean(in->api_key != NULL));
+	if ((st = src_audit_row(db, actor, "create", id, tenant, "ok", d,
+	    err)) != RS_OK)
+		goto fail;
 	if ((st = src_commit(db, err)) != RS_OK)
 		goto fail;
 	OPENSSL_cleanse(key, sizeof(key));
@@ -827,15 +1059,17 @@ src_create(struct src_db *db, const struct src_input *in,
 fail:
 	PQclear(r);
 	src_rollback(db);
+	src_audit_failure(db, actor, "create", NULL, in->tenant_id, st, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	return st;
 }
 
 enum rs_status
-src_update(struct src_db *db, const struct src_input *in,
+src_update(struct src_db *db, const char *actor, const struct src_input *in,
     struct json_object **out, char *err)
 {
 	struct source_config	 cfg;
+	struct json_object	*d, *changed;
 	unsigned char		 key[SECRET_KEYLEN];
 	PGresult		*r = NULL;
 	const char		*v[4];
@@ -844,6 +1078,7 @@ src_update(struct src_db *db, const struct src_input *in,
 	enum rs_status		 st;
 
 	*out = NULL;
+	tenant[0] = '\0';
 	memset(key, 0, sizeof(key));
 	if ((st = src_key(in, key, err)) != RS_OK)
 		goto fail;
@@ -894,6 +1129,30 @@ src_update(struct src_db *db, const struct src_input *in,
 	}
 	PQclear(r);
 	r = NULL;
+	/* Which fields changed (the title's new value), never the key. */
+	d = json_object_new_object();
+	changed = json_object_new_array();
+	if (in->title != NULL) {
+		json_object_array_add(changed, json_object_new_string("title"));
+		json_object_object_add(d, "title",
+		    json_object_new_string(in->title));
+	}
+	if (in->config != NULL)
+		json_object_array_add(changed,
+		    json_object_new_string("config"));
+	if (in->enabled >= 0) {
+		json_object_array_add(changed,
+		    json_object_new_string("enabled"));
+		json_object_object_add(d, "enabled",
+		    json_object_new_boolean(in->enabled));
+	}
+	if (in->api_key != NULL)
+		json_object_array_add(changed,
+		    json_object_new_string("apiKey"));
+	json_object_object_add(d, "changed", changed);
+	if ((st = src_audit_row(db, actor, "update", in->source_id, tenant,
+	    "ok", d, err)) != RS_OK)
+		goto fail;
 	if ((st = src_commit(db, err)) != RS_OK)
 		goto fail;
 	free(provider);
@@ -903,42 +1162,79 @@ fail:
 	PQclear(r);
 	free(provider);
 	src_rollback(db);
+	src_audit_failure(db, actor, "update", in->source_id, tenant, st, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	return st;
 }
 
 enum rs_status
-src_reset(struct src_db *db, const char *id, struct json_object **out,
-    char *err)
+src_reset(struct src_db *db, const char *actor, const char *id,
+    struct json_object **out, char *err)
 {
-	const char	*v[1] = { id };
-	enum rs_status	 st;
+	struct json_object	*d, *before = NULL;
+	PGresult		*r = NULL;
+	const char		*v[1] = { id };
+	char			 tenant[37], *title = NULL;
+	enum rs_status		 st;
 
 	*out = NULL;
+	tenant[0] = '\0';
 	if ((st = src_begin(db, err)) != RS_OK)
 		goto fail;
-	if ((st = src_lock(db, id, err)) != RS_OK ||
-	    (st = src_exec(db, SRC_RESET, 1, v, NULL, err)) != RS_OK ||
-	    (st = src_commit(db, err)) != RS_OK)
+	if ((st = src_lock(db, id, tenant, &title, err)) != RS_OK)
 		goto fail;
+	if ((r = src_run(db, SRC_RESET, 1, NULL, v, NULL, NULL, err)) ==
+	    NULL) {
+		st = RS_EDB;
+		goto fail;
+	}
+	/* No cursor row: never synced, nothing to start over. */
+	if (PQntuples(r) == 1) {
+		before = json_object_new_object();
+		json_object_object_add(before, "pageCount",
+		    json_object_new_int64(strtoll(PQgetvalue(r, 0, 0), NULL,
+		    10)));
+		json_object_object_add(before, "itemCount",
+		    json_object_new_int64(strtoll(PQgetvalue(r, 0, 1), NULL,
+		    10)));
+		json_object_object_add(before, "done", json_object_new_boolean(
+		    strcmp(PQgetvalue(r, 0, 2), "t") == 0));
+	}
+	PQclear(r);
+	r = NULL;
+	d = json_object_new_object();
+	json_object_object_add(d, "title", json_object_new_string(title));
+	json_object_object_add(d, "before", before);
+	if ((st = src_audit_row(db, actor, "reset", id, tenant, "ok", d,
+	    err)) != RS_OK)
+		goto fail;
+	if ((st = src_commit(db, err)) != RS_OK)
+		goto fail;
+	free(title);
 	return src_get(db, id, out, err);
 fail:
+	PQclear(r);
+	free(title);
 	src_rollback(db);
+	src_audit_failure(db, actor, "reset", id, tenant, st, err);
 	return st;
 }
 
 enum rs_status
-src_delete(struct src_db *db, const char *id, long long *docs,
-    long long *chunks, char *err)
+src_delete(struct src_db *db, const char *actor, const char *id,
+    long long *docs, long long *chunks, char *err)
 {
-	const char	*v[1] = { id };
-	long long	 n = 0;
-	enum rs_status	 st;
+	struct json_object	*d;
+	const char		*v[1] = { id };
+	char			 tenant[37], *title = NULL;
+	long long		 n = 0;
+	enum rs_status		 st;
 
 	*docs = *chunks = 0;
+	tenant[0] = '\0';
 	if ((st = src_begin(db, err)) != RS_OK)
 		goto fail;
-	if ((st = src_lock(db, id, err)) != RS_OK ||
+	if ((st = src_lock(db, id, tenant, &title, err)) != RS_OK ||
 	    (st = src_exec(db, SRC_DEL_CHUNKS, 1, v, chunks, err)) != RS_OK ||
 	    (st = src_exec(db, SRC_DEL_DOCS, 1, v, docs, err)) != RS_OK ||
 	    (st = src_exec(db, SRC_DEL_CURSOR, 1, v, NULL, err)) != RS_OK ||
@@ -949,11 +1245,22 @@ src_delete(struct src_db *db, const char *id, long long *docs,
 		st = RS_ENOTFOUND;
 		goto fail;
 	}
+	/* The trail outlives the source: the title says what it was. */
+	d = json_object_new_object();
+	json_object_object_add(d, "title", json_object_new_string(title));
+	json_object_object_add(d, "docs", json_object_new_int64(*docs));
+	json_object_object_add(d, "chunks", json_object_new_int64(*chunks));
+	if ((st = src_audit_row(db, actor, "delete", id, tenant, "ok", d,
+	    err)) != RS_OK)
+		goto fail;
 	if ((st = src_commit(db, err)) != RS_OK)
 		goto fail;
+	free(title);
 	return RS_OK;
 fail:
 	*docs = *chunks = 0;
+	free(title);
 	src_rollback(db);
+	src_audit_failure(db, actor, "delete", id, tenant, st, err);
 	return st;
 }

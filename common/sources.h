@@ -12,6 +12,12 @@
  * The API key is write-only: it is encrypted (secret.h) into
  * integration_secrets for the source's tenant and its config's provider;
  * responses only ever say "hasSecret".
+ *
+ * Audit trail: create, update, reset and delete write a kb_rest_audit row
+ * (actor = the nginx-validated operator, outcome "ok") in the same
+ * transaction as the change; a change refused or failed for another
+ * reason than bad input or an unknown source leaves an "error" row with
+ * the message.  Details name what changed, never the API key.
  */
 #ifndef SOURCES_H
 #define SOURCES_H
@@ -19,10 +25,13 @@
 #include <json-c/json.h>
 
 #include "rs.h"
+#include "store.h"
 
 #define SRC_TITLE_MAX	200	/* characters, like the schema's CHECK */
 #define SRC_APIKEY_MAX	4096	/* bytes */
 #define SRC_LIST_MAX	2000	/* sources in one list response */
+#define SRC_AUDIT_DEFAULT 20	/* audit entries in one response ... */
+#define SRC_AUDIT_MAX	200	/* ... and at most */
 
 /* A validated create or update request. */
 struct src_input {
@@ -54,10 +63,23 @@ enum rs_status	 src_parse_id(struct json_object *body, char id[37],
  * not only white space. */
 int		 src_valid_text(const char *s, size_t max);
 
+/*
+ * The query string of GET rest-audit: sourceId=<uuid> (required) and
+ * limit=1..SRC_AUDIT_MAX (default SRC_AUDIT_DEFAULT), each at most once,
+ * nothing else, no encoding (neither value needs any).  RS_EINPUT with a
+ * message naming the parameter; id and *limit are reset on failure.
+ */
+enum rs_status	 src_parse_audit_query(const char *qs, char id[37],
+		    int *limit, char *err);
+
 struct src_db;
 
-/* A connection from DATABASE_URL, opened lazily and reopened when lost. */
-enum rs_status	 src_open(struct src_db **, char *err);
+/*
+ * Borrow the store's connection (store_pgconn: opened lazily, reopened
+ * when lost).  st must outlive the src_db; src_close frees only the
+ * src_db.
+ */
+enum rs_status	 src_open(struct src_db **, struct store *st, char *err);
 void		 src_close(struct src_db *);
 
 /*
@@ -80,29 +102,45 @@ enum rs_status	 src_tenants(struct src_db *, struct json_object **out,
 
 /*
  * Create a REST source (and its tenant's secret when apiKey is given) in
- * one transaction; *out = the new source object.  RS_ENOTFOUND when the
- * tenant does not exist; RS_EINTERNAL when the secret key is unusable.
+ * one transaction, audited for actor; *out = the new source object.
+ * RS_ENOTFOUND when the tenant does not exist; RS_EINTERNAL when the
+ * secret key is unusable.
  */
-enum rs_status	 src_create(struct src_db *, const struct src_input *,
-		    struct json_object **out, char *err);
+enum rs_status	 src_create(struct src_db *, const char *actor,
+		    const struct src_input *, struct json_object **out,
+		    char *err);
 
-/* Update in one transaction; *out = the source object.  RS_ENOTFOUND. */
-enum rs_status	 src_update(struct src_db *, const struct src_input *,
-		    struct json_object **out, char *err);
+/*
+ * Update in one transaction, audited for actor; *out = the source
+ * object.  RS_ENOTFOUND.
+ */
+enum rs_status	 src_update(struct src_db *, const char *actor,
+		    const struct src_input *, struct json_object **out,
+		    char *err);
 
 /*
  * Start the source over from the first page: cursor next NULL, done
  * false, counts 0, status and error NULL; docs and chunks stay.
  * *out = the source object.  RS_ENOTFOUND, RS_EBUSY (batch running).
  */
-enum rs_status	 src_reset(struct src_db *, const char *id,
-		    struct json_object **out, char *err);
+enum rs_status	 src_reset(struct src_db *, const char *actor,
+		    const char *id, struct json_object **out, char *err);
 
 /*
  * Delete chunks, docs, cursor and source in one transaction; *docs and
  * *chunks say how many rows went.  RS_ENOTFOUND, RS_EBUSY.
  */
-enum rs_status	 src_delete(struct src_db *, const char *id,
-		    long long *docs, long long *chunks, char *err);
+enum rs_status	 src_delete(struct src_db *, const char *actor,
+		    const char *id, long long *docs, long long *chunks,
+		    char *err);
+
+/*
+ * *out = the last limit (1..SRC_AUDIT_MAX) audit entries of source id,
+ * newest first: [{id, at, actor, action, outcome, detail}], detail as
+ * written (a batch's JSON, or what an operator changed).  Sources that
+ * were deleted keep their trail.  Caller puts *out.  RS_EINPUT, RS_EDB.
+ */
+enum rs_status	 src_audit(struct src_db *, const char *id, int limit,
+		    struct json_object **out, char *err);
 
 #endif

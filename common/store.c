@@ -21,6 +21,7 @@
 
 enum stmt {
 	STMT_IS_ADMIN,
+	STMT_TRY_LOCK,
 	STMT_LOCK_SOURCE,
 	STMT_UNLOCK_SOURCE,
 	STMT_EXISTING_HASHES,
@@ -36,14 +37,23 @@ static const char *const stmts[STMT__MAX] = {
 	/* STMT_IS_ADMIN */
 	"SELECT 1 FROM platform_admins WHERE username = $1",
 
-	/* STMT_LOCK_SOURCE: the lock is tried only for the matching row. */
+	/* STMT_TRY_LOCK: the batch lock of a source (session-level; it dies
+	 * with the connection if a worker dies). */
+	"SELECT pg_try_advisory_lock(hashtextextended("
+	"    'restsync:source:' || $1::uuid::text, 0))",
+
+	/*
+	 * STMT_LOCK_SOURCE: load the source once its lock is held.  It must
+	 * be a statement of its own, after STMT_TRY_LOCK: a statement's
+	 * snapshot is taken when it starts, so a cursor read in the same
+	 * statement that takes the lock could predate the commit of the
+	 * batch that just released it (and fetch that page again).
+	 */
 	"SELECT s.tenant_id, s.type, s.title, s.config::text, s.enabled, "
 	"       c.next_cursor, coalesce(c.page_count, 0), "
 	"       coalesce(c.item_count, 0), coalesce(c.done, false), "
 	"       sec.ciphertext, sec.nonce, "
-	"       pg_try_advisory_lock(hashtextextended("
-	"           'restsync:source:' || s.id::text, 0)), "
-	"       coalesce(c.chunk_count, 0), v.page_key IS NOT NULL, v.etag, "
+	"       true, coalesce(c.chunk_count, 0), v.page_key IS NOT NULL, v.etag, "
 	"       v.last_modified, v.next_cursor, coalesce(v.done, false), "
 	"       coalesce(v.items, 0), v.total "
 	"FROM kb_sources s "
@@ -240,6 +250,14 @@ store_connect(struct store *st, char *err)
 	return RS_OK;
 }
 
+PGconn *
+store_pgconn(struct store *st, char *err)
+{
+	if (store_connect(st, err) != RS_OK)
+		return NULL;
+	return st->conn;
+}
+
 /*
  * Run statement s.  A lost connection is reopened and an idempotent
  * statement retried once (a worker outlives a PostgreSQL restart).
@@ -346,17 +364,24 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	enum rs_status	 rc = RS_EDB;
 
 	memset(s, 0, sizeof(*s));
-	if ((r = run(st, STMT_LOCK_SOURCE, 1, NULL, v, NULL, NULL, 1, err)) ==
+	if ((r = run(st, STMT_TRY_LOCK, 1, NULL, v, NULL, NULL, 1, err)) ==
 	    NULL)
 		return RS_EDB;
+	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		PQclear(r);
+		rs_errf(err, "a batch for this source is already running");
+		return RS_EBUSY;
+	}
+	PQclear(r);
+	if ((r = run(st, STMT_LOCK_SOURCE, 1, NULL, v, NULL, NULL, 1, err)) ==
+	    NULL) {
+		store_unlock_source(st, id);
+		return RS_EDB;
+	}
 	if (PQntuples(r) != 1) {
+		store_unlock_source(st, id);
 		rs_errf(err, "no such source");
 		rc = RS_ENOTFOUND;
-		goto out;
-	}
-	if (strcmp(PQgetvalue(r, 0, 11), "t") != 0) {
-		rs_errf(err, "a batch for this source is already running");
-		rc = RS_EBUSY;
 		goto out;
 	}
 	(void)snprintf(s->id, sizeof(s->id), "%s", id);

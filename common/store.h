@@ -4,14 +4,17 @@
  * parameters, indexed by an enum.
  *
  * One batch costs a constant number of round trips, whatever the size of
- * the sync: load+lock (1), existing hashes (1), commit (1), unlock (1).
- * The commit is a single statement (upsert doc, insert chunks, upsert
- * cursor), so it is atomic: a failure writes nothing of the batch.
+ * the sync: lock (1), load (1), existing hashes (1), commit (1), unlock
+ * (1).  The commit is a single statement (upsert doc, insert chunks,
+ * upsert cursor, validators, audit row), so it is atomic: a failure writes
+ * nothing of the batch.
  */
 #ifndef STORE_H
 #define STORE_H
 
 #include <stddef.h>
+
+#include <libpq-fe.h>
 
 #include "rs.h"
 
@@ -21,6 +24,16 @@ struct store;
 enum rs_status	 store_open(struct store **, char *err);
 void		 store_close(struct store *);
 int		 store_round_trips(const struct store *);
+
+/*
+ * The store's connection, opened (or reopened when lost) as a statement
+ * would open it; NULL with a message when the database cannot be reached
+ * (callers answer RS_EDB).  The store keeps ownership: modules with SQL of
+ * their own (sources.c, obs.c) borrow it, so a program holds one
+ * connection.  XXX A borrower must end every transaction it begins, and
+ * sees the session advisory locks store_lock_source() holds.
+ */
+PGconn		*store_pgconn(struct store *, char *err);
 
 /* RS_OK and *ok = 1 when user is a platform admin. */
 enum rs_status	 store_is_admin(struct store *, const char *user, int *ok,
@@ -53,11 +66,12 @@ struct source_row {
 };
 
 /*
- * Load source id with its cursor and (when the config says requiresAuth)
- * its tenant's secret for the provider, and try to take the source's
- * advisory lock in the same round trip.  RS_ENOTFOUND when there is no
- * such source; RS_EBUSY when another batch holds the lock.  On RS_OK the
- * lock is held until store_unlock_source().
+ * Try to take the source's advisory lock, then (in a statement of its
+ * own, so its snapshot follows the previous holder's commit) load source
+ * id with its cursor, page validators and (when the config says
+ * requiresAuth) its tenant's secret for the provider.  RS_ENOTFOUND when
+ * there is no such source; RS_EBUSY when another batch holds the lock.  On
+ * RS_OK the lock is held until store_unlock_source().
  */
 enum rs_status	 store_lock_source(struct store *, const char *id,
 		    struct source_row *, char *err);

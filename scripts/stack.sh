@@ -152,6 +152,7 @@ start_fcgi() {
 		[ "$(id -u)" = 0 ] && uopt="-u $RUNUSER -g $RUNUSER -U $RUNUSER -G $RUNUSER"
 		# shellcheck disable=SC2086
 		env DATABASE_URL="$(db_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
+		    RESTSYNC_SQL_DIR="$ROOT/sql" \
 		    RESTSYNC_WORKERS="$RS_WORKERS" \
 		    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
 		    $key_env \

@@ -83,13 +83,16 @@ if [ -z "${RS_SKIP_SAN:-}" ]; then
 	# at stop; any report file fails the run.
 	echo "== integration tests (ASan + UBSan programs)"
 	make -s WERROR=1 SAN=1 all
-	export RS_BIN="$ROOT/build/asan/bin" RS_SANITIZED=1
+	export RS_BIN="$ROOT/build/asan/bin" RS_CLI="$ROOT/build/asan/cli/restsync"
+	export RS_SANITIZED=1
 	export ASAN_OPTIONS="detect_leaks=1:log_path=$RS_VAR/log/asan"
 	export UBSAN_OPTIONS="print_stacktrace=1:log_path=$RS_VAR/log/ubsan"
 	start_stack
 	node --test --test-concurrency=1 tests/integration/01_batch.test.mjs \
-	    tests/integration/02_faults.test.mjs tests/integration/05_styles.test.mjs \
-	    tests/integration/06_reliability.test.mjs
+	    tests/integration/02_faults.test.mjs tests/integration/03_sources.test.mjs \
+	    tests/integration/05_styles.test.mjs tests/integration/06_reliability.test.mjs \
+	    tests/integration/08_cli.test.mjs tests/integration/08_worker.test.mjs \
+	    tests/integration/09_observability.test.mjs
 	scripts/stack.sh stop
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 	if ls "$RS_VAR"/log/asan.* "$RS_VAR"/log/ubsan.* >/dev/null 2>&1; then

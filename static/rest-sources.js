@@ -10,6 +10,7 @@ const API = '/api/backoffice/';
 const RETRY_409_MS = 1500;      // Sync to end: wait before retrying a busy source
 const RETRY_409_MAX = 80;       // ... at most this many times in a row
 const AUTO_REFRESH_MS = 20000;
+const HISTORY_LIMIT = 10;       // audit entries shown per source
 
 const state = {
   sources: new Map(),   // id -> source object from GET rest-sources
@@ -17,6 +18,7 @@ const state = {
   tenants: [],
   busy: new Map(),      // id -> { kind: 'sync' | 'all' | 'reset' | 'delete', stop, batches, waiting }
   editing: null,        // the source being edited, null when adding
+  history: new Map(),   // id -> { open, entries, loading, error, seq } (the audit trail)
   loaded: false,
 };
 
@@ -212,7 +214,108 @@ function sourceCell(s) {
     sum
       ? h('div', { class: 'url mono', title: sum.baseUrl, text: sum.baseUrl })
       : h('div', { class: 'config-error', text: `Invalid config: ${s.configError}` }),
-    meta.length ? h('div', { class: 'meta', text: meta.join(' · ') }) : null);
+    meta.length ? h('div', { class: 'meta', text: meta.join(' · ') }) : null,
+    historyBlock(s));
+}
+
+// ---- history (the audit trail of a source) ----------------------------
+
+const ACTION_LABELS = {
+  sync: 'Sync', 'sync-to-end': 'Sync to end', worker: 'Worker', create: 'Created',
+  update: 'Edited', reset: 'Reset', delete: 'Deleted',
+};
+
+function historyOf(id) {
+  let hs = state.history.get(id);
+  if (!hs) {
+    hs = { open: false, entries: null, loading: false, error: null, seq: 0 };
+    state.history.set(id, hs);
+  }
+  return hs;
+}
+
+// What an entry did, in one line of text.
+function historyText(e) {
+  const d = e.detail && typeof e.detail === 'object' ? e.detail : {};
+  if (e.outcome === 'error') return d.error ? String(d.error) : 'failed';
+  switch (e.action) {
+  case 'create':
+    return `created “${d.title ?? ''}”${d.keyStored ? ' · API key stored' : ''}${d.enabled === false ? ' · disabled' : ''}`;
+  case 'update':
+    return Array.isArray(d.changed) && d.changed.length ? `changed ${d.changed.join(', ')}` : 'saved, nothing changed';
+  case 'reset':
+    return d.before ? `started over (was at ${plural(d.before.pageCount, 'page', 'pages')}, ${plural(d.before.itemCount, 'item', 'items')})`
+      : 'started over (never synced)';
+  case 'delete':
+    return `removed ${plural(d.docs, 'doc', 'docs')} and ${plural(d.chunks, 'chunk', 'chunks')}`;
+  default: {
+    if (d.notModified) return 'page not modified (HTTP 304)';
+    const bits = [plural(d.items, 'item', 'items'), `${n(d.inserted)} new`];
+    if (d.skipped) bits.push(`${n(d.skipped)} already stored`);
+    if (d.status) bits.push(`HTTP ${d.status}`);
+    return bits.join(' · ');
+  }
+  }
+}
+
+function historyEntry(e) {
+  const outcome = ['ok', 'done', 'error'].includes(e.outcome) ? e.outcome : 'other';
+  return h('li', { class: `history-entry history-${outcome}`, data: { kind: String(e.action) } },
+    h('div', { class: 'history-line' },
+      h('time', { class: 'rel', datetime: e.at, title: exactTime(e.at), text: relTime(e.at) }),
+      h('span', { class: 'history-actor', text: e.actor }),
+      h('span', { class: 'history-action', text: ACTION_LABELS[e.action] || e.action }),
+      h('span', { class: `history-outcome badge badge-${outcome}`, text: e.outcome })),
+    h('div', { class: e.outcome === 'error' ? 'history-text history-error' : 'history-text', text: historyText(e) }));
+}
+
+function historyBody(id) {
+  const hs = historyOf(id);
+  if (hs.error) return [h('p', { class: 'history-msg history-error', text: `Could not load the history: ${hs.error}` })];
+  if (!hs.entries) return [h('p', { class: 'history-msg muted', text: 'Loading…' })];
+  if (!hs.entries.length) return [h('p', { class: 'history-msg muted', text: 'Nothing recorded yet.' })];
+  return [h('ol', { class: 'history-list', 'aria-label': 'Last actions, newest first' }, hs.entries.map(historyEntry))];
+}
+
+function historyBlock(s) {
+  const hs = historyOf(s.id);
+  const d = h('details', { class: 'history', open: hs.open },
+    h('summary', { text: 'History' }),
+    h('div', { class: 'history-body', 'aria-live': 'polite' }, historyBody(s.id)));
+  d.addEventListener('toggle', () => {
+    hs.open = d.open;
+    if (d.open && !hs.entries && !hs.loading) loadHistory(s.id);
+  });
+  return d;
+}
+
+function renderHistory(id) {
+  const body = $('#rows').querySelector(`tr[data-id="${CSS.escape(id)}"] details.history .history-body`);
+  if (body) body.replaceChildren(...historyBody(id));
+}
+
+async function loadHistory(id) {
+  const hs = historyOf(id);
+  const seq = ++hs.seq;
+  hs.loading = true;
+  const r = await api(`rest-audit?sourceId=${encodeURIComponent(id)}&limit=${HISTORY_LIMIT}`);
+  if (seq !== hs.seq) return;   // a newer load is on its way
+  hs.loading = false;
+  if (r.ok) {
+    hs.entries = r.json.entries;
+    hs.error = null;
+  } else {
+    hs.error = r.json.error || `HTTP ${r.status}`;
+  }
+  renderHistory(id);
+}
+
+// After an action on a source: reload an open history, forget a closed one.
+function historyChanged(id) {
+  const hs = state.history.get(id);
+  if (!hs) return;
+  if (hs.open) loadHistory(id);
+  else hs.entries = null;
 }
 
 function itemsCell(s, busy) {
@@ -374,6 +477,7 @@ async function syncOnce(id) {
   }
   state.busy.delete(id);
   rerender(id);
+  historyChanged(id);
   await refresh({ quiet: true });
 }
 
@@ -392,7 +496,7 @@ async function syncToEnd(id) {
   let retries = 0;
   let outcome = null;
   while (!busy.stop) {
-    const r = await api('rest-batch', { sourceId: id });
+    const r = await api('rest-batch', { sourceId: id, action: 'sync-to-end' });
     if (r.status === 409 && /already running/i.test(r.json.error || '')) {
       if (++retries > RETRY_409_MAX) {
         outcome = ['error', 'Sync to end gave up', 'Another batch of this source kept running.'];
@@ -423,6 +527,7 @@ async function syncToEnd(id) {
   if (!outcome) outcome = ['info', 'Sync to end stopped', `${plural(busy.batches, 'batch', 'batches')}, ${plural(busy.items, 'item', 'items')} fetched`];
   state.busy.delete(id);
   rerender(id);
+  historyChanged(id);
   toast(...outcome);
   await refresh({ quiet: true });
 }
@@ -450,6 +555,7 @@ async function resetSource(id) {
     toast('error', 'Reset failed', r.json.error);
   }
   rerender(id);
+  historyChanged(id);
   await refresh({ quiet: true });
 }
 
@@ -639,6 +745,7 @@ async function submitSourceForm(ev) {
   const src = r.json.source;
   $('#source-dialog').close();
   state.sources.set(src.id, src);
+  historyChanged(src.id);
   toast('ok', s ? `Saved “${src.title}”` : `Added “${src.title}”`,
     body.apiKey ? 'The API key was stored encrypted.' : null);
   await refresh({ quiet: true });

@@ -3,7 +3,8 @@
 // $PORT, upstream imitations on $RS_UPSTREAM_PORT, state in $RS_VAR).
 //
 // Walks the operator workflow (add through the form, Sync, Sync to end with
-// Stop and a 409 from a concurrent batch, Reset, Delete) and syncs a source
+// Stop and a 409 from a concurrent batch, Reset, the History of these
+// actions, Delete) and syncs a source
 // whose title, items, cursor and error body are script and event-handler
 // payloads, asserting that none of them runs.  Screenshots of the main
 // states go to tests/out/screenshots/.
@@ -187,7 +188,8 @@ test('Sync: "Syncing…" while it runs, then a toast and the row updates in plac
   assert.equal(await t.locator('.toast-detail').innerText(), `${UPSTREAM}/dummyjson/products?limit=50&skip=0 → 50`);
   await eventually(async () => (await cellText(id, 'c-items')) === '50 of 194', 'items 50 of 194');
   assert.equal(await cellText(id, 'c-status'), 'ok');
-  assert.equal(await cellText(id, 'num.c-chunks'), '50 1 doc');
+  // Chunks come with the batch answer, docs with the list fetched after it.
+  await eventually(async () => (await cellText(id, 'num.c-chunks')) === '50 1 doc', 'chunks 50, 1 doc');
   assert.equal(await row(id).locator('td[data-label="Pages"]').innerText(), '1');
   assert.equal(await cellText(id, 'c-http'), '200');
   assert.equal(await cellText(id, 'c-cursor'), '50');
@@ -268,6 +270,46 @@ test('Reset asks first, then starts over and keeps the chunks', async () => {
   assert.equal(await cellText(id, 'c-status'), 'never synced');
   assert.equal(await row(id).locator('[data-action="sync"]').innerText(), 'Sync');
   await shot('07-reset');
+});
+
+test('History: the audit trail of the row, newest first, as text', async () => {
+  const hist = row(id).locator('details.history');
+  assert.equal(await hist.getAttribute('open'), null, 'closed at first');
+  await hist.locator('summary').click();
+  const entries = hist.locator('li.history-entry');
+  await eventually(async () => (await entries.count()) === 6, 'six entries');
+  // What the workflow above did: add, Sync, two Sync to end runs (1 + 2
+  // batches), Reset.  The 409 while another batch ran left no entry.
+  const rows = [];
+  for (let i = 0; i < 6; i++) {
+    const e = entries.nth(i);
+    rows.push([await e.locator('.history-action').innerText(), await e.locator('.history-outcome').innerText(),
+      await e.locator('.history-actor').innerText(), await e.locator('.history-text').innerText()]);
+  }
+  assert.deepEqual(rows, [
+    ['Reset', 'ok', 'admin', 'started over (was at 4 pages, 194 items)'],
+    ['Sync to end', 'done', 'admin', '44 items · 44 new · HTTP 200'],
+    ['Sync to end', 'ok', 'admin', '50 items · 50 new · HTTP 200'],
+    ['Sync to end', 'ok', 'admin', '50 items · 50 new · HTTP 200'],
+    ['Sync', 'ok', 'admin', '50 items · 50 new · HTTP 200'],
+    ['Created', 'ok', 'admin', `created “${title}”`],
+  ]);
+  // When: relative, the exact time on hover.
+  const t = entries.first().locator('time');
+  assert.equal(await t.innerText(), 'just now');
+  assert.match(await t.getAttribute('title'), /\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\)$/);
+  assert.match(await t.getAttribute('datetime'), /^\d{4}-\d\d-\d\dT/);
+  await shot('07b-history');
+
+  // It stays open across a re-render and follows the next action.
+  await row(id).locator('[data-action="sync"]').click();
+  await toast('Fetched 50 items').last().waitFor();
+  await eventually(async () => (await entries.count()) === 7, 'the new batch in the history');
+  assert.equal(await hist.getAttribute('open'), '');
+  assert.equal(await entries.first().locator('.history-action').innerText(), 'Sync');
+  assert.equal(await entries.first().locator('.history-text').innerText(), '50 items · 0 new · 50 already stored · HTTP 200');
+  await hist.locator('summary').click();
+  assert.equal(await hist.getAttribute('open'), null);
 });
 
 test('Edit: the title changes in place; the API key is write-only', async () => {
@@ -355,6 +397,14 @@ test('XSS: hostile title, items, cursor and error body are shown as text and nev
   assert.match(full, /<script>window.__xss = "error"<\/script>/);
   assert.match(full, /onerror=/);
   assert.equal(await cellText(xid, 'c-http'), '500');
+
+  // The history shows the hostile title and the error body as text too.
+  await row(xid).locator('details.history summary').click();
+  const hx = row(xid).locator('details.history li.history-entry');
+  await eventually(async () => (await hx.count()) === 3, 'three history entries');
+  assert.equal(await hx.nth(0).locator('.history-outcome').innerText(), 'error');
+  assert.match(await hx.nth(0).locator('.history-text').innerText(), /<script>window.__xss = "error"<\/script>/);
+  assert.equal(await hx.nth(2).locator('.history-text').innerText(), `created “${evil}”`);
 
   // Open the edit dialog too: the title goes into an input's value.
   await row(xid).locator('[data-action="edit"]').click();

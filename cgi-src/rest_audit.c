@@ -1,0 +1,83 @@
+/*
+ * rest_audit — GET /api/backoffice/rest-audit?sourceId=<uuid>&limit=N
+ * The last N (default 20, at most 200) audit entries of a source, newest
+ * first: 200 {"ok":true,"sourceId","limit","entries":[{id, at, actor,
+ * action, outcome, detail}]} (common/sources.h).  A deleted source keeps
+ * its trail; an unknown one has none.  Raises 400 for any other query
+ * string (unknown, repeated or malformed parameters), 401/403 for a
+ * missing or non-admin operator, 405 for other methods than GET and HEAD,
+ * 503 when the database is down.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "fcgi_io.h"
+#include "sources.h"
+#include "store.h"
+
+int
+main(void)
+{
+	struct fio_req		 rq;
+	struct store		*sto = NULL;
+	struct src_db		*db = NULL;
+	struct json_object	*res, *out, *log;
+	enum rs_status		 st;
+	char			 err[RS_ERRLEN], id[37];
+	int			 limit;
+
+	if (fio_init(&rq, "rest_audit") == -1 || fio_prefork(&rq) == -1)
+		return 1;
+	rq.allow = "GET, HEAD";
+	if (store_open(&sto, err) != RS_OK ||
+	    src_open(&db, sto, err) != RS_OK) {
+		fprintf(stderr, "rest_audit: %s\n", err);
+		return 1;
+	}
+	while (fio_accept(&rq) >= 0) {
+		res = NULL;
+		err[0] = id[0] = '\0';
+		limit = 0;
+		st = fio_get(&rq, err);
+		if (st == RS_OK)
+			st = auth_require_admin(sto, fio_user(&rq), err);
+		if (st == RS_OK)
+			st = src_parse_audit_query(fio_param(&rq,
+			    "QUERY_STRING"), id, &limit, err);
+		if (st == RS_OK)
+			st = src_audit(db, id, limit, &res, err);
+
+		log = json_object_new_object();
+		json_object_object_add(log, "action",
+		    json_object_new_string("audit"));
+		if (id[0] != '\0')
+			json_object_object_add(log, "source_id",
+			    json_object_new_string(id));
+		json_object_object_add(log, "status",
+		    json_object_new_string(rs_status_name(st)));
+		if (st == RS_OK) {
+			json_object_object_add(log, "entries",
+			    json_object_new_int((int)
+			    json_object_array_length(res)));
+			out = json_object_new_object();
+			json_object_object_add(out, "ok",
+			    json_object_new_boolean(1));
+			json_object_object_add(out, "sourceId",
+			    json_object_new_string(id));
+			json_object_object_add(out, "limit",
+			    json_object_new_int(limit));
+			json_object_object_add(out, "entries", res);
+			fio_write_json(&rq, 200, out);
+		} else {
+			json_object_object_add(log, "error",
+			    json_object_new_string(err));
+			fio_write_error(&rq, st, err, NULL);
+		}
+		fio_log(&rq, fio_http_status(st), log);
+		fio_finish(&rq);
+	}
+	src_close(db);
+	store_close(sto);
+	return 0;
+}

@@ -1,0 +1,782 @@
+/*
+ * restsync — the operator's command line: the same batch code as the
+ * rest-batch endpoint (common/batch.c), the page's source operations
+ * (common/sources.c), migrations (common/migrate.c) and the scheduled
+ * worker (common/worker.c).
+ *
+ *   restsync batch SOURCE_ID | sync SOURCE_ID | list | reset SOURCE_ID |
+ *            delete SOURCE_ID | migrate | worker [--once] | help [COMMAND]
+ *
+ * Configuration comes from the environment, as for the FastCGI programs.
+ * Unlike them it runs as any user, root included: whoever can read
+ * DATABASE_URL and the secret key is trusted.  Operations are audited as
+ * "cli:<unix user>" (the worker as "worker@<host>").
+ *
+ * Exit status: 0 success, 1 failure, 2 usage error, 130 sync interrupted.
+ */
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "batch.h"
+#include "migrate.h"
+#include "sources.h"
+#include "worker.h"
+
+#define EXIT_USAGE	2
+#define EXIT_INTR	130
+#define SYNC_BUSY_MAX_S	120	/* sync: give up waiting for a busy source */
+#define BAR_WIDTH	30
+
+static volatile sig_atomic_t	 stop_flag;
+
+struct opts {
+	int	 json;
+	int	 once;
+	int	 help;
+	char	*arg;		/* the one positional argument */
+};
+
+struct cmd {
+	const char	*name;
+	const char	*args;		/* synopsis after the name */
+	int		 nargs;		/* positional arguments: 0 or 1 */
+	const char	*flags;		/* allowed options, e.g. "json" */
+	const char	*summary;
+	const char	*help;
+	int		(*run)(const struct opts *);
+};
+
+static int	 cmd_batch(const struct opts *);
+static int	 cmd_sync(const struct opts *);
+static int	 cmd_list(const struct opts *);
+static int	 cmd_reset(const struct opts *);
+static int	 cmd_delete(const struct opts *);
+static int	 cmd_migrate(const struct opts *);
+static int	 cmd_worker(const struct opts *);
+
+static const struct cmd cmds[] = {
+	{ "batch", "SOURCE_ID", 1, "", "run one batch, print its JSON",
+	  "Runs exactly one batch of the source (fetch one page, chunk, embed,\n"
+	  "store, advance the cursor) and prints the JSON the rest-batch\n"
+	  "endpoint answers: {\"ok\":true,\"done\",\"items\",\"next\",...}.  On\n"
+	  "failure it prints {\"ok\":false,\"error\",...} and exits 1; a source\n"
+	  "whose batch is running elsewhere, or that is disabled, fails too.\n",
+	  cmd_batch },
+	{ "sync", "SOURCE_ID", 1, "", "run batches until the source is done",
+	  "Runs batches of the source until it is done.  On a terminal it draws\n"
+	  "a progress bar; otherwise it prints one line per batch,\n"
+	  "  batch N: items=.. inserted=.. skipped=.. itemCount=.. total=.. next=.. ms=..\n"
+	  "and a last line \"done: batches=.. items=.. inserted=.. skipped=..\".\n"
+	  "It stops at the first failed batch (exit 1).  While another batch of\n"
+	  "the source runs (a worker, the page) it waits and retries, for at most\n"
+	  "120 s in a row.  SIGINT/SIGTERM end it after the current batch (exit\n"
+	  "130).  A source that is done stays done: see 'restsync reset'.\n",
+	  cmd_sync },
+	{ "list", "[--json]", 0, "json", "list the REST sources",
+	  "Prints one line per REST source: id, enabled, status (never, ok,\n"
+	  "done, error), pages, items and chunks stored, sync interval,\n"
+	  "last sync (UTC) and title.  --json prints the page's source\n"
+	  "objects instead (the rest-sources endpoint's \"sources\").\n",
+	  cmd_list },
+	{ "reset", "[--json] SOURCE_ID", 1, "json",
+	  "start a source over from the first page",
+	  "Moves the source's cursor back to the first page (counts 0, status\n"
+	  "cleared); docs and chunks stay, so the next sync stores only what\n"
+	  "changed.  Fails (exit 1) while a batch of the source runs.  --json\n"
+	  "prints the source object.\n",
+	  cmd_reset },
+	{ "delete", "[--json] SOURCE_ID", 1, "json",
+	  "delete a source with its docs and chunks",
+	  "Deletes the source, its cursor, docs and chunks in one transaction,\n"
+	  "at once (no confirmation).  Fails (exit 1) while a batch of the\n"
+	  "source runs.  --json prints {\"ok\":true,\"sourceId\",\"deleted\":\n"
+	  "{\"docs\",\"chunks\"}}.\n",
+	  cmd_delete },
+	{ "migrate", "", 0, "", "apply the missing database migrations",
+	  "Applies the sql/NNN_name.sql files not yet in schema_migrations, in\n"
+	  "order, each in one transaction with its schema_migrations row (as\n"
+	  "scripts/migrate.sh does).  Several machines may run it at once: an\n"
+	  "advisory lock lets one apply and the others find nothing to do.\n"
+	  "The folder is RESTSYNC_SQL_DIR, else the nearest \"sql\" folder above\n"
+	  "the executable (<checkout>/sql for build/release/cli/restsync).\n",
+	  cmd_migrate },
+	{ "worker", "[--once]", 0, "once", "sync due sources until stopped",
+	  "Keeps sources fresh: picks a due source (syncIntervalMinutes in its\n"
+	  "config; never synced, in progress, done longer ago than the interval\n"
+	  "- then it starts over from the first page - or failed longer ago\n"
+	  "than min(interval, 5 min)), holds a PostgreSQL advisory lock on it\n"
+	  "for a time slice, runs batches until it is done or the slice ends,\n"
+	  "releases it and picks the next.  Any number of workers on any number\n"
+	  "of machines share one database.  SIGTERM/SIGINT: finish the current\n"
+	  "batch, release, exit 0.  --once: exit when no due source can be\n"
+	  "claimed.  One JSON line per batch and event on stderr.\n"
+	  "\n"
+	  "  RESTSYNC_WORKER_SLICE_SECONDS   time slice per source (60)\n"
+	  "  RESTSYNC_WORKER_IDLE_SECONDS    sleep when nothing is due (5, +-50%)\n"
+	  "  RESTSYNC_WORKER_MINUTE_SECONDS  test knob: seconds in an interval\n"
+	  "                                  minute (60)\n",
+	  cmd_worker },
+};
+
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+
+static void
+usage(FILE *f)
+{
+	size_t	 i;
+
+	fprintf(f, "usage: restsync COMMAND [ARGS]\n\ncommands:\n");
+	for (i = 0; i < NCMDS; i++)
+		fprintf(f, "  %-8s %-20s %s\n", cmds[i].name, cmds[i].args,
+		    cmds[i].summary);
+	fprintf(f, "  %-8s %-20s %s\n", "help", "[COMMAND]",
+	    "this text, or a command's");
+	fprintf(f,
+	    "\n'restsync COMMAND --help' describes a command.\n"
+	    "\nenvironment (as for the FastCGI programs):\n"
+	    "  DATABASE_URL                     PostgreSQL connection string\n"
+	    "  RESTSYNC_SECRET_KEY              32-byte key for tenants' API keys"
+	    "\n"
+	    "  RESTSYNC_SECRET_KEY_FILE         ... or a file holding it\n"
+	    "  OPENAI_API_KEY, OPENAI_BASE_URL, EMBEDDING_MODEL\n"
+	    "                                   embeddings (else the built-in "
+	    "embedder)\n"
+	    "  RESTSYNC_ALLOW_PRIVATE_NETWORKS  1: allow upstreams on private "
+	    "addresses\n"
+	    "  RESTSYNC_SQL_DIR                 migrations folder (migrate)\n"
+	    "\nexit status: 0 success, 1 failure, 2 usage error, 130 sync "
+	    "interrupted\n");
+}
+
+static void
+cmd_usage(FILE *f, const struct cmd *c, int full)
+{
+	fprintf(f, "usage: restsync %s%s%s\n", c->name, *c->args ? " " : "",
+	    c->args);
+	if (full)
+		fprintf(f, "\n%s", c->help);
+	else
+		fprintf(f, "Try 'restsync %s --help'.\n", c->name);
+}
+
+static void
+on_signal(int sig)
+{
+	/* A second signal is not polite any more. */
+	if (stop_flag) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	stop_flag = 1;
+}
+
+static void
+catch_signals(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+}
+
+/* "cli:<unix user>" for the audit trail. */
+static void
+cli_actor(char *buf, size_t sz)
+{
+	struct passwd	*pw = getpwuid(geteuid());
+
+	if (pw != NULL && pw->pw_name != NULL)
+		(void)snprintf(buf, sz, "cli:%.150s", pw->pw_name);
+	else
+		(void)snprintf(buf, sz, "cli:uid%ld", (long)geteuid());
+}
+
+/* "worker@<host>". */
+static void
+worker_actor(char *buf, size_t sz)
+{
+	char	 host[256];
+
+	if (gethostname(host, sizeof(host)) == -1)
+		(void)snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	(void)snprintf(buf, sz, "worker@%.150s", host);
+}
+
+/* Print s with control characters replaced (titles, cursors, errors
+ * come from the database and upstreams; a terminal must not obey them). */
+static void
+put_safe(FILE *f, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
+static void
+print_json(struct json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void
+fail_msg(const char *cmd, const char *err)
+{
+	fprintf(stderr, "restsync %s: ", cmd);
+	put_safe(stderr, err);
+	fputc('\n', stderr);
+}
+
+static int
+open_ctx(const char *cmd, struct batch_ctx *ctx)
+{
+	char	 err[RS_ERRLEN];
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fail_msg(cmd, "cannot initialise libcurl");
+		return -1;
+	}
+	if (batch_ctx_open(ctx, err) != RS_OK) {
+		fail_msg(cmd, err);
+		curl_global_cleanup();
+		return -1;
+	}
+	return 0;
+}
+
+static void
+close_ctx(struct batch_ctx *ctx)
+{
+	batch_ctx_close(ctx);
+	curl_global_cleanup();
+}
+
+/* The endpoint's error body: {"ok":false,"error", "url", "status"}. */
+static struct json_object *
+error_json(const struct batch_result *res, const char *err)
+{
+	struct json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(err));
+	if (res->fetched || res->url != NULL) {
+		json_object_object_add(o, "url", res->url != NULL ?
+		    json_object_new_string(res->url) : NULL);
+		json_object_object_add(o, "status", res->status > 0 ?
+		    json_object_new_int((int)res->status) : NULL);
+	}
+	return o;
+}
+
+static int
+cmd_batch(const struct opts *o)
+{
+	struct batch_ctx	 ctx;
+	struct batch_result	 res;
+	struct json_object	*out;
+	enum rs_status		 st;
+	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
+
+	if (open_ctx("batch", &ctx) == -1)
+		return EXIT_FAILURE;
+	cli_actor(actor, sizeof(actor));
+	err[0] = '\0';
+	st = batch_run(&ctx, o->arg, actor, "sync", &res, err);
+	out = st == RS_OK ? batch_result_json(&res) : error_json(&res, err);
+	print_json(out);
+	json_object_put(out);
+	if (st != RS_OK)
+		fail_msg("batch", err);
+	batch_result_free(&res);
+	close_ctx(&ctx);
+	return st == RS_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* Sleep ms unless told to stop. */
+static void
+nap(double ms)
+{
+	struct timespec	 ts;
+	double		 end = rs_now_ms() + ms, left;
+
+	while (!stop_flag && (left = end - rs_now_ms()) > 0) {
+		if (left > 100)
+			left = 100;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(left * 1e6);
+		(void)nanosleep(&ts, NULL);
+	}
+}
+
+static void
+draw_bar(long long items, long long total, int batches, long long inserted,
+    long long skipped, int waiting)
+{
+	static const char	 spin[] = "|/-\\";
+	char			 bar[BAR_WIDTH + 1];
+	int			 i, fill;
+
+	if (total > 0) {
+		fill = items >= total ? BAR_WIDTH :
+		    (int)(items * BAR_WIDTH / total);
+		for (i = 0; i < BAR_WIDTH; i++)
+			bar[i] = i < fill ? '#' : '-';
+		bar[BAR_WIDTH] = '\0';
+		printf("\r[%s] %lld/%lld items", bar, items, total);
+	} else
+		printf("\r[%c] %lld items", spin[batches % 4], items);
+	/* The same width either way: \r redraws over the last line. */
+	printf(", %d batches, %lld inserted, %lld skipped%s   ", batches,
+	    inserted, skipped, waiting ? " (waiting: source busy)" :
+	    "                       ");
+	fflush(stdout);
+}
+
+/*
+ * Batches until done.  RS_EBUSY is a running batch (wait) unless the
+ * source is disabled (fail): the page's source object says which.
+ */
+static int
+cmd_sync(const struct opts *o)
+{
+	struct batch_ctx	 ctx;
+	struct batch_result	 res;
+	struct src_db		*db = NULL;
+	struct json_object	*src, *v;
+	enum rs_status		 st;
+	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
+	long long		 items = 0, inserted = 0, skipped = 0;
+	double			 t0 = rs_now_ms(), busy_since = 0;
+	int			 tty = isatty(STDOUT_FILENO), batches = 0;
+	int			 rc = EXIT_FAILURE, enabled, told = 0;
+
+	if (open_ctx("sync", &ctx) == -1)
+		return EXIT_FAILURE;
+	if (src_open(&db, ctx.st, err) != RS_OK) {
+		fail_msg("sync", err);
+		goto out;
+	}
+	cli_actor(actor, sizeof(actor));
+	catch_signals();
+	for (;;) {
+		if (stop_flag) {
+			if (tty)
+				putchar('\n');
+			fprintf(stderr, "restsync sync: interrupted after %d "
+			    "batches\n", batches);
+			rc = EXIT_INTR;
+			break;
+		}
+		err[0] = '\0';
+		st = batch_run(&ctx, o->arg, actor, "sync-to-end", &res, err);
+		if (st == RS_EBUSY) {
+			batch_result_free(&res);
+			if (src_get(db, o->arg, &src, err) != RS_OK) {
+				fail_msg("sync", err);
+				break;
+			}
+			enabled = json_object_object_get_ex(src, "enabled",
+			    &v) && json_object_get_boolean(v);
+			json_object_put(src);
+			if (!enabled) {
+				if (tty && batches > 0)
+					putchar('\n');
+				fail_msg("sync", "source is disabled; enable "
+				    "it to sync");
+				break;
+			}
+			if (busy_since == 0)
+				busy_since = rs_now_ms();
+			if (rs_now_ms() - busy_since > SYNC_BUSY_MAX_S * 1000.0) {
+				if (tty)
+					putchar('\n');
+				fprintf(stderr, "restsync sync: a batch of this "
+				    "source has been running elsewhere for "
+				    "%d s; giving up\n", SYNC_BUSY_MAX_S);
+				break;
+			}
+			if (tty)
+				draw_bar(items, -1, batches, inserted, skipped,
+				    1);
+			else if (!told)
+				printf("busy: a batch of this source is running"
+				    " elsewhere; waiting\n");
+			told = 1;
+			fflush(stdout);
+			nap(500 + (double)(rand() % 500));
+			continue;
+		}
+		busy_since = 0;
+		told = 0;
+		if (st != RS_OK) {
+			if (tty && batches > 0)
+				putchar('\n');
+			fail_msg("sync", err);
+			batch_result_free(&res);
+			break;
+		}
+		if (res.fetched) {
+			batches++;
+			items += res.items;
+			inserted += res.inserted;
+			skipped += res.skipped;
+		}
+		if (tty && res.fetched)
+			draw_bar(res.done && res.total >= 0 ? res.total : items,
+			    res.total, batches, inserted, skipped, 0);
+		else if (res.fetched) {
+			printf("batch %d: items=%lld inserted=%lld skipped=%lld "
+			    "itemCount=%lld total=", batches, res.items,
+			    res.inserted, res.skipped, res.item_count);
+			if (res.total >= 0)
+				printf("%lld", res.total);
+			else
+				printf("-");
+			printf(" next=");
+			if (res.next != NULL)
+				put_safe(stdout, res.next);
+			else
+				printf("-");
+			printf(" ms=%.1f\n", res.ms.total);
+			fflush(stdout);
+		}
+		if (res.done) {
+			if (tty && batches > 0)
+				putchar('\n');
+			if (batches == 0)
+				printf("done: the source was already done "
+				    "(restsync reset starts it over)\n");
+			else
+				printf("done: batches=%d items=%lld "
+				    "inserted=%lld skipped=%lld seconds=%.1f\n",
+				    batches, items, inserted, skipped,
+				    (rs_now_ms() - t0) / 1000);
+			batch_result_free(&res);
+			rc = EXIT_SUCCESS;
+			break;
+		}
+		batch_result_free(&res);
+	}
+out:
+	src_close(db);
+	close_ctx(&ctx);
+	return rc;
+}
+
+/* A config's syncIntervalMinutes as "60m", or "-". */
+static void
+interval_text(struct json_object *src, char *buf, size_t sz)
+{
+	struct json_object	*cfg, *v;
+
+	if (json_object_object_get_ex(src, "config", &cfg) &&
+	    json_object_is_type(cfg, json_type_object) &&
+	    json_object_object_get_ex(cfg, "syncIntervalMinutes", &v) &&
+	    json_object_is_type(v, json_type_int))
+		(void)snprintf(buf, sz, "%lldm",
+		    (long long)json_object_get_int64(v));
+	else
+		(void)snprintf(buf, sz, "-");
+}
+
+static const char *
+str_field(struct json_object *o, const char *k, const char *dflt)
+{
+	struct json_object	*v;
+
+	if (!json_object_object_get_ex(o, k, &v) || v == NULL)
+		return dflt;
+	return json_object_get_string(v);
+}
+
+static int
+cmd_list(const struct opts *o)
+{
+	struct store		*st = NULL;
+	struct src_db		*db = NULL;
+	struct json_object	*list = NULL, *s, *v;
+	char			 err[RS_ERRLEN], iv[32];
+	const char		*status;
+	int			 truncated = 0, rc = EXIT_FAILURE;
+	size_t			 i, n;
+
+	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
+	    src_list(db, &list, &truncated, err) != RS_OK) {
+		fail_msg("list", err);
+		goto out;
+	}
+	if (o->json)
+		print_json(list);
+	else {
+		printf("%-36s %-7s %-6s %6s %8s %8s %8s %-20s %s\n", "ID",
+		    "ENABLED", "STATUS", "PAGES", "ITEMS", "CHUNKS",
+		    "INTERVAL", "LAST SYNC (UTC)", "TITLE");
+		n = json_object_array_length(list);
+		for (i = 0; i < n; i++) {
+			s = json_object_array_get_idx(list, i);
+			status = str_field(s, "lastStatus", "never");
+			if (json_object_object_get_ex(s, "done", &v) &&
+			    json_object_get_boolean(v))
+				status = "done";
+			interval_text(s, iv, sizeof(iv));
+			printf("%-36s %-7s %-6s %6s %8s %8s %8s %-20.19s ",
+			    str_field(s, "id", ""),
+			    json_object_object_get_ex(s, "enabled", &v) &&
+			    json_object_get_boolean(v) ? "yes" : "no", status,
+			    str_field(s, "pageCount", "0"),
+			    str_field(s, "itemCount", "0"),
+			    str_field(s, "chunks", "0"), iv,
+			    str_field(s, "lastSyncedAt", "-"));
+			put_safe(stdout, str_field(s, "title", ""));
+			putchar('\n');
+		}
+	}
+	if (truncated)
+		fprintf(stderr, "restsync list: only the first %d sources\n",
+		    SRC_LIST_MAX);
+	rc = EXIT_SUCCESS;
+out:
+	json_object_put(list);
+	src_close(db);
+	store_close(st);
+	return rc;
+}
+
+static int
+cmd_reset(const struct opts *o)
+{
+	struct store		*st = NULL;
+	struct src_db		*db = NULL;
+	struct json_object	*out = NULL;
+	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
+	int			 rc = EXIT_FAILURE;
+
+	cli_actor(actor, sizeof(actor));
+	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
+	    src_reset(db, actor, o->arg, &out, err) != RS_OK) {
+		fail_msg("reset", err);
+		goto out;
+	}
+	if (o->json)
+		print_json(out);
+	else
+		printf("reset %s: the next batch starts from the first page\n",
+		    o->arg);
+	rc = EXIT_SUCCESS;
+out:
+	json_object_put(out);
+	src_close(db);
+	store_close(st);
+	return rc;
+}
+
+static int
+cmd_delete(const struct opts *o)
+{
+	struct store		*st = NULL;
+	struct src_db		*db = NULL;
+	struct json_object	*out, *del;
+	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
+	long long		 docs, chunks;
+	int			 rc = EXIT_FAILURE;
+
+	cli_actor(actor, sizeof(actor));
+	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
+	    src_delete(db, actor, o->arg, &docs, &chunks, err) != RS_OK) {
+		fail_msg("delete", err);
+		goto out;
+	}
+	if (o->json) {
+		del = json_object_new_object();
+		json_object_object_add(del, "docs", json_object_new_int64(docs));
+		json_object_object_add(del, "chunks",
+		    json_object_new_int64(chunks));
+		out = json_object_new_object();
+		json_object_object_add(out, "ok", json_object_new_boolean(1));
+		json_object_object_add(out, "sourceId",
+		    json_object_new_string(o->arg));
+		json_object_object_add(out, "deleted", del);
+		print_json(out);
+		json_object_put(out);
+	} else
+		printf("deleted %s: %lld docs, %lld chunks\n", o->arg, docs,
+		    chunks);
+	rc = EXIT_SUCCESS;
+out:
+	src_close(db);
+	store_close(st);
+	return rc;
+}
+
+static int
+cmd_migrate(const struct opts *o)
+{
+	char	 dir[4096], err[RS_ERRLEN];
+	int	 applied = 0;
+
+	(void)o;
+	if (mig_sql_dir(dir, sizeof(dir), err) != RS_OK ||
+	    mig_apply(dir, stdout, &applied, err) != RS_OK) {
+		fail_msg("migrate", err);
+		return EXIT_FAILURE;
+	}
+	if (applied == 0)
+		printf("migrate: up to date (%s)\n", dir);
+	else
+		printf("migrate: %d applied (%s)\n", applied, dir);
+	return EXIT_SUCCESS;
+}
+
+static int
+cmd_worker(const struct opts *o)
+{
+	struct batch_ctx	 ctx;
+	struct wk_opts		 wo;
+	enum rs_status		 st;
+	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
+
+	if (wk_opts_env(&wo, err) != RS_OK) {
+		fail_msg("worker", err);
+		return EXIT_USAGE;
+	}
+	wo.once = o->once;
+	catch_signals();
+	if (open_ctx("worker", &ctx) == -1)
+		return EXIT_FAILURE;
+	worker_actor(actor, sizeof(actor));
+	err[0] = '\0';
+	st = wk_run(&ctx, &wo, actor, &stop_flag, err);
+	if (st != RS_OK)
+		fail_msg("worker", err);
+	close_ctx(&ctx);
+	return st == RS_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* 1 if the command takes the option flag ("json", "once"). */
+static int
+allows(const struct cmd *c, const char *flag)
+{
+	return strcmp(c->flags, flag) == 0;
+}
+
+/* Options and the positional argument of c from argv[1..argc). */
+static int
+parse(const struct cmd *c, int argc, char **argv, struct opts *o)
+{
+	int	 i, npos = 0, dashdash = 0;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!dashdash && strcmp(a, "--") == 0)
+			dashdash = 1;
+		else if (!dashdash && (strcmp(a, "--help") == 0 ||
+		    strcmp(a, "-h") == 0))
+			o->help = 1;
+		else if (!dashdash && strcmp(a, "--json") == 0 &&
+		    allows(c, "json"))
+			o->json = 1;
+		else if (!dashdash && strcmp(a, "--once") == 0 &&
+		    allows(c, "once"))
+			o->once = 1;
+		else if (!dashdash && a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "restsync %s: unknown option ",
+			    c->name);
+			put_safe(stderr, a);
+			fputc('\n', stderr);
+			return -1;
+		} else {
+			if (++npos > c->nargs) {
+				fprintf(stderr, "restsync %s: unexpected "
+				    "argument ", c->name);
+				put_safe(stderr, a);
+				fputc('\n', stderr);
+				return -1;
+			}
+			o->arg = argv[i];
+		}
+	}
+	if (o->help)
+		return 0;
+	if (npos < c->nargs) {
+		fprintf(stderr, "restsync %s: %s is required\n", c->name,
+		    c->args[0] == '[' ? strchr(c->args, ' ') + 1 : c->args);
+		return -1;
+	}
+	if (c->nargs == 1 && !rs_is_uuid(o->arg)) {
+		fprintf(stderr, "restsync %s: SOURCE_ID must be a UUID, not ",
+		    c->name);
+		put_safe(stderr, o->arg);
+		fputc('\n', stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct cmd *
+find_cmd(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cmd	*c;
+	struct opts		 o;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc == 2) {
+			usage(stdout);
+			return EXIT_SUCCESS;
+		}
+		if (argc == 3 && (c = find_cmd(argv[2])) != NULL) {
+			cmd_usage(stdout, c, 1);
+			return EXIT_SUCCESS;
+		}
+		fprintf(stderr, "restsync help: no such command\n");
+		return EXIT_USAGE;
+	}
+	if ((c = find_cmd(argv[1])) == NULL) {
+		fprintf(stderr, "restsync: unknown command ");
+		put_safe(stderr, argv[1]);
+		fprintf(stderr, "\nTry 'restsync --help'.\n");
+		return EXIT_USAGE;
+	}
+	if (parse(c, argc - 1, argv + 1, &o) == -1) {
+		cmd_usage(stderr, c, 0);
+		return EXIT_USAGE;
+	}
+	if (o.help) {
+		cmd_usage(stdout, c, 1);
+		return EXIT_SUCCESS;
+	}
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	return c->run(&o);
+}

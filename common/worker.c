@@ -1,0 +1,551 @@
+/*
+ * worker.c — due sources, claims and time slices (see worker.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#include "worker.h"
+
+#define WK_BUSY_MS_MIN	100	/* a batch of the source is running */
+#define WK_BUSY_MS_MAX	300
+#define WK_BACKOFF_MAX	30.0	/* seconds between database retries */
+
+enum wk_stmt {
+	WK_SETUP,
+	WK_DUE,
+	WK_TRY_LOCK,
+	WK_UNLOCK,
+	WK_RESTART,
+	WK_PING,
+	WK__MAX
+};
+
+static const char *const wk_stmts[WK__MAX] = {
+	/*
+	 * WK_SETUP.  The server probes an idle worker connection after 30 s
+	 * and drops it after 3 unanswered probes 10 s apart: the locks of a
+	 * machine that vanished are free again after about a minute (TCP
+	 * only; ignored on unix sockets).
+	 */
+	"SET statement_timeout = 15000; "
+	"SET application_name = 'restsync-worker'; SET TIME ZONE 'UTC'; "
+	"SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; "
+	"SET tcp_keepalives_count = 3",
+
+	/*
+	 * WK_DUE: $1 seconds per interval minute, $2 one source or NULL for
+	 * all, $3 the row limit.  Kind: new | retry | restart | continue.
+	 * The CASE keeps the cast away from a non-number interval.
+	 */
+	"SELECT s.id::text, "
+	"       CASE WHEN c.last_synced_at IS NULL THEN 'new' "
+	"            WHEN c.last_status = 'error' THEN 'retry' "
+	"            WHEN c.done THEN 'restart' ELSE 'continue' END "
+	"FROM kb_sources s "
+	"CROSS JOIN LATERAL (SELECT CASE "
+	"    WHEN jsonb_typeof(s.config->'syncIntervalMinutes') = 'number' "
+	"    THEN (s.config->>'syncIntervalMinutes')::float8 * $1::float8 "
+	"    END AS every) i "
+	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
+	"WHERE s.type = 'rest' AND s.enabled AND i.every > 0 "
+	"  AND ($2::uuid IS NULL OR s.id = $2::uuid) "
+	"  AND (c.last_synced_at IS NULL "
+	"    OR (c.last_status = 'error' AND c.last_synced_at <= now() - "
+	"        make_interval(secs => least(i.every, 5 * $1::float8))) "
+	"    OR (c.last_status IS DISTINCT FROM 'error' AND NOT c.done) "
+	"    OR (c.last_status IS DISTINCT FROM 'error' AND c.done AND "
+	"        c.last_synced_at <= now() - make_interval(secs => i.every))) "
+	"ORDER BY c.last_synced_at NULLS FIRST, s.id "
+	"LIMIT $3::int",
+
+	/* WK_TRY_LOCK: the worker's key, not the batch's. */
+	"SELECT pg_try_advisory_lock(hashtextextended("
+	"    'restsync:worker:' || $1::uuid::text, 0))",
+
+	/* WK_UNLOCK */
+	"SELECT pg_advisory_unlock(hashtextextended("
+	"    'restsync:worker:' || $1::uuid::text, 0))",
+
+	/*
+	 * WK_RESTART: a new round from the first page.  Counts, docs and
+	 * chunks stay (dedup skips what is already stored); only the lock
+	 * holder gets here, and only while the source is still done.
+	 */
+	"UPDATE kb_rest_cursors SET next_cursor = NULL, done = false "
+	"WHERE source_id = $1::uuid AND done",
+
+	/* WK_PING: the session, and so the lock, is still there. */
+	"SELECT 1",
+};
+
+struct wk {
+	const struct wk_opts	*o;
+	struct batch_ctx	*ctx;
+	const char		*actor;
+	volatile sig_atomic_t	*stop;
+	PGconn			*conn;
+	char			 who[300];	/* host:pid, for the logs */
+	unsigned		 seed;
+};
+
+static double
+wk_env_num(const char *name, double dflt, double min, double max,
+    int *bad)
+{
+	const char	*v = getenv(name);
+	char		*end;
+	double		 d;
+
+	if (v == NULL || *v == '\0')
+		return dflt;
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || !isfinite(d) ||
+	    d < min || d > max) {
+		*bad = 1;
+		return dflt;
+	}
+	return d;
+}
+
+enum rs_status
+wk_opts_env(struct wk_opts *o, char *err)
+{
+	int	 bad = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->slice_s = wk_env_num("RESTSYNC_WORKER_SLICE_SECONDS", 60, 0.1,
+	    86400, &bad);
+	if (bad) {
+		rs_errf(err, "RESTSYNC_WORKER_SLICE_SECONDS must be a number "
+		    "of seconds from 0.1 to 86400");
+		return RS_EINPUT;
+	}
+	o->idle_s = wk_env_num("RESTSYNC_WORKER_IDLE_SECONDS", 5, 0.01,
+	    3600, &bad);
+	if (bad) {
+		rs_errf(err, "RESTSYNC_WORKER_IDLE_SECONDS must be a number "
+		    "of seconds from 0.01 to 3600");
+		return RS_EINPUT;
+	}
+	o->minute_s = wk_env_num("RESTSYNC_WORKER_MINUTE_SECONDS", 60, 0.01,
+	    60, &bad);
+	if (bad) {
+		rs_errf(err, "RESTSYNC_WORKER_MINUTE_SECONDS must be a number "
+		    "from 0.01 to 60");
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
+/* ISO 8601 UTC with milliseconds. */
+static void
+wk_now_iso(char *buf, size_t sz)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 s[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	(void)strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+	(void)snprintf(buf, sz, "%s.%03ldZ", s, ts.tv_nsec / 1000000);
+}
+
+/* One JSON log line: time, program, worker, user, event, then fields
+ * (put by this function). */
+static void
+wk_log(struct wk *w, const char *event, struct json_object *fields)
+{
+	struct json_object	*o = json_object_new_object();
+	char			 ts[48];
+
+	wk_now_iso(ts, sizeof(ts));
+	json_object_object_add(o, "time", json_object_new_string(ts));
+	json_object_object_add(o, "program",
+	    json_object_new_string("restsync-worker"));
+	json_object_object_add(o, "worker", json_object_new_string(w->who));
+	json_object_object_add(o, "user", json_object_new_string(w->actor));
+	json_object_object_add(o, "event", json_object_new_string(event));
+	if (fields != NULL) {
+		json_object_object_foreach(fields, k, v)
+			json_object_object_add(o, k, json_object_get(v));
+		json_object_put(fields);
+	}
+	fprintf(stderr, "%s\n", json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stderr);
+	json_object_put(o);
+}
+
+/* A number as written with %g (0.1, not 0.10000000000000001). */
+static struct json_object *
+wk_num(double v)
+{
+	char	 s[32];
+
+	(void)snprintf(s, sizeof(s), "%g", v);
+	return json_object_new_double_s(v, s);
+}
+
+static struct json_object *
+wk_fields(const char *id, const char *k1, const char *v1)
+{
+	struct json_object	*f = json_object_new_object();
+
+	if (id != NULL)
+		json_object_object_add(f, "source_id",
+		    json_object_new_string(id));
+	if (k1 != NULL)
+		json_object_object_add(f, k1, json_object_new_string(v1));
+	return f;
+}
+
+/* Sleep ms, waking early when told to stop. */
+static void
+wk_sleep(struct wk *w, double ms)
+{
+	struct timespec	 ts;
+	double		 end = rs_now_ms() + ms, left;
+
+	while (!*w->stop && (left = end - rs_now_ms()) > 0) {
+		if (left > 100)
+			left = 100;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(left * 1e6);
+		(void)nanosleep(&ts, NULL);
+	}
+}
+
+/* Uniform in [lo, hi). */
+static double
+wk_rand(struct wk *w, double lo, double hi)
+{
+	return lo + (hi - lo) * ((double)rand_r(&w->seed) /
+	    ((double)RAND_MAX + 1.0));
+}
+
+static void
+wk_pq_err(char *err, const char *what, PGconn *c, PGresult *r)
+{
+	const char	*msg = r != NULL ? PQresultErrorMessage(r) :
+			    PQerrorMessage(c);
+	size_t		 n = strcspn(msg, "\n");
+
+	rs_errf(err, "database: %s: %.*s", what, (int)(n > 300 ? 300 : n),
+	    msg);
+}
+
+/*
+ * Run statement s on the worker's connection.  Never reconnects by
+ * itself: a new session would not hold the locks of the old one.  After
+ * a lost connection w->conn is NULL and the caller's locks are gone.
+ */
+static PGresult *
+wk_run_stmt(struct wk *w, enum wk_stmt s, int n, const char *const *vals,
+    char *err)
+{
+	PGresult	*r;
+	ExecStatusType	 es;
+
+	if (w->conn == NULL) {
+		rs_errf(err, "database: not connected");
+		return NULL;
+	}
+	r = s == WK_SETUP ? PQexec(w->conn, wk_stmts[s]) :
+	    PQexecParams(w->conn, wk_stmts[s], n, NULL, vals, NULL, NULL, 0);
+	es = PQresultStatus(r);
+	if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
+		return r;
+	wk_pq_err(err, "query failed", w->conn, r);
+	PQclear(r);
+	if (PQstatus(w->conn) != CONNECTION_OK) {
+		PQfinish(w->conn);
+		w->conn = NULL;
+	}
+	return NULL;
+}
+
+static enum rs_status
+wk_connect(struct wk *w, char *err)
+{
+	const char	*url = getenv("DATABASE_URL");
+	PGresult	*r;
+
+	if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
+		return RS_OK;
+	if (w->conn != NULL) {
+		PQfinish(w->conn);
+		w->conn = NULL;
+	}
+	if (url == NULL || *url == '\0') {
+		rs_errf(err, "database: DATABASE_URL is not set");
+		return RS_EDB;
+	}
+	w->conn = PQconnectdb(url);
+	if (PQstatus(w->conn) != CONNECTION_OK) {
+		wk_pq_err(err, "cannot connect", w->conn, NULL);
+		PQfinish(w->conn);
+		w->conn = NULL;
+		return RS_EDB;
+	}
+	if ((r = wk_run_stmt(w, WK_SETUP, 0, NULL, err)) == NULL)
+		return RS_EDB;
+	PQclear(r);
+	return RS_OK;
+}
+
+/* Due sources (all with id NULL, else that one); NULL on error. */
+static PGresult *
+wk_due(struct wk *w, const char *id, int limit, char *err)
+{
+	char		 minute[32], lim[16];
+	const char	*v[3];
+
+	(void)snprintf(minute, sizeof(minute), "%.6f", w->o->minute_s);
+	(void)snprintf(lim, sizeof(lim), "%d", limit);
+	v[0] = minute;
+	v[1] = id;
+	v[2] = lim;
+	return wk_run_stmt(w, WK_DUE, 3, v, err);
+}
+
+/* 1 when the statement's single value is "t". */
+static int
+wk_true(PGresult *r)
+{
+	return PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+}
+
+static void
+wk_unlock(struct wk *w, const char *id)
+{
+	PGresult	*r;
+	const char	*v[1] = { id };
+
+	if ((r = wk_run_stmt(w, WK_UNLOCK, 1, v, NULL)) != NULL)
+		PQclear(r);
+}
+
+/*
+ * Claim the first due source that no other worker holds: id[0] == '\0'
+ * when there is none.  On RS_OK with a source, its worker lock is held
+ * and, when the round was over and due again, the cursor is back at the
+ * first page.
+ */
+static enum rs_status
+wk_claim(struct wk *w, char id[37], char kind[16], char *err)
+{
+	PGresult	*cand = NULL, *r = NULL;
+	const char	*v[1];
+	enum rs_status	 st = RS_EDB;
+	int		 i;
+
+	id[0] = kind[0] = '\0';
+	if (wk_connect(w, err) != RS_OK ||
+	    (cand = wk_due(w, NULL, WK_CANDIDATES, err)) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(cand) && !*w->stop; i++) {
+		v[0] = PQgetvalue(cand, i, 0);
+		if ((r = wk_run_stmt(w, WK_TRY_LOCK, 1, v, err)) == NULL)
+			goto out;
+		if (!wk_true(r)) {
+			PQclear(r);
+			r = NULL;
+			continue;	/* another worker is on it */
+		}
+		PQclear(r);
+		/* Locked: look again with a snapshot taken after the lock. */
+		if ((r = wk_due(w, v[0], 1, err)) == NULL)
+			goto out;
+		if (PQntuples(r) != 1) {
+			PQclear(r);
+			r = NULL;
+			wk_unlock(w, v[0]);
+			continue;	/* finished by its last holder */
+		}
+		(void)snprintf(id, 37, "%s", v[0]);
+		(void)snprintf(kind, 16, "%s", PQgetvalue(r, 0, 1));
+		PQclear(r);
+		r = NULL;
+		if (strcmp(kind, "restart") == 0) {
+			if ((r = wk_run_stmt(w, WK_RESTART, 1, v, err)) ==
+			    NULL) {
+				wk_unlock(w, id);
+				id[0] = kind[0] = '\0';
+				goto out;
+			}
+			PQclear(r);
+			r = NULL;
+		}
+		break;
+	}
+	st = RS_OK;
+out:
+	PQclear(r);
+	PQclear(cand);
+	return st;
+}
+
+/* The per-batch log line. */
+static void
+wk_log_batch(struct wk *w, const char *id, enum rs_status st,
+    const struct batch_result *res, const char *err)
+{
+	struct json_object	*f = wk_fields(id, NULL, NULL), *b, *v;
+
+	json_object_object_add(f, "tenant_id",
+	    json_object_new_string(res->tenant_id));
+	json_object_object_add(f, "status",
+	    json_object_new_string(rs_status_name(st)));
+	b = batch_result_json(res);
+	if (st == RS_OK) {
+		static const char *const keep[] = { "done", "items",
+		    "inserted", "skipped", "chunks", "attempts", "status",
+		    "next", "itemCount", "notModified", "ms" };
+		size_t	 i;
+
+		for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+			if (json_object_object_get_ex(b, keep[i], &v))
+				json_object_object_add(f, strcmp(keep[i],
+				    "status") == 0 ? "http" : keep[i],
+				    json_object_get(v));
+	} else {
+		json_object_object_add(f, "http", res->status > 0 ?
+		    json_object_new_int((int)res->status) : NULL);
+		json_object_object_add(f, "attempts",
+		    json_object_new_int(res->attempts));
+		json_object_object_add(f, "error",
+		    json_object_new_string(err));
+	}
+	json_object_put(b);
+	wk_log(w, "batch", f);
+}
+
+/*
+ * Run batches of the claimed source until it is done, the slice ends,
+ * a batch fails or the worker is told to stop.  Returns why, for the log.
+ */
+static const char *
+wk_slice(struct wk *w, const char *id, int *nbatches)
+{
+	struct batch_result	 res;
+	enum rs_status		 st;
+	PGresult		*r;
+	char			 err[RS_ERRLEN];
+	double			 end = rs_now_ms() + w->o->slice_s * 1000;
+
+	*nbatches = 0;
+	for (;;) {
+		if (*w->stop)
+			return "stop";
+		if (rs_now_ms() >= end)
+			return "slice";
+		/* Still our session, so still our lock. */
+		if ((r = wk_run_stmt(w, WK_PING, 0, NULL, err)) == NULL)
+			return "lost-connection";
+		PQclear(r);
+		err[0] = '\0';
+		st = batch_run(w->ctx, id, w->actor, "worker", &res, err);
+		if (st == RS_EBUSY) {
+			/* The HTTP endpoint or the CLI runs a batch of it,
+			 * or it was disabled meanwhile. */
+			batch_result_free(&res);
+			if ((r = wk_due(w, id, 1, err)) == NULL)
+				return "lost-connection";
+			if (PQntuples(r) != 1) {
+				PQclear(r);
+				return "not-due";
+			}
+			PQclear(r);
+			wk_sleep(w, wk_rand(w, WK_BUSY_MS_MIN,
+			    WK_BUSY_MS_MAX));
+			continue;
+		}
+		(*nbatches)++;
+		wk_log_batch(w, id, st, &res, err);
+		if (st != RS_OK) {
+			batch_result_free(&res);
+			return st == RS_ENOTFOUND ? "gone" : "error";
+		}
+		if (res.done) {
+			batch_result_free(&res);
+			return "done";
+		}
+		batch_result_free(&res);
+	}
+}
+
+enum rs_status
+wk_run(struct batch_ctx *ctx, const struct wk_opts *o, const char *actor,
+    volatile sig_atomic_t *stop, char *err)
+{
+	struct wk		 w;
+	struct json_object	*f;
+	enum rs_status		 st = RS_OK;
+	char			 id[37], kind[16], host[256], e[RS_ERRLEN];
+	const char		*why;
+	double			 backoff = 0;
+	int			 n;
+
+	memset(&w, 0, sizeof(w));
+	w.o = o;
+	w.ctx = ctx;
+	w.actor = actor;
+	w.stop = stop;
+	if (gethostname(host, sizeof(host)) == -1)
+		(void)snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	(void)snprintf(w.who, sizeof(w.who), "%.200s:%ld", host,
+	    (long)getpid());
+	w.seed = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+
+	f = json_object_new_object();
+	json_object_object_add(f, "slice_s", wk_num(o->slice_s));
+	json_object_object_add(f, "idle_s", wk_num(o->idle_s));
+	json_object_object_add(f, "minute_s", wk_num(o->minute_s));
+	json_object_object_add(f, "once", json_object_new_boolean(o->once));
+	wk_log(&w, "start", f);
+	while (!*stop) {
+		e[0] = '\0';
+		if (wk_claim(&w, id, kind, e) != RS_OK) {
+			wk_log(&w, "error", wk_fields(NULL, "error", e));
+			if (o->once) {
+				rs_errf(err, "%s", e);
+				st = RS_EDB;
+				break;
+			}
+			/* 1, 2, 4 ... 30 s while the database is away. */
+			backoff = backoff == 0 ? 1 : backoff * 2;
+			if (backoff > WK_BACKOFF_MAX)
+				backoff = WK_BACKOFF_MAX;
+			wk_sleep(&w, backoff * 1000 * wk_rand(&w, 0.75, 1.25));
+			continue;
+		}
+		backoff = 0;
+		if (id[0] == '\0') {
+			if (o->once)
+				break;
+			wk_sleep(&w, o->idle_s * 1000 * wk_rand(&w, 0.5, 1.5));
+			continue;
+		}
+		wk_log(&w, "claim", wk_fields(id, "kind", kind));
+		why = wk_slice(&w, id, &n);
+		wk_unlock(&w, id);
+		f = wk_fields(id, "reason", why);
+		json_object_object_add(f, "batches", json_object_new_int(n));
+		wk_log(&w, "release", f);
+	}
+	wk_log(&w, "stop", NULL);
+	if (w.conn != NULL)
+		PQfinish(w.conn);
+	return st;
+}

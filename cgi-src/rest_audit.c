@@ -54,27 +54,19 @@ main(void)
 		if (id[0] != '\0')
 			json_object_object_add(log, "source_id",
 			    json_object_new_string(id));
-		json_object_object_add(log, "status",
-		    json_object_new_string(rs_status_name(st)));
+		out = NULL;
 		if (st == RS_OK) {
 			json_object_object_add(log, "entries",
 			    json_object_new_int((int)
 			    json_object_array_length(res)));
-			out = json_object_new_object();
-			json_object_object_add(out, "ok",
-			    json_object_new_boolean(1));
+			out = fio_ok();
 			json_object_object_add(out, "sourceId",
 			    json_object_new_string(id));
 			json_object_object_add(out, "limit",
 			    json_object_new_int(limit));
 			json_object_object_add(out, "entries", res);
-			fio_write_json(&rq, 200, out);
-		} else {
-			json_object_object_add(log, "error",
-			    json_object_new_string(err));
-			fio_write_error(&rq, st, err, NULL);
 		}
-		fio_log(&rq, fio_http_status(st), log);
+		fio_reply(&rq, st, 200, out, err, log);
 		fio_finish(&rq);
 	}
 	src_close(db);

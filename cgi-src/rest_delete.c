@@ -52,8 +52,7 @@ main(void)
 		if (id[0] != '\0')
 			json_object_object_add(log, "source_id",
 			    json_object_new_string(id));
-		json_object_object_add(log, "status",
-		    json_object_new_string(rs_status_name(st)));
+		out = NULL;
 		if (st == RS_OK) {
 			del = json_object_new_object();
 			json_object_object_add(del, "docs",
@@ -62,19 +61,12 @@ main(void)
 			    json_object_new_int64(chunks));
 			json_object_object_add(log, "deleted",
 			    json_object_get(del));
-			out = json_object_new_object();
-			json_object_object_add(out, "ok",
-			    json_object_new_boolean(1));
+			out = fio_ok();
 			json_object_object_add(out, "sourceId",
 			    json_object_new_string(id));
 			json_object_object_add(out, "deleted", del);
-			fio_write_json(&rq, 200, out);
-		} else {
-			json_object_object_add(log, "error",
-			    json_object_new_string(err));
-			fio_write_error(&rq, st, err, NULL);
 		}
-		fio_log(&rq, fio_http_status(st), log);
+		fio_reply(&rq, st, 200, out, err, log);
 		json_object_put(body);
 		fio_finish(&rq);
 	}

@@ -30,7 +30,7 @@ main(void)
 	struct json_object	*body, *res, *out, *log;
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN];
-	int			 post, trunc, code;
+	int			 post, trunc;
 
 	if (fio_init(&rq, "rest_sources") == -1 || fio_prefork(&rq) == -1)
 		return 1;
@@ -59,8 +59,6 @@ main(void)
 		log = json_object_new_object();
 		json_object_object_add(log, "action",
 		    json_object_new_string(post ? "create" : "list"));
-		json_object_object_add(log, "status",
-		    json_object_new_string(rs_status_name(st)));
 		if (post && in.tenant_id[0] != '\0')
 			json_object_object_add(log, "tenant_id",
 			    json_object_new_string(in.tenant_id));
@@ -68,11 +66,9 @@ main(void)
 			json_object_object_add(log, "key_stored",
 			    json_object_new_boolean(st == RS_OK &&
 			    in.api_key != NULL));
-		code = post ? 201 : 200;
+		out = NULL;
 		if (st == RS_OK) {
-			out = json_object_new_object();
-			json_object_object_add(out, "ok",
-			    json_object_new_boolean(1));
+			out = fio_ok();
 			if (post) {
 				json_object_object_add(log, "source_id",
 				    json_object_get(json_object_object_get(res,
@@ -86,14 +82,8 @@ main(void)
 				json_object_object_add(out, "truncated",
 				    json_object_new_boolean(trunc));
 			}
-			fio_write_json(&rq, code, out);
-		} else {
-			code = fio_http_status(st);
-			json_object_object_add(log, "error",
-			    json_object_new_string(err));
-			fio_write_error(&rq, st, err, NULL);
 		}
-		fio_log(&rq, code, log);
+		fio_reply(&rq, st, post ? 201 : 200, out, err, log);
 		src_input_free(&in);
 		json_object_put(body);
 		fio_finish(&rq);

@@ -54,25 +54,17 @@ main(void)
 		if (in.source_id[0] != '\0')
 			json_object_object_add(log, "source_id",
 			    json_object_new_string(in.source_id));
-		json_object_object_add(log, "status",
-		    json_object_new_string(rs_status_name(st)));
 		json_object_object_add(log, "key_changed",
 		    json_object_new_boolean(st == RS_OK && in.api_key != NULL));
+		out = NULL;
 		if (st == RS_OK) {
 			json_object_object_add(log, "tenant_id",
 			    json_object_get(json_object_object_get(res,
 			    "tenantId")));
-			out = json_object_new_object();
-			json_object_object_add(out, "ok",
-			    json_object_new_boolean(1));
+			out = fio_ok();
 			json_object_object_add(out, "source", res);
-			fio_write_json(&rq, 200, out);
-		} else {
-			json_object_object_add(log, "error",
-			    json_object_new_string(err));
-			fio_write_error(&rq, st, err, NULL);
 		}
-		fio_log(&rq, fio_http_status(st), log);
+		fio_reply(&rq, st, 200, out, err, log);
 		src_input_free(&in);
 		json_object_put(body);
 		fio_finish(&rq);

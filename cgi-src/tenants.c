@@ -18,7 +18,7 @@ main(void)
 	struct fio_req		 rq;
 	struct store		*sto = NULL;
 	struct src_db		*db = NULL;
-	struct json_object	*res, *out, *log;
+	struct json_object	*res, *out;
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN];
 
@@ -39,22 +39,12 @@ main(void)
 		if (st == RS_OK)
 			st = src_tenants(db, &res, err);
 
-		log = json_object_new_object();
-		json_object_object_add(log, "status",
-		    json_object_new_string(rs_status_name(st)));
+		out = NULL;
 		if (st == RS_OK) {
-			out = json_object_new_object();
-			json_object_object_add(out, "ok",
-			    json_object_new_boolean(1));
+			out = fio_ok();
 			json_object_object_add(out, "tenants", res);
-			fio_log(&rq, 200, log);
-			fio_write_json(&rq, 200, out);
-		} else {
-			json_object_object_add(log, "error",
-			    json_object_new_string(err));
-			fio_log(&rq, fio_http_status(st), log);
-			fio_write_error(&rq, st, err, NULL);
 		}
+		fio_reply(&rq, st, 200, out, err, NULL);
 		fio_finish(&rq);
 	}
 	src_close(db);

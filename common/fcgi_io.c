@@ -407,6 +407,36 @@ fio_write_error(struct fio_req *rq, enum rs_status st, const char *msg,
 	fio_write_json(rq, fio_http_status(st), o);
 }
 
+struct json_object *
+fio_ok(void)
+{
+	struct json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
+void
+fio_reply(struct fio_req *rq, enum rs_status st, int ok_code,
+    struct json_object *out, const char *msg, struct json_object *log)
+{
+	int	 code = st == RS_OK ? ok_code : fio_http_status(st);
+
+	if (log == NULL)
+		log = json_object_new_object();
+	json_object_object_add(log, "status",
+	    json_object_new_string(rs_status_name(st)));
+	if (st == RS_OK)
+		fio_write_json(rq, code, out);
+	else {
+		json_object_put(out);
+		json_object_object_add(log, "error",
+		    json_object_new_string(msg));
+		fio_write_error(rq, st, msg, NULL);
+	}
+	fio_log(rq, code, log);
+}
+
 void
 fio_log(struct fio_req *rq, int code, struct json_object *fields)
 {

@@ -93,6 +93,19 @@ void		 fio_write_error(struct fio_req *, enum rs_status st,
 void		 fio_write_text(struct fio_req *, int http_status,
 		    const char *ctype, const char *body, size_t len);
 
+/* A new {"ok":true} object for a success body. */
+struct json_object *fio_ok(void);
+
+/*
+ * Finish a request in one place: with RS_OK write out (put) with ok_code;
+ * otherwise put out and write the error JSON of st with msg.  Then one
+ * log line with log's fields (put; may be NULL) plus "status", and
+ * "error" on failure.
+ */
+void		 fio_reply(struct fio_req *, enum rs_status st, int ok_code,
+		    struct json_object *out, const char *msg,
+		    struct json_object *log);
+
 /*
  * One JSON line to stderr per request: time, request_id, program, user,
  * http, ms (the request's wall time), then fields (put by this function;

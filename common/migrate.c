@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "migrate.h"
+#include "store.h"
 
 enum mig_stmt {
 	MIG_LOCK,
@@ -251,18 +252,6 @@ fail:
 	return NULL;
 }
 
-/* First line of libpq's message. */
-static void
-mig_pq_err(char *err, const char *what, PGconn *c, PGresult *r)
-{
-	const char	*msg = r != NULL ? PQresultErrorMessage(r) :
-			    PQerrorMessage(c);
-	size_t		 n = strcspn(msg, "\n");
-
-	rs_errf(err, "database: %s: %.*s", what, (int)(n > 300 ? 300 : n),
-	    msg);
-}
-
 /* Run a statement of the table (or, with s == MIG__MAX, the text sql). */
 static PGresult *
 mig_run(PGconn *c, enum mig_stmt s, const char *sql, int n,
@@ -280,7 +269,8 @@ mig_run(PGconn *c, enum mig_stmt s, const char *sql, int n,
 	if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK ||
 	    es == PGRES_EMPTY_QUERY)
 		return r;
-	mig_pq_err(err, what, c, r);
+	store_errf(err, what, r != NULL ? PQresultErrorMessage(r) :
+	    PQerrorMessage(c));
 	PQclear(r);
 	return NULL;
 }
@@ -312,7 +302,7 @@ mig_apply(const char *dir, FILE *log, int *applied, char *err)
 	}
 	c = PQconnectdb(url);
 	if (PQstatus(c) != CONNECTION_OK) {
-		mig_pq_err(err, "cannot connect", c, NULL);
+		store_errf(err, "cannot connect", PQerrorMessage(c));
 		goto out;
 	}
 	if ((r = mig_run(c, MIG_QUIET, NULL, 0, NULL, "set", err)) == NULL)

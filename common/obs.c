@@ -93,15 +93,6 @@ static const char *const obs_stmts[OBS__MAX] = {
 	"ORDER BY 1, 2, 3",
 };
 
-/* First line of libpq's message, without the trailing newline. */
-static void
-obs_pq_err(char *err, const char *msg)
-{
-	size_t	 n = strcspn(msg, "\n");
-
-	rs_errf(err, "database: %.*s", (int)(n > 300 ? 300 : n), msg);
-}
-
 /*
  * Run statement s; a connection found lost is reopened and the (read
  * only) statement retried once.  NULL on failure, *reachable = 0 when
@@ -127,7 +118,7 @@ obs_run(struct store *st, enum obs_stmt s, int n, const char *const *vals,
 			*reachable = 1;
 			return r;
 		}
-		obs_pq_err(err, r != NULL ? PQresultErrorMessage(r) :
+		store_errf(err, NULL, r != NULL ? PQresultErrorMessage(r) :
 		    PQerrorMessage(conn));
 		PQclear(r);
 		if (PQstatus(conn) == CONNECTION_OK) {

@@ -431,16 +431,6 @@ src_close(struct src_db *db)
 	free(db);
 }
 
-/* First line of libpq's message, without the trailing newline. */
-static void
-src_pq_err(char *err, const char *what, const char *msg)
-{
-	size_t	 n = strcspn(msg, "\n");
-
-	rs_errf(err, "database: %s: %.*s", what, (int)(n > 300 ? 300 : n),
-	    msg);
-}
-
 /*
  * The connection for the next statement: the transaction's while one is
  * open (a lost one is an error, never silently replaced), else the
@@ -483,7 +473,7 @@ src_run(struct src_db *db, enum src_stmt s, int n, const Oid *types,
 				db->tx = conn;
 			return r;
 		}
-		src_pq_err(err, "query failed", r != NULL ?
+		store_errf(err, "query failed", r != NULL ?
 		    PQresultErrorMessage(r) : PQerrorMessage(conn));
 		PQclear(r);
 		if (db->in_tx || PQstatus(conn) == CONNECTION_OK)

@@ -210,14 +210,16 @@ store_round_trips(const struct store *st)
 	return st->trips;
 }
 
-/* First line of libpq's message, without the trailing newline. */
-static void
-pq_err(char *err, const char *what, const char *msg)
+void
+store_errf(char *err, const char *what, const char *msg)
 {
 	size_t	 n = strcspn(msg, "\n");
 
-	rs_errf(err, "database: %s: %.*s", what, (int)(n > 300 ? 300 : n),
-	    msg);
+	if (what != NULL)
+		rs_errf(err, "database: %s: %.*s", what,
+		    (int)(n > 300 ? 300 : n), msg);
+	else
+		rs_errf(err, "database: %.*s", (int)(n > 300 ? 300 : n), msg);
 }
 
 static enum rs_status
@@ -239,7 +241,7 @@ store_connect(struct store *st, char *err)
 	st->prepared = 0;
 	st->conn = PQconnectdb(url);
 	if (PQstatus(st->conn) != CONNECTION_OK) {
-		pq_err(err, "cannot connect", PQerrorMessage(st->conn));
+		store_errf(err, "cannot connect", PQerrorMessage(st->conn));
 		PQfinish(st->conn);
 		st->conn = NULL;
 		return RS_EDB;
@@ -282,7 +284,7 @@ run(struct store *st, enum stmt s, int n, const Oid *types,
 			st->trips++;
 			r = PQprepare(st->conn, name, stmts[s], n, types);
 			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-				pq_err(err, "prepare failed", r != NULL ?
+				store_errf(err, "prepare failed", r != NULL ?
 				    PQresultErrorMessage(r) :
 				    PQerrorMessage(st->conn));
 				PQclear(r);
@@ -306,7 +308,7 @@ run(struct store *st, enum stmt s, int n, const Oid *types,
 		es = PQresultStatus(r);
 		if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
 			return r;
-		pq_err(err, "query failed", r != NULL ?
+		store_errf(err, "query failed", r != NULL ?
 		    PQresultErrorMessage(r) : PQerrorMessage(st->conn));
 		PQclear(r);
 		if (PQstatus(st->conn) == CONNECTION_OK || !idempotent)

@@ -20,6 +20,12 @@
 
 struct store;
 
+/*
+ * "database: <what>: <first line of libpq's msg>" into err (what may be
+ * NULL).  The one formatter of libpq errors for every module with SQL.
+ */
+void		 store_errf(char *err, const char *what, const char *msg);
+
 /* Connection from DATABASE_URL, opened lazily and reopened when lost. */
 enum rs_status	 store_open(struct store **, char *err);
 void		 store_close(struct store *);

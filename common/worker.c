@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "worker.h"
+#include "store.h"
 
 #define WK_BUSY_MS_MIN	100	/* a batch of the source is running */
 #define WK_BUSY_MS_MAX	300
@@ -233,17 +234,6 @@ wk_rand(struct wk *w, double lo, double hi)
 	    ((double)RAND_MAX + 1.0));
 }
 
-static void
-wk_pq_err(char *err, const char *what, PGconn *c, PGresult *r)
-{
-	const char	*msg = r != NULL ? PQresultErrorMessage(r) :
-			    PQerrorMessage(c);
-	size_t		 n = strcspn(msg, "\n");
-
-	rs_errf(err, "database: %s: %.*s", what, (int)(n > 300 ? 300 : n),
-	    msg);
-}
-
 /*
  * Run statement s on the worker's connection.  Never reconnects by
  * itself: a new session would not hold the locks of the old one.  After
@@ -265,7 +255,8 @@ wk_run_stmt(struct wk *w, enum wk_stmt s, int n, const char *const *vals,
 	es = PQresultStatus(r);
 	if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
 		return r;
-	wk_pq_err(err, "query failed", w->conn, r);
+	store_errf(err, "query failed", r != NULL ?
+	    PQresultErrorMessage(r) : PQerrorMessage(w->conn));
 	PQclear(r);
 	if (PQstatus(w->conn) != CONNECTION_OK) {
 		PQfinish(w->conn);
@@ -292,7 +283,8 @@ wk_connect(struct wk *w, char *err)
 	}
 	w->conn = PQconnectdb(url);
 	if (PQstatus(w->conn) != CONNECTION_OK) {
-		wk_pq_err(err, "cannot connect", w->conn, NULL);
+		store_errf(err, "cannot connect",
+		    PQerrorMessage(w->conn));
 		PQfinish(w->conn);
 		w->conn = NULL;
 		return RS_EDB;

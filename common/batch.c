@@ -811,6 +811,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	struct json_object	*items;
 	enum rs_status		 st;
 	char			 excerpt[300], note[RS_ERRLEN];
+	size_t			 bom;
 	int			 trips0 = store_round_trips(ctx->st);
 	double			 t, t0 = rs_now_ms();
 
@@ -936,11 +937,14 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		st = RS_ENOMEM;
 		goto fail;
 	}
+	/* A UTF-8 byte order mark (some .NET APIs send one) is not JSON. */
+	bom = w.resp.body.len >= 3 &&
+	    memcmp(w.resp.body.p, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
 	w.root = json_tokener_parse_ex(tok, w.resp.body.p != NULL ?
-	    w.resp.body.p : "", (int)w.resp.body.len);
+	    w.resp.body.p + bom : "", (int)(w.resp.body.len - bom));
 	if (w.root == NULL ||
 	    json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != w.resp.body.len) {
+	    json_tokener_get_parse_end(tok) != w.resp.body.len - bom) {
 		if (json_tokener_get_error(tok) == json_tokener_error_depth)
 			rs_errf(err, "upstream JSON is nested deeper than %d",
 			    BATCH_JSON_DEPTH);

@@ -123,6 +123,13 @@ test('conditional fetches: a second full sync is all 304s with the same counts',
   }
 });
 
+test('a body with a UTF-8 byte order mark and a trailing newline is JSON', async () => {
+  const id = createSource('BOM', dummyConfig({ baseUrl: `${UPSTREAM}/rel/bom` }));
+  const rs = await syncToEnd(id);
+  assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200]);
+  assert.equal(cursorRow(id).items, 194);
+});
+
 test('offset API without a total stops on the short page', async () => {
   const id = createSource('No total', {
     baseUrl: `${UPSTREAM}/rel/nototal`, cursorStyle: 'offset', cursorParam: 'offset', pageSizeParam: 'limit',

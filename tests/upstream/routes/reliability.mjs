@@ -73,6 +73,13 @@ export const routes = {
     }
     page(q, res, ctx, q.get('lm') === '1' ? { 'Last-Modified': lm } : { ETag: etag });
   },
+  // DummyJSON page behind a UTF-8 byte order mark and a trailing newline.
+  '/rel/bom'(q, res, req, ctx) {
+    const skip = ctx.num(q.get('skip'), 0);
+    const items = ctx.products.slice(skip, skip + 50);
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
+    res.end('\ufeff' + JSON.stringify({ products: items, total: ctx.products.length, skip, limit: items.length }) + '\n');
+  },
   // Offset API without a total: {items}; ends on a short page.
   '/rel/nototal'(q, res, req, ctx) {
     const skip = ctx.num(q.get('offset'), 0);

@@ -54,7 +54,8 @@ struct work {
 	int			 locked;
 	const char		*actor;		/* for the audit trail */
 	const char		*action;
-	int			 conditional;	/* validators sent and kept */
+	int			 conditional;	/* validators kept (config) */
+	int			 sent_validators; /* and sent with this fetch */
 	int			 not_modified;	/* the upstream said 304 */
 };
 
@@ -121,7 +122,7 @@ fail:
 static void
 redact(char **s, const struct secret_values *sv)
 {
-	const char	*vals[4];
+	const char	*vals[5];
 	char		*enc;
 	size_t		 i;
 
@@ -129,7 +130,8 @@ redact(char **s, const struct secret_values *sv)
 	vals[1] = sv->token;
 	vals[2] = sv->password;
 	vals[3] = sv->username;
-	for (i = 0; i < 4; i++) {
+	vals[4] = sv->derived;
+	for (i = 0; i < 5; i++) {
 		if (vals[i] == NULL)
 			continue;
 		redact_one(s, vals[i]);
@@ -240,7 +242,7 @@ load_secret(struct work *w, char *err)
 	vals[1] = w->sv.token;
 	vals[2] = w->sv.username;
 	vals[3] = w->sv.password;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 4; i++) {
 		for (s = vals[i]; s != NULL && *s != '\0'; s++)
 			if ((unsigned char)*s < 0x20 || *s == 0x7f) {
 				rs_errf(err, "the secret for provider '%s' has "
@@ -248,6 +250,16 @@ load_secret(struct work *w, char *err)
 				    w->cfg.provider, names[i]);
 				return RS_EINPUT;
 			}
+		/* redact() cannot keep a 1-3 character secret out of
+		 * messages without mangling them: refuse it. */
+		if (i != 2 && vals[i] != NULL && *vals[i] != '\0' &&
+		    strlen(vals[i]) < 4) {
+			rs_errf(err, "the secret for provider '%s' has a "
+			    "'%s' shorter than 4 characters", w->cfg.provider,
+			    names[i]);
+			return RS_EINPUT;
+		}
+	}
 	for (i = 0; i < w->cfg.nheaders; i++)
 		if (strstr(w->cfg.headers[i].value, ph) != NULL)
 			uses_key = 1;
@@ -324,6 +336,9 @@ build_headers(struct work *w, char *err)
 			goto nomem;
 		(void)EVP_EncodeBlock(b64, (const unsigned char *)up.p,
 		    (int)up.len);
+		/* What goes on the wire must stay out of messages too. */
+		if ((w->sv.derived = strdup((const char *)b64)) == NULL)
+			goto nomem;
 		w->hdrs[w->nhdrs] = render_header("Authorization",
 		    "Basic {{API_KEY}}", (const char *)b64);
 		break;
@@ -778,6 +793,7 @@ add_conditional(struct work *w, char *err)
 	for (i = 0; i < k; i++)
 		w->hdrs[w->nhdrs++] = h[i];
 	w->hdrs[w->nhdrs] = NULL;
+	w->sent_validators = 1;
 	return RS_OK;
 }
 
@@ -902,7 +918,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		    " (after retries)" : "");
 		goto fail;
 	}
-	if (w.resp.status == 304 && w.conditional && w.src.has_page) {
+	if (w.resp.status == 304 && w.sent_validators) {
 		w.not_modified = 1;
 		res->not_modified = 1;
 		nx.done = w.src.page_done;

@@ -236,22 +236,36 @@ static void
 error_reason(const struct rs_buf *body, const char *key, char *out,
     size_t outsz)
 {
-	char	*p;
-
 	struct json_object	*root, *e, *m;
-	size_t			 i;
+	struct rs_buf		 b;
+	const char		*msg, *p;
+	size_t			 i, kl = key != NULL ? strlen(key) : 0;
 
 	out[0] = '\0';
 	if (body->len == 0)
 		return;
 	root = json_tokener_parse(body->p);
-	if (root != NULL && json_object_object_get_ex(root, "error", &e) &&
-	    json_object_object_get_ex(e, "message", &m) &&
-	    json_object_is_type(m, json_type_string))
-		(void)snprintf(out, outsz, ": %s", json_object_get_string(m));
+	if (root == NULL || !json_object_object_get_ex(root, "error", &e) ||
+	    !json_object_object_get_ex(e, "message", &m) ||
+	    !json_object_is_type(m, json_type_string)) {
+		json_object_put(root);
+		return;
+	}
+	/* Redact the whole message first, then cut it: cutting first could
+	 * leave a prefix of the key behind. */
+	msg = json_object_get_string(m);
+	rs_buf_init(&b, 4096);
+	while (kl > 0 && msg != NULL && (p = strstr(msg, key)) != NULL) {
+		if (rs_buf_append(&b, msg, (size_t)(p - msg)) == -1 ||
+		    rs_buf_puts(&b, "[redacted]") == -1)
+			msg = NULL;	/* too long: say nothing */
+		else
+			msg = p + kl;
+	}
+	if (msg != NULL && rs_buf_puts(&b, msg) == 0)
+		(void)snprintf(out, outsz, ": %s", b.p);
+	rs_buf_free(&b);
 	json_object_put(root);
-	if (key != NULL && *key != '\0' && (p = strstr(out, key)) != NULL)
-		(void)snprintf(p, outsz - (size_t)(p - out), "[redacted]");
 	for (i = 0; out[i] != '\0'; i++)
 		if (strncmp(out + i, "sk-", 3) == 0) {
 			(void)snprintf(out + i, outsz - i, "[redacted]");

@@ -27,7 +27,7 @@ parse_count(const char *s)
 		return -1;
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0)
+	if (errno != 0 || *end != '\0' || v < 0 || v > PAGER_MAX_POSITION)
 		return -1;
 	return v;
 }
@@ -42,12 +42,13 @@ json_count(struct json_object *v)
 		return -1;
 	switch (json_object_get_type(v)) {
 	case json_type_int:
-		return json_object_get_int64(v) < 0 ? -1 :
+		return json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) > PAGER_MAX_POSITION ? -1 :
 		    json_object_get_int64(v);
 	case json_type_double:
 		d = json_object_get_double(v);
-		return d >= 0 && d < 9e18 && d == (double)(long long)d ?
-		    (long long)d : -1;
+		return d >= 0 && d <= (double)PAGER_MAX_POSITION &&
+		    d == (double)(long long)d ? (long long)d : -1;
 	case json_type_string:
 		return parse_count(json_object_get_string(v));
 	default:

@@ -23,6 +23,9 @@
 
 #define PAGER_MAX_URL		8192
 #define PAGER_MAX_CURSOR	4096
+/* Offsets, page numbers and totals above this are not numbers to us, so
+ * "offset + items" and "page + 1" can never overflow. */
+#define PAGER_MAX_POSITION	1000000000000000LL
 
 /*
  * The URL for the page at cursor (NULL: first page) into *url (malloc'd).

@@ -232,6 +232,7 @@ secret_values_free(struct secret_values *sv)
 	secret_free_str(sv->token);
 	secret_free_str(sv->username);
 	secret_free_str(sv->password);
+	secret_free_str(sv->derived);
 	memset(sv, 0, sizeof(*sv));
 }
 

@@ -27,6 +27,7 @@ struct secret_values {
 	char	*token;
 	char	*username;
 	char	*password;
+	char	*derived;	/* sent form of the others (Basic token) */
 };
 
 /* RS_EINPUT with a clear message when the key is missing or malformed. */

@@ -987,6 +987,27 @@ src_key(const struct src_input *in, unsigned char key[SECRET_KEYLEN],
 	return RS_OK;
 }
 
+/*
+ * The source as the page shows it, after a change was committed.  The
+ * change is done whatever happens here: if reading it back fails, answer
+ * RS_OK with {id, tenantId, partial: true} rather than an error that
+ * would invite the caller to do it again.
+ */
+static enum rs_status
+src_get_committed(struct src_db *db, const char *id, const char *tenant,
+    struct json_object **out)
+{
+	char	 ignored[RS_ERRLEN];
+
+	if (src_get(db, id, out, ignored) == RS_OK)
+		return RS_OK;
+	*out = json_object_new_object();
+	json_object_object_add(*out, "id", json_object_new_string(id));
+	json_object_object_add(*out, "tenantId", json_object_new_string(tenant));
+	json_object_object_add(*out, "partial", json_object_new_boolean(1));
+	return RS_OK;
+}
+
 enum rs_status
 src_create(struct src_db *db, const char *actor, const struct src_input *in,
     struct json_object **out, char *err)
@@ -1045,7 +1066,7 @@ src_create(struct src_db *db, const char *actor, const struct src_input *in,
 	if ((st = src_commit(db, err)) != RS_OK)
 		goto fail;
 	OPENSSL_cleanse(key, sizeof(key));
-	return src_get(db, id, out, err);
+	return src_get_committed(db, id, tenant, out);
 fail:
 	PQclear(r);
 	src_rollback(db);
@@ -1147,7 +1168,7 @@ src_update(struct src_db *db, const char *actor, const struct src_input *in,
 		goto fail;
 	free(provider);
 	OPENSSL_cleanse(key, sizeof(key));
-	return src_get(db, in->source_id, out, err);
+	return src_get_committed(db, in->source_id, tenant, out);
 fail:
 	PQclear(r);
 	free(provider);
@@ -1201,7 +1222,7 @@ src_reset(struct src_db *db, const char *actor, const char *id,
 	if ((st = src_commit(db, err)) != RS_OK)
 		goto fail;
 	free(title);
-	return src_get(db, id, out, err);
+	return src_get_committed(db, id, tenant, out);
 fail:
 	PQclear(r);
 	free(title);

@@ -175,7 +175,17 @@ struct store {
 	PGconn		*conn;
 	int		 trips;
 	unsigned	 prepared;	/* bit per statement, this connection */
+	int		 locked;	/* a source lock is held (session) */
 };
+
+/*
+ * run()'s retry after a lost connection: never (a write that may have
+ * happened), only while no source lock is held (reads of a batch: the new
+ * session would not hold the lock), always (needs no lock).
+ */
+#define RETRY_NEVER	0
+#define RETRY_UNLOCKED	1
+#define RETRY_ALWAYS	2
 
 /* Statements worth preparing once per connection (not BEGIN/COMMIT). */
 #define STORE_PREPARE(s)	((s) < STMT_BEGIN)
@@ -239,6 +249,7 @@ store_connect(struct store *st, char *err)
 		return RS_EDB;
 	}
 	st->prepared = 0;
+	st->locked = 0;		/* a new session holds no lock */
 	st->conn = PQconnectdb(url);
 	if (PQstatus(st->conn) != CONNECTION_OK) {
 		store_errf(err, "cannot connect", PQerrorMessage(st->conn));
@@ -274,6 +285,15 @@ run(struct store *st, enum stmt s, int n, const Oid *types,
 	ExecStatusType	 es;
 
 	for (tries = 0; tries < 2; tries++) {
+		if (st->locked && idempotent != RETRY_ALWAYS && (tries > 0 ||
+		    (st->conn != NULL && PQstatus(st->conn) != CONNECTION_OK))) {
+			/* The source lock went with the lost session: the
+			 * batch must not go on as if it held it. */
+			st->locked = 0;
+			rs_errf(err, "database: connection lost during the "
+			    "batch");
+			return NULL;
+		}
 		if (store_connect(st, err) != RS_OK)
 			return NULL;
 		if (STORE_PREPARE(s) && !(st->prepared & (1u << s))) {
@@ -295,6 +315,7 @@ run(struct store *st, enum stmt s, int n, const Oid *types,
 			PQclear(r);
 			st->prepared |= 1u << s;
 		}
+
 		st->trips++;
 		if (STORE_PREPARE(s)) {
 			char name[16];
@@ -324,8 +345,8 @@ store_is_admin(struct store *st, const char *user, int *ok, char *err)
 	const char	*v[1] = { user };
 
 	*ok = 0;
-	if ((r = run(st, STMT_IS_ADMIN, 1, NULL, v, NULL, NULL, 1, err)) ==
-	    NULL)
+	if ((r = run(st, STMT_IS_ADMIN, 1, NULL, v, NULL, NULL, RETRY_ALWAYS,
+	    err)) == NULL)
 		return RS_EDB;
 	*ok = PQntuples(r) == 1;
 	PQclear(r);
@@ -366,7 +387,8 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	enum rs_status	 rc = RS_EDB;
 
 	memset(s, 0, sizeof(*s));
-	if ((r = run(st, STMT_TRY_LOCK, 1, NULL, v, NULL, NULL, 1, err)) ==
+	if ((r = run(st, STMT_TRY_LOCK, 1, NULL, v, NULL, NULL, RETRY_ALWAYS,
+	    err)) ==
 	    NULL)
 		return RS_EDB;
 	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
@@ -375,8 +397,9 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 		return RS_EBUSY;
 	}
 	PQclear(r);
-	if ((r = run(st, STMT_LOCK_SOURCE, 1, NULL, v, NULL, NULL, 1, err)) ==
-	    NULL) {
+	st->locked = 1;
+	if ((r = run(st, STMT_LOCK_SOURCE, 1, NULL, v, NULL, NULL,
+	    RETRY_UNLOCKED, err)) == NULL) {
 		store_unlock_source(st, id);
 		return RS_EDB;
 	}
@@ -414,7 +437,9 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	s->page_items = atoi(PQgetvalue(r, 0, 18));
 	s->page_total = PQgetisnull(r, 0, 19) ? -1 :
 	    strtoll(PQgetvalue(r, 0, 19), NULL, 10);
-	if (s->type == NULL || s->title == NULL || s->config == NULL ||
+	if ((!PQgetisnull(r, 0, 9) && !PQgetisnull(r, 0, 10) &&
+	    (s->secret_ct == NULL || s->secret_nonce == NULL)) ||
+	    s->type == NULL || s->title == NULL || s->config == NULL ||
 	    (s->next_cursor == NULL && !PQgetisnull(r, 0, 5)) ||
 	    (s->page_etag == NULL && !PQgetisnull(r, 0, 14)) ||
 	    (s->page_last_modified == NULL && !PQgetisnull(r, 0, 15)) ||
@@ -438,7 +463,10 @@ store_unlock_source(struct store *st, const char *id)
 	const char	*v[1] = { id };
 
 	/* If the connection was lost, the lock went with it. */
-	if ((r = run(st, STMT_UNLOCK_SOURCE, 1, NULL, v, NULL, NULL, 0,
+	if (!st->locked)
+		return;
+	st->locked = 0;
+	if ((r = run(st, STMT_UNLOCK_SOURCE, 1, NULL, v, NULL, NULL, RETRY_NEVER,
 	    NULL)) != NULL)
 		PQclear(r);
 }
@@ -545,8 +573,8 @@ store_existing_hashes(struct store *st, const char *source_id,
 	v[0] = source_id;
 	v[1] = arr.p;
 	lens[1] = (int)arr.len;
-	if ((r = run(st, STMT_EXISTING_HASHES, 2, types, v, lens, fmts, 1,
-	    err)) == NULL)
+	if ((r = run(st, STMT_EXISTING_HASHES, 2, types, v, lens, fmts,
+	    RETRY_UNLOCKED, err)) == NULL)
 		goto out;
 	for (i = 0; i < PQntuples(r); i++) {
 		k = strtol(PQgetvalue(r, i, 0), NULL, 10);
@@ -625,7 +653,7 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	v[24] = b->action != NULL ? b->action : "sync";
 	v[25] = b->detail != NULL ? b->detail : "{}";
 
-	if ((r = run(st, STMT_COMMIT_BATCH, NP, types, v, lens, fmts, 0,
+	if ((r = run(st, STMT_COMMIT_BATCH, NP, types, v, lens, fmts, RETRY_NEVER,
 	    err)) == NULL) {
 		rc = RS_EDB;
 		goto out;
@@ -685,7 +713,8 @@ store_record_error(struct store *st, const char *tenant_id,
 	v[4] = actor != NULL ? actor : "unknown";
 	v[5] = action != NULL ? action : "sync";
 	v[6] = detail != NULL ? detail : "{}";
-	if ((r = run(st, STMT_RECORD_ERROR, 7, NULL, v, NULL, NULL, 1, err)) ==
+	if ((r = run(st, STMT_RECORD_ERROR, 7, NULL, v, NULL, NULL, RETRY_ALWAYS,
+	    err)) ==
 	    NULL)
 		return RS_EDB;
 	PQclear(r);

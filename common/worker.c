@@ -356,8 +356,10 @@ wk_claim(struct wk *w, char id[37], char kind[16], char *err)
 		}
 		PQclear(r);
 		/* Locked: look again with a snapshot taken after the lock. */
-		if ((r = wk_due(w, v[0], 1, err)) == NULL)
+		if ((r = wk_due(w, v[0], 1, err)) == NULL) {
+			wk_unlock(w, v[0]);
 			goto out;
+		}
 		if (PQntuples(r) != 1) {
 			PQclear(r);
 			r = NULL;

@@ -9,8 +9,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  batch, counts, createSource, cursorRow, ensureTenant, one, sql, syncToEnd, upstreamLog, upstreamReset,
-  TENANT, UPSTREAM, VAR,
+  batch, counts, createSource, cursorRow, ensureTenant, one, putSecret, sql, syncToEnd, upstreamLog,
+  upstreamReset, TENANT, UPSTREAM, VAR,
 } from './lib.mjs';
 import {
   COUNTS, GITHUB_TOKEN, HUBSPOT_KEY, NOTION_TOKEN, STRIPE_KEY, ZENDESK_TOKEN, ZENDESK_USER,
@@ -18,24 +18,6 @@ import {
 
 const PRODUCTS = JSON.parse(fs.readFileSync(new URL('../../data/dummyjson/products.json', import.meta.url), 'utf8'));
 const S = `${UPSTREAM}/styles`;
-
-// Store a tenant secret as the engine expects it: AES-256-GCM with the
-// stack's key, a random 12-byte nonce, AAD "tenant:provider",
-// ciphertext || tag.
-function putSecret(provider, value, tenant = TENANT) {
-  ensureTenant();
-  const key = Buffer.from(fs.readFileSync(path.join(VAR, 'secret.key'), 'utf8').trim(), 'hex');
-  assert.equal(key.length, 32);
-  const nonce = crypto.randomBytes(12);
-  const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
-  c.setAAD(Buffer.from(`${tenant}:${provider}`, 'utf8'));
-  const ct = Buffer.concat([c.update(JSON.stringify(value), 'utf8'), c.final(), c.getAuthTag()]);
-  sql(`INSERT INTO integration_secrets (tenant_id, provider, ciphertext, nonce)
-       VALUES (:'p1', :'p2', decode(:'p3', 'hex'), decode(:'p4', 'hex'))
-       ON CONFLICT (tenant_id, provider) DO UPDATE
-         SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, updated_at = now();`,
-  [tenant, provider, ct.toString('hex'), nonce.toString('hex')]);
-}
 
 // The upstream requests of this test, as URL objects plus headers.
 async function requests(prefix) {

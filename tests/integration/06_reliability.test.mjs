@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  batch, counts, createSource, cursorRow, dummyConfig, one, sql, syncToEnd, ROOT, VAR, UPSTREAM,
+  batch, counts, createSource, cursorRow, dummyConfig, one, putSecret, sql, syncToEnd, ROOT, VAR, UPSTREAM,
 } from './lib.mjs';
 
 const stack = (...args) => execFileSync(path.join(ROOT, 'scripts/stack.sh'), args, { env: process.env, stdio: 'pipe' });
@@ -128,6 +128,32 @@ test('a body with a UTF-8 byte order mark and a trailing newline is JSON', async
   const rs = await syncToEnd(id);
   assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200]);
   assert.equal(cursorRow(id).items, 194);
+});
+
+test('an upstream that echoes the Basic credentials back: redacted everywhere', async () => {
+  putSecret('rel-basic', { username: 'agent@example.com', password: 'pw-0123456789' });
+  const id = createSource('Echo auth', dummyConfig({
+    baseUrl: `${UPSTREAM}/rel/echo-auth`, requiresAuth: true, provider: 'rel-basic', auth: 'basic',
+  }));
+  const r = await batch(id);
+  assert.equal(r.status, 502, r.text);
+  const b64 = Buffer.from('agent@example.com:pw-0123456789').toString('base64');
+  assert.match(r.json.error, /HTTP 401.*Basic \[redacted\]/);
+  for (const text of [r.text, cursorRow(id).error,
+    one(`SELECT detail::text FROM kb_rest_audit WHERE source_id = :'p1' ORDER BY id DESC LIMIT 1;`, [id])]) {
+    assert.ok(!text.includes(b64), text);
+    assert.ok(!text.includes('pw-0123456789'), text);
+  }
+});
+
+test('a secret too short to keep out of messages is refused before any request', async () => {
+  putSecret('rel-short', { api_key: 'abc' });
+  const id = createSource('Short key', dummyConfig({
+    requiresAuth: true, provider: 'rel-short', headersTemplate: { 'X-Key': '{{API_KEY}}' },
+  }));
+  const r = await batch(id);
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.json.error, /'api_key' shorter than 4 characters/);
 });
 
 test('offset API without a total stops on the short page', async () => {

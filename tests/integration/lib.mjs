@@ -1,5 +1,6 @@
 // Helpers for the integration tests: HTTP through nginx, SQL through psql.
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -109,4 +110,22 @@ export async function upstreamLog() {
 
 export async function upstreamReset() {
   await fetch(`${UPSTREAM}/__reset`, { method: 'POST' });
+}
+
+// Store a tenant secret as the engine expects it: AES-256-GCM with the
+// stack's key, a random 12-byte nonce, AAD "tenant:provider",
+// ciphertext || tag.
+export function putSecret(provider, value, tenant = TENANT) {
+  ensureTenant();
+  const key = Buffer.from(fs.readFileSync(path.join(VAR, 'secret.key'), 'utf8').trim(), 'hex');
+  if (key.length !== 32) throw new Error('secret.key is not 32 bytes of hex');
+  const nonce = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
+  c.setAAD(Buffer.from(`${tenant}:${provider}`, 'utf8'));
+  const ct = Buffer.concat([c.update(JSON.stringify(value), 'utf8'), c.final(), c.getAuthTag()]);
+  sql(`INSERT INTO integration_secrets (tenant_id, provider, ciphertext, nonce)
+       VALUES (:'p1', :'p2', decode(:'p3', 'hex'), decode(:'p4', 'hex'))
+       ON CONFLICT (tenant_id, provider) DO UPDATE
+         SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, updated_at = now();`,
+  [tenant, provider, ct.toString('hex'), nonce.toString('hex')]);
 }

@@ -80,6 +80,10 @@ export const routes = {
     res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
     res.end('\ufeff' + JSON.stringify({ products: items, total: ctx.products.length, skip, limit: items.length }) + '\n');
   },
+  // 401 that echoes the Authorization header it got (as careless APIs do).
+  '/rel/echo-auth'(q, res, req, ctx) {
+    ctx.send(res, 401, { error: `bad credentials: ${req.headers.authorization}` });
+  },
   // Offset API without a total: {items}; ends on a short page.
   '/rel/nototal'(q, res, req, ctx) {
     const skip = ctx.num(q.get('offset'), 0);

@@ -27,14 +27,9 @@ main(void)
 	char			 err[RS_ERRLEN], id[37];
 	int			 limit;
 
-	if (fio_init(&rq, "rest_audit") == -1 || fio_prefork(&rq) == -1)
+	if (src_program_start(&rq, "rest_audit", &sto, &db) == -1)
 		return 1;
 	rq.allow = "GET, HEAD";
-	if (store_open(&sto, err) != RS_OK ||
-	    src_open(&db, sto, err) != RS_OK) {
-		fprintf(stderr, "rest_audit: %s\n", err);
-		return 1;
-	}
 	while (fio_accept(&rq) >= 0) {
 		res = NULL;
 		err[0] = id[0] = '\0';

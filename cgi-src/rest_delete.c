@@ -26,13 +26,8 @@ main(void)
 	char			 err[RS_ERRLEN], id[37];
 	long long		 docs, chunks;
 
-	if (fio_init(&rq, "rest_delete") == -1 || fio_prefork(&rq) == -1)
+	if (src_program_start(&rq, "rest_delete", &sto, &db) == -1)
 		return 1;
-	if (store_open(&sto, err) != RS_OK ||
-	    src_open(&db, sto, err) != RS_OK) {
-		fprintf(stderr, "rest_delete: %s\n", err);
-		return 1;
-	}
 	while (fio_accept(&rq) >= 0) {
 		body = NULL;
 		err[0] = id[0] = '\0';

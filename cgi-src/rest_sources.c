@@ -32,14 +32,9 @@ main(void)
 	char			 err[RS_ERRLEN];
 	int			 post, trunc;
 
-	if (fio_init(&rq, "rest_sources") == -1 || fio_prefork(&rq) == -1)
+	if (src_program_start(&rq, "rest_sources", &sto, &db) == -1)
 		return 1;
 	rq.allow = "GET, POST";
-	if (store_open(&sto, err) != RS_OK ||
-	    src_open(&db, sto, err) != RS_OK) {
-		fprintf(stderr, "rest_sources: %s\n", err);
-		return 1;
-	}
 	memset(&in, 0, sizeof(in));
 	while (fio_accept(&rq) >= 0) {
 		body = res = NULL;

@@ -25,14 +25,8 @@ main(void)
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN], id[37];
 
-	if (fio_init(&rq, "rest_sources_reset") == -1 ||
-	    fio_prefork(&rq) == -1)
+	if (src_program_start(&rq, "rest_sources_reset", &sto, &db) == -1)
 		return 1;
-	if (store_open(&sto, err) != RS_OK ||
-	    src_open(&db, sto, err) != RS_OK) {
-		fprintf(stderr, "rest_sources_reset: %s\n", err);
-		return 1;
-	}
 	while (fio_accept(&rq) >= 0) {
 		body = res = NULL;
 		err[0] = id[0] = '\0';

@@ -27,14 +27,8 @@ main(void)
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN];
 
-	if (fio_init(&rq, "rest_sources_update") == -1 ||
-	    fio_prefork(&rq) == -1)
+	if (src_program_start(&rq, "rest_sources_update", &sto, &db) == -1)
 		return 1;
-	if (store_open(&sto, err) != RS_OK ||
-	    src_open(&db, sto, err) != RS_OK) {
-		fprintf(stderr, "rest_sources_update: %s\n", err);
-		return 1;
-	}
 	memset(&in, 0, sizeof(in));
 	while (fio_accept(&rq) >= 0) {
 		body = res = NULL;

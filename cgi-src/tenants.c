@@ -22,14 +22,9 @@ main(void)
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN];
 
-	if (fio_init(&rq, "tenants") == -1 || fio_prefork(&rq) == -1)
+	if (src_program_start(&rq, "tenants", &sto, &db) == -1)
 		return 1;
 	rq.allow = "GET";
-	if (store_open(&sto, err) != RS_OK ||
-	    src_open(&db, sto, err) != RS_OK) {
-		fprintf(stderr, "tenants: %s\n", err);
-		return 1;
-	}
 	while (fio_accept(&rq) >= 0) {
 		res = NULL;
 		err[0] = '\0';

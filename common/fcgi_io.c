@@ -464,6 +464,12 @@ fio_log(struct fio_req *rq, int code, struct json_object *fields)
 	json_object_object_add(o, "tenant_id", NULL);
 	json_object_object_add(o, "status",
 	    json_object_new_string(code < 400 ? "ok" : "error"));
+	fio_emit_log(o, fields);
+}
+
+void
+fio_emit_log(struct json_object *o, struct json_object *fields)
+{
 	if (fields != NULL) {
 		json_object_object_foreach(fields, k, v)
 			json_object_object_add(o, k, json_object_get(v));

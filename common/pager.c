@@ -165,6 +165,34 @@ pct_upper(char *s)
 }
 
 /*
+ * The URL held by u into *out (malloc'd), percent-encodings upper-cased
+ * (pct_upper).  too_long, naming what, when it exceeds max bytes.
+ */
+static enum rs_status
+url_take(CURLU *u, size_t max, enum rs_status too_long, const char *what,
+    char **out, char *err)
+{
+	char		*s = NULL;
+	enum rs_status	 st = RS_ENOMEM;
+
+	*out = NULL;
+	if (curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK) {
+		rs_errf(err, "cannot build the %s", what);
+		st = too_long;
+	} else if (strlen(s) > max) {
+		rs_errf(err, "%s is longer than %zu bytes", what, max);
+		st = too_long;
+	} else if ((*out = strdup(s)) == NULL)
+		rs_errf(err, "out of memory");
+	else {
+		pct_upper(*out);
+		st = RS_OK;
+	}
+	curl_free(s);
+	return st;
+}
+
+/*
  * Append name=value, each percent-encoded by curl_easy_escape: every byte
  * but RFC 3986's unreserved ones (a space is %20, a '+' is %2B), the one
  * spelling batch.c's redaction looks for (with pct_upper).
@@ -199,7 +227,7 @@ pager_url(const struct source_config *cfg, const char *cursor,
     const char *api_key, char **url, char *err)
 {
 	CURLU		*u = NULL;
-	char		*s = NULL, *val = NULL, num[32], psz[32];
+	char		*val = NULL, num[32], psz[32];
 	const char	*names[CFG_MAX_FIELDS + 2];
 	const char	*cur_val = NULL;
 	enum rs_status	 st = RS_EINPUT;
@@ -305,25 +333,13 @@ pager_url(const struct source_config *cfg, const char *cursor,
 		free(val);
 		val = NULL;
 	}
-	if (curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK) {
-		rs_errf(err, "cannot build the page URL");
-		goto out;
-	}
-	if (strlen(s) > PAGER_MAX_URL) {
-		rs_errf(err, "page URL is longer than %d bytes", PAGER_MAX_URL);
-		goto out;
-	}
-	if ((*url = strdup(s)) == NULL)
-		goto nomem;
-	pct_upper(*url);
-	st = RS_OK;
+	st = url_take(u, PAGER_MAX_URL, RS_EINPUT, "page URL", url, err);
 	goto out;
 nomem:
 	rs_errf(err, "out of memory building the page URL");
 	st = RS_ENOMEM;
 out:
 	free(val);
-	curl_free(s);
 	curl_url_cleanup(u);
 	return st;
 }
@@ -360,7 +376,6 @@ next_url(const struct source_config *cfg, const char *url, char **out,
     char *err)
 {
 	CURLU		*u = NULL;
-	char		*s = NULL;
 	const char	*names[CFG_MAX_FIELDS];
 	size_t		 i;
 	enum rs_status	 st = RS_EUPSTREAM;
@@ -380,24 +395,15 @@ next_url(const struct source_config *cfg, const char *url, char **out,
 	}
 	for (i = 0; i < cfg->nquery && i < CFG_MAX_FIELDS; i++)
 		names[i] = cfg->query[i].name;
-	if (drop_keys(u, names, i) == -1 ||
-	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
+	if (drop_keys(u, names, i) == -1)
 		goto nomem;
-	if (strlen(s) > PAGER_MAX_CURSOR) {
-		rs_errf(err, "next URL is longer than %d bytes",
-		    PAGER_MAX_CURSOR);
-		goto out;
-	}
-	if ((*out = strdup(s)) == NULL)
-		goto nomem;
-	pct_upper(*out);
-	st = RS_OK;
+	st = url_take(u, PAGER_MAX_CURSOR, RS_EUPSTREAM, "next URL", out,
+	    err);
 	goto out;
 nomem:
 	rs_errf(err, "out of memory");
 	st = RS_ENOMEM;
 out:
-	curl_free(s);
 	curl_url_cleanup(u);
 	return st;
 }

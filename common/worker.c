@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
+#include "fcgi_io.h"
 #include "worker.h"
 #include "store.h"
 
@@ -176,15 +177,7 @@ wk_log(struct wk *w, const char *event, struct json_object *fields)
 	json_object_object_add(o, "worker", json_object_new_string(w->who));
 	json_object_object_add(o, "user", json_object_new_string(w->actor));
 	json_object_object_add(o, "event", json_object_new_string(event));
-	if (fields != NULL) {
-		json_object_object_foreach(fields, k, v)
-			json_object_object_add(o, k, json_object_get(v));
-		json_object_put(fields);
-	}
-	fprintf(stderr, "%s\n", json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	fflush(stderr);
-	json_object_put(o);
+	fio_emit_log(o, fields);
 }
 
 /* A number as written with %g (0.1, not 0.10000000000000001). */

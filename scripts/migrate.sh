@@ -23,6 +23,11 @@ for f in "$ROOT"/sql/[0-9][0-9][0-9]_*.sql; do
 	    { echo "migrate: bad file name $f" >&2; exit 1; }
 	printf '%s\n' "$applied" | grep -qx "$v" && continue
 	echo "migrate: applying $v"
-	psql -X -q -v ON_ERROR_STOP=1 -1 "$url" -c "set client_min_messages = warning" -f "$f" \
-	    -c "insert into schema_migrations(version) values ('$v')" >/dev/null
+	# One transaction; the version goes in as a psql variable, not pasted.
+	{
+		echo "set client_min_messages = warning;"
+		cat "$f"
+		echo
+		echo "insert into schema_migrations(version) values (:'v');"
+	} | psql -X -q -v ON_ERROR_STOP=1 -v v="$v" -1 -f - "$url" >/dev/null
 done

@@ -26,7 +26,10 @@ if [ -z "${RS_SKIP_UNIT:-}" ]; then
 	make -s fuzz-smoke
 fi
 
-export RS_VAR="$ROOT/var/test" PORT=18080 PGPORT=15432 RS_UPSTREAM_PORT=18090
+# RS_TEST_PORT / RS_TEST_PGPORT / RS_TEST_UPSTREAM_PORT move the test stack
+# (for two checkouts testing on one machine at once).
+export RS_VAR="$ROOT/var/test" PORT=${RS_TEST_PORT:-18080}
+export PGPORT=${RS_TEST_PGPORT:-15432} RS_UPSTREAM_PORT=${RS_TEST_UPSTREAM_PORT:-18090}
 export ADMIN_PASSWORD=test-admin-pw RS_EXTRA_USERS="viewer:viewer-pw"
 export RS_PG_EXTRA="fsync = off
 synchronous_commit = off

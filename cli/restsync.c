@@ -27,6 +27,7 @@
 
 #include "batch.h"
 #include "migrate.h"
+#include "runs.h"
 #include "sources.h"
 #include "worker.h"
 
@@ -41,6 +42,7 @@ struct opts {
 	int	 json;
 	int	 once;
 	int	 help;
+	int	 confirm;
 	char	*arg;		/* the one positional argument */
 };
 
@@ -61,6 +63,8 @@ static int	 cmd_reset(const struct opts *);
 static int	 cmd_delete(const struct opts *);
 static int	 cmd_migrate(const struct opts *);
 static int	 cmd_worker(const struct opts *);
+static int	 cmd_runs(const struct opts *);
+static int	 cmd_sweep(const struct opts *);
 
 static const struct cmd cmds[] = {
 	{ "batch", "SOURCE_ID", 1, "", "run one batch, print its JSON",
@@ -124,6 +128,22 @@ static const struct cmd cmds[] = {
 	  "  RESTSYNC_WORKER_MINUTE_SECONDS  test knob: seconds in an interval\n"
 	  "                                  minute (60)\n",
 	  cmd_worker },
+	{ "runs", "[--json] SOURCE_ID", 1, "json", "list a source's runs",
+	  "Prints the source's last 20 runs (walks from the first page to\n"
+	  "done), newest first: started (UTC), status, pages, items, what\n"
+	  "changed (+new ~changed =unchanged -removed items), chunks inserted\n"
+	  "and deleted, the sweep and its note, and the error of a failed run.\n"
+	  "--json prints the rest-runs endpoint's \"runs\".\n",
+	  cmd_runs },
+	{ "sweep", "[--confirm] [--json] SOURCE_ID", 1, "json confirm",
+	  "show or confirm the sweep of a source's last run",
+	  "Without --confirm: prints the sweep of the source's latest run\n"
+	  "(done, held, skipped; its note and the items it would remove).\n"
+	  "With --confirm: carries out a held sweep (the items that run did not\n"
+	  "see leave, with the chunks no other item holds), in one transaction,\n"
+	  "audited as \"sweep\".  Exit 1 when there is no held sweep, a newer\n"
+	  "run started, or a batch of the source runs.\n",
+	  cmd_sweep },
 };
 
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -668,7 +688,15 @@ cmd_worker(const struct opts *o)
 static int
 allows(const struct cmd *c, const char *flag)
 {
-	return strcmp(c->flags, flag) == 0;
+	const char	*p = c->flags;
+	size_t		 n = strlen(flag);
+
+	/* c->flags: space-separated names. */
+	for (; (p = strstr(p, flag)) != NULL; p += n)
+		if ((p == c->flags || p[-1] == ' ') &&
+		    (p[n] == '\0' || p[n] == ' '))
+			return 1;
+	return 0;
 }
 
 /* Options and the positional argument of c from argv[1..argc). */
@@ -692,6 +720,9 @@ parse(const struct cmd *c, int argc, char **argv, struct opts *o)
 		else if (!dashdash && strcmp(a, "--once") == 0 &&
 		    allows(c, "once"))
 			o->once = 1;
+		else if (!dashdash && strcmp(a, "--confirm") == 0 &&
+		    allows(c, "confirm"))
+			o->confirm = 1;
 		else if (!dashdash && a[0] == '-' && a[1] != '\0') {
 			fprintf(stderr, "restsync %s: unknown option ",
 			    c->name);
@@ -724,6 +755,143 @@ parse(const struct cmd *c, int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	return 0;
+}
+
+/* A JSON field as text for the listings ("-" when null). */
+static const char *
+jstr(struct json_object *o, const char *k)
+{
+	struct json_object	*v;
+
+	if (!json_object_object_get_ex(o, k, &v) || v == NULL)
+		return "-";
+	return json_object_get_string(v);
+}
+
+static long long
+jnum(struct json_object *o, const char *k)
+{
+	struct json_object	*v;
+
+	if (!json_object_object_get_ex(o, k, &v) || v == NULL)
+		return 0;
+	return json_object_get_int64(v);
+}
+
+static int
+cmd_runs(const struct opts *o)
+{
+	struct store		*st = NULL;
+	struct src_db		*db = NULL;
+	struct json_object	*runs = NULL, *r;
+	char			 err[RS_ERRLEN];
+	size_t			 i;
+	int			 rc = EXIT_FAILURE;
+
+	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
+	    src_runs(db, o->arg, SRC_AUDIT_DEFAULT, &runs, err) != RS_OK) {
+		fail_msg("runs", err);
+		goto out;
+	}
+	if (o->json)
+		print_json(runs);
+	else
+		for (i = 0; i < json_object_array_length(runs); i++) {
+			r = json_object_array_get_idx(runs, i);
+			printf("%s  %-7s  pages=%lld items=%lld  +%lld ~%lld "
+			    "=%lld -%lld  chunks +%lld -%lld  sweep=%s",
+			    jstr(r, "startedAt"), jstr(r, "status"),
+			    jnum(r, "pages"), jnum(r, "items"),
+			    jnum(r, "newItems"), jnum(r, "changedItems"),
+			    jnum(r, "unchangedItems"), jnum(r, "removedItems"),
+			    jnum(r, "chunksInserted"), jnum(r, "chunksDeleted"),
+			    jstr(r, "sweep"));
+			if (strcmp(jstr(r, "sweepNote"), "-") != 0) {
+				fputs(" (", stdout);
+				put_safe(stdout, jstr(r, "sweepNote"));
+				fputs(")", stdout);
+			}
+			if (strcmp(jstr(r, "error"), "-") != 0) {
+				fputs("  error: ", stdout);
+				put_safe(stdout, jstr(r, "error"));
+			}
+			fputc('\n', stdout);
+		}
+	rc = EXIT_SUCCESS;
+out:
+	json_object_put(runs);
+	src_close(db);
+	store_close(st);
+	return rc;
+}
+
+static int
+cmd_sweep(const struct opts *o)
+{
+	struct store		*st = NULL;
+	struct src_db		*db = NULL;
+	struct json_object	*runs = NULL, *r, *out = NULL;
+	struct runs_sweep	 sw;
+	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
+	char			 run[37];
+	int			 rc = EXIT_FAILURE;
+
+	cli_actor(actor, sizeof(actor));
+	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
+	    src_runs(db, o->arg, 1, &runs, err) != RS_OK) {
+		fail_msg("sweep", err);
+		goto out;
+	}
+	if (json_object_array_length(runs) == 0) {
+		fail_msg("sweep", "the source has no run yet");
+		goto out;
+	}
+	r = json_object_array_get_idx(runs, 0);
+	(void)snprintf(run, sizeof(run), "%s", jstr(r, "id"));
+	if (!o->confirm) {
+		if (o->json)
+			print_json(r);
+		else {
+			printf("run %s (%s): sweep %s", run, jstr(r, "status"),
+			    jstr(r, "sweep"));
+			if (strcmp(jstr(r, "sweepNote"), "-") != 0) {
+				fputs(": ", stdout);
+				put_safe(stdout, jstr(r, "sweepNote"));
+			}
+			fputc('\n', stdout);
+			if (strcmp(jstr(r, "sweep"), "held") == 0)
+				printf("confirm with: restsync sweep --confirm "
+				    "%s\n", o->arg);
+		}
+		rc = EXIT_SUCCESS;
+		goto out;
+	}
+	if (runs_confirm_sweep(st, o->arg, run, actor, &sw, err) != RS_OK) {
+		fail_msg("sweep", err);
+		goto out;
+	}
+	if (o->json) {
+		out = json_object_new_object();
+		json_object_object_add(out, "ok", json_object_new_boolean(1));
+		json_object_object_add(out, "sourceId",
+		    json_object_new_string(o->arg));
+		json_object_object_add(out, "runId",
+		    json_object_new_string(run));
+		json_object_object_add(out, "removedItems",
+		    json_object_new_int64(sw.removed));
+		json_object_object_add(out, "chunksDeleted",
+		    json_object_new_int64(sw.chunks));
+		print_json(out);
+	} else
+		printf("swept %s: removed %lld items, %lld chunks\n", o->arg,
+		    sw.removed, sw.chunks);
+	rc = EXIT_SUCCESS;
+out:
+	json_object_put(out);
+	json_object_put(runs);
+	src_close(db);
+	store_close(st);
+	return rc;
 }
 
 static const struct cmd *

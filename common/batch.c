@@ -18,6 +18,7 @@
 #include "jsonpath.h"
 #include "normalize.h"
 #include "pager.h"
+#include "runs.h"
 #include "secret.h"
 
 #define BATCH_JSON_DEPTH	64
@@ -25,19 +26,42 @@
 #define BATCH_MAX_ATTEMPTS	5
 #define BATCH_GROUP		256	/* chunks per embed call + statement */
 #define BATCH_MAX_HEADER	8192
+#define BATCH_MAX_ID		500	/* longer ids are keyed by their hash */
 
-static const char *const default_roles[] = { "support", "operations", "admin" };
 
 /* A chunk on its way to the database. */
 struct pending {
 	char		*content;
 	size_t		 len;
-	char		*title;
 	char		 hash[HASH_HEXLEN + 1];
-	long long	 item_index;	/* absolute position of the item */
+	size_t		 item;		/* index into work.it */
 	int		 chunk_index;	/* within the item */
-	char		*item_id;	/* the item's "id", if scalar */
 	int		 drop;		/* duplicate in batch or stored */
+	int		 stored;	/* the source has it already */
+	int		 refs;		/* items of the page holding it */
+};
+
+enum item_kind {
+	ITEM_NEW = 0,
+	ITEM_CHANGED,
+	ITEM_SAME,		/* same hash: only "seen" */
+	ITEM_DUP		/* its key comes again later in the page */
+};
+
+/* One item of the page (docs/SYNC-RUNS.md). */
+struct item {
+	char		*key;		/* "id:<id>", "idh:<sha>", "text:<sha>" */
+	char		*id;		/* the scalar id, for metadata */
+	char		*title;
+	char		*text;		/* normalised; NULL once chunked */
+	size_t		 len;
+	char		 hash[HASH_HEXLEN + 1];	/* of title and text */
+	long long	 index;		/* position in the run */
+	enum item_kind	 kind;
+	int		 seen_in_run;	/* an earlier page of the run had it */
+	char		*old;		/* stored chunk hashes, comma list */
+	char		*chunks;	/* its chunk hashes, comma list */
+	size_t		 p0, np;	/* its chunks in work.p */
 };
 
 struct work {
@@ -48,6 +72,8 @@ struct work {
 	struct json_object	*root;
 	struct pending		*p;
 	size_t			 np, cap;
+	struct item		*it;
+	size_t			 nit;
 	char			**hdrs;
 	size_t			 nhdrs;
 	char			*url;
@@ -57,6 +83,7 @@ struct work {
 	int			 conditional;	/* validators kept (config) */
 	int			 sent_validators; /* and sent with this fetch */
 	int			 not_modified;	/* the upstream said 304 */
+	char			 run_id[37];
 };
 
 enum rs_status
@@ -159,12 +186,18 @@ work_free(struct work *w)
 {
 	size_t	 i;
 
-	for (i = 0; i < w->np; i++) {
+	for (i = 0; i < w->np; i++)
 		free(w->p[i].content);
-		free(w->p[i].title);
-		free(w->p[i].item_id);
-	}
 	free(w->p);
+	for (i = 0; i < w->nit; i++) {
+		free(w->it[i].key);
+		free(w->it[i].id);
+		free(w->it[i].title);
+		free(w->it[i].text);
+		free(w->it[i].old);
+		free(w->it[i].chunks);
+	}
+	free(w->it);
 	for (i = 0; i < w->nhdrs; i++)
 		secret_free_str(w->hdrs[i]);
 	free(w->hdrs);
@@ -371,8 +404,8 @@ out:
 }
 
 static enum rs_status
-add_pending(struct work *w, const char *s, size_t len, const char *title,
-    long long item_index, int chunk_index, const char *item_id, char *err)
+add_pending(struct work *w, const char *s, size_t len, size_t item,
+    int chunk_index, char *err)
 {
 	struct pending	*np, *p;
 	size_t		 ncap;
@@ -391,15 +424,10 @@ add_pending(struct work *w, const char *s, size_t len, const char *title,
 	}
 	p = &w->p[w->np];
 	memset(p, 0, sizeof(*p));
-	if ((p->content = rs_strndup(s, len)) == NULL ||
-	    (p->title = strdup(title)) == NULL ||
-	    (item_id != NULL && (p->item_id = strdup(item_id)) == NULL)) {
-		free(p->content);
-		free(p->title);
+	if ((p->content = rs_strndup(s, len)) == NULL)
 		goto nomem;
-	}
 	p->len = len;
-	p->item_index = item_index;
+	p->item = item;
 	p->chunk_index = chunk_index;
 	w->np++;
 	return RS_OK;
@@ -408,57 +436,228 @@ nomem:
 	return RS_ENOMEM;
 }
 
-/* Normalise and chunk every item of the page into w->p. */
+/*
+ * The item's key: the scalar at itemIdPath, else at "id", as "id:<v>"
+ * ("idh:<sha256>" when longer than BATCH_MAX_ID bytes); with none, the
+ * hash of its text, "text:<sha256>".  *id gets the scalar (malloc'd).
+ */
 static enum rs_status
-make_chunks(struct work *w, struct json_object *items,
+item_key(struct json_object *it, const struct source_config *cfg,
+    const char *text, size_t len, char **key, char **id)
+{
+	struct json_object	*v = NULL;
+	char			 h[HASH_HEXLEN + 1];
+	const char		*s;
+	size_t			 n;
+
+	*key = *id = NULL;
+	if (cfg->item_id_path != NULL)
+		v = jp_get(it, cfg->item_id_path);
+	else if (json_object_is_type(it, json_type_object))
+		(void)json_object_object_get_ex(it, "id", &v);
+	if (v != NULL && (json_object_is_type(v, json_type_string) ||
+	    json_object_is_type(v, json_type_int)) &&
+	    (s = json_object_get_string(v)) != NULL && *s != '\0') {
+		if ((*id = strdup(s)) == NULL)
+			return RS_ENOMEM;
+		n = strlen(s);
+		if (n <= BATCH_MAX_ID) {
+			if ((*key = malloc(n + 4)) == NULL)
+				return RS_ENOMEM;
+			(void)snprintf(*key, n + 4, "id:%s", s);
+			return RS_OK;
+		}
+		hash_sha256_hex(s, n, h);
+		if ((*key = malloc(4 + HASH_HEXLEN + 1)) == NULL)
+			return RS_ENOMEM;
+		(void)snprintf(*key, 4 + HASH_HEXLEN + 1, "idh:%s", h);
+		return RS_OK;
+	}
+	hash_sha256_hex(text, len, h);
+	if ((*key = malloc(5 + HASH_HEXLEN + 1)) == NULL)
+		return RS_ENOMEM;
+	(void)snprintf(*key, 5 + HASH_HEXLEN + 1, "text:%s", h);
+	return RS_OK;
+}
+
+/* SHA-256 of title, a NUL, and text: what "unchanged" compares. */
+static enum rs_status
+item_hash(struct item *t)
+{
+	size_t	 tl = strlen(t->title);
+	char	*b;
+
+	if ((b = malloc(tl + 1 + t->len + 1)) == NULL)
+		return RS_ENOMEM;
+	memcpy(b, t->title, tl + 1);
+	memcpy(b + tl + 1, t->text, t->len);
+	hash_sha256_hex(b, tl + 1 + t->len, t->hash);
+	free(b);
+	return RS_OK;
+}
+
+static int
+cmp_item_key(const void *a, const void *b)
+{
+	const struct item *const *x = a, *const *y = b;
+	int	 c = strcmp((*x)->key, (*y)->key);
+
+	if (c == 0)
+		return (*x)->index < (*y)->index ? -1 :
+		    (*x)->index > (*y)->index;
+	return c;
+}
+
+/* The same key twice in a page: the later item wins. */
+static enum rs_status
+drop_dup_keys(struct work *w, char *err)
+{
+	struct item	**v;
+	size_t		 i;
+
+	if (w->nit < 2)
+		return RS_OK;
+	if ((v = rs_reallocarray(NULL, w->nit, sizeof(*v))) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	for (i = 0; i < w->nit; i++)
+		v[i] = &w->it[i];
+	qsort(v, w->nit, sizeof(*v), cmp_item_key);
+	for (i = 0; i + 1 < w->nit; i++)
+		if (strcmp(v[i]->key, v[i + 1]->key) == 0)
+			v[i]->kind = ITEM_DUP;
+	free(v);
+	return RS_OK;
+}
+
+/* Normalise every item of the page into w->it: text, title, key, hash. */
+static enum rs_status
+make_items(struct work *w, struct json_object *items,
     struct batch_result *res, char *err)
 {
 	struct rs_buf		 text;
-	struct chunk		*ch = NULL;
-	struct json_object	*it, *idv;
+	struct json_object	*it;
+	struct item		*t;
 	char			 title[NORM_MAX_TITLE];
-	const char		*item_id;
-	size_t			 i, j, nch = 0, n;
+	size_t			 i, n;
 	enum rs_status		 st = RS_OK;
-	double			 t;
+	double			 t0;
 
 	rs_buf_init(&text, NORM_MAX_TEXT);
 	n = json_object_array_length(items);
+	if (n > 0 && (w->it = calloc(n, sizeof(*w->it))) == NULL)
+		goto nomem;
 	for (i = 0; i < n; i++) {
 		it = json_object_array_get_idx(items, i);
-		t = rs_now_ms();
+		t0 = rs_now_ms();
 		if ((st = norm_item(it, &w->cfg, &text, err)) != RS_OK)
 			goto out;
 		norm_title(it, &w->cfg, title, sizeof(title));
-		res->ms.normalize += rs_now_ms() - t;
-		if (text.len == 0)
-			continue;
+		res->ms.normalize += rs_now_ms() - t0;
 		if (title[0] == '\0')
 			(void)snprintf(title, sizeof(title), "%s",
 			    w->src.title);
-		item_id = NULL;
-		if (json_object_is_type(it, json_type_object) &&
-		    json_object_object_get_ex(it, "id", &idv) &&
-		    (json_object_is_type(idv, json_type_string) ||
-		    json_object_is_type(idv, json_type_int)))
-			item_id = json_object_get_string(idv);
+		t = &w->it[w->nit++];
+		t->index = w->src.item_count + (long long)i;
+		t->len = text.len;
+		if ((t->text = rs_strndup(text.p != NULL ? text.p : "",
+		    text.len)) == NULL || (t->title = strdup(title)) == NULL ||
+		    item_key(it, &w->cfg, t->text, t->len, &t->key, &t->id) !=
+		    RS_OK || item_hash(t) != RS_OK)
+			goto nomem;
+	}
+	st = drop_dup_keys(w, err);
+	goto out;
+nomem:
+	rs_errf(err, "out of memory");
+	st = RS_ENOMEM;
+out:
+	rs_buf_free(&text);
+	return st;
+}
 
-		t = rs_now_ms();
+/* What the source stores of the page's items: new, changed or same. */
+static enum rs_status
+classify_items(struct batch_ctx *ctx, struct work *w, char *err)
+{
+	struct store_item_state	*ss = NULL;
+	const char		**keys = NULL;
+	size_t			*map = NULL, i, n = 0;
+	enum rs_status		 st = RS_ENOMEM;
+
+	if (w->nit == 0)
+		return RS_OK;
+	if ((keys = rs_reallocarray(NULL, w->nit, sizeof(*keys))) == NULL ||
+	    (map = rs_reallocarray(NULL, w->nit, sizeof(*map))) == NULL ||
+	    (ss = calloc(w->nit, sizeof(*ss))) == NULL) {
+		rs_errf(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < w->nit; i++)
+		if (w->it[i].kind != ITEM_DUP) {
+			map[n] = i;
+			keys[n++] = w->it[i].key;
+		}
+	if ((st = store_items_lookup(ctx->st, w->src.id, w->run_id, keys, n,
+	    ss, err)) != RS_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct item *t = &w->it[map[i]];
+
+		if (!ss[i].found) {
+			t->kind = ITEM_NEW;
+			continue;
+		}
+		t->seen_in_run = ss[i].seen_in_run;
+		t->kind = strcmp(ss[i].hash, t->hash) == 0 ? ITEM_SAME :
+		    ITEM_CHANGED;
+		t->old = ss[i].chunks;
+		ss[i].chunks = NULL;
+	}
+out:
+	store_item_states_free(ss, n);
+	free(ss);
+	free(keys);
+	free(map);
+	return st;
+}
+
+/* Chunk the new and changed items into w->p. */
+static enum rs_status
+chunk_items(struct work *w, struct batch_result *res, char *err)
+{
+	struct chunk	*ch = NULL;
+	struct item	*t;
+	size_t		 i, j, nch = 0;
+	enum rs_status	 st = RS_OK;
+	double		 t0;
+
+	for (i = 0; i < w->nit; i++) {
+		t = &w->it[i];
+		if (t->kind != ITEM_NEW && t->kind != ITEM_CHANGED)
+			continue;
+		t0 = rs_now_ms();
 		free(ch);
 		ch = NULL;
-		if ((st = chunk_text(text.p, text.len, NULL, &ch, &nch,
+		if ((st = chunk_text(t->text, t->len, NULL, &ch, &nch,
 		    err)) != RS_OK)
 			goto out;
-		res->ms.chunk += rs_now_ms() - t;
+		res->ms.chunk += rs_now_ms() - t0;
+		t->p0 = w->np;
 		for (j = 0; j < nch; j++)
-			if ((st = add_pending(w, text.p + ch[j].off,
-			    ch[j].len, title, w->src.item_count +
-			    (long long)i, (int)j, item_id, err)) != RS_OK)
+			if ((st = add_pending(w, t->text + ch[j].off,
+			    ch[j].len, i, (int)j, err)) != RS_OK)
 				goto out;
+		t->np = nch;
+	}
+	/* The chunks hold copies: the texts are no longer needed. */
+	for (i = 0; i < w->nit; i++) {
+		free(w->it[i].text);
+		w->it[i].text = NULL;
 	}
 out:
 	free(ch);
-	rs_buf_free(&text);
 	return st;
 }
 
@@ -526,7 +725,7 @@ dedup_stored(struct batch_ctx *ctx, struct work *w, char *err)
 		goto out;
 	for (i = 0; i < n; i++)
 		if (ex[i])
-			w->p[map[i]].drop = 1;
+			w->p[map[i]].drop = w->p[map[i]].stored = 1;
 out:
 	free(h);
 	free(map);
@@ -534,8 +733,221 @@ out:
 	return st;
 }
 
+/* One item's hold on (+1) or release of (-1) a content hash. */
+struct ref {
+	const char	*hash;
+	size_t		 item;
+	int		 sign;
+};
+
+static int
+cmp_ref(const void *a, const void *b)
+{
+	const struct ref	*x = a, *y = b;
+	int			 c = strcmp(x->hash, y->hash);
+
+	if (c != 0)
+		return c;
+	return x->item < y->item ? -1 : x->item > y->item;
+}
+
+static int
+cmp_pending_hash(const void *a, const void *b)
+{
+	const struct pending *const *x = a, *const *y = b;
+
+	return strcmp((*x)->hash, (*y)->hash);
+}
+
+/*
+ * Each new or changed item's chunk hashes, distinct, in order, as a
+ * comma list (what kb_rest_items.chunk_hashes stores).
+ */
+static enum rs_status
+item_chunk_lists(struct work *w, char *err)
+{
+	struct rs_buf	 b;
+	struct item	*t;
+	size_t		 i, j, k;
+	int		 again;
+
+	for (i = 0; i < w->nit; i++) {
+		t = &w->it[i];
+		if (t->kind != ITEM_NEW && t->kind != ITEM_CHANGED)
+			continue;
+		rs_buf_init(&b, t->np * (HASH_HEXLEN + 1) + 1);
+		if (rs_buf_puts(&b, "") == -1)
+			goto nomem;
+		for (j = 0; j < t->np; j++) {
+			/* An item that repeats a chunk holds it once. */
+			for (again = 0, k = 0; k < j && !again; k++)
+				again = strcmp(w->p[t->p0 + k].hash,
+				    w->p[t->p0 + j].hash) == 0;
+			if (again)
+				continue;
+			if ((b.len > 0 && rs_buf_puts(&b, ",") == -1) ||
+			    rs_buf_puts(&b, w->p[t->p0 + j].hash) == -1)
+				goto nomem;
+		}
+		t->chunks = rs_buf_steal(&b);
+		if (t->chunks == NULL)
+			goto nomem;
+	}
+	return RS_OK;
+nomem:
+	rs_buf_free(&b);
+	rs_errf(err, "out of memory");
+	return RS_ENOMEM;
+}
+
+/* Append a ref per hash of a comma list; -1 when out of memory. */
+static int
+add_refs(struct ref **r, size_t *n, size_t *cap, const char *list,
+    size_t item, int sign)
+{
+	const char	*p;
+	struct ref	*nr;
+
+	for (p = list; p != NULL && *p != '\0'; ) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			if ((nr = rs_reallocarray(*r, *cap, sizeof(**r))) ==
+			    NULL)
+				return -1;
+			*r = nr;
+		}
+		(*r)[*n].hash = p;
+		(*r)[*n].item = item;
+		(*r)[*n].sign = sign;
+		(*n)++;
+		if ((p = strchr(p, ',')) != NULL)
+			p++;
+	}
+	return 0;
+}
+
+/* Length of a hash in a comma list. */
+static size_t
+ref_len(const char *h)
+{
+	return strcspn(h, ",");
+}
+
+static int
+ref_eq(const char *a, const char *b)
+{
+	size_t	 la = ref_len(a);
+
+	return la == ref_len(b) && strncmp(a, b, la) == 0;
+}
+
+/*
+ * What the page changes in which chunk is held by how many items: a
+ * chunk to insert gets its count (pending.refs); a stored chunk whose
+ * count, title or item changes goes to the delta list (for
+ * STMT_ITEMS_APPLY).  Hashes in comma lists are compared by length.
+ */
+struct plan {
+	char		**dh;		/* malloc'd hash strings */
+	int		 *dn;
+	const char	**dk;
+	const char	**dt;
+	size_t		  nd;
+};
+
+static void
+plan_free(struct plan *pl)
+{
+	size_t	 i;
+
+	for (i = 0; i < pl->nd; i++)
+		free(pl->dh[i]);
+	free(pl->dh);
+	free(pl->dn);
+	free(pl->dk);
+	free(pl->dt);
+	memset(pl, 0, sizeof(*pl));
+}
+
+static enum rs_status
+plan_refs(struct work *w, struct plan *pl, char *err)
+{
+	struct ref	*r = NULL;
+	struct pending	**ins = NULL, key, *kp, **found;
+	size_t		 nr = 0, cap = 0, nins = 0, i, j, last;
+	int		 sum, pos;
+	enum rs_status	 st = RS_ENOMEM;
+
+	memset(pl, 0, sizeof(*pl));
+	for (i = 0; i < w->nit; i++) {
+		struct item *t = &w->it[i];
+
+		if (t->kind == ITEM_NEW || t->kind == ITEM_CHANGED)
+			if (add_refs(&r, &nr, &cap, t->chunks, i, 1) == -1)
+				goto out;
+		if (t->kind == ITEM_CHANGED)
+			if (add_refs(&r, &nr, &cap, t->old, i, -1) == -1)
+				goto out;
+	}
+	if (nr == 0) {
+		st = RS_OK;
+		goto out;
+	}
+	qsort(r, nr, sizeof(*r), cmp_ref);
+	if ((ins = rs_reallocarray(NULL, w->np + 1, sizeof(*ins))) == NULL ||
+	    (pl->dh = calloc(nr, sizeof(*pl->dh))) == NULL ||
+	    (pl->dn = calloc(nr, sizeof(*pl->dn))) == NULL ||
+	    (pl->dk = calloc(nr, sizeof(*pl->dk))) == NULL ||
+	    (pl->dt = calloc(nr, sizeof(*pl->dt))) == NULL)
+		goto out;
+	for (i = 0; i < w->np; i++)
+		if (!w->p[i].drop)
+			ins[nins++] = &w->p[i];
+	qsort(ins, nins, sizeof(*ins), cmp_pending_hash);
+	for (i = 0; i < nr; i = j) {
+		sum = 0;
+		pos = 0;
+		last = 0;
+		for (j = i; j < nr && ref_eq(r[i].hash, r[j].hash); j++) {
+			sum += r[j].sign;
+			if (r[j].sign > 0) {
+				pos = 1;
+				last = r[j].item;
+			}
+		}
+		memset(&key, 0, sizeof(key));
+		(void)snprintf(key.hash, sizeof(key.hash), "%.*s",
+		    (int)ref_len(r[i].hash), r[i].hash);
+		kp = &key;
+		found = nins > 0 ? bsearch(&kp, ins, nins, sizeof(*ins),
+		    cmp_pending_hash) : NULL;
+		if (found != NULL) {
+			(*found)->refs = sum > 0 ? sum : 1;
+			continue;
+		}
+		if (sum == 0 && !pos)
+			continue;
+		if ((pl->dh[pl->nd] = strdup(key.hash)) == NULL)
+			goto out;
+		pl->dn[pl->nd] = sum;
+		pl->dk[pl->nd] = pos ? w->it[last].key : NULL;
+		pl->dt[pl->nd] = pos ? w->it[last].title : NULL;
+		pl->nd++;
+	}
+	st = RS_OK;
+out:
+	if (st != RS_OK) {
+		rs_errf(err, "out of memory");
+		plan_free(pl);
+	}
+	free(r);
+	free(ins);
+	return st;
+}
+
 static char *
-chunk_metadata(const struct pending *p, const char *source_id, int page)
+chunk_metadata(const struct pending *p, const struct item *t,
+    const char *source_id, int page)
 {
 	struct json_object	*o = json_object_new_object();
 	char			*s;
@@ -547,13 +959,14 @@ chunk_metadata(const struct pending *p, const char *source_id, int page)
 	json_object_object_add(o, "sourceId",
 	    json_object_new_string(source_id));
 	json_object_object_add(o, "itemIndex",
-	    json_object_new_int64(p->item_index));
+	    json_object_new_int64(t->index));
 	json_object_object_add(o, "chunkIndex",
 	    json_object_new_int(p->chunk_index));
 	json_object_object_add(o, "page", json_object_new_int(page));
-	if (p->item_id != NULL)
+	json_object_object_add(o, "itemKey", json_object_new_string(t->key));
+	if (t->id != NULL)
 		json_object_object_add(o, "itemId",
-		    json_object_new_string(p->item_id));
+		    json_object_new_string(t->id));
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return s;
@@ -573,11 +986,91 @@ audit_detail(const struct batch_result *r)
 	return s;
 }
 
+/* The page's item changes for STMT_ITEMS_APPLY, and the run's counts. */
+static enum rs_status
+items_input(struct work *w, const struct plan *pl, struct store_items *si,
+    struct batch_result *res, char *err)
+{
+	const char	**k = NULL, **h = NULL, **c = NULL, **t = NULL;
+	const char	**seen = NULL;
+	size_t		 i, n = 0, ns = 0;
+	struct item	*it;
+
+	memset(si, 0, sizeof(*si));
+	if (w->nit > 0 && ((k = calloc(w->nit, sizeof(*k))) == NULL ||
+	    (h = calloc(w->nit, sizeof(*h))) == NULL ||
+	    (c = calloc(w->nit, sizeof(*c))) == NULL ||
+	    (t = calloc(w->nit, sizeof(*t))) == NULL ||
+	    (seen = calloc(w->nit, sizeof(*seen))) == NULL)) {
+		free(k);
+		free(h);
+		free(c);
+		free(t);
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	for (i = 0; i < w->nit; i++) {
+		it = &w->it[i];
+		switch (it->kind) {
+		case ITEM_NEW:
+		case ITEM_CHANGED:
+			k[n] = it->key;
+			h[n] = it->hash;
+			c[n] = it->chunks != NULL ? it->chunks : "";
+			t[n] = it->title;
+			n++;
+			if (it->kind == ITEM_NEW)
+				res->new_items++;
+			else if (!it->seen_in_run)
+				res->changed_items++;
+			break;
+		case ITEM_SAME:
+			seen[ns++] = it->key;
+			if (!it->seen_in_run)
+				res->unchanged_items++;
+			break;
+		default:
+			break;
+		}
+	}
+	si->tenant_id = w->src.tenant_id;
+	si->source_id = w->src.id;
+	si->run_id = w->run_id;
+	si->page_key = w->src.next_cursor != NULL ? w->src.next_cursor : "";
+	si->keys = k;
+	si->hashes = h;
+	si->chunk_lists = c;
+	si->titles = t;
+	si->n = n;
+	si->seen = seen;
+	si->nseen = ns;
+	si->dh = (const char *const *)pl->dh;
+	si->dn = pl->dn;
+	si->dk = pl->dk;
+	si->dt = pl->dt;
+	si->nd = pl->nd;
+	si->not_modified = w->not_modified;
+	return RS_OK;
+}
+
+static void
+items_input_free(struct store_items *si)
+{
+	free(si->keys);
+	free(si->hashes);
+	free(si->chunk_lists);
+	free(si->titles);
+	free(si->seen);
+	memset(si, 0, sizeof(*si));
+}
+
 /*
- * Embed the new chunks and write doc, chunks and cursor.  Up to
- * BATCH_GROUP new chunks: one embeddings call, then one statement.  More
- * (a page of very long items): group by group inside one transaction, so
- * a worker holds only one group's vectors and parameters at a time; the
+ * Embed the new chunks and write the page in one transaction: the item
+ * changes (chunks no item holds any more leave, docs stay dense), the
+ * new chunks with doc and cursor, and at the end of a run its sweep.  Up
+ * to BATCH_GROUP new chunks: one embeddings call before the transaction.
+ * More (a page of very long items): group by group inside it, so a
+ * worker holds only one group's vectors and parameters at a time; the
  * last statement advances the cursor.  Any failure writes nothing.
  */
 static enum rs_status
@@ -587,12 +1080,16 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	struct store_chunk	*sc = NULL;
 	struct store_batch	 sb;
 	struct store_commit	 cm;
+	struct store_items	 si;
+	struct store_items_res	 sr;
 	struct embed_stats	 es;
+	struct plan		 pl;
+	struct runs_sweep	 sw;
 	const char		**texts = NULL;
-	size_t			*lens = NULL, i, n = 0, off, m, ngroups;
+	size_t			*lens = NULL, i, n = 0, off, m;
 	float			*emb = NULL;
 	char			**meta = NULL, doc_title[512], day[16];
-	char			 bhash[HASH_HEXLEN + 1];
+	char			 bhash[HASH_HEXLEN + 1], nosweep[RS_ERRLEN];
 	struct rs_buf		 hb;
 	enum rs_status		 st = RS_ENOMEM;
 	time_t			 now = time(NULL);
@@ -603,7 +1100,16 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	char			*detail = NULL;
 
 	memset(&cm, 0, sizeof(cm));
+	memset(&si, 0, sizeof(si));
+	memset(&pl, 0, sizeof(pl));
+	memset(&sr, 0, sizeof(sr));
+	nosweep[0] = '\0';
 	rs_buf_init(&hb, (size_t)w->np * HASH_HEXLEN + 1);
+	if ((st = item_chunk_lists(w, err)) != RS_OK ||
+	    (st = plan_refs(w, &pl, err)) != RS_OK ||
+	    (st = items_input(w, &pl, &si, res, err)) != RS_OK)
+		goto out;
+	st = RS_ENOMEM;
 	for (i = 0; i < w->np; i++)
 		if (!w->p[i].drop)
 			n++;
@@ -618,24 +1124,28 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 		goto out;
 	}
 	for (i = 0, n = 0; i < w->np; i++) {
+		const struct item *it = &w->it[w->p[i].item];
+
 		if (w->p[i].drop)
 			continue;
 		texts[n] = w->p[i].content;
 		lens[n] = w->p[i].len;
-		if ((meta[n] = chunk_metadata(&w->p[i], w->src.id,
+		if ((meta[n] = chunk_metadata(&w->p[i], it, w->src.id,
 		    w->src.page_count + 1)) == NULL ||
 		    rs_buf_puts(&hb, w->p[i].hash) == -1) {
 			rs_errf(err, "out of memory");
 			goto out;
 		}
-		sc[n].title = w->p[i].title;
+		sc[n].title = it->title;
 		sc[n].content = w->p[i].content;
 		sc[n].hash = w->p[i].hash;
 		sc[n].metadata = meta[n];
 		sc[n].embedding = NULL;
+		sc[n].refs = w->p[i].refs > 0 ? w->p[i].refs : 1;
 		n++;
 	}
 	res->skipped = (long long)w->np - (long long)n;
+	res->embed_inputs = (long long)n;
 
 	gmtime_r(&now, &tm);
 	(void)strftime(day, sizeof(day), "%Y-%m-%d", &tm);
@@ -649,13 +1159,7 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	sb.source_id = w->src.id;
 	sb.doc_title = doc_title;
 	sb.batch_hash = bhash;
-	if (w->cfg.roles != NULL) {
-		sb.roles = (const char *const *)w->cfg.roles;
-		sb.nroles = w->cfg.nroles;
-	} else {
-		sb.roles = default_roles;
-		sb.nroles = sizeof(default_roles) / sizeof(default_roles[0]);
-	}
+	cfg_effective_roles(&w->cfg, &sb.roles, &sb.nroles);
 	sb.next_cursor = nx->done ? NULL : nx->next;
 	sb.done = nx->done;
 	sb.items = res->items;
@@ -668,14 +1172,10 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	    (w->resp.etag != NULL || w->resp.last_modified != NULL);
 	sb.actor = w->actor;
 	sb.action = w->action;
+	sb.run_id = w->run_id;
+	sb.embed_inputs = res->embed_inputs;
 	res->done = nx->done;
 
-	ngroups = n == 0 ? 1 : (n + BATCH_GROUP - 1) / BATCH_GROUP;
-	if (ngroups > 1) {
-		if ((st = store_tx(ctx->st, STORE_BEGIN, err)) != RS_OK)
-			goto out;
-		in_tx = 1;
-	}
 	for (off = 0; off < n || (n == 0 && off == 0); off += BATCH_GROUP) {
 		m = n - off < BATCH_GROUP ? n - off : BATCH_GROUP;
 		t = rs_now_ms();
@@ -691,6 +1191,34 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 		res->ms.embed += rs_now_ms() - t;
 		for (i = 0; i < m; i++)
 			sc[off + i].embedding = emb + i * EMBED_DIMS;
+		t = rs_now_ms();
+		if (!in_tx) {
+			/* The page's one transaction: items first. */
+			if ((st = store_tx(ctx->st, STORE_BEGIN, err)) != RS_OK)
+				goto out;
+			in_tx = 1;
+			if ((st = store_guard_source(ctx->st, &w->src,
+			    err)) != RS_OK)
+				goto out;
+			if ((st = store_items_apply(ctx->st, &si, &sr,
+			    err)) != RS_OK)
+				goto out;
+			res->chunks_deleted += sr.chunks_deleted;
+			if (w->not_modified) {
+				res->unchanged_items += sr.nm_fresh;
+				if (sr.nm_known < w->src.page_items)
+					(void)snprintf(nosweep, sizeof(nosweep),
+					    "a page answered 304 Not Modified "
+					    "but only %lld of its %d items are "
+					    "known", sr.nm_known,
+					    w->src.page_items);
+			}
+			sb.new_items = res->new_items;
+			sb.changed_items = res->changed_items;
+			sb.unchanged_items = res->unchanged_items;
+			sb.chunks_deleted = res->chunks_deleted;
+			sb.no_sweep = nosweep[0] != '\0' ? nosweep : NULL;
+		}
 		sb.chunks = sc + off;
 		sb.nchunks = m;
 		sb.advance = off + BATCH_GROUP >= n;
@@ -705,7 +1233,6 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 			}
 			sb.detail = detail;
 		}
-		t = rs_now_ms();
 		if ((st = store_commit_batch(ctx->st, &sb, &cm, err)) != RS_OK)
 			goto out;
 		res->ms.commit += rs_now_ms() - t;
@@ -713,19 +1240,33 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 		if (n == 0)
 			break;
 	}
-	if (in_tx) {
+	if (nx->done && w->run_id[0] != '\0') {
+		/* The run ends with this page: its sweep, in the same
+		 * transaction. */
 		t = rs_now_ms();
-		if ((st = store_tx(ctx->st, STORE_COMMIT, err)) != RS_OK)
+		if ((st = runs_sweep(ctx->st, &w->cfg, w->src.id, w->run_id, 0,
+		    &sw, err)) != RS_OK)
 			goto out;
-		res->ms.commit += rs_now_ms() - t;
-		in_tx = 0;
+		res->removed_items = sw.removed;
+		res->chunks_deleted += sw.chunks;
+		(void)snprintf(res->sweep, sizeof(res->sweep), "%s", sw.sweep);
+		(void)snprintf(res->sweep_note, sizeof(res->sweep_note), "%s",
+		    sw.note);
+		res->ms.sweep = rs_now_ms() - t;
 	}
+	t = rs_now_ms();
+	if ((st = store_tx(ctx->st, STORE_COMMIT, err)) != RS_OK)
+		goto out;
+	res->ms.commit += rs_now_ms() - t;
+	in_tx = 0;
 	res->inserted = inserted;
 	/* Rows a concurrent writer stored first count as skipped. */
 	res->skipped += (long long)n - inserted;
 	res->page_count = cm.page_count;
 	res->item_count = cm.item_count;
-	res->chunk_count = cm.chunk_count;
+	/* The cursor's count, less what the sweep deleted after it. */
+	res->chunk_count = cm.chunk_count - (res->chunks_deleted -
+	    sr.chunks_deleted);
 	st = RS_OK;
 out:
 	if (in_tx)
@@ -739,6 +1280,8 @@ out:
 	free(lens);
 	free(emb);
 	free(detail);
+	items_input_free(&si);
+	plan_free(&pl);
 	rs_buf_free(&hb);
 	return st;
 }
@@ -867,6 +1410,20 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		goto out;
 	}
 
+	/* The run this batch belongs to (docs/SYNC-RUNS.md). */
+	if (strcmp(w.src.run_status, "running") == 0)
+		(void)snprintf(w.run_id, sizeof(w.run_id), "%s", w.src.run_id);
+	else {
+		int	 created;
+
+		if ((st = store_ensure_run(ctx->st, w.src.tenant_id, w.src.id,
+		    actor, action, w.src.next_cursor == NULL,
+		    strcmp(w.src.run_status, "failed") == 0 ? w.src.run_id :
+		    NULL, w.run_id, &created, err)) != RS_OK)
+			goto fail;
+	}
+	(void)snprintf(res->run_id, sizeof(res->run_id), "%s", w.run_id);
+
 	/* 2. Config, secret, headers. */
 	if ((st = cfg_parse(w.src.config, strlen(w.src.config), &w.cfg,
 	    err)) != RS_OK) {
@@ -982,8 +1539,15 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	res->items = (long long)json_object_array_length(items);
 	res->ms.parse = rs_now_ms() - t;
 
-	/* 5. Normalise, chunk, hash. */
-	if ((st = make_chunks(&w, items, res, err)) != RS_OK)
+	/* 5. Normalise, key and hash the items; chunk the new and changed
+	 * ones; hash the chunks. */
+	if ((st = make_items(&w, items, res, err)) != RS_OK)
+		goto fail;
+	t = rs_now_ms();
+	if ((st = classify_items(ctx, &w, err)) != RS_OK)
+		goto fail;
+	res->ms.items = rs_now_ms() - t;
+	if ((st = chunk_items(&w, res, err)) != RS_OK)
 		goto fail;
 	res->chunks = (long long)w.np;
 	t = rs_now_ms();
@@ -1101,6 +1665,24 @@ batch_result_json(const struct batch_result *r)
 	    json_object_new_boolean(r->not_modified));
 	json_object_object_add(o, "dbRoundTrips",
 	    json_object_new_int(r->db_trips));
+	json_object_object_add(o, "runId", r->run_id[0] != '\0' ?
+	    json_object_new_string(r->run_id) : NULL);
+	json_object_object_add(o, "newItems",
+	    json_object_new_int64(r->new_items));
+	json_object_object_add(o, "changedItems",
+	    json_object_new_int64(r->changed_items));
+	json_object_object_add(o, "unchangedItems",
+	    json_object_new_int64(r->unchanged_items));
+	json_object_object_add(o, "removedItems",
+	    json_object_new_int64(r->removed_items));
+	json_object_object_add(o, "chunksDeleted",
+	    json_object_new_int64(r->chunks_deleted));
+	json_object_object_add(o, "embedInputs",
+	    json_object_new_int64(r->embed_inputs));
+	json_object_object_add(o, "sweep", r->sweep[0] != '\0' ?
+	    json_object_new_string(r->sweep) : NULL);
+	json_object_object_add(o, "sweepNote", r->sweep_note[0] != '\0' ?
+	    json_object_new_string(r->sweep_note) : NULL);
 	ms = json_object_new_object();
 	json_object_object_add(ms, "load", ms_json(r->ms.load));
 	json_object_object_add(ms, "fetch", ms_json(r->ms.fetch));
@@ -1108,9 +1690,11 @@ batch_result_json(const struct batch_result *r)
 	json_object_object_add(ms, "normalize", ms_json(r->ms.normalize));
 	json_object_object_add(ms, "chunk", ms_json(r->ms.chunk));
 	json_object_object_add(ms, "hash", ms_json(r->ms.hash));
+	json_object_object_add(ms, "items", ms_json(r->ms.items));
 	json_object_object_add(ms, "dedup", ms_json(r->ms.dedup));
 	json_object_object_add(ms, "embed", ms_json(r->ms.embed));
 	json_object_object_add(ms, "commit", ms_json(r->ms.commit));
+	json_object_object_add(ms, "sweep", ms_json(r->ms.sweep));
 	json_object_object_add(ms, "total", ms_json(r->ms.total));
 	json_object_object_add(o, "ms", ms);
 	return o;

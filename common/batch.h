@@ -7,11 +7,13 @@
  *   2 parse config, decrypt secret, render headers   config.c, secret.c
  *   3 build the page URL, fetch one page             pager.c, http_fetch.c
  *   4 extract items, normalise each to text          jsonpath.c, normalize.c
- *   5 chunk each item, hash each chunk               chunk.c, hashing.c
+ *     key and hash each item; new, changed or same   store.c (one query)
+ *   5 chunk new and changed items, hash each chunk   chunk.c, hashing.c
  *   6 drop chunks the source already has            store.c (one query)
  *   7 embed the new chunks                           embed.c
  *   8 next cursor                                    pager.c
- *   9 doc + chunks + cursor in one statement         store.c
+ *   9 one transaction: item changes, doc + chunks +  store.c
+ *     cursor + run, and at the run's end its sweep   runs.c
  *  10 on failure: record last_error, cursor stays    store.c
  */
 #ifndef BATCH_H
@@ -36,8 +38,8 @@ struct batch_ctx {
 
 /* Per-stage wall time of one batch, in milliseconds. */
 struct batch_ms {
-	double	 load, fetch, parse, normalize, chunk, hash, dedup, embed;
-	double	 commit, total;
+	double	 load, fetch, parse, normalize, items, chunk, hash, dedup;
+	double	 embed, commit, sweep, total;
 };
 
 struct batch_result {
@@ -61,6 +63,14 @@ struct batch_result {
 	int		 fetched;	/* 0 when a done source was not fetched */
 	const char	*embedder;
 	char		 tenant_id[37];
+	/* Item identity and runs (docs/SYNC-RUNS.md). */
+	char		 run_id[37];
+	long long	 new_items, changed_items, unchanged_items;
+	long long	 removed_items;	/* by the run's sweep */
+	long long	 chunks_deleted;
+	long long	 embed_inputs;	/* chunk texts sent to the embedder */
+	char		 sweep[16];	/* at the run's end: done, held, ... */
+	char		 sweep_note[RS_ERRLEN];
 	struct batch_ms	 ms;
 };
 

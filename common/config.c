@@ -7,6 +7,7 @@
  * defaults and cross-key rules are applied.  Every error is RS_EINPUT
  * with a message naming the key, except allocation failures (RS_ENOMEM).
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -72,6 +73,8 @@ static enum rs_status	cfg_roles(struct cfg_ctx *, const struct cfg_key *,
 			    struct json_object *);
 static enum rs_status	cfg_cond(struct cfg_ctx *, const struct cfg_key *,
 			    struct json_object *);
+static enum rs_status	cfg_frac(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
 
 #define OFF(f)	offsetof(struct source_config, f)
 
@@ -106,6 +109,10 @@ static const struct cfg_key cfg_keys[] = {
 	    1024, CFG_MAX_BODY_CAP, NULL },
 	{ "syncIntervalMinutes", cfg_int, OFF(sync_interval_min),
 	    1, 525600, NULL },
+	{ "itemIdPath", cfg_path, OFF(item_id_path), 0, 0, NULL },
+	{ "deleteMissing", cfg_bool, OFF(delete_missing), 0, 0, NULL },
+	{ "maxDeleteFraction", cfg_frac, OFF(max_delete_fraction), 0, 1,
+	    NULL },
 };
 
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -421,6 +428,24 @@ cfg_path(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 		return RS_EINPUT;
 	}
 	return cfg_dup(c, cfg_strp(c, k), s);
+}
+
+/* A number from k->min to k->max (integers allowed). */
+static enum rs_status
+cfg_frac(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	double	 d;
+
+	if ((!json_object_is_type(v, json_type_double) &&
+	    !json_object_is_type(v, json_type_int)) ||
+	    !isfinite(d = json_object_get_double(v)) ||
+	    d < (double)k->min || d > (double)k->max) {
+		rs_errf(c->err, "'%s' must be a number from %lld to %lld",
+		    k->name, k->min, k->max);
+		return RS_EINPUT;
+	}
+	*(double *)(void *)((char *)c->cfg + k->off) = d;
+	return RS_OK;
 }
 
 static enum rs_status
@@ -740,6 +765,8 @@ cfg_parse(const char *json, size_t len, struct source_config *cfg, char *err)
 	cfg->page_size = 50;
 	cfg->page_start = 1;
 	cfg->max_body = CFG_DEFAULT_BODY_CAP;
+	cfg->delete_missing = 1;
+	cfg->max_delete_fraction = CFG_DEFAULT_DELETE_FRACTION;
 	if (json == NULL || len > CFG_MAX_JSON) {
 		rs_errf(err, "config is missing or larger than %u bytes",
 		    CFG_MAX_JSON);
@@ -847,8 +874,26 @@ cfg_free(struct source_config *cfg)
 	free(cfg->provider);
 	cfg_free_strings(cfg->text_fields, cfg->ntext_fields);
 	free(cfg->title_field);
+	free(cfg->item_id_path);
 	cfg_free_strings(cfg->roles, cfg->nroles);
 	free(cfg->if_none_match);
 	free(cfg->if_modified_since);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+static const char *const cfg_default_roles[] = {
+	"support", "operations", "admin"
+};
+
+void
+cfg_effective_roles(const struct source_config *cfg,
+    const char *const **roles, size_t *n)
+{
+	if (cfg->roles != NULL) {
+		*roles = (const char *const *)cfg->roles;
+		*n = cfg->nroles;
+	} else {
+		*roles = cfg_default_roles;
+		*n = sizeof(cfg_default_roles) / sizeof(cfg_default_roles[0]);
+	}
 }

@@ -33,6 +33,14 @@
  *   ifNoneMatchHeader, ifModifiedSinceHeader (bool, or a header name)
  *   maxBodyBytes (integer 1024..CFG_MAX_BODY_CAP; default 16 MiB)
  *   syncIntervalMinutes (integer 1..525600 or null)
+ *   itemIdPath (dot path inside an item or null): the item's identity;
+ *       default "id" when an item has a scalar "id", else the hash of
+ *       its text (docs/SYNC-RUNS.md)
+ *   deleteMissing (bool, default true): a complete run removes the items
+ *       it did not see
+ *   maxDeleteFraction (number 0..1, default 0.5): a sweep that would
+ *       remove more than this fraction of the items is held for an
+ *       operator to confirm
  * null means absent for every optional key, and so does "" for the
  * optional paths.  baseUrl must not carry credentials; header names are
  * RFC 9110 tokens, unique ignoring case; template values may contain no
@@ -107,7 +115,12 @@ struct source_config {
 	char		*if_modified_since;	/* header name or NULL */
 	size_t		 max_body;
 	int		 sync_interval_min;	/* 0: none */
+	char		*item_id_path;		/* NULL: "id" if scalar */
+	int		 delete_missing;	/* default 1 */
+	double		 max_delete_fraction;	/* default 0.5 */
 };
+
+#define CFG_DEFAULT_DELETE_FRACTION	0.5
 
 /*
  * Parse the JSON text of a config into *cfg (zeroed first; on failure it
@@ -118,6 +131,13 @@ enum rs_status	 cfg_parse(const char *json, size_t len,
 		    struct source_config *cfg, char *err);
 void		 cfg_free(struct source_config *);
 const char	*cfg_style_name(enum cfg_style);
+
+/*
+ * The roles a source's chunks get (kb_chunks.allowed_roles):
+ * allowedRolesOverride, else the default support, operations, admin.
+ */
+void		 cfg_effective_roles(const struct source_config *,
+		    const char *const **roles, size_t *n);
 const char	*cfg_auth_name(enum cfg_auth);
 
 /*

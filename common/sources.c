@@ -33,6 +33,8 @@ enum src_stmt {
 	SRC_DEL_SOURCE,
 	SRC_AUDIT,
 	SRC_AUDIT_LIST,
+	SRC_ROLES,
+	SRC_RUNS,
 	SRC__MAX
 };
 
@@ -41,10 +43,31 @@ enum src_col {
 	COL_ID, COL_TENANT_ID, COL_TENANT_NAME, COL_TITLE, COL_ENABLED,
 	COL_CONFIG, COL_NEXT, COL_PAGES, COL_ITEMS, COL_STATUS, COL_HTTP,
 	COL_SYNCED, COL_ERROR, COL_DONE, COL_TOTAL, COL_DOCS, COL_CHUNKS,
-	COL_SECRET, COL_CREATED, COL_UPDATED, COL__MAX
+	COL_SECRET, COL_CREATED, COL_UPDATED, COL_RUN, COL__MAX
 };
 
 #define SRC_ISO(x) "to_char(" x ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* A run as the page and the CLI see it (rest-runs, lastRun). */
+#define SRC_RUN_JSON(r) \
+	"json_build_object('id', " r ".id, 'status', " r ".status, " \
+	"'kind', " r ".kind, 'actor', " r ".actor, " \
+	"'startedAt', " SRC_ISO(r ".started_at AT TIME ZONE 'UTC'") ", " \
+	"'finishedAt', " SRC_ISO(r ".finished_at AT TIME ZONE 'UTC'") ", " \
+	"'fromStart', " r ".from_start, 'pages', " r ".pages, " \
+	"'items', " r ".items, 'newItems', " r ".new_items, " \
+	"'changedItems', " r ".changed_items, " \
+	"'unchangedItems', " r ".unchanged_items, " \
+	"'removedItems', " r ".removed_items, " \
+	"'chunksInserted', " r ".chunks_inserted, " \
+	"'chunksDeleted', " r ".chunks_deleted, " \
+	"'embedInputs', " r ".embed_inputs, " \
+	"'itemsPerSecond', CASE WHEN " r ".items > 0 THEN round((" r ".items / " \
+	"    greatest(extract(epoch FROM coalesce(" r ".finished_at, now()) - " \
+	"    " r ".started_at), 0.001))::numeric, 1) END, " \
+	"'total', " r ".total_last, 'sweep', " r ".sweep, " \
+	"'sweepNote', " r ".sweep_note, " \
+	"'sweepCandidates', " r ".sweep_candidates, 'error', " r ".error)::text"
 
 static const char *const src_stmts[SRC__MAX] = {
 	/* SRC_BEGIN */
@@ -69,7 +92,9 @@ static const char *const src_stmts[SRC__MAX] = {
 	"               WHERE sec.tenant_id = s.tenant_id AND sec.provider = "
 	"                     coalesce(s.config->>'provider', 'rest')), "
 	"       " SRC_ISO("s.created_at AT TIME ZONE 'UTC'") ", "
-	"       " SRC_ISO("s.updated_at AT TIME ZONE 'UTC'") " "
+	"       " SRC_ISO("s.updated_at AT TIME ZONE 'UTC'") ", "
+	"       (SELECT " SRC_RUN_JSON("r") " FROM kb_rest_runs r "
+	"        WHERE r.id = c.run_id) "
 	"FROM kb_sources s "
 	"JOIN tenants t ON t.id = s.tenant_id "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
@@ -115,12 +140,20 @@ static const char *const src_stmts[SRC__MAX] = {
 	 * SRC_RESET: docs and chunks stay; dedup makes a re-sync cheap.  The
 	 * self-join reads the row as it was before (the audit's "before").
 	 */
+	"WITH run AS ("
+	"  UPDATE kb_rest_runs r SET status = 'stopped', finished_at = now(), "
+	"    error = coalesce(r.error, 'reset') "
+	"  FROM kb_rest_cursors c WHERE c.source_id = $1::uuid "
+	"    AND r.id = c.run_id AND r.status IN ('running', 'failed') "
+	"  RETURNING r.id"
+	") "
 	"UPDATE kb_rest_cursors c SET next_cursor = NULL, done = false, "
 	"    page_count = 0, item_count = 0, last_status = NULL, "
-	"    last_error = NULL "
+	"    last_error = NULL, run_id = NULL "
 	"FROM kb_rest_cursors o "
 	"WHERE c.source_id = $1::uuid AND o.source_id = c.source_id "
-	"RETURNING o.page_count, o.item_count, o.done",
+	"RETURNING o.page_count, o.item_count, o.done, "
+	"    (SELECT id FROM run)",
 
 	/* SRC_DEL_CHUNKS */
 	"DELETE FROM kb_chunks WHERE source_id = $1::uuid "
@@ -150,6 +183,20 @@ static const char *const src_stmts[SRC__MAX] = {
 	"       outcome, detail::text "
 	"FROM kb_rest_audit WHERE source_id = $1::uuid "
 	"ORDER BY at DESC, id DESC LIMIT $2::int",
+
+	/*
+	 * SRC_ROLES: the chunks of a source whose config changed get the
+	 * roles it now names, in the same transaction (a narrowed role
+	 * list must not leave old chunks readable by the old roles).
+	 */
+	"UPDATE kb_chunks SET allowed_roles = $2::text[] "
+	"WHERE source_id = $1::uuid "
+	"  AND allowed_roles IS DISTINCT FROM $2::text[]",
+
+	/* SRC_RUNS: the last $2 runs of a source, newest first. */
+	"SELECT " SRC_RUN_JSON("r") " FROM kb_rest_runs r "
+	"WHERE r.source_id = $1::uuid "
+	"ORDER BY r.started_at DESC, r.id LIMIT $2::int",
 };
 
 struct src_db {
@@ -751,6 +798,63 @@ src_audit(struct src_db *db, const char *id, int limit,
 	return RS_OK;
 }
 
+enum rs_status
+src_runs(struct src_db *db, const char *id, int limit,
+    struct json_object **out, char *err)
+{
+	PGresult	*r;
+	char		 lim[16];
+	const char	*v[2];
+	int		 i;
+
+	*out = NULL;
+	if (!src_audit_limit_ok(limit)) {
+		rs_errf(err, "'limit' must be an integer from 1 to %d",
+		    SRC_AUDIT_MAX);
+		return RS_EINPUT;
+	}
+	(void)snprintf(lim, sizeof(lim), "%d", limit);
+	v[0] = id;
+	v[1] = lim;
+	if ((r = src_run(db, SRC_RUNS, 2, NULL, v, NULL, NULL, err)) == NULL)
+		return RS_EDB;
+	*out = json_object_new_array_ext(PQntuples(r));
+	for (i = 0; i < PQntuples(r); i++)
+		json_object_array_add(*out,
+		    json_tokener_parse(PQgetvalue(r, i, 0)));
+	PQclear(r);
+	return RS_OK;
+}
+
+enum rs_status
+src_parse_sweep(struct json_object *body, char id[37], char run[37],
+    char *err)
+{
+	static const char *const keys[] = { "sourceId", "runId", NULL };
+	struct json_object_iterator	 it, end;
+	enum rs_status			 st;
+
+	id[0] = run[0] = '\0';
+	if (!json_object_is_type(body, json_type_object)) {
+		rs_errf(err, "body must be a JSON object");
+		return RS_EINPUT;
+	}
+	it = json_object_iter_begin(body);
+	end = json_object_iter_end(body);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+		if (!src_known(keys, json_object_iter_peek_name(&it))) {
+			rs_errf(err, "unknown field '%.64s'",
+			    json_object_iter_peek_name(&it));
+			return RS_EINPUT;
+		}
+	if ((st = src_uuid_field(body, "sourceId", id, err)) != RS_OK ||
+	    (st = src_uuid_field(body, "runId", run, err)) != RS_OK) {
+		id[0] = run[0] = '\0';
+		return st;
+	}
+	return RS_OK;
+}
+
 /* ---- rows to JSON ----------------------------------------------------- */
 
 static struct json_object *
@@ -836,6 +940,8 @@ src_row_json(PGresult *r, int i)
 	json_object_object_add(o, "chunks", src_int(r, i, COL_CHUNKS));
 	json_object_object_add(o, "createdAt", src_str(r, i, COL_CREATED));
 	json_object_object_add(o, "updatedAt", src_str(r, i, COL_UPDATED));
+	json_object_object_add(o, "lastRun", PQgetisnull(r, i, COL_RUN) ? NULL :
+	    json_tokener_parse(PQgetvalue(r, i, COL_RUN)));
 	return o;
 }
 
@@ -1075,6 +1181,53 @@ fail:
 	return st;
 }
 
+/*
+ * The source's chunks get the roles of its new config (cfg_effective_
+ * roles); *n says how many chunks changed.  Inside the update's
+ * transaction.
+ */
+static enum rs_status
+src_update_roles(struct src_db *db, const char *id, const char *config,
+    size_t len, long long *n, char *err)
+{
+	struct source_config	 cfg;
+	struct rs_buf		 lit;
+	const char *const	*roles;
+	const char		*v[2];
+	char			 cerr[RS_ERRLEN];
+	size_t			 nroles, i;
+	enum rs_status		 st;
+
+	*n = 0;
+	cerr[0] = '\0';
+	if (cfg_parse(config, len, &cfg, cerr) != RS_OK) {
+		rs_errf(err, "config: %s", cerr);
+		return RS_EINPUT;
+	}
+	cfg_effective_roles(&cfg, &roles, &nroles);
+	/* Roles are [a-z0-9_-] (config.c): an array literal needs no
+	 * quoting. */
+	rs_buf_init(&lit, 64 + nroles * 80);
+	st = RS_ENOMEM;
+	if (rs_buf_puts(&lit, "{") == -1)
+		goto out;
+	for (i = 0; i < nroles; i++)
+		if ((i > 0 && rs_buf_puts(&lit, ",") == -1) ||
+		    rs_buf_puts(&lit, roles[i]) == -1)
+			goto out;
+	if (rs_buf_puts(&lit, "}") == -1)
+		goto out;
+	v[0] = id;
+	v[1] = lit.p;
+	st = src_exec(db, SRC_ROLES, 2, v, n, err);
+out:
+	if (st == RS_ENOMEM)
+		rs_errf(err, "out of memory");
+	rs_buf_free(&lit);
+	cfg_free(&cfg);
+	return st;
+}
+
 enum rs_status
 src_update(struct src_db *db, const char *actor, const struct src_input *in,
     struct json_object **out, char *err)
@@ -1086,6 +1239,7 @@ src_update(struct src_db *db, const char *actor, const struct src_input *in,
 	const char		*v[4];
 	char			 tenant[37], cerr[RS_ERRLEN];
 	char			*provider = NULL;
+	long long		 roles_changed = 0;
 	enum rs_status		 st;
 
 	*out = NULL;
@@ -1110,6 +1264,10 @@ src_update(struct src_db *db, const char *actor, const struct src_input *in,
 		goto fail;
 	}
 	(void)snprintf(tenant, sizeof(tenant), "%s", PQgetvalue(r, 0, 0));
+	if (in->config != NULL && (st = src_update_roles(db, in->source_id,
+	    PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), &roles_changed,
+	    err)) != RS_OK)
+		goto fail;
 	if (in->api_key != NULL) {
 		/* The provider of the config now stored. */
 		if (in->provider != NULL)
@@ -1161,6 +1319,9 @@ src_update(struct src_db *db, const char *actor, const struct src_input *in,
 		json_object_array_add(changed,
 		    json_object_new_string("apiKey"));
 	json_object_object_add(d, "changed", changed);
+	if (in->config != NULL)
+		json_object_object_add(d, "chunksRolesUpdated",
+		    json_object_new_int64(roles_changed));
 	if ((st = src_audit_row(db, actor, "update", in->source_id, tenant,
 	    "ok", d, err)) != RS_OK)
 		goto fail;
@@ -1210,6 +1371,9 @@ src_reset(struct src_db *db, const char *actor, const char *id,
 		    10)));
 		json_object_object_add(before, "done", json_object_new_boolean(
 		    strcmp(PQgetvalue(r, 0, 2), "t") == 0));
+		if (!PQgetisnull(r, 0, 3))
+			json_object_object_add(before, "stoppedRunId",
+			    json_object_new_string(PQgetvalue(r, 0, 3)));
 	}
 	PQclear(r);
 	r = NULL;

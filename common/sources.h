@@ -152,4 +152,18 @@ enum rs_status	 src_delete(struct src_db *, const char *actor,
 enum rs_status	 src_audit(struct src_db *, const char *id, int limit,
 		    struct json_object **out, char *err);
 
+/*
+ * *out = the last limit (1..SRC_AUDIT_MAX) runs of source id, newest
+ * first: [{id, status, kind, actor, startedAt, finishedAt, fromStart,
+ * pages, items, newItems, changedItems, unchangedItems, removedItems,
+ * chunksInserted, chunksDeleted, embedInputs, itemsPerSecond, total,
+ * sweep, sweepNote, sweepCandidates, error}].  RS_EINPUT, RS_EDB.
+ */
+enum rs_status	 src_runs(struct src_db *, const char *id, int limit,
+		    struct json_object **out, char *err);
+
+/* {"sourceId", "runId"} (both UUIDs, nothing else).  RS_EINPUT. */
+enum rs_status	 src_parse_sweep(struct json_object *body, char id[37],
+		    char run[37], char *err);
+
 #endif

@@ -18,6 +18,9 @@
 #define OID_FLOAT4ARRAY	1021
 #define OID_TEXT	25
 #define OID_FLOAT4	700
+#define OID_INT4	23
+#define OID_INT4ARRAY	1007
+#define STORE_SWEEP_GROUP	2000	/* items per sweep statement */
 
 enum stmt {
 	STMT_IS_ADMIN,
@@ -27,6 +30,15 @@ enum stmt {
 	STMT_EXISTING_HASHES,
 	STMT_COMMIT_BATCH,
 	STMT_RECORD_ERROR,
+	STMT_ENSURE_RUN,
+	STMT_ITEMS_LOOKUP,
+	STMT_ITEMS_APPLY,
+	STMT_DENSIFY,
+	STMT_SWEEP_PLAN,
+	STMT_SWEEP_GROUP,
+	STMT_SWEEP_FINISH,
+	STMT_AUDIT,
+	STMT_GUARD,
 	STMT_BEGIN,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
@@ -55,9 +67,11 @@ static const char *const stmts[STMT__MAX] = {
 	"       sec.ciphertext, sec.nonce, "
 	"       true, coalesce(c.chunk_count, 0), v.page_key IS NOT NULL, v.etag, "
 	"       v.last_modified, v.next_cursor, coalesce(v.done, false), "
-	"       coalesce(v.items, 0), v.total "
+	"       coalesce(v.items, 0), v.total, c.run_id, r.status, "
+	"       s.xmin::text "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
+	"LEFT JOIN kb_rest_runs r ON r.id = c.run_id "
 	"LEFT JOIN kb_rest_page_validators v ON v.source_id = s.id "
 	"      AND v.page_key = coalesce(c.next_cursor, '') "
 	"LEFT JOIN integration_secrets sec ON sec.tenant_id = s.tenant_id "
@@ -69,10 +83,15 @@ static const char *const stmts[STMT__MAX] = {
 	"SELECT pg_advisory_unlock(hashtextextended("
 	"    'restsync:source:' || $1::uuid::text, 0))",
 
-	/* STMT_EXISTING_HASHES: 1-based positions of hashes already stored. */
+	/*
+	 * STMT_EXISTING_HASHES: 1-based positions of hashes already stored.
+	 * One probe of the unique (source_id, content_hash) index per hash
+	 * whatever the statistics say: a LATERAL subquery with LIMIT is
+	 * never flattened into a join the planner could hash.
+	 */
 	"SELECT u.ord FROM unnest($2::text[]) WITH ORDINALITY AS u(h, ord) "
-	"WHERE EXISTS (SELECT 1 FROM kb_chunks k "
-	"              WHERE k.source_id = $1::uuid AND k.content_hash = u.h)",
+	"CROSS JOIN LATERAL (SELECT 1 FROM kb_chunks k "
+	"    WHERE k.source_id = $1::uuid AND k.content_hash = u.h LIMIT 1) e",
 
 	/*
 	 * STMT_COMMIT_BATCH: one atomic statement.  The day's doc is created
@@ -96,13 +115,14 @@ static const char *const stmts[STMT__MAX] = {
 	"), ins AS ("
 	"  INSERT INTO kb_chunks (tenant_id, doc_id, chunk_idx, title, content, "
 	"                         embedding, metadata, allowed_roles, "
-	"                         source_id, content_hash) "
+	"                         source_id, content_hash, item_refs) "
 	"  SELECT $1::uuid, doc.id, doc.base + u.ord::int - 1, u.title, "
 	"         u.content, "
 	"         ($11::real[])[((u.ord::int - 1) * 1536 + 1):(u.ord::int * 1536)], "
-	"         u.meta::jsonb, $6::text[], $2::uuid, u.hash "
-	"  FROM doc, unnest($7::text[], $8::text[], $9::text[], $10::text[]) "
-	"       WITH ORDINALITY AS u(title, content, hash, meta, ord) "
+	"         u.meta::jsonb, $6::text[], $2::uuid, u.hash, u.refs "
+	"  FROM doc, unnest($7::text[], $8::text[], $9::text[], $10::text[], "
+	"                   $27::int4[]) "
+	"       WITH ORDINALITY AS u(title, content, hash, meta, refs, ord) "
 	"  ON CONFLICT (source_id, content_hash) DO NOTHING "
 	"  RETURNING 1"
 	"), cur AS ("
@@ -111,18 +131,43 @@ static const char *const stmts[STMT__MAX] = {
 	"      last_synced_at, last_error, done, total, chunk_count) "
 	"  SELECT $1::uuid, $2::uuid, $12::text, 1, $13::bigint, $14::text, "
 	"      $15::int, now(), NULL, $16::boolean, $17::bigint, "
-	"      (SELECT count(*) FROM ins) + $23::bigint WHERE $22::boolean "
+	"      (SELECT count(*) FROM ins) + $23::bigint - $28::bigint "
+	"  WHERE $22::boolean "
 	"  ON CONFLICT (source_id) DO UPDATE SET "
 	"    next_cursor = EXCLUDED.next_cursor, "
 	"    page_count = c.page_count + 1, "
 	"    item_count = c.item_count + EXCLUDED.item_count, "
+	"    lifetime_pages = c.lifetime_pages + 1, "
+	"    lifetime_items = c.lifetime_items + EXCLUDED.item_count, "
 	"    last_status = EXCLUDED.last_status, "
 	"    last_http_status = EXCLUDED.last_http_status, "
 	"    last_synced_at = now(), last_error = NULL, "
 	"    done = EXCLUDED.done, "
 	"    total = coalesce(EXCLUDED.total, c.total), "
-	"    chunk_count = c.chunk_count + EXCLUDED.chunk_count "
+	"    chunk_count = greatest(c.chunk_count + EXCLUDED.chunk_count, 0) "
 	"  RETURNING c.page_count, c.item_count, c.chunk_count"
+	"), run AS ("
+	"  UPDATE kb_rest_runs r SET pages = r.pages + 1, "
+	"    items = r.items + $13::bigint, "
+	"    new_items = r.new_items + $30::bigint, "
+	"    changed_items = r.changed_items + $31::bigint, "
+	"    unchanged_items = r.unchanged_items + $32::bigint, "
+	"    chunks_inserted = r.chunks_inserted + (SELECT count(*) FROM ins) "
+	"        + $23::bigint, "
+	"    chunks_deleted = r.chunks_deleted + $28::bigint, "
+	"    embed_inputs = r.embed_inputs + $33::bigint, "
+	"    total_first = CASE WHEN r.pages = 0 THEN $17::bigint "
+	"        ELSE r.total_first END, "
+	"    total_changed = r.total_changed OR (r.pages > 0 AND "
+	"        r.total_last IS NOT NULL AND $17::bigint IS NOT NULL AND "
+	"        r.total_last <> $17::bigint), "
+	"    total_last = coalesce($17::bigint, r.total_last), "
+	"    no_sweep = coalesce(r.no_sweep, $34::text), "
+	"    status = CASE WHEN $16::boolean THEN 'done' ELSE 'running' END, "
+	"    finished_at = CASE WHEN $16::boolean THEN now() END, "
+	"    error = NULL "
+	"  WHERE r.id = $29::uuid AND $22::boolean "
+	"  RETURNING 1"
 	"), val AS ("
 	"  INSERT INTO kb_rest_page_validators AS v (source_id, page_key, "
 	"      etag, last_modified, next_cursor, done, items, total) "
@@ -147,7 +192,7 @@ static const char *const stmts[STMT__MAX] = {
 	"SELECT (SELECT id FROM doc), (SELECT count(*) FROM ins), "
 	"       (SELECT page_count FROM cur), (SELECT item_count FROM cur), "
 	"       (SELECT chunk_count FROM cur), (SELECT count(*) FROM val), "
-	"       (SELECT count(*) FROM aud)",
+	"       (SELECT count(*) FROM aud), (SELECT count(*) FROM run)",
 
 	/* STMT_RECORD_ERROR: the cursor row and the audit trail. */
 	"WITH c AS ("
@@ -157,13 +202,241 @@ static const char *const stmts[STMT__MAX] = {
 	"  ON CONFLICT (source_id) DO UPDATE SET last_status = 'error', "
 	"      last_http_status = EXCLUDED.last_http_status, "
 	"      last_synced_at = now(), last_error = EXCLUDED.last_error "
+	"  RETURNING run_id"
+	"), r AS ("
+	"  UPDATE kb_rest_runs r SET status = 'failed', error = $4::text "
+	"  FROM c WHERE r.id = c.run_id AND r.status = 'running' "
 	"  RETURNING 1"
 	") "
 	"INSERT INTO kb_rest_audit (actor, action, source_id, tenant_id, "
 	"    outcome, detail) "
 	"SELECT $5::text, $6::text, $2::uuid, $1::uuid, 'error', "
-	"    $7::jsonb || jsonb_build_object('error', $4::text) "
+	"    $7::jsonb || jsonb_build_object('error', $4::text, 'runFailed', "
+	"        (SELECT count(*) FROM r) > 0) "
 	"FROM c",
+
+	/*
+	 * STMT_ENSURE_RUN: $6 the cursor's run when it failed (it goes on:
+	 * the cursor never moved past a failed page), else a new run that
+	 * becomes the cursor's.  $5: the cursor is at the first page.
+	 */
+	"WITH old AS ("
+	"  UPDATE kb_rest_runs SET status = 'running', error = NULL "
+	"  WHERE id = $6::uuid AND source_id = $2::uuid "
+	"    AND status IN ('running', 'failed') "
+	"  RETURNING id"
+	"), new AS ("
+	"  INSERT INTO kb_rest_runs (tenant_id, source_id, actor, kind, "
+	"      from_start) "
+	"  SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::boolean "
+	"  WHERE NOT EXISTS (SELECT 1 FROM old) "
+	"  RETURNING id"
+	"), cur AS ("
+	"  INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, run_id) "
+	"  SELECT $1::uuid, $2::uuid, id FROM new "
+	"  ON CONFLICT (source_id) DO UPDATE SET run_id = EXCLUDED.run_id "
+	"  RETURNING 1"
+	") "
+	"SELECT coalesce((SELECT id FROM old), (SELECT id FROM new)), "
+	"       (SELECT count(*) FROM new), (SELECT count(*) FROM cur)",
+
+	/*
+	 * STMT_ITEMS_LOOKUP: the stored items among the page's keys, one
+	 * primary-key probe each: position, item hash, chunk hashes (comma
+	 * separated), and whether run $3 has seen it already.
+	 */
+	"SELECT u.ord, i.item_hash, array_to_string(i.chunk_hashes, ','), "
+	"       i.last_seen_run IS NOT DISTINCT FROM $3::uuid "
+	"FROM unnest($2::text[]) WITH ORDINALITY AS u(k, ord) "
+	"CROSS JOIN LATERAL (SELECT item_hash, chunk_hashes, last_seen_run "
+	"    FROM kb_rest_items i WHERE i.source_id = $1::uuid "
+	"      AND i.item_key = u.k LIMIT 1) i",
+
+	/*
+	 * STMT_ITEMS_APPLY, first statement of a page's transaction:
+	 *  d     reference changes of stored chunks ($10 hash, $11 change,
+	 *        $12 item key and $13 title of an item that now holds it):
+	 *        a chunk held by no item any more is deleted (positions
+	 *        returned for STMT_DENSIFY), others get their new count,
+	 *        title and item key
+	 *  it    new and changed items ($5 key, $6 item hash, $7 chunk
+	 *        hashes comma-separated, $8 title)
+	 *  seen  unchanged items ($9 keys): seen in run $3 on page $4
+	 *  nm    a 304 page ($14): its items as last seen are seen again
+	 */
+	"WITH d AS ("
+	"  SELECT * FROM unnest($10::text[], $11::int4[], $12::text[], "
+	"                       $13::text[]) AS d(h, n, k, t)"
+	"), upd AS ("
+	"  UPDATE kb_chunks c SET item_refs = c.item_refs + d.n, "
+	"    title = coalesce(d.t, c.title), "
+	"    metadata = CASE WHEN d.k IS NULL THEN c.metadata "
+	"        ELSE c.metadata || jsonb_build_object('itemKey', d.k) END "
+	"  FROM d WHERE c.source_id = $2::uuid AND c.content_hash = d.h "
+	"    AND c.item_refs + d.n > 0 AND (d.n <> 0 "
+	"      OR c.title IS DISTINCT FROM coalesce(d.t, c.title) "
+	"      OR (d.k IS NOT NULL AND "
+	"          c.metadata->>'itemKey' IS DISTINCT FROM d.k)) "
+	"  RETURNING 1"
+	"), del AS ("
+	"  DELETE FROM kb_chunks c USING d "
+	"  WHERE c.source_id = $2::uuid AND c.content_hash = d.h "
+	"    AND c.item_refs + d.n <= 0 "
+	"  RETURNING c.doc_id, c.chunk_idx"
+	"), it AS ("
+	"  INSERT INTO kb_rest_items AS i (tenant_id, source_id, item_key, "
+	"      item_hash, chunk_hashes, title, first_seen_run, last_seen_run, "
+	"      last_page_key) "
+	"  SELECT $1::uuid, $2::uuid, u.k, u.h, "
+	"      coalesce(string_to_array(nullif(u.c, ''), ','), '{}'), u.t, "
+	"      $3::uuid, $3::uuid, $4::text "
+	"  FROM unnest($5::text[], $6::text[], $7::text[], $8::text[]) "
+	"       AS u(k, h, c, t) "
+	"  ON CONFLICT (source_id, item_key) DO UPDATE SET "
+	"    item_hash = EXCLUDED.item_hash, "
+	"    chunk_hashes = EXCLUDED.chunk_hashes, title = EXCLUDED.title, "
+	"    last_seen_run = EXCLUDED.last_seen_run, "
+	"    last_page_key = EXCLUDED.last_page_key, last_seen_at = now(), "
+	"    changed_at = now() "
+	"  RETURNING 1"
+	"), seen AS ("
+	"  UPDATE kb_rest_items i SET last_seen_run = $3::uuid, "
+	"    last_page_key = $4::text, last_seen_at = now() "
+	"  FROM unnest($9::text[]) AS s(k) "
+	"  WHERE i.source_id = $2::uuid AND i.item_key = s.k "
+	"  RETURNING 1"
+	"), nm AS ("
+	"  UPDATE kb_rest_items i SET last_seen_run = $3::uuid, "
+	"    last_seen_at = now() "
+	"  FROM kb_rest_items o "
+	"  WHERE $14::boolean AND i.source_id = $2::uuid "
+	"    AND i.last_page_key = $4::text AND o.source_id = i.source_id "
+	"    AND o.item_key = i.item_key "
+	"  RETURNING (o.last_seen_run IS DISTINCT FROM $3::uuid) AS fresh"
+	") "
+	"SELECT (SELECT count(*) FROM del), "
+	"       (SELECT array_agg(doc_id)::text FROM del), "
+	"       (SELECT array_agg(chunk_idx)::text FROM del), "
+	"       (SELECT count(*) FROM nm), "
+	"       (SELECT count(*) FROM nm WHERE fresh), "
+	"       (SELECT count(*) FROM it), (SELECT count(*) FROM seen), "
+	"       (SELECT count(*) FROM upd)",
+
+	/*
+	 * STMT_DENSIFY: after chunks at ($1 doc, $2 chunk_idx) were deleted,
+	 * each doc's last chunks move into the holes, so that its indexes
+	 * stay 0 .. next_chunk_idx - 1 (one row moved per deleted chunk, by
+	 * index range probes); a doc left empty goes.
+	 */
+	"WITH del AS ("
+	"  SELECT * FROM unnest($1::uuid[], $2::int4[]) AS t(doc_id, idx)"
+	"), cnt AS ("
+	"  SELECT doc_id, count(*)::int AS k FROM del GROUP BY doc_id"
+	"), docs AS ("
+	"  SELECT d.id, d.next_chunk_idx - cnt.k AS n "
+	"  FROM kb_docs d JOIN cnt ON cnt.doc_id = d.id"
+	"), holes AS ("
+	"  SELECT del.doc_id, del.idx, row_number() OVER "
+	"      (PARTITION BY del.doc_id ORDER BY del.idx) AS rn "
+	"  FROM del JOIN docs ON docs.id = del.doc_id WHERE del.idx < docs.n"
+	"), movers AS ("
+	"  SELECT m.id, docs.id AS doc_id, row_number() OVER "
+	"      (PARTITION BY docs.id ORDER BY m.chunk_idx) AS rn "
+	"  FROM docs CROSS JOIN LATERAL (SELECT k.id, k.chunk_idx "
+	"      FROM kb_chunks k WHERE k.doc_id = docs.id "
+	"        AND k.chunk_idx >= docs.n ORDER BY k.chunk_idx) m"
+	"), mv AS ("
+	"  UPDATE kb_chunks k SET chunk_idx = h.idx "
+	"  FROM movers m JOIN holes h ON h.doc_id = m.doc_id AND h.rn = m.rn "
+	"  WHERE k.id = m.id "
+	"  RETURNING 1"
+	"), kept AS ("
+	"  UPDATE kb_docs d SET next_chunk_idx = docs.n, updated_at = now() "
+	"  FROM docs WHERE d.id = docs.id AND docs.n > 0 "
+	"  RETURNING 1"
+	"), gone AS ("
+	"  DELETE FROM kb_docs d USING docs WHERE d.id = docs.id "
+	"    AND docs.n <= 0 "
+	"  RETURNING 1"
+	") "
+	"SELECT (SELECT count(*) FROM mv), (SELECT count(*) FROM gone)",
+
+	/*
+	 * STMT_SWEEP_PLAN: run $2 of source $1 as it ends: the source's
+	 * items, those the run did not see, and what the run recorded.
+	 * Once per run (it counts the source's items by index).
+	 */
+	"SELECT (SELECT count(*) FROM kb_rest_items WHERE source_id = $1::uuid), "
+	"       (SELECT count(*) FROM kb_rest_items WHERE source_id = $1::uuid "
+	"          AND last_seen_run IS DISTINCT FROM $2::uuid), "
+	"       r.from_start, r.total_changed, r.total_first, r.total_last, "
+	"       r.no_sweep, r.status, r.sweep "
+	"FROM kb_rest_runs r WHERE r.id = $2::uuid AND r.source_id = $1::uuid",
+
+	/*
+	 * STMT_SWEEP_GROUP: up to $3 items of source $1 not seen in run $2,
+	 * keys after $4 (keyset), leave with their hold on chunks; a chunk
+	 * no item holds any more is deleted (positions for STMT_DENSIFY).
+	 */
+	"WITH gone AS ("
+	"  DELETE FROM kb_rest_items i WHERE i.source_id = $1::uuid "
+	"    AND i.item_key IN (SELECT item_key FROM kb_rest_items "
+	"        WHERE source_id = $1::uuid AND item_key > $4::text "
+	"          AND last_seen_run IS DISTINCT FROM $2::uuid "
+	"        ORDER BY item_key LIMIT $3::int) "
+	"  RETURNING i.item_key, i.chunk_hashes"
+	"), d AS ("
+	"  SELECT h, count(*)::int AS n FROM gone, unnest(gone.chunk_hashes) h "
+	"  GROUP BY h"
+	"), upd AS ("
+	"  UPDATE kb_chunks c SET item_refs = c.item_refs - d.n FROM d "
+	"  WHERE c.source_id = $1::uuid AND c.content_hash = d.h "
+	"    AND c.item_refs - d.n > 0 "
+	"  RETURNING 1"
+	"), del AS ("
+	"  DELETE FROM kb_chunks c USING d "
+	"  WHERE c.source_id = $1::uuid AND c.content_hash = d.h "
+	"    AND c.item_refs - d.n <= 0 "
+	"  RETURNING c.doc_id, c.chunk_idx"
+	") "
+	"SELECT (SELECT count(*) FROM gone), (SELECT max(item_key) FROM gone), "
+	"       (SELECT count(*) FROM del), "
+	"       (SELECT array_agg(doc_id)::text FROM del), "
+	"       (SELECT array_agg(chunk_idx)::text FROM del)",
+
+	/*
+	 * STMT_SWEEP_FINISH: what the sweep of run $2 did ($3 'done',
+	 * 'held', 'skipped' or 'confirmed', $4 the note, $5 candidates, $6
+	 * items removed, $7 chunks deleted); the cursor's chunk count.
+	 */
+	"WITH r AS ("
+	"  UPDATE kb_rest_runs SET sweep = $3::text, sweep_note = $4::text, "
+	"    sweep_candidates = $5::bigint, "
+	"    removed_items = removed_items + $6::bigint, "
+	"    chunks_deleted = chunks_deleted + $7::bigint "
+	"  WHERE id = $2::uuid AND source_id = $1::uuid "
+	"  RETURNING 1"
+	"), c AS ("
+	"  UPDATE kb_rest_cursors SET chunk_count = "
+	"      greatest(chunk_count - $7::bigint, 0) "
+	"  WHERE source_id = $1::uuid "
+	"  RETURNING 1"
+	") "
+	"SELECT (SELECT count(*) FROM r)",
+
+	/* STMT_AUDIT: one row of the trail for an action on a source. */
+	"INSERT INTO kb_rest_audit (actor, action, source_id, tenant_id, "
+	"    outcome, detail) "
+	"VALUES ($1::text, $2::text, $3::uuid, $4::uuid, $5::text, $6::jsonb)",
+
+	/*
+	 * STMT_GUARD, first in a page's transaction: the source row is as
+	 * the batch loaded it (same row version), and stays so until the
+	 * page commits (a config update waits for the share lock).  A
+	 * batch never writes chunks with roles the operator just changed.
+	 */
+	"SELECT 1 FROM kb_sources WHERE id = $1::uuid AND xmin::text = $2 "
+	"FOR SHARE",
 
 	/* STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK */
 	"BEGIN",
@@ -437,6 +710,12 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	s->page_items = atoi(PQgetvalue(r, 0, 18));
 	s->page_total = PQgetisnull(r, 0, 19) ? -1 :
 	    strtoll(PQgetvalue(r, 0, 19), NULL, 10);
+	(void)snprintf(s->run_id, sizeof(s->run_id), "%s",
+	    PQgetvalue(r, 0, 20));
+	(void)snprintf(s->run_status, sizeof(s->run_status), "%s",
+	    PQgetvalue(r, 0, 21));
+	(void)snprintf(s->version, sizeof(s->version), "%s",
+	    PQgetvalue(r, 0, 22));
 	if ((!PQgetisnull(r, 0, 9) && !PQgetisnull(r, 0, 10) &&
 	    (s->secret_ct == NULL || s->secret_nonce == NULL)) ||
 	    s->type == NULL || s->title == NULL || s->config == NULL ||
@@ -521,6 +800,28 @@ bin_text_array(struct rs_buf *b, const char *const *strs, size_t stride,
 	return 0;
 }
 
+/* Binary int4[] of vals[0..n), each an int at vals + i * stride. */
+static int
+bin_int_array(struct rs_buf *b, const int *vals, size_t stride, size_t n)
+{
+	uint32_t	 rec[2];
+	size_t		 i;
+	int		 v;
+
+	if (n > INT32_MAX / 8 || rs_buf_reserve(b, 20 + n * 8) == -1 ||
+	    bin_header(b, OID_INT4, n) == -1)
+		return -1;
+	rec[0] = htonl(4);
+	for (i = 0; i < n; i++) {
+		v = *(const int *)(const void *)((const char *)vals +
+		    i * stride);
+		rec[1] = htonl((uint32_t)v);
+		if (rs_buf_append(b, rec, sizeof(rec)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Binary float4[] of every chunk's embedding, flattened. */
 static int
 bin_embeddings(struct rs_buf *b, const struct store_chunk *c, size_t n)
@@ -592,14 +893,14 @@ enum rs_status
 store_commit_batch(struct store *st, const struct store_batch *b,
     struct store_commit *res, char *err)
 {
-	enum { NP = 26 };
-	struct rs_buf	 arrs[6];
+	enum { NP = 34 };
+	struct rs_buf	 arrs[7];
 	PGresult	*r = NULL;
 	const char	*v[NP];
 	int		 lens[NP], fmts[NP];
 	Oid		 types[NP];
 	char		 nchunks[32], items[32], http[32], total[32];
-	char		 prior[32];
+	char		 prior[32], cnt[5][32];
 	enum rs_status	 rc = RS_ENOMEM;
 	size_t		 i;
 	static const struct store_chunk none;
@@ -609,9 +910,10 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	memset(lens, 0, sizeof(lens));
 	memset(fmts, 0, sizeof(fmts));
 	memset(types, 0, sizeof(types));
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 7; i++)
 		rs_buf_init(&arrs[i], STORE_MAX_PARAM);
-	if (bin_text_array(&arrs[0], b->roles, sizeof(char *), b->nroles) ||
+	if (bin_int_array(&arrs[6], &c->refs, sizeof(*c), b->nchunks) ||
+	    bin_text_array(&arrs[0], b->roles, sizeof(char *), b->nroles) ||
 	    bin_text_array(&arrs[1], &c->title, sizeof(*c), b->nchunks) ||
 	    bin_text_array(&arrs[2], &c->content, sizeof(*c), b->nchunks) ||
 	    bin_text_array(&arrs[3], &c->hash, sizeof(*c), b->nchunks) ||
@@ -652,6 +954,22 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	v[23] = b->actor != NULL ? b->actor : "unknown";
 	v[24] = b->action != NULL ? b->action : "sync";
 	v[25] = b->detail != NULL ? b->detail : "{}";
+	v[26] = arrs[6].p;
+	lens[26] = (int)arrs[6].len;
+	fmts[26] = 1;
+	types[26] = OID_INT4ARRAY;
+	(void)snprintf(cnt[0], sizeof(cnt[0]), "%lld", b->chunks_deleted);
+	(void)snprintf(cnt[1], sizeof(cnt[1]), "%lld", b->new_items);
+	(void)snprintf(cnt[2], sizeof(cnt[2]), "%lld", b->changed_items);
+	(void)snprintf(cnt[3], sizeof(cnt[3]), "%lld", b->unchanged_items);
+	(void)snprintf(cnt[4], sizeof(cnt[4]), "%lld", b->embed_inputs);
+	v[27] = cnt[0];
+	v[28] = b->run_id != NULL && *b->run_id != '\0' ? b->run_id : NULL;
+	v[29] = cnt[1];
+	v[30] = cnt[2];
+	v[31] = cnt[3];
+	v[32] = cnt[4];
+	v[33] = b->no_sweep;
 
 	if ((r = run(st, STMT_COMMIT_BATCH, NP, types, v, lens, fmts, RETRY_NEVER,
 	    err)) == NULL) {
@@ -674,7 +992,7 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	rc = RS_OK;
 out:
 	PQclear(r);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 7; i++)
 		rs_buf_free(&arrs[i]);
 	return rc;
 }
@@ -718,5 +1036,331 @@ store_record_error(struct store *st, const char *tenant_id,
 	    NULL)
 		return RS_EDB;
 	PQclear(r);
+	return RS_OK;
+}
+
+enum rs_status
+store_ensure_run(struct store *st, const char *tenant_id,
+    const char *source_id, const char *actor, const char *kind,
+    int from_start, const char *resume_run, char run_id[37], int *created,
+    char *err)
+{
+	PGresult	*r;
+	const char	*v[6];
+
+	run_id[0] = '\0';
+	*created = 0;
+	v[0] = tenant_id;
+	v[1] = source_id;
+	v[2] = actor != NULL ? actor : "unknown";
+	v[3] = kind != NULL ? kind : "sync";
+	v[4] = from_start ? "true" : "false";
+	v[5] = resume_run != NULL && *resume_run != '\0' ? resume_run : NULL;
+	if ((r = run(st, STMT_ENSURE_RUN, 6, NULL, v, NULL, NULL, RETRY_NEVER,
+	    err)) == NULL)
+		return RS_EDB;
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+		PQclear(r);
+		rs_errf(err, "database: no run could be started");
+		return RS_EDB;
+	}
+	(void)snprintf(run_id, 37, "%s", PQgetvalue(r, 0, 0));
+	*created = strcmp(PQgetvalue(r, 0, 1), "1") == 0;
+	PQclear(r);
+	return RS_OK;
+}
+
+void
+store_item_states_free(struct store_item_state *s, size_t n)
+{
+	size_t	 i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(s[i].chunks);
+		s[i].chunks = NULL;
+	}
+}
+
+enum rs_status
+store_items_lookup(struct store *st, const char *source_id,
+    const char *run_id, const char *const *keys, size_t n,
+    struct store_item_state *out, char *err)
+{
+	struct rs_buf	 arr;
+	PGresult	*r = NULL;
+	const char	*v[3];
+	int		 lens[3] = { 0, 0, 0 }, fmts[3] = { 0, 1, 0 };
+	Oid		 types[3] = { 0, OID_TEXTARRAY, 0 };
+	enum rs_status	 rc = RS_EDB;
+	long		 k;
+	int		 i;
+
+	memset(out, 0, n * sizeof(*out));
+	if (n == 0)
+		return RS_OK;
+	rs_buf_init(&arr, STORE_MAX_PARAM);
+	if (bin_text_array(&arr, keys, sizeof(char *), n) == -1) {
+		rs_errf(err, "out of memory");
+		rc = RS_ENOMEM;
+		goto out;
+	}
+	v[0] = source_id;
+	v[1] = arr.p;
+	lens[1] = (int)arr.len;
+	v[2] = run_id != NULL && *run_id != '\0' ? run_id : NULL;
+	if ((r = run(st, STMT_ITEMS_LOOKUP, 3, types, v, lens, fmts,
+	    RETRY_UNLOCKED, err)) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(r); i++) {
+		k = strtol(PQgetvalue(r, i, 0), NULL, 10);
+		if (k < 1 || (size_t)k > n)
+			continue;
+		out[k - 1].found = 1;
+		(void)snprintf(out[k - 1].hash, sizeof(out[k - 1].hash), "%s",
+		    PQgetvalue(r, i, 1));
+		out[k - 1].seen_in_run = strcmp(PQgetvalue(r, i, 3), "t") == 0;
+		if ((out[k - 1].chunks = strdup(PQgetvalue(r, i, 2))) ==
+		    NULL) {
+			store_item_states_free(out, n);
+			rs_errf(err, "out of memory");
+			rc = RS_ENOMEM;
+			goto out;
+		}
+	}
+	rc = RS_OK;
+out:
+	PQclear(r);
+	rs_buf_free(&arr);
+	return rc;
+}
+
+/* Keep the docs dense after the deletions listed as array literals. */
+static enum rs_status
+store_densify(struct store *st, const char *docs, const char *idxs,
+    char *err)
+{
+	PGresult	*r;
+	const char	*v[2] = { docs, idxs };
+
+	if ((r = run(st, STMT_DENSIFY, 2, NULL, v, NULL, NULL, RETRY_NEVER,
+	    err)) == NULL)
+		return RS_EDB;
+	PQclear(r);
+	return RS_OK;
+}
+
+enum rs_status
+store_items_apply(struct store *st, const struct store_items *it,
+    struct store_items_res *res, char *err)
+{
+	enum { NP = 14 };
+	struct rs_buf	 a[9];
+	PGresult	*r = NULL;
+	const char	*v[NP];
+	int		 lens[NP], fmts[NP];
+	Oid		 types[NP];
+	enum rs_status	 rc = RS_ENOMEM;
+	size_t		 i;
+	int		 ok;
+
+	memset(res, 0, sizeof(*res));
+	memset(lens, 0, sizeof(lens));
+	memset(fmts, 0, sizeof(fmts));
+	memset(types, 0, sizeof(types));
+	for (i = 0; i < 9; i++)
+		rs_buf_init(&a[i], STORE_MAX_PARAM);
+	ok = bin_text_array(&a[0], it->keys, sizeof(char *), it->n) == 0 &&
+	    bin_text_array(&a[1], it->hashes, sizeof(char *), it->n) == 0 &&
+	    bin_text_array(&a[2], it->chunk_lists, sizeof(char *), it->n) ==
+	    0 &&
+	    bin_text_array(&a[3], it->titles, sizeof(char *), it->n) == 0 &&
+	    bin_text_array(&a[4], it->seen, sizeof(char *), it->nseen) == 0 &&
+	    bin_text_array(&a[5], it->dh, sizeof(char *), it->nd) == 0 &&
+	    bin_int_array(&a[6], it->dn, sizeof(int), it->nd) == 0 &&
+	    bin_text_array(&a[7], it->dk, sizeof(char *), it->nd) == 0 &&
+	    bin_text_array(&a[8], it->dt, sizeof(char *), it->nd) == 0;
+	if (!ok) {
+		rs_errf(err, "out of memory building the items");
+		goto out;
+	}
+	v[0] = it->tenant_id;
+	v[1] = it->source_id;
+	v[2] = it->run_id;
+	v[3] = it->page_key != NULL ? it->page_key : "";
+	for (i = 0; i < 9; i++) {
+		v[4 + i] = a[i].p;
+		lens[4 + i] = (int)a[i].len;
+		fmts[4 + i] = 1;
+		types[4 + i] = i == 6 ? OID_INT4ARRAY : OID_TEXTARRAY;
+	}
+	v[13] = it->not_modified ? "true" : "false";
+	if ((r = run(st, STMT_ITEMS_APPLY, NP, types, v, lens, fmts,
+	    RETRY_NEVER, err)) == NULL) {
+		rc = RS_EDB;
+		goto out;
+	}
+	if (PQntuples(r) != 1) {
+		rs_errf(err, "database: items statement returned no row");
+		rc = RS_EDB;
+		goto out;
+	}
+	res->chunks_deleted = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	res->nm_known = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+	res->nm_fresh = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+	rc = RS_OK;
+	if (res->chunks_deleted > 0)
+		rc = store_densify(st, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+		    err);
+out:
+	PQclear(r);
+	for (i = 0; i < 9; i++)
+		rs_buf_free(&a[i]);
+	return rc;
+}
+
+enum rs_status
+store_sweep_plan(struct store *st, const char *source_id, const char *run_id,
+    struct store_sweep_plan *p, char *err)
+{
+	PGresult	*r;
+	const char	*v[2] = { source_id, run_id };
+
+	memset(p, 0, sizeof(*p));
+	p->total_first = p->total_last = -1;
+	if ((r = run(st, STMT_SWEEP_PLAN, 2, NULL, v, NULL, NULL, RETRY_NEVER,
+	    err)) == NULL)
+		return RS_EDB;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		rs_errf(err, "no such run of this source");
+		return RS_ENOTFOUND;
+	}
+	p->live = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	p->missing = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	p->from_start = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+	p->total_changed = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
+	if (!PQgetisnull(r, 0, 4))
+		p->total_first = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+	if (!PQgetisnull(r, 0, 5))
+		p->total_last = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+	(void)snprintf(p->no_sweep, sizeof(p->no_sweep), "%s",
+	    PQgetvalue(r, 0, 6));
+	(void)snprintf(p->status, sizeof(p->status), "%s",
+	    PQgetvalue(r, 0, 7));
+	(void)snprintf(p->sweep, sizeof(p->sweep), "%s", PQgetvalue(r, 0, 8));
+	PQclear(r);
+	return RS_OK;
+}
+
+enum rs_status
+store_sweep_group(struct store *st, const char *source_id, const char *run_id,
+    int limit, char *after, size_t aftersz, long long *items,
+    long long *chunks, char *err)
+{
+	PGresult	*r;
+	const char	*v[4];
+	char		 lim[16];
+	enum rs_status	 rc;
+
+	*items = *chunks = 0;
+	(void)snprintf(lim, sizeof(lim), "%d", limit > 0 ? limit :
+	    STORE_SWEEP_GROUP);
+	v[0] = source_id;
+	v[1] = run_id;
+	v[2] = lim;
+	v[3] = after;
+	if ((r = run(st, STMT_SWEEP_GROUP, 4, NULL, v, NULL, NULL, RETRY_NEVER,
+	    err)) == NULL)
+		return RS_EDB;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		rs_errf(err, "database: sweep statement returned no row");
+		return RS_EDB;
+	}
+	*items = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	*chunks = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+	if (*items > 0) {
+		if ((size_t)PQgetlength(r, 0, 1) >= aftersz) {
+			PQclear(r);
+			rs_errf(err, "sweep: an item key is too long");
+			return RS_EINTERNAL;
+		}
+		(void)snprintf(after, aftersz, "%s", PQgetvalue(r, 0, 1));
+	}
+	rc = RS_OK;
+	if (*chunks > 0)
+		rc = store_densify(st, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4),
+		    err);
+	PQclear(r);
+	return rc;
+}
+
+enum rs_status
+store_sweep_finish(struct store *st, const char *source_id,
+    const char *run_id, const char *sweep, const char *note,
+    long long candidates, long long removed, long long chunks, char *err)
+{
+	PGresult	*r;
+	const char	*v[7];
+	char		 n[3][32];
+
+	(void)snprintf(n[0], sizeof(n[0]), "%lld", candidates);
+	(void)snprintf(n[1], sizeof(n[1]), "%lld", removed);
+	(void)snprintf(n[2], sizeof(n[2]), "%lld", chunks);
+	v[0] = source_id;
+	v[1] = run_id;
+	v[2] = sweep;
+	v[3] = note;
+	v[4] = n[0];
+	v[5] = n[1];
+	v[6] = n[2];
+	if ((r = run(st, STMT_SWEEP_FINISH, 7, NULL, v, NULL, NULL, RETRY_NEVER,
+	    err)) == NULL)
+		return RS_EDB;
+	PQclear(r);
+	return RS_OK;
+}
+
+enum rs_status
+store_audit(struct store *st, const char *actor, const char *action,
+    const char *source_id, const char *tenant_id, const char *outcome,
+    const char *detail, char *err)
+{
+	PGresult	*r;
+	const char	*v[6];
+
+	v[0] = actor != NULL ? actor : "unknown";
+	v[1] = action;
+	v[2] = source_id;
+	v[3] = tenant_id;
+	v[4] = outcome;
+	v[5] = detail != NULL ? detail : "{}";
+	if ((r = run(st, STMT_AUDIT, 6, NULL, v, NULL, NULL, RETRY_NEVER,
+	    err)) == NULL)
+		return RS_EDB;
+	PQclear(r);
+	return RS_OK;
+}
+
+enum rs_status
+store_guard_source(struct store *st, const struct source_row *src, char *err)
+{
+	PGresult	*r;
+	const char	*v[2] = { src->id, src->version };
+	int		 n;
+
+	if ((r = run(st, STMT_GUARD, 2, NULL, v, NULL, NULL, RETRY_NEVER,
+	    err)) == NULL)
+		return RS_EDB;
+	n = PQntuples(r);
+	PQclear(r);
+	if (n != 1) {
+		rs_errf(err, "the source was changed (or deleted) while the "
+		    "batch ran; nothing was written, the next batch uses the "
+		    "new settings");
+		return RS_EBUSY;
+	}
 	return RS_OK;
 }

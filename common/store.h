@@ -16,6 +16,7 @@
 
 #include <libpq-fe.h>
 
+#include "hashing.h"
 #include "rs.h"
 
 struct store;
@@ -69,6 +70,10 @@ struct source_row {
 	int		 page_done;
 	int		 page_items;
 	long long	 page_total;	/* -1 unknown */
+	/* The cursor's run (docs/SYNC-RUNS.md): "" when none. */
+	char		 run_id[37];
+	char		 run_status[16];	/* running, failed, done, ... */
+	char		 version[24];	/* the row's version (xmin) */
 };
 
 /*
@@ -98,6 +103,7 @@ struct store_chunk {
 	const char	*hash;
 	const char	*metadata;	/* JSON text */
 	const float	*embedding;	/* EMBED_DIMS floats */
+	int		 refs;		/* items of the page that hold it */
 };
 
 struct store_batch {
@@ -127,6 +133,12 @@ struct store_batch {
 	const char		*actor;
 	const char		*action;
 	const char		*detail;	/* JSON object text */
+	/* The run's counters (with advance). */
+	const char		*run_id;
+	long long		 new_items, changed_items, unchanged_items;
+	long long		 chunks_deleted;	/* by store_items_apply */
+	long long		 embed_inputs;
+	const char		*no_sweep;	/* why the run may not sweep */
 };
 
 struct store_commit {
@@ -145,6 +157,115 @@ struct store_commit {
  */
 enum rs_status	 store_commit_batch(struct store *, const struct store_batch *,
 		    struct store_commit *, char *err);
+
+/*
+ * Go on with the cursor's failed run resume_run (NULL: none), else start
+ * a new run of the source for actor/kind (from_start: the cursor is at
+ * the first page) and make it the cursor's.  run_id gets the run's id.
+ */
+enum rs_status	 store_ensure_run(struct store *, const char *tenant_id,
+		    const char *source_id, const char *actor, const char *kind,
+		    int from_start, const char *resume_run, char run_id[37],
+		    int *created, char *err);
+
+/* What the source stores of one item key (store_items_lookup). */
+struct store_item_state {
+	int		 found;
+	int		 seen_in_run;	/* the run saw it on an earlier page */
+	char		 hash[HASH_HEXLEN + 1];	/* "" unknown (upgraded) */
+	char		*chunks;	/* content hashes, comma-separated */
+};
+
+/* For keys[0..n): out[i] as stored (found = 0 when new).  One probe of
+ * the primary key per key. */
+enum rs_status	 store_items_lookup(struct store *, const char *source_id,
+		    const char *run_id, const char *const *keys, size_t n,
+		    struct store_item_state *out, char *err);
+void		 store_item_states_free(struct store_item_state *, size_t n);
+
+/* One page's item changes, the first statement of its transaction. */
+struct store_items {
+	const char		*tenant_id;
+	const char		*source_id;
+	const char		*run_id;
+	const char		*page_key;	/* "" for the first page */
+	/* New and changed items. */
+	const char		**keys;
+	const char		**hashes;
+	const char		**chunk_lists;	/* comma-separated */
+	const char		**titles;
+	size_t			 n;
+	/* Unchanged items: only seen. */
+	const char		**seen;
+	size_t			 nseen;
+	/* Stored chunks whose holders change: hash, change of the count,
+	 * key and title of an item that holds it now (NULL: none). */
+	const char *const	*dh;
+	const int		*dn;
+	const char *const	*dk;
+	const char *const	*dt;
+	size_t			 nd;
+	int			 not_modified;	/* a 304 page */
+};
+
+struct store_items_res {
+	long long	 chunks_deleted;
+	long long	 nm_known;	/* 304: items last seen on the page */
+	long long	 nm_fresh;	/* ... not yet seen in this run */
+};
+
+/*
+ * Apply the page's item changes (STMT_ITEMS_APPLY) and keep the docs
+ * that lost chunks dense (STMT_DENSIFY).  Inside store_tx(BEGIN).
+ */
+enum rs_status	 store_items_apply(struct store *, const struct store_items *,
+		    struct store_items_res *, char *err);
+
+/* The end of a run, as the sweep decides on it. */
+struct store_sweep_plan {
+	long long	 live;		/* the source's items */
+	long long	 missing;	/* ... not seen in the run */
+	long long	 total_first, total_last;	/* -1 unknown */
+	int		 from_start;
+	int		 total_changed;
+	char		 no_sweep[RS_ERRLEN];	/* "" none */
+	char		 status[16];
+	char		 sweep[16];	/* "" not decided */
+};
+
+/* RS_ENOTFOUND when run_id is not a run of source_id. */
+enum rs_status	 store_sweep_plan(struct store *, const char *source_id,
+		    const char *run_id, struct store_sweep_plan *, char *err);
+
+/*
+ * Remove up to limit items of the source that run_id did not see, with
+ * keys after *after (a buffer of aftersz bytes, "" at first, advanced),
+ * and the chunks no item holds any more (docs kept dense).  *items is
+ * 0 when nothing was left.  Inside a transaction.
+ */
+enum rs_status	 store_sweep_group(struct store *, const char *source_id,
+		    const char *run_id, int limit, char *after, size_t aftersz,
+		    long long *items, long long *chunks, char *err);
+
+/* Record the sweep's outcome in the run (and the cursor's count). */
+enum rs_status	 store_sweep_finish(struct store *, const char *source_id,
+		    const char *run_id, const char *sweep, const char *note,
+		    long long candidates, long long removed, long long chunks,
+		    char *err);
+
+/*
+ * In a page's transaction, before writing: the source row is still the
+ * version loaded (and is share-locked until the commit).  RS_EBUSY when
+ * it changed.
+ */
+enum rs_status	 store_guard_source(struct store *,
+		    const struct source_row *, char *err);
+
+/* One audit row (actor, action, outcome, detail JSON text). */
+enum rs_status	 store_audit(struct store *, const char *actor,
+		    const char *action, const char *source_id,
+		    const char *tenant_id, const char *outcome,
+		    const char *detail, char *err);
 
 enum store_tx {
 	STORE_BEGIN,

@@ -77,11 +77,15 @@ static const char *const wk_stmts[WK__MAX] = {
 	"    'restsync:worker:' || $1::uuid::text, 0))",
 
 	/*
-	 * WK_RESTART: a new round from the first page.  Counts, docs and
-	 * chunks stay (dedup skips what is already stored); only the lock
-	 * holder gets here, and only while the source is still done.
+	 * WK_RESTART: a new run from the first page.  Docs and chunks stay
+	 * (unchanged items cost nothing; the run's sweep removes what the
+	 * upstream no longer has); the counts the pager compares (pages
+	 * and items of the run) start again from 0, and the next batch
+	 * starts a new run.  Only the lock holder gets here, and only
+	 * while the source is still done.
 	 */
-	"UPDATE kb_rest_cursors SET next_cursor = NULL, done = false "
+	"UPDATE kb_rest_cursors SET next_cursor = NULL, done = false, "
+	"    page_count = 0, item_count = 0, run_id = NULL "
 	"WHERE source_id = $1::uuid AND done",
 
 	/* WK_PING: the session, and so the lock, is still there. */

@@ -92,8 +92,13 @@ test('restart from the first page inserts 0 chunks', async () => {
   rs.forEach((r) => {
     assert.equal(r.status, 200);
     assert.equal(r.json.inserted, 0);
+    // Unchanged items are neither chunked nor embedded again.
+    assert.equal(r.json.chunks, 0);
+    assert.equal(r.json.embedInputs, 0);
   });
-  assert.deepEqual(rs.map((r) => r.json.skipped), [50, 50, 50, 44]);
+  assert.deepEqual(rs.map((r) => r.json.unchangedItems), [50, 50, 50, 44]);
+  assert.equal(rs[3].json.sweep, 'done');
+  assert.equal(rs[3].json.removedItems, 0);
   assert.deepEqual(counts(id), { docs: 1, chunks: 194 });
   assert.equal(cursorRow(id).items, 388);
 });

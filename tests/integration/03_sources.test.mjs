@@ -286,7 +286,8 @@ test('reset: cursor starts over, chunks stay, a re-sync dedups', async () => {
   assert.equal(b.status, 200);
   assert.equal(b.json.url, `${UPSTREAM}/dummyjson/products?limit=50&skip=0`);
   assert.equal(b.json.inserted, 0);
-  assert.equal(b.json.skipped, 50);
+  assert.equal(b.json.unchangedItems, 50);
+  assert.equal(b.json.embedInputs, 0);
   assert.deepEqual(counts(id), { docs: 1, chunks: 100 });
 
   // A done source becomes syncable again.

@@ -91,7 +91,7 @@ test('three workers and the endpoint, 10 due sources: all synced, each page once
     })();
 
     // Every source done twice over: two full rounds (10 pages each).
-    const state = () => sql(`SELECT bool_and(c.done), min(c.page_count) FROM kb_rest_cursors c
+    const state = () => sql(`SELECT bool_and(c.done), min(c.lifetime_pages) FROM kb_rest_cursors c
                               WHERE c.source_id = ANY (string_to_array(:'p1', ',')::uuid[]);`, [ids.join(',')])[0];
     await until('two rounds of every source', () => {
       const [done, pages] = state();
@@ -123,8 +123,10 @@ test('three workers and the endpoint, 10 due sources: all synced, each page once
       // Every fetched page was stored exactly once: the cursor's item count
       // is the sum of the pages served, and the audit has a row per fetch.
       const cur = cursorRow(ids[i]);
-      assert.equal(cur.items, seq.reduce((a, f) => a + f.items, 0), key);
-      assert.equal(cur.pages, seq.length, key);
+      assert.equal(cur.lifeItems, seq.reduce((a, f) => a + f.items, 0), key);
+      assert.equal(cur.lifePages, seq.length, key);
+      // Within the current run: the pages since its first.
+      assert.equal(cur.pages, seq.length % 5 === 0 ? 5 : seq.length % 5, key);
       assert.equal(cur.error, '', key);
       const partial = seq.length % 5;
       assert.equal(cur.done, partial === 0, key);

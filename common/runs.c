@@ -1,0 +1,185 @@
+/*
+ * runs.c — the sweep at the end of a run (see runs.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "runs.h"
+
+#define RUNS_KEY_MAX	640	/* kb_rest_items.item_key is <= 600 */
+
+static int
+runs_style_shifts(const struct source_config *cfg)
+{
+	return cfg->style == CFG_STYLE_OFFSET || cfg->style == CFG_STYLE_PAGE;
+}
+
+/* Remove every item run_id did not see, in groups. */
+static enum rs_status
+runs_remove(struct store *st, const char *source_id, const char *run_id,
+    struct runs_sweep *sw, char *err)
+{
+	char		 after[RUNS_KEY_MAX] = "";
+	long long	 items, chunks;
+	enum rs_status	 rc;
+
+	do {
+		if ((rc = store_sweep_group(st, source_id, run_id, 0, after,
+		    sizeof(after), &items, &chunks, err)) != RS_OK)
+			return rc;
+		sw->removed += items;
+		sw->chunks += chunks;
+	} while (items > 0);
+	return RS_OK;
+}
+
+enum rs_status
+runs_sweep(struct store *st, const struct source_config *cfg,
+    const char *source_id, const char *run_id, int confirm,
+    struct runs_sweep *sw, char *err)
+{
+	struct store_sweep_plan	 p;
+	enum rs_status		 rc;
+
+	memset(sw, 0, sizeof(*sw));
+	if ((rc = store_sweep_plan(st, source_id, run_id, &p, err)) != RS_OK)
+		return rc;
+	sw->live = p.live;
+	sw->candidates = p.missing;
+	if (confirm) {
+		(void)snprintf(sw->sweep, sizeof(sw->sweep), "confirmed");
+		(void)snprintf(sw->note, sizeof(sw->note), "confirmed: "
+		    "removed %lld of %lld items", p.missing, p.live);
+	} else if (!cfg->delete_missing) {
+		(void)snprintf(sw->sweep, sizeof(sw->sweep), "skipped");
+		(void)snprintf(sw->note, sizeof(sw->note),
+		    "deleteMissing is false");
+	} else if (!p.from_start) {
+		(void)snprintf(sw->sweep, sizeof(sw->sweep), "skipped");
+		(void)snprintf(sw->note, sizeof(sw->note), "the run did not "
+		    "start at the first page");
+	} else if (p.no_sweep[0] != '\0') {
+		(void)snprintf(sw->sweep, sizeof(sw->sweep), "skipped");
+		(void)snprintf(sw->note, sizeof(sw->note), "%s", p.no_sweep);
+	} else if (p.total_changed) {
+		(void)snprintf(sw->sweep, sizeof(sw->sweep), "skipped");
+		(void)snprintf(sw->note, sizeof(sw->note), "the upstream's "
+		    "total changed during the run (%lld to %lld): items may "
+		    "have moved between pages; the next stable run sweeps",
+		    p.total_first, p.total_last);
+	} else if (p.missing == 0) {
+		(void)snprintf(sw->sweep, sizeof(sw->sweep), "done");
+		(void)snprintf(sw->note, sizeof(sw->note), "nothing to remove");
+	} else if ((double)p.missing > cfg->max_delete_fraction *
+	    (double)p.live) {
+		(void)snprintf(sw->sweep, sizeof(sw->sweep), "held");
+		(void)snprintf(sw->note, sizeof(sw->note), "sweep held: would "
+		    "remove %lld of %lld items (more than maxDeleteFraction "
+		    "%g)", p.missing, p.live, cfg->max_delete_fraction);
+	} else if (runs_style_shifts(cfg) && p.total_last < 0) {
+		(void)snprintf(sw->sweep, sizeof(sw->sweep), "held");
+		(void)snprintf(sw->note, sizeof(sw->note), "sweep held: would "
+		    "remove %lld of %lld items, but this %s-style API reports "
+		    "no total, so a deletion during the run cannot be told "
+		    "from one before it (set totalPath, or confirm)",
+		    p.missing, p.live, cfg_style_name(cfg->style));
+	} else {
+		(void)snprintf(sw->sweep, sizeof(sw->sweep), "done");
+		(void)snprintf(sw->note, sizeof(sw->note), "removed %lld of "
+		    "%lld items", p.missing, p.live);
+	}
+	if (strcmp(sw->sweep, "done") == 0 ||
+	    strcmp(sw->sweep, "confirmed") == 0) {
+		if ((rc = runs_remove(st, source_id, run_id, sw, err)) != RS_OK)
+			return rc;
+	}
+	return store_sweep_finish(st, source_id, run_id, sw->sweep, sw->note,
+	    sw->candidates, sw->removed, sw->chunks, err);
+}
+
+static char *
+runs_detail(const char *run_id, const struct runs_sweep *sw)
+{
+	struct json_object	*o = json_object_new_object();
+	char			*s;
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "runId", json_object_new_string(run_id));
+	json_object_object_add(o, "sweep", json_object_new_string(sw->sweep));
+	json_object_object_add(o, "note", json_object_new_string(sw->note));
+	json_object_object_add(o, "removedItems",
+	    json_object_new_int64(sw->removed));
+	json_object_object_add(o, "chunksDeleted",
+	    json_object_new_int64(sw->chunks));
+	json_object_object_add(o, "items", json_object_new_int64(sw->live));
+	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return s;
+}
+
+enum rs_status
+runs_confirm_sweep(struct store *st, const char *source_id,
+    const char *run_id, const char *actor, struct runs_sweep *sw,
+    char *err)
+{
+	struct source_row	 src;
+	struct source_config	 cfg;
+	struct store_sweep_plan	 p;
+	enum rs_status		 rc;
+	char			*detail = NULL;
+	int			 locked = 0, in_tx = 0, have_cfg = 0;
+
+	memset(sw, 0, sizeof(*sw));
+	if ((rc = store_lock_source(st, source_id, &src, err)) != RS_OK)
+		return rc;
+	locked = 1;
+	if ((rc = store_sweep_plan(st, source_id, run_id, &p, err)) != RS_OK)
+		goto out;
+	if (strcmp(p.sweep, "held") != 0) {
+		rs_errf(err, "run %s has no held sweep (its sweep: %s)", run_id,
+		    p.sweep[0] != '\0' ? p.sweep : "none yet");
+		rc = RS_EBUSY;
+		goto out;
+	}
+	if (strcmp(src.run_id, run_id) != 0 || src.done == 0) {
+		rs_errf(err, "a newer run of the source has started since run "
+		    "%s: its sweep no longer applies", run_id);
+		rc = RS_EBUSY;
+		goto out;
+	}
+	if ((rc = cfg_parse(src.config, strlen(src.config), &cfg, err)) !=
+	    RS_OK)
+		goto out;
+	have_cfg = 1;
+	if ((rc = store_tx(st, STORE_BEGIN, err)) != RS_OK)
+		goto out;
+	in_tx = 1;
+	if ((rc = runs_sweep(st, &cfg, source_id, run_id, 1, sw, err)) !=
+	    RS_OK)
+		goto out;
+	if ((detail = runs_detail(run_id, sw)) == NULL) {
+		rs_errf(err, "out of memory");
+		rc = RS_ENOMEM;
+		goto out;
+	}
+	if ((rc = store_audit(st, actor, "sweep", source_id, src.tenant_id,
+	    "ok", detail, err)) != RS_OK)
+		goto out;
+	if ((rc = store_tx(st, STORE_COMMIT, err)) != RS_OK)
+		goto out;
+	in_tx = 0;
+out:
+	if (in_tx)
+		(void)store_tx(st, STORE_ROLLBACK, NULL);
+	if (have_cfg)
+		cfg_free(&cfg);
+	free(detail);
+	if (locked)
+		store_unlock_source(st, source_id);
+	store_source_free(&src);
+	return rc;
+}

@@ -222,8 +222,31 @@ function sourceCell(s) {
 
 const ACTION_LABELS = {
   sync: 'Sync', 'sync-to-end': 'Sync to end', worker: 'Worker', create: 'Created',
-  update: 'Edited', reset: 'Reset', delete: 'Deleted',
+  update: 'Edited', reset: 'Reset', delete: 'Deleted', sweep: 'Sweep confirmed',
 };
+
+// What a run changed: "+12 new · 3 changed · 2 removed · 180 unchanged".
+function runSummary(r) {
+  if (!r) return '';
+  const bits = [`+${n(r.newItems)} new`, `${n(r.changedItems)} changed`, `${n(r.removedItems)} removed`, `${n(r.unchangedItems)} unchanged`];
+  return bits.join(' · ');
+}
+
+const RUN_STATUS = { running: 'running', done: 'done', failed: 'failed', stopped: 'stopped' };
+
+function runEntry(r) {
+  const cls = r.status === 'failed' ? 'error' : r.status === 'done' ? 'done' : 'other';
+  const lines = [`${runSummary(r)} · ${plural(r.pages, 'page', 'pages')}`];
+  if (r.sweep) lines.push(`sweep ${r.sweep}${r.sweepNote ? `: ${r.sweepNote}` : ''}`);
+  if (r.error) lines.push(r.error);
+  return h('li', { class: `history-entry history-${cls}`, data: { kind: 'run' } },
+    h('div', { class: 'history-line' },
+      h('time', { class: 'rel', datetime: r.startedAt, title: exactTime(r.startedAt), text: relTime(r.startedAt) }),
+      h('span', { class: 'history-actor', text: r.actor }),
+      h('span', { class: 'history-action', text: `Run (${ACTION_LABELS[r.kind] || r.kind})` }),
+      h('span', { class: `history-outcome badge badge-${cls}`, text: RUN_STATUS[r.status] || r.status })),
+    ...lines.map((t, i) => h('div', { class: i === 2 || (i === 1 && !r.sweep) ? 'history-text history-error' : 'history-text', text: t })));
+}
 
 function historyOf(id) {
   let hs = state.history.get(id);
@@ -248,6 +271,8 @@ function historyText(e) {
       : 'started over (never synced)';
   case 'delete':
     return `removed ${plural(d.docs, 'doc', 'docs')} and ${plural(d.chunks, 'chunk', 'chunks')}`;
+  case 'sweep':
+    return `removed ${plural(d.removedItems, 'item', 'items')} and ${plural(d.chunksDeleted, 'chunk', 'chunks')} no longer upstream`;
   default: {
     if (d.notModified) return 'page not modified (HTTP 304)';
     const bits = [plural(d.items, 'item', 'items'), `${n(d.inserted)} new`];
@@ -273,8 +298,14 @@ function historyBody(id) {
   const hs = historyOf(id);
   if (hs.error) return [h('p', { class: 'history-msg history-error', text: `Could not load the history: ${hs.error}` })];
   if (!hs.entries) return [h('p', { class: 'history-msg muted', text: 'Loading…' })];
-  if (!hs.entries.length) return [h('p', { class: 'history-msg muted', text: 'Nothing recorded yet.' })];
-  return [h('ol', { class: 'history-list', 'aria-label': 'Last actions, newest first' }, hs.entries.map(historyEntry))];
+  const out = [];
+  if (hs.runs && hs.runs.length) {
+    out.push(h('h4', { class: 'history-head', text: 'Runs' }),
+      h('ol', { class: 'history-list history-runs', 'aria-label': 'Last runs, newest first' }, hs.runs.map(runEntry)),
+      h('h4', { class: 'history-head', text: 'Actions' }));
+  }
+  if (!hs.entries.length) return [...out, h('p', { class: 'history-msg muted', text: 'Nothing recorded yet.' })];
+  return [...out, h('ol', { class: 'history-list', 'aria-label': 'Last actions, newest first' }, hs.entries.map(historyEntry))];
 }
 
 function historyBlock(s) {
@@ -298,11 +329,14 @@ async function loadHistory(id) {
   const hs = historyOf(id);
   const seq = ++hs.seq;
   hs.loading = true;
-  const r = await api(`rest-audit?sourceId=${encodeURIComponent(id)}&limit=${HISTORY_LIMIT}`);
+  const [r, runs] = await Promise.all([
+    api(`rest-audit?sourceId=${encodeURIComponent(id)}&limit=${HISTORY_LIMIT}`),
+    api(`rest-runs?sourceId=${encodeURIComponent(id)}&limit=5`)]);
   if (seq !== hs.seq) return;   // a newer load is on its way
   hs.loading = false;
   if (r.ok) {
     hs.entries = r.json.entries;
+    hs.runs = runs.ok ? runs.json.runs : [];
     hs.error = null;
   } else {
     hs.error = r.json.error || `HTTP ${r.status}`;
@@ -330,6 +364,14 @@ function itemsCell(s, busy) {
       class: `bar${s.done ? ' bar-done' : ''}`, max: s.total, value: Math.min(s.itemCount, s.total),
       'aria-label': `${s.title}: ${pct}% of ${n(s.total)} items`,
     }));
+  }
+  if (s.lastRun) {
+    parts.push(h('div', { class: 'run-summary', title: `Last run: ${s.lastRun.status}`, text: runSummary(s.lastRun) }));
+    if (s.lastRun.sweep === 'held') {
+      parts.push(h('div', { class: 'sweep-held', role: 'status' },
+        h('span', { text: s.lastRun.sweepNote || 'sweep held' }),
+        h('button', { type: 'button', class: 'btn btn-small btn-danger', data: { action: 'sweep' }, disabled: Boolean(busy) }, 'Confirm removal')));
+    }
   }
   if (busy && busy.kind === 'all') {
     const line = busy.waiting
@@ -532,6 +574,29 @@ async function syncToEnd(id) {
   await refresh({ quiet: true });
 }
 
+async function confirmSweep(id) {
+  const s = state.sources.get(id);
+  if (!s || !s.lastRun) return;
+  const ok = await confirmDialog({
+    title: 'Remove the items the last run did not see?',
+    lines: [
+      [h('strong', { text: s.title }), `: ${s.lastRun.sweepNote || ''}`],
+      [`${plural(s.lastRun.sweepCandidates, 'item', 'items')} and the chunks no other item holds leave the knowledge base.`],
+    ],
+    confirm: 'Remove them',
+    danger: true,
+  });
+  if (!ok) return;
+  setBusy(id, { kind: 'sweep' });
+  const r = await api('rest-sweep', { sourceId: id, runId: s.lastRun.id });
+  state.busy.delete(id);
+  if (r.ok) toast('ok', `Removed ${plural(r.json.removedItems, 'item', 'items')}`, `${plural(r.json.chunksDeleted, 'chunk', 'chunks')} deleted from “${s.title}”`);
+  else toast('error', 'Sweep failed', r.json.error);
+  rerender(id);
+  historyChanged(id);
+  await refresh({ quiet: true });
+}
+
 async function resetSource(id) {
   const s = state.sources.get(id);
   if (!s) return;
@@ -539,7 +604,7 @@ async function resetSource(id) {
     title: 'Reset the cursor?',
     lines: [
       ['Start ', h('strong', { text: s.title }), ' over from the first page.'],
-      [`The ${plural(s.chunks, 'chunk', 'chunks')} already stored stay; a re-sync skips them.`],
+      [`The ${plural(s.chunks, 'chunk', 'chunks')} already stored stay; a re-sync embeds only what changed, and a complete run removes what the upstream no longer has.`],
     ],
     confirm: 'Reset cursor',
     danger: false,
@@ -774,6 +839,7 @@ function onRowClick(ev) {
   }
   case 'edit': openSourceForm(id); break;
   case 'reset': resetSource(id); break;
+  case 'sweep': confirmSweep(id); break;
   case 'delete': deleteSource(id); break;
   default: break;
   }

@@ -1688,9 +1688,9 @@ batch_result_json(const struct batch_result *r)
 	json_object_object_add(ms, "fetch", ms_json(r->ms.fetch));
 	json_object_object_add(ms, "parse", ms_json(r->ms.parse));
 	json_object_object_add(ms, "normalize", ms_json(r->ms.normalize));
+	json_object_object_add(ms, "items", ms_json(r->ms.items));
 	json_object_object_add(ms, "chunk", ms_json(r->ms.chunk));
 	json_object_object_add(ms, "hash", ms_json(r->ms.hash));
-	json_object_object_add(ms, "items", ms_json(r->ms.items));
 	json_object_object_add(ms, "dedup", ms_json(r->ms.dedup));
 	json_object_object_add(ms, "embed", ms_json(r->ms.embed));
 	json_object_object_add(ms, "commit", ms_json(r->ms.commit));

@@ -63,7 +63,8 @@ enum src_col {
 	"'chunksDeleted', " r ".chunks_deleted, " \
 	"'embedInputs', " r ".embed_inputs, " \
 	"'itemsPerSecond', CASE WHEN " r ".items > 0 THEN round((" r ".items / " \
-	"    greatest(extract(epoch FROM coalesce(" r ".finished_at, now()) - " \
+	"    greatest(extract(epoch FROM coalesce(" r ".finished_at, " \
+	"    " r ".last_page_at) - " \
 	"    " r ".started_at), 0.001))::numeric, 1) END, " \
 	"'total', " r ".total_last, 'sweep', " r ".sweep, " \
 	"'sweepNote', " r ".sweep_note, " \

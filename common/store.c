@@ -68,7 +68,7 @@ static const char *const stmts[STMT__MAX] = {
 	"       true, coalesce(c.chunk_count, 0), v.page_key IS NOT NULL, v.etag, "
 	"       v.last_modified, v.next_cursor, coalesce(v.done, false), "
 	"       coalesce(v.items, 0), v.total, c.run_id, r.status, "
-	"       s.xmin::text "
+	"       nullif(s.config->'allowedRolesOverride', 'null'::jsonb)::text "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
 	"LEFT JOIN kb_rest_runs r ON r.id = c.run_id "
@@ -147,7 +147,7 @@ static const char *const stmts[STMT__MAX] = {
 	"    chunk_count = greatest(c.chunk_count + EXCLUDED.chunk_count, 0) "
 	"  RETURNING c.page_count, c.item_count, c.chunk_count"
 	"), run AS ("
-	"  UPDATE kb_rest_runs r SET pages = r.pages + 1, "
+	"  UPDATE kb_rest_runs r SET pages = r.pages + 1, last_page_at = now(), "
 	"    items = r.items + $13::bigint, "
 	"    new_items = r.new_items + $30::bigint, "
 	"    changed_items = r.changed_items + $31::bigint, "
@@ -430,12 +430,15 @@ static const char *const stmts[STMT__MAX] = {
 	"VALUES ($1::text, $2::text, $3::uuid, $4::uuid, $5::text, $6::jsonb)",
 
 	/*
-	 * STMT_GUARD, first in a page's transaction: the source row is as
-	 * the batch loaded it (same row version), and stays so until the
-	 * page commits (a config update waits for the share lock).  A
-	 * batch never writes chunks with roles the operator just changed.
+	 * STMT_GUARD, first in a page's transaction: the source's roles are
+	 * still those the batch loaded, and stay so until the page commits
+	 * (a config update waits for the share lock; it then updates these
+	 * chunks too).  A batch never writes chunks with roles the operator
+	 * just changed; other edits do not disturb it.
 	 */
-	"SELECT 1 FROM kb_sources WHERE id = $1::uuid AND xmin::text = $2 "
+	"SELECT 1 FROM kb_sources WHERE id = $1::uuid "
+	"  AND nullif(config->'allowedRolesOverride', 'null'::jsonb) "
+	"      IS NOT DISTINCT FROM $2::jsonb "
 	"FOR SHARE",
 
 	/* STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK */
@@ -636,6 +639,7 @@ store_source_free(struct source_row *s)
 	free(s->page_etag);
 	free(s->page_last_modified);
 	free(s->page_next);
+	free(s->roles);
 	if (s->secret_ct != NULL)
 		PQfreemem(s->secret_ct);
 	if (s->secret_nonce != NULL)
@@ -714,15 +718,15 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	    PQgetvalue(r, 0, 20));
 	(void)snprintf(s->run_status, sizeof(s->run_status), "%s",
 	    PQgetvalue(r, 0, 21));
-	(void)snprintf(s->version, sizeof(s->version), "%s",
-	    PQgetvalue(r, 0, 22));
+	s->roles = dup_val(r, 22);
 	if ((!PQgetisnull(r, 0, 9) && !PQgetisnull(r, 0, 10) &&
 	    (s->secret_ct == NULL || s->secret_nonce == NULL)) ||
 	    s->type == NULL || s->title == NULL || s->config == NULL ||
 	    (s->next_cursor == NULL && !PQgetisnull(r, 0, 5)) ||
 	    (s->page_etag == NULL && !PQgetisnull(r, 0, 14)) ||
 	    (s->page_last_modified == NULL && !PQgetisnull(r, 0, 15)) ||
-	    (s->page_next == NULL && !PQgetisnull(r, 0, 16))) {
+	    (s->page_next == NULL && !PQgetisnull(r, 0, 16)) ||
+	    (s->roles == NULL && !PQgetisnull(r, 0, 22))) {
 		store_source_free(s);
 		PQclear(r);
 		store_unlock_source(st, id);
@@ -1348,7 +1352,7 @@ enum rs_status
 store_guard_source(struct store *st, const struct source_row *src, char *err)
 {
 	PGresult	*r;
-	const char	*v[2] = { src->id, src->version };
+	const char	*v[2] = { src->id, src->roles };
 	int		 n;
 
 	if ((r = run(st, STMT_GUARD, 2, NULL, v, NULL, NULL, RETRY_NEVER,
@@ -1357,9 +1361,9 @@ store_guard_source(struct store *st, const struct source_row *src, char *err)
 	n = PQntuples(r);
 	PQclear(r);
 	if (n != 1) {
-		rs_errf(err, "the source was changed (or deleted) while the "
-		    "batch ran; nothing was written, the next batch uses the "
-		    "new settings");
+		rs_errf(err, "the source's allowedRolesOverride was changed "
+		    "while the batch ran; nothing was written, the next batch "
+		    "uses the new roles");
 		return RS_EBUSY;
 	}
 	return RS_OK;

@@ -73,7 +73,7 @@ struct source_row {
 	/* The cursor's run (docs/SYNC-RUNS.md): "" when none. */
 	char		 run_id[37];
 	char		 run_status[16];	/* running, failed, done, ... */
-	char		 version[24];	/* the row's version (xmin) */
+	char		*roles;		/* allowedRolesOverride JSON, or NULL */
 };
 
 /*
@@ -254,9 +254,9 @@ enum rs_status	 store_sweep_finish(struct store *, const char *source_id,
 		    char *err);
 
 /*
- * In a page's transaction, before writing: the source row is still the
- * version loaded (and is share-locked until the commit).  RS_EBUSY when
- * it changed.
+ * In a page's transaction, before writing: the source's roles are still
+ * those loaded (and the row is share-locked until the commit).  RS_EBUSY
+ * when they changed.
  */
 enum rs_status	 store_guard_source(struct store *,
 		    const struct source_row *, char *err);

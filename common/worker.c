@@ -401,7 +401,9 @@ wk_log_batch(struct wk *w, const char *id, enum rs_status st,
 	if (st == RS_OK) {
 		static const char *const keep[] = { "done", "items",
 		    "inserted", "skipped", "chunks", "attempts", "status",
-		    "next", "itemCount", "notModified", "ms" };
+		    "next", "itemCount", "notModified", "runId", "newItems",
+		    "changedItems", "unchangedItems", "removedItems", "sweep",
+		    "ms" };
 		size_t	 i;
 
 		for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)

@@ -24,6 +24,7 @@ CREATE TABLE kb_rest_runs (
                       CHECK (status IN ('running', 'done', 'failed', 'stopped')),
     started_at        timestamptz NOT NULL DEFAULT now(),
     finished_at       timestamptz,
+    last_page_at      timestamptz,          -- the last page it stored
     from_start        boolean NOT NULL,     -- began at the first page
     pages             integer NOT NULL DEFAULT 0,
     items             bigint NOT NULL DEFAULT 0,   -- items in the pages

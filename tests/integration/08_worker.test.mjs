@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { batch, createSource, cursorRow, DB, one, ROOT, sql, UPSTREAM, VAR } from './lib.mjs';
+import { batch, createSource, cursorRow, lifetime, DB, one, ROOT, sql, UPSTREAM, VAR } from './lib.mjs';
 
 const CLI = process.env.RS_CLI || path.join(ROOT, 'build/release/cli/restsync');
 const ENV = {
@@ -123,8 +123,8 @@ test('three workers and the endpoint, 10 due sources: all synced, each page once
       // Every fetched page was stored exactly once: the cursor's item count
       // is the sum of the pages served, and the audit has a row per fetch.
       const cur = cursorRow(ids[i]);
-      assert.equal(cur.lifeItems, seq.reduce((a, f) => a + f.items, 0), key);
-      assert.equal(cur.lifePages, seq.length, key);
+      assert.equal(lifetime(ids[i]).items, seq.reduce((a, f) => a + f.items, 0), key);
+      assert.equal(lifetime(ids[i]).pages, seq.length, key);
       // Within the current run: the pages since its first.
       assert.equal(cur.pages, seq.length % 5 === 0 ? 5 : seq.length % 5, key);
       assert.equal(cur.error, '', key);
@@ -221,10 +221,12 @@ test('due rules: interval, done, in progress, failed, disabled (worker --once)',
     [s.fresh.id]: 'new', [s.doneOld.id]: 'restart', [s.running.id]: 'continue',
     [s.errOld.id]: 'retry', [s.errShort.id]: 'retry',
   });
-  // The restarted round found everything stored already.
+  // The restarted round (a new run) found every item unchanged.
   const restart = w.lines.filter((l) => l.event === 'batch' && l.source_id === s.doneOld.id);
   assert.deepEqual(restart.map((l) => l.inserted), [0, 0, 0, 0, 0]);
-  assert.deepEqual(restart.map((l) => l.skipped), [5, 5, 5, 5, 3]);
+  assert.deepEqual(restart.map((l) => l.unchangedItems), [5, 5, 5, 5, 3]);
+  assert.deepEqual(restart.map((l) => l.sweep), [null, null, null, null, 'done']);
+  assert.equal(new Set(restart.map((l) => l.runId)).size, 1);
   assert.equal(cursorRow(s.doneOld.id).done, true);
   assert.equal(+one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [s.doneOld.id]), 23);
   // Nothing left due: a second --once claims nothing.

@@ -341,7 +341,7 @@ test('audit: create, update, sync, sync to end, reset (also refused) and delete,
   assert.deepEqual([s1.items, s1.inserted, s1.status, s1.next], [50, 50, 200, '50']);
   assert.deepEqual([t1.items, t2.items, t3.items, t3.done, t3.inserted], [50, 50, 44, true, 44]);
   for (const b of [s1, t1, t2, t3]) {
-    assert.deepEqual(Object.keys(b.ms).sort(), ['chunk', 'commit', 'dedup', 'embed', 'fetch', 'hash', 'load', 'normalize', 'parse', 'total']);
+    assert.deepEqual(Object.keys(b.ms).sort(), ['chunk', 'commit', 'dedup', 'embed', 'fetch', 'hash', 'items', 'load', 'normalize', 'parse', 'sweep', 'total']);
   }
   assert.deepEqual(re, { title: `Audited ${RUN} (2)`, before: { pageCount: 4, itemCount: 194, done: true } });
   assert.match(reBusy.error, /already running/);
@@ -483,7 +483,7 @@ test('logs: one JSON line per request with the common fields; batches with items
   assert.equal(b.status, 'ok');
   assert.equal(b.action, 'sync');
   assert.deepEqual([b.items, b.inserted, b.skipped, b.attempts, b.chunks], [50, 50, 0, 1, 50]);
-  assert.deepEqual(Object.keys(b.stage_ms), ['load', 'fetch', 'parse', 'normalize', 'chunk', 'hash', 'dedup', 'embed', 'commit', 'total']);
+  assert.deepEqual(Object.keys(b.stage_ms), ['load', 'fetch', 'parse', 'normalize', 'items', 'chunk', 'hash', 'dedup', 'embed', 'commit', 'sweep', 'total']);
   for (const x of Object.values(b.stage_ms)) assert.equal(typeof x, 'number');
   assert.equal(b.url, r.json.url);
   // The public health check logs that it was public, and no user.

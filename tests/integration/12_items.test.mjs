@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  DB, ROOT, UPSTREAM, VAR, batch, call, createSource, cursorRow, one, sql, syncToEnd,
+  DB, ROOT, UPSTREAM, VAR, batch, call, createSource, cursorRow, lifetime, one, sql, syncToEnd,
 } from './lib.mjs';
 
 const CLI = process.env.RS_CLI || path.join(ROOT, 'build/release/cli/restsync');
@@ -340,8 +340,8 @@ test('a second worker round of a page-style source with totalPath, and with maxP
   r = cli(['worker', '--once'], env);
   assert.equal(r.code, 0, r.err);
   assert.deepEqual([await requests('wtotal'), await requests('wmax')], [6, 4], 'the second round walked every page');
-  assert.deepEqual([cursorRow(a).pages, cursorRow(a).items, cursorRow(a).lifePages, cursorRow(a).lifeItems], [3, 25, 6, 50]);
-  assert.deepEqual([cursorRow(b).pages, cursorRow(b).lifePages], [2, 4]);
+  assert.deepEqual([cursorRow(a).pages, cursorRow(a).items, lifetime(a).pages, lifetime(a).items], [3, 25, 6, 50]);
+  assert.deepEqual([cursorRow(b).pages, lifetime(b).pages], [2, 4]);
   assert.deepEqual(sql(`SELECT status, unchanged_items, sweep FROM kb_rest_runs WHERE source_id = :'p1' ORDER BY started_at;`, [a]),
     [['done', '0', 'done'], ['done', '25', 'done']]);
   sql(`UPDATE kb_sources SET enabled = false WHERE id IN (:'p1', :'p2');`, [a, b]);

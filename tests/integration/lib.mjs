@@ -79,17 +79,17 @@ export function dummyConfig(overrides = {}) {
 }
 
 export function cursorRow(id) {
-  const r = sql(`SELECT next_cursor, page_count, item_count, last_status, last_http_status, last_error, done,
-                        lifetime_pages, lifetime_items
+  const r = sql(`SELECT next_cursor, page_count, item_count, last_status, last_http_status, last_error, done
                  FROM kb_rest_cursors WHERE source_id = :'p1';`, [id]);
   if (!r.length) return null;
-  const [next, pages, items, status, http, error, done, lifePages, lifeItems] = r[0];
-  // pages and items count within the current run; lifePages and
-  // lifeItems over every run.
-  return {
-    next: next === '' ? null : next, pages: +pages, items: +items, status, http: http === '' ? null : +http,
-    error, done: done === 't', lifePages: +lifePages, lifeItems: +lifeItems,
-  };
+  const [next, pages, items, status, http, error, done] = r[0];
+  return { next: next === '' ? null : next, pages: +pages, items: +items, status, http: http === '' ? null : +http, error, done: done === 't' };
+}
+
+// Pages and items over every run (cursorRow's count within the current one).
+export function lifetime(id) {
+  const r = sql(`SELECT lifetime_pages, lifetime_items FROM kb_rest_cursors WHERE source_id = :'p1';`, [id]);
+  return r.length ? { pages: +r[0][0], items: +r[0][1] } : null;
 }
 
 export function counts(id) {

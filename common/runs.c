@@ -51,8 +51,8 @@ runs_sweep(struct store *st, const struct source_config *cfg,
 	sw->candidates = p.missing;
 	if (confirm) {
 		(void)snprintf(sw->sweep, sizeof(sw->sweep), "confirmed");
-		(void)snprintf(sw->note, sizeof(sw->note), "confirmed: "
-		    "removed %lld of %lld items", p.missing, p.live);
+		(void)snprintf(sw->note, sizeof(sw->note), "removed %lld of "
+		    "%lld items, confirmed by an operator", p.missing, p.live);
 	} else if (!cfg->delete_missing) {
 		(void)snprintf(sw->sweep, sizeof(sw->sweep), "skipped");
 		(void)snprintf(sw->note, sizeof(sw->note),

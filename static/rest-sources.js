@@ -239,7 +239,7 @@ function runEntry(r) {
   const lines = [`${runSummary(r)} · ${plural(r.pages, 'page', 'pages')}`];
   if (r.sweep) lines.push(`sweep ${r.sweep}${r.sweepNote ? `: ${r.sweepNote}` : ''}`);
   if (r.error) lines.push(r.error);
-  return h('li', { class: `history-entry history-${cls}`, data: { kind: 'run' } },
+  return h('li', { class: `run-entry run-${cls}`, data: { kind: 'run' } },
     h('div', { class: 'history-line' },
       h('time', { class: 'rel', datetime: r.startedAt, title: exactTime(r.startedAt), text: relTime(r.startedAt) }),
       h('span', { class: 'history-actor', text: r.actor }),
@@ -277,6 +277,8 @@ function historyText(e) {
     if (d.notModified) return 'page not modified (HTTP 304)';
     const bits = [plural(d.items, 'item', 'items'), `${n(d.inserted)} new`];
     if (d.skipped) bits.push(`${n(d.skipped)} already stored`);
+    if (d.unchangedItems) bits.push(`${n(d.unchangedItems)} unchanged`);
+    if (d.changedItems) bits.push(`${n(d.changedItems)} changed`);
     if (d.status) bits.push(`HTTP ${d.status}`);
     return bits.join(' · ');
   }

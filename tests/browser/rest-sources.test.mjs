@@ -307,7 +307,8 @@ test('History: the audit trail of the row, newest first, as text', async () => {
   await eventually(async () => (await entries.count()) === 7, 'the new batch in the history');
   assert.equal(await hist.getAttribute('open'), '');
   assert.equal(await entries.first().locator('.history-action').innerText(), 'Sync');
-  assert.equal(await entries.first().locator('.history-text').innerText(), '50 items · 0 new · 50 already stored · HTTP 200');
+  // The items did not change: nothing chunked or embedded again.
+  assert.equal(await entries.first().locator('.history-text').innerText(), '50 items · 0 new · 50 unchanged · HTTP 200');
   await hist.locator('summary').click();
   assert.equal(await hist.getAttribute('open'), null);
 });
@@ -425,6 +426,45 @@ test('XSS: hostile title, items, cursor and error body are shown as text and nev
   assert.deepEqual(cspErrors, [], 'nothing was blocked by the CSP (nothing inline was attempted)');
   sql(`DELETE FROM kb_chunks WHERE source_id = :'p1'; DELETE FROM kb_docs WHERE source_id = :'p1';
        DELETE FROM kb_rest_cursors WHERE source_id = :'p1'; DELETE FROM kb_sources WHERE id = :'p1';`, [xid]);
+});
+
+test('a held sweep: the row says what would go, Confirm removes it', async () => {
+  const ds = `br${RUN}-held`;
+  const control = (cmd) => fetch(`${UPSTREAM}/mut/control`, { method: 'POST', body: JSON.stringify({ ds, ...cmd }) });
+  await control({ op: 'seed', n: 8 });
+  const sid = one(`INSERT INTO kb_sources (tenant_id, type, title, config) VALUES (:'p1', 'rest', :'p2', :'p3'::jsonb) RETURNING id;`, [TENANT,
+    `Held sweep ${RUN}`, JSON.stringify({
+      baseUrl: `${UPSTREAM}/mut/offset`, cursorStyle: 'offset', cursorParam: 'skip', pageSizeParam: 'limit', defaultPageSize: 5,
+      itemsPath: 'items', totalPath: 'total', textFields: ['title', 'body'], queryTemplate: { ds },
+    })]);
+  const { batch, call } = lib;
+  const toEnd = async () => { for (let i = 0; i < 10; i++) if ((await batch(sid)).json.done) return; };
+  await toEnd();
+  await control({ op: 'set', items: [] });
+  assert.equal((await call('/api/backoffice/rest-sources-reset', { body: { sourceId: sid } })).status, 200);
+  await toEnd();
+  await page.reload();
+  const held = row(sid).locator('.sweep-held');
+  await held.waitFor();
+  assert.match(await held.innerText(), /sweep held: would remove 8 of 8 items/);
+  assert.match(await row(sid).locator('.run-summary').innerText(), /^\+0 new · 0 changed · 0 removed · 0 unchanged$/);
+  assert.equal(counts(sid).chunks, 8, 'nothing removed while held');
+  await shot('11-sweep-held');
+  await held.locator('[data-action="sweep"]').click();
+  await page.locator('#confirm-dialog[open]').waitFor();
+  assert.match(await page.locator('#confirm-body').innerText(), /8 items and the chunks no other item holds leave/);
+  await page.click('#confirm-ok');
+  await toast('Removed 8 items').waitFor();
+  assert.deepEqual(counts(sid), { docs: 0, chunks: 0 });
+  await eventually(async () => (await row(sid).locator('.sweep-held').count()) === 0, 'the held note gone');
+  // The History lists the runs and the confirmation.
+  const hist = row(sid).locator('details.history');
+  await hist.locator('summary').click();
+  await eventually(async () => (await hist.locator('li.run-entry').count()) === 2, 'two runs');
+  assert.match(await hist.locator('li.run-entry').first().innerText(), /sweep confirmed: removed 8 of 8 items, confirmed by an operator/);
+  assert.equal(await hist.locator('li.history-entry').first().locator('.history-action').innerText(), 'Sweep confirmed');
+  await shot('12-sweep-confirmed');
+  await hist.locator('summary').click();
 });
 
 test('narrow window: one card per source, controls still reachable', async () => {

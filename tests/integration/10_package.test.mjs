@@ -250,11 +250,14 @@ test('package: dpkg -i on a fresh machine, remove, purge', { timeout: 240000 }, 
     const st = stats(root, ['/etc/restsync', '/etc/restsync/restsync.env', '/etc/restsync/secret.key',
       '/run/restsync', '/usr/lib/restsync/bin/restsync', '/usr/lib/restsync/fcgi/rest_batch',
       '/etc/nginx/snippets/restsync-fastcgi.conf']);
+    // /run/restsync as deploy/restsync.tmpfiles says (the sockets' boundary).
+    const [, , mode, owner, group] = fs.readFileSync(path.join(ROOT, 'deploy/restsync.tmpfiles'), 'utf8')
+      .split('\n').find((l) => /^d\s+\/run\/restsync\s/.test(l)).split(/\s+/);
     assert.deepEqual(st, {
       '/etc/restsync': 'root:restsync 750',
       '/etc/restsync/restsync.env': 'root:restsync 640',
       '/etc/restsync/secret.key': 'root:restsync 640',
-      '/run/restsync': 'restsync:www-data 750',
+      '/run/restsync': `${owner}:${group} ${mode.replace(/^0/, '')}`,
       '/usr/lib/restsync/bin/restsync': 'root:root 755',
       '/usr/lib/restsync/fcgi/rest_batch': 'root:root 755',
       '/etc/nginx/snippets/restsync-fastcgi.conf': 'root:root 644',

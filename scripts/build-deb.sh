@@ -6,9 +6,9 @@
 # copied to build/deb/src first, so that the build neither sees var/ or
 # build/ nor writes next to the checkout (dpkg-buildpackage puts its
 # results in the parent folder: build/deb).  lintian fails the build on
-# any error or warning; the overrides it accepts are in
-# debian/restsync.lintian-overrides and debian/source/lintian-overrides,
-# each with its reason.
+# any error or warning (and reports the informational tags too); the
+# overrides it accepts are in debian/restsync.lintian-overrides, each with
+# its reason.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/build/deb

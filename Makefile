@@ -151,3 +151,26 @@ bench: bench-bin
 
 bench-commit: bench-bin
 	BENCH_BIN_DIR=$(BUILD)/bench bench/probe_commit.sh
+
+# Debian packaging (debian/, README "Deploying"): make progs builds the
+# programs and the CLI only; make man renders man/*.[18] into build/man
+# (warnings fail); make deb builds build/deb/restsync_<version>_<arch>.deb
+# with dpkg-buildpackage and checks it with lintian (scripts/build-deb.sh).
+MAN_SRC	= $(wildcard man/*.[18])
+
+.PHONY: progs man deb
+
+progs: $(CGI_BIN) $(CLI_BIN)
+
+man:
+	@mkdir -p build/man
+	@for m in $(MAN_SRC); do \
+		out=build/man/$${m##*/}.txt; \
+		LC_ALL=C.UTF-8 MANWIDTH=80 MAN_KEEP_FORMATTING= man --warnings -l \
+		    $$m >$$out 2>build/man/warnings || exit 1; \
+		if [ -s build/man/warnings ]; then cat build/man/warnings >&2; exit 1; fi; \
+		echo "man: $$out"; \
+	done
+
+deb:
+	scripts/build-deb.sh

@@ -6,6 +6,7 @@
 #   /opt/restsync/bin/restsync        the CLI (also /usr/local/bin/restsync)
 #   /opt/restsync/fcgi/<program>      the FastCGI programs (no demo upstream)
 #   /opt/restsync/sql, static, nginx  migrations, the page, nginx templates
+#   /opt/restsync/openapi.json        the API's description (nginx serves it)
 #   /opt/restsync/deploy              render-nginx.sh, restsync-fcgi.sh
 #   /etc/systemd/system               restsync-fcgi@.service,
 #                                     restsync-worker.service, restsync.target
@@ -79,6 +80,7 @@ cp -R "$ROOT/static" "$D$PREFIX/static"
 chmod -R a+rX,go-w "$D$PREFIX/static"
 install -m 0644 "$ROOT/nginx/fastcgi_restsync.conf" \
     "$ROOT/nginx/restsync-prod.conf.in" "$D$PREFIX/nginx/"
+install -m 0644 "$ROOT/docs/openapi.json" "$D$PREFIX/openapi.json"
 install -m 0755 "$ROOT/deploy/render-nginx.sh" "$ROOT/deploy/restsync-fcgi.sh" \
     "$D$PREFIX/deploy/"
 install -m 0644 "$ROOT/deploy/restsync.env.example" "$ROOT/README.md" \

@@ -59,6 +59,17 @@ start_stack() {
 	done
 }
 
+# The Debian package (tests/integration/10_package.test.mjs installs it in
+# a throw-away root), the man pages, and docs/openapi.yaml's tooling (every
+# integration test response is validated against it; tests/openapi, like
+# tests/browser) with docs/openapi.json in step with the YAML.
+echo "== debian package, man pages, OpenAPI"
+make -s deb
+make -s man
+command -v npm >/dev/null 2>&1 || { echo "openapi: npm is missing" >&2; exit 1; }
+npm ci --prefix tests/openapi --no-audit --no-fund --loglevel=error
+node tests/openapi/build.mjs --check
+
 echo "== integration stack"
 export RS_BIN="$ROOT/build/release/bin"
 start_stack

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadValidator } from '../openapi/openapi.mjs';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 export const VAR = process.env.RS_VAR || path.join(ROOT, 'var/test');
@@ -14,6 +15,43 @@ export const ADMIN = ['admin', process.env.ADMIN_PASSWORD || 'test-admin-pw'];
 export const VIEWER = ['viewer', 'viewer-pw'];
 
 export const TENANT = '00000000-0000-4000-8000-0000000000aa';
+
+// Every response the tests receive from an admin zone on this machine
+// (/api/backoffice/...) or /healthz is validated against docs/openapi.yaml
+// (tests/openapi/openapi.mjs: an undescribed path, method or status, a
+// missing header or a body that does not match its schema fails).  The
+// check wraps fetch, so that requests made without call() count too: a
+// violation rejects that fetch, and fails the file at exit even if a test
+// caught it.
+const openapi = await loadValidator();
+export const openapiSeen = [];
+const openapiViolations = [];
+const realFetch = globalThis.fetch;
+globalThis.fetch = async function fetchCheckedAgainstOpenapi(input, init = {}) {
+  const res = await realFetch(input, init);
+  const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+  // This stack's nginx, or another one a test starts on this machine in
+  // front of the same programs (04_auth_request); not the upstream imitations.
+  const ours = ['127.0.0.1', 'localhost'].includes(url.hostname) && url.port !== new URL(UPSTREAM).port;
+  if (ours && (url.pathname.startsWith('/api/backoffice/') || url.pathname === '/healthz')) {
+    const method = (init.method || input.method || 'GET').toUpperCase();
+    const body = await res.clone().text();
+    const errors = openapi.check({ method, pathname: url.pathname, status: res.status, headers: res.headers, body });
+    openapiSeen.push(`${method} ${url.pathname} ${res.status}`);
+    if (errors.length) {
+      openapiViolations.push(...errors);
+      throw new Error(`response does not match docs/openapi.yaml: ${errors.join('; ')}`);
+    }
+  }
+  return res;
+};
+process.on('exit', () => {
+  if (openapiSeen.length) console.error(`docs/openapi.yaml: ${openapiSeen.length} responses checked`);
+  if (openapiViolations.length) {
+    console.error(`docs/openapi.yaml: ${openapiViolations.length} response(s) did not match:\n  ${openapiViolations.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+});
 
 export function basic([u, p]) {
   return 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');

@@ -21,7 +21,7 @@ const ENV = {
 };
 delete ENV.RESTSYNC_SECRET_KEY;
 const RUN = `cli${process.pid}`;
-const COMMANDS = ['batch', 'sync', 'list', 'reset', 'delete', 'migrate', 'worker'];
+const COMMANDS = ['batch', 'sync', 'list', 'reset', 'delete', 'migrate', 'worker', 'runs', 'sweep'];
 
 // Run the CLI to completion: {code, out, err}.
 function cli(args, env = {}) {

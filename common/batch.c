@@ -83,6 +83,7 @@ struct work {
 	int			 conditional;	/* validators kept (config) */
 	int			 sent_validators; /* and sent with this fetch */
 	int			 not_modified;	/* the upstream said 304 */
+	long long		 known;		/* 304: items of the page stored */
 	char			 run_id[37];
 };
 
@@ -623,6 +624,52 @@ out:
 	return st;
 }
 
+/*
+ * A 304 page: its items (as kept with its validators) are seen again,
+ * unchanged; w->known counts those the source still has.
+ */
+static enum rs_status
+items_not_modified(struct batch_ctx *ctx, struct work *w, char *err)
+{
+	struct json_object	*keys = NULL, *k;
+	size_t			 i, n;
+	enum rs_status		 st = RS_OK;
+
+	if (w->src.page_keys == NULL ||
+	    (keys = json_tokener_parse(w->src.page_keys)) == NULL ||
+	    !json_object_is_type(keys, json_type_array))
+		goto out;
+	n = json_object_array_length(keys);
+	if (n > 0 && (w->it = calloc(n, sizeof(*w->it))) == NULL)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		k = json_object_array_get_idx(keys, i);
+		if (!json_object_is_type(k, json_type_string))
+			continue;
+		if ((w->it[w->nit].key = strdup(json_object_get_string(k))) ==
+		    NULL || (w->it[w->nit].title = strdup("")) == NULL)
+			goto nomem;
+		w->nit++;
+	}
+	if ((st = classify_items(ctx, w, err)) != RS_OK)
+		goto out;
+	for (i = 0; i < w->nit; i++) {
+		if (w->it[i].kind == ITEM_NEW) {
+			w->it[i].kind = ITEM_DUP;	/* gone since: ignore */
+			continue;
+		}
+		w->it[i].kind = ITEM_SAME;
+		w->known++;
+	}
+	goto out;
+nomem:
+	rs_errf(err, "out of memory");
+	st = RS_ENOMEM;
+out:
+	json_object_put(keys);
+	return st;
+}
+
 /* Chunk the new and changed items into w->p. */
 static enum rs_status
 chunk_items(struct work *w, struct batch_result *res, char *err)
@@ -1036,7 +1083,6 @@ items_input(struct work *w, const struct plan *pl, struct store_items *si,
 	si->tenant_id = w->src.tenant_id;
 	si->source_id = w->src.id;
 	si->run_id = w->run_id;
-	si->page_key = w->src.next_cursor != NULL ? w->src.next_cursor : "";
 	si->keys = k;
 	si->hashes = h;
 	si->chunk_lists = c;
@@ -1049,7 +1095,6 @@ items_input(struct work *w, const struct plan *pl, struct store_items *si,
 	si->dk = pl->dk;
 	si->dt = pl->dt;
 	si->nd = pl->nd;
-	si->not_modified = w->not_modified;
 	return RS_OK;
 }
 
@@ -1098,6 +1143,8 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	int			 in_tx = 0;
 	long long		 inserted = 0;
 	char			*detail = NULL;
+	const char		**page_keys = NULL;
+	size_t			 npk = 0;
 
 	memset(&cm, 0, sizeof(cm));
 	memset(&si, 0, sizeof(si));
@@ -1146,6 +1193,14 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	}
 	res->skipped = (long long)w->np - (long long)n;
 	res->embed_inputs = (long long)n;
+	if (w->nit > 0 && (page_keys = calloc(w->nit, sizeof(*page_keys))) ==
+	    NULL) {
+		rs_errf(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < w->nit; i++)
+		if (w->it[i].kind != ITEM_DUP)
+			page_keys[npk++] = w->it[i].key;
 
 	gmtime_r(&now, &tm);
 	(void)strftime(day, sizeof(day), "%Y-%m-%d", &tm);
@@ -1174,6 +1229,12 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	sb.action = w->action;
 	sb.run_id = w->run_id;
 	sb.embed_inputs = res->embed_inputs;
+	sb.page_item_keys = page_keys;
+	sb.npage_item_keys = npk;
+	if (w->not_modified && w->known < (long long)w->src.page_items)
+		(void)snprintf(nosweep, sizeof(nosweep), "a page answered 304 "
+		    "Not Modified but only %lld of its %d items are known",
+		    w->known, w->src.page_items);
 	res->done = nx->done;
 
 	for (off = 0; off < n || (n == 0 && off == 0); off += BATCH_GROUP) {
@@ -1204,15 +1265,6 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 			    err)) != RS_OK)
 				goto out;
 			res->chunks_deleted += sr.chunks_deleted;
-			if (w->not_modified) {
-				res->unchanged_items += sr.nm_fresh;
-				if (sr.nm_known < w->src.page_items)
-					(void)snprintf(nosweep, sizeof(nosweep),
-					    "a page answered 304 Not Modified "
-					    "but only %lld of its %d items are "
-					    "known", sr.nm_known,
-					    w->src.page_items);
-			}
 			sb.new_items = res->new_items;
 			sb.changed_items = res->changed_items;
 			sb.unchanged_items = res->unchanged_items;
@@ -1282,6 +1334,7 @@ out:
 	free(detail);
 	items_input_free(&si);
 	plan_free(&pl);
+	free(page_keys);
 	rs_buf_free(&hb);
 	return st;
 }
@@ -1487,6 +1540,8 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 			goto fail;
 		}
 		res->items = w.src.page_items;
+		if ((st = items_not_modified(ctx, &w, err)) != RS_OK)
+			goto fail;
 		goto store;
 	}
 	if (w.resp.status < 200 || w.resp.status > 299) {

@@ -68,7 +68,8 @@ static const char *const stmts[STMT__MAX] = {
 	"       true, coalesce(c.chunk_count, 0), v.page_key IS NOT NULL, v.etag, "
 	"       v.last_modified, v.next_cursor, coalesce(v.done, false), "
 	"       coalesce(v.items, 0), v.total, c.run_id, r.status, "
-	"       nullif(s.config->'allowedRolesOverride', 'null'::jsonb)::text "
+	"       nullif(s.config->'allowedRolesOverride', 'null'::jsonb)::text, "
+	"       to_json(v.item_keys)::text "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
 	"LEFT JOIN kb_rest_runs r ON r.id = c.run_id "
@@ -170,15 +171,16 @@ static const char *const stmts[STMT__MAX] = {
 	"  RETURNING 1"
 	"), val AS ("
 	"  INSERT INTO kb_rest_page_validators AS v (source_id, page_key, "
-	"      etag, last_modified, next_cursor, done, items, total) "
+	"      etag, last_modified, next_cursor, done, items, total, "
+	"      item_keys) "
 	"  SELECT $2::uuid, $18::text, $19::text, $20::text, $12::text, "
-	"      $16::boolean, $13::int, $17::bigint "
+	"      $16::boolean, $13::int, $17::bigint, $35::text[] "
 	"  WHERE $21::boolean AND $22::boolean "
 	"  ON CONFLICT (source_id, page_key) DO UPDATE SET "
 	"    etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified, "
 	"    next_cursor = EXCLUDED.next_cursor, done = EXCLUDED.done, "
 	"    items = EXCLUDED.items, total = EXCLUDED.total, "
-	"    updated_at = now() "
+	"    item_keys = EXCLUDED.item_keys, updated_at = now() "
 	"  RETURNING 1"
 	"), aud AS ("
 	"  INSERT INTO kb_rest_audit (actor, action, source_id, tenant_id, "
@@ -254,79 +256,77 @@ static const char *const stmts[STMT__MAX] = {
 
 	/*
 	 * STMT_ITEMS_APPLY, first statement of a page's transaction:
-	 *  d     reference changes of stored chunks ($10 hash, $11 change,
-	 *        $12 item key and $13 title of an item that now holds it):
-	 *        a chunk held by no item any more is deleted (positions
-	 *        returned for STMT_DENSIFY), others get their new count,
-	 *        title and item key
-	 *  it    new and changed items ($5 key, $6 item hash, $7 chunk
-	 *        hashes comma-separated, $8 title)
-	 *  seen  unchanged items ($9 keys): seen in run $3 on page $4
-	 *  nm    a 304 page ($14): its items as last seen are seen again
+	 *  d     reference changes of stored chunks ($9 hash, $10 change,
+	 *        $11 item key and $12 title of an item that now holds it),
+	 *        each row found by one probe of the unique (source_id,
+	 *        content_hash) index: a chunk held by no item any more is
+	 *        deleted (positions returned for STMT_DENSIFY), others get
+	 *        their new count, title and item key
+	 *  it    new and changed items ($4 key, $5 item hash, $6 chunk
+	 *        hashes comma-separated, $7 title)
+	 *  seen  unchanged items ($8 keys): seen in run $3
+	 * Rows are changed by ctid = ANY (the probes' ctids): a TID scan, so
+	 * no plan can read the source's rows to find them.
 	 */
 	"WITH d AS ("
-	"  SELECT * FROM unnest($10::text[], $11::int4[], $12::text[], "
-	"                       $13::text[]) AS d(h, n, k, t)"
+	"  SELECT u.h, u.n, u.k, u.t, x.tid, x.refs, x.title, x.key "
+	"  FROM unnest($9::text[], $10::int4[], $11::text[], $12::text[]) "
+	"       AS u(h, n, k, t) "
+	"  CROSS JOIN LATERAL (SELECT c.ctid AS tid, c.item_refs AS refs, "
+	"      c.title, c.metadata->>'itemKey' AS key FROM kb_chunks c "
+	"      WHERE c.source_id = $2::uuid AND c.content_hash = u.h "
+	"      LIMIT 1) x"
 	"), upd AS ("
 	"  UPDATE kb_chunks c SET item_refs = c.item_refs + d.n, "
 	"    title = coalesce(d.t, c.title), "
 	"    metadata = CASE WHEN d.k IS NULL THEN c.metadata "
 	"        ELSE c.metadata || jsonb_build_object('itemKey', d.k) END "
-	"  FROM d WHERE c.source_id = $2::uuid AND c.content_hash = d.h "
-	"    AND c.item_refs + d.n > 0 AND (d.n <> 0 "
-	"      OR c.title IS DISTINCT FROM coalesce(d.t, c.title) "
-	"      OR (d.k IS NOT NULL AND "
-	"          c.metadata->>'itemKey' IS DISTINCT FROM d.k)) "
+	"  FROM d WHERE c.ctid = ANY (ARRAY(SELECT tid FROM d "
+	"      WHERE refs + n > 0 AND (n <> 0 "
+	"        OR title IS DISTINCT FROM coalesce(t, title) "
+	"        OR (k IS NOT NULL AND key IS DISTINCT FROM k)))) "
+	"    AND c.ctid = d.tid "
 	"  RETURNING 1"
 	"), del AS ("
 	"  DELETE FROM kb_chunks c USING d "
-	"  WHERE c.source_id = $2::uuid AND c.content_hash = d.h "
-	"    AND c.item_refs + d.n <= 0 "
+	"  WHERE c.ctid = ANY (ARRAY(SELECT tid FROM d WHERE refs + n <= 0)) "
+	"    AND c.ctid = d.tid "
 	"  RETURNING c.doc_id, c.chunk_idx"
 	"), it AS ("
 	"  INSERT INTO kb_rest_items AS i (tenant_id, source_id, item_key, "
-	"      item_hash, chunk_hashes, title, first_seen_run, last_seen_run, "
-	"      last_page_key) "
+	"      item_hash, chunk_hashes, title, first_seen_run, last_seen_run) "
 	"  SELECT $1::uuid, $2::uuid, u.k, u.h, "
 	"      coalesce(string_to_array(nullif(u.c, ''), ','), '{}'), u.t, "
-	"      $3::uuid, $3::uuid, $4::text "
-	"  FROM unnest($5::text[], $6::text[], $7::text[], $8::text[]) "
+	"      $3::uuid, $3::uuid "
+	"  FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) "
 	"       AS u(k, h, c, t) "
 	"  ON CONFLICT (source_id, item_key) DO UPDATE SET "
 	"    item_hash = EXCLUDED.item_hash, "
 	"    chunk_hashes = EXCLUDED.chunk_hashes, title = EXCLUDED.title, "
-	"    last_seen_run = EXCLUDED.last_seen_run, "
-	"    last_page_key = EXCLUDED.last_page_key, last_seen_at = now(), "
+	"    last_seen_run = EXCLUDED.last_seen_run, last_seen_at = now(), "
 	"    changed_at = now() "
 	"  RETURNING 1"
 	"), seen AS ("
 	"  UPDATE kb_rest_items i SET last_seen_run = $3::uuid, "
-	"    last_page_key = $4::text, last_seen_at = now() "
-	"  FROM unnest($9::text[]) AS s(k) "
-	"  WHERE i.source_id = $2::uuid AND i.item_key = s.k "
-	"  RETURNING 1"
-	"), nm AS ("
-	"  UPDATE kb_rest_items i SET last_seen_run = $3::uuid, "
 	"    last_seen_at = now() "
-	"  FROM kb_rest_items o "
-	"  WHERE $14::boolean AND i.source_id = $2::uuid "
-	"    AND i.last_page_key = $4::text AND o.source_id = i.source_id "
-	"    AND o.item_key = i.item_key "
-	"  RETURNING (o.last_seen_run IS DISTINCT FROM $3::uuid) AS fresh"
+	"  WHERE i.ctid = ANY (ARRAY(SELECT x.tid "
+	"      FROM unnest($8::text[]) AS s(k) "
+	"      CROSS JOIN LATERAL (SELECT ctid AS tid FROM kb_rest_items "
+	"          WHERE source_id = $2::uuid AND item_key = s.k LIMIT 1) x)) "
+	"  RETURNING 1"
 	") "
 	"SELECT (SELECT count(*) FROM del), "
 	"       (SELECT array_agg(doc_id)::text FROM del), "
 	"       (SELECT array_agg(chunk_idx)::text FROM del), "
-	"       (SELECT count(*) FROM nm), "
-	"       (SELECT count(*) FROM nm WHERE fresh), "
-	"       (SELECT count(*) FROM it), (SELECT count(*) FROM seen), "
-	"       (SELECT count(*) FROM upd)",
+	"       (SELECT count(*) FROM seen), "
+	"       (SELECT count(*) FROM it), (SELECT count(*) FROM upd)",
 
 	/*
 	 * STMT_DENSIFY: after chunks at ($1 doc, $2 chunk_idx) were deleted,
 	 * each doc's last chunks move into the holes, so that its indexes
-	 * stay 0 .. next_chunk_idx - 1 (one row moved per deleted chunk, by
-	 * index range probes); a doc left empty goes.
+	 * stay 0 .. next_chunk_idx - 1 (one row moved per deleted chunk,
+	 * found by a range probe of (doc_id, chunk_idx), changed by ctid); a
+	 * doc left empty goes.
 	 */
 	"WITH del AS ("
 	"  SELECT * FROM unnest($1::uuid[], $2::int4[]) AS t(doc_id, idx)"
@@ -334,21 +334,24 @@ static const char *const stmts[STMT__MAX] = {
 	"  SELECT doc_id, count(*)::int AS k FROM del GROUP BY doc_id"
 	"), docs AS ("
 	"  SELECT d.id, d.next_chunk_idx - cnt.k AS n "
-	"  FROM kb_docs d JOIN cnt ON cnt.doc_id = d.id"
+	"  FROM cnt CROSS JOIN LATERAL (SELECT id, next_chunk_idx FROM kb_docs "
+	"      WHERE id = cnt.doc_id LIMIT 1) d"
 	"), holes AS ("
 	"  SELECT del.doc_id, del.idx, row_number() OVER "
 	"      (PARTITION BY del.doc_id ORDER BY del.idx) AS rn "
 	"  FROM del JOIN docs ON docs.id = del.doc_id WHERE del.idx < docs.n"
 	"), movers AS ("
-	"  SELECT m.id, docs.id AS doc_id, row_number() OVER "
+	"  SELECT m.tid, docs.id AS doc_id, row_number() OVER "
 	"      (PARTITION BY docs.id ORDER BY m.chunk_idx) AS rn "
-	"  FROM docs CROSS JOIN LATERAL (SELECT k.id, k.chunk_idx "
+	"  FROM docs CROSS JOIN LATERAL (SELECT k.ctid AS tid, k.chunk_idx "
 	"      FROM kb_chunks k WHERE k.doc_id = docs.id "
 	"        AND k.chunk_idx >= docs.n ORDER BY k.chunk_idx) m"
+	"), pairs AS ("
+	"  SELECT m.tid, h.idx FROM movers m "
+	"  JOIN holes h ON h.doc_id = m.doc_id AND h.rn = m.rn"
 	"), mv AS ("
-	"  UPDATE kb_chunks k SET chunk_idx = h.idx "
-	"  FROM movers m JOIN holes h ON h.doc_id = m.doc_id AND h.rn = m.rn "
-	"  WHERE k.id = m.id "
+	"  UPDATE kb_chunks k SET chunk_idx = p.idx FROM pairs p "
+	"  WHERE k.ctid = ANY (ARRAY(SELECT tid FROM pairs)) AND k.ctid = p.tid "
 	"  RETURNING 1"
 	"), kept AS ("
 	"  UPDATE kb_docs d SET next_chunk_idx = docs.n, updated_at = now() "
@@ -385,18 +388,23 @@ static const char *const stmts[STMT__MAX] = {
 	"          AND last_seen_run IS DISTINCT FROM $2::uuid "
 	"        ORDER BY item_key LIMIT $3::int) "
 	"  RETURNING i.item_key, i.chunk_hashes"
-	"), d AS ("
+	"), g AS ("
 	"  SELECT h, count(*)::int AS n FROM gone, unnest(gone.chunk_hashes) h "
 	"  GROUP BY h"
+	"), d AS ("
+	"  SELECT g.h, g.n, x.tid, x.refs FROM g "
+	"  CROSS JOIN LATERAL (SELECT c.ctid AS tid, c.item_refs AS refs "
+	"      FROM kb_chunks c WHERE c.source_id = $1::uuid "
+	"        AND c.content_hash = g.h LIMIT 1) x"
 	"), upd AS ("
 	"  UPDATE kb_chunks c SET item_refs = c.item_refs - d.n FROM d "
-	"  WHERE c.source_id = $1::uuid AND c.content_hash = d.h "
-	"    AND c.item_refs - d.n > 0 "
+	"  WHERE c.ctid = ANY (ARRAY(SELECT tid FROM d WHERE refs - n > 0)) "
+	"    AND c.ctid = d.tid "
 	"  RETURNING 1"
 	"), del AS ("
 	"  DELETE FROM kb_chunks c USING d "
-	"  WHERE c.source_id = $1::uuid AND c.content_hash = d.h "
-	"    AND c.item_refs - d.n <= 0 "
+	"  WHERE c.ctid = ANY (ARRAY(SELECT tid FROM d WHERE refs - n <= 0)) "
+	"    AND c.ctid = d.tid "
 	"  RETURNING c.doc_id, c.chunk_idx"
 	") "
 	"SELECT (SELECT count(*) FROM gone), (SELECT max(item_key) FROM gone), "
@@ -640,6 +648,7 @@ store_source_free(struct source_row *s)
 	free(s->page_last_modified);
 	free(s->page_next);
 	free(s->roles);
+	free(s->page_keys);
 	if (s->secret_ct != NULL)
 		PQfreemem(s->secret_ct);
 	if (s->secret_nonce != NULL)
@@ -719,6 +728,7 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	(void)snprintf(s->run_status, sizeof(s->run_status), "%s",
 	    PQgetvalue(r, 0, 21));
 	s->roles = dup_val(r, 22);
+	s->page_keys = dup_val(r, 23);
 	if ((!PQgetisnull(r, 0, 9) && !PQgetisnull(r, 0, 10) &&
 	    (s->secret_ct == NULL || s->secret_nonce == NULL)) ||
 	    s->type == NULL || s->title == NULL || s->config == NULL ||
@@ -726,7 +736,8 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	    (s->page_etag == NULL && !PQgetisnull(r, 0, 14)) ||
 	    (s->page_last_modified == NULL && !PQgetisnull(r, 0, 15)) ||
 	    (s->page_next == NULL && !PQgetisnull(r, 0, 16)) ||
-	    (s->roles == NULL && !PQgetisnull(r, 0, 22))) {
+	    (s->roles == NULL && !PQgetisnull(r, 0, 22)) ||
+	    (s->page_keys == NULL && !PQgetisnull(r, 0, 23))) {
 		store_source_free(s);
 		PQclear(r);
 		store_unlock_source(st, id);
@@ -897,8 +908,8 @@ enum rs_status
 store_commit_batch(struct store *st, const struct store_batch *b,
     struct store_commit *res, char *err)
 {
-	enum { NP = 34 };
-	struct rs_buf	 arrs[7];
+	enum { NP = 35 };
+	struct rs_buf	 arrs[8];
 	PGresult	*r = NULL;
 	const char	*v[NP];
 	int		 lens[NP], fmts[NP];
@@ -914,9 +925,11 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	memset(lens, 0, sizeof(lens));
 	memset(fmts, 0, sizeof(fmts));
 	memset(types, 0, sizeof(types));
-	for (i = 0; i < 7; i++)
+	for (i = 0; i < 8; i++)
 		rs_buf_init(&arrs[i], STORE_MAX_PARAM);
-	if (bin_int_array(&arrs[6], &c->refs, sizeof(*c), b->nchunks) ||
+	if (bin_text_array(&arrs[7], b->page_item_keys, sizeof(char *),
+	    b->npage_item_keys) ||
+	    bin_int_array(&arrs[6], &c->refs, sizeof(*c), b->nchunks) ||
 	    bin_text_array(&arrs[0], b->roles, sizeof(char *), b->nroles) ||
 	    bin_text_array(&arrs[1], &c->title, sizeof(*c), b->nchunks) ||
 	    bin_text_array(&arrs[2], &c->content, sizeof(*c), b->nchunks) ||
@@ -974,6 +987,10 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	v[31] = cnt[3];
 	v[32] = cnt[4];
 	v[33] = b->no_sweep;
+	v[34] = arrs[7].p;
+	lens[34] = (int)arrs[7].len;
+	fmts[34] = 1;
+	types[34] = OID_TEXTARRAY;
 
 	if ((r = run(st, STMT_COMMIT_BATCH, NP, types, v, lens, fmts, RETRY_NEVER,
 	    err)) == NULL) {
@@ -996,7 +1013,7 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	rc = RS_OK;
 out:
 	PQclear(r);
-	for (i = 0; i < 7; i++)
+	for (i = 0; i < 8; i++)
 		rs_buf_free(&arrs[i]);
 	return rc;
 }
@@ -1159,7 +1176,7 @@ enum rs_status
 store_items_apply(struct store *st, const struct store_items *it,
     struct store_items_res *res, char *err)
 {
-	enum { NP = 14 };
+	enum { NP = 12 };
 	struct rs_buf	 a[9];
 	PGresult	*r = NULL;
 	const char	*v[NP];
@@ -1192,14 +1209,12 @@ store_items_apply(struct store *st, const struct store_items *it,
 	v[0] = it->tenant_id;
 	v[1] = it->source_id;
 	v[2] = it->run_id;
-	v[3] = it->page_key != NULL ? it->page_key : "";
 	for (i = 0; i < 9; i++) {
-		v[4 + i] = a[i].p;
-		lens[4 + i] = (int)a[i].len;
-		fmts[4 + i] = 1;
-		types[4 + i] = i == 6 ? OID_INT4ARRAY : OID_TEXTARRAY;
+		v[3 + i] = a[i].p;
+		lens[3 + i] = (int)a[i].len;
+		fmts[3 + i] = 1;
+		types[3 + i] = i == 6 ? OID_INT4ARRAY : OID_TEXTARRAY;
 	}
-	v[13] = it->not_modified ? "true" : "false";
 	if ((r = run(st, STMT_ITEMS_APPLY, NP, types, v, lens, fmts,
 	    RETRY_NEVER, err)) == NULL) {
 		rc = RS_EDB;
@@ -1211,8 +1226,7 @@ store_items_apply(struct store *st, const struct store_items *it,
 		goto out;
 	}
 	res->chunks_deleted = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	res->nm_known = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-	res->nm_fresh = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+	res->seen = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
 	rc = RS_OK;
 	if (res->chunks_deleted > 0)
 		rc = store_densify(st, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),

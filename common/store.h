@@ -74,6 +74,8 @@ struct source_row {
 	char		 run_id[37];
 	char		 run_status[16];	/* running, failed, done, ... */
 	char		*roles;		/* allowedRolesOverride JSON, or NULL */
+	char		*page_keys;	/* JSON array: the item keys of the
+					   page at next_cursor, or NULL */
 };
 
 /*
@@ -139,6 +141,9 @@ struct store_batch {
 	long long		 chunks_deleted;	/* by store_items_apply */
 	long long		 embed_inputs;
 	const char		*no_sweep;	/* why the run may not sweep */
+	/* The page's item keys, kept with its validators (save_page). */
+	const char *const	*page_item_keys;
+	size_t			 npage_item_keys;
 };
 
 struct store_commit {
@@ -188,7 +193,6 @@ struct store_items {
 	const char		*tenant_id;
 	const char		*source_id;
 	const char		*run_id;
-	const char		*page_key;	/* "" for the first page */
 	/* New and changed items. */
 	const char		**keys;
 	const char		**hashes;
@@ -205,13 +209,11 @@ struct store_items {
 	const char *const	*dk;
 	const char *const	*dt;
 	size_t			 nd;
-	int			 not_modified;	/* a 304 page */
 };
 
 struct store_items_res {
 	long long	 chunks_deleted;
-	long long	 nm_known;	/* 304: items last seen on the page */
-	long long	 nm_fresh;	/* ... not yet seen in this run */
+	long long	 seen;		/* unchanged items marked seen */
 };
 
 /*

@@ -57,7 +57,6 @@ CREATE TABLE kb_rest_items (
     title           text,
     first_seen_run  uuid,
     last_seen_run   uuid,
-    last_page_key   text,                 -- the page it was last seen on
     first_seen_at   timestamptz NOT NULL DEFAULT now(),
     last_seen_at    timestamptz NOT NULL DEFAULT now(),
     changed_at      timestamptz NOT NULL DEFAULT now(),
@@ -65,8 +64,12 @@ CREATE TABLE kb_rest_items (
     FOREIGN KEY (source_id, tenant_id) REFERENCES kb_sources(id, tenant_id)
         ON DELETE CASCADE
 );
--- 304 pages: the items last seen on a page are seen again.
-CREATE INDEX kb_rest_items_page ON kb_rest_items (source_id, last_page_key);
+-- No other index leads with source_id: a lookup by (source_id, item_key)
+-- can only be a probe of the primary key, whatever the statistics say.
+
+-- The keys of the items a page had when its validators were saved: a 304
+-- answer marks them seen (docs/SYNC-RUNS.md).
+ALTER TABLE kb_rest_page_validators ADD COLUMN item_keys text[];
 
 ALTER TABLE kb_chunks ADD COLUMN item_refs integer NOT NULL DEFAULT 1;
 
@@ -112,3 +115,16 @@ GROUP BY k.tenant_id, k.source_id,
 -- forget the validators once, so the first run after the upgrade reads
 -- every page.
 DELETE FROM kb_rest_page_validators;
+
+-- Bulk syncs add rows to a source faster than the default autovacuum
+-- thresholds notice (10% of the table for analyze, 20% for vacuum): on a
+-- big table a new source's rows stay unknown to the statistics, and
+-- heap pages stay out of the visibility map (index-only probes need it).
+-- The per-batch statements probe indexes whatever the statistics say
+-- (docs/ARCHITECTURE.md); these keep the maintenance in step anyway.
+ALTER TABLE kb_chunks SET (autovacuum_analyze_scale_factor = 0.02,
+    autovacuum_vacuum_scale_factor = 0.05,
+    autovacuum_vacuum_insert_scale_factor = 0.05);
+ALTER TABLE kb_rest_items SET (autovacuum_analyze_scale_factor = 0.02,
+    autovacuum_vacuum_scale_factor = 0.05,
+    autovacuum_vacuum_insert_scale_factor = 0.05);

@@ -27,6 +27,7 @@
 
 #include "batch.h"
 #include "migrate.h"
+#include "runner.h"
 #include "runs.h"
 #include "sources.h"
 #include "worker.h"
@@ -324,22 +325,6 @@ cmd_batch(const struct opts *o)
 	return st == RS_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-/* Sleep ms unless told to stop. */
-static void
-nap(double ms)
-{
-	struct timespec	 ts;
-	double		 end = rs_now_ms() + ms, left;
-
-	while (!stop_flag && (left = end - rs_now_ms()) > 0) {
-		if (left > 100)
-			left = 100;
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)(left * 1e6);
-		(void)nanosleep(&ts, NULL);
-	}
-}
-
 static void
 draw_bar(long long items, long long total, int batches, long long inserted,
     long long skipped, int waiting)
@@ -364,133 +349,133 @@ draw_bar(long long items, long long total, int batches, long long inserted,
 	fflush(stdout);
 }
 
+/* What the sync's progress needs between batches (runner callbacks). */
+struct sync_view {
+	int		 tty;
+	int		 told;		/* said "busy" once */
+	int		 batches;
+	long long	 items, inserted, skipped;
+};
+
+static void
+sync_on_batch(void *arg, enum rs_status st, const struct batch_result *res,
+    const char *err)
+{
+	struct sync_view	*v = arg;
+
+	(void)err;
+	v->told = 0;
+	if (st != RS_OK || !res->fetched)
+		return;
+	v->batches++;
+	v->items += res->items;
+	v->inserted += res->inserted;
+	v->skipped += res->skipped;
+	if (v->tty) {
+		draw_bar(res->done && res->total >= 0 ? res->total : v->items,
+		    res->total, v->batches, v->inserted, v->skipped, 0);
+		return;
+	}
+	printf("batch %d: items=%lld inserted=%lld skipped=%lld "
+	    "itemCount=%lld total=", v->batches, res->items, res->inserted,
+	    res->skipped, res->item_count);
+	if (res->total >= 0)
+		printf("%lld", res->total);
+	else
+		printf("-");
+	printf(" next=");
+	if (res->next != NULL)
+		put_safe(stdout, res->next);
+	else
+		printf("-");
+	printf(" new=%lld changed=%lld unchanged=%lld", res->new_items,
+	    res->changed_items, res->unchanged_items);
+	if (res->sweep[0] != '\0')
+		printf(" sweep=%s removed=%lld", res->sweep,
+		    res->removed_items);
+	printf(" ms=%.1f\n", res->ms.total);
+	fflush(stdout);
+}
+
+static int
+sync_on_busy(void *arg, double waited_ms)
+{
+	struct sync_view	*v = arg;
+
+	(void)waited_ms;
+	if (v->tty)
+		draw_bar(v->items, -1, v->batches, v->inserted, v->skipped, 1);
+	else if (!v->told)
+		printf("busy: a batch of this source is running elsewhere; "
+		    "waiting\n");
+	v->told = 1;
+	fflush(stdout);
+	return 1;
+}
+
 /*
- * Batches until done.  RS_EBUSY is a running batch (wait) unless the
- * source is disabled (fail): the page's source object says which.
+ * Batches until done (common/runner.c): a running batch elsewhere is
+ * waited out for at most SYNC_BUSY_MAX_S in a row; a disabled source
+ * fails.
  */
 static int
 cmd_sync(const struct opts *o)
 {
 	struct batch_ctx	 ctx;
-	struct batch_result	 res;
-	struct src_db		*db = NULL;
-	struct json_object	*src, *v;
-	enum rs_status		 st;
+	struct runner_opts	 ro;
+	struct runner_sum	 sum;
+	struct sync_view	 view;
+	enum runner_end		 end;
 	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
-	long long		 items = 0, inserted = 0, skipped = 0;
-	double			 t0 = rs_now_ms(), busy_since = 0;
-	int			 tty = isatty(STDOUT_FILENO), batches = 0;
-	int			 rc = EXIT_FAILURE, enabled, told = 0;
+	int			 rc = EXIT_FAILURE;
 
 	if (open_ctx("sync", &ctx) == -1)
 		return EXIT_FAILURE;
-	if (src_open(&db, ctx.st, err) != RS_OK) {
-		fail_msg("sync", err);
-		goto out;
-	}
 	cli_actor(actor, sizeof(actor));
 	catch_signals();
-	for (;;) {
-		if (stop_flag) {
-			if (tty)
-				putchar('\n');
-			fprintf(stderr, "restsync sync: interrupted after %d "
-			    "batches\n", batches);
-			rc = EXIT_INTR;
-			break;
-		}
-		err[0] = '\0';
-		st = batch_run(&ctx, o->arg, actor, "sync-to-end", &res, err);
-		if (st == RS_EBUSY) {
-			batch_result_free(&res);
-			if (src_get(db, o->arg, &src, err) != RS_OK) {
-				fail_msg("sync", err);
-				break;
-			}
-			enabled = json_object_object_get_ex(src, "enabled",
-			    &v) && json_object_get_boolean(v);
-			json_object_put(src);
-			if (!enabled) {
-				if (tty && batches > 0)
-					putchar('\n');
-				fail_msg("sync", "source is disabled; enable "
-				    "it to sync");
-				break;
-			}
-			if (busy_since == 0)
-				busy_since = rs_now_ms();
-			if (rs_now_ms() - busy_since > SYNC_BUSY_MAX_S * 1000.0) {
-				if (tty)
-					putchar('\n');
-				fprintf(stderr, "restsync sync: a batch of this "
-				    "source has been running elsewhere for "
-				    "%d s; giving up\n", SYNC_BUSY_MAX_S);
-				break;
-			}
-			if (tty)
-				draw_bar(items, -1, batches, inserted, skipped,
-				    1);
-			else if (!told)
-				printf("busy: a batch of this source is running"
-				    " elsewhere; waiting\n");
-			told = 1;
-			fflush(stdout);
-			nap(500 + (double)(rand() % 500));
-			continue;
-		}
-		busy_since = 0;
-		told = 0;
-		if (st != RS_OK) {
-			if (tty && batches > 0)
-				putchar('\n');
-			fail_msg("sync", err);
-			batch_result_free(&res);
-			break;
-		}
-		if (res.fetched) {
-			batches++;
-			items += res.items;
-			inserted += res.inserted;
-			skipped += res.skipped;
-		}
-		if (tty && res.fetched)
-			draw_bar(res.done && res.total >= 0 ? res.total : items,
-			    res.total, batches, inserted, skipped, 0);
-		else if (res.fetched) {
-			printf("batch %d: items=%lld inserted=%lld skipped=%lld "
-			    "itemCount=%lld total=", batches, res.items,
-			    res.inserted, res.skipped, res.item_count);
-			if (res.total >= 0)
-				printf("%lld", res.total);
-			else
-				printf("-");
-			printf(" next=");
-			if (res.next != NULL)
-				put_safe(stdout, res.next);
-			else
-				printf("-");
-			printf(" ms=%.1f\n", res.ms.total);
-			fflush(stdout);
-		}
-		if (res.done) {
-			if (tty && batches > 0)
-				putchar('\n');
-			if (batches == 0)
-				printf("done: the source was already done "
-				    "(restsync reset starts it over)\n");
-			else
-				printf("done: batches=%d items=%lld "
-				    "inserted=%lld skipped=%lld seconds=%.1f\n",
-				    batches, items, inserted, skipped,
-				    (rs_now_ms() - t0) / 1000);
-			batch_result_free(&res);
-			rc = EXIT_SUCCESS;
-			break;
-		}
-		batch_result_free(&res);
+	memset(&view, 0, sizeof(view));
+	view.tty = isatty(STDOUT_FILENO);
+	memset(&ro, 0, sizeof(ro));
+	ro.actor = actor;
+	ro.action = "sync-to-end";
+	ro.busy_max_ms = SYNC_BUSY_MAX_S * 1000.0;
+	ro.stop = &stop_flag;
+	ro.on_batch = sync_on_batch;
+	ro.on_busy = sync_on_busy;
+	ro.arg = &view;
+	err[0] = '\0';
+	end = runner_loop(&ctx, o->arg, &ro, &sum, err);
+	if (view.tty && view.batches > 0)
+		putchar('\n');
+	switch (end) {
+	case RUNNER_DONE:
+		if (sum.batches == 0)
+			printf("done: the source was already done "
+			    "(restsync reset starts it over)\n");
+		else
+			printf("done: batches=%d items=%lld inserted=%lld "
+			    "skipped=%lld seconds=%.1f\n", sum.batches,
+			    sum.items, sum.inserted, sum.skipped,
+			    sum.ms / 1000);
+		rc = EXIT_SUCCESS;
+		break;
+	case RUNNER_STOPPED:
+		fprintf(stderr, "restsync sync: interrupted after %d "
+		    "batches\n", sum.batches);
+		rc = EXIT_INTR;
+		break;
+	case RUNNER_BUSY:
+		fprintf(stderr, "restsync sync: a batch of this source has been "
+		    "running elsewhere for %d s; giving up\n",
+		    SYNC_BUSY_MAX_S);
+		break;
+	case RUNNER_DISABLED:
+		fail_msg("sync", "source is disabled; enable it to sync");
+		break;
+	default:
+		fail_msg("sync", err);
+		break;
 	}
-out:
-	src_close(db);
 	close_ctx(&ctx);
 	return rc;
 }

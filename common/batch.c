@@ -1451,7 +1451,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	}
 	if (!w.src.enabled) {
 		rs_errf(err, "source is disabled; enable it to sync");
-		st = RS_EBUSY;
+		st = RS_EDISABLED;
 		goto out;
 	}
 	res->page_count = w.src.page_count;
@@ -1463,7 +1463,15 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		goto out;
 	}
 
-	/* The run this batch belongs to (docs/SYNC-RUNS.md). */
+	/* The run this batch belongs to (docs/SYNC-RUNS.md).  A server-side
+	 * run's pages are its executor's alone (action "run"). */
+	if (strcmp(w.src.run_status, "running") == 0 && w.src.run_server &&
+	    strcmp(action, BATCH_ACTION_RUN) != 0) {
+		rs_errf(err, "a server-side run of this source is going (run "
+		    "%s); stop it to sync by hand", w.src.run_id);
+		st = RS_EBUSY;
+		goto out;
+	}
 	if (strcmp(w.src.run_status, "running") == 0)
 		(void)snprintf(w.run_id, sizeof(w.run_id), "%s", w.src.run_id);
 	else {
@@ -1654,7 +1662,8 @@ fail:
 	/* 10. Record the failure (a separate write; the batch wrote
 	 * nothing).  Secrets never reach the message. */
 	redact_buf(err, &w.sv);
-	if (st != RS_EBUSY && st != RS_ENOTFOUND && w.locked) {
+	if (st != RS_EBUSY && st != RS_EDISABLED && st != RS_ENOTFOUND &&
+	    w.locked) {
 		char	*detail = audit_detail(res);
 
 		(void)store_record_error(ctx->st, w.src.tenant_id, w.src.id,

@@ -27,6 +27,7 @@
 #include "store.h"
 
 #define BATCH_FETCH_TIMEOUT_MS	4000	/* one upstream attempt */
+#define BATCH_ACTION_RUN	"run"	/* the batches of a server-side run */
 #define BATCH_DEADLINE_MS	20000	/* whole batch, retries included;
 					   below nginx's fastcgi_read_timeout */
 

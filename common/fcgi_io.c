@@ -29,6 +29,7 @@ static const int http_codes[RS__MAX] = {
 	503,	/* RS_EDB */
 	500,	/* RS_ENOMEM */
 	500,	/* RS_EINTERNAL */
+	409,	/* RS_EDISABLED */
 };
 
 static const char *

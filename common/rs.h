@@ -29,6 +29,7 @@ enum rs_status {
 	RS_EDB,		/* database failed: 503 */
 	RS_ENOMEM,	/* allocation failed or a cap was hit internally: 500 */
 	RS_EINTERNAL,	/* anything else: 500 */
+	RS_EDISABLED,	/* the source is disabled: 409 */
 	RS__MAX
 };
 

@@ -183,3 +183,75 @@ out:
 	store_source_free(&src);
 	return rc;
 }
+
+/* The audit detail of a run's start or stop (JSON text, malloc'd). */
+static char *
+runs_event(const char *run_id, const char *key, int flag)
+{
+	struct json_object	*o = json_object_new_object();
+	char			*s;
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "runId", json_object_new_string(run_id));
+	json_object_object_add(o, key, json_object_new_boolean(flag));
+	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return s;
+}
+
+/* Audit and commit the transaction a store_run_* call left open. */
+static enum rs_status
+runs_finish(struct store *st, const char *actor, const char *action,
+    const char *source_id, const char *tenant_id, const char *detail,
+    char *err)
+{
+	enum rs_status	 rc;
+
+	if (detail == NULL) {
+		rs_errf(err, "out of memory");
+		rc = RS_ENOMEM;
+	} else if ((rc = store_audit(st, actor, action, source_id, tenant_id,
+	    "ok", detail, err)) == RS_OK &&
+	    (rc = store_tx(st, STORE_COMMIT, err)) == RS_OK)
+		return RS_OK;
+	(void)store_tx(st, STORE_ROLLBACK, NULL);
+	return rc;
+}
+
+enum rs_status
+runs_start(struct store *st, const char *source_id, const char *actor,
+    char run_id[37], char *err)
+{
+	char		 tenant[37], *detail;
+	int		 restarted;
+	enum rs_status	 rc;
+
+	if ((rc = store_run_start(st, source_id, actor, run_id, tenant,
+	    &restarted, err)) != RS_OK)
+		return rc;
+	detail = runs_event(run_id, "fromFirstPage", restarted);
+	rc = runs_finish(st, actor, "run-start", source_id, tenant, detail,
+	    err);
+	free(detail);
+	if (rc != RS_OK)
+		run_id[0] = '\0';
+	return rc;
+}
+
+enum rs_status
+runs_stop(struct store *st, const char *source_id, const char *actor,
+    char run_id[37], int *now, char *err)
+{
+	char		 tenant[37], *detail;
+	enum rs_status	 rc;
+
+	if ((rc = store_run_stop(st, source_id, actor, run_id, tenant, now,
+	    err)) != RS_OK)
+		return rc;
+	detail = runs_event(run_id, "stoppedAtOnce", *now);
+	rc = runs_finish(st, actor, "run-stop", source_id, tenant, detail,
+	    err);
+	free(detail);
+	return rc;
+}

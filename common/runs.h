@@ -51,4 +51,19 @@ enum rs_status	 runs_confirm_sweep(struct store *, const char *source_id,
 		    const char *run_id, const char *actor,
 		    struct runs_sweep *, char *err);
 
+/*
+ * POST rest-sync: start a server-side run of the source for actor (see
+ * store_run_start), audited as "run-start", workers notified.
+ */
+enum rs_status	 runs_start(struct store *, const char *source_id,
+		    const char *actor, char run_id[37], char *err);
+
+/*
+ * POST rest-sync-stop: ask the source's server-side run to stop after
+ * its page in flight (*now: it was stopped at once, no worker had it);
+ * audited as "run-stop".  RS_EBUSY when no run is going.
+ */
+enum rs_status	 runs_stop(struct store *, const char *source_id,
+		    const char *actor, char run_id[37], int *now, char *err);
+
 #endif

@@ -39,6 +39,13 @@ enum stmt {
 	STMT_SWEEP_FINISH,
 	STMT_AUDIT,
 	STMT_GUARD,
+	STMT_RUN_CHECK,
+	STMT_RUN_RESTART,
+	STMT_RUN_TAKEOVER,
+	STMT_RUN_NEW,
+	STMT_RUN_NOTIFY,
+	STMT_RUN_STOP,
+	STMT_RUN_STOP_NOW,
 	STMT_BEGIN,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
@@ -69,7 +76,7 @@ static const char *const stmts[STMT__MAX] = {
 	"       v.last_modified, v.next_cursor, coalesce(v.done, false), "
 	"       coalesce(v.items, 0), v.total, c.run_id, r.status, "
 	"       nullif(s.config->'allowedRolesOverride', 'null'::jsonb)::text, "
-	"       to_json(v.item_keys)::text "
+	"       to_json(v.item_keys)::text, coalesce(r.server, false) "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
 	"LEFT JOIN kb_rest_runs r ON r.id = c.run_id "
@@ -449,6 +456,62 @@ static const char *const stmts[STMT__MAX] = {
 	"      IS NOT DISTINCT FROM $2::jsonb "
 	"FOR SHARE",
 
+	/*
+	 * STMT_RUN_CHECK (rest-sync, rest-sync-stop): the source, its batch
+	 * lock for this transaction (false: a batch runs), and its run.
+	 */
+	"SELECT pg_try_advisory_xact_lock(hashtextextended("
+	"           'restsync:source:' || s.id::text, 0)), "
+	"       s.enabled, s.tenant_id, c.run_id, r.status, "
+	"       coalesce(r.server, false), coalesce(c.done, false), "
+	"       c.next_cursor IS NULL "
+	"FROM kb_sources s "
+	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
+	"LEFT JOIN kb_rest_runs r ON r.id = c.run_id "
+	"WHERE s.id = $1::uuid AND s.type = 'rest'",
+
+	/* STMT_RUN_RESTART: a done source starts a new run from page 1. */
+	"UPDATE kb_rest_cursors SET next_cursor = NULL, done = false, "
+	"    page_count = 0, item_count = 0, run_id = NULL "
+	"WHERE source_id = $1::uuid",
+
+	/* STMT_RUN_TAKEOVER: the cursor's unfinished run goes on server-side. */
+	"UPDATE kb_rest_runs SET server = true, status = 'running', "
+	"    stop_requested = false, error = NULL, executor = NULL "
+	"WHERE id = $1::uuid "
+	"RETURNING id",
+
+	/* STMT_RUN_NEW: a new server-side run, the cursor's. */
+	"WITH new AS ("
+	"  INSERT INTO kb_rest_runs (tenant_id, source_id, actor, kind, "
+	"      from_start, server) "
+	"  SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::boolean, true "
+	"  RETURNING id"
+	"), cur AS ("
+	"  INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, run_id) "
+	"  SELECT $1::uuid, $2::uuid, id FROM new "
+	"  ON CONFLICT (source_id) DO UPDATE SET run_id = EXCLUDED.run_id "
+	"  RETURNING 1"
+	") "
+	"SELECT id FROM new",
+
+	/* STMT_RUN_NOTIFY: wake the workers (delivered at commit). */
+	"SELECT pg_notify('restsync_runs', $1::text)",
+
+	/*
+	 * STMT_RUN_STOP: ask the run to stop after its page in flight; true
+	 * when no worker carries it out (then it is stopped at once).
+	 */
+	"UPDATE kb_rest_runs SET stop_requested = true "
+	"WHERE id = $1::uuid AND server AND status = 'running' "
+	"RETURNING pg_try_advisory_xact_lock(hashtextextended("
+	"    'restsync:run:' || id::text, 0))",
+
+	/* STMT_RUN_STOP_NOW */
+	"UPDATE kb_rest_runs SET status = 'stopped', finished_at = now(), "
+	"    error = coalesce(error, 'stopped by ' || $2::text) "
+	"WHERE id = $1::uuid AND status = 'running'",
+
 	/* STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK */
 	"BEGIN",
 	"COMMIT",
@@ -729,6 +792,7 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	    PQgetvalue(r, 0, 21));
 	s->roles = dup_val(r, 22);
 	s->page_keys = dup_val(r, 23);
+	s->run_server = strcmp(PQgetvalue(r, 0, 24), "t") == 0;
 	if ((!PQgetisnull(r, 0, 9) && !PQgetisnull(r, 0, 10) &&
 	    (s->secret_ct == NULL || s->secret_nonce == NULL)) ||
 	    s->type == NULL || s->title == NULL || s->config == NULL ||
@@ -1381,4 +1445,161 @@ store_guard_source(struct store *st, const struct source_row *src, char *err)
 		return RS_EBUSY;
 	}
 	return RS_OK;
+}
+
+/* One value of a one-row statement, as text ("" when none). */
+static enum rs_status
+store_exec1(struct store *st, enum stmt s, int n, const char *const *v,
+    char *out, size_t outsz, int *rows, char *err)
+{
+	PGresult	*r;
+
+	if ((r = run(st, s, n, NULL, v, NULL, NULL, RETRY_NEVER, err)) ==
+	    NULL)
+		return RS_EDB;
+	if (rows != NULL)
+		*rows = PQntuples(r);
+	if (out != NULL)
+		(void)snprintf(out, outsz, "%s", PQntuples(r) > 0 &&
+		    PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+	return RS_OK;
+}
+
+enum rs_status
+store_run_start(struct store *st, const char *source_id, const char *actor,
+    char run_id[37], char tenant_id[37], int *restarted, char *err)
+{
+	PGresult	*r = NULL;
+	const char	*v[5];
+	char		 status[16], cur[37];
+	int		 server, done, first, rows;
+	enum rs_status	 rc;
+
+	run_id[0] = tenant_id[0] = '\0';
+	*restarted = 0;
+	if ((rc = store_tx(st, STORE_BEGIN, err)) != RS_OK)
+		return rc;
+	v[0] = source_id;
+	if ((r = run(st, STMT_RUN_CHECK, 1, NULL, v, NULL, NULL, RETRY_NEVER,
+	    err)) == NULL) {
+		rc = RS_EDB;
+		goto fail;
+	}
+	if (PQntuples(r) != 1) {
+		rs_errf(err, "no such source");
+		rc = RS_ENOTFOUND;
+		goto fail;
+	}
+	(void)snprintf(tenant_id, 37, "%s", PQgetvalue(r, 0, 2));
+	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		rs_errf(err, "a batch for this source is already running");
+		rc = RS_EBUSY;
+		goto fail;
+	}
+	if (strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
+		rs_errf(err, "source is disabled; enable it to sync");
+		rc = RS_EDISABLED;
+		goto fail;
+	}
+	(void)snprintf(cur, sizeof(cur), "%s", PQgetvalue(r, 0, 3));
+	(void)snprintf(status, sizeof(status), "%s", PQgetvalue(r, 0, 4));
+	server = strcmp(PQgetvalue(r, 0, 5), "t") == 0;
+	done = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
+	first = strcmp(PQgetvalue(r, 0, 7), "t") == 0;
+	PQclear(r);
+	r = NULL;
+	if (strcmp(status, "running") == 0 && server) {
+		rs_errf(err, "a run of this source is already going (run %s)",
+		    cur);
+		rc = RS_EBUSY;
+		goto fail;
+	}
+	if (done) {
+		if ((rc = store_exec1(st, STMT_RUN_RESTART, 1, v, NULL, 0,
+		    NULL, err)) != RS_OK)
+			goto fail;
+		*restarted = 1;
+		first = 1;
+	} else if (strcmp(status, "running") == 0 ||
+	    strcmp(status, "failed") == 0) {
+		v[0] = cur;
+		if ((rc = store_exec1(st, STMT_RUN_TAKEOVER, 1, v, run_id, 37,
+		    &rows, err)) != RS_OK)
+			goto fail;
+	}
+	if (run_id[0] == '\0') {
+		v[0] = tenant_id;
+		v[1] = source_id;
+		v[2] = actor;
+		v[3] = "sync-to-end";
+		v[4] = first ? "true" : "false";
+		if ((rc = store_exec1(st, STMT_RUN_NEW, 5, v, run_id, 37, NULL,
+		    err)) != RS_OK)
+			goto fail;
+	}
+	v[0] = run_id;
+	if ((rc = store_exec1(st, STMT_RUN_NOTIFY, 1, v, NULL, 0, NULL,
+	    err)) != RS_OK)
+		goto fail;
+	return RS_OK;
+fail:
+	PQclear(r);
+	(void)store_tx(st, STORE_ROLLBACK, NULL);
+	run_id[0] = '\0';
+	return rc;
+}
+
+enum rs_status
+store_run_stop(struct store *st, const char *source_id, const char *actor,
+    char run_id[37], char tenant_id[37], int *now, char *err)
+{
+	PGresult	*r = NULL;
+	const char	*v[2];
+	char		 unclaimed[8];
+	int		 rows;
+	enum rs_status	 rc;
+
+	run_id[0] = tenant_id[0] = '\0';
+	*now = 0;
+	if ((rc = store_tx(st, STORE_BEGIN, err)) != RS_OK)
+		return rc;
+	v[0] = source_id;
+	if ((r = run(st, STMT_RUN_CHECK, 1, NULL, v, NULL, NULL, RETRY_NEVER,
+	    err)) == NULL) {
+		rc = RS_EDB;
+		goto fail;
+	}
+	if (PQntuples(r) != 1) {
+		rs_errf(err, "no such source");
+		rc = RS_ENOTFOUND;
+		goto fail;
+	}
+	(void)snprintf(tenant_id, 37, "%s", PQgetvalue(r, 0, 2));
+	(void)snprintf(run_id, 37, "%s", PQgetvalue(r, 0, 3));
+	PQclear(r);
+	r = NULL;
+	v[0] = run_id;
+	unclaimed[0] = '\0';
+	if (run_id[0] == '\0' || (rc = store_exec1(st, STMT_RUN_STOP, 1, v,
+	    unclaimed, sizeof(unclaimed), &rows, err)) != RS_OK || rows != 1) {
+		if (run_id[0] == '\0' || rc == RS_OK) {
+			rs_errf(err, "no run of this source is going");
+			rc = RS_EBUSY;
+		}
+		goto fail;
+	}
+	if (strcmp(unclaimed, "t") == 0) {
+		v[1] = actor;
+		if ((rc = store_exec1(st, STMT_RUN_STOP_NOW, 2, v, NULL, 0,
+		    NULL, err)) != RS_OK)
+			goto fail;
+		*now = 1;
+	}
+	return RS_OK;
+fail:
+	PQclear(r);
+	(void)store_tx(st, STORE_ROLLBACK, NULL);
+	run_id[0] = '\0';
+	return rc;
 }

@@ -73,6 +73,7 @@ struct source_row {
 	/* The cursor's run (docs/SYNC-RUNS.md): "" when none. */
 	char		 run_id[37];
 	char		 run_status[16];	/* running, failed, done, ... */
+	int		 run_server;	/* a server-side run (rest-sync) */
 	char		*roles;		/* allowedRolesOverride JSON, or NULL */
 	char		*page_keys;	/* JSON array: the item keys of the
 					   page at next_cursor, or NULL */
@@ -262,6 +263,28 @@ enum rs_status	 store_sweep_finish(struct store *, const char *source_id,
  */
 enum rs_status	 store_guard_source(struct store *,
 		    const struct source_row *, char *err);
+
+/*
+ * Start a server-side run of the source (rest-sync): inside a
+ * transaction the caller commits (store_tx COMMIT) after its audit row.
+ * A done source starts over from its first page (*restarted); an
+ * unfinished or failed run of the cursor goes on server-side; else a new
+ * run.  The workers are notified at commit.  RS_ENOTFOUND, RS_EBUSY (a
+ * batch or a run of the source is going), RS_EDISABLED, RS_EDB.  On
+ * failure the transaction is rolled back.
+ */
+enum rs_status	 store_run_start(struct store *, const char *source_id,
+		    const char *actor, char run_id[37], char tenant_id[37],
+		    int *restarted, char *err);
+
+/*
+ * Ask the source's server-side run to stop after its page in flight
+ * (*now: no worker carried it out, it is stopped already); inside a
+ * transaction the caller commits.  RS_EBUSY when no run is going.
+ */
+enum rs_status	 store_run_stop(struct store *, const char *source_id,
+		    const char *actor, char run_id[37], char tenant_id[37],
+		    int *now, char *err);
 
 /* One audit row (actor, action, outcome, detail JSON text). */
 enum rs_status	 store_audit(struct store *, const char *actor,

@@ -12,13 +12,18 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
+#include <sys/select.h>
+
 #include "fcgi_io.h"
+#include "runner.h"
 #include "worker.h"
 #include "store.h"
 
 #define WK_BUSY_MS_MIN	100	/* a batch of the source is running */
 #define WK_BUSY_MS_MAX	300
 #define WK_BACKOFF_MAX	30.0	/* seconds between database retries */
+#define WK_RUN_POLL_MS	1000	/* look for server-side runs this often */
+#define WK_RUN_BUSY_MAX_S 120	/* a run waits out other batches so long */
 
 enum wk_stmt {
 	WK_SETUP,
@@ -27,6 +32,13 @@ enum wk_stmt {
 	WK_UNLOCK,
 	WK_RESTART,
 	WK_PING,
+	WK_LISTEN,
+	WK_RUNS,
+	WK_RUN_TRY_LOCK,
+	WK_RUN_UNLOCK,
+	WK_RUN_STATE,
+	WK_RUN_CLAIM,
+	WK_RUN_END,
 	WK__MAX
 };
 
@@ -90,6 +102,41 @@ static const char *const wk_stmts[WK__MAX] = {
 
 	/* WK_PING: the session, and so the lock, is still there. */
 	"SELECT 1",
+
+	/* WK_LISTEN: rest-sync notifies when it starts a run. */
+	"LISTEN restsync_runs",
+
+	/* WK_RUNS: server-side runs to carry out, oldest first. */
+	"SELECT id::text, source_id::text FROM kb_rest_runs "
+	"WHERE server AND status = 'running' "
+	"ORDER BY started_at LIMIT 16",
+
+	/* WK_RUN_TRY_LOCK: one executor per run (dies with the session). */
+	"SELECT pg_try_advisory_lock(hashtextextended("
+	"    'restsync:run:' || $1::uuid::text, 0))",
+
+	/* WK_RUN_UNLOCK */
+	"SELECT pg_advisory_unlock(hashtextextended("
+	"    'restsync:run:' || $1::uuid::text, 0))",
+
+	/*
+	 * WK_RUN_STATE: still a running server-side run of its source (the
+	 * cursor's), and whether it was asked to stop.
+	 */
+	"SELECT r.stop_requested, r.status = 'running' AND r.server "
+	"    AND c.run_id IS NOT DISTINCT FROM r.id "
+	"FROM kb_rest_runs r "
+	"LEFT JOIN kb_rest_cursors c ON c.source_id = r.source_id "
+	"WHERE r.id = $1::uuid",
+
+	/* WK_RUN_CLAIM: who carries it out. */
+	"UPDATE kb_rest_runs SET executor = $2::text WHERE id = $1::uuid",
+
+	/* WK_RUN_END: a run that ends otherwise than by its pages. */
+	"UPDATE kb_rest_runs SET status = $2::text, "
+	"    finished_at = coalesce(finished_at, now()), "
+	"    error = coalesce($3::text, error) "
+	"WHERE id = $1::uuid AND status = 'running'",
 };
 
 struct wk {
@@ -147,6 +194,22 @@ wk_opts_env(struct wk_opts *o, char *err)
 	if (bad) {
 		rs_errf(err, "RESTSYNC_WORKER_MINUTE_SECONDS must be a number "
 		    "from 0.01 to 60");
+		return RS_EINPUT;
+	}
+	o->schedule = (int)wk_env_num("RESTSYNC_WORKER_SCHEDULE", 1, 0, 1,
+	    &bad);
+	if (bad) {
+		rs_errf(err, "RESTSYNC_WORKER_SCHEDULE must be 0 or 1");
+		return RS_EINPUT;
+	}
+	o->runs = (int)wk_env_num("RESTSYNC_WORKER_RUNS", 1, 0, 1, &bad);
+	if (bad) {
+		rs_errf(err, "RESTSYNC_WORKER_RUNS must be 0 or 1");
+		return RS_EINPUT;
+	}
+	if (!o->schedule && !o->runs) {
+		rs_errf(err, "RESTSYNC_WORKER_SCHEDULE and RESTSYNC_WORKER_RUNS "
+		    "are both 0: nothing to do");
 		return RS_EINPUT;
 	}
 	return RS_OK;
@@ -247,7 +310,7 @@ wk_run_stmt(struct wk *w, enum wk_stmt s, int n, const char *const *vals,
 		rs_errf(err, "database: not connected");
 		return NULL;
 	}
-	r = s == WK_SETUP ? PQexec(w->conn, wk_stmts[s]) :
+	r = s == WK_SETUP || s == WK_LISTEN ? PQexec(w->conn, wk_stmts[s]) :
 	    PQexecParams(w->conn, wk_stmts[s], n, NULL, vals, NULL, NULL, 0);
 	es = PQresultStatus(r);
 	if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
@@ -289,6 +352,11 @@ wk_connect(struct wk *w, char *err)
 	if ((r = wk_run_stmt(w, WK_SETUP, 0, NULL, err)) == NULL)
 		return RS_EDB;
 	PQclear(r);
+	if (w->o->runs) {
+		if ((r = wk_run_stmt(w, WK_LISTEN, 0, NULL, err)) == NULL)
+			return RS_EDB;
+		PQclear(r);
+	}
 	return RS_OK;
 }
 
@@ -423,57 +491,275 @@ wk_log_batch(struct wk *w, const char *id, enum rs_status st,
 	wk_log(w, "batch", f);
 }
 
+/* What a slice or a run's runner callbacks share. */
+struct wk_job {
+	struct wk	*w;
+	const char	*id;		/* the source */
+	const char	*run;		/* the server-side run, or NULL */
+	const char	*why;		/* why it ended early, or NULL */
+	int		 batches;
+};
+
+/* Before each batch: still our session (so still our locks). */
+static int
+wk_before(void *arg)
+{
+	struct wk_job	*j = arg;
+	PGresult	*r;
+	const char	*v[1];
+	char		 err[RS_ERRLEN];
+	int		 go;
+
+	if ((r = wk_run_stmt(j->w, WK_PING, 0, NULL, err)) == NULL) {
+		j->why = "lost-connection";
+		return 0;
+	}
+	PQclear(r);
+	if (j->run == NULL)
+		return 1;
+	v[0] = j->run;
+	if ((r = wk_run_stmt(j->w, WK_RUN_STATE, 1, v, err)) == NULL) {
+		j->why = "lost-connection";
+		return 0;
+	}
+	go = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "f") == 0 &&
+	    strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	if (!go)
+		j->why = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0),
+		    "t") == 0 ? "stop-requested" : "not-current";
+	PQclear(r);
+	return go;
+}
+
+static void
+wk_on_batch(void *arg, enum rs_status st, const struct batch_result *res,
+    const char *err)
+{
+	struct wk_job	*j = arg;
+
+	j->batches++;
+	wk_log_batch(j->w, j->id, st, res, err);
+}
+
+/* Busy: a scheduled round goes on only while the source is due. */
+static int
+wk_on_busy(void *arg, double waited_ms)
+{
+	struct wk_job	*j = arg;
+	PGresult	*r;
+	char		 err[RS_ERRLEN];
+	int		 due;
+
+	(void)waited_ms;
+	if (j->run != NULL)
+		return 1;
+	if ((r = wk_due(j->w, j->id, 1, err)) == NULL) {
+		j->why = "lost-connection";
+		return 0;
+	}
+	due = PQntuples(r) == 1;
+	PQclear(r);
+	if (!due)
+		j->why = "not-due";
+	return due;
+}
+
 /*
- * Run batches of the claimed source until it is done, the slice ends,
- * a batch fails or the worker is told to stop.  Returns why, for the log.
+ * Run batches of the claimed source (common/runner.c) until it is done,
+ * the slice ends, a batch fails or the worker is told to stop.  Returns
+ * why, for the log.
  */
 static const char *
 wk_slice(struct wk *w, const char *id, int *nbatches)
 {
-	struct batch_result	 res;
-	enum rs_status		 st;
-	PGresult		*r;
+	struct runner_opts	 ro;
+	struct runner_sum	 sum;
+	struct wk_job		 j;
+	enum runner_end		 end;
 	char			 err[RS_ERRLEN];
-	double			 end = rs_now_ms() + w->o->slice_s * 1000;
 
-	*nbatches = 0;
-	for (;;) {
-		if (*w->stop)
-			return "stop";
-		if (rs_now_ms() >= end)
-			return "slice";
-		/* Still our session, so still our lock. */
-		if ((r = wk_run_stmt(w, WK_PING, 0, NULL, err)) == NULL)
-			return "lost-connection";
+	memset(&j, 0, sizeof(j));
+	j.w = w;
+	j.id = id;
+	memset(&ro, 0, sizeof(ro));
+	ro.actor = w->actor;
+	ro.action = "worker";
+	ro.deadline_ms = rs_now_ms() + w->o->slice_s * 1000;
+	ro.busy_max_ms = 1e15;		/* as long as it stays due */
+	ro.busy_nap_ms = WK_BUSY_MS_MIN;
+	ro.stop = w->stop;
+	ro.before = wk_before;
+	ro.on_batch = wk_on_batch;
+	ro.on_busy = wk_on_busy;
+	ro.arg = &j;
+	end = runner_loop(w->ctx, id, &ro, &sum, err);
+	*nbatches = j.batches;
+	switch (end) {
+	case RUNNER_DONE:
+		return "done";
+	case RUNNER_STOPPED:
+		return j.why != NULL ? j.why : "stop";
+	case RUNNER_DEADLINE:
+		return "slice";
+	case RUNNER_GONE:
+		return "gone";
+	case RUNNER_BUSY:
+	case RUNNER_DISABLED:
+		return j.why != NULL ? j.why : "not-due";
+	default:
+		return "error";
+	}
+}
+
+/*
+ * Carry out a server-side run (docs/RUNS.md) until it is done, fails,
+ * is asked to stop, or this worker is told to stop (the run stays
+ * running: another worker goes on with it).
+ */
+static void
+wk_do_run(struct wk *w, const char *run, const char *id)
+{
+	struct runner_opts	 ro;
+	struct runner_sum	 sum;
+	struct wk_job		 j;
+	struct json_object	*f;
+	enum runner_end		 end;
+	PGresult		*r;
+	const char		*v[3], *status = NULL;
+	char			 err[RS_ERRLEN], note[RS_ERRLEN];
+
+	memset(&j, 0, sizeof(j));
+	j.w = w;
+	j.id = id;
+	j.run = run;
+	v[0] = run;
+	v[1] = w->who;
+	if ((r = wk_run_stmt(w, WK_RUN_CLAIM, 2, v, err)) != NULL)
 		PQclear(r);
-		err[0] = '\0';
-		st = batch_run(w->ctx, id, w->actor, "worker", &res, err);
-		if (st == RS_EBUSY) {
-			/* The HTTP endpoint or the CLI runs a batch of it,
-			 * or it was disabled meanwhile. */
-			batch_result_free(&res);
-			if ((r = wk_due(w, id, 1, err)) == NULL)
-				return "lost-connection";
-			if (PQntuples(r) != 1) {
-				PQclear(r);
-				return "not-due";
-			}
+	f = wk_fields(id, "run_id", run);
+	wk_log(w, "run-claim", f);
+	memset(&ro, 0, sizeof(ro));
+	ro.actor = w->actor;
+	ro.action = BATCH_ACTION_RUN;
+	ro.busy_max_ms = WK_RUN_BUSY_MAX_S * 1000.0;
+	ro.stop = w->stop;
+	ro.before = wk_before;
+	ro.on_batch = wk_on_batch;
+	ro.on_busy = wk_on_busy;
+	ro.arg = &j;
+	err[0] = note[0] = '\0';
+	end = runner_loop(w->ctx, id, &ro, &sum, err);
+	switch (end) {
+	case RUNNER_STOPPED:
+		if (j.why != NULL && strcmp(j.why, "stop-requested") == 0)
+			status = "stopped";
+		break;
+	case RUNNER_BUSY:
+		status = "failed";
+		(void)snprintf(note, sizeof(note), "other batches of the source "
+		    "kept it busy for %d s", WK_RUN_BUSY_MAX_S);
+		break;
+	case RUNNER_DISABLED:
+		status = "stopped";
+		(void)snprintf(note, sizeof(note), "the source was disabled");
+		break;
+	default:
+		break;	/* done, failed: written by the batch */
+	}
+	if (status != NULL) {
+		v[0] = run;
+		v[1] = status;
+		v[2] = note[0] != '\0' ? note : NULL;
+		if ((r = wk_run_stmt(w, WK_RUN_END, 3, v, err)) != NULL)
 			PQclear(r);
-			wk_sleep(w, wk_rand(w, WK_BUSY_MS_MIN,
-			    WK_BUSY_MS_MAX));
+	}
+	f = wk_fields(id, "run_id", run);
+	json_object_object_add(f, "end",
+	    json_object_new_string(status != NULL ? status :
+	    runner_end_name(end)));
+	json_object_object_add(f, "batches", json_object_new_int(j.batches));
+	json_object_object_add(f, "items", json_object_new_int64(sum.items));
+	json_object_object_add(f, "seconds", wk_num(sum.ms / 1000));
+	wk_log(w, "run-end", f);
+}
+
+/*
+ * Take the oldest server-side run no other worker carries out and carry
+ * it out.  1 when one was run, 0 when there was none, -1 on database
+ * trouble (err).
+ */
+static int
+wk_runs(struct wk *w, char *err)
+{
+	PGresult	*cand = NULL, *r = NULL;
+	const char	*v[1];
+	char		 run[37], id[37];
+	int		 i, did = 0, go;
+
+	if (wk_connect(w, err) != RS_OK ||
+	    (cand = wk_run_stmt(w, WK_RUNS, 0, NULL, err)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(cand) && !*w->stop && !did; i++) {
+		(void)snprintf(run, sizeof(run), "%s", PQgetvalue(cand, i, 0));
+		(void)snprintf(id, sizeof(id), "%s", PQgetvalue(cand, i, 1));
+		v[0] = run;
+		if ((r = wk_run_stmt(w, WK_RUN_TRY_LOCK, 1, v, err)) == NULL)
+			goto fail;
+		go = wk_true(r);
+		PQclear(r);
+		if (!go)
+			continue;	/* another worker carries it out */
+		/* Locked: look again with a snapshot after the lock. */
+		if ((r = wk_run_stmt(w, WK_RUN_STATE, 1, v, err)) == NULL)
+			goto fail;
+		go = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+		PQclear(r);
+		if (go) {
+			wk_do_run(w, run, id);
+			did = 1;
+		}
+		if ((r = wk_run_stmt(w, WK_RUN_UNLOCK, 1, v, NULL)) != NULL)
+			PQclear(r);
+	}
+	PQclear(cand);
+	return did;
+fail:
+	PQclear(cand);
+	return -1;
+}
+
+/*
+ * Sleep up to ms, waking early when told to stop or when rest-sync
+ * notifies a new run (LISTEN restsync_runs on the worker's connection).
+ */
+static void
+wk_wait(struct wk *w, double ms)
+{
+	struct timeval	 tv;
+	PGnotify	*n;
+	fd_set		 fds;
+	double		 end = rs_now_ms() + ms, left;
+	int		 fd, woke = 0;
+
+	while (!*w->stop && !woke && (left = end - rs_now_ms()) > 0) {
+		if (left > 100)
+			left = 100;
+		if (w->conn == NULL || !w->o->runs ||
+		    (fd = PQsocket(w->conn)) < 0) {
+			wk_sleep(w, left);
 			continue;
 		}
-		(*nbatches)++;
-		wk_log_batch(w, id, st, &res, err);
-		if (st != RS_OK) {
-			batch_result_free(&res);
-			return st == RS_ENOTFOUND ? "gone" : "error";
+		FD_ZERO(&fds);
+		FD_SET(fd, &fds);
+		tv.tv_sec = 0;
+		tv.tv_usec = (long)(left * 1000);
+		if (select(fd + 1, &fds, NULL, NULL, &tv) > 0) {
+			(void)PQconsumeInput(w->conn);
+			while ((n = PQnotifies(w->conn)) != NULL) {
+				PQfreemem(n);
+				woke = 1;
+			}
 		}
-		if (res.done) {
-			batch_result_free(&res);
-			return "done";
-		}
-		batch_result_free(&res);
 	}
 }
 
@@ -509,6 +795,33 @@ wk_run(struct batch_ctx *ctx, const struct wk_opts *o, const char *actor,
 	wk_log(&w, "start", f);
 	while (!*stop) {
 		e[0] = '\0';
+		if (o->runs) {
+			if ((n = wk_runs(&w, e)) == 1) {
+				backoff = 0;
+				continue;
+			}
+			if (n == -1) {
+				wk_log(&w, "error", wk_fields(NULL, "error", e));
+				if (o->once) {
+					rs_errf(err, "%s", e);
+					st = RS_EDB;
+					break;
+				}
+				backoff = backoff == 0 ? 1 : backoff * 2;
+				if (backoff > WK_BACKOFF_MAX)
+					backoff = WK_BACKOFF_MAX;
+				wk_sleep(&w, backoff * 1000 *
+				    wk_rand(&w, 0.75, 1.25));
+				continue;
+			}
+		}
+		if (!o->schedule) {
+			backoff = 0;
+			if (o->once)
+				break;
+			wk_wait(&w, WK_RUN_POLL_MS);
+			continue;
+		}
 		if (wk_claim(&w, id, kind, e) != RS_OK) {
 			wk_log(&w, "error", wk_fields(NULL, "error", e));
 			if (o->once) {
@@ -527,7 +840,10 @@ wk_run(struct batch_ctx *ctx, const struct wk_opts *o, const char *actor,
 		if (id[0] == '\0') {
 			if (o->once)
 				break;
-			wk_sleep(&w, o->idle_s * 1000 * wk_rand(&w, 0.5, 1.5));
+			/* Runs are looked for at least every WK_RUN_POLL_MS
+			 * (and at once when rest-sync notifies). */
+			wk_wait(&w, fmin(o->idle_s * 1000 * wk_rand(&w, 0.5,
+			    1.5), o->runs ? WK_RUN_POLL_MS : 1e12));
 			continue;
 		}
 		wk_log(&w, "claim", wk_fields(id, "kind", kind));

@@ -61,6 +61,8 @@ struct wk_opts {
 	double	 idle_s;	/* sleep when nothing is due (mean) */
 	double	 minute_s;	/* seconds in an interval "minute" */
 	int	 once;		/* exit when nothing can be claimed */
+	int	 schedule;	/* keep due sources fresh (default 1) */
+	int	 runs;		/* carry out server-side runs (default 1) */
 };
 
 /* Defaults overridden by the environment; RS_EINPUT names a bad value. */

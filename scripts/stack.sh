@@ -163,6 +163,44 @@ start_fcgi() {
 	done
 }
 
+# Workers that carry out server-side runs (POST rest-sync) and, unless
+# RS_WORKER_SCHEDULE=0, keep sources with syncIntervalMinutes fresh:
+# RS_RUN_WORKERS (2) processes of `restsync worker`.
+start_workers() {
+	cli=${RS_CLI:-$(dirname "$RS_BIN")/cli/restsync}
+	[ -x "$cli" ] || die "restsync CLI not built: $cli"
+	key_env=""
+	[ -z "${RESTSYNC_SECRET_KEY:-}" ] && key_env="RESTSYNC_SECRET_KEY_FILE=$RS_VAR/secret.key"
+	mkdir -p "$RS_VAR/run/workers"
+	chown "$RUNUSER" "$RS_VAR/run/workers" 2>/dev/null || true
+	for pidf in "$RS_VAR"/run/workers/*.pid; do
+		[ -f "$pidf" ] && stop_pidfile "$pidf"
+	done
+	i=1
+	while [ "$i" -le "${RS_RUN_WORKERS:-2}" ]; do
+		pidf=$RS_VAR/run/workers/worker-$i.pid
+		touch "$RS_VAR/log/worker-$i.log"
+		chown "$RUNUSER" "$RS_VAR/log/worker-$i.log" 2>/dev/null || true
+		# shellcheck disable=SC2086
+		as_user env DATABASE_URL="$(db_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
+		    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
+		    RESTSYNC_WORKER_SCHEDULE="${RS_WORKER_SCHEDULE:-1}" \
+		    $key_env \
+		    setsid sh -c 'echo $$ >"$3"; exec "$0" worker 2>>"$1" >>"$2"' \
+		    "$cli" "$RS_VAR/log/worker-$i.log" "$RS_VAR/log/worker-$i.log" "$pidf" \
+		    </dev/null &
+		i=$((i + 1))
+	done
+	# The pid files are written by the started shells.
+	j=0
+	while [ "$j" -lt 50 ]; do
+		n=0
+		for f in "$RS_VAR"/run/workers/*.pid; do [ -s "$f" ] && n=$((n + 1)); done
+		[ "$n" -ge "${RS_RUN_WORKERS:-2}" ] && break
+		sleep 0.1; j=$((j + 1))
+	done
+}
+
 # Stop the supervisor in pid file $1 (it stops its workers), then make sure
 # no worker is left behind.
 stop_pidfile() {
@@ -219,7 +257,7 @@ stop_all() {
 		i=0
 		while [ -f "$RS_VAR/run/nginx.pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 	fi
-	for pidf in "$RS_VAR"/run/fcgi/*.pid; do
+	for pidf in "$RS_VAR"/run/fcgi/*.pid "$RS_VAR"/run/workers/*.pid; do
 		[ -f "$pidf" ] && stop_pidfile "$pidf"
 	done
 	if [ -f "$RS_VAR/pg/data/postmaster.pid" ]; then
@@ -242,6 +280,7 @@ start)
 	as_user psql -X -q "$(db_url)" -v ON_ERROR_STOP=1 \
 	    -c "insert into platform_admins(username) values ('admin') on conflict do nothing" >/dev/null
 	start_fcgi
+	start_workers
 	start_nginx
 	log "up on http://127.0.0.1:$PORT (state in $RS_VAR)"
 	;;
@@ -250,9 +289,16 @@ stop)
 	stop_all
 	;;
 fcgi)
-	# Restart only the FastCGI programs (picks up a new environment).
+	# Restart only the FastCGI programs and the run workers (picks up a
+	# new environment).
 	ensure_user
 	start_fcgi
+	start_workers
+	;;
+workers)
+	# Restart the run workers only.
+	ensure_user
+	start_workers
 	;;
 pg-restart)
 	ensure_user

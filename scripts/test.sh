@@ -30,6 +30,9 @@ fi
 # (for two checkouts testing on one machine at once).
 export RS_VAR="$ROOT/var/test" PORT=${RS_TEST_PORT:-18080}
 export PGPORT=${RS_TEST_PGPORT:-15432} RS_UPSTREAM_PORT=${RS_TEST_UPSTREAM_PORT:-18090}
+# The stack's workers carry out server-side runs only: the worker tests
+# start the schedulers they count.
+export RS_WORKER_SCHEDULE=0
 export ADMIN_PASSWORD=test-admin-pw RS_EXTRA_USERS="viewer:viewer-pw"
 export RS_PG_EXTRA="fsync = off
 synchronous_commit = off

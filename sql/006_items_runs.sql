@@ -43,9 +43,17 @@ CREATE TABLE kb_rest_runs (
     sweep_note        text,
     sweep_candidates  bigint,
     error             text,
+    -- Server-side runs (POST rest-sync): carried out by a worker until
+    -- done, failed or stopped (docs/RUNS.md).
+    server            boolean NOT NULL DEFAULT false,
+    stop_requested    boolean NOT NULL DEFAULT false,
+    executor          text,                 -- the worker carrying it out
     FOREIGN KEY (source_id, tenant_id) REFERENCES kb_sources(id, tenant_id)
         ON DELETE CASCADE
 );
+-- The runs a worker may pick up.
+CREATE INDEX kb_rest_runs_server ON kb_rest_runs (started_at)
+    WHERE server AND status = 'running';
 CREATE INDEX kb_rest_runs_source ON kb_rest_runs (source_id, started_at DESC);
 
 CREATE TABLE kb_rest_items (

@@ -5,7 +5,8 @@
 // {id, title, body} (ids are numbers unless set otherwise).
 //
 // GET /mut/offset?ds=&skip=&limit=   {items, total, skip}     (offset)
-//     &nototal=1 leaves total out
+//     &nototal=1 leaves total out; &delay=MS answers after MS;
+//     &failAt=N answers 500 for the page at offset N
 // GET /mut/cursor?ds=&cursor=&limit= {items, next}            (cursor)
 // GET /mut/pages?ds=&page=&per_page= {items, total}           (page, 1-based)
 // POST /mut/control {ds, op, ...}
@@ -84,13 +85,18 @@ function mockEmbedding(text) {
 export const routes = {
   '/mut/offset'(q, res, req, ctx) {
     const d = ds(q.get('ds') || 'default');
-    served(d);
     const skip = ctx.num(q.get('skip'), 0);
     const limit = ctx.num(q.get('limit'), 10);
-    if (Number.isNaN(skip) || Number.isNaN(limit)) return ctx.send(res, 400, { error: 'bad query' });
-    const body = { items: d.items.slice(skip, skip + limit), skip };
-    if (!q.get('nototal')) body.total = d.items.length;
-    ctx.send(res, 200, body);
+    const delay = ctx.num(q.get('delay'), 0);
+    if (Number.isNaN(skip) || Number.isNaN(limit) || Number.isNaN(delay)) return ctx.send(res, 400, { error: 'bad query' });
+    // failAt=N: the page at offset N answers 500 (a failed page).
+    if (q.get('failAt') !== null && Number(q.get('failAt')) === skip) return ctx.send(res, 500, { error: 'page refused' });
+    setTimeout(() => {
+      served(d);
+      const body = { items: d.items.slice(skip, skip + limit), skip };
+      if (!q.get('nototal')) body.total = d.items.length;
+      ctx.send(res, 200, body);
+    }, delay);
   },
   '/mut/cursor'(q, res, req, ctx) {
     const d = ds(q.get('ds') || 'default');

@@ -68,7 +68,8 @@ enum src_col {
 	"    " r ".started_at), 0.001))::numeric, 1) END, " \
 	"'total', " r ".total_last, 'sweep', " r ".sweep, " \
 	"'sweepNote', " r ".sweep_note, " \
-	"'sweepCandidates', " r ".sweep_candidates, 'error', " r ".error)::text"
+	"'sweepCandidates', " r ".sweep_candidates, 'error', " r ".error, " \
+	"'server', " r ".server)::text"
 
 static const char *const src_stmts[SRC__MAX] = {
 	/* SRC_BEGIN */

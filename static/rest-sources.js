@@ -9,6 +9,7 @@
 const API = '/api/backoffice/';
 const RETRY_409_MS = 1500;      // Sync to end: wait before retrying a busy source
 const RETRY_409_MAX = 80;       // ... at most this many times in a row
+const RUN_POLL_MS = 700;        // Sync to end: how often the run's progress is read
 const AUTO_REFRESH_MS = 20000;
 const HISTORY_LIMIT = 10;       // audit entries shown per source
 
@@ -129,6 +130,7 @@ async function refresh({ quiet = false } = {}) {
   state.order = r.json.sources.map((s) => s.id);
   state.loaded = true;
   renderAll();
+  followRunning();
   return true;
 }
 
@@ -223,6 +225,7 @@ function sourceCell(s) {
 const ACTION_LABELS = {
   sync: 'Sync', 'sync-to-end': 'Sync to end', worker: 'Worker', create: 'Created',
   update: 'Edited', reset: 'Reset', delete: 'Deleted', sweep: 'Sweep confirmed',
+  run: 'Run page', 'run-start': 'Sync to end started', 'run-stop': 'Stop asked',
 };
 
 // What a run changed: "+12 new · 3 changed · 2 removed · 180 unchanged".
@@ -271,6 +274,10 @@ function historyText(e) {
       : 'started over (never synced)';
   case 'delete':
     return `removed ${plural(d.docs, 'doc', 'docs')} and ${plural(d.chunks, 'chunk', 'chunks')}`;
+  case 'run-start':
+    return `started a run${d.fromFirstPage ? ' from the first page' : ''} on the server`;
+  case 'run-stop':
+    return d.stoppedAtOnce ? 'stopped the run at once (no worker had it)' : 'asked the run to stop after the page in flight';
   case 'sweep':
     return `removed ${plural(d.removedItems, 'item', 'items')} and ${plural(d.chunksDeleted, 'chunk', 'chunks')} no longer upstream`;
   default: {
@@ -376,9 +383,17 @@ function itemsCell(s, busy) {
     }
   }
   if (busy && busy.kind === 'all') {
-    const line = busy.waiting
-      ? 'another batch is running; waiting…'
-      : busy.stop ? 'stopping after this batch…' : `syncing to end · batch ${n(busy.batches + 1)}`;
+    const run = busy.run;
+    let line;
+    if (busy.waiting) line = 'another batch is running; waiting…';
+    else if (busy.stop) line = 'stopping after the page in flight…';
+    else if (!run || run.pages === 0) line = 'syncing to end · starting…';
+    else {
+      line = `syncing to end · page ${n(run.pages)} · ${n(run.items)} items`;
+      if (run.itemsPerSecond) line += ` · ${n(Math.round(run.itemsPerSecond))}/s`;
+      const left = s.total - s.itemCount;
+      if (run.itemsPerSecond && s.total > 0 && left > 0) line += ` · about ${Math.max(1, Math.round(left / run.itemsPerSecond))} s left`;
+    }
     parts.push(h('div', { class: 'run-line', text: line }));
   }
   return cell('Items', 'c-items', ...parts);
@@ -532,15 +547,18 @@ function errorDetail(r) {
   return bits.join('\n');
 }
 
+// Sync to end is a server-side run (POST rest-sync): a worker carries it
+// out whether or not this page stays open; the page follows it by polling
+// rest-runs, and Stop asks the worker to stop after the page in flight.
 async function syncToEnd(id) {
   const s = state.sources.get(id);
   if (!s || state.busy.has(id)) return;
-  const busy = { kind: 'all', stop: false, batches: 0, waiting: false, items: 0 };
+  const busy = { kind: 'all', stop: false, batches: 0, waiting: false, items: 0, runId: null, run: null };
   setBusy(id, busy);
   let retries = 0;
   let outcome = null;
   while (!busy.stop) {
-    const r = await api('rest-batch', { sourceId: id, action: 'sync-to-end' });
+    const r = await api('rest-sync', { sourceId: id });
     if (r.status === 409 && /already running/i.test(r.json.error || '')) {
       if (++retries > RETRY_409_MAX) {
         outcome = ['error', 'Sync to end gave up', 'Another batch of this source kept running.'];
@@ -551,29 +569,80 @@ async function syncToEnd(id) {
       await sleep(RETRY_409_MS);
       continue;
     }
-    retries = 0;
     busy.waiting = false;
-    if (!r.ok) {
-      outcome = ['error', `Sync to end stopped: batch ${n(busy.batches + 1)} failed`, errorDetail(r)];
-      break;
-    }
-    busy.batches += 1;
-    busy.items += r.json.items || 0;
-    patchFromBatch(id, r.json);
-    rerender(id);
-    if (r.json.done) {
-      const cur = state.sources.get(id);
-      outcome = ['done', `Completed: ${n(cur ? cur.itemCount : busy.items)} items`,
-        `${plural(busy.batches, 'batch', 'batches')} in this run · ${batchDetail(r.json) || ''}`];
-      break;
-    }
+    if (!r.ok) outcome = ['error', 'Sync to end could not start', errorDetail(r)];
+    else busy.runId = r.json.runId;
+    break;
   }
-  if (!outcome) outcome = ['info', 'Sync to end stopped', `${plural(busy.batches, 'batch', 'batches')}, ${plural(busy.items, 'item', 'items')} fetched`];
+  if (busy.runId) outcome = await followRun(id, busy);
+  if (!outcome) outcome = ['info', 'Sync to end stopped', 'Stopped before it started.'];
   state.busy.delete(id);
   rerender(id);
   historyChanged(id);
   toast(...outcome);
   await refresh({ quiet: true });
+}
+
+// Poll the run until it ends; returns the toast for its end.
+async function followRun(id, busy) {
+  for (;;) {
+    if (busy.stop && !busy.stopSent) {
+      busy.stopSent = true;
+      const r = await api('rest-sync-stop', { sourceId: id });
+      if (!r.ok && r.status !== 409) return ['error', 'Stop failed', errorDetail(r)];
+    }
+    const r = await api(`rest-runs?sourceId=${encodeURIComponent(id)}&limit=1`);
+    const run = r.ok ? r.json.runs[0] : null;
+    if (run && run.id === busy.runId) {
+      busy.run = run;
+      busy.batches = run.pages;
+      busy.items = run.items;
+      const s = state.sources.get(id);
+      if (s) {
+        // The cursor counts the walk: what it had before this run's
+        // pages, plus them.
+        if (busy.base === undefined) {
+          busy.base = run.fromStart ? { items: 0, pages: 0 }
+            : { items: Math.max(0, (s.itemCount || 0) - run.items), pages: Math.max(0, (s.pageCount || 0) - run.pages) };
+        }
+        s.lastRun = run;
+        s.itemCount = busy.base.items + run.items;
+        s.pageCount = busy.base.pages + run.pages;
+        if (run.total !== null && run.total !== undefined) s.total = run.total;
+      }
+      rerender(id);
+      if (run.status === 'done') {
+        await refresh({ quiet: true });
+        const cur = state.sources.get(id);
+        return ['done', `Completed: ${n(cur ? cur.itemCount : run.items)} items`,
+          `${plural(run.pages, 'page', 'pages')} in this run · ${runSummary(run)}`];
+      }
+      if (run.status === 'failed') return ['error', `Sync to end stopped: page ${n(run.pages + 1)} failed`, run.error || ''];
+      if (run.status === 'stopped') {
+        return ['info', 'Sync to end stopped', `${plural(run.pages, 'page', 'pages')}, ${plural(run.items, 'item', 'items')} in this run`];
+      }
+    } else if (r.ok) {
+      return ['info', 'Sync to end', 'The run was replaced by another one.'];
+    }
+    await sleep(RUN_POLL_MS);
+  }
+}
+
+// A page opened while a server-side run goes on follows it.
+function followRunning() {
+  for (const [id, s] of state.sources) {
+    const run = s.lastRun;
+    if (!run || run.status !== 'running' || !run.server || state.busy.has(id)) continue;
+    const busy = { kind: 'all', stop: false, batches: run.pages, waiting: false, items: run.items, runId: run.id, run };
+    setBusy(id, busy);
+    followRun(id, busy).then((outcome) => {
+      state.busy.delete(id);
+      rerender(id);
+      historyChanged(id);
+      toast(...outcome);
+      refresh({ quiet: true });
+    });
+  }
 }
 
 async function confirmSweep(id) {
@@ -836,7 +905,17 @@ function onRowClick(ev) {
   case 'all': syncToEnd(id); break;
   case 'stop': {
     const b = state.busy.get(id);
-    if (b) { b.stop = true; rerender(id); }
+    if (b) {
+      b.stop = true;
+      rerender(id);
+      // The run's worker stops after its page in flight.
+      if (b.runId && !b.stopSent) {
+        b.stopSent = true;
+        api('rest-sync-stop', { sourceId: id }).then((r) => {
+          if (!r.ok && r.status !== 409) toast('error', 'Stop failed', errorDetail(r));
+        });
+      }
+    }
     break;
   }
   case 'edit': openSourceForm(id); break;

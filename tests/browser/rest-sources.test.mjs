@@ -60,7 +60,15 @@ async function eventually(fn, what, timeout = 15000) {
 
 const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const row = (id) => page.locator(`tr[data-id="${id}"]`);
-const cellText = async (id, cls) => (await row(id).locator(`td.${cls}`).innerText()).replace(/\s+/g, ' ').trim();
+// A cell's text; the Items cell without the last run's summary lines.
+const cellText = async (id, cls) => (await row(id).locator(`td.${cls}`).evaluate((el) => {
+  const c = el.cloneNode(true);
+  c.querySelectorAll('.run-summary, .sweep-held').forEach((x) => x.remove());
+  document.body.appendChild(c);
+  const t = c.innerText;
+  c.remove();
+  return t;
+})).replace(/\s+/g, ' ').trim();
 const toast = (text) => page.locator('.toast', { hasText: text });
 
 // Hold the batch lock of a source from another session for ms.
@@ -203,30 +211,50 @@ test('Sync: "Syncing…" while it runs, then a toast and the row updates in plac
   await shot('03-synced');
 });
 
-test('Sync to end: Stop ends the run after the current batch', async () => {
-  // Hold each batch request until the test lets it go.
-  const held = [];
-  await page.route('**/api/backoffice/rest-batch', (route) => new Promise((release) => {
-    held.push(release);
-  }).then(() => route.continue().catch(() => {})));
+test('Sync to end: a server-side run with its progress; Stop ends it after the page in flight', async () => {
+  // A slow API (500 ms a page), so that Stop comes while a page is in flight.
+  sql(`UPDATE kb_sources SET config = jsonb_set(config, '{queryTemplate}', '{"delay": "500"}') WHERE id = :'p1';`, [id]);
   await row(id).locator('[data-action="all"]').click();
-  await eventually(() => held.length === 1, 'the first batch request');
   const stop = row(id).locator('[data-action="stop"]');
   await stop.waitFor();
   assert.equal(await cellText(id, 'c-status'), 'syncing');
-  assert.match(await cellText(id, 'c-items'), /syncing to end · batch 1$/);
+  assert.match(await cellText(id, 'c-items'), /syncing to end · (starting…|page \d)/);
   assert.equal(await row(id).locator('[data-action="sync"]').isDisabled(), true);
   assert.equal(await row(id).locator('[data-action="delete"]').isDisabled(), true);
+  const runId = await eventually(() => one(`SELECT id FROM kb_rest_runs WHERE source_id = :'p1' AND server AND status = 'running';`, [id]), 'the run');
   await shot('04-sync-to-end-running');
+  const atClick = +one(`SELECT pages FROM kb_rest_runs WHERE id = :'p1';`, [runId]);
   await stop.click();
   assert.equal(await stop.innerText(), 'Stopping…');
-  held[0]();
-  await toast('Sync to end stopped').waitFor();
-  await page.unrouteAll({ behavior: 'wait' });
-  assert.equal(held.length, 1, 'no batch after Stop');
-  assert.equal(cursorRow(id).items, 100);
-  await eventually(async () => (await cellText(id, 'c-items')) === '100 of 194', 'items 100 of 194');
+  await toast('Sync to end stopped').waitFor({ timeout: 10000 });
+  const [status, pages] = sql(`SELECT status, pages FROM kb_rest_runs WHERE id = :'p1';`, [runId])[0];
+  assert.equal(status, 'stopped');
+  assert.ok(+pages <= atClick + 1, `at most the page in flight after Stop (${atClick} then ${pages})`);
+  await new Promise((r) => setTimeout(r, 800));
+  // The run took over the walk the Sync click began: its pages are the walk's.
+  assert.equal(cursorRow(id).items, 50 * +pages, 'nothing after the stop');
   assert.equal(await row(id).locator('[data-action="all"]').isEnabled(), true);
+  sql(`UPDATE kb_sources SET config = config - 'queryTemplate' WHERE id = :'p1';`, [id]);
+});
+
+test('Sync to end goes on without the page: closed mid-run, reopened, it shows the run and its end', async () => {
+  // From the first page, 1 s a page: four pages to go.
+  sql(`UPDATE kb_sources SET config = jsonb_set(config, '{queryTemplate}', '{"delay": "1000"}') WHERE id = :'p1';
+       UPDATE kb_rest_cursors SET next_cursor = NULL, done = false, page_count = 0, item_count = 0, run_id = NULL
+       WHERE source_id = :'p1';`, [id]);
+  await page.reload();
+  await row(id).locator('[data-action="all"]').click();
+  const running = () => one(`SELECT pages FROM kb_rest_runs WHERE source_id = :'p1' AND server AND status = 'running';`, [id]);
+  await eventually(() => +running() >= 1, 'the first page of the run');
+  // "Close the tab": leave the page; the worker goes on.
+  await page.goto('about:blank');
+  await eventually(() => +running() >= 2, 'a page stored with no page open', 15000);
+  await page.goto(`${BASE}/backoffice/rest-sources`);
+  await eventually(async () => /syncing to end · page \d+ · \d+ items/.test(await cellText(id, 'c-items')), 'the run followed again');
+  await shot('04b-sync-to-end-reopened');
+  await row(id).locator('[data-action="stop"]').click();
+  await toast('Sync to end stopped').waitFor({ timeout: 10000 });
+  sql(`UPDATE kb_sources SET config = config - 'queryTemplate' WHERE id = :'p1';`, [id]);
 });
 
 test('Sync to end waits out a 409 from another batch, then completes with 194 items', async () => {
@@ -277,23 +305,24 @@ test('History: the audit trail of the row, newest first, as text', async () => {
   assert.equal(await hist.getAttribute('open'), null, 'closed at first');
   await hist.locator('summary').click();
   const entries = hist.locator('li.history-entry');
-  await eventually(async () => (await entries.count()) === 6, 'six entries');
-  // What the workflow above did: add, Sync, two Sync to end runs (1 + 2
-  // batches), Reset.  The 409 while another batch ran left no entry.
+  // What the workflow above did, as the audit trail has it: add, Sync,
+  // two server-side runs (started, their pages by a worker, stopped),
+  // a third run to the end, Reset; newest first, the last 10.
+  const trail = sql(`SELECT action, outcome, actor FROM kb_rest_audit WHERE source_id = :'p1' ORDER BY at DESC, id DESC LIMIT 10;`, [id]);
+  await eventually(async () => (await entries.count()) === trail.length, `${trail.length} entries`);
   const rows = [];
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < trail.length; i++) {
     const e = entries.nth(i);
     rows.push([await e.locator('.history-action').innerText(), await e.locator('.history-outcome').innerText(),
       await e.locator('.history-actor').innerText(), await e.locator('.history-text').innerText()]);
   }
-  assert.deepEqual(rows, [
-    ['Reset', 'ok', 'admin', 'started over (was at 4 pages, 194 items)'],
-    ['Sync to end', 'done', 'admin', '44 items · 44 new · HTTP 200'],
-    ['Sync to end', 'ok', 'admin', '50 items · 50 new · HTTP 200'],
-    ['Sync to end', 'ok', 'admin', '50 items · 50 new · HTTP 200'],
-    ['Sync', 'ok', 'admin', '50 items · 50 new · HTTP 200'],
-    ['Created', 'ok', 'admin', `created “${title}”`],
-  ]);
+  const LABEL = { reset: 'Reset', run: 'Run page', 'run-start': 'Sync to end started', 'run-stop': 'Stop asked', sync: 'Sync', create: 'Created' };
+  assert.deepEqual(rows.map((r) => [r[0], r[1], r[2]]), trail.map(([a, o, who]) => [LABEL[a] || a, o, who]));
+  assert.deepEqual(rows[0], ['Reset', 'ok', 'admin', 'started over (was at 4 pages, 194 items)']);
+  const done = rows.find((r) => r[0] === 'Run page' && r[1] === 'done');
+  assert.match(done[2], /^worker@/);
+  assert.equal(done[3], '44 items · 44 new · HTTP 200');
+  assert.ok(rows.some((r) => r[0] === 'Sync to end started' && r[2] === 'admin' && /^started a run/.test(r[3])));
   // When: relative, the exact time on hover.
   const t = entries.first().locator('time');
   assert.equal(await t.innerText(), 'just now');
@@ -304,7 +333,7 @@ test('History: the audit trail of the row, newest first, as text', async () => {
   // It stays open across a re-render and follows the next action.
   await row(id).locator('[data-action="sync"]').click();
   await toast('Fetched 50 items').last().waitFor();
-  await eventually(async () => (await entries.count()) === 7, 'the new batch in the history');
+  await eventually(async () => (await entries.first().locator('.history-action').innerText()) === 'Sync', 'the new batch in the history');
   assert.equal(await hist.getAttribute('open'), '');
   assert.equal(await entries.first().locator('.history-action').innerText(), 'Sync');
   // The items did not change: nothing chunked or embedded again.

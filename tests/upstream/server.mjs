@@ -29,14 +29,16 @@ function num(v, dflt) {
 }
 
 const routes = {
-  // DummyJSON /products: skip, limit (default 30, 0 = all).
+  // DummyJSON /products: skip, limit (default 30, 0 = all); delay=MS
+  // answers after MS (a slow API for the tests).
   '/dummyjson/products'(q, res) {
     const skip = num(q.get('skip'), 0);
     let limit = num(q.get('limit'), 30);
-    if (Number.isNaN(skip) || Number.isNaN(limit)) return send(res, 400, { message: 'bad skip/limit' });
+    const delay = num(q.get('delay'), 0);
+    if (Number.isNaN(skip) || Number.isNaN(limit) || Number.isNaN(delay)) return send(res, 400, { message: 'bad skip/limit' });
     if (limit === 0 || limit > products.length) limit = products.length;
     const page = products.slice(skip, skip + limit);
-    send(res, 200, { products: page, total: products.length, skip, limit: page.length });
+    setTimeout(() => send(res, 200, { products: page, total: products.length, skip, limit: page.length }), delay);
   },
   // Cursor API: ?cursor=<id>&limit=N -> {data, next_cursor} (no has_more).
   '/cursor/items'(q, res) {

@@ -40,7 +40,15 @@
  *     synced first), so a source just worked on goes to the back, and the
  *     list (WK_CANDIDATES) is longer than the number of workers.
  *
- * Environment: RESTSYNC_WORKER_SLICE_SECONDS (60), RESTSYNC_WORKER_IDLE_
+ * Server-side runs (POST rest-sync, docs/RUNS.md) come first: the oldest
+ * running server-side run no other worker holds (session advisory lock
+ * 'restsync:run:' + id) is carried out to its end (common/runner.c), its
+ * stop flag read before every page.  The worker LISTENs on
+ * restsync_runs and looks at least every second.
+ *
+ * Environment: RESTSYNC_WORKER_SCHEDULE (1; 0: runs only),
+ * RESTSYNC_WORKER_RUNS (1; 0: scheduled rounds only),
+ * RESTSYNC_WORKER_SLICE_SECONDS (60), RESTSYNC_WORKER_IDLE_
  * SECONDS (5; the sleep when nothing is due, with +-50% jitter) and, as a
  * test knob only, RESTSYNC_WORKER_MINUTE_SECONDS (60: how long one
  * "minute" of syncIntervalMinutes and of the 5-minute retry is).

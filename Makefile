@@ -144,7 +144,7 @@ $(BUILD)/bench/%: bench/%.c bench/micro_common.h $(BUILD)/librs.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librs.a $(LDLIBS)
 
-bench-bin: $(CGI_BIN) $(BENCH_BIN)
+bench-bin: $(CGI_BIN) $(CLI_BIN) $(BENCH_BIN)
 
 bench: bench-bin
 	BENCH_BIN_DIR=$(BUILD)/bench RS_BIN=$(CURDIR)/$(BUILD)/bin bench/run.sh

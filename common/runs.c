@@ -36,6 +36,67 @@ runs_remove(struct store *st, const char *source_id, const char *run_id,
 	return RS_OK;
 }
 
+int
+runs_decide(const struct store_sweep_plan *p, const struct source_config *cfg,
+    int confirm, char sweep[16], char *note, size_t notesz)
+{
+	if (confirm) {
+		(void)snprintf(sweep, 16, "confirmed");
+		(void)snprintf(note, notesz, "removed %lld of %lld items, "
+		    "confirmed by an operator", p->missing, p->live);
+		return 1;
+	}
+	if (!cfg->delete_missing) {
+		(void)snprintf(sweep, 16, "skipped");
+		(void)snprintf(note, notesz, "deleteMissing is false");
+		return 0;
+	}
+	if (!p->from_start) {
+		(void)snprintf(sweep, 16, "skipped");
+		(void)snprintf(note, notesz, "the run did not start at the "
+		    "first page");
+		return 0;
+	}
+	if (p->no_sweep[0] != '\0') {
+		(void)snprintf(sweep, 16, "skipped");
+		(void)snprintf(note, notesz, "%s", p->no_sweep);
+		return 0;
+	}
+	if (p->total_changed) {
+		(void)snprintf(sweep, 16, "skipped");
+		(void)snprintf(note, notesz, "the upstream's total changed "
+		    "during the run (%lld to %lld): items may have moved "
+		    "between pages; the next stable run sweeps",
+		    p->total_first, p->total_last);
+		return 0;
+	}
+	if (p->missing == 0) {
+		(void)snprintf(sweep, 16, "done");
+		(void)snprintf(note, notesz, "nothing to remove");
+		return 0;
+	}
+	if ((double)p->missing > cfg->max_delete_fraction * (double)p->live) {
+		(void)snprintf(sweep, 16, "held");
+		(void)snprintf(note, notesz, "sweep held: would remove %lld of "
+		    "%lld items (more than maxDeleteFraction %g)", p->missing,
+		    p->live, cfg->max_delete_fraction);
+		return 0;
+	}
+	if (runs_style_shifts(cfg) && p->total_last < 0) {
+		(void)snprintf(sweep, 16, "held");
+		(void)snprintf(note, notesz, "sweep held: would remove %lld of "
+		    "%lld items, but this %s-style API reports no total, so a "
+		    "deletion during the run cannot be told from one before it "
+		    "(set totalPath, or confirm)", p->missing, p->live,
+		    cfg_style_name(cfg->style));
+		return 0;
+	}
+	(void)snprintf(sweep, 16, "done");
+	(void)snprintf(note, notesz, "removed %lld of %lld items", p->missing,
+	    p->live);
+	return 1;
+}
+
 enum rs_status
 runs_sweep(struct store *st, const struct source_config *cfg,
     const char *source_id, const char *run_id, int confirm,
@@ -49,53 +110,10 @@ runs_sweep(struct store *st, const struct source_config *cfg,
 		return rc;
 	sw->live = p.live;
 	sw->candidates = p.missing;
-	if (confirm) {
-		(void)snprintf(sw->sweep, sizeof(sw->sweep), "confirmed");
-		(void)snprintf(sw->note, sizeof(sw->note), "removed %lld of "
-		    "%lld items, confirmed by an operator", p.missing, p.live);
-	} else if (!cfg->delete_missing) {
-		(void)snprintf(sw->sweep, sizeof(sw->sweep), "skipped");
-		(void)snprintf(sw->note, sizeof(sw->note),
-		    "deleteMissing is false");
-	} else if (!p.from_start) {
-		(void)snprintf(sw->sweep, sizeof(sw->sweep), "skipped");
-		(void)snprintf(sw->note, sizeof(sw->note), "the run did not "
-		    "start at the first page");
-	} else if (p.no_sweep[0] != '\0') {
-		(void)snprintf(sw->sweep, sizeof(sw->sweep), "skipped");
-		(void)snprintf(sw->note, sizeof(sw->note), "%s", p.no_sweep);
-	} else if (p.total_changed) {
-		(void)snprintf(sw->sweep, sizeof(sw->sweep), "skipped");
-		(void)snprintf(sw->note, sizeof(sw->note), "the upstream's "
-		    "total changed during the run (%lld to %lld): items may "
-		    "have moved between pages; the next stable run sweeps",
-		    p.total_first, p.total_last);
-	} else if (p.missing == 0) {
-		(void)snprintf(sw->sweep, sizeof(sw->sweep), "done");
-		(void)snprintf(sw->note, sizeof(sw->note), "nothing to remove");
-	} else if ((double)p.missing > cfg->max_delete_fraction *
-	    (double)p.live) {
-		(void)snprintf(sw->sweep, sizeof(sw->sweep), "held");
-		(void)snprintf(sw->note, sizeof(sw->note), "sweep held: would "
-		    "remove %lld of %lld items (more than maxDeleteFraction "
-		    "%g)", p.missing, p.live, cfg->max_delete_fraction);
-	} else if (runs_style_shifts(cfg) && p.total_last < 0) {
-		(void)snprintf(sw->sweep, sizeof(sw->sweep), "held");
-		(void)snprintf(sw->note, sizeof(sw->note), "sweep held: would "
-		    "remove %lld of %lld items, but this %s-style API reports "
-		    "no total, so a deletion during the run cannot be told "
-		    "from one before it (set totalPath, or confirm)",
-		    p.missing, p.live, cfg_style_name(cfg->style));
-	} else {
-		(void)snprintf(sw->sweep, sizeof(sw->sweep), "done");
-		(void)snprintf(sw->note, sizeof(sw->note), "removed %lld of "
-		    "%lld items", p.missing, p.live);
-	}
-	if (strcmp(sw->sweep, "done") == 0 ||
-	    strcmp(sw->sweep, "confirmed") == 0) {
-		if ((rc = runs_remove(st, source_id, run_id, sw, err)) != RS_OK)
-			return rc;
-	}
+	if (runs_decide(&p, cfg, confirm, sw->sweep, sw->note,
+	    sizeof(sw->note)) &&
+	    (rc = runs_remove(st, source_id, run_id, sw, err)) != RS_OK)
+		return rc;
 	return store_sweep_finish(st, source_id, run_id, sw->sweep, sw->note,
 	    sw->candidates, sw->removed, sw->chunks, err);
 }

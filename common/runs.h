@@ -33,6 +33,14 @@ struct runs_sweep {
 };
 
 /*
+ * The decision alone (table above): sweep gets done, held, skipped or
+ * confirmed and note says why; 1 when items are to be removed.
+ */
+int		 runs_decide(const struct store_sweep_plan *,
+		    const struct source_config *, int confirm, char sweep[16],
+		    char *note, size_t notesz);
+
+/*
  * Decide on and carry out the sweep of run_id (confirm: an operator
  * confirmed a held one), inside the caller's transaction; the outcome is
  * recorded in the run.

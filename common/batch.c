@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "batch.h"
@@ -198,6 +199,35 @@ fail:
 }
 
 /*
+ * The origin of the source's baseUrl into origin, and a check that the
+ * secret found was entered for exactly it (sql/007 joins on it; this is
+ * the C side of the same rule).  RS_EINPUT: no key for this origin, so
+ * nothing is sent anywhere.
+ */
+static enum rs_status
+batch_secret_origin(const struct source_config *cfg,
+    const struct source_row *src, char *origin, size_t originsz, char *err)
+{
+	if (fetch_origin(cfg->base_url, origin, originsz) == -1) {
+		rs_errf(err, "source config: 'baseUrl' has no origin");
+		return RS_EINPUT;
+	}
+	if (src->secret_ct == NULL) {
+		rs_errf(err, "source requires auth but the tenant has no "
+		    "secret for provider '%s' at origin %s (a key is bound to "
+		    "the origin it was entered for: enter it again)",
+		    cfg->provider, origin);
+		return RS_EINPUT;
+	}
+	if (strcmp(origin, src->secret_origin) != 0) {
+		rs_errf(err, "the secret for provider '%s' was entered for "
+		    "another origin than %s", cfg->provider, origin);
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
+/*
  * Decrypt the tenant's secret when the source requires auth, and check
  * it holds what the config's auth form needs.  RS_EINPUT naming the
  * missing field: a source that would send an empty credential fails
@@ -212,24 +242,22 @@ load_secret(struct work *w, char *err)
 				    { "api_key", "token", "username",
 				      "password" };
 	const char		*s;
-	char			*pt = NULL;
+	char			*pt = NULL, origin[FETCH_ORIGIN_MAX];
 	size_t			 i;
 	int			 uses_key = 0;
 	enum rs_status		 st;
 
 	if (!w->cfg.requires_auth)
 		return RS_OK;
-	if (w->src.secret_ct == NULL) {
-		rs_errf(err, "source requires auth but the tenant has no "
-		    "secret for provider '%s'", w->cfg.provider);
-		return RS_EINPUT;
-	}
+	if ((st = batch_secret_origin(&w->cfg, &w->src, origin,
+	    sizeof(origin), err)) != RS_OK)
+		return st;
 	if ((st = secret_load_key(key, err)) != RS_OK)
 		return st;
 	st = secret_decrypt(key, w->src.tenant_id, w->cfg.provider,
-	    w->src.secret_ct, w->src.secret_ct_len, w->src.secret_nonce,
+	    w->src.secret_aad == 1 ? NULL : origin, w->src.secret_ct, w->src.secret_ct_len, w->src.secret_nonce,
 	    w->src.secret_nonce_len, &pt, err);
-	memset(key, 0, sizeof(key));
+	OPENSSL_cleanse(key, sizeof(key));
 	if (st != RS_OK)
 		return st;
 	st = secret_parse(pt, &w->sv, err);

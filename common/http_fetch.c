@@ -246,6 +246,44 @@ out:
 }
 
 int
+fetch_origin(const char *url, char *out, size_t outsz)
+{
+	CURLU	*u;
+	char	*scheme = NULL, *host = NULL, *port = NULL;
+	int	 rc = -1, n;
+	size_t	 i;
+	CURLUcode pc;
+
+	if (outsz > 0)
+		out[0] = '\0';
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	pc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_NO_DEFAULT_PORT);
+	if (pc != CURLUE_OK && pc != CURLUE_NO_PORT)
+		goto out;
+	n = snprintf(out, outsz, "%s://%s%s%s", scheme, host,
+	    port != NULL ? ":" : "", port != NULL ? port : "");
+	if (n < 0 || (size_t)n >= outsz)
+		goto out;
+	for (i = 0; out[i] != '\0'; i++)
+		if (out[i] >= 'A' && out[i] <= 'Z')
+			out[i] = (char)(out[i] - 'A' + 'a');
+	rc = 0;
+out:
+	if (rc == -1 && outsz > 0)
+		out[0] = '\0';
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+int
 fetch_same_origin(const char *a, const char *b)
 {
 	char	 oa[1024], ob[1024];

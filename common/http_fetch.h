@@ -87,6 +87,15 @@ enum rs_status	 fetch_retry(struct fetcher *, const struct fetch_req *,
 /* Milliseconds a Retry-After value asks for; -1 if absent or invalid. */
 long		 fetch_retry_after_ms(const char *value, long now);
 
+/*
+ * The RFC 6454 origin of an absolute URL, serialised: lower-case
+ * "scheme://host" plus ":port" unless it is the scheme's default (the
+ * form sql/007's restsync_origin() computes).  -1 (out "") if url does
+ * not parse or the origin does not fit in outsz.
+ */
+#define FETCH_ORIGIN_MAX	320
+int		 fetch_origin(const char *url, char *out, size_t outsz);
+
 /* 1 if a and b are absolute URLs of the same scheme, host and port. */
 int		 fetch_same_origin(const char *a, const char *b);
 

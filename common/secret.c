@@ -1,5 +1,5 @@
 /*
- * secret.c — AES-256-GCM secrets with tenant/provider-bound AAD.
+ * secret.c — AES-256-GCM secrets with tenant/provider/origin-bound AAD.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -97,24 +97,46 @@ secret_load_key(unsigned char key[SECRET_KEYLEN], char *err)
 	return RS_OK;
 }
 
-/* "tenant_id:provider" into aad; -1 if too long. */
+/*
+ * The associated data; -1 if too long.  Version 1 (origin NULL, rows
+ * written before migration 007): "tenant_id:provider".  Version 2:
+ * "rs-secret-v2", tenant_id, provider and origin, each followed by a NUL
+ * (none can hold one), so no two triples give the same bytes.
+ */
 static int
 make_aad(char *aad, size_t aadsz, const char *tenant_id,
-    const char *provider)
+    const char *provider, const char *origin)
 {
-	int	 n = snprintf(aad, aadsz, "%s:%s", tenant_id, provider);
+	const char	*parts[4];
+	size_t		 i, n = 0, l;
+	int		 m;
 
-	return n < 0 || (size_t)n >= aadsz ? -1 : n;
+	if (origin == NULL) {
+		m = snprintf(aad, aadsz, "%s:%s", tenant_id, provider);
+		return m < 0 || (size_t)m >= aadsz ? -1 : m;
+	}
+	parts[0] = "rs-secret-v2";
+	parts[1] = tenant_id;
+	parts[2] = provider;
+	parts[3] = origin;
+	for (i = 0; i < 4; i++) {
+		l = strlen(parts[i]);
+		if (l + 1 > aadsz - n)
+			return -1;
+		memcpy(aad + n, parts[i], l + 1);
+		n += l + 1;
+	}
+	return n > 1024 ? -1 : (int)n;
 }
 
 enum rs_status
 secret_encrypt(const unsigned char key[SECRET_KEYLEN], const char *tenant_id,
-    const char *provider, const void *pt, size_t ptlen, unsigned char **ct,
+    const char *provider, const char *origin, const void *pt, size_t ptlen, unsigned char **ct,
     size_t *ctlen, unsigned char nonce[SECRET_NONCELEN], char *err)
 {
 	EVP_CIPHER_CTX	*c = NULL;
 	unsigned char	*out = NULL;
-	char		 aad[256];
+	char		 aad[1024];
 	int		 n, aadlen, fl;
 	enum rs_status	 st = RS_EINTERNAL;
 
@@ -124,8 +146,9 @@ secret_encrypt(const unsigned char key[SECRET_KEYLEN], const char *tenant_id,
 		rs_errf(err, "secret longer than %d bytes", SECRET_MAXLEN);
 		return RS_EINPUT;
 	}
-	if ((aadlen = make_aad(aad, sizeof(aad), tenant_id, provider)) < 0) {
-		rs_errf(err, "tenant or provider too long");
+	if ((aadlen = make_aad(aad, sizeof(aad), tenant_id, provider,
+	    origin)) < 0) {
+		rs_errf(err, "tenant, provider or origin too long");
 		return RS_EINPUT;
 	}
 	if (RAND_bytes(nonce, SECRET_NONCELEN) != 1 ||
@@ -156,13 +179,13 @@ out:
 
 enum rs_status
 secret_decrypt(const unsigned char key[SECRET_KEYLEN], const char *tenant_id,
-    const char *provider, const unsigned char *ct, size_t ctlen,
+    const char *provider, const char *origin, const unsigned char *ct, size_t ctlen,
     const unsigned char *nonce, size_t noncelen, char **pt, char *err)
 {
 	EVP_CIPHER_CTX	*c = NULL;
 	unsigned char	*out = NULL;
 	unsigned char	 tag[SECRET_TAGLEN];
-	char		 aad[256];
+	char		 aad[1024];
 	size_t		 len;
 	int		 n, fl, aadlen;
 	enum rs_status	 st = RS_EINPUT;
@@ -170,7 +193,8 @@ secret_decrypt(const unsigned char key[SECRET_KEYLEN], const char *tenant_id,
 	*pt = NULL;
 	if (noncelen != SECRET_NONCELEN || ctlen < SECRET_TAGLEN ||
 	    ctlen - SECRET_TAGLEN > SECRET_MAXLEN ||
-	    (aadlen = make_aad(aad, sizeof(aad), tenant_id, provider)) < 0) {
+	    (aadlen = make_aad(aad, sizeof(aad), tenant_id, provider,
+	    origin)) < 0) {
 		rs_errf(err, "stored secret for provider '%s' is malformed",
 		    provider);
 		return RS_EINPUT;
@@ -195,7 +219,7 @@ secret_decrypt(const unsigned char key[SECRET_KEYLEN], const char *tenant_id,
 	    EVP_DecryptFinal_ex(c, out + n, &fl) != 1) {
 		rs_errf(err, "the secret for provider '%s' does not decrypt "
 		    "with the configured key (wrong key, or copied from "
-		    "another tenant)", provider);
+		    "another tenant or origin)", provider);
 		goto out;
 	}
 	out[len] = '\0';

@@ -55,13 +55,17 @@ static const char *const stmts[STMT__MAX] = {
 	"       sec.ciphertext, sec.nonce, "
 	"       true, coalesce(c.chunk_count, 0), v.page_key IS NOT NULL, v.etag, "
 	"       v.last_modified, v.next_cursor, coalesce(v.done, false), "
-	"       coalesce(v.items, 0), v.total "
+	"       coalesce(v.items, 0), v.total, "
+	"       sec.origin, sec.aad_version "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
 	"LEFT JOIN kb_rest_page_validators v ON v.source_id = s.id "
 	"      AND v.page_key = coalesce(c.next_cursor, '') "
+	/* The secret entered for this baseUrl's origin (sql/007); batch.c
+	 * checks the origin again before decrypting. */
 	"LEFT JOIN integration_secrets sec ON sec.tenant_id = s.tenant_id "
 	"      AND sec.provider = coalesce(s.config->>'provider', 'rest') "
+	"      AND sec.origin = restsync_origin(s.config->>'baseUrl') "
 	"      AND s.config->'requiresAuth' = 'true'::jsonb "
 	"WHERE s.id = $1::uuid",
 
@@ -437,6 +441,9 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	s->page_items = atoi(PQgetvalue(r, 0, 18));
 	s->page_total = PQgetisnull(r, 0, 19) ? -1 :
 	    strtoll(PQgetvalue(r, 0, 19), NULL, 10);
+	(void)snprintf(s->secret_origin, sizeof(s->secret_origin), "%s",
+	    PQgetvalue(r, 0, 20));
+	s->secret_aad = atoi(PQgetvalue(r, 0, 21));
 	if ((!PQgetisnull(r, 0, 9) && !PQgetisnull(r, 0, 10) &&
 	    (s->secret_ct == NULL || s->secret_nonce == NULL)) ||
 	    s->type == NULL || s->title == NULL || s->config == NULL ||

@@ -51,8 +51,9 @@ trap 'rm -rf "$work"' EXIT INT TERM
 # 1. Read every row (hex only: nothing to quote).
 psql -X -q -At -F ' ' -v ON_ERROR_STOP=1 "$DB" -c "
     SELECT tenant_id, encode(convert_to(provider, 'UTF8'), 'hex'),
-           encode(ciphertext, 'hex'), encode(nonce, 'hex')
-    FROM integration_secrets ORDER BY tenant_id, provider" >"$work/rows"
+           encode(ciphertext, 'hex'), encode(nonce, 'hex'),
+           coalesce(nullif(encode(convert_to(origin, 'UTF8'), 'hex'), ''), '-'), aad_version
+    FROM integration_secrets ORDER BY tenant_id, provider, origin" >"$work/rows"
 
 # 2. Re-encrypt them and write the transaction.  The UPDATE happens only if
 #    every row is still what was read (LOCK + comparison), else nothing.
@@ -73,9 +74,14 @@ if (oldKey.equals(newKey)) { console.error('rotate-secret-key: the new key is th
 const rows = fs.readFileSync(rowsFile, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
 const values = [];
 const bad = [];
-for (const [tenant, provHex, ctHex, nonceHex] of rows) {
+for (const [tenant, provHex, ctHex, nonceHex, oHex, ver] of rows) {
   if (!/^[0-9a-f-]{36}$/.test(tenant)) throw new Error('unexpected tenant id');
-  const aad = Buffer.from(`${tenant}:${Buffer.from(provHex, 'hex').toString('utf8')}`);
+  const prov = Buffer.from(provHex, 'hex').toString('utf8');
+  const originHex = oHex === '-' ? '' : oHex;
+  const origin = Buffer.from(originHex, 'hex').toString('utf8');
+  // sql/007: version 2 binds the origin in the associated data.
+  const aad = ver === '2' ? Buffer.from(`rs-secret-v2\0${tenant}\0${prov}\0${origin}\0`)
+    : Buffer.from(`${tenant}:${prov}`);
   const ct = Buffer.from(ctHex, 'hex');
   let pt = null;
   try {
@@ -86,7 +92,7 @@ for (const [tenant, provHex, ctHex, nonceHex] of rows) {
   } catch {
     bad.push(`tenant ${tenant}, provider ${Buffer.from(provHex, 'hex')}`);
     // Kept as it is (the check below still guards it).
-    values.push(`('${tenant}', convert_from(decode('${provHex}', 'hex'), 'UTF8'), decode('${ctHex}', 'hex'), `
+    values.push(`('${tenant}', convert_from(decode('${provHex}', 'hex'), 'UTF8'), convert_from(decode('${originHex}', 'hex'), 'UTF8'), decode('${ctHex}', 'hex'), `
       + `decode('${nonceHex}', 'hex'), decode('${ctHex}', 'hex'), decode('${nonceHex}', 'hex'))`);
     continue;
   }
@@ -95,7 +101,7 @@ for (const [tenant, provHex, ctHex, nonceHex] of rows) {
   c.setAAD(aad);
   const out = Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
   pt.fill(0);
-  values.push(`('${tenant}', convert_from(decode('${provHex}', 'hex'), 'UTF8'), decode('${ctHex}', 'hex'), `
+  values.push(`('${tenant}', convert_from(decode('${provHex}', 'hex'), 'UTF8'), convert_from(decode('${originHex}', 'hex'), 'UTF8'), decode('${ctHex}', 'hex'), `
     + `decode('${nonceHex}', 'hex'), decode('${out.toString('hex')}', 'hex'), decode('${nonce.toString('hex')}', 'hex'))`);
 }
 if (bad.length) {
@@ -107,20 +113,20 @@ if (bad.length) {
 }
 fs.writeFileSync(sqlFile, `BEGIN;
 LOCK TABLE integration_secrets IN SHARE ROW EXCLUSIVE MODE;
-CREATE TEMP TABLE rs_rotate (tenant_id uuid, provider text, old_ct bytea, old_nonce bytea,
+CREATE TEMP TABLE rs_rotate (tenant_id uuid, provider text, origin text, old_ct bytea, old_nonce bytea,
     ct bytea, nonce bytea) ON COMMIT DROP;
 ${values.length ? `INSERT INTO rs_rotate VALUES\n${values.join(',\n')};` : ''}
 DO $$
 BEGIN
     IF (SELECT count(*) FROM integration_secrets) <>
-       (SELECT count(*) FROM rs_rotate r JOIN integration_secrets s USING (tenant_id, provider)
+       (SELECT count(*) FROM rs_rotate r JOIN integration_secrets s USING (tenant_id, provider, origin)
         WHERE s.ciphertext = r.old_ct AND s.nonce = r.old_nonce) THEN
         RAISE EXCEPTION 'integration_secrets changed during the rotation; nothing was changed, run it again';
     END IF;
 END
 $$;
 UPDATE integration_secrets s SET ciphertext = r.ct, nonce = r.nonce, updated_at = now()
-FROM rs_rotate r WHERE s.tenant_id = r.tenant_id AND s.provider = r.provider;
+FROM rs_rotate r WHERE s.tenant_id = r.tenant_id AND s.provider = r.provider AND s.origin = r.origin;
 SELECT count(*) FROM rs_rotate WHERE ct <> old_ct;
 COMMIT;
 `);

@@ -75,19 +75,19 @@ test_round_trip(void **state)
 	key_seq(key, 0);
 	for (i = 0; i < NROWS(pts); i++) {
 		err[0] = '\0';
-		assert_int_equal(secret_encrypt(key, T1, "rest", pts[i],
+		assert_int_equal(secret_encrypt(key, T1, "rest", NULL, pts[i],
 		    strlen(pts[i]), &ct, &ctlen, nonce, err), RS_OK);
 		assert_int_equal(ctlen, strlen(pts[i]) + SECRET_TAGLEN);
 		if (strlen(pts[i]) >= 4)	/* not stored in the clear */
 			assert_false(contains(ct, ctlen, pts[i]));
-		assert_int_equal(secret_decrypt(key, T1, "rest", ct, ctlen,
+		assert_int_equal(secret_decrypt(key, T1, "rest", NULL, ct, ctlen,
 		    nonce, SECRET_NONCELEN, &pt, err), RS_OK);
 		assert_string_equal(pt, pts[i]);
 		secret_free_str(pt);
 
 		/* A fresh random nonce each time: same plaintext, other
 		 * nonce and other ciphertext. */
-		assert_int_equal(secret_encrypt(key, T1, "rest", pts[i],
+		assert_int_equal(secret_encrypt(key, T1, "rest", NULL, pts[i],
 		    strlen(pts[i]), &ct2, &ctlen2, nonce2, err), RS_OK);
 		assert_int_equal(ctlen2, ctlen);
 		assert_memory_not_equal(nonce, nonce2, SECRET_NONCELEN);
@@ -102,15 +102,15 @@ test_round_trip(void **state)
 	assert_non_null(big);
 	memset(big, 'z', SECRET_MAXLEN + 1);
 	big[SECRET_MAXLEN + 1] = '\0';
-	assert_int_equal(secret_encrypt(key, T1, "rest", big, SECRET_MAXLEN,
+	assert_int_equal(secret_encrypt(key, T1, "rest", NULL, big, SECRET_MAXLEN,
 	    &ct, &ctlen, nonce, err), RS_OK);
-	assert_int_equal(secret_decrypt(key, T1, "rest", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, T1, "rest", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, err), RS_OK);
 	assert_int_equal(strlen(pt), SECRET_MAXLEN);
 	secret_free_str(pt);
 	free(ct);
 	ct = sentinel;
-	assert_int_equal(secret_encrypt(key, T1, "rest", big,
+	assert_int_equal(secret_encrypt(key, T1, "rest", NULL, big,
 	    SECRET_MAXLEN + 1, &ct, &ctlen, nonce, err), RS_EINPUT);
 	assert_null(ct);
 	assert_int_equal(ctlen, 0);
@@ -176,9 +176,9 @@ test_tamper(void **state)
 	(void)state;
 	key_seq(key, 0);
 	key_seq(key2, 1);
-	assert_int_equal(secret_encrypt(key, T1, "acme", pt0, strlen(pt0),
+	assert_int_equal(secret_encrypt(key, T1, "acme", NULL, pt0, strlen(pt0),
 	    &ct, &ctlen, nonce, NULL), RS_OK);
-	assert_int_equal(secret_encrypt(key, T1, "acme", "another-secret-1",
+	assert_int_equal(secret_encrypt(key, T1, "acme", NULL, "another-secret-1",
 	    16, &ct2, &ctlen2, n2, NULL), RS_OK);
 	assert_true(ctlen + 1 <= sizeof(buf));
 	for (i = 0; i < NROWS(damage_rows); i++) {
@@ -216,7 +216,7 @@ test_tamper(void **state)
 		}
 		err[0] = '\0';
 		pt = (char *)sentinel;
-		if (secret_decrypt(k, tenant, prov, buf, len, nonce, nlen,
+		if (secret_decrypt(k, tenant, prov, NULL, buf, len, nonce, nlen,
 		    &pt, err) != r->want)
 			fail_msg("%s: got %s (%s)", r->name,
 			    pt ? "a plaintext" : "an error", err);
@@ -249,22 +249,22 @@ test_aad_binding(void **state)
 	unsigned char	*ct;
 	size_t		 ctlen;
 	char		*pt;
-	char		 longname[300];
+	char		 longname[1100];
 
 	(void)state;
 	key_seq(key, 7);
-	assert_int_equal(secret_encrypt(key, "t", "a:b", "v1234", 5, &ct,
+	assert_int_equal(secret_encrypt(key, "t", "a:b", NULL, "v1234", 5, &ct,
 	    &ctlen, nonce, NULL), RS_OK);
 	/* "t" + "a:b" and "t:a" + "b" give the same AAD string: the tenant
 	 * is a UUID in practice (no colon), so only the first can exist. */
-	assert_int_equal(secret_decrypt(key, "t", "a:b", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, "t", "a:b", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, NULL), RS_OK);
 	secret_free_str(pt);
-	assert_int_equal(secret_decrypt(key, "t", "a", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, "t", "a", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, NULL), RS_EINPUT);
-	assert_int_equal(secret_decrypt(key, "t", "a:b ", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, "t", "a:b ", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, NULL), RS_EINPUT);
-	assert_int_equal(secret_decrypt(key, "T", "a:b", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, "T", "a:b", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, NULL), RS_EINPUT);
 	free(ct);
 
@@ -272,9 +272,69 @@ test_aad_binding(void **state)
 	memset(longname, 'p', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	ct = sentinel;
-	assert_int_equal(secret_encrypt(key, T1, longname, "v", 1, &ct, &ctlen,
+	assert_int_equal(secret_encrypt(key, T1, longname, NULL, "v", 1, &ct, &ctlen,
 	    nonce, NULL), RS_EINPUT);
 	assert_null(ct);
+}
+
+/*
+ * Version 2 associated data binds the origin: a key entered for one
+ * origin opens only for exactly that tenant, provider and origin, and
+ * never as a version 1 row (nor the other way round).
+ */
+static void
+test_origin_binding(void **state)
+{
+	static const struct {
+		const char	*tenant, *provider, *origin;
+		enum rs_status	 want;
+	} rows[] = {
+		{ T1, "acme", "https://api.acme.test", RS_OK },
+		{ T1, "acme", "https://api.acme.test:8443", RS_EINPUT },
+		{ T1, "acme", "http://api.acme.test", RS_EINPUT },
+		{ T1, "acme", "https://evil.test", RS_EINPUT },
+		{ T1, "acme", "https://api.acme.test/", RS_EINPUT },
+		{ T1, "acme", "", RS_EINPUT },
+		{ T1, "acme", NULL, RS_EINPUT },		/* as version 1 */
+		{ T1, "acmehttps://api.acme.test", "", RS_EINPUT },
+		{ T1, "other", "https://api.acme.test", RS_EINPUT },
+		{ "00000000-0000-4000-8000-000000000002", "acme",
+		    "https://api.acme.test", RS_EINPUT },
+	};
+	unsigned char	 key[SECRET_KEYLEN], nonce[SECRET_NONCELEN];
+	unsigned char	*ct;
+	size_t		 ctlen, i;
+	char		*pt;
+	char		 err[RS_ERRLEN];
+
+	(void)state;
+	key_seq(key, 11);
+	assert_int_equal(secret_encrypt(key, T1, "acme",
+	    "https://api.acme.test", "k-0123456789", 12, &ct, &ctlen, nonce,
+	    NULL), RS_OK);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(secret_decrypt(key, rows[i].tenant,
+		    rows[i].provider, rows[i].origin, ct, ctlen, nonce,
+		    SECRET_NONCELEN, &pt, err), rows[i].want);
+		if (rows[i].want == RS_OK) {
+			assert_string_equal(pt, "k-0123456789");
+			secret_free_str(pt);
+		} else {
+			assert_null(pt);
+			assert_null(strstr(err, "k-0123456789"));
+		}
+	}
+	free(ct);
+	/* A version 1 ciphertext does not open as version 2. */
+	assert_int_equal(secret_encrypt(key, T1, "acme", NULL, "k-0123456789",
+	    12, &ct, &ctlen, nonce, NULL), RS_OK);
+	assert_int_equal(secret_decrypt(key, T1, "acme", "https://api.acme.test",
+	    ct, ctlen, nonce, SECRET_NONCELEN, &pt, NULL), RS_EINPUT);
+	assert_int_equal(secret_decrypt(key, T1, "acme", NULL, ct, ctlen,
+	    nonce, SECRET_NONCELEN, &pt, NULL), RS_OK);
+	secret_free_str(pt);
+	free(ct);
 }
 
 /* A plaintext with a NUL inside is refused (it would be cut silently). */
@@ -289,9 +349,9 @@ test_embedded_nul(void **state)
 
 	(void)state;
 	key_seq(key, 3);
-	assert_int_equal(secret_encrypt(key, T1, "rest", "ab\0cd", 5, &ct,
+	assert_int_equal(secret_encrypt(key, T1, "rest", NULL, "ab\0cd", 5, &ct,
 	    &ctlen, nonce, NULL), RS_OK);
-	assert_int_equal(secret_decrypt(key, T1, "rest", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, T1, "rest", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, err), RS_EINPUT);
 	assert_null(pt);
 	assert_non_null(strstr(err, "contains NUL"));
@@ -490,6 +550,7 @@ main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_aad_binding),
 		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_origin_binding),
 		cmocka_unit_test(test_key_env),
 		cmocka_unit_test(test_key_file),
 		cmocka_unit_test(test_parse),

@@ -16,6 +16,7 @@
 #include "chunk.h"
 #include "config.h"
 #include "hashing.h"
+#include "jsonbound.h"
 #include "jsonpath.h"
 #include "normalize.h"
 #include "pager.h"
@@ -851,11 +852,10 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	struct pager_page	 pg;
 	struct pager_next	 nx;
 	struct fetch_policy	 pol;
-	struct json_tokener	*tok = NULL;
 	struct json_object	*items;
 	enum rs_status		 st;
 	char			 excerpt[300], note[RS_ERRLEN];
-	size_t			 bom;
+	int			 syntax = 0;
 	int			 trips0 = store_round_trips(ctx->st);
 	double			 t, t0 = rs_now_ms();
 
@@ -974,31 +974,20 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		goto fail;
 	}
 
-	/* 4. Parse and find the items. */
+	/* 4. Parse (under a memory budget, jsonbound.h) and find the
+	 * items.  The body is dropped at once: the tree is all we need. */
 	t = rs_now_ms();
-	if ((tok = json_tokener_new_ex(BATCH_JSON_DEPTH)) == NULL) {
-		rs_errf(err, "out of memory");
-		st = RS_ENOMEM;
-		goto fail;
-	}
-	/* A UTF-8 byte order mark (some .NET APIs send one) is not JSON. */
-	bom = w.resp.body.len >= 3 &&
-	    memcmp(w.resp.body.p, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
-	w.root = json_tokener_parse_ex(tok, w.resp.body.p != NULL ?
-	    w.resp.body.p + bom : "", (int)(w.resp.body.len - bom));
-	if (w.root == NULL ||
-	    json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != w.resp.body.len - bom) {
-		if (json_tokener_get_error(tok) == json_tokener_error_depth)
-			rs_errf(err, "upstream JSON is nested deeper than %d",
-			    BATCH_JSON_DEPTH);
-		else
+	if (jbound_parse(w.resp.body.p, w.resp.body.len, BATCH_JSON_DEPTH,
+	    jbound_budget(w.cfg.max_body), "upstream JSON", &w.root, &syntax,
+	    err) != RS_OK) {
+		if (syntax)
 			rs_errf(err, "upstream response is not valid JSON "
 			    "(Content-Type: %.100s)", w.resp.content_type ?
 			    w.resp.content_type : "none");
 		st = RS_EUPSTREAM;
 		goto fail;
 	}
+	rs_buf_free(&w.resp.body);
 	items = w.cfg.items_path != NULL ? jp_get(w.root, w.cfg.items_path) :
 	    w.root;
 	if (items == NULL || !json_object_is_type(items, json_type_array)) {
@@ -1072,8 +1061,6 @@ fail:
 		free(detail);
 	}
 out:
-	if (tok != NULL)
-		json_tokener_free(tok);
 	if (w.locked)
 		store_unlock_source(ctx->st, source_id);
 	pager_next_free(&nx);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fcgi_io.h"
+#include "jsonbound.h"
 
 static const int http_codes[RS__MAX] = {
 	200,	/* RS_OK */
@@ -279,7 +280,6 @@ same_origin(struct fio_req *rq)
 enum rs_status
 fio_json_post(struct fio_req *rq, struct json_object **body, char *err)
 {
-	struct json_tokener	*tok = NULL;
 	struct json_object	*o = NULL;
 	enum rs_status		 st;
 
@@ -302,19 +302,13 @@ fio_json_post(struct fio_req *rq, struct json_object **body, char *err)
 	}
 	if ((st = read_body(rq, err)) != RS_OK)
 		return st;
-	if ((tok = json_tokener_new_ex(FIO_JSON_DEPTH)) == NULL) {
-		rs_errf(err, "out of memory");
-		return RS_ENOMEM;
+	/* 64 KiB of "[{},...]" would be 17 MiB of tree: bounded first. */
+	if ((st = jbound_parse(rq->body, rq->body_len, FIO_JSON_DEPTH,
+	    FIO_JSON_BUDGET, "request body", &o, NULL, err)) != RS_OK) {
+		if (st == RS_EINPUT)
+			rs_errf(err, "request body is not valid JSON");
+		return st;
 	}
-	o = json_tokener_parse_ex(tok, rq->body, (int)rq->body_len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != rq->body_len) {
-		rs_errf(err, "request body is not valid JSON");
-		json_object_put(o);
-		json_tokener_free(tok);
-		return RS_EINPUT;
-	}
-	json_tokener_free(tok);
 	if (!json_object_is_type(o, json_type_object)) {
 		rs_errf(err, "request body must be a JSON object");
 		json_object_put(o);

@@ -19,6 +19,7 @@
 
 #define FIO_MAX_BODY	(64u * 1024)	/* request bodies to our endpoints */
 #define FIO_JSON_DEPTH	16
+#define FIO_JSON_BUDGET	(2u * 1024 * 1024)	/* heap for a body's tree */
 
 struct fio_req {
 	FCGX_Request	 fcgx;

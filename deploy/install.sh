@@ -36,7 +36,13 @@ for n in $RS_INSTANCES; do
 	case "$n" in *[!0-9]*|'') die "RS_INSTANCES must be numbers: $n" ;; esac
 done
 
-# The user first: files below are group-owned by it.
+# The user first: files below are group-owned by it.  (And restsync-web,
+# the sockets' group, with nginx's www-data as its only member.)
+if [ -z "$D" ] && ! getent group restsync-web >/dev/null; then
+	groupadd --system restsync-web
+	usermod -a -G restsync-web www-data 2>/dev/null ||
+	    log "add nginx's user to the group restsync-web"
+fi
 if [ -z "$D" ] && ! getent passwd restsync >/dev/null; then
 	install -D -m 0644 "$ROOT/deploy/restsync.sysusers" /etc/sysusers.d/restsync.conf
 	if command -v systemd-sysusers >/dev/null 2>&1; then

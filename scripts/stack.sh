@@ -155,6 +155,8 @@ start_fcgi() {
 		    RESTSYNC_SQL_DIR="$ROOT/sql" \
 		    RESTSYNC_WORKERS="$RS_WORKERS" \
 		    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
+		    RESTSYNC_NGINX_USER="$RUNUSER" \
+		    ${RESTSYNC_REQUEST_TIMEOUT_MS:+RESTSYNC_REQUEST_TIMEOUT_MS=$RESTSYNC_REQUEST_TIMEOUT_MS} \
 		    $key_env \
 		    spawn-fcgi -s "$sock" -M 0600 $uopt -P "$pidf" \
 		    -- /bin/sh -c 'exec "$0" 2>>"$1"' "$bin" "$RS_VAR/log/$name.log" \

@@ -72,21 +72,79 @@ ipv4_blocked(const unsigned char *a, int allow_private)
 	    (a[0] == 198 && (a[1] & 0xfe) == 18);	/* benchmarking */
 }
 
+/*
+ * An IPv6 address that carries an IPv4 address is judged by it (issue
+ * 14): -1 when b is not one, else ipv4_blocked() of every IPv4 address
+ * it may stand for.  The forms: IPv4-mapped ::ffff:0:0/96 and
+ * IPv4-compatible ::/96 (RFC 4291 §2.5.5; :: and ::1 are themselves),
+ * SIIT ::ffff:0:0:0/96 (RFC 2765), NAT64 64:ff9b::/96 (RFC 6052) and the
+ * local-use 64:ff9b:1::/48 (RFC 8215: the IPv4 address sits where the
+ * operator's prefix length puts it, RFC 6052 §2.2 — every candidate is
+ * judged), 6to4 2002::/16 (RFC 3056, bits 16-47) and Teredo 2001::/32
+ * (RFC 4380: the server in bits 32-63, the client inverted in 96-127).
+ */
+static int
+ipv6_embedded_blocked(const unsigned char *b, int allow_private)
+{
+	static const unsigned char zero[12];
+	static const unsigned char v4mapped[12] =
+	    { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+	static const unsigned char siit[12] =
+	    { 0,0,0,0,0,0,0,0,0xff,0xff,0,0 };
+	static const unsigned char nat64[12] =	/* 64:ff9b::/96 */
+	    { 0,0x64,0xff,0x9b,0,0,0,0,0,0,0,0 };
+	static const unsigned char nat64l[6] =	/* 64:ff9b:1::/48 */
+	    { 0,0x64,0xff,0x9b,0,0x01 };
+	unsigned char		 v4[4];
+	int			 i;
+
+	if (memcmp(b, v4mapped, 12) == 0 || memcmp(b, siit, 12) == 0 ||
+	    memcmp(b, nat64, 12) == 0)
+		return ipv4_blocked(b + 12, allow_private);
+	if (memcmp(b, zero, 12) == 0) {
+		if (b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] <= 1)
+			return -1;	/* :: and ::1 */
+		return ipv4_blocked(b + 12, allow_private);
+	}
+	if (memcmp(b, nat64l, 6) == 0) {
+		/* /96 */
+		if (ipv4_blocked(b + 12, allow_private))
+			return 1;
+		if (memcmp(b + 6, zero, 6) == 0)
+			return 0;
+		/* /48, /56, /64 (bits 64-71 are the "u" octet). */
+		v4[0] = b[6]; v4[1] = b[7]; v4[2] = b[9]; v4[3] = b[10];
+		if (ipv4_blocked(v4, allow_private))
+			return 1;
+		v4[0] = b[7]; v4[1] = b[9]; v4[2] = b[10]; v4[3] = b[11];
+		if (ipv4_blocked(v4, allow_private))
+			return 1;
+		return ipv4_blocked(b + 9, allow_private);
+	}
+	if (b[0] == 0x20 && b[1] == 0x02)		/* 6to4 */
+		return ipv4_blocked(b + 2, allow_private);
+	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) {
+		/* Teredo: the server, then the client (inverted). */
+		if (ipv4_blocked(b + 4, allow_private))
+			return 1;
+		for (i = 0; i < 4; i++)
+			v4[i] = (unsigned char)~b[12 + i];
+		return ipv4_blocked(v4, allow_private);
+	}
+	return -1;
+}
+
 static int
 ipv6_blocked(const struct in6_addr *a6, int allow_private)
 {
 	const unsigned char	*b = a6->s6_addr;
-	static const unsigned char v4mapped[12] =
-	    { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
-	static const unsigned char nat64[12] =	/* 64:ff9b::/96 */
-	    { 0,0x64,0xff,0x9b,0,0,0,0,0,0,0,0 };
 	static const unsigned char ec2md[16] =	/* fd00:ec2::254 */
 	    { 0xfd,0,0x0e,0xc2,0,0,0,0,0,0,0,0,0,0,0x02,0x54 };
+	int			 v;
 
-	/* Addresses that carry an IPv4 address are judged by it: mapped
-	 * ::ffff:0:0/96 and NAT64 64:ff9b::/96 (RFC 6052). */
-	if (memcmp(b, v4mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
-		return ipv4_blocked(b + 12, allow_private);
+	/* Addresses that carry an IPv4 address are judged by it. */
+	if ((v = ipv6_embedded_blocked(b, allow_private)) != -1)
+		return v;
 	if (memcmp(b, ec2md, 16) == 0)
 		return 1;
 	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)	/* fe80::/10 */

@@ -652,6 +652,12 @@ test('fetcher: metadata and link-local addresses are refused before connecting',
     ['http://[::ffff:169.254.169.254]/', '169.254.169.254'],
     ['http://100.100.100.200/latest/meta-data/', '100.100.100.200'],
     ['http://0.0.0.0:1/', '0.0.0.0'],
+    // Issue 14: IPv6 forms that embed the metadata address.
+    ['http://[::169.254.169.254]/', '::169.254.169.254'],
+    ['http://[::ffff:0:169.254.169.254]/', '::ffff:0:a9fe:a9fe'],
+    ['http://[64:ff9b:1::169.254.169.254]/', '64:ff9b:1::a9fe:a9fe'],
+    ['http://[2002:a9fe:a9fe::1]/', '2002:a9fe:a9fe::1'],
+    ['http://[2001:0:4136:e378:8000:63bf:5601:5601]/', '2001:0:4136:e378:8000:63bf:5601:5601'],
   ]) {
     const id = createSource(`Metadata ${u}`, dummyConfig({ baseUrl: u }), { tenant: T1 });
     const t0 = Date.now();

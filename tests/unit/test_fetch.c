@@ -113,6 +113,46 @@ static const struct addr_row {
 	{ "::ffff:8.8.8.8", A_PUBLIC },
 	{ "64:ff9b::8.8.8.8", A_PUBLIC },
 	{ "fd00:ec2::253", A_PRIVATE },		/* ULA, not the metadata */
+	/*
+	 * Issue 14: every other form that embeds an IPv4 address is judged
+	 * by it.  IPv4-compatible ::a.b.c.d (RFC 4291 §2.5.5.1).
+	 */
+	{ "::169.254.169.254", A_NEVER },
+	{ "::a9fe:a9fe", A_NEVER },
+	{ "::0.0.0.2", A_NEVER },
+	{ "::224.0.0.1", A_NEVER },
+	{ "::127.0.0.1", A_PRIVATE },
+	{ "::10.0.0.1", A_PRIVATE },
+	{ "::8.8.8.8", A_PUBLIC },
+	/* SIIT IPv4-translated ::ffff:0:a.b.c.d (RFC 2765 §2.1). */
+	{ "::ffff:0:169.254.169.254", A_NEVER },
+	{ "::ffff:0:100.100.100.200", A_NEVER },
+	{ "::ffff:0:127.0.0.1", A_PRIVATE },
+	{ "::ffff:0:192.168.1.1", A_PRIVATE },
+	{ "::ffff:0:8.8.8.8", A_PUBLIC },
+	/* NAT64 local-use 64:ff9b:1::/48 (RFC 8215), /96 and /48 forms. */
+	{ "64:ff9b:1::169.254.169.254", A_NEVER },
+	{ "64:ff9b:1::a9fe:a9fe", A_NEVER },
+	{ "64:ff9b:1:a9fe:a9:fe00::", A_NEVER },	/* /48: RFC 6052 */
+	{ "64:ff9b:1::127.0.0.1", A_PRIVATE },
+	{ "64:ff9b:1::10.0.0.1", A_PRIVATE },
+	{ "64:ff9b:1::8.8.8.8", A_PUBLIC },
+	/* 6to4 2002::/16 (RFC 3056): the IPv4 address in bits 16-47. */
+	{ "2002:a9fe:a9fe::1", A_NEVER },
+	{ "2002:a9fe:a9fe:1:2:3:4:5", A_NEVER },
+	{ "2002::1", A_NEVER },				/* 0.0.0.0 */
+	{ "2002:7f00:1::1", A_PRIVATE },
+	{ "2002:c0a8:101::1", A_PRIVATE },
+	{ "2002:a00:1::", A_PRIVATE },
+	{ "2002:808:808::1", A_PUBLIC },
+	/* Teredo 2001::/32 (RFC 4380): the server (bits 32-63) and the
+	 * client, stored inverted in the last 32 bits. */
+	{ "2001:0:4136:e378:8000:63bf:5601:5601", A_NEVER },  /* 169.254.169.254 */
+	{ "2001:0:a9fe:a9fe:8000:63bf:f7f7:f7f7", A_NEVER },  /* server */
+	{ "2001:0:4136:e378:8000:63bf:80ff:fffe", A_PRIVATE }, /* 127.0.0.1 */
+	{ "2001:0:a00:1:8000:63bf:f7f7:f7f7", A_PRIVATE },     /* 10.0.0.1 */
+	{ "2001:0:4136:e378:8000:63bf:f7f7:f7f7", A_PUBLIC },  /* 8.8.8.8 */
+	{ "2001:db8::1", A_PUBLIC },		/* not Teredo (2001:0::/32) */
 };
 
 /* Not addresses at all: refused whatever the setting. */

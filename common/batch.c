@@ -20,6 +20,7 @@
 #include "jsonpath.h"
 #include "normalize.h"
 #include "pager.h"
+#include "redact.h"
 #include "secret.h"
 
 #define BATCH_JSON_DEPTH	64
@@ -826,21 +827,26 @@ add_conditional(struct work *w, char *err)
 	return RS_OK;
 }
 
-/* A short, printable excerpt of an error body for last_error. */
+/*
+ * A short, printable excerpt of an error body for last_error, redacted
+ * before it is cut (redact.h): a key straddling the cut leaves nothing.
+ */
 static void
-body_excerpt(const struct rs_buf *b, char *out, size_t outsz)
+body_excerpt(const struct rs_buf *b, const struct secret_values *sv,
+    char *out, size_t outsz)
 {
-	struct rs_buf	 s;
-	size_t		 n = b->len < 200 ? b->len : 200;
+	const char	*vals[5];
+	char		 ex[256];
 
+	vals[0] = sv->api_key;
+	vals[1] = sv->token;
+	vals[2] = sv->password;
+	vals[3] = sv->username;
+	vals[4] = sv->derived;
 	out[0] = '\0';
-	if (n == 0)
-		return;
-	rs_buf_init(&s, 1024);
-	if (norm_utf8(&s, b->p, n) == 0 && s.len > 0)
-		(void)snprintf(out, outsz, ": %s%s", s.p,
-		    b->len > n ? "..." : "");
-	rs_buf_free(&s);
+	redact_excerpt(b->p, b->len, 200, vals, 5, ex, sizeof(ex));
+	if (ex[0] != '\0')
+		(void)snprintf(out, outsz, ": %s", ex);
 }
 
 enum rs_status
@@ -961,7 +967,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		goto store;
 	}
 	if (w.resp.status < 200 || w.resp.status > 299) {
-		body_excerpt(&w.resp.body, excerpt, sizeof(excerpt));
+		body_excerpt(&w.resp.body, &w.sv, excerpt, sizeof(excerpt));
 		if (w.resp.status == 304)
 			rs_errf(err, "upstream answered 304 Not Modified to a "
 			    "request without validators");

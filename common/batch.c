@@ -828,6 +828,47 @@ add_conditional(struct work *w, char *err)
 }
 
 /*
+ * The next cursor as it may be stored and shown (issue 14): the key that
+ * {{API_KEY}} stands for (api_key, else token), in any spelling and
+ * wherever it is — any parameter, the path, a bare token — becomes the
+ * placeholder again (pager_url() renders it back for the next fetch); the
+ * other secret values become [redacted].  RS_EUPSTREAM when a secret
+ * survives in a spelling redact.c does not know: nothing is stored.
+ */
+static enum rs_status
+batch_safe_next(struct pager_next *nx, const struct secret_values *sv,
+    char *err)
+{
+	const char	*key = sv->api_key != NULL ? sv->api_key : sv->token;
+	const char	*others[5], *all[5];
+	size_t		 n = 0;
+
+	if (nx->next == NULL)
+		return RS_OK;
+	all[0] = sv->api_key;
+	all[1] = sv->token;
+	all[2] = sv->password;
+	all[3] = sv->username;
+	all[4] = sv->derived;
+	if (sv->api_key != NULL && sv->token != NULL)
+		others[n++] = sv->token;
+	others[n++] = sv->password;
+	others[n++] = sv->username;
+	others[n++] = sv->derived;
+	if (redact_replace(&nx->next, &key, 1, "{{API_KEY}}") == -1 ||
+	    redact_replace(&nx->next, others, n, REDACT_MARK) == -1) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	if (redact_leaks(nx->next, all, 5)) {
+		rs_errf(err, "the next cursor holds a secret in a form that "
+		    "cannot be redacted; it was not stored");
+		return RS_EUPSTREAM;
+	}
+	return RS_OK;
+}
+
+/*
  * A short, printable excerpt of an error body for last_error, redacted
  * before it is cut (redact.h): a key straddling the cut leaves nothing.
  */
@@ -1036,6 +1077,8 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 store:
 	res->total = nx.total;
 	res->done = nx.done;
+	if ((st = batch_safe_next(&nx, &w.sv, err)) != RS_OK)
+		goto fail;
 	if (nx.next != NULL && (res->next = strdup(nx.next)) == NULL) {
 		rs_errf(err, "out of memory");
 		st = RS_ENOMEM;

@@ -15,6 +15,7 @@ const PROVIDER = 'redaction';
 // Every prefix of the key (and of its encoding) long enough to be its own.
 const PREFIXES = [SEC_KEY, encodeURIComponent(SEC_KEY)].flatMap((k) => [k.slice(0, 5), k.slice(0, 8)]);
 function assertClean(text, where) {
+  text = text ?? '';
   for (const p of [SEC_CORE, ...PREFIXES]) assert.ok(!text.includes(p), `${where} holds '${p}': ${text}`);
 }
 
@@ -51,3 +52,30 @@ test('redaction: a key straddling the cut of an error excerpt leaves no prefix b
   }
   assertClean(logs().slice(logsBefore), 'logs');
 });
+
+for (const where of ['query', 'path']) {
+  test(`redaction: a next link with the key in the ${where} is stored and shown without it, and still followed`, async () => {
+    await upstreamReset();
+    const id = source(`/redact/next?where=${where}`, {
+      cursorStyle: 'cursor', itemsPath: 'items', nextCursorPath: 'next', cursorParam: 'page',
+      queryTemplate: { api_key: '{{API_KEY}}' }, currentOffsetPath: null, totalPath: null,
+    });
+    for (let page = 1; page <= 3; page++) {
+      const r = await batch(id);
+      assert.equal(r.status, 200, r.text);
+      assertClean(r.text, `answer of page ${page}`);
+      const stored = one(`SELECT coalesce(next_cursor, '') FROM kb_rest_cursors WHERE source_id = :'p1';`, [id]);
+      assertClean(stored, `stored next of page ${page}`);
+      const listed = await call('/api/backoffice/rest-sources', { method: 'GET' });
+      assertClean(JSON.stringify(listed.json.sources.find((x) => x.id === id)), 'the list');
+      if (page < 3) assert.match(stored, /\{\{API_KEY\}\}/, 'the key is kept as a placeholder');
+    }
+    // Every page came, each time with the key (never the placeholder).
+    const seen = (await upstreamLog()).filter((e) => e.url.startsWith('/redact/next'));
+    assert.equal(seen.length, 3);
+    for (const e of seen) assert.equal(e.headers.authorization, `Bearer ${SEC_KEY}`);
+    assert.ok(seen[1].url.includes(encodeURIComponent(SEC_KEY)), seen[1].url);
+    assert.equal(cursorRow(id).done, true);
+    assertClean(one(`SELECT string_agg(detail::text, ' ') FROM kb_rest_audit WHERE source_id = :'p1';`, [id]), 'audit');
+  });
+}

@@ -1,11 +1,17 @@
 // Upstream imitations for tests/integration/10_redaction.test.mjs
 // (prefix /redact/).  The key is whatever the request carried as a bearer
 // token; these routes echo it where a careless system would copy it.
+import { SEC_KEY } from './security.mjs';
+
 function keyOf(req) {
   return (req.headers.authorization || '').replace(/^Bearer /, '');
 }
 
 export const routes = {
+  // The path form of /redact/next (the key is SEC_KEY, percent-encoded).
+  [`/redact/next/${encodeURIComponent(SEC_KEY)}`](q, res, req, ctx) {
+    routes['/redact/next'](q, res, req, ctx);
+  },
   // 401 whose body holds the key at byte ?at (raw, or ?enc=1 encoded):
   // it straddles the 200-byte cut of the error excerpt.
   '/redact/straddle'(q, res, req) {
@@ -26,8 +32,8 @@ export const routes = {
     let next = null;
     if (page < 3) {
       next = {
-        query: `${base}/redact/next?page=${page + 1}&API_KEY=${enc}&Sig=${enc.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())}`,
-        path: `${base}/redact/next/${enc}?page=${page + 1}`,
+        query: `${base}/redact/next?where=query&page=${page + 1}&API_KEY=${enc}&Sig=${enc.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())}`,
+        path: `${base}/redact/next/${enc}?page=${page + 1}&where=path`,
       }[q.get('where')];
     }
     ctx.send(res, 200, { items: ctx.products.slice(page * 5, page * 5 + 5), next });

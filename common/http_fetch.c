@@ -430,7 +430,7 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 	enum rs_status		 st = RS_EUPSTREAM;
 	size_t			 i;
 	int			 hops, is_post;
-	double			 t0 = rs_now_ms();
+	double			 t0 = rs_now_ms(), left;
 
 	memset(resp, 0, sizeof(*resp));
 	rs_buf_init(&resp->body, req->max_body);
@@ -459,6 +459,15 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 	}
 
 	for (hops = 0; ; hops++) {
+		/* One budget for all hops: what is left of the request's
+		 * timeout and of its deadline (issue 14). */
+		left = (double)req->timeout_ms - (rs_now_ms() - t0);
+		if (req->deadline > 0 && req->deadline - rs_now_ms() < left)
+			left = req->deadline - rs_now_ms();
+		if (left < 1) {
+			rs_errf(err, "timed out after %ld ms", req->timeout_ms);
+			goto out;
+		}
 		curl_easy_reset(h);
 		rs_buf_reset(&resp->body);
 		sink.buf = &resp->body;
@@ -470,9 +479,8 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 		curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-		    req->timeout_ms);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
 		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
 		    (curl_off_t)req->max_body);
 		curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
@@ -617,6 +625,7 @@ fetch_retry(struct fetcher *fx, const struct fetch_req *req,
 	long			 delay, backoff, ra;
 	int			 again;
 
+	r.deadline = pol->deadline;
 	*attempts = 0;
 	for (;;) {
 		left = pol->deadline - rs_now_ms();

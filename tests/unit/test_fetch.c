@@ -333,6 +333,17 @@ conn_main(void *arg)
 			memset(big, 'x', 4096);
 			reply(c->fd, "200 OK", "", big, 4096);
 			free(big);
+		} else if (strncmp(path, "/slowhop?n=", 11) == 0) {
+			/* 700 ms, then a same-origin redirect to n - 1. */
+			int hop = atoi(path + 11);
+
+			usleep(700 * 1000);
+			(void)snprintf(loc, sizeof(loc),
+			    "Location: /slowhop?n=%d\r\n", hop - 1);
+			if (hop > 0)
+				reply(c->fd, "302 Found", loc, "", 0);
+			else
+				reply(c->fd, "200 OK", "", "{}", 2);
 		} else if (strcmp(path, "/slow") == 0) {
 			usleep(1500 * 1000);
 			reply(c->fd, "200 OK", "", "{}", 2);
@@ -739,6 +750,71 @@ test_no_env_proxy(void **state)
 	listener_stop(&proxy);
 }
 
+/*
+ * One deadline for the whole exchange (issue 14): redirect hops share the
+ * request's timeout and the retry policy's deadline instead of getting a
+ * fresh one each (5 hops of 700 ms against 2 s used to take 4.2 s).
+ */
+static void
+test_deadline_across_hops(void **state)
+{
+	struct listener		 a;
+	struct fetcher		*fx;
+	struct fetch_resp	 resp;
+	struct fetch_req	 req;
+	struct fetch_policy	 pol;
+	char			 err[RS_ERRLEN];
+	double			 t0, ms;
+	int			 attempts;
+
+	(void)state;
+	listener_start(&a);
+	assert_int_equal(fetch_open(&fx, err), RS_OK);
+	setenv(ALLOW_ENV, "1", 1);
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url_of(&a, "/slowhop?n=5");
+	req.timeout_ms = 2000;
+	req.max_body = 1024;
+	req.check_addr = 1;
+
+	/* fetch_do: the request's timeout covers every hop. */
+	t0 = rs_now_ms();
+	assert_int_equal(fetch_do(fx, &req, &resp, err), RS_EUPSTREAM);
+	ms = rs_now_ms() - t0;
+	print_message("5 hops of 700 ms, 2000 ms timeout: %.0f ms: %s\n", ms,
+	    err);
+	assert_non_null(strstr(err, "timed out"));
+	assert_true(ms >= 1900 && ms < 2600);
+	fetch_resp_free(&resp);
+
+	/* fetch_retry: the policy's deadline, whatever the attempt timeout. */
+	req.timeout_ms = 4000;
+	pol.deadline = rs_now_ms() + 1500;
+	pol.max_attempts = 5;
+	pol.base_delay_ms = 50;
+	pol.max_delay_ms = 100;
+	t0 = rs_now_ms();
+	assert_int_equal(fetch_retry(fx, &req, &pol, &resp, &attempts, err),
+	    RS_EUPSTREAM);
+	ms = rs_now_ms() - t0;
+	print_message("retry policy of 1500 ms: %.0f ms, %d attempt(s): %s\n",
+	    ms, attempts, err);
+	assert_true(ms < 2100);
+	fetch_resp_free(&resp);
+
+	/* Within the time, the hops are followed. */
+	req.url = url_of(&a, "/slowhop?n=2");
+	req.timeout_ms = 4000;
+	assert_int_equal(fetch_do(fx, &req, &resp, err), RS_OK);
+	assert_int_equal(resp.status, 200);
+	fetch_resp_free(&resp);
+
+	unsetenv(ALLOW_ENV);
+	fetch_close(fx);
+	listener_stop(&a);
+}
+
 int
 main(void)
 {
@@ -749,6 +825,7 @@ main(void)
 		cmocka_unit_test(test_reuse_does_not_bypass),
 		cmocka_unit_test(test_protocols),
 		cmocka_unit_test(test_redirects),
+		cmocka_unit_test(test_deadline_across_hops),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_no_env_proxy),
 	};

@@ -777,6 +777,15 @@ main(int argc, char **argv)
 		cmd_usage(stdout, c, 1);
 		return EXIT_SUCCESS;
 	}
+	/* Like the FastCGI programs (fio_init): never as root (issue 14). */
+	if ((getuid() == 0 || geteuid() == 0) &&
+	    (getenv("RESTSYNC_ALLOW_ROOT") == NULL ||
+	    strcmp(getenv("RESTSYNC_ALLOW_ROOT"), "1") != 0)) {
+		fprintf(stderr, "restsync: refusing to run as root; run it as "
+		    "the service user (runuser -u restsync -- restsync ...) "
+		    "or set RESTSYNC_ALLOW_ROOT=1\n");
+		return EXIT_FAILURE;
+	}
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	return c->run(&o);
 }

@@ -171,7 +171,7 @@ work_free(struct work *w)
 	for (i = 0; i < w->nhdrs; i++)
 		secret_free_str(w->hdrs[i]);
 	free(w->hdrs);
-	free(w->url);
+	secret_free_str(w->url);	/* its query may carry the key */
 	json_object_put(w->root);
 	fetch_resp_free(&w->resp);
 	secret_values_free(&w->sv);

@@ -18,9 +18,11 @@
 #include <unistd.h>
 
 #include <fastcgi.h>
+#include <openssl/crypto.h>
 
 #include "fcgi_io.h"
 #include "jsonbound.h"
+#include "secret.h"
 
 static const int http_codes[RS__MAX] = {
 	200,	/* RS_OK */
@@ -299,6 +301,26 @@ fio_prefork(struct fio_req *rq)
 	exit(0);
 }
 
+/*
+ * The request body and its parsed tree may hold an API key (apiKey):
+ * wiped before they are freed (issue 14).
+ */
+static void
+fio_drop_body(struct fio_req *rq)
+{
+	if (rq->body != NULL) {
+		OPENSSL_cleanse(rq->body, rq->body_len);
+		free(rq->body);
+	}
+	rq->body = NULL;
+	rq->body_len = 0;
+	if (rq->json != NULL) {
+		secret_wipe_json(rq->json);
+		json_object_put(rq->json);
+		rq->json = NULL;
+	}
+}
+
 int
 fio_accept(struct fio_req *rq)
 {
@@ -306,9 +328,7 @@ fio_accept(struct fio_req *rq)
 	const char	*cl;
 	int		 fd;
 
-	free(rq->body);
-	rq->body = NULL;
-	rq->body_len = 0;
+	fio_drop_body(rq);
 	while (!fio_stop) {
 		if ((fd = rq->fcgx.ipcFd) < 0) {
 			/* Blocks until a connection comes; SIGTERM ends it
@@ -355,9 +375,7 @@ fio_accept(struct fio_req *rq)
 void
 fio_finish(struct fio_req *rq)
 {
-	free(rq->body);
-	rq->body = NULL;
-	rq->body_len = 0;
+	fio_drop_body(rq);
 	/* libfcgi drains the connection before closing it: bounded too. */
 	if (rq->fcgx.ipcFd >= 0)
 		fio_deadline(rq->fcgx.ipcFd, fio_deadline_ms);
@@ -492,6 +510,8 @@ fio_json_post(struct fio_req *rq, struct json_object **body, char *err)
 		json_object_put(o);
 		return RS_EINPUT;
 	}
+	/* Ours too, to wipe it when the request is finished. */
+	rq->json = json_object_get(o);
 	*body = o;
 	return RS_OK;
 }

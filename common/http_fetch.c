@@ -258,11 +258,21 @@ checked_handle(struct fetcher *fx)
 	return fx->hc;
 }
 
+/* Free a URL that may carry a key in its query, wiped first. */
+static void
+fetch_free_url(char *u)
+{
+	if (u != NULL) {
+		explicit_bzero(u, strlen(u));
+		free(u);
+	}
+}
+
 void
 fetch_resp_free(struct fetch_resp *r)
 {
 	rs_buf_free(&r->body);
-	free(r->url);
+	fetch_free_url(r->url);
 	free(r->content_type);
 	free(r->etag);
 	free(r->last_modified);
@@ -550,7 +560,7 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 			free(next);
 			goto out;
 		}
-		free(url);
+		fetch_free_url(url);
 		url = next;
 	}
 
@@ -573,7 +583,7 @@ out:
 		resp->url = url;
 		url = NULL;
 	}
-	free(url);
+	fetch_free_url(url);
 	free(loc);
 	curl_slist_free_all(hl);
 	/* Do not keep the header list pointer in the reusable handle. */

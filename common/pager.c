@@ -352,6 +352,7 @@ pager_url(const struct source_config *cfg, const char *cursor,
 		if ((val = render(cfg->query[i].value, api_key)) == NULL ||
 		    append_param(u, cfg->query[i].name, val) == -1)
 			goto nomem;
+		explicit_bzero(val, strlen(val));	/* it may be the key */
 		free(val);
 		val = NULL;
 	}
@@ -361,6 +362,8 @@ nomem:
 	rs_errf(err, "out of memory building the page URL");
 	st = RS_ENOMEM;
 out:
+	if (val != NULL)
+		explicit_bzero(val, strlen(val));
 	free(val);
 	curl_url_cleanup(u);
 	if (rendered.p != NULL)

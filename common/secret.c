@@ -1,7 +1,10 @@
 /*
  * secret.c — AES-256-GCM secrets with tenant/provider/origin-bound AAD.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +66,7 @@ secret_load_key(unsigned char key[SECRET_KEYLEN], char *err)
 	const char	*env = getenv("RESTSYNC_SECRET_KEY");
 	const char	*path = getenv("RESTSYNC_SECRET_KEY_FILE");
 	char		 buf[256];
+	struct stat	 st;
 	FILE		*f;
 	size_t		 n;
 	int		 rc;
@@ -82,6 +86,20 @@ secret_load_key(unsigned char key[SECRET_KEYLEN], char *err)
 	}
 	if ((f = fopen(path, "r")) == NULL) {
 		rs_errf(err, "cannot read the secret key file");
+		return RS_EINPUT;
+	}
+	/* Its permissions, on the file opened (issue 14): the owner, and a
+	 * group that may read (0640 root:restsync), nobody else. */
+	if (fstat(fileno(f), &st) == -1 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		rs_errf(err, "the secret key file is not a regular file");
+		return RS_EINPUT;
+	}
+	if ((st.st_mode & 0027) != 0) {
+		fclose(f);
+		rs_errf(err, "the secret key file is open to others (mode "
+		    "%04o): chmod 0600 (or 0640 with the service's group)",
+		    (unsigned)(st.st_mode & 07777));
 		return RS_EINPUT;
 	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -241,6 +259,36 @@ out:
 }
 
 void
+secret_wipe_json(struct json_object *o)
+{
+	size_t	 i, n;
+
+	if (o == NULL)
+		return;
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		/* json-c owns the bytes; they die with the object. */
+		OPENSSL_cleanse((void *)(uintptr_t)json_object_get_string(o),
+		    (size_t)json_object_get_string_len(o));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			secret_wipe_json(v);
+		}
+		break;
+	}
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			secret_wipe_json(json_object_array_get_idx(o, i));
+		break;
+	default:
+		break;
+	}
+}
+
+void
 secret_free_str(char *s)
 {
 	if (s == NULL)
@@ -284,6 +332,7 @@ secret_parse(const char *pt, struct secret_values *sv, char *err)
 	}
 	if ((root = json_tokener_parse(pt)) == NULL ||
 	    !json_object_is_type(root, json_type_object)) {
+		secret_wipe_json(root);
 		json_object_put(root);
 		rs_errf(err, "stored secret is not a JSON object");
 		return RS_EINPUT;
@@ -299,10 +348,12 @@ secret_parse(const char *pt, struct secret_values *sv, char *err)
 			break;
 		}
 		if ((*dst[i] = strdup(json_object_get_string(v))) == NULL) {
+			secret_wipe_json(root);
 			json_object_put(root);
 			goto nomem;
 		}
 	}
+	secret_wipe_json(root);
 	json_object_put(root);
 	if (st != RS_OK)
 		secret_values_free(sv);

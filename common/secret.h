@@ -62,4 +62,11 @@ void		 secret_values_free(struct secret_values *);
 /* Wipe and free a secret string. */
 void		 secret_free_str(char *);
 
+/*
+ * Wipe every string in a json-c tree (values that held a secret: a
+ * decrypted plaintext, a request body with apiKey) before it is put.
+ */
+struct json_object;
+void		 secret_wipe_json(struct json_object *);
+
 #endif

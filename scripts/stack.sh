@@ -239,7 +239,8 @@ start)
 	[ -x "$RS_BIN/rest_batch" ] || die "programs not built: run make"
 	start_pg
 	db_url >"$RS_VAR/database_url"
-	"$ROOT/scripts/migrate.sh" "$(db_url)"
+	# As the service user: the CLI refuses root.
+	as_user "$ROOT/scripts/migrate.sh" "$(db_url)"
 	secrets
 	as_user psql -X -q "$(db_url)" -v ON_ERROR_STOP=1 \
 	    -c "insert into platform_admins(username) values ('admin') on conflict do nothing" >/dev/null

@@ -66,7 +66,7 @@ test('deployment: install, render the production nginx config, nginx -t, serve o
       assert.ok(!fs.existsSync(path.join(prefix, 'fcgi/demo_upstream')), 'no demo upstream in production');
       assert.equal(fs.readlinkSync(path.join(stage, 'usr/local/bin/restsync')), '/opt/restsync/bin/restsync');
       // The installed CLI finds its migrations next to it.
-      const mig = sh(path.join(prefix, 'bin/restsync'), ['migrate'], { DATABASE_URL: DB, RESTSYNC_SQL_DIR: '' });
+      const mig = sh(path.join(prefix, 'bin/restsync'), ['migrate'], { DATABASE_URL: DB, RESTSYNC_SQL_DIR: '', RESTSYNC_ALLOW_ROOT: '1' });
       assert.equal(mig.code, 0, mig.err);
       assert.equal(mig.out, `migrate: up to date (${path.join(prefix, 'sql')})\n`);
 

@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <json-c/json.h>
 
 #include "secret.h"
 
@@ -337,6 +340,87 @@ test_origin_binding(void **state)
 	free(ct);
 }
 
+/*
+ * The key file's permissions are checked when it is loaded (issue 14):
+ * nobody but its owner (and a group that may read) may touch it.
+ */
+static void
+test_key_file_modes(void **state)
+{
+	static const struct {
+		mode_t	 mode;
+		int	 ok;
+	} rows[] = {
+		{ 0600, 1 }, { 0400, 1 }, { 0640, 1 }, { 0440, 1 }, { 0700, 1 },
+		{ 0644, 0 }, { 0604, 0 }, { 0660, 0 }, { 0620, 0 }, { 0666, 0 },
+		{ 0601, 0 }, { 0602, 0 }, { 0610, 1 }, { 0777, 0 },
+	};
+	unsigned char	 key[SECRET_KEYLEN];
+	char		 path[] = "/tmp/rs_test_secret_XXXXXX";
+	char		 dir[] = "/tmp/rs_test_secretd_XXXXXX";
+	char		 err[RS_ERRLEN], want[64];
+	FILE		*f;
+	size_t		 i;
+	int		 fd;
+
+	(void)state;
+	unsetenv("RESTSYNC_SECRET_KEY");
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fprintf(f, "%s\n", KEY_HEX);
+	fclose(f);
+	setenv("RESTSYNC_SECRET_KEY_FILE", path, 1);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_int_equal(chmod(path, rows[i].mode), 0);
+		err[0] = '\0';
+		if (rows[i].ok) {
+			assert_int_equal(secret_load_key(key, err), RS_OK);
+			continue;
+		}
+		assert_int_equal(secret_load_key(key, err), RS_EINPUT);
+		(void)snprintf(want, sizeof(want), "(mode %04o)",
+		    (unsigned)rows[i].mode);
+		assert_non_null(strstr(err, want));
+		assert_non_null(strstr(err, "chmod 0600"));
+	}
+	unlink(path);
+	/* Not a regular file. */
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0700), 0);
+	setenv("RESTSYNC_SECRET_KEY_FILE", dir, 1);
+	assert_int_equal(secret_load_key(key, err), RS_EINPUT);
+	assert_non_null(strstr(err, "not a regular file"));
+	rmdir(dir);
+	unsetenv("RESTSYNC_SECRET_KEY_FILE");
+}
+
+/* Plaintext secrets are wiped before they are freed (issue 14). */
+static void
+test_wipe_json(void **state)
+{
+	struct json_object	*o, *v;
+	const char		*s;
+	size_t			 n;
+
+	(void)state;
+	o = json_tokener_parse("{\"api_key\":\"sk-0123456789\","
+	    "\"nested\":{\"token\":\"tok-abcdef\",\"n\":1},"
+	    "\"arr\":[\"pw-999999\",[\"deep-secret\"]]}");
+	assert_non_null(o);
+	secret_wipe_json(o);
+	json_object_object_get_ex(o, "api_key", &v);
+	s = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	assert_int_equal(n, 13);
+	while (n-- > 0)
+		assert_int_equal(s[n], '\0');
+	assert_null(strstr(json_object_to_json_string(o), "tok-abcdef"));
+	assert_null(strstr(json_object_to_json_string(o), "pw-999999"));
+	assert_null(strstr(json_object_to_json_string(o), "deep-secret"));
+	json_object_put(o);
+	secret_wipe_json(NULL);
+}
+
 /* A plaintext with a NUL inside is refused (it would be cut silently). */
 static void
 test_embedded_nul(void **state)
@@ -553,6 +637,8 @@ main(void)
 		cmocka_unit_test(test_origin_binding),
 		cmocka_unit_test(test_key_env),
 		cmocka_unit_test(test_key_file),
+		cmocka_unit_test(test_key_file_modes),
+		cmocka_unit_test(test_wipe_json),
 		cmocka_unit_test(test_parse),
 	};
 

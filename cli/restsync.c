@@ -5,11 +5,12 @@
  * worker (common/worker.c).
  *
  *   restsync batch SOURCE_ID | sync SOURCE_ID | list | reset SOURCE_ID |
- *            delete SOURCE_ID | migrate | worker [--once] | help [COMMAND]
+ *            delete SOURCE_ID | migrate | worker [--once] | rotate-key |
+ *            help [COMMAND]
  *
  * Configuration comes from the environment, as for the FastCGI programs.
- * Unlike them it runs as any user, root included: whoever can read
- * DATABASE_URL and the secret key is trusted.  Operations are audited as
+ * Like them it refuses to run as root (RESTSYNC_ALLOW_ROOT=1 overrides):
+ * run it as the service user, who can read DATABASE_URL and the key.  Operations are audited as
  * "cli:<unix user>" (the worker as "worker@<host>").
  *
  * Exit status: 0 success, 1 failure, 2 usage error, 130 sync interrupted.
@@ -27,6 +28,7 @@
 
 #include "batch.h"
 #include "migrate.h"
+#include "rotate.h"
 #include "sources.h"
 #include "worker.h"
 
@@ -61,6 +63,7 @@ static int	 cmd_reset(const struct opts *);
 static int	 cmd_delete(const struct opts *);
 static int	 cmd_migrate(const struct opts *);
 static int	 cmd_worker(const struct opts *);
+static int	 cmd_rotate_key(const struct opts *);
 
 static const struct cmd cmds[] = {
 	{ "batch", "SOURCE_ID", 1, "", "run one batch, print its JSON",
@@ -124,6 +127,20 @@ static const struct cmd cmds[] = {
 	  "  RESTSYNC_WORKER_MINUTE_SECONDS  test knob: seconds in an interval\n"
 	  "                                  minute (60)\n",
 	  cmd_worker },
+	{ "rotate-key", "", 0, "", "re-encrypt the secrets under a new key",
+	  "Decrypts every row of integration_secrets with the current key and\n"
+	  "encrypts it again with a new one (RESTSYNC_NEW_SECRET_KEY, else\n"
+	  "random) and a new nonce, in one transaction that keeps writers out.\n"
+	  "The new key is written next to RESTSYNC_SECRET_KEY_FILE first (same\n"
+	  "owner and mode), the rows are committed, the old file is kept as\n"
+	  "<file>.old-<UTC stamp> and the new one takes its place; the workers\n"
+	  "read the file per batch.  With RESTSYNC_SECRET_KEY set, the new key\n"
+	  "goes to RESTSYNC_NEW_SECRET_KEY_FILE (secret.key.new): put it into\n"
+	  "RESTSYNC_SECRET_KEY and restart the workers.  Rows that do not\n"
+	  "decrypt stop it, listed, with nothing changed, unless\n"
+	  "RESTSYNC_ROTATE_SKIP_UNDECRYPTABLE=1 leaves them as they are.\n"
+	  "DATABASE_URL is read from the environment, as always.\n",
+	  cmd_rotate_key },
 };
 
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -724,6 +741,41 @@ parse(const struct cmd *c, int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	return 0;
+}
+
+/* rotate-key: common/rotate.c. */
+static int
+cmd_rotate_key(const struct opts *o)
+{
+	struct rot_result	 res;
+	struct store		*st = NULL;
+	const char		*skip = getenv("RESTSYNC_ROTATE_SKIP_UNDECRYPTABLE");
+	char			 err[RS_ERRLEN];
+	int			 rc = EXIT_FAILURE;
+
+	(void)o;
+	err[0] = '\0';
+	if (store_open(&st, err) != RS_OK ||
+	    rot_rotate(st, skip != NULL && strcmp(skip, "1") == 0, stderr,
+	    &res, err) != RS_OK) {
+		fprintf(stderr, "restsync rotate-key: %s\n", err);
+		goto out;
+	}
+	if (res.old_file[0] != '\0')
+		printf("restsync rotate-key: rotated %ld secrets; %s holds the "
+		    "new key, the old one is %s\n", res.rotated, res.key_file,
+		    res.old_file);
+	else
+		printf("restsync rotate-key: rotated %ld secrets; put the key "
+		    "in %s into RESTSYNC_SECRET_KEY and restart the workers\n",
+		    res.rotated, res.key_file);
+	if (res.skipped > 0)
+		printf("restsync rotate-key: %ld secret(s) did not decrypt and "
+		    "were left as they are\n", res.skipped);
+	rc = EXIT_SUCCESS;
+out:
+	store_close(st);
+	return rc;
 }
 
 static const struct cmd *

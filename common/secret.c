@@ -60,6 +60,12 @@ decode_key(const char *s, unsigned char key[SECRET_KEYLEN])
 	return -1;
 }
 
+int
+secret_decode_key(const char *s, unsigned char key[SECRET_KEYLEN])
+{
+	return decode_key(s, key);
+}
+
 enum rs_status
 secret_load_key(unsigned char key[SECRET_KEYLEN], char *err)
 {

@@ -37,6 +37,9 @@ struct secret_values {
 	char	*derived;	/* sent form of the others (Basic token) */
 };
 
+/* 0 if s is 32 bytes as 64 hex digits or base64 (into key), else -1. */
+int		 secret_decode_key(const char *s, unsigned char key[SECRET_KEYLEN]);
+
 /* RS_EINPUT with a clear message when the key is missing or malformed. */
 enum rs_status	 secret_load_key(unsigned char key[SECRET_KEYLEN], char *err);
 

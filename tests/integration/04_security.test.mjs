@@ -743,58 +743,71 @@ function tryDecrypt(keyBuf, tenant, provider, ctHex, nonceHex, origin, version) 
 const secretRows = () => sql(`SELECT tenant_id, provider, encode(ciphertext, 'hex'), encode(nonce, 'hex'), origin, aad_version
   FROM integration_secrets ORDER BY tenant_id, provider, origin;`);
 
-test('secrets: scripts/rotate-secret-key.sh re-encrypts every secret and swaps the key file', async (t) => {
+test('secrets: restsync rotate-key re-encrypts every secret and swaps the key file, keeping its owner and mode', async (t) => {
   if (!keyHex()) return t.skip('RESTSYNC_SECRET_KEY is set');
   const keyFile = path.join(VAR, 'secret.key');
   const oldHex = keyHex();
   const oldKey = Buffer.from(oldHex, 'hex');
+  // Owner and mode to keep: 0640 with a group of its own (as deployed,
+  // root:restsync), when we can set them.
   const st0 = fs.statSync(keyFile);
+  fs.chmodSync(keyFile, 0o640);
+  if (process.getuid() === 0) fs.chownSync(keyFile, st0.uid, 65534);
+  const stBefore = fs.statSync(keyFile);
   storeSecret(T1, PROVIDER, encrypt(T1, PROVIDER, SEC_KEY));
   // A row no key opens (written with a lost key).
   storeSecret(T2, 'lostkey', encrypt(T2, 'lostkey', 'whatever-1234', crypto.randomBytes(32)));
-  const env = { ...process.env, RS_VAR: VAR };
+  // DATABASE_URL and the key come from the environment; the command line
+  // is just "rotate-key" (ps shows nothing secret).
+  const env = { ...process.env, DATABASE_URL: DB, RESTSYNC_SECRET_KEY_FILE: keyFile, RESTSYNC_ALLOW_ROOT: '1' };
   delete env.RESTSYNC_SECRET_KEY;
-  delete env.DATABASE_URL;
-  const script = path.join(ROOT, 'scripts/rotate-secret-key.sh');
+  delete env.RESTSYNC_ROTATE_SKIP_UNDECRYPTABLE;
+  const cli = process.env.RS_CLI || path.join(ROOT, 'build/release/cli/restsync');
+  assert.ok(!fs.existsSync(path.join(ROOT, 'scripts/rotate-secret-key.sh')), 'the shell script is gone');
 
   // It refuses while a row does not decrypt, and changes nothing.
   const fp = fingerprint();
-  const refusedRun = spawnSync(script, [], { env, encoding: 'utf8' });
+  const refusedRun = spawnSync(cli, ['rotate-key'], { env, encoding: 'utf8' });
   assert.equal(refusedRun.status, 1, refusedRun.stdout + refusedRun.stderr);
-  assert.match(refusedRun.stderr, new RegExp(`tenant ${T2}, provider lostkey`));
+  assert.match(refusedRun.stderr, new RegExp(`tenant ${T2}, provider lostkey, origin ${ORIGIN}`));
   assert.match(refusedRun.stderr, /nothing was changed/);
   assert.equal(fingerprint(), fp);
   assert.equal(keyHex(), oldHex);
+  assert.ok(!fs.existsSync(keyFile + '.new'), 'no new key left behind');
 
   const before = secretRows();
   const plain = before.map(([tn, pv, ct, n, o, v]) => tryDecrypt(oldKey, tn, pv, ct, n, o, v));
   const good = plain.filter((p) => p !== null).length;
   assert.ok(good >= 1);
-  const r = spawnSync(script, [], { env: { ...env, SKIP_UNDECRYPTABLE: '1' }, encoding: 'utf8' });
+  const r = spawnSync(cli, ['rotate-key'], { env: { ...env, RESTSYNC_ROTATE_SKIP_UNDECRYPTABLE: '1' }, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, new RegExp(`^rotate-secret-key: rotated ${good} secrets; ${keyFile} holds the new key, the old one is ${keyFile}\\.old-\\d{8}T\\d{6}Z\\n$`));
-  const backup = r.stdout.trim().split(' ').at(-1);
+  const m = r.stdout.match(new RegExp(`^restsync rotate-key: rotated ${good} secrets; ${keyFile} holds the new key, the old one is (${keyFile}\\.old-\\d{8}T\\d{6}Z)\\n`));
+  assert.ok(m, r.stdout);
+  const backup = m[1];
 
-  // The new key file: another key, same owner, 0600; the old one kept.
+  // The new key file: another key, same owner, group and mode; the old
+  // one kept.
   const newHex = keyHex();
   assert.match(newHex, /^[0-9a-f]{64}$/);
   assert.notEqual(newHex, oldHex);
   const st1 = fs.statSync(keyFile);
-  assert.equal(st1.mode & 0o777, 0o600);
-  assert.equal(st1.uid, st0.uid);
+  assert.equal(st1.mode & 0o777, 0o640);
+  assert.equal(st1.uid, stBefore.uid);
+  assert.equal(st1.gid, stBefore.gid);
   assert.equal(fs.readFileSync(backup, 'utf8').trim(), oldHex);
-  assert.equal(fs.statSync(backup).mode & 0o077, 0);
+  assert.equal(fs.statSync(backup).mode & 0o027, 0);
 
   // Every row that opened with the old key opens with the new one, same
-  // plaintext, fresh nonce; the old key opens none of them; the lost one
-  // is untouched.
+  // plaintext, fresh nonce, bound to its origin (version 2); the old key
+  // opens none of them; the lost one is untouched.
   const after = secretRows();
-  assert.deepEqual(after.map((x) => [...x.slice(0, 2), ...x.slice(4)]), before.map((x) => [...x.slice(0, 2), ...x.slice(4)]));
+  assert.deepEqual(after.map((x) => [...x.slice(0, 2), x[4]]), before.map((x) => [...x.slice(0, 2), x[4]]));
   after.forEach(([tn, pv, ct, n, o, v], i) => {
     if (plain[i] === null) {
       assert.deepEqual([ct, n], before[i].slice(2, 4));
       return;
     }
+    assert.equal(v, '2');
     assert.notEqual(n, before[i][3]);
     assert.equal(tryDecrypt(Buffer.from(newHex, 'hex'), tn, pv, ct, n, o, v), plain[i]);
     assert.equal(tryDecrypt(oldKey, tn, pv, ct, n, o, v), null);
@@ -810,4 +823,6 @@ test('secrets: scripts/rotate-secret-key.sh re-encrypts every secret and swaps t
 
   sql(`DELETE FROM integration_secrets WHERE tenant_id = :'p1' AND provider = 'lostkey';`, [T2]);
   fs.rmSync(backup);
+  fs.chmodSync(keyFile, st0.mode & 0o777);
+  if (process.getuid() === 0) fs.chownSync(keyFile, st0.uid, st0.gid);
 });

@@ -11,6 +11,10 @@
 # OPENAI_API_KEY / OPENAI_BASE_URL / EMBEDDING_MODEL, RESTSYNC_SECRET_KEY,
 # RS_BIN (folder of built programs, build/release/bin).
 set -eu
+# Development state is the owner's only (issue 14): every file and folder
+# made here and by what starts here (nginx's logs, PostgreSQL's, the
+# programs' sockets) is created without group or other access.
+umask 077
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RS_VAR=${RS_VAR:-$ROOT/var}
@@ -41,12 +45,14 @@ ensure_user() {
 		    --shell /usr/sbin/nologin "$RUNUSER"
 	fi
 	# The service user must be able to reach the checkout (static files,
-	# data, binaries).  Open traversal (not listing) where it is missing.
+	# data, binaries).  Where it cannot, grant traversal to that user alone
+	# (a POSIX ACL), never to everyone (no world traversal bit).
 	d=$ROOT
 	while [ "$d" != / ]; do
 		if ! runuser -u "$RUNUSER" -- test -x "$d"; then
-			log "granting o+x on $d so that $RUNUSER can reach $ROOT"
-			chmod o+x "$d"
+			log "granting $RUNUSER (only) traversal of $d (setfacl)"
+			setfacl -m "u:$RUNUSER:x" "$d" ||
+			    die "cannot let $RUNUSER reach $ROOT: setfacl -m u:$RUNUSER:x $d failed (install acl, or put the checkout where $RUNUSER can reach it)"
 		fi
 		d=$(dirname "$d")
 	done
@@ -234,11 +240,15 @@ case "${1:-}" in
 start)
 	ensure_user
 	mkdir -p "$RS_VAR/log" "$RS_VAR/run"
-	chown "$RUNUSER" "$RS_VAR/log" 2>/dev/null || true
-	chmod 0755 "$RS_VAR" "$RS_VAR/run"
+	# Owner only: the service user's folders (it runs nginx's workers,
+	# the programs and PostgreSQL); files from earlier runs too.
+	chown "$RUNUSER" "$RS_VAR" "$RS_VAR/log" "$RS_VAR/run" 2>/dev/null || true
+	chmod 0700 "$RS_VAR" "$RS_VAR/log" "$RS_VAR/run"
+	find "$RS_VAR/log" -type f -exec chmod go-rwx {} + 2>/dev/null || true
 	[ -x "$RS_BIN/rest_batch" ] || die "programs not built: run make"
 	start_pg
 	db_url >"$RS_VAR/database_url"
+	chmod 0600 "$RS_VAR/database_url"
 	# As the service user: the CLI refuses root.
 	as_user "$ROOT/scripts/migrate.sh" "$(db_url)"
 	secrets

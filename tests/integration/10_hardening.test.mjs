@@ -105,3 +105,32 @@ test('secret key file: permissions are checked when it is loaded', async (t) => 
   const ok = await batch(id);
   assert.equal(ok.status, 200, ok.text);
 });
+
+// Issue 14 item 8: the development stack's state is its owner's only.
+test('development state: var/database_url, logs, sockets and folders are owner-only; no o+x handed out', { skip: !asRoot && 'needs root to act as another user' }, () => {
+  const mode = (p) => fs.statSync(p).mode & 0o777;
+  assert.equal(mode(path.join(VAR, 'database_url')), 0o600);
+  assert.equal(mode(VAR), 0o700);
+  assert.equal(mode(path.join(VAR, 'log')), 0o700);
+  assert.equal(mode(path.join(VAR, 'run')), 0o700);
+  assert.equal(mode(path.join(VAR, 'run/fcgi')), 0o700);
+  assert.equal(mode(path.join(VAR, 'secret.key')) & 0o077, 0);
+  // What the stack writes: program, nginx and PostgreSQL logs, sockets.
+  for (const f of ['rest_batch.log', 'rest_sources.log', 'nginx-error.log', 'nginx-access.log', 'postgres.log']) {
+    assert.equal(mode(path.join(VAR, 'log', f)) & 0o077, 0, f);
+  }
+  for (const f of fs.readdirSync(path.join(VAR, 'run/fcgi'))) {
+    assert.equal(mode(path.join(VAR, 'run/fcgi', f)) & 0o077, 0, f);
+  }
+  // Another user reads none of it.
+  for (const f of ['database_url', 'log/rest_batch.log', 'log/nginx-access.log', 'htpasswd']) {
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', 'cat', path.join(VAR, f)], { encoding: 'utf8' });
+    assert.notEqual(r.status, 0, `nobody read ${f}`);
+    assert.match(r.stderr, /Permission denied/);
+  }
+  // The checkout is made reachable for the service user alone.
+  const stack = fs.readFileSync(path.join(ROOT, 'scripts/stack.sh'), 'utf8');
+  assert.doesNotMatch(stack, /chmod o\+x/);
+  assert.match(stack, /setfacl -m "u:\$RUNUSER:x"/);
+  assert.match(stack, /^umask 077$/m);
+});

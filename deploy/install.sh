@@ -87,10 +87,12 @@ install -m 0644 "$ROOT/nginx/fastcgi_restsync.conf" \
     "$ROOT/nginx/restsync-prod.conf.in" "$D$PREFIX/nginx/"
 install -m 0755 "$ROOT/deploy/render-nginx.sh" "$ROOT/deploy/restsync-fcgi.sh" \
     "$D$PREFIX/deploy/"
-install -m 0644 "$ROOT/deploy/restsync.env.example" "$ROOT/README.md" \
-    "$D$PREFIX/deploy/"
+install -m 0644 "$ROOT/deploy/restsync.env.example" \
+    "$ROOT/deploy/migrate.env.example" "$ROOT/deploy/db-roles.sql" \
+    "$ROOT/README.md" "$D$PREFIX/deploy/"
 install -m 0644 "$ROOT/deploy/systemd/restsync-fcgi@.service" \
     "$ROOT/deploy/systemd/restsync-worker.service" \
+    "$ROOT/deploy/systemd/restsync-migrate.service" \
     "$ROOT/deploy/systemd/restsync.target" "$D/etc/systemd/system/"
 install -m 0644 "$ROOT/deploy/restsync.tmpfiles" "$D/etc/tmpfiles.d/restsync.conf"
 install -m 0644 "$ROOT/deploy/restsync.sysusers" "$D/etc/sysusers.d/restsync.conf"
@@ -106,6 +108,11 @@ if [ ! -e "$D$ETC/restsync.env" ]; then
 	[ -z "$D" ] && chgrp restsync "$ETC/restsync.env"
 	log "wrote $ETC/restsync.env from the example: edit DATABASE_URL"
 fi
+# The owner role's URL, for migrations only: root's alone.
+if [ ! -e "$D$ETC/migrate.env" ]; then
+	install -m 0600 "$ROOT/deploy/migrate.env.example" "$D$ETC/migrate.env"
+	log "wrote $ETC/migrate.env from the example: the owner role's URL"
+fi
 
 if [ -n "$D" ]; then
 	log "staged in $D (programs:$progs)"
@@ -114,7 +121,7 @@ fi
 if [ -d /run/systemd/system ]; then
 	systemd-tmpfiles --create /etc/tmpfiles.d/restsync.conf
 	systemctl daemon-reload
-	units="restsync.target restsync-worker.service"
+	units="restsync.target restsync-migrate.service restsync-worker.service"
 	for p in $progs; do
 		for n in $RS_INSTANCES; do units="$units restsync-fcgi@$p.$n.service"; done
 	done

@@ -58,12 +58,26 @@ ensure_user() {
 	done
 }
 
+# The owner role's URL (migrations, the tests, the operator) ...
 db_url() {
 	if [ -n "${DATABASE_URL:-}" ]; then
 		printf '%s' "$DATABASE_URL"
 	else
 		printf 'postgresql:///restsync?host=%s&port=%s&user=%s' \
 		    "$RS_VAR/run/pg" "$PGPORT" "$RUNUSER"
+	fi
+}
+
+# ... and the programs': the least-privilege role restsync_app
+# (deploy/db-roles.sql: reads and writes the kb_ tables, owns nothing, no
+# DDL).  With a DATABASE_URL of your own, that URL is used for both.
+APP_ROLE=restsync_app
+app_url() {
+	if [ -n "${DATABASE_URL:-}" ]; then
+		printf '%s' "$DATABASE_URL"
+	else
+		printf 'postgresql:///restsync?host=%s&port=%s&user=%s' \
+		    "$RS_VAR/run/pg" "$PGPORT" "$APP_ROLE"
 	fi
 }
 
@@ -157,7 +171,7 @@ start_fcgi() {
 		uopt=""
 		[ "$(id -u)" = 0 ] && uopt="-u $RUNUSER -g $RUNUSER -U $RUNUSER -G $RUNUSER"
 		# shellcheck disable=SC2086
-		env DATABASE_URL="$(db_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
+		env DATABASE_URL="$(app_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
 		    RESTSYNC_SQL_DIR="$ROOT/sql" \
 		    RESTSYNC_WORKERS="$RS_WORKERS" \
 		    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
@@ -249,8 +263,14 @@ start)
 	start_pg
 	db_url >"$RS_VAR/database_url"
 	chmod 0600 "$RS_VAR/database_url"
-	# As the service user: the CLI refuses root.
+	# As the service user (the CLI refuses root) and the owner role.
 	as_user "$ROOT/scripts/migrate.sh" "$(db_url)"
+	if [ -z "${DATABASE_URL:-}" ]; then
+		as_user psql -X -q -v app="$APP_ROLE" -v db=restsync \
+		    -f "$ROOT/deploy/db-roles.sql" "$(db_url)" >/dev/null
+		app_url >"$RS_VAR/database_url_app"
+		chmod 0600 "$RS_VAR/database_url_app"
+	fi
 	secrets
 	as_user psql -X -q "$(db_url)" -v ON_ERROR_STOP=1 \
 	    -c "insert into platform_admins(username) values ('admin') on conflict do nothing" >/dev/null

@@ -32,8 +32,8 @@
 struct rot_result {
 	long	 rotated;	/* rows re-encrypted */
 	long	 skipped;	/* rows that did not decrypt, left alone */
-	char	 key_file[512];	/* where the new key is */
-	char	 old_file[560];	/* the old key file kept ("" in env mode) */
+	char	 key_file[560];	/* where the new key is */
+	char	 old_file[600];	/* the old key file kept ("" in env mode) */
 };
 
 /*

@@ -94,55 +94,17 @@ batch_result_free(struct batch_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Replace every occurrence of needle in *s by "[redacted]". */
-static void
-redact_one(char **s, const char *needle)
-{
-	struct rs_buf	 b;
-	const char	*p, *q;
-	size_t		 nl;
-
-	if (*s == NULL || needle == NULL || (nl = strlen(needle)) < 4 ||
-	    strstr(*s, needle) == NULL)
-		return;
-	rs_buf_init(&b, strlen(*s) * 2 + 64);
-	for (p = *s; (q = strstr(p, needle)) != NULL; p = q + nl)
-		if (rs_buf_append(&b, p, (size_t)(q - p)) == -1 ||
-		    rs_buf_puts(&b, "[redacted]") == -1)
-			goto fail;
-	if (rs_buf_puts(&b, p) == -1)
-		goto fail;
-	free(*s);
-	*s = rs_buf_steal(&b);
-	return;
-fail:
-	rs_buf_free(&b);
-	free(*s);
-	*s = strdup("[redacted]");
-}
-
-/* Redact the secret values, raw and URL-encoded, from *s. */
+/*
+ * Redact the secret values, in every spelling redact.c knows (raw,
+ * percent-encoded either case, form-encoded), from *s.
+ */
 static void
 redact(char **s, const struct secret_values *sv)
 {
-	const char	*vals[5];
-	char		*enc;
-	size_t		 i;
+	const char	*vals[SECRET_NVALUES];
 
-	vals[0] = sv->api_key;
-	vals[1] = sv->token;
-	vals[2] = sv->password;
-	vals[3] = sv->username;
-	vals[4] = sv->derived;
-	for (i = 0; i < 5; i++) {
-		if (vals[i] == NULL)
-			continue;
-		redact_one(s, vals[i]);
-		if ((enc = curl_easy_escape(NULL, vals[i], 0)) != NULL) {
-			redact_one(s, enc);
-			curl_free(enc);
-		}
-	}
+	secret_values_array(sv, vals);
+	(void)redact_replace(s, vals, SECRET_NVALUES, REDACT_MARK);
 }
 
 static void
@@ -840,16 +802,12 @@ batch_safe_next(struct pager_next *nx, const struct secret_values *sv,
     char *err)
 {
 	const char	*key = sv->api_key != NULL ? sv->api_key : sv->token;
-	const char	*others[5], *all[5];
+	const char	*others[SECRET_NVALUES], *all[SECRET_NVALUES];
 	size_t		 n = 0;
 
 	if (nx->next == NULL)
 		return RS_OK;
-	all[0] = sv->api_key;
-	all[1] = sv->token;
-	all[2] = sv->password;
-	all[3] = sv->username;
-	all[4] = sv->derived;
+	secret_values_array(sv, all);
 	if (sv->api_key != NULL && sv->token != NULL)
 		others[n++] = sv->token;
 	others[n++] = sv->password;
@@ -860,7 +818,7 @@ batch_safe_next(struct pager_next *nx, const struct secret_values *sv,
 		rs_errf(err, "out of memory");
 		return RS_ENOMEM;
 	}
-	if (redact_leaks(nx->next, all, 5)) {
+	if (redact_leaks(nx->next, all, SECRET_NVALUES)) {
 		rs_errf(err, "the next cursor holds a secret in a form that "
 		    "cannot be redacted; it was not stored");
 		return RS_EUPSTREAM;
@@ -876,16 +834,13 @@ static void
 body_excerpt(const struct rs_buf *b, const struct secret_values *sv,
     char *out, size_t outsz)
 {
-	const char	*vals[5];
+	const char	*vals[SECRET_NVALUES];
 	char		 ex[256];
 
-	vals[0] = sv->api_key;
-	vals[1] = sv->token;
-	vals[2] = sv->password;
-	vals[3] = sv->username;
-	vals[4] = sv->derived;
+	secret_values_array(sv, vals);
 	out[0] = '\0';
-	redact_excerpt(b->p, b->len, 200, vals, 5, ex, sizeof(ex));
+	redact_excerpt(b->p, b->len, 200, vals, SECRET_NVALUES, ex,
+	    sizeof(ex));
 	if (ex[0] != '\0')
 		(void)snprintf(out, outsz, ": %s", ex);
 }

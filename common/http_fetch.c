@@ -281,38 +281,6 @@ fetch_resp_free(struct fetch_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Lower-cased "scheme://host:port" of url into out; -1 if unparsable. */
-static int
-origin_of(const char *url, char *out, size_t outsz)
-{
-	CURLU	*u;
-	char	*scheme = NULL, *host = NULL, *port = NULL;
-	int	 rc = -1, n;
-	size_t	 i;
-
-	if ((u = curl_url()) == NULL)
-		return -1;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK)
-		goto out;
-	n = snprintf(out, outsz, "%s://%s:%s", scheme, host, port);
-	if (n < 0 || (size_t)n >= outsz)
-		goto out;
-	for (i = 0; out[i] != '\0'; i++)
-		if (out[i] >= 'A' && out[i] <= 'Z')
-			out[i] = (char)(out[i] - 'A' + 'a');
-	rc = 0;
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return rc;
-}
-
 int
 fetch_origin(const char *url, char *out, size_t outsz)
 {
@@ -356,8 +324,9 @@ fetch_same_origin(const char *a, const char *b)
 {
 	char	 oa[1024], ob[1024];
 
-	if (origin_of(a, oa, sizeof(oa)) == -1 ||
-	    origin_of(b, ob, sizeof(ob)) == -1)
+	/* Default ports are left out of both: http://a:80 is http://a. */
+	if (fetch_origin(a, oa, sizeof(oa)) == -1 ||
+	    fetch_origin(b, ob, sizeof(ob)) == -1)
 		return 0;
 	return strcmp(oa, ob) == 0;
 }

@@ -127,18 +127,6 @@ nomem:
 	return -1;
 }
 
-static int
-hexv(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 redact_leaks(const char *s, const char *const *vals, size_t n)
 {
@@ -152,8 +140,8 @@ redact_leaks(const char *s, const char *const *vals, size_t n)
 	if ((d = malloc(l + 1)) == NULL)
 		return 1;	/* cannot tell: assume the worst */
 	for (i = 0, j = 0; i < l; i++) {
-		if (s[i] == '%' && i + 2 < l + 0 && (hi = hexv(s[i + 1])) >= 0 &&
-		    (lo = hexv(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < l + 0 && (hi = rs_hexval(s[i + 1])) >= 0 &&
+		    (lo = rs_hexval(s[i + 2])) >= 0) {
 			d[j++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else

@@ -256,6 +256,7 @@ rot_rotate(struct store *sto, int skip_bad, FILE *bad, struct rot_result *res,
 	enum rs_status	 st;
 	int		 envmode = envkey != NULL && *envkey != '\0', in_tx = 0;
 	int		 committed = 0;
+	enum rot_stmt	 k;
 	int		 n;
 
 	memset(res, 0, sizeof(*res));
@@ -293,19 +294,15 @@ rot_rotate(struct store *sto, int skip_bad, FILE *bad, struct rot_result *res,
 		goto out;
 	}
 	/* 2. The rows, in one transaction that keeps writers out. */
-	if ((r = rot_run(c, ROT_BEGIN, 0, NULL, NULL, NULL, NULL, err)) ==
-	    NULL) {
-		st = RS_EDB;
-		goto out;
+	for (k = ROT_BEGIN; k <= ROT_LOCK; k++) {
+		if ((r = rot_run(c, k, 0, NULL, NULL, NULL, NULL, err)) ==
+		    NULL) {
+			st = RS_EDB;
+			goto out;
+		}
+		PQclear(r);
+		in_tx = 1;
 	}
-	PQclear(r);
-	in_tx = 1;
-	if ((r = rot_run(c, ROT_LOCK, 0, NULL, NULL, NULL, NULL, err)) ==
-	    NULL) {
-		st = RS_EDB;
-		goto out;
-	}
-	PQclear(r);
 	if ((st = rot_rows(c, okey, nkey, skip_bad, bad, res, err)) != RS_OK)
 		goto out;
 	if ((r = rot_run(c, ROT_COMMIT, 0, NULL, NULL, NULL, NULL, err)) ==

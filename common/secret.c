@@ -16,18 +16,6 @@
 
 #include "secret.h"
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode 64 hex digits or base64 of 32 bytes; -1 otherwise. */
 static int
 decode_key(const char *s, unsigned char key[SECRET_KEYLEN])
@@ -40,8 +28,8 @@ decode_key(const char *s, unsigned char key[SECRET_KEYLEN])
 		n--;
 	if (n == 2 * SECRET_KEYLEN) {
 		for (i = 0; i < SECRET_KEYLEN; i++) {
-			if ((hi = hexval(s[2 * i])) < 0 ||
-			    (lo = hexval(s[2 * i + 1])) < 0)
+			if ((hi = rs_hexval(s[2 * i])) < 0 ||
+			    (lo = rs_hexval(s[2 * i + 1])) < 0)
 				break;
 			key[i] = (unsigned char)(hi << 4 | lo);
 		}
@@ -301,6 +289,17 @@ secret_free_str(char *s)
 		return;
 	OPENSSL_cleanse(s, strlen(s));
 	free(s);
+}
+
+void
+secret_values_array(const struct secret_values *sv,
+    const char *vals[SECRET_NVALUES])
+{
+	vals[0] = sv->api_key;
+	vals[1] = sv->token;
+	vals[2] = sv->password;
+	vals[3] = sv->username;
+	vals[4] = sv->derived;
 }
 
 void

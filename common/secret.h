@@ -57,6 +57,12 @@ enum rs_status	 secret_decrypt(const unsigned char key[SECRET_KEYLEN],
 		    const unsigned char *nonce, size_t noncelen, char **pt,
 		    char *err);
 
+/* sv's values in one order, NULL where absent: api_key, token,
+ * password, username, derived (what redaction looks for). */
+#define SECRET_NVALUES	5
+void		 secret_values_array(const struct secret_values *sv,
+		    const char *vals[SECRET_NVALUES]);
+
 /* Parse a decrypted plaintext into *sv (zeroed first). */
 enum rs_status	 secret_parse(const char *pt, struct secret_values *sv,
 		    char *err);

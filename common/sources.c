@@ -972,11 +972,25 @@ src_binding_of(const char *config, size_t len, struct src_binding *b,
  * turns auth on later, is looked up for the new origin and not found).
  * The audit detail d says what moved.
  */
+/* d.<what>Changed = true, d.<what> = {from, to}. */
+static void
+src_audit_moved(struct json_object *d, const char *what, const char *from,
+    const char *to)
+{
+	struct json_object	*o = json_object_new_object();
+	char			 key[32];
+
+	(void)snprintf(key, sizeof(key), "%sChanged", what);
+	json_object_object_add(d, key, json_object_new_boolean(1));
+	json_object_object_add(o, "from", json_object_new_string(from));
+	json_object_object_add(o, "to", json_object_new_string(to));
+	json_object_object_add(d, what, o);
+}
+
 static enum rs_status
 src_check_move(const struct src_input *in, const struct src_binding *now,
     const struct src_binding *was, struct json_object *d, char *err)
 {
-	struct json_object	*o;
 	int			 origin = strcmp(now->origin, was->origin) != 0;
 	int			 prov = strcmp(now->provider, was->provider) != 0;
 
@@ -987,26 +1001,10 @@ src_check_move(const struct src_input *in, const struct src_binding *now,
 		    was->origin : "the old origin");
 		return RS_EINPUT;
 	}
-	if (origin) {
-		json_object_object_add(d, "originChanged",
-		    json_object_new_boolean(1));
-		o = json_object_new_object();
-		json_object_object_add(o, "from",
-		    json_object_new_string(was->origin));
-		json_object_object_add(o, "to",
-		    json_object_new_string(now->origin));
-		json_object_object_add(d, "origin", o);
-	}
-	if (prov) {
-		json_object_object_add(d, "providerChanged",
-		    json_object_new_boolean(1));
-		o = json_object_new_object();
-		json_object_object_add(o, "from",
-		    json_object_new_string(was->provider));
-		json_object_object_add(o, "to",
-		    json_object_new_string(now->provider));
-		json_object_object_add(d, "provider", o);
-	}
+	if (origin)
+		src_audit_moved(d, "origin", was->origin, now->origin);
+	if (prov)
+		src_audit_moved(d, "provider", was->provider, now->provider);
 	return RS_OK;
 }
 

@@ -5,11 +5,12 @@
  * worker (common/worker.c).
  *
  *   restsync batch SOURCE_ID | sync SOURCE_ID | list | reset SOURCE_ID |
- *            delete SOURCE_ID | migrate | worker [--once] | help [COMMAND]
+ *            delete SOURCE_ID | migrate | worker [--once] | rotate-key |
+ *            help [COMMAND]
  *
  * Configuration comes from the environment, as for the FastCGI programs.
- * Unlike them it runs as any user, root included: whoever can read
- * DATABASE_URL and the secret key is trusted.  Operations are audited as
+ * Like them it refuses to run as root (RESTSYNC_ALLOW_ROOT=1 overrides):
+ * run it as the service user, who can read DATABASE_URL and the key.  Operations are audited as
  * "cli:<unix user>" (the worker as "worker@<host>").
  *
  * Exit status: 0 success, 1 failure, 2 usage error, 130 sync interrupted.
@@ -29,6 +30,7 @@
 #include "migrate.h"
 #include "runner.h"
 #include "runs.h"
+#include "rotate.h"
 #include "sources.h"
 #include "worker.h"
 
@@ -66,6 +68,7 @@ static int	 cmd_migrate(const struct opts *);
 static int	 cmd_worker(const struct opts *);
 static int	 cmd_runs(const struct opts *);
 static int	 cmd_sweep(const struct opts *);
+static int	 cmd_rotate_key(const struct opts *);
 
 static const struct cmd cmds[] = {
 	{ "batch", "SOURCE_ID", 1, "", "run one batch, print its JSON",
@@ -145,6 +148,20 @@ static const struct cmd cmds[] = {
 	  "audited as \"sweep\".  Exit 1 when there is no held sweep, a newer\n"
 	  "run started, or a batch of the source runs.\n",
 	  cmd_sweep },
+	{ "rotate-key", "", 0, "", "re-encrypt the secrets under a new key",
+	  "Decrypts every row of integration_secrets with the current key and\n"
+	  "encrypts it again with a new one (RESTSYNC_NEW_SECRET_KEY, else\n"
+	  "random) and a new nonce, in one transaction that keeps writers out.\n"
+	  "The new key is written next to RESTSYNC_SECRET_KEY_FILE first (same\n"
+	  "owner and mode), the rows are committed, the old file is kept as\n"
+	  "<file>.old-<UTC stamp> and the new one takes its place; the workers\n"
+	  "read the file per batch.  With RESTSYNC_SECRET_KEY set, the new key\n"
+	  "goes to RESTSYNC_NEW_SECRET_KEY_FILE (secret.key.new): put it into\n"
+	  "RESTSYNC_SECRET_KEY and restart the workers.  Rows that do not\n"
+	  "decrypt stop it, listed, with nothing changed, unless\n"
+	  "RESTSYNC_ROTATE_SKIP_UNDECRYPTABLE=1 leaves them as they are.\n"
+	  "DATABASE_URL is read from the environment, as always.\n",
+	  cmd_rotate_key },
 };
 
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -156,9 +173,9 @@ usage(FILE *f)
 
 	fprintf(f, "usage: restsync COMMAND [ARGS]\n\ncommands:\n");
 	for (i = 0; i < NCMDS; i++)
-		fprintf(f, "  %-8s %-20s %s\n", cmds[i].name, cmds[i].args,
+		fprintf(f, "  %-10s %-32s %s\n", cmds[i].name, cmds[i].args,
 		    cmds[i].summary);
-	fprintf(f, "  %-8s %-20s %s\n", "help", "[COMMAND]",
+	fprintf(f, "  %-10s %-32s %s\n", "help", "[COMMAND]",
 	    "this text, or a command's");
 	fprintf(f,
 	    "\n'restsync COMMAND --help' describes a command.\n"
@@ -879,6 +896,41 @@ out:
 	return rc;
 }
 
+/* rotate-key: common/rotate.c. */
+static int
+cmd_rotate_key(const struct opts *o)
+{
+	struct rot_result	 res;
+	struct store		*st = NULL;
+	const char		*skip = getenv("RESTSYNC_ROTATE_SKIP_UNDECRYPTABLE");
+	char			 err[RS_ERRLEN];
+	int			 rc = EXIT_FAILURE;
+
+	(void)o;
+	err[0] = '\0';
+	if (store_open(&st, err) != RS_OK ||
+	    rot_rotate(st, skip != NULL && strcmp(skip, "1") == 0, stderr,
+	    &res, err) != RS_OK) {
+		fprintf(stderr, "restsync rotate-key: %s\n", err);
+		goto out;
+	}
+	if (res.old_file[0] != '\0')
+		printf("restsync rotate-key: rotated %ld secrets; %s holds the "
+		    "new key, the old one is %s\n", res.rotated, res.key_file,
+		    res.old_file);
+	else
+		printf("restsync rotate-key: rotated %ld secrets; put the key "
+		    "in %s into RESTSYNC_SECRET_KEY and restart the workers\n",
+		    res.rotated, res.key_file);
+	if (res.skipped > 0)
+		printf("restsync rotate-key: %ld secret(s) did not decrypt and "
+		    "were left as they are\n", res.skipped);
+	rc = EXIT_SUCCESS;
+out:
+	store_close(st);
+	return rc;
+}
+
 static const struct cmd *
 find_cmd(const char *name)
 {
@@ -929,6 +981,15 @@ main(int argc, char **argv)
 	if (o.help) {
 		cmd_usage(stdout, c, 1);
 		return EXIT_SUCCESS;
+	}
+	/* Like the FastCGI programs (fio_init): never as root (issue 14). */
+	if ((getuid() == 0 || geteuid() == 0) &&
+	    (getenv("RESTSYNC_ALLOW_ROOT") == NULL ||
+	    strcmp(getenv("RESTSYNC_ALLOW_ROOT"), "1") != 0)) {
+		fprintf(stderr, "restsync: refusing to run as root; run it as "
+		    "the service user (runuser -u restsync -- restsync ...) "
+		    "or set RESTSYNC_ALLOW_ROOT=1\n");
+		return EXIT_FAILURE;
 	}
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	return c->run(&o);

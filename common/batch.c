@@ -9,16 +9,19 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "batch.h"
 #include "chunk.h"
 #include "config.h"
 #include "hashing.h"
+#include "jsonbound.h"
 #include "jsonpath.h"
 #include "normalize.h"
 #include "pager.h"
 #include "runs.h"
+#include "redact.h"
 #include "secret.h"
 
 #define BATCH_JSON_DEPTH	64
@@ -119,55 +122,17 @@ batch_result_free(struct batch_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Replace every occurrence of needle in *s by "[redacted]". */
-static void
-redact_one(char **s, const char *needle)
-{
-	struct rs_buf	 b;
-	const char	*p, *q;
-	size_t		 nl;
-
-	if (*s == NULL || needle == NULL || (nl = strlen(needle)) < 4 ||
-	    strstr(*s, needle) == NULL)
-		return;
-	rs_buf_init(&b, strlen(*s) * 2 + 64);
-	for (p = *s; (q = strstr(p, needle)) != NULL; p = q + nl)
-		if (rs_buf_append(&b, p, (size_t)(q - p)) == -1 ||
-		    rs_buf_puts(&b, "[redacted]") == -1)
-			goto fail;
-	if (rs_buf_puts(&b, p) == -1)
-		goto fail;
-	free(*s);
-	*s = rs_buf_steal(&b);
-	return;
-fail:
-	rs_buf_free(&b);
-	free(*s);
-	*s = strdup("[redacted]");
-}
-
-/* Redact the secret values, raw and URL-encoded, from *s. */
+/*
+ * Redact the secret values, in every spelling redact.c knows (raw,
+ * percent-encoded either case, form-encoded), from *s.
+ */
 static void
 redact(char **s, const struct secret_values *sv)
 {
-	const char	*vals[5];
-	char		*enc;
-	size_t		 i;
+	const char	*vals[SECRET_NVALUES];
 
-	vals[0] = sv->api_key;
-	vals[1] = sv->token;
-	vals[2] = sv->password;
-	vals[3] = sv->username;
-	vals[4] = sv->derived;
-	for (i = 0; i < 5; i++) {
-		if (vals[i] == NULL)
-			continue;
-		redact_one(s, vals[i]);
-		if ((enc = curl_easy_escape(NULL, vals[i], 0)) != NULL) {
-			redact_one(s, enc);
-			curl_free(enc);
-		}
-	}
+	secret_values_array(sv, vals);
+	(void)redact_replace(s, vals, SECRET_NVALUES, REDACT_MARK);
 }
 
 static void
@@ -202,7 +167,7 @@ work_free(struct work *w)
 	for (i = 0; i < w->nhdrs; i++)
 		secret_free_str(w->hdrs[i]);
 	free(w->hdrs);
-	free(w->url);
+	secret_free_str(w->url);	/* its query may carry the key */
 	json_object_put(w->root);
 	fetch_resp_free(&w->resp);
 	secret_values_free(&w->sv);
@@ -232,6 +197,35 @@ fail:
 }
 
 /*
+ * The origin of the source's baseUrl into origin, and a check that the
+ * secret found was entered for exactly it (sql/007 joins on it; this is
+ * the C side of the same rule).  RS_EINPUT: no key for this origin, so
+ * nothing is sent anywhere.
+ */
+static enum rs_status
+batch_secret_origin(const struct source_config *cfg,
+    const struct source_row *src, char *origin, size_t originsz, char *err)
+{
+	if (fetch_origin(cfg->base_url, origin, originsz) == -1) {
+		rs_errf(err, "source config: 'baseUrl' has no origin");
+		return RS_EINPUT;
+	}
+	if (src->secret_ct == NULL) {
+		rs_errf(err, "source requires auth but the tenant has no "
+		    "secret for provider '%s' at origin %s (a key is bound to "
+		    "the origin it was entered for: enter it again)",
+		    cfg->provider, origin);
+		return RS_EINPUT;
+	}
+	if (strcmp(origin, src->secret_origin) != 0) {
+		rs_errf(err, "the secret for provider '%s' was entered for "
+		    "another origin than %s", cfg->provider, origin);
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
+/*
  * Decrypt the tenant's secret when the source requires auth, and check
  * it holds what the config's auth form needs.  RS_EINPUT naming the
  * missing field: a source that would send an empty credential fails
@@ -246,24 +240,22 @@ load_secret(struct work *w, char *err)
 				    { "api_key", "token", "username",
 				      "password" };
 	const char		*s;
-	char			*pt = NULL;
+	char			*pt = NULL, origin[FETCH_ORIGIN_MAX];
 	size_t			 i;
 	int			 uses_key = 0;
 	enum rs_status		 st;
 
 	if (!w->cfg.requires_auth)
 		return RS_OK;
-	if (w->src.secret_ct == NULL) {
-		rs_errf(err, "source requires auth but the tenant has no "
-		    "secret for provider '%s'", w->cfg.provider);
-		return RS_EINPUT;
-	}
+	if ((st = batch_secret_origin(&w->cfg, &w->src, origin,
+	    sizeof(origin), err)) != RS_OK)
+		return st;
 	if ((st = secret_load_key(key, err)) != RS_OK)
 		return st;
 	st = secret_decrypt(key, w->src.tenant_id, w->cfg.provider,
-	    w->src.secret_ct, w->src.secret_ct_len, w->src.secret_nonce,
+	    w->src.secret_aad == 1 ? NULL : origin, w->src.secret_ct, w->src.secret_ct_len, w->src.secret_nonce,
 	    w->src.secret_nonce_len, &pt, err);
-	memset(key, 0, sizeof(key));
+	OPENSSL_cleanse(key, sizeof(key));
 	if (st != RS_OK)
 		return st;
 	st = secret_parse(pt, &w->sv, err);
@@ -1393,21 +1385,60 @@ add_conditional(struct work *w, char *err)
 	return RS_OK;
 }
 
-/* A short, printable excerpt of an error body for last_error. */
-static void
-body_excerpt(const struct rs_buf *b, char *out, size_t outsz)
+/*
+ * The next cursor as it may be stored and shown (issue 14): the key that
+ * {{API_KEY}} stands for (api_key, else token), in any spelling and
+ * wherever it is — any parameter, the path, a bare token — becomes the
+ * placeholder again (pager_url() renders it back for the next fetch); the
+ * other secret values become [redacted].  RS_EUPSTREAM when a secret
+ * survives in a spelling redact.c does not know: nothing is stored.
+ */
+static enum rs_status
+batch_safe_next(struct pager_next *nx, const struct secret_values *sv,
+    char *err)
 {
-	struct rs_buf	 s;
-	size_t		 n = b->len < 200 ? b->len : 200;
+	const char	*key = sv->api_key != NULL ? sv->api_key : sv->token;
+	const char	*others[SECRET_NVALUES], *all[SECRET_NVALUES];
+	size_t		 n = 0;
 
+	if (nx->next == NULL)
+		return RS_OK;
+	secret_values_array(sv, all);
+	if (sv->api_key != NULL && sv->token != NULL)
+		others[n++] = sv->token;
+	others[n++] = sv->password;
+	others[n++] = sv->username;
+	others[n++] = sv->derived;
+	if (redact_replace(&nx->next, &key, 1, "{{API_KEY}}") == -1 ||
+	    redact_replace(&nx->next, others, n, REDACT_MARK) == -1) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	if (redact_leaks(nx->next, all, SECRET_NVALUES)) {
+		rs_errf(err, "the next cursor holds a secret in a form that "
+		    "cannot be redacted; it was not stored");
+		return RS_EUPSTREAM;
+	}
+	return RS_OK;
+}
+
+/*
+ * A short, printable excerpt of an error body for last_error, redacted
+ * before it is cut (redact.h): a key straddling the cut leaves nothing.
+ */
+static void
+body_excerpt(const struct rs_buf *b, const struct secret_values *sv,
+    char *out, size_t outsz)
+{
+	const char	*vals[SECRET_NVALUES];
+	char		 ex[256];
+
+	secret_values_array(sv, vals);
 	out[0] = '\0';
-	if (n == 0)
-		return;
-	rs_buf_init(&s, 1024);
-	if (norm_utf8(&s, b->p, n) == 0 && s.len > 0)
-		(void)snprintf(out, outsz, ": %s%s", s.p,
-		    b->len > n ? "..." : "");
-	rs_buf_free(&s);
+	redact_excerpt(b->p, b->len, 200, vals, SECRET_NVALUES, ex,
+	    sizeof(ex));
+	if (ex[0] != '\0')
+		(void)snprintf(out, outsz, ": %s", ex);
 }
 
 enum rs_status
@@ -1419,11 +1450,10 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	struct pager_page	 pg;
 	struct pager_next	 nx;
 	struct fetch_policy	 pol;
-	struct json_tokener	*tok = NULL;
 	struct json_object	*items;
 	enum rs_status		 st;
 	char			 excerpt[300], note[RS_ERRLEN];
-	size_t			 bom;
+	int			 syntax = 0;
 	int			 trips0 = store_round_trips(ctx->st);
 	double			 t, t0 = rs_now_ms();
 
@@ -1553,7 +1583,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		goto store;
 	}
 	if (w.resp.status < 200 || w.resp.status > 299) {
-		body_excerpt(&w.resp.body, excerpt, sizeof(excerpt));
+		body_excerpt(&w.resp.body, &w.sv, excerpt, sizeof(excerpt));
 		if (w.resp.status == 304)
 			rs_errf(err, "upstream answered 304 Not Modified to a "
 			    "request without validators");
@@ -1566,31 +1596,20 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		goto fail;
 	}
 
-	/* 4. Parse and find the items. */
+	/* 4. Parse (under a memory budget, jsonbound.h) and find the
+	 * items.  The body is dropped at once: the tree is all we need. */
 	t = rs_now_ms();
-	if ((tok = json_tokener_new_ex(BATCH_JSON_DEPTH)) == NULL) {
-		rs_errf(err, "out of memory");
-		st = RS_ENOMEM;
-		goto fail;
-	}
-	/* A UTF-8 byte order mark (some .NET APIs send one) is not JSON. */
-	bom = w.resp.body.len >= 3 &&
-	    memcmp(w.resp.body.p, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
-	w.root = json_tokener_parse_ex(tok, w.resp.body.p != NULL ?
-	    w.resp.body.p + bom : "", (int)(w.resp.body.len - bom));
-	if (w.root == NULL ||
-	    json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != w.resp.body.len - bom) {
-		if (json_tokener_get_error(tok) == json_tokener_error_depth)
-			rs_errf(err, "upstream JSON is nested deeper than %d",
-			    BATCH_JSON_DEPTH);
-		else
+	if (jbound_parse(w.resp.body.p, w.resp.body.len, BATCH_JSON_DEPTH,
+	    jbound_budget(w.cfg.max_body), "upstream JSON", &w.root, &syntax,
+	    err) != RS_OK) {
+		if (syntax)
 			rs_errf(err, "upstream response is not valid JSON "
 			    "(Content-Type: %.100s)", w.resp.content_type ?
 			    w.resp.content_type : "none");
 		st = RS_EUPSTREAM;
 		goto fail;
 	}
+	rs_buf_free(&w.resp.body);
 	items = w.cfg.items_path != NULL ? jp_get(w.root, w.cfg.items_path) :
 	    w.root;
 	if (items == NULL || !json_object_is_type(items, json_type_array)) {
@@ -1640,6 +1659,8 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 store:
 	res->total = nx.total;
 	res->done = nx.done;
+	if ((st = batch_safe_next(&nx, &w.sv, err)) != RS_OK)
+		goto fail;
 	if (nx.next != NULL && (res->next = strdup(nx.next)) == NULL) {
 		rs_errf(err, "out of memory");
 		st = RS_ENOMEM;
@@ -1672,8 +1693,6 @@ fail:
 		free(detail);
 	}
 out:
-	if (tok != NULL)
-		json_tokener_free(tok);
 	if (w.locked)
 		store_unlock_source(ctx->st, source_id);
 	pager_next_free(&nx);

@@ -1,8 +1,13 @@
 /*
  * fcgi_io.c — request edge and responses for the FastCGI programs.
  */
+#define _GNU_SOURCE		/* struct ucred, accept4 */
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fastcgi.h>
+#include <openssl/crypto.h>
+
 #include "fcgi_io.h"
+#include "jsonbound.h"
+#include "secret.h"
 
 static const int http_codes[RS__MAX] = {
 	200,	/* RS_OK */
@@ -60,10 +70,97 @@ fio_http_status(enum rs_status st)
 	return http_codes[st];
 }
 
+/*
+ * The FastCGI boundary (issue 14, item 3).  We accept connections
+ * ourselves instead of letting libfcgi do it, to check who is at the
+ * other end (SO_PEERCRED: the nginx user, nobody else) and to put a
+ * deadline on reading the request (libfcgi has none: an idle connection
+ * would hold a worker for ever).  libfcgi is handed the connection with
+ * keepConnection set, so that its FCGX_Accept_r reads the request from it;
+ * its own listening socket is -1, so a bad request makes it fail at once
+ * instead of accepting the next connection itself, without a deadline.
+ */
+static uid_t			 fio_peer_uid;	/* the nginx user */
+static long			 fio_deadline_ms = FIO_READ_DEADLINE_MS;
+static volatile sig_atomic_t	 fio_conn = -1;	/* the connection read */
+static volatile sig_atomic_t	 fio_expired;
+
+/* SIGALRM: the request was not read in time; end the connection. */
+static void
+fio_on_alarm(int sig)
+{
+	int	 fd = fio_conn;
+
+	(void)sig;
+	fio_expired = 1;
+	if (fd >= 0)
+		(void)shutdown(fd, SHUT_RD);	/* reads end; an answer may go */
+}
+
+/* Arm (ms > 0) or disarm (0) the read deadline of the connection fd. */
+static void
+fio_deadline(int fd, long ms)
+{
+	struct itimerval	 it;
+
+	memset(&it, 0, sizeof(it));
+	if (ms > 0) {
+		fio_expired = 0;
+		fio_conn = fd;
+		it.it_value.tv_sec = ms / 1000;
+		it.it_value.tv_usec = (ms % 1000) * 1000;
+	}
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+	if (ms <= 0)
+		fio_conn = -1;
+}
+
+/*
+ * The peer allowed to connect: RESTSYNC_NGINX_USER (a name or a uid),
+ * else our own user (development: nginx and the programs run as one
+ * user).  -1 with a message when the name is unknown.
+ */
+static int
+fio_peer_setup(const char *program)
+{
+	const char	*u = getenv("RESTSYNC_NGINX_USER");
+	const char	*t = getenv("RESTSYNC_REQUEST_TIMEOUT_MS");
+	struct passwd	*pw;
+	char		*end;
+	long		 v;
+
+	fio_peer_uid = geteuid();
+	if (u != NULL && *u != '\0') {
+		errno = 0;
+		v = strtol(u, &end, 10);
+		if (*end == '\0' && errno == 0 && v >= 0 && v < INT_MAX)
+			fio_peer_uid = (uid_t)v;
+		else if ((pw = getpwnam(u)) != NULL)
+			fio_peer_uid = pw->pw_uid;
+		else {
+			fprintf(stderr, "%s: RESTSYNC_NGINX_USER: no user "
+			    "'%.64s'\n", program, u);
+			return -1;
+		}
+	}
+	if (t != NULL && *t != '\0') {
+		errno = 0;
+		v = strtol(t, &end, 10);
+		if (*end != '\0' || errno != 0 || v < 100 || v > 600000) {
+			fprintf(stderr, "%s: RESTSYNC_REQUEST_TIMEOUT_MS must be "
+			    "100..600000\n", program);
+			return -1;
+		}
+		fio_deadline_ms = v;
+	}
+	return 0;
+}
+
 int
 fio_init(struct fio_req *rq, const char *program)
 {
-	const char	*allow = getenv("RESTSYNC_ALLOW_ROOT");
+	const char		*allow = getenv("RESTSYNC_ALLOW_ROOT");
+	struct sigaction	 sa;
 
 	memset(rq, 0, sizeof(*rq));
 	rq->program = program;
@@ -75,10 +172,43 @@ fio_init(struct fio_req *rq, const char *program)
 		    program);
 		return -1;
 	}
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&rq->fcgx, 0, 0) != 0) {
+	if (fio_peer_setup(program) == -1)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fio_on_alarm;	/* no SA_RESTART: reads must end */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&rq->fcgx, -1, 0) != 0) {
 		fprintf(stderr, "%s: FCGX_Init failed\n", program);
 		return -1;
 	}
+	return 0;
+}
+
+/* A connection from anyone but the nginx user: logged and closed. */
+static int
+fio_peer_ok(struct fio_req *rq, int fd)
+{
+	struct ucred		 cr;
+	socklen_t		 len = sizeof(cr);
+	struct json_object	*o;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 &&
+	    len == sizeof(cr) && cr.uid == fio_peer_uid)
+		return 1;
+	o = json_object_new_object();
+	json_object_object_add(o, "program",
+	    json_object_new_string(rq->program));
+	json_object_object_add(o, "status", json_object_new_string("error"));
+	json_object_object_add(o, "error", json_object_new_string(
+	    "FastCGI connection refused: the peer is not the nginx user"));
+	if (len == sizeof(cr)) {
+		json_object_object_add(o, "peer_uid",
+		    json_object_new_int64((int64_t)cr.uid));
+		json_object_object_add(o, "peer_pid",
+		    json_object_new_int64((int64_t)cr.pid));
+	}
+	fio_emit_log(o, NULL);
 	return 0;
 }
 
@@ -172,25 +302,86 @@ fio_prefork(struct fio_req *rq)
 	exit(0);
 }
 
+/*
+ * The request body and its parsed tree may hold an API key (apiKey):
+ * wiped before they are freed (issue 14).
+ */
+static void
+fio_drop_body(struct fio_req *rq)
+{
+	if (rq->body != NULL) {
+		OPENSSL_cleanse(rq->body, rq->body_len);
+		free(rq->body);
+	}
+	rq->body = NULL;
+	rq->body_len = 0;
+	if (rq->json != NULL) {
+		secret_wipe_json(rq->json);
+		json_object_put(rq->json);
+		rq->json = NULL;
+	}
+}
+
 int
 fio_accept(struct fio_req *rq)
 {
-	free(rq->body);
-	rq->body = NULL;
-	rq->body_len = 0;
-	if (fio_stop || FCGX_Accept_r(&rq->fcgx) < 0)
-		return -1;
-	rq->t0 = rs_now_ms();
-	return 0;
+	struct timeval	 tv;
+	const char	*cl;
+	int		 fd;
+
+	fio_drop_body(rq);
+	while (!fio_stop) {
+		if ((fd = rq->fcgx.ipcFd) < 0) {
+			/* Blocks until a connection comes; SIGTERM ends it
+			 * (EINTR: no SA_RESTART). */
+			if ((fd = accept4(FCGI_LISTENSOCK_FILENO, NULL, NULL,
+			    SOCK_CLOEXEC)) == -1) {
+				if (errno == EBADF || errno == ENOTSOCK ||
+				    errno == EINVAL) {
+					fprintf(stderr, "%s: accept: %s\n",
+					    rq->program, strerror(errno));
+					return -1;
+				}
+				continue;
+			}
+			if (!fio_peer_ok(rq, fd)) {
+				close(fd);
+				continue;
+			}
+			/* Writes too must not block for ever. */
+			tv.tv_sec = 3 * fio_deadline_ms / 1000;
+			tv.tv_usec = 0;
+			(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+			    sizeof(tv));
+			rq->fcgx.ipcFd = fd;
+			rq->fcgx.keepConnection = 1;	/* see above */
+		}
+		fio_deadline(fd, fio_deadline_ms);
+		if (FCGX_Accept_r(&rq->fcgx) < 0) {
+			/* libfcgi closed it (bad or late request). */
+			fio_deadline(-1, 0);
+			rq->fcgx.ipcFd = -1;
+			continue;
+		}
+		rq->t0 = rs_now_ms();
+		/* Nothing more to read: the deadline is over. */
+		cl = fio_param(rq, "CONTENT_LENGTH");
+		if (*cl == '\0' || strcmp(cl, "0") == 0)
+			fio_deadline(-1, 0);
+		return 0;
+	}
+	return -1;
 }
 
 void
 fio_finish(struct fio_req *rq)
 {
-	free(rq->body);
-	rq->body = NULL;
-	rq->body_len = 0;
+	fio_drop_body(rq);
+	/* libfcgi drains the connection before closing it: bounded too. */
+	if (rq->fcgx.ipcFd >= 0)
+		fio_deadline(rq->fcgx.ipcFd, fio_deadline_ms);
 	FCGX_Finish_r(&rq->fcgx);
+	fio_deadline(-1, 0);
 }
 
 const char *
@@ -231,8 +422,14 @@ read_body(struct fio_req *rq, char *err)
 		return RS_ENOMEM;
 	}
 	got = n > 0 ? FCGX_GetStr(rq->body, (int)n, rq->fcgx.in) : 0;
+	fio_deadline(-1, 0);	/* the request is read */
 	if (got != n) {
-		rs_errf(err, "request body shorter than Content-Length");
+		if (fio_expired)
+			rs_errf(err, "request body not received within %ld ms",
+			    fio_deadline_ms);
+		else
+			rs_errf(err, "request body shorter than "
+			    "Content-Length");
 		return RS_EINPUT;
 	}
 	rq->body[n] = '\0';
@@ -280,7 +477,6 @@ same_origin(struct fio_req *rq)
 enum rs_status
 fio_json_post(struct fio_req *rq, struct json_object **body, char *err)
 {
-	struct json_tokener	*tok = NULL;
 	struct json_object	*o = NULL;
 	enum rs_status		 st;
 
@@ -303,24 +499,20 @@ fio_json_post(struct fio_req *rq, struct json_object **body, char *err)
 	}
 	if ((st = read_body(rq, err)) != RS_OK)
 		return st;
-	if ((tok = json_tokener_new_ex(FIO_JSON_DEPTH)) == NULL) {
-		rs_errf(err, "out of memory");
-		return RS_ENOMEM;
+	/* 64 KiB of "[{},...]" would be 17 MiB of tree: bounded first. */
+	if ((st = jbound_parse(rq->body, rq->body_len, FIO_JSON_DEPTH,
+	    FIO_JSON_BUDGET, "request body", &o, NULL, err)) != RS_OK) {
+		if (st == RS_EINPUT)
+			rs_errf(err, "request body is not valid JSON");
+		return st;
 	}
-	o = json_tokener_parse_ex(tok, rq->body, (int)rq->body_len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != rq->body_len) {
-		rs_errf(err, "request body is not valid JSON");
-		json_object_put(o);
-		json_tokener_free(tok);
-		return RS_EINPUT;
-	}
-	json_tokener_free(tok);
 	if (!json_object_is_type(o, json_type_object)) {
 		rs_errf(err, "request body must be a JSON object");
 		json_object_put(o);
 		return RS_EINPUT;
 	}
+	/* Ours too, to wipe it when the request is finished. */
+	rq->json = json_object_get(o);
 	*body = o;
 	return RS_OK;
 }
@@ -348,6 +540,7 @@ fio_head(struct fio_req *rq, int code, const char *ctype, size_t len)
 	char		 head[512], allow[64];
 	int		 n;
 
+	fio_deadline(-1, 0);	/* answering: the request was read */
 	allow[0] = '\0';
 	if (code == 405)
 		(void)snprintf(allow, sizeof(allow), "Allow: %s\r\n",

@@ -19,6 +19,8 @@
 
 #define FIO_MAX_BODY	(64u * 1024)	/* request bodies to our endpoints */
 #define FIO_JSON_DEPTH	16
+#define FIO_READ_DEADLINE_MS	5000 	/* to read a request, by default */
+#define FIO_JSON_BUDGET	(2u * 1024 * 1024)	/* heap for a body's tree */
 
 struct fio_req {
 	FCGX_Request	 fcgx;
@@ -27,11 +29,16 @@ struct fio_req {
 	double		 t0;
 	const char	*program;
 	const char	*allow;		/* methods for 405's Allow ("POST") */
+	struct json_object *json;	/* the parsed body, wiped at the end */
 };
 
 /*
  * Initialise libfcgi and refuse to run as root (spawn-fcgi drops to an
  * unprivileged user; RESTSYNC_ALLOW_ROOT=1 overrides for debugging).
+ * Connections are accepted only from the user RESTSYNC_NGINX_USER names
+ * (default: our own user), checked with SO_PEERCRED; a request must be
+ * read within RESTSYNC_REQUEST_TIMEOUT_MS (default FIO_READ_DEADLINE_MS),
+ * else its connection is closed and the worker takes the next one.
  * Returns -1 with a message on stderr when the program must exit.
  */
 int		 fio_init(struct fio_req *, const char *program);

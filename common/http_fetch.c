@@ -72,21 +72,79 @@ ipv4_blocked(const unsigned char *a, int allow_private)
 	    (a[0] == 198 && (a[1] & 0xfe) == 18);	/* benchmarking */
 }
 
+/*
+ * An IPv6 address that carries an IPv4 address is judged by it (issue
+ * 14): -1 when b is not one, else ipv4_blocked() of every IPv4 address
+ * it may stand for.  The forms: IPv4-mapped ::ffff:0:0/96 and
+ * IPv4-compatible ::/96 (RFC 4291 §2.5.5; :: and ::1 are themselves),
+ * SIIT ::ffff:0:0:0/96 (RFC 2765), NAT64 64:ff9b::/96 (RFC 6052) and the
+ * local-use 64:ff9b:1::/48 (RFC 8215: the IPv4 address sits where the
+ * operator's prefix length puts it, RFC 6052 §2.2 — every candidate is
+ * judged), 6to4 2002::/16 (RFC 3056, bits 16-47) and Teredo 2001::/32
+ * (RFC 4380: the server in bits 32-63, the client inverted in 96-127).
+ */
+static int
+ipv6_embedded_blocked(const unsigned char *b, int allow_private)
+{
+	static const unsigned char zero[12];
+	static const unsigned char v4mapped[12] =
+	    { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+	static const unsigned char siit[12] =
+	    { 0,0,0,0,0,0,0,0,0xff,0xff,0,0 };
+	static const unsigned char nat64[12] =	/* 64:ff9b::/96 */
+	    { 0,0x64,0xff,0x9b,0,0,0,0,0,0,0,0 };
+	static const unsigned char nat64l[6] =	/* 64:ff9b:1::/48 */
+	    { 0,0x64,0xff,0x9b,0,0x01 };
+	unsigned char		 v4[4];
+	int			 i;
+
+	if (memcmp(b, v4mapped, 12) == 0 || memcmp(b, siit, 12) == 0 ||
+	    memcmp(b, nat64, 12) == 0)
+		return ipv4_blocked(b + 12, allow_private);
+	if (memcmp(b, zero, 12) == 0) {
+		if (b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] <= 1)
+			return -1;	/* :: and ::1 */
+		return ipv4_blocked(b + 12, allow_private);
+	}
+	if (memcmp(b, nat64l, 6) == 0) {
+		/* /96 */
+		if (ipv4_blocked(b + 12, allow_private))
+			return 1;
+		if (memcmp(b + 6, zero, 6) == 0)
+			return 0;
+		/* /48, /56, /64 (bits 64-71 are the "u" octet). */
+		v4[0] = b[6]; v4[1] = b[7]; v4[2] = b[9]; v4[3] = b[10];
+		if (ipv4_blocked(v4, allow_private))
+			return 1;
+		v4[0] = b[7]; v4[1] = b[9]; v4[2] = b[10]; v4[3] = b[11];
+		if (ipv4_blocked(v4, allow_private))
+			return 1;
+		return ipv4_blocked(b + 9, allow_private);
+	}
+	if (b[0] == 0x20 && b[1] == 0x02)		/* 6to4 */
+		return ipv4_blocked(b + 2, allow_private);
+	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) {
+		/* Teredo: the server, then the client (inverted). */
+		if (ipv4_blocked(b + 4, allow_private))
+			return 1;
+		for (i = 0; i < 4; i++)
+			v4[i] = (unsigned char)~b[12 + i];
+		return ipv4_blocked(v4, allow_private);
+	}
+	return -1;
+}
+
 static int
 ipv6_blocked(const struct in6_addr *a6, int allow_private)
 {
 	const unsigned char	*b = a6->s6_addr;
-	static const unsigned char v4mapped[12] =
-	    { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
-	static const unsigned char nat64[12] =	/* 64:ff9b::/96 */
-	    { 0,0x64,0xff,0x9b,0,0,0,0,0,0,0,0 };
 	static const unsigned char ec2md[16] =	/* fd00:ec2::254 */
 	    { 0xfd,0,0x0e,0xc2,0,0,0,0,0,0,0,0,0,0,0x02,0x54 };
+	int			 v;
 
-	/* Addresses that carry an IPv4 address are judged by it: mapped
-	 * ::ffff:0:0/96 and NAT64 64:ff9b::/96 (RFC 6052). */
-	if (memcmp(b, v4mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
-		return ipv4_blocked(b + 12, allow_private);
+	/* Addresses that carry an IPv4 address are judged by it. */
+	if ((v = ipv6_embedded_blocked(b, allow_private)) != -1)
+		return v;
 	if (memcmp(b, ec2md, 16) == 0)
 		return 1;
 	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)	/* fe80::/10 */
@@ -200,11 +258,21 @@ checked_handle(struct fetcher *fx)
 	return fx->hc;
 }
 
+/* Free a URL that may carry a key in its query, wiped first. */
+static void
+fetch_free_url(char *u)
+{
+	if (u != NULL) {
+		explicit_bzero(u, strlen(u));
+		free(u);
+	}
+}
+
 void
 fetch_resp_free(struct fetch_resp *r)
 {
 	rs_buf_free(&r->body);
-	free(r->url);
+	fetch_free_url(r->url);
 	free(r->content_type);
 	free(r->etag);
 	free(r->last_modified);
@@ -213,24 +281,28 @@ fetch_resp_free(struct fetch_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Lower-cased "scheme://host:port" of url into out; -1 if unparsable. */
-static int
-origin_of(const char *url, char *out, size_t outsz)
+int
+fetch_origin(const char *url, char *out, size_t outsz)
 {
 	CURLU	*u;
 	char	*scheme = NULL, *host = NULL, *port = NULL;
 	int	 rc = -1, n;
 	size_t	 i;
+	CURLUcode pc;
 
+	if (outsz > 0)
+		out[0] = '\0';
 	if ((u = curl_url()) == NULL)
 		return -1;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK)
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		goto out;
-	n = snprintf(out, outsz, "%s://%s:%s", scheme, host, port);
+	pc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_NO_DEFAULT_PORT);
+	if (pc != CURLUE_OK && pc != CURLUE_NO_PORT)
+		goto out;
+	n = snprintf(out, outsz, "%s://%s%s%s", scheme, host,
+	    port != NULL ? ":" : "", port != NULL ? port : "");
 	if (n < 0 || (size_t)n >= outsz)
 		goto out;
 	for (i = 0; out[i] != '\0'; i++)
@@ -238,6 +310,8 @@ origin_of(const char *url, char *out, size_t outsz)
 			out[i] = (char)(out[i] - 'A' + 'a');
 	rc = 0;
 out:
+	if (rc == -1 && outsz > 0)
+		out[0] = '\0';
 	curl_free(scheme);
 	curl_free(host);
 	curl_free(port);
@@ -250,8 +324,9 @@ fetch_same_origin(const char *a, const char *b)
 {
 	char	 oa[1024], ob[1024];
 
-	if (origin_of(a, oa, sizeof(oa)) == -1 ||
-	    origin_of(b, ob, sizeof(ob)) == -1)
+	/* Default ports are left out of both: http://a:80 is http://a. */
+	if (fetch_origin(a, oa, sizeof(oa)) == -1 ||
+	    fetch_origin(b, ob, sizeof(ob)) == -1)
 		return 0;
 	return strcmp(oa, ob) == 0;
 }
@@ -334,7 +409,7 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 	enum rs_status		 st = RS_EUPSTREAM;
 	size_t			 i;
 	int			 hops, is_post;
-	double			 t0 = rs_now_ms();
+	double			 t0 = rs_now_ms(), left;
 
 	memset(resp, 0, sizeof(*resp));
 	rs_buf_init(&resp->body, req->max_body);
@@ -363,6 +438,15 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 	}
 
 	for (hops = 0; ; hops++) {
+		/* One budget for all hops: what is left of the request's
+		 * timeout and of its deadline (issue 14). */
+		left = (double)req->timeout_ms - (rs_now_ms() - t0);
+		if (req->deadline > 0 && req->deadline - rs_now_ms() < left)
+			left = req->deadline - rs_now_ms();
+		if (left < 1) {
+			rs_errf(err, "timed out after %ld ms", req->timeout_ms);
+			goto out;
+		}
 		curl_easy_reset(h);
 		rs_buf_reset(&resp->body);
 		sink.buf = &resp->body;
@@ -374,9 +458,8 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 		curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-		    req->timeout_ms);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
 		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
 		    (curl_off_t)req->max_body);
 		curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
@@ -446,7 +529,7 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 			free(next);
 			goto out;
 		}
-		free(url);
+		fetch_free_url(url);
 		url = next;
 	}
 
@@ -469,7 +552,7 @@ out:
 		resp->url = url;
 		url = NULL;
 	}
-	free(url);
+	fetch_free_url(url);
 	free(loc);
 	curl_slist_free_all(hl);
 	/* Do not keep the header list pointer in the reusable handle. */
@@ -521,6 +604,7 @@ fetch_retry(struct fetcher *fx, const struct fetch_req *req,
 	long			 delay, backoff, ra;
 	int			 again;
 
+	r.deadline = pol->deadline;
 	*attempts = 0;
 	for (;;) {
 		left = pol->deadline - rs_now_ms();

@@ -29,7 +29,8 @@ struct fetch_req {
 	const char *const	*headers;	/* "Name: value", NULL-ended */
 	const char		*body;		/* POST body or NULL */
 	size_t			 body_len;
-	long			 timeout_ms;	/* whole exchange */
+	long			 timeout_ms;	/* whole exchange, every hop */
+	double			 deadline;	/* rs_now_ms() to end by; 0 none */
 	size_t			 max_body;	/* response body cap, bytes */
 	int			 check_addr;	/* SSRF check (upstreams) */
 };
@@ -76,7 +77,8 @@ void		 fetch_resp_free(struct fetch_resp *);
 
 /*
  * fetch_do() under a retry policy.  req->timeout_ms caps each attempt
- * (and is cut to what is left before the deadline).  *attempts counts the
+ * (and is cut to what is left before the deadline); the deadline bounds
+ * everything — attempts, redirect hops, backoff and Retry-After waits.  *attempts counts the
  * exchanges made.  The result is the last attempt's; when retries were
  * given up because of the deadline the message says so.
  */
@@ -86,6 +88,15 @@ enum rs_status	 fetch_retry(struct fetcher *, const struct fetch_req *,
 
 /* Milliseconds a Retry-After value asks for; -1 if absent or invalid. */
 long		 fetch_retry_after_ms(const char *value, long now);
+
+/*
+ * The RFC 6454 origin of an absolute URL, serialised: lower-case
+ * "scheme://host" plus ":port" unless it is the scheme's default (the
+ * form sql/007's restsync_origin() computes).  -1 (out "") if url does
+ * not parse or the origin does not fit in outsz.
+ */
+#define FETCH_ORIGIN_MAX	320
+int		 fetch_origin(const char *url, char *out, size_t outsz);
 
 /* 1 if a and b are absolute URLs of the same scheme, host and port. */
 int		 fetch_same_origin(const char *a, const char *b);

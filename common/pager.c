@@ -227,15 +227,17 @@ pager_url(const struct source_config *cfg, const char *cursor,
     const char *api_key, char **url, char *err)
 {
 	CURLU		*u = NULL;
-	char		*val = NULL, num[32], psz[32];
+	char		*val = NULL, num[32], psz[32], *key_enc = NULL;
 	const char	*names[CFG_MAX_FIELDS + 2];
 	const char	*cur_val = NULL;
+	struct rs_buf	 rendered;
 	enum rs_status	 st = RS_EINPUT;
 	size_t		 i, nn = 0;
 	long long	 v;
 	int		 absolute = 0;
 
 	*url = NULL;
+	rs_buf_init(&rendered, 0);
 	if ((u = curl_url()) == NULL) {
 		rs_errf(err, "out of memory");
 		return RS_ENOMEM;
@@ -286,6 +288,26 @@ pager_url(const struct source_config *cfg, const char *cursor,
 		break;
 	}
 
+	/* A stored cursor keeps the key as "{{API_KEY}}" (batch.c stores
+	 * it so): put it back, percent-encoded in a URL. */
+	if (cursor != NULL && strstr(cursor, "{{API_KEY}}") != NULL) {
+		if ((key_enc = curl_easy_escape(NULL, api_key != NULL ?
+		    api_key : "", 0)) == NULL) {
+			rs_errf(err, "out of memory");
+			st = RS_ENOMEM;
+			goto out;
+		}
+		rs_buf_init(&rendered, PAGER_MAX_CURSOR * 4);
+		if (rs_buf_render_key(&rendered, cursor, absolute ? key_enc :
+		    api_key) == -1 || rendered.p == NULL) {
+			rs_errf(err, "stored cursor is too long");
+			goto out;
+		}
+		cursor = rendered.p;
+		if (!absolute)
+			cur_val = cursor;
+	}
+
 	if (absolute) {
 		/* The API handed us the next URL: fetch it as is, but only on
 		 * baseUrl's origin (credentials must not leave it). */
@@ -330,6 +352,7 @@ pager_url(const struct source_config *cfg, const char *cursor,
 		if ((val = render(cfg->query[i].value, api_key)) == NULL ||
 		    append_param(u, cfg->query[i].name, val) == -1)
 			goto nomem;
+		explicit_bzero(val, strlen(val));	/* it may be the key */
 		free(val);
 		val = NULL;
 	}
@@ -339,8 +362,17 @@ nomem:
 	rs_errf(err, "out of memory building the page URL");
 	st = RS_ENOMEM;
 out:
+	if (val != NULL)
+		explicit_bzero(val, strlen(val));
 	free(val);
 	curl_url_cleanup(u);
+	if (rendered.p != NULL)
+		explicit_bzero(rendered.p, rendered.len);
+	rs_buf_free(&rendered);
+	if (key_enc != NULL) {
+		explicit_bzero(key_enc, strlen(key_enc));
+		curl_free(key_enc);
+	}
 	return st;
 }
 

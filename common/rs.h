@@ -73,6 +73,9 @@ char	*rs_buf_steal(struct rs_buf *);
 void	*rs_reallocarray(void *, size_t nmemb, size_t size);
 char	*rs_strndup(const char *, size_t);
 
+/* The value of hex digit c (either case), -1 if it is not one. */
+int	 rs_hexval(int c);
+
 /* 1 if s is a canonical 36-character UUID (any version), else 0. */
 int	 rs_is_uuid(const char *s);
 

@@ -1,7 +1,10 @@
 /*
- * secret.c — AES-256-GCM secrets with tenant/provider-bound AAD.
+ * secret.c — AES-256-GCM secrets with tenant/provider/origin-bound AAD.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,18 +15,6 @@
 #include <openssl/rand.h>
 
 #include "secret.h"
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decode 64 hex digits or base64 of 32 bytes; -1 otherwise. */
 static int
@@ -37,8 +28,8 @@ decode_key(const char *s, unsigned char key[SECRET_KEYLEN])
 		n--;
 	if (n == 2 * SECRET_KEYLEN) {
 		for (i = 0; i < SECRET_KEYLEN; i++) {
-			if ((hi = hexval(s[2 * i])) < 0 ||
-			    (lo = hexval(s[2 * i + 1])) < 0)
+			if ((hi = rs_hexval(s[2 * i])) < 0 ||
+			    (lo = rs_hexval(s[2 * i + 1])) < 0)
 				break;
 			key[i] = (unsigned char)(hi << 4 | lo);
 		}
@@ -57,12 +48,19 @@ decode_key(const char *s, unsigned char key[SECRET_KEYLEN])
 	return -1;
 }
 
+int
+secret_decode_key(const char *s, unsigned char key[SECRET_KEYLEN])
+{
+	return decode_key(s, key);
+}
+
 enum rs_status
 secret_load_key(unsigned char key[SECRET_KEYLEN], char *err)
 {
 	const char	*env = getenv("RESTSYNC_SECRET_KEY");
 	const char	*path = getenv("RESTSYNC_SECRET_KEY_FILE");
 	char		 buf[256];
+	struct stat	 st;
 	FILE		*f;
 	size_t		 n;
 	int		 rc;
@@ -84,6 +82,20 @@ secret_load_key(unsigned char key[SECRET_KEYLEN], char *err)
 		rs_errf(err, "cannot read the secret key file");
 		return RS_EINPUT;
 	}
+	/* Its permissions, on the file opened (issue 14): the owner, and a
+	 * group that may read (0640 root:restsync), nobody else. */
+	if (fstat(fileno(f), &st) == -1 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		rs_errf(err, "the secret key file is not a regular file");
+		return RS_EINPUT;
+	}
+	if ((st.st_mode & 0027) != 0) {
+		fclose(f);
+		rs_errf(err, "the secret key file is open to others (mode "
+		    "%04o): chmod 0600 (or 0640 with the service's group)",
+		    (unsigned)(st.st_mode & 07777));
+		return RS_EINPUT;
+	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
@@ -97,24 +109,46 @@ secret_load_key(unsigned char key[SECRET_KEYLEN], char *err)
 	return RS_OK;
 }
 
-/* "tenant_id:provider" into aad; -1 if too long. */
+/*
+ * The associated data; -1 if too long.  Version 1 (origin NULL, rows
+ * written before migration 007): "tenant_id:provider".  Version 2:
+ * "rs-secret-v2", tenant_id, provider and origin, each followed by a NUL
+ * (none can hold one), so no two triples give the same bytes.
+ */
 static int
 make_aad(char *aad, size_t aadsz, const char *tenant_id,
-    const char *provider)
+    const char *provider, const char *origin)
 {
-	int	 n = snprintf(aad, aadsz, "%s:%s", tenant_id, provider);
+	const char	*parts[4];
+	size_t		 i, n = 0, l;
+	int		 m;
 
-	return n < 0 || (size_t)n >= aadsz ? -1 : n;
+	if (origin == NULL) {
+		m = snprintf(aad, aadsz, "%s:%s", tenant_id, provider);
+		return m < 0 || (size_t)m >= aadsz ? -1 : m;
+	}
+	parts[0] = "rs-secret-v2";
+	parts[1] = tenant_id;
+	parts[2] = provider;
+	parts[3] = origin;
+	for (i = 0; i < 4; i++) {
+		l = strlen(parts[i]);
+		if (l + 1 > aadsz - n)
+			return -1;
+		memcpy(aad + n, parts[i], l + 1);
+		n += l + 1;
+	}
+	return n > 1024 ? -1 : (int)n;
 }
 
 enum rs_status
 secret_encrypt(const unsigned char key[SECRET_KEYLEN], const char *tenant_id,
-    const char *provider, const void *pt, size_t ptlen, unsigned char **ct,
+    const char *provider, const char *origin, const void *pt, size_t ptlen, unsigned char **ct,
     size_t *ctlen, unsigned char nonce[SECRET_NONCELEN], char *err)
 {
 	EVP_CIPHER_CTX	*c = NULL;
 	unsigned char	*out = NULL;
-	char		 aad[256];
+	char		 aad[1024];
 	int		 n, aadlen, fl;
 	enum rs_status	 st = RS_EINTERNAL;
 
@@ -124,8 +158,9 @@ secret_encrypt(const unsigned char key[SECRET_KEYLEN], const char *tenant_id,
 		rs_errf(err, "secret longer than %d bytes", SECRET_MAXLEN);
 		return RS_EINPUT;
 	}
-	if ((aadlen = make_aad(aad, sizeof(aad), tenant_id, provider)) < 0) {
-		rs_errf(err, "tenant or provider too long");
+	if ((aadlen = make_aad(aad, sizeof(aad), tenant_id, provider,
+	    origin)) < 0) {
+		rs_errf(err, "tenant, provider or origin too long");
 		return RS_EINPUT;
 	}
 	if (RAND_bytes(nonce, SECRET_NONCELEN) != 1 ||
@@ -156,13 +191,13 @@ out:
 
 enum rs_status
 secret_decrypt(const unsigned char key[SECRET_KEYLEN], const char *tenant_id,
-    const char *provider, const unsigned char *ct, size_t ctlen,
+    const char *provider, const char *origin, const unsigned char *ct, size_t ctlen,
     const unsigned char *nonce, size_t noncelen, char **pt, char *err)
 {
 	EVP_CIPHER_CTX	*c = NULL;
 	unsigned char	*out = NULL;
 	unsigned char	 tag[SECRET_TAGLEN];
-	char		 aad[256];
+	char		 aad[1024];
 	size_t		 len;
 	int		 n, fl, aadlen;
 	enum rs_status	 st = RS_EINPUT;
@@ -170,7 +205,8 @@ secret_decrypt(const unsigned char key[SECRET_KEYLEN], const char *tenant_id,
 	*pt = NULL;
 	if (noncelen != SECRET_NONCELEN || ctlen < SECRET_TAGLEN ||
 	    ctlen - SECRET_TAGLEN > SECRET_MAXLEN ||
-	    (aadlen = make_aad(aad, sizeof(aad), tenant_id, provider)) < 0) {
+	    (aadlen = make_aad(aad, sizeof(aad), tenant_id, provider,
+	    origin)) < 0) {
 		rs_errf(err, "stored secret for provider '%s' is malformed",
 		    provider);
 		return RS_EINPUT;
@@ -195,7 +231,7 @@ secret_decrypt(const unsigned char key[SECRET_KEYLEN], const char *tenant_id,
 	    EVP_DecryptFinal_ex(c, out + n, &fl) != 1) {
 		rs_errf(err, "the secret for provider '%s' does not decrypt "
 		    "with the configured key (wrong key, or copied from "
-		    "another tenant)", provider);
+		    "another tenant or origin)", provider);
 		goto out;
 	}
 	out[len] = '\0';
@@ -217,12 +253,53 @@ out:
 }
 
 void
+secret_wipe_json(struct json_object *o)
+{
+	size_t	 i, n;
+
+	if (o == NULL)
+		return;
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		/* json-c owns the bytes; they die with the object. */
+		OPENSSL_cleanse((void *)(uintptr_t)json_object_get_string(o),
+		    (size_t)json_object_get_string_len(o));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			secret_wipe_json(v);
+		}
+		break;
+	}
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			secret_wipe_json(json_object_array_get_idx(o, i));
+		break;
+	default:
+		break;
+	}
+}
+
+void
 secret_free_str(char *s)
 {
 	if (s == NULL)
 		return;
 	OPENSSL_cleanse(s, strlen(s));
 	free(s);
+}
+
+void
+secret_values_array(const struct secret_values *sv,
+    const char *vals[SECRET_NVALUES])
+{
+	vals[0] = sv->api_key;
+	vals[1] = sv->token;
+	vals[2] = sv->password;
+	vals[3] = sv->username;
+	vals[4] = sv->derived;
 }
 
 void
@@ -260,6 +337,7 @@ secret_parse(const char *pt, struct secret_values *sv, char *err)
 	}
 	if ((root = json_tokener_parse(pt)) == NULL ||
 	    !json_object_is_type(root, json_type_object)) {
+		secret_wipe_json(root);
 		json_object_put(root);
 		rs_errf(err, "stored secret is not a JSON object");
 		return RS_EINPUT;
@@ -275,10 +353,12 @@ secret_parse(const char *pt, struct secret_values *sv, char *err)
 			break;
 		}
 		if ((*dst[i] = strdup(json_object_get_string(v))) == NULL) {
+			secret_wipe_json(root);
 			json_object_put(root);
 			goto nomem;
 		}
 	}
+	secret_wipe_json(root);
 	json_object_put(root);
 	if (st != RS_OK)
 		secret_values_free(sv);

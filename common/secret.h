@@ -1,8 +1,15 @@
 /*
  * secret.h — tenants' API credentials at rest: AES-256-GCM (OpenSSL EVP)
- * with a random 96-bit nonce per secret and "tenant_id:provider" bound as
- * additional authenticated data, so a ciphertext copied to another tenant
- * or provider does not decrypt.  Prefix: secret_.
+ * with a random 96-bit nonce per secret and the tenant, the provider and
+ * the origin the key was entered for bound as additional authenticated
+ * data, so a ciphertext copied to another tenant, provider or origin does
+ * not decrypt.  Prefix: secret_.
+ *
+ * origin: the RFC 6454 origin (fetch_origin()) the key may be sent to.
+ * NULL selects the version 1 associated data of rows written before
+ * migration 007 ("tenant_id:provider"); those rows carry their origin in
+ * integration_secrets.origin, which the batch checks before use, until
+ * `restsync rotate-key` rewrites them as version 2.
  *
  * The key: RESTSYNC_SECRET_KEY (32 bytes as 64 hex digits or base64), else
  * the file named by RESTSYNC_SECRET_KEY_FILE (same encodings).
@@ -30,22 +37,31 @@ struct secret_values {
 	char	*derived;	/* sent form of the others (Basic token) */
 };
 
+/* 0 if s is 32 bytes as 64 hex digits or base64 (into key), else -1. */
+int		 secret_decode_key(const char *s, unsigned char key[SECRET_KEYLEN]);
+
 /* RS_EINPUT with a clear message when the key is missing or malformed. */
 enum rs_status	 secret_load_key(unsigned char key[SECRET_KEYLEN], char *err);
 
 /* *ct (malloc'd, ciphertext || tag) and nonce for plaintext pt. */
 enum rs_status	 secret_encrypt(const unsigned char key[SECRET_KEYLEN],
 		    const char *tenant_id, const char *provider,
-		    const void *pt, size_t ptlen, unsigned char **ct,
+		    const char *origin, const void *pt, size_t ptlen, unsigned char **ct,
 		    size_t *ctlen, unsigned char nonce[SECRET_NONCELEN],
 		    char *err);
 
 /* *pt (malloc'd, NUL-terminated; free with secret_free_str). */
 enum rs_status	 secret_decrypt(const unsigned char key[SECRET_KEYLEN],
 		    const char *tenant_id, const char *provider,
-		    const unsigned char *ct, size_t ctlen,
+		    const char *origin, const unsigned char *ct, size_t ctlen,
 		    const unsigned char *nonce, size_t noncelen, char **pt,
 		    char *err);
+
+/* sv's values in one order, NULL where absent: api_key, token,
+ * password, username, derived (what redaction looks for). */
+#define SECRET_NVALUES	5
+void		 secret_values_array(const struct secret_values *sv,
+		    const char *vals[SECRET_NVALUES]);
 
 /* Parse a decrypted plaintext into *sv (zeroed first). */
 enum rs_status	 secret_parse(const char *pt, struct secret_values *sv,
@@ -54,5 +70,12 @@ void		 secret_values_free(struct secret_values *);
 
 /* Wipe and free a secret string. */
 void		 secret_free_str(char *);
+
+/*
+ * Wipe every string in a json-c tree (values that held a secret: a
+ * decrypted plaintext, a request body with apiKey) before it is put.
+ */
+struct json_object;
+void		 secret_wipe_json(struct json_object *);
 
 #endif

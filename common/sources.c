@@ -3,6 +3,7 @@
  * one static SQL table, transactions for the state-changing operations,
  * each with its audit row.  The connection is the store's (store_pgconn).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "http_fetch.h"
 #include "secret.h"
 #include "sources.h"
 
@@ -92,7 +94,8 @@ static const char *const src_stmts[SRC__MAX] = {
 	"       (SELECT count(*) FROM kb_chunks k WHERE k.source_id = s.id), "
 	"       EXISTS (SELECT 1 FROM integration_secrets sec "
 	"               WHERE sec.tenant_id = s.tenant_id AND sec.provider = "
-	"                     coalesce(s.config->>'provider', 'rest')), "
+	"                     coalesce(s.config->>'provider', 'rest') "
+	"                 AND sec.origin = restsync_origin(s.config->>'baseUrl')), "
 	"       " SRC_ISO("s.created_at AT TIME ZONE 'UTC'") ", "
 	"       " SRC_ISO("s.updated_at AT TIME ZONE 'UTC'") ", "
 	"       (SELECT " SRC_RUN_JSON("r") " FROM kb_rest_runs r "
@@ -113,20 +116,22 @@ static const char *const src_stmts[SRC__MAX] = {
 	"FROM tenants t WHERE t.id = $1::uuid "
 	"RETURNING id, tenant_id",
 
-	/* SRC_UPDATE: NULL parameters leave the column alone. */
-	"UPDATE kb_sources SET title = coalesce($2::text, title), "
-	"    config = coalesce($3::jsonb, config), "
-	"    enabled = coalesce($4::boolean, enabled), updated_at = now() "
-	"WHERE id = $1::uuid AND type = 'rest' "
-	"RETURNING tenant_id, config::text",
+	/* SRC_UPDATE: NULL parameters leave the column alone.  The
+	 * self-join reads the config as it was before (origin binding). */
+	"UPDATE kb_sources n SET title = coalesce($2::text, n.title), "
+	"    config = coalesce($3::jsonb, n.config), "
+	"    enabled = coalesce($4::boolean, n.enabled), updated_at = now() "
+	"FROM kb_sources o "
+	"WHERE n.id = $1::uuid AND n.type = 'rest' AND o.id = n.id "
+	"RETURNING n.tenant_id, n.config::text, o.config::text",
 
-	/* SRC_SECRET_PUT */
+	/* SRC_SECRET_PUT: bound to origin $5 (sql/007, AAD version 2). */
 	"INSERT INTO integration_secrets (tenant_id, provider, ciphertext, "
-	"    nonce, updated_at) "
-	"VALUES ($1::uuid, $2::text, $3::bytea, $4::bytea, now()) "
-	"ON CONFLICT (tenant_id, provider) DO UPDATE SET "
+	"    nonce, updated_at, origin, aad_version) "
+	"VALUES ($1::uuid, $2::text, $3::bytea, $4::bytea, now(), $5::text, 2) "
+	"ON CONFLICT (tenant_id, provider, origin) DO UPDATE SET "
 	"    ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, "
-	"    updated_at = now()",
+	"    aad_version = 2, updated_at = now()",
 
 	/*
 	 * SRC_LOCK: the batch's key (store.c), held until the transaction
@@ -1034,39 +1039,120 @@ src_tenants(struct src_db *db, struct json_object **out, char *err)
 /* ---- changes ---------------------------------------------------------- */
 
 /*
- * Encrypt api_key for tenant+provider (AAD) and upsert it, inside the
- * caller's transaction.  The plaintext is {"api_key": ...} (secret.h).
+ * What a config's key is bound to (sql/007): its provider and its
+ * baseUrl's origin, and whether it sends a key at all.  RS_EINPUT when
+ * the config does not parse.
+ */
+struct src_binding {
+	char	 provider[80];
+	char	 origin[FETCH_ORIGIN_MAX];
+	int	 auth;
+};
+
+static enum rs_status
+src_binding_of(const char *config, size_t len, struct src_binding *b,
+    char *err)
+{
+	struct source_config	 cfg;
+	enum rs_status		 st;
+	int			 n;
+
+	memset(b, 0, sizeof(*b));
+	if ((st = cfg_parse(config, len, &cfg, err)) != RS_OK)
+		return st;
+	n = snprintf(b->provider, sizeof(b->provider), "%s",
+	    cfg.provider != NULL ? cfg.provider : "rest");
+	if (n < 0 || (size_t)n >= sizeof(b->provider) ||
+	    fetch_origin(cfg.base_url, b->origin, sizeof(b->origin)) == -1) {
+		rs_errf(err, "'baseUrl' or 'provider' cannot bind a key");
+		st = RS_EINPUT;
+	}
+	b->auth = cfg.requires_auth;
+	cfg_free(&cfg);
+	return st;
+}
+
+/*
+ * An update that moves a source to another origin or provider: the key
+ * stored for the old one must not follow (issue 14), so unless the
+ * request brings the key again the change is refused — RS_EINPUT naming
+ * apiKey.  A source that sends no key may move freely (its key, if it
+ * turns auth on later, is looked up for the new origin and not found).
+ * The audit detail d says what moved.
+ */
+/* d.<what>Changed = true, d.<what> = {from, to}. */
+static void
+src_audit_moved(struct json_object *d, const char *what, const char *from,
+    const char *to)
+{
+	struct json_object	*o = json_object_new_object();
+	char			 key[32];
+
+	(void)snprintf(key, sizeof(key), "%sChanged", what);
+	json_object_object_add(d, key, json_object_new_boolean(1));
+	json_object_object_add(o, "from", json_object_new_string(from));
+	json_object_object_add(o, "to", json_object_new_string(to));
+	json_object_object_add(d, what, o);
+}
+
+static enum rs_status
+src_check_move(const struct src_input *in, const struct src_binding *now,
+    const struct src_binding *was, struct json_object *d, char *err)
+{
+	int			 origin = strcmp(now->origin, was->origin) != 0;
+	int			 prov = strcmp(now->provider, was->provider) != 0;
+
+	if ((origin || prov) && now->auth && in->api_key == NULL) {
+		rs_errf(err, "apiKey: changing the origin or provider of a "
+		    "source that requires auth needs its API key again (the "
+		    "stored key is bound to %s)", was->origin[0] != '\0' ?
+		    was->origin : "the old origin");
+		return RS_EINPUT;
+	}
+	if (origin)
+		src_audit_moved(d, "origin", was->origin, now->origin);
+	if (prov)
+		src_audit_moved(d, "provider", was->provider, now->provider);
+	return RS_OK;
+}
+
+/*
+ * Encrypt api_key for tenant+provider+origin (AAD) and upsert it, inside
+ * the caller's transaction.  The plaintext is {"api_key": ...}
+ * (secret.h); its JSON text is wiped before it is freed.
  */
 static enum rs_status
 src_put_secret(struct src_db *db, const unsigned char key[SECRET_KEYLEN],
-    const char *tenant_id, const char *provider, const char *api_key,
+    const char *tenant_id, const struct src_binding *b, const char *api_key,
     char *err)
 {
 	struct json_object	*pt;
 	unsigned char		*ct = NULL, nonce[SECRET_NONCELEN];
 	size_t			 ctlen = 0;
-	const char		*s, *v[4];
-	int			 lens[4] = { 0, 0, 0, 0 },
-				 fmts[4] = { 0, 0, 1, 1 };
-	Oid			 types[4] = { 0, 0, OID_BYTEA, OID_BYTEA };
+	const char		*s, *v[5];
+	int			 lens[5] = { 0, 0, 0, 0, 0 },
+				 fmts[5] = { 0, 0, 1, 1, 0 };
+	Oid			 types[5] = { 0, 0, OID_BYTEA, OID_BYTEA, 0 };
 	PGresult		*r;
 	enum rs_status		 st;
 
 	pt = json_object_new_object();
 	json_object_object_add(pt, "api_key", json_object_new_string(api_key));
 	s = json_object_to_json_string_ext(pt, JSON_C_TO_STRING_PLAIN);
-	st = secret_encrypt(key, tenant_id, provider, s, strlen(s), &ct,
-	    &ctlen, nonce, err);
+	st = secret_encrypt(key, tenant_id, b->provider, b->origin, s,
+	    strlen(s), &ct, &ctlen, nonce, err);
+	OPENSSL_cleanse((void *)(uintptr_t)s, strlen(s));
 	json_object_put(pt);
 	if (st != RS_OK)
 		goto out;
 	v[0] = tenant_id;
-	v[1] = provider;
+	v[1] = b->provider;
 	v[2] = (const char *)ct;
 	v[3] = (const char *)nonce;
+	v[4] = b->origin;
 	lens[2] = (int)ctlen;
 	lens[3] = SECRET_NONCELEN;
-	if ((r = src_run(db, SRC_SECRET_PUT, 4, types, v, lens, fmts, err)) ==
+	if ((r = src_run(db, SRC_SECRET_PUT, 5, types, v, lens, fmts, err)) ==
 	    NULL) {
 		st = RS_EDB;
 		goto out;
@@ -1122,6 +1208,7 @@ src_create(struct src_db *db, const char *actor, const struct src_input *in,
 {
 	unsigned char		 key[SECRET_KEYLEN];
 	struct json_object	*d;
+	struct src_binding	 bind;
 	PGresult		*r = NULL;
 	const char		*v[4];
 	char			 id[37], tenant[37];
@@ -1156,8 +1243,10 @@ src_create(struct src_db *db, const char *actor, const struct src_input *in,
 	(void)snprintf(tenant, sizeof(tenant), "%s", PQgetvalue(r, 0, 1));
 	PQclear(r);
 	r = NULL;
-	if (in->api_key != NULL && (st = src_put_secret(db, key, tenant,
-	    in->provider, in->api_key, err)) != RS_OK)
+	if (in->api_key != NULL && ((st = src_binding_of(in->config,
+	    strlen(in->config), &bind, err)) != RS_OK ||
+	    (st = src_put_secret(db, key, tenant, &bind, in->api_key,
+	    err)) != RS_OK))
 		goto fail;
 	/* What was created, never the key: only that one was stored. */
 	d = json_object_new_object();
@@ -1234,13 +1323,12 @@ enum rs_status
 src_update(struct src_db *db, const char *actor, const struct src_input *in,
     struct json_object **out, char *err)
 {
-	struct source_config	 cfg;
-	struct json_object	*d, *changed;
+	struct json_object	*d = NULL, *changed;
+	struct src_binding	 now, was;
 	unsigned char		 key[SECRET_KEYLEN];
 	PGresult		*r = NULL;
 	const char		*v[4];
 	char			 tenant[37], cerr[RS_ERRLEN];
-	char			*provider = NULL;
 	long long		 roles_changed = 0;
 	enum rs_status		 st;
 
@@ -1270,38 +1358,30 @@ src_update(struct src_db *db, const char *actor, const struct src_input *in,
 	    PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), &roles_changed,
 	    err)) != RS_OK)
 		goto fail;
-	if (in->api_key != NULL) {
-		/* The provider of the config now stored. */
-		if (in->provider != NULL)
-			provider = strdup(in->provider);
-		else {
-			cerr[0] = '\0';
-			if (cfg_parse(PQgetvalue(r, 0, 1),
-			    (size_t)PQgetlength(r, 0, 1), &cfg, cerr) !=
-			    RS_OK) {
-				rs_errf(err, "config: the stored config is "
-				    "invalid (%s); send a valid config with "
-				    "the key", cerr);
-				st = RS_EINPUT;
-				goto fail;
-			}
-			provider = strdup(cfg.provider != NULL ?
-			    cfg.provider : "rest");
-			cfg_free(&cfg);
-		}
-		if (provider == NULL) {
-			rs_errf(err, "out of memory");
-			st = RS_ENOMEM;
-			goto fail;
-		}
-		if ((st = src_put_secret(db, key, tenant, provider,
-		    in->api_key, err)) != RS_OK)
+	d = json_object_new_object();
+	/* The binding of the config now stored, and of the one before. */
+	cerr[0] = '\0';
+	if ((in->api_key != NULL || in->config != NULL) &&
+	    src_binding_of(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1),
+	    &now, cerr) != RS_OK) {
+		rs_errf(err, "config: the stored config is invalid (%s); send "
+		    "a valid config with the key", cerr);
+		st = RS_EINPUT;
+		goto fail;
+	}
+	if (in->config != NULL) {
+		if (src_binding_of(PQgetvalue(r, 0, 2),
+		    (size_t)PQgetlength(r, 0, 2), &was, cerr) != RS_OK)
+			memset(&was, 0, sizeof(was));
+		if ((st = src_check_move(in, &now, &was, d, err)) != RS_OK)
 			goto fail;
 	}
+	if (in->api_key != NULL && (st = src_put_secret(db, key, tenant,
+	    &now, in->api_key, err)) != RS_OK)
+		goto fail;
 	PQclear(r);
 	r = NULL;
 	/* Which fields changed (the title's new value), never the key. */
-	d = json_object_new_object();
 	changed = json_object_new_array();
 	if (in->title != NULL) {
 		json_object_array_add(changed, json_object_new_string("title"));
@@ -1324,17 +1404,18 @@ src_update(struct src_db *db, const char *actor, const struct src_input *in,
 	if (in->config != NULL)
 		json_object_object_add(d, "chunksRolesUpdated",
 		    json_object_new_int64(roles_changed));
-	if ((st = src_audit_row(db, actor, "update", in->source_id, tenant,
-	    "ok", d, err)) != RS_OK)
+	st = src_audit_row(db, actor, "update", in->source_id, tenant, "ok",
+	    d, err);
+	d = NULL;	/* put by src_audit_row */
+	if (st != RS_OK)
 		goto fail;
 	if ((st = src_commit(db, err)) != RS_OK)
 		goto fail;
-	free(provider);
 	OPENSSL_cleanse(key, sizeof(key));
 	return src_get_committed(db, in->source_id, tenant, out);
 fail:
 	PQclear(r);
-	free(provider);
+	json_object_put(d);
 	src_rollback(db);
 	src_audit_failure(db, actor, "update", in->source_id, tenant, st, err);
 	OPENSSL_cleanse(key, sizeof(key));

@@ -76,14 +76,18 @@ static const char *const stmts[STMT__MAX] = {
 	"       v.last_modified, v.next_cursor, coalesce(v.done, false), "
 	"       coalesce(v.items, 0), v.total, c.run_id, r.status, "
 	"       nullif(s.config->'allowedRolesOverride', 'null'::jsonb)::text, "
-	"       to_json(v.item_keys)::text, coalesce(r.server, false) "
+	"       to_json(v.item_keys)::text, coalesce(r.server, false), "
+	"       sec.origin, sec.aad_version "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
 	"LEFT JOIN kb_rest_runs r ON r.id = c.run_id "
 	"LEFT JOIN kb_rest_page_validators v ON v.source_id = s.id "
 	"      AND v.page_key = coalesce(c.next_cursor, '') "
+	/* The secret entered for this baseUrl's origin (sql/007); batch.c
+	 * checks the origin again before decrypting. */
 	"LEFT JOIN integration_secrets sec ON sec.tenant_id = s.tenant_id "
 	"      AND sec.provider = coalesce(s.config->>'provider', 'rest') "
+	"      AND sec.origin = restsync_origin(s.config->>'baseUrl') "
 	"      AND s.config->'requiresAuth' = 'true'::jsonb "
 	"WHERE s.id = $1::uuid",
 
@@ -793,6 +797,9 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	s->roles = dup_val(r, 22);
 	s->page_keys = dup_val(r, 23);
 	s->run_server = strcmp(PQgetvalue(r, 0, 24), "t") == 0;
+	(void)snprintf(s->secret_origin, sizeof(s->secret_origin), "%s",
+	    PQgetvalue(r, 0, 25));
+	s->secret_aad = atoi(PQgetvalue(r, 0, 26));
 	if ((!PQgetisnull(r, 0, 9) && !PQgetisnull(r, 0, 10) &&
 	    (s->secret_ct == NULL || s->secret_nonce == NULL)) ||
 	    s->type == NULL || s->title == NULL || s->config == NULL ||

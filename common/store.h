@@ -61,6 +61,8 @@ struct source_row {
 	size_t		 secret_ct_len;
 	unsigned char	*secret_nonce;
 	size_t		 secret_nonce_len;
+	char		 secret_origin[321];	/* the origin it was entered for */
+	int		 secret_aad;	/* 1: legacy AAD, 2: origin bound */
 	long long	 chunk_count;	/* chunks stored by syncs */
 	/* Validators remembered for the page at next_cursor (has_page). */
 	int		 has_page;
@@ -83,7 +85,8 @@ struct source_row {
  * Try to take the source's advisory lock, then (in a statement of its
  * own, so its snapshot follows the previous holder's commit) load source
  * id with its cursor, page validators and (when the config says
- * requiresAuth) its tenant's secret for the provider.  RS_ENOTFOUND when
+ * requiresAuth) its tenant's secret for the provider and the origin of
+ * the config's baseUrl (sql/007).  RS_ENOTFOUND when
  * there is no such source; RS_EBUSY when another batch holds the lock.  On
  * RS_OK the lock is held until store_unlock_source().
  */

@@ -37,7 +37,13 @@ for n in $RS_INSTANCES; do
 	case "$n" in *[!0-9]*|'') die "RS_INSTANCES must be numbers: $n" ;; esac
 done
 
-# The user first: files below are group-owned by it.
+# The user first: files below are group-owned by it.  (And restsync-web,
+# the sockets' group, with nginx's www-data as its only member.)
+if [ -z "$D" ] && ! getent group restsync-web >/dev/null; then
+	groupadd --system restsync-web
+	usermod -a -G restsync-web www-data 2>/dev/null ||
+	    log "add nginx's user to the group restsync-web"
+fi
 if [ -z "$D" ] && ! getent passwd restsync >/dev/null; then
 	install -D -m 0644 "$ROOT/deploy/restsync.sysusers" /etc/sysusers.d/restsync.conf
 	if command -v systemd-sysusers >/dev/null 2>&1; then
@@ -83,10 +89,12 @@ install -m 0644 "$ROOT/nginx/fastcgi_restsync.conf" \
 install -m 0644 "$ROOT/docs/openapi.json" "$D$PREFIX/openapi.json"
 install -m 0755 "$ROOT/deploy/render-nginx.sh" "$ROOT/deploy/restsync-fcgi.sh" \
     "$D$PREFIX/deploy/"
-install -m 0644 "$ROOT/deploy/restsync.env.example" "$ROOT/README.md" \
-    "$D$PREFIX/deploy/"
+install -m 0644 "$ROOT/deploy/restsync.env.example" \
+    "$ROOT/deploy/migrate.env.example" "$ROOT/deploy/db-roles.sql" \
+    "$ROOT/README.md" "$D$PREFIX/deploy/"
 install -m 0644 "$ROOT/deploy/systemd/restsync-fcgi@.service" \
     "$ROOT/deploy/systemd/restsync-worker.service" \
+    "$ROOT/deploy/systemd/restsync-migrate.service" \
     "$ROOT/deploy/systemd/restsync.target" "$D/etc/systemd/system/"
 install -m 0644 "$ROOT/deploy/restsync.tmpfiles" "$D/etc/tmpfiles.d/restsync.conf"
 install -m 0644 "$ROOT/deploy/restsync.sysusers" "$D/etc/sysusers.d/restsync.conf"
@@ -102,6 +110,11 @@ if [ ! -e "$D$ETC/restsync.env" ]; then
 	[ -z "$D" ] && chgrp restsync "$ETC/restsync.env"
 	log "wrote $ETC/restsync.env from the example: edit DATABASE_URL"
 fi
+# The owner role's URL, for migrations only: root's alone.
+if [ ! -e "$D$ETC/migrate.env" ]; then
+	install -m 0600 "$ROOT/deploy/migrate.env.example" "$D$ETC/migrate.env"
+	log "wrote $ETC/migrate.env from the example: the owner role's URL"
+fi
 
 if [ -n "$D" ]; then
 	log "staged in $D (programs:$progs)"
@@ -110,7 +123,7 @@ fi
 if [ -d /run/systemd/system ]; then
 	systemd-tmpfiles --create /etc/tmpfiles.d/restsync.conf
 	systemctl daemon-reload
-	units="restsync.target restsync-worker.service"
+	units="restsync.target restsync-migrate.service restsync-worker.service"
 	for p in $progs; do
 		for n in $RS_INSTANCES; do units="$units restsync-fcgi@$p.$n.service"; done
 	done

@@ -6,8 +6,11 @@
 #   restsync-fcgi.sh rest_batch.1   ->  /run/restsync/rest-batch.1.sock
 #
 # Environment: RS_PREFIX (/opt/restsync), RS_RUN (/run/restsync).  The
-# socket is 0666 inside /run/restsync (0750 restsync:www-data, see
-# restsync.tmpfiles): only nginx and restsync can reach it.
+# socket is 0660 inside /run/restsync (2750 restsync:restsync-web, see
+# restsync.tmpfiles): setgid, so the socket's group is restsync-web, a
+# group whose only member is nginx's user (restsync.sysusers).  Only
+# restsync and nginx can reach it, and the programs answer nginx's user
+# alone (SO_PEERCRED, RESTSYNC_NGINX_USER in restsync.env).
 set -eu
 RS_PREFIX=${RS_PREFIX:-/opt/restsync}
 RS_RUN=${RS_RUN:-/run/restsync}
@@ -24,4 +27,4 @@ bin=$RS_PREFIX/fcgi/$prog
 [ -x "$bin" ] || { echo "restsync-fcgi: no program $bin" >&2; exit 1; }
 sock=$RS_RUN/$(printf '%s' "$prog" | tr _ -).$n.sock
 rm -f "$sock"
-exec spawn-fcgi -n -s "$sock" -M 0666 -- "$bin"
+exec spawn-fcgi -n -s "$sock" -M 0660 -- "$bin"

@@ -11,6 +11,10 @@
 # OPENAI_API_KEY / OPENAI_BASE_URL / EMBEDDING_MODEL, RESTSYNC_SECRET_KEY,
 # RS_BIN (folder of built programs, build/release/bin).
 set -eu
+# Development state is the owner's only (issue 14): every file and folder
+# made here and by what starts here (nginx's logs, PostgreSQL's, the
+# programs' sockets) is created without group or other access.
+umask 077
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RS_VAR=${RS_VAR:-$ROOT/var}
@@ -41,23 +45,39 @@ ensure_user() {
 		    --shell /usr/sbin/nologin "$RUNUSER"
 	fi
 	# The service user must be able to reach the checkout (static files,
-	# data, binaries).  Open traversal (not listing) where it is missing.
+	# data, binaries).  Where it cannot, grant traversal to that user alone
+	# (a POSIX ACL), never to everyone (no world traversal bit).
 	d=$ROOT
 	while [ "$d" != / ]; do
 		if ! runuser -u "$RUNUSER" -- test -x "$d"; then
-			log "granting o+x on $d so that $RUNUSER can reach $ROOT"
-			chmod o+x "$d"
+			log "granting $RUNUSER (only) traversal of $d (setfacl)"
+			setfacl -m "u:$RUNUSER:x" "$d" ||
+			    die "cannot let $RUNUSER reach $ROOT: setfacl -m u:$RUNUSER:x $d failed (install acl, or put the checkout where $RUNUSER can reach it)"
 		fi
 		d=$(dirname "$d")
 	done
 }
 
+# The owner role's URL (migrations, the tests, the operator) ...
 db_url() {
 	if [ -n "${DATABASE_URL:-}" ]; then
 		printf '%s' "$DATABASE_URL"
 	else
 		printf 'postgresql:///restsync?host=%s&port=%s&user=%s' \
 		    "$RS_VAR/run/pg" "$PGPORT" "$RUNUSER"
+	fi
+}
+
+# ... and the programs': the least-privilege role restsync_app
+# (deploy/db-roles.sql: reads and writes the kb_ tables, owns nothing, no
+# DDL).  With a DATABASE_URL of your own, that URL is used for both.
+APP_ROLE=restsync_app
+app_url() {
+	if [ -n "${DATABASE_URL:-}" ]; then
+		printf '%s' "$DATABASE_URL"
+	else
+		printf 'postgresql:///restsync?host=%s&port=%s&user=%s' \
+		    "$RS_VAR/run/pg" "$PGPORT" "$APP_ROLE"
 	fi
 }
 
@@ -151,10 +171,12 @@ start_fcgi() {
 		uopt=""
 		[ "$(id -u)" = 0 ] && uopt="-u $RUNUSER -g $RUNUSER -U $RUNUSER -G $RUNUSER"
 		# shellcheck disable=SC2086
-		env DATABASE_URL="$(db_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
+		env DATABASE_URL="$(app_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
 		    RESTSYNC_SQL_DIR="$ROOT/sql" \
 		    RESTSYNC_WORKERS="$RS_WORKERS" \
 		    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
+		    RESTSYNC_NGINX_USER="$RUNUSER" \
+		    ${RESTSYNC_REQUEST_TIMEOUT_MS:+RESTSYNC_REQUEST_TIMEOUT_MS=$RESTSYNC_REQUEST_TIMEOUT_MS} \
 		    $key_env \
 		    spawn-fcgi -s "$sock" -M 0600 $uopt -P "$pidf" \
 		    -- /bin/sh -c 'exec "$0" 2>>"$1"' "$bin" "$RS_VAR/log/$name.log" \
@@ -182,7 +204,7 @@ start_workers() {
 		touch "$RS_VAR/log/worker-$i.log"
 		chown "$RUNUSER" "$RS_VAR/log/worker-$i.log" 2>/dev/null || true
 		# shellcheck disable=SC2086
-		as_user env DATABASE_URL="$(db_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
+		as_user env DATABASE_URL="$(app_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
 		    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
 		    RESTSYNC_WORKER_SCHEDULE="${RS_WORKER_SCHEDULE:-1}" \
 		    $key_env \
@@ -270,12 +292,23 @@ case "${1:-}" in
 start)
 	ensure_user
 	mkdir -p "$RS_VAR/log" "$RS_VAR/run"
-	chown "$RUNUSER" "$RS_VAR/log" 2>/dev/null || true
-	chmod 0755 "$RS_VAR" "$RS_VAR/run"
+	# Owner only: the service user's folders (it runs nginx's workers,
+	# the programs and PostgreSQL); files from earlier runs too.
+	chown "$RUNUSER" "$RS_VAR" "$RS_VAR/log" "$RS_VAR/run" 2>/dev/null || true
+	chmod 0700 "$RS_VAR" "$RS_VAR/log" "$RS_VAR/run"
+	find "$RS_VAR/log" -type f -exec chmod go-rwx {} + 2>/dev/null || true
 	[ -x "$RS_BIN/rest_batch" ] || die "programs not built: run make"
 	start_pg
 	db_url >"$RS_VAR/database_url"
-	"$ROOT/scripts/migrate.sh" "$(db_url)"
+	chmod 0600 "$RS_VAR/database_url"
+	# As the service user (the CLI refuses root) and the owner role.
+	as_user "$ROOT/scripts/migrate.sh" "$(db_url)"
+	if [ -z "${DATABASE_URL:-}" ]; then
+		as_user psql -X -q -v app="$APP_ROLE" -v db=restsync \
+		    -f "$ROOT/deploy/db-roles.sql" "$(db_url)" >/dev/null
+		app_url >"$RS_VAR/database_url_app"
+		chmod 0600 "$RS_VAR/database_url_app"
+	fi
 	secrets
 	as_user psql -X -q "$(db_url)" -v ON_ERROR_STOP=1 \
 	    -c "insert into platform_admins(username) values ('admin') on conflict do nothing" >/dev/null

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   ADMIN, BASE, DB, PORT, ROOT, UPSTREAM, VAR, VIEWER, basic, batch, call, counts, createSource,
-  cursorRow, dummyConfig, one, sql, syncToEnd, upstreamLog, upstreamReset,
+  cursorRow, dummyConfig, one, secretAad, sql, syncToEnd, upstreamLog, upstreamReset,
 } from './lib.mjs';
 import { SEC_CORE, SEC_KEY } from '../upstream/routes/security.mjs';
 
@@ -59,22 +59,23 @@ function keyHex() {
   return fs.readFileSync(path.join(VAR, 'secret.key'), 'utf8').trim();
 }
 
-// AES-256-GCM as common/secret.c does: AAD "tenant:provider",
-// ciphertext || tag, 12-byte nonce.
+// AES-256-GCM as common/secret.c does: AAD bound to tenant, provider and
+// origin (version 2, sql/007), ciphertext || tag, 12-byte nonce.
+const ORIGIN = new URL(UPSTREAM).origin;
 function encrypt(tenant, provider, plaintext, key = Buffer.from(keyHex(), 'hex')) {
   const nonce = crypto.randomBytes(12);
   const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
-  c.setAAD(Buffer.from(`${tenant}:${provider}`));
+  c.setAAD(secretAad(tenant, provider, ORIGIN));
   const ct = Buffer.concat([c.update(plaintext, 'utf8'), c.final(), c.getAuthTag()]);
   return { ct: ct.toString('hex'), nonce: nonce.toString('hex') };
 }
 
 function storeSecret(tenant, provider, { ct, nonce }) {
-  sql(`INSERT INTO integration_secrets (tenant_id, provider, ciphertext, nonce)
-       VALUES (:'p1', :'p2', decode(:'p3', 'hex'), decode(:'p4', 'hex'))
-       ON CONFLICT (tenant_id, provider) DO UPDATE
-       SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, updated_at = now();`,
-  [tenant, provider, ct, nonce]);
+  sql(`INSERT INTO integration_secrets (tenant_id, provider, origin, ciphertext, nonce, aad_version)
+       VALUES (:'p1', :'p2', :'p5', decode(:'p3', 'hex'), decode(:'p4', 'hex'), 2)
+       ON CONFLICT (tenant_id, provider, origin) DO UPDATE
+       SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, aad_version = 2, updated_at = now();`,
+  [tenant, provider, ct, nonce, ORIGIN]);
 }
 
 function authConfig(route, extra = {}) {
@@ -504,14 +505,14 @@ test('secrets: a ciphertext copied to another tenant or another provider does no
   if (!keyHex()) return t.skip('RESTSYNC_SECRET_KEY is set');
   storeSecret(T1, PROVIDER, encrypt(T1, PROVIDER, SEC_KEY));
   sql(`DELETE FROM integration_secrets WHERE tenant_id = :'p1';`, [T2]);
-  sql(`INSERT INTO integration_secrets (tenant_id, provider, ciphertext, nonce)
-       SELECT :'p2', provider, ciphertext, nonce FROM integration_secrets WHERE tenant_id = :'p1' AND provider = :'p3';`,
+  sql(`INSERT INTO integration_secrets (tenant_id, provider, origin, ciphertext, nonce, aad_version)
+       SELECT :'p2', provider, origin, ciphertext, nonce, aad_version FROM integration_secrets WHERE tenant_id = :'p1' AND provider = :'p3';`,
   [T1, T2, PROVIDER]);
   await upstreamReset();
   const id = createSource('Stolen secret', authConfig('/sec/auth/products'), { tenant: T2 });
   const r = await runBatch(id);
   assert.equal(r.status, 400, r.text);
-  assert.equal(r.json.error, `the secret for provider '${PROVIDER}' does not decrypt with the configured key (wrong key, or copied from another tenant)`);
+  assert.equal(r.json.error, `the secret for provider '${PROVIDER}' does not decrypt with the configured key (wrong key, or copied from another tenant or origin)`);
   const cur = cursorRow(id);
   assert.equal(cur.status, 'error');
   assert.equal(cur.error, r.json.error);
@@ -520,9 +521,9 @@ test('secrets: a ciphertext copied to another tenant or another provider does no
   assert.deepEqual(await upstreamLog(), []);
 
   // Same tenant, ciphertext moved to another provider name.
-  sql(`INSERT INTO integration_secrets (tenant_id, provider, ciphertext, nonce)
-       SELECT tenant_id, 'otherapi', ciphertext, nonce FROM integration_secrets WHERE tenant_id = :'p1' AND provider = :'p2'
-       ON CONFLICT (tenant_id, provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce;`, [T1, PROVIDER]);
+  sql(`INSERT INTO integration_secrets (tenant_id, provider, origin, ciphertext, nonce, aad_version)
+       SELECT tenant_id, 'otherapi', origin, ciphertext, nonce, aad_version FROM integration_secrets WHERE tenant_id = :'p1' AND provider = :'p2'
+       ON CONFLICT (tenant_id, provider, origin) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce;`, [T1, PROVIDER]);
   const pid = createSource('Other provider', authConfig('/sec/auth/products', { provider: 'otherapi' }), { tenant: T1 });
   const p = await runBatch(pid);
   assert.equal(p.status, 400, p.text);
@@ -538,7 +539,7 @@ test('secrets: a ciphertext copied to another tenant or another provider does no
   sql(`DELETE FROM integration_secrets WHERE tenant_id = :'p1';`, [T2]);
   const n = await runBatch(id);
   assert.equal(n.status, 400);
-  assert.equal(n.json.error, `source requires auth but the tenant has no secret for provider '${PROVIDER}'`);
+  assert.equal(n.json.error, `source requires auth but the tenant has no secret for provider '${PROVIDER}' at origin ${ORIGIN} (a key is bound to the origin it was entered for: enter it again)`);
 
   // The worker is alive and well afterwards.
   const ok = await runBatch(createSource('After bad secrets', dummyConfig(), { tenant: T1 }));
@@ -651,6 +652,12 @@ test('fetcher: metadata and link-local addresses are refused before connecting',
     ['http://[::ffff:169.254.169.254]/', '169.254.169.254'],
     ['http://100.100.100.200/latest/meta-data/', '100.100.100.200'],
     ['http://0.0.0.0:1/', '0.0.0.0'],
+    // Issue 14: IPv6 forms that embed the metadata address.
+    ['http://[::169.254.169.254]/', '::169.254.169.254'],
+    ['http://[::ffff:0:169.254.169.254]/', '::ffff:0:a9fe:a9fe'],
+    ['http://[64:ff9b:1::169.254.169.254]/', '64:ff9b:1::a9fe:a9fe'],
+    ['http://[2002:a9fe:a9fe::1]/', '2002:a9fe:a9fe::1'],
+    ['http://[2001:0:4136:e378:8000:63bf:5601:5601]/', '2001:0:4136:e378:8000:63bf:5601:5601'],
   ]) {
     const id = createSource(`Metadata ${u}`, dummyConfig({ baseUrl: u }), { tenant: T1 });
     const t0 = Date.now();
@@ -721,11 +728,11 @@ test('fetcher: invalid UTF-8 in item text is stored as valid UTF-8 with U+FFFD',
 
 // ---- Key rotation ---------------------------------------------------------------
 
-function tryDecrypt(keyBuf, tenant, provider, ctHex, nonceHex) {
+function tryDecrypt(keyBuf, tenant, provider, ctHex, nonceHex, origin, version) {
   const ct = Buffer.from(ctHex, 'hex');
   try {
     const d = crypto.createDecipheriv('aes-256-gcm', keyBuf, Buffer.from(nonceHex, 'hex'));
-    d.setAAD(Buffer.from(`${tenant}:${provider}`));
+    d.setAAD(version === '1' ? Buffer.from(`${tenant}:${provider}`) : secretAad(tenant, provider, origin));
     d.setAuthTag(ct.subarray(ct.length - 16));
     return Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]).toString('utf8');
   } catch {
@@ -733,64 +740,77 @@ function tryDecrypt(keyBuf, tenant, provider, ctHex, nonceHex) {
   }
 }
 
-const secretRows = () => sql(`SELECT tenant_id, provider, encode(ciphertext, 'hex'), encode(nonce, 'hex')
-  FROM integration_secrets ORDER BY tenant_id, provider;`);
+const secretRows = () => sql(`SELECT tenant_id, provider, encode(ciphertext, 'hex'), encode(nonce, 'hex'), origin, aad_version
+  FROM integration_secrets ORDER BY tenant_id, provider, origin;`);
 
-test('secrets: scripts/rotate-secret-key.sh re-encrypts every secret and swaps the key file', async (t) => {
+test('secrets: restsync rotate-key re-encrypts every secret and swaps the key file, keeping its owner and mode', async (t) => {
   if (!keyHex()) return t.skip('RESTSYNC_SECRET_KEY is set');
   const keyFile = path.join(VAR, 'secret.key');
   const oldHex = keyHex();
   const oldKey = Buffer.from(oldHex, 'hex');
+  // Owner and mode to keep: 0640 with a group of its own (as deployed,
+  // root:restsync), when we can set them.
   const st0 = fs.statSync(keyFile);
+  fs.chmodSync(keyFile, 0o640);
+  if (process.getuid() === 0) fs.chownSync(keyFile, st0.uid, 65534);
+  const stBefore = fs.statSync(keyFile);
   storeSecret(T1, PROVIDER, encrypt(T1, PROVIDER, SEC_KEY));
   // A row no key opens (written with a lost key).
   storeSecret(T2, 'lostkey', encrypt(T2, 'lostkey', 'whatever-1234', crypto.randomBytes(32)));
-  const env = { ...process.env, RS_VAR: VAR };
+  // DATABASE_URL and the key come from the environment; the command line
+  // is just "rotate-key" (ps shows nothing secret).
+  const env = { ...process.env, DATABASE_URL: DB, RESTSYNC_SECRET_KEY_FILE: keyFile, RESTSYNC_ALLOW_ROOT: '1' };
   delete env.RESTSYNC_SECRET_KEY;
-  delete env.DATABASE_URL;
-  const script = path.join(ROOT, 'scripts/rotate-secret-key.sh');
+  delete env.RESTSYNC_ROTATE_SKIP_UNDECRYPTABLE;
+  const cli = process.env.RS_CLI || path.join(ROOT, 'build/release/cli/restsync');
+  assert.ok(!fs.existsSync(path.join(ROOT, 'scripts/rotate-secret-key.sh')), 'the shell script is gone');
 
   // It refuses while a row does not decrypt, and changes nothing.
   const fp = fingerprint();
-  const refusedRun = spawnSync(script, [], { env, encoding: 'utf8' });
+  const refusedRun = spawnSync(cli, ['rotate-key'], { env, encoding: 'utf8' });
   assert.equal(refusedRun.status, 1, refusedRun.stdout + refusedRun.stderr);
-  assert.match(refusedRun.stderr, new RegExp(`tenant ${T2}, provider lostkey`));
+  assert.match(refusedRun.stderr, new RegExp(`tenant ${T2}, provider lostkey, origin ${ORIGIN}`));
   assert.match(refusedRun.stderr, /nothing was changed/);
   assert.equal(fingerprint(), fp);
   assert.equal(keyHex(), oldHex);
+  assert.ok(!fs.existsSync(keyFile + '.new'), 'no new key left behind');
 
   const before = secretRows();
-  const plain = before.map(([tn, pv, ct, n]) => tryDecrypt(oldKey, tn, pv, ct, n));
+  const plain = before.map(([tn, pv, ct, n, o, v]) => tryDecrypt(oldKey, tn, pv, ct, n, o, v));
   const good = plain.filter((p) => p !== null).length;
   assert.ok(good >= 1);
-  const r = spawnSync(script, [], { env: { ...env, SKIP_UNDECRYPTABLE: '1' }, encoding: 'utf8' });
+  const r = spawnSync(cli, ['rotate-key'], { env: { ...env, RESTSYNC_ROTATE_SKIP_UNDECRYPTABLE: '1' }, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, new RegExp(`^rotate-secret-key: rotated ${good} secrets; ${keyFile} holds the new key, the old one is ${keyFile}\\.old-\\d{8}T\\d{6}Z\\n$`));
-  const backup = r.stdout.trim().split(' ').at(-1);
+  const m = r.stdout.match(new RegExp(`^restsync rotate-key: rotated ${good} secrets; ${keyFile} holds the new key, the old one is (${keyFile}\\.old-\\d{8}T\\d{6}Z)\\n`));
+  assert.ok(m, r.stdout);
+  const backup = m[1];
 
-  // The new key file: another key, same owner, 0600; the old one kept.
+  // The new key file: another key, same owner, group and mode; the old
+  // one kept.
   const newHex = keyHex();
   assert.match(newHex, /^[0-9a-f]{64}$/);
   assert.notEqual(newHex, oldHex);
   const st1 = fs.statSync(keyFile);
-  assert.equal(st1.mode & 0o777, 0o600);
-  assert.equal(st1.uid, st0.uid);
+  assert.equal(st1.mode & 0o777, 0o640);
+  assert.equal(st1.uid, stBefore.uid);
+  assert.equal(st1.gid, stBefore.gid);
   assert.equal(fs.readFileSync(backup, 'utf8').trim(), oldHex);
-  assert.equal(fs.statSync(backup).mode & 0o077, 0);
+  assert.equal(fs.statSync(backup).mode & 0o027, 0);
 
   // Every row that opened with the old key opens with the new one, same
-  // plaintext, fresh nonce; the old key opens none of them; the lost one
-  // is untouched.
+  // plaintext, fresh nonce, bound to its origin (version 2); the old key
+  // opens none of them; the lost one is untouched.
   const after = secretRows();
-  assert.deepEqual(after.map((x) => x.slice(0, 2)), before.map((x) => x.slice(0, 2)));
-  after.forEach(([tn, pv, ct, n], i) => {
+  assert.deepEqual(after.map((x) => [...x.slice(0, 2), x[4]]), before.map((x) => [...x.slice(0, 2), x[4]]));
+  after.forEach(([tn, pv, ct, n, o, v], i) => {
     if (plain[i] === null) {
-      assert.deepEqual([ct, n], before[i].slice(2));
+      assert.deepEqual([ct, n], before[i].slice(2, 4));
       return;
     }
+    assert.equal(v, '2');
     assert.notEqual(n, before[i][3]);
-    assert.equal(tryDecrypt(Buffer.from(newHex, 'hex'), tn, pv, ct, n), plain[i]);
-    assert.equal(tryDecrypt(oldKey, tn, pv, ct, n), null);
+    assert.equal(tryDecrypt(Buffer.from(newHex, 'hex'), tn, pv, ct, n, o, v), plain[i]);
+    assert.equal(tryDecrypt(oldKey, tn, pv, ct, n, o, v), null);
   });
 
   // The running workers use the new key at once (they read the file per batch).
@@ -803,4 +823,6 @@ test('secrets: scripts/rotate-secret-key.sh re-encrypts every secret and swaps t
 
   sql(`DELETE FROM integration_secrets WHERE tenant_id = :'p1' AND provider = 'lostkey';`, [T2]);
   fs.rmSync(backup);
+  fs.chmodSync(keyFile, st0.mode & 0o777);
+  if (process.getuid() === 0) fs.chownSync(keyFile, st0.uid, st0.gid);
 });

@@ -43,7 +43,12 @@ test('deployment: install, render the production nginx config, nginx -t, serve o
     const stage = path.join(T, 'root');
     const prefix = path.join(stage, 'opt/restsync');
     const run = path.join(T, 'run');
-    fs.mkdirSync(run, { mode: 0o755 });
+    // As restsync.tmpfiles makes /run/restsync: setgid, of the group only
+    // nginx's user is in (here nginx's workers run as nobody:nogroup).
+    fs.mkdirSync(run);
+    const nogroup = Number(execFileSync('getent', ['group', 'nogroup'], { encoding: 'utf8' }).split(':')[2]);
+    fs.chownSync(run, 0, nogroup);
+    fs.chmodSync(run, 0o2750);
     fs.mkdirSync(path.join(T, 'log'));
     const procs = [];
     let nginxUp = false;
@@ -61,7 +66,7 @@ test('deployment: install, render the production nginx config, nginx -t, serve o
       assert.ok(!fs.existsSync(path.join(prefix, 'fcgi/demo_upstream')), 'no demo upstream in production');
       assert.equal(fs.readlinkSync(path.join(stage, 'usr/local/bin/restsync')), '/opt/restsync/bin/restsync');
       // The installed CLI finds its migrations next to it.
-      const mig = sh(path.join(prefix, 'bin/restsync'), ['migrate'], { DATABASE_URL: DB, RESTSYNC_SQL_DIR: '' });
+      const mig = sh(path.join(prefix, 'bin/restsync'), ['migrate'], { DATABASE_URL: DB, RESTSYNC_SQL_DIR: '', RESTSYNC_ALLOW_ROOT: '1' });
       assert.equal(mig.code, 0, mig.err);
       assert.equal(mig.out, `migrate: up to date (${path.join(prefix, 'sql')})\n`);
 
@@ -111,6 +116,7 @@ http {
         RESTSYNC_ALLOW_PRIVATE_NETWORKS: '1', RESTSYNC_WORKERS: '1', RESTSYNC_SQL_DIR: path.join(prefix, 'sql'),
         RS_PREFIX: prefix, RS_RUN: run,
         RESTSYNC_ALLOW_ROOT: '1',         // the tests run as root; systemd runs them as restsync
+        RESTSYNC_NGINX_USER: 'nobody',    // who nginx's workers are here (www-data in production)
       };
       for (const p of PROGRAMS) {
         for (const n of [1, 2]) {
@@ -129,6 +135,10 @@ http {
           }
         }
       }
+      // The sockets: 0660, group of the folder (nginx's only).
+      const st = fs.statSync(path.join(run, 'rest-batch.1.sock'));
+      assert.equal(st.mode & 0o777, 0o660);
+      assert.equal(st.gid, nogroup);
       const bad = sh(path.join(prefix, 'deploy/restsync-fcgi.sh'), ['rest_batch'], env);
       assert.equal(bad.code, 2, 'the instance must be PROGRAM.N');
 

@@ -16,6 +16,7 @@ const ENV = {
   DATABASE_URL: DB,
   RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key'),
   RESTSYNC_ALLOW_PRIVATE_NETWORKS: '1',
+  RESTSYNC_ALLOW_ROOT: '1',   // CI runs the tests as root
 };
 delete ENV.RESTSYNC_SECRET_KEY;
 // The CLI embeds through an imitation that records every input.

@@ -34,7 +34,7 @@ function psql(url, query, input) {
 
 function cli(args, env) {
   const r = spawnSync(CLI, args, {
-    env: { ...process.env, RESTSYNC_ALLOW_PRIVATE_NETWORKS: '1', RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key'), ...env },
+    env: { ...process.env, RESTSYNC_ALLOW_PRIVATE_NETWORKS: '1', RESTSYNC_ALLOW_ROOT: '1', RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key'), ...env },
     encoding: 'utf8', timeout: 120000,
   });
   assert.equal(r.status, 0, r.stderr + r.stdout);

@@ -157,19 +157,23 @@ export async function upstreamReset() {
 }
 
 // Store a tenant secret as the engine expects it: AES-256-GCM with the
-// stack's key, a random 12-byte nonce, AAD "tenant:provider",
-// ciphertext || tag.
-export function putSecret(provider, value, tenant = TENANT) {
+// stack's key, a random 12-byte nonce, ciphertext || tag, bound to the
+// origin it may be sent to (sql/007): AAD "rs-secret-v2\0tenant\0provider\0origin\0".
+export function secretAad(tenant, provider, origin) {
+  return Buffer.from(`rs-secret-v2\0${tenant}\0${provider}\0${origin}\0`, 'utf8');
+}
+
+export function putSecret(provider, value, tenant = TENANT, origin = new URL(UPSTREAM).origin) {
   ensureTenant();
   const key = Buffer.from(fs.readFileSync(path.join(VAR, 'secret.key'), 'utf8').trim(), 'hex');
   if (key.length !== 32) throw new Error('secret.key is not 32 bytes of hex');
   const nonce = crypto.randomBytes(12);
   const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
-  c.setAAD(Buffer.from(`${tenant}:${provider}`, 'utf8'));
+  c.setAAD(secretAad(tenant, provider, origin));
   const ct = Buffer.concat([c.update(JSON.stringify(value), 'utf8'), c.final(), c.getAuthTag()]);
-  sql(`INSERT INTO integration_secrets (tenant_id, provider, ciphertext, nonce)
-       VALUES (:'p1', :'p2', decode(:'p3', 'hex'), decode(:'p4', 'hex'))
-       ON CONFLICT (tenant_id, provider) DO UPDATE
-         SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, updated_at = now();`,
-  [tenant, provider, ct.toString('hex'), nonce.toString('hex')]);
+  sql(`INSERT INTO integration_secrets (tenant_id, provider, origin, ciphertext, nonce, aad_version)
+       VALUES (:'p1', :'p2', :'p5', decode(:'p3', 'hex'), decode(:'p4', 'hex'), 2)
+       ON CONFLICT (tenant_id, provider, origin) DO UPDATE
+         SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, aad_version = 2, updated_at = now();`,
+  [tenant, provider, ct.toString('hex'), nonce.toString('hex'), origin]);
 }

@@ -113,6 +113,46 @@ static const struct addr_row {
 	{ "::ffff:8.8.8.8", A_PUBLIC },
 	{ "64:ff9b::8.8.8.8", A_PUBLIC },
 	{ "fd00:ec2::253", A_PRIVATE },		/* ULA, not the metadata */
+	/*
+	 * Issue 14: every other form that embeds an IPv4 address is judged
+	 * by it.  IPv4-compatible ::a.b.c.d (RFC 4291 §2.5.5.1).
+	 */
+	{ "::169.254.169.254", A_NEVER },
+	{ "::a9fe:a9fe", A_NEVER },
+	{ "::0.0.0.2", A_NEVER },
+	{ "::224.0.0.1", A_NEVER },
+	{ "::127.0.0.1", A_PRIVATE },
+	{ "::10.0.0.1", A_PRIVATE },
+	{ "::8.8.8.8", A_PUBLIC },
+	/* SIIT IPv4-translated ::ffff:0:a.b.c.d (RFC 2765 §2.1). */
+	{ "::ffff:0:169.254.169.254", A_NEVER },
+	{ "::ffff:0:100.100.100.200", A_NEVER },
+	{ "::ffff:0:127.0.0.1", A_PRIVATE },
+	{ "::ffff:0:192.168.1.1", A_PRIVATE },
+	{ "::ffff:0:8.8.8.8", A_PUBLIC },
+	/* NAT64 local-use 64:ff9b:1::/48 (RFC 8215), /96 and /48 forms. */
+	{ "64:ff9b:1::169.254.169.254", A_NEVER },
+	{ "64:ff9b:1::a9fe:a9fe", A_NEVER },
+	{ "64:ff9b:1:a9fe:a9:fe00::", A_NEVER },	/* /48: RFC 6052 */
+	{ "64:ff9b:1::127.0.0.1", A_PRIVATE },
+	{ "64:ff9b:1::10.0.0.1", A_PRIVATE },
+	{ "64:ff9b:1::8.8.8.8", A_PUBLIC },
+	/* 6to4 2002::/16 (RFC 3056): the IPv4 address in bits 16-47. */
+	{ "2002:a9fe:a9fe::1", A_NEVER },
+	{ "2002:a9fe:a9fe:1:2:3:4:5", A_NEVER },
+	{ "2002::1", A_NEVER },				/* 0.0.0.0 */
+	{ "2002:7f00:1::1", A_PRIVATE },
+	{ "2002:c0a8:101::1", A_PRIVATE },
+	{ "2002:a00:1::", A_PRIVATE },
+	{ "2002:808:808::1", A_PUBLIC },
+	/* Teredo 2001::/32 (RFC 4380): the server (bits 32-63) and the
+	 * client, stored inverted in the last 32 bits. */
+	{ "2001:0:4136:e378:8000:63bf:5601:5601", A_NEVER },  /* 169.254.169.254 */
+	{ "2001:0:a9fe:a9fe:8000:63bf:f7f7:f7f7", A_NEVER },  /* server */
+	{ "2001:0:4136:e378:8000:63bf:80ff:fffe", A_PRIVATE }, /* 127.0.0.1 */
+	{ "2001:0:a00:1:8000:63bf:f7f7:f7f7", A_PRIVATE },     /* 10.0.0.1 */
+	{ "2001:0:4136:e378:8000:63bf:f7f7:f7f7", A_PUBLIC },  /* 8.8.8.8 */
+	{ "2001:db8::1", A_PUBLIC },		/* not Teredo (2001:0::/32) */
 };
 
 /* Not addresses at all: refused whatever the setting. */
@@ -293,6 +333,17 @@ conn_main(void *arg)
 			memset(big, 'x', 4096);
 			reply(c->fd, "200 OK", "", big, 4096);
 			free(big);
+		} else if (strncmp(path, "/slowhop?n=", 11) == 0) {
+			/* 700 ms, then a same-origin redirect to n - 1. */
+			int hop = atoi(path + 11);
+
+			usleep(700 * 1000);
+			(void)snprintf(loc, sizeof(loc),
+			    "Location: /slowhop?n=%d\r\n", hop - 1);
+			if (hop > 0)
+				reply(c->fd, "302 Found", loc, "", 0);
+			else
+				reply(c->fd, "200 OK", "", "{}", 2);
 		} else if (strcmp(path, "/slow") == 0) {
 			usleep(1500 * 1000);
 			reply(c->fd, "200 OK", "", "{}", 2);
@@ -699,6 +750,71 @@ test_no_env_proxy(void **state)
 	listener_stop(&proxy);
 }
 
+/*
+ * One deadline for the whole exchange (issue 14): redirect hops share the
+ * request's timeout and the retry policy's deadline instead of getting a
+ * fresh one each (5 hops of 700 ms against 2 s used to take 4.2 s).
+ */
+static void
+test_deadline_across_hops(void **state)
+{
+	struct listener		 a;
+	struct fetcher		*fx;
+	struct fetch_resp	 resp;
+	struct fetch_req	 req;
+	struct fetch_policy	 pol;
+	char			 err[RS_ERRLEN];
+	double			 t0, ms;
+	int			 attempts;
+
+	(void)state;
+	listener_start(&a);
+	assert_int_equal(fetch_open(&fx, err), RS_OK);
+	setenv(ALLOW_ENV, "1", 1);
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url_of(&a, "/slowhop?n=5");
+	req.timeout_ms = 2000;
+	req.max_body = 1024;
+	req.check_addr = 1;
+
+	/* fetch_do: the request's timeout covers every hop. */
+	t0 = rs_now_ms();
+	assert_int_equal(fetch_do(fx, &req, &resp, err), RS_EUPSTREAM);
+	ms = rs_now_ms() - t0;
+	print_message("5 hops of 700 ms, 2000 ms timeout: %.0f ms: %s\n", ms,
+	    err);
+	assert_non_null(strstr(err, "timed out"));
+	assert_true(ms >= 1900 && ms < 2600);
+	fetch_resp_free(&resp);
+
+	/* fetch_retry: the policy's deadline, whatever the attempt timeout. */
+	req.timeout_ms = 4000;
+	pol.deadline = rs_now_ms() + 1500;
+	pol.max_attempts = 5;
+	pol.base_delay_ms = 50;
+	pol.max_delay_ms = 100;
+	t0 = rs_now_ms();
+	assert_int_equal(fetch_retry(fx, &req, &pol, &resp, &attempts, err),
+	    RS_EUPSTREAM);
+	ms = rs_now_ms() - t0;
+	print_message("retry policy of 1500 ms: %.0f ms, %d attempt(s): %s\n",
+	    ms, attempts, err);
+	assert_true(ms < 2100);
+	fetch_resp_free(&resp);
+
+	/* Within the time, the hops are followed. */
+	req.url = url_of(&a, "/slowhop?n=2");
+	req.timeout_ms = 4000;
+	assert_int_equal(fetch_do(fx, &req, &resp, err), RS_OK);
+	assert_int_equal(resp.status, 200);
+	fetch_resp_free(&resp);
+
+	unsetenv(ALLOW_ENV);
+	fetch_close(fx);
+	listener_stop(&a);
+}
+
 int
 main(void)
 {
@@ -709,6 +825,7 @@ main(void)
 		cmocka_unit_test(test_reuse_does_not_bypass),
 		cmocka_unit_test(test_protocols),
 		cmocka_unit_test(test_redirects),
+		cmocka_unit_test(test_deadline_across_hops),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_no_env_proxy),
 	};

@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <json-c/json.h>
 
 #include "secret.h"
 
@@ -75,19 +78,19 @@ test_round_trip(void **state)
 	key_seq(key, 0);
 	for (i = 0; i < NROWS(pts); i++) {
 		err[0] = '\0';
-		assert_int_equal(secret_encrypt(key, T1, "rest", pts[i],
+		assert_int_equal(secret_encrypt(key, T1, "rest", NULL, pts[i],
 		    strlen(pts[i]), &ct, &ctlen, nonce, err), RS_OK);
 		assert_int_equal(ctlen, strlen(pts[i]) + SECRET_TAGLEN);
 		if (strlen(pts[i]) >= 4)	/* not stored in the clear */
 			assert_false(contains(ct, ctlen, pts[i]));
-		assert_int_equal(secret_decrypt(key, T1, "rest", ct, ctlen,
+		assert_int_equal(secret_decrypt(key, T1, "rest", NULL, ct, ctlen,
 		    nonce, SECRET_NONCELEN, &pt, err), RS_OK);
 		assert_string_equal(pt, pts[i]);
 		secret_free_str(pt);
 
 		/* A fresh random nonce each time: same plaintext, other
 		 * nonce and other ciphertext. */
-		assert_int_equal(secret_encrypt(key, T1, "rest", pts[i],
+		assert_int_equal(secret_encrypt(key, T1, "rest", NULL, pts[i],
 		    strlen(pts[i]), &ct2, &ctlen2, nonce2, err), RS_OK);
 		assert_int_equal(ctlen2, ctlen);
 		assert_memory_not_equal(nonce, nonce2, SECRET_NONCELEN);
@@ -102,15 +105,15 @@ test_round_trip(void **state)
 	assert_non_null(big);
 	memset(big, 'z', SECRET_MAXLEN + 1);
 	big[SECRET_MAXLEN + 1] = '\0';
-	assert_int_equal(secret_encrypt(key, T1, "rest", big, SECRET_MAXLEN,
+	assert_int_equal(secret_encrypt(key, T1, "rest", NULL, big, SECRET_MAXLEN,
 	    &ct, &ctlen, nonce, err), RS_OK);
-	assert_int_equal(secret_decrypt(key, T1, "rest", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, T1, "rest", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, err), RS_OK);
 	assert_int_equal(strlen(pt), SECRET_MAXLEN);
 	secret_free_str(pt);
 	free(ct);
 	ct = sentinel;
-	assert_int_equal(secret_encrypt(key, T1, "rest", big,
+	assert_int_equal(secret_encrypt(key, T1, "rest", NULL, big,
 	    SECRET_MAXLEN + 1, &ct, &ctlen, nonce, err), RS_EINPUT);
 	assert_null(ct);
 	assert_int_equal(ctlen, 0);
@@ -176,9 +179,9 @@ test_tamper(void **state)
 	(void)state;
 	key_seq(key, 0);
 	key_seq(key2, 1);
-	assert_int_equal(secret_encrypt(key, T1, "acme", pt0, strlen(pt0),
+	assert_int_equal(secret_encrypt(key, T1, "acme", NULL, pt0, strlen(pt0),
 	    &ct, &ctlen, nonce, NULL), RS_OK);
-	assert_int_equal(secret_encrypt(key, T1, "acme", "another-secret-1",
+	assert_int_equal(secret_encrypt(key, T1, "acme", NULL, "another-secret-1",
 	    16, &ct2, &ctlen2, n2, NULL), RS_OK);
 	assert_true(ctlen + 1 <= sizeof(buf));
 	for (i = 0; i < NROWS(damage_rows); i++) {
@@ -216,7 +219,7 @@ test_tamper(void **state)
 		}
 		err[0] = '\0';
 		pt = (char *)sentinel;
-		if (secret_decrypt(k, tenant, prov, buf, len, nonce, nlen,
+		if (secret_decrypt(k, tenant, prov, NULL, buf, len, nonce, nlen,
 		    &pt, err) != r->want)
 			fail_msg("%s: got %s (%s)", r->name,
 			    pt ? "a plaintext" : "an error", err);
@@ -249,22 +252,22 @@ test_aad_binding(void **state)
 	unsigned char	*ct;
 	size_t		 ctlen;
 	char		*pt;
-	char		 longname[300];
+	char		 longname[1100];
 
 	(void)state;
 	key_seq(key, 7);
-	assert_int_equal(secret_encrypt(key, "t", "a:b", "v1234", 5, &ct,
+	assert_int_equal(secret_encrypt(key, "t", "a:b", NULL, "v1234", 5, &ct,
 	    &ctlen, nonce, NULL), RS_OK);
 	/* "t" + "a:b" and "t:a" + "b" give the same AAD string: the tenant
 	 * is a UUID in practice (no colon), so only the first can exist. */
-	assert_int_equal(secret_decrypt(key, "t", "a:b", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, "t", "a:b", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, NULL), RS_OK);
 	secret_free_str(pt);
-	assert_int_equal(secret_decrypt(key, "t", "a", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, "t", "a", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, NULL), RS_EINPUT);
-	assert_int_equal(secret_decrypt(key, "t", "a:b ", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, "t", "a:b ", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, NULL), RS_EINPUT);
-	assert_int_equal(secret_decrypt(key, "T", "a:b", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, "T", "a:b", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, NULL), RS_EINPUT);
 	free(ct);
 
@@ -272,9 +275,150 @@ test_aad_binding(void **state)
 	memset(longname, 'p', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	ct = sentinel;
-	assert_int_equal(secret_encrypt(key, T1, longname, "v", 1, &ct, &ctlen,
+	assert_int_equal(secret_encrypt(key, T1, longname, NULL, "v", 1, &ct, &ctlen,
 	    nonce, NULL), RS_EINPUT);
 	assert_null(ct);
+}
+
+/*
+ * Version 2 associated data binds the origin: a key entered for one
+ * origin opens only for exactly that tenant, provider and origin, and
+ * never as a version 1 row (nor the other way round).
+ */
+static void
+test_origin_binding(void **state)
+{
+	static const struct {
+		const char	*tenant, *provider, *origin;
+		enum rs_status	 want;
+	} rows[] = {
+		{ T1, "acme", "https://api.acme.test", RS_OK },
+		{ T1, "acme", "https://api.acme.test:8443", RS_EINPUT },
+		{ T1, "acme", "http://api.acme.test", RS_EINPUT },
+		{ T1, "acme", "https://evil.test", RS_EINPUT },
+		{ T1, "acme", "https://api.acme.test/", RS_EINPUT },
+		{ T1, "acme", "", RS_EINPUT },
+		{ T1, "acme", NULL, RS_EINPUT },		/* as version 1 */
+		{ T1, "acmehttps://api.acme.test", "", RS_EINPUT },
+		{ T1, "other", "https://api.acme.test", RS_EINPUT },
+		{ "00000000-0000-4000-8000-000000000002", "acme",
+		    "https://api.acme.test", RS_EINPUT },
+	};
+	unsigned char	 key[SECRET_KEYLEN], nonce[SECRET_NONCELEN];
+	unsigned char	*ct;
+	size_t		 ctlen, i;
+	char		*pt;
+	char		 err[RS_ERRLEN];
+
+	(void)state;
+	key_seq(key, 11);
+	assert_int_equal(secret_encrypt(key, T1, "acme",
+	    "https://api.acme.test", "k-0123456789", 12, &ct, &ctlen, nonce,
+	    NULL), RS_OK);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(secret_decrypt(key, rows[i].tenant,
+		    rows[i].provider, rows[i].origin, ct, ctlen, nonce,
+		    SECRET_NONCELEN, &pt, err), rows[i].want);
+		if (rows[i].want == RS_OK) {
+			assert_string_equal(pt, "k-0123456789");
+			secret_free_str(pt);
+		} else {
+			assert_null(pt);
+			assert_null(strstr(err, "k-0123456789"));
+		}
+	}
+	free(ct);
+	/* A version 1 ciphertext does not open as version 2. */
+	assert_int_equal(secret_encrypt(key, T1, "acme", NULL, "k-0123456789",
+	    12, &ct, &ctlen, nonce, NULL), RS_OK);
+	assert_int_equal(secret_decrypt(key, T1, "acme", "https://api.acme.test",
+	    ct, ctlen, nonce, SECRET_NONCELEN, &pt, NULL), RS_EINPUT);
+	assert_int_equal(secret_decrypt(key, T1, "acme", NULL, ct, ctlen,
+	    nonce, SECRET_NONCELEN, &pt, NULL), RS_OK);
+	secret_free_str(pt);
+	free(ct);
+}
+
+/*
+ * The key file's permissions are checked when it is loaded (issue 14):
+ * nobody but its owner (and a group that may read) may touch it.
+ */
+static void
+test_key_file_modes(void **state)
+{
+	static const struct {
+		mode_t	 mode;
+		int	 ok;
+	} rows[] = {
+		{ 0600, 1 }, { 0400, 1 }, { 0640, 1 }, { 0440, 1 }, { 0700, 1 },
+		{ 0644, 0 }, { 0604, 0 }, { 0660, 0 }, { 0620, 0 }, { 0666, 0 },
+		{ 0601, 0 }, { 0602, 0 }, { 0610, 1 }, { 0777, 0 },
+	};
+	unsigned char	 key[SECRET_KEYLEN];
+	char		 path[] = "/tmp/rs_test_secret_XXXXXX";
+	char		 dir[] = "/tmp/rs_test_secretd_XXXXXX";
+	char		 err[RS_ERRLEN], want[64];
+	FILE		*f;
+	size_t		 i;
+	int		 fd;
+
+	(void)state;
+	unsetenv("RESTSYNC_SECRET_KEY");
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fprintf(f, "%s\n", KEY_HEX);
+	fclose(f);
+	setenv("RESTSYNC_SECRET_KEY_FILE", path, 1);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_int_equal(chmod(path, rows[i].mode), 0);
+		err[0] = '\0';
+		if (rows[i].ok) {
+			assert_int_equal(secret_load_key(key, err), RS_OK);
+			continue;
+		}
+		assert_int_equal(secret_load_key(key, err), RS_EINPUT);
+		(void)snprintf(want, sizeof(want), "(mode %04o)",
+		    (unsigned)rows[i].mode);
+		assert_non_null(strstr(err, want));
+		assert_non_null(strstr(err, "chmod 0600"));
+	}
+	unlink(path);
+	/* Not a regular file. */
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0700), 0);
+	setenv("RESTSYNC_SECRET_KEY_FILE", dir, 1);
+	assert_int_equal(secret_load_key(key, err), RS_EINPUT);
+	assert_non_null(strstr(err, "not a regular file"));
+	rmdir(dir);
+	unsetenv("RESTSYNC_SECRET_KEY_FILE");
+}
+
+/* Plaintext secrets are wiped before they are freed (issue 14). */
+static void
+test_wipe_json(void **state)
+{
+	struct json_object	*o, *v;
+	const char		*s;
+	size_t			 n;
+
+	(void)state;
+	o = json_tokener_parse("{\"api_key\":\"sk-0123456789\","
+	    "\"nested\":{\"token\":\"tok-abcdef\",\"n\":1},"
+	    "\"arr\":[\"pw-999999\",[\"deep-secret\"]]}");
+	assert_non_null(o);
+	secret_wipe_json(o);
+	json_object_object_get_ex(o, "api_key", &v);
+	s = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	assert_int_equal(n, 13);
+	while (n-- > 0)
+		assert_int_equal(s[n], '\0');
+	assert_null(strstr(json_object_to_json_string(o), "tok-abcdef"));
+	assert_null(strstr(json_object_to_json_string(o), "pw-999999"));
+	assert_null(strstr(json_object_to_json_string(o), "deep-secret"));
+	json_object_put(o);
+	secret_wipe_json(NULL);
 }
 
 /* A plaintext with a NUL inside is refused (it would be cut silently). */
@@ -289,9 +433,9 @@ test_embedded_nul(void **state)
 
 	(void)state;
 	key_seq(key, 3);
-	assert_int_equal(secret_encrypt(key, T1, "rest", "ab\0cd", 5, &ct,
+	assert_int_equal(secret_encrypt(key, T1, "rest", NULL, "ab\0cd", 5, &ct,
 	    &ctlen, nonce, NULL), RS_OK);
-	assert_int_equal(secret_decrypt(key, T1, "rest", ct, ctlen, nonce,
+	assert_int_equal(secret_decrypt(key, T1, "rest", NULL, ct, ctlen, nonce,
 	    SECRET_NONCELEN, &pt, err), RS_EINPUT);
 	assert_null(pt);
 	assert_non_null(strstr(err, "contains NUL"));
@@ -490,8 +634,11 @@ main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_aad_binding),
 		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_origin_binding),
 		cmocka_unit_test(test_key_env),
 		cmocka_unit_test(test_key_file),
+		cmocka_unit_test(test_key_file_modes),
+		cmocka_unit_test(test_wipe_json),
 		cmocka_unit_test(test_parse),
 	};
 

@@ -208,7 +208,8 @@ test('package: man pages render without warnings', () => {
   const read = new Set([...src.matchAll(/getenv\("([A-Z_]+)"\)/g)].map((m) => m[1]));
   for (const m of src.matchAll(/wk_env_num\("([A-Z_]+)"/g)) read.add(m[1]);
   for (const m of src.matchAll(/copy_env\([^"]*"([A-Z_]+)"/g)) read.add(m[1]);
-  const workerOnly = ['RESTSYNC_WORKER_SLICE_SECONDS', 'RESTSYNC_WORKER_IDLE_SECONDS', 'RESTSYNC_WORKER_MINUTE_SECONDS'];
+  const workerOnly = ['RESTSYNC_WORKER_SLICE_SECONDS', 'RESTSYNC_WORKER_IDLE_SECONDS', 'RESTSYNC_WORKER_MINUTE_SECONDS',
+    'RESTSYNC_WORKER_SCHEDULE', 'RESTSYNC_WORKER_RUNS'];
   assert.ok(read.size >= 10, [...read].join(' '));
   for (const e of read) {
     const where = workerOnly.includes(e) ? page : fcgi;

@@ -8,7 +8,8 @@
 #
 # While developing: RS_SKIP_UNIT=1 skips unit tests and fuzzing,
 # RS_TEST_FILES narrows the integration run, RS_SKIP_SAN=1 skips the
-# sanitizer integration pass, RS_SKIP_BROWSER=1 the browser test.
+# sanitizer integration pass (RS_SAN_FILES narrows it), RS_SKIP_BROWSER=1
+# the browser test.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -141,6 +142,7 @@ if [ -z "${RS_SKIP_SAN:-}" ]; then
 		case "$f" in *07_memory*|*08_deploy*) continue ;; esac
 		san_files="$san_files $f"
 	done
+	san_files=${RS_SAN_FILES:-$san_files}
 	# shellcheck disable=SC2086
 	node_tests sanitizer $san_files
 	curl -fsS -o /dev/null -u "admin:$ADMIN_PASSWORD" \

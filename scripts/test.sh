@@ -1,10 +1,12 @@
 #!/bin/sh
 # make test: build warnings-as-errors, unit tests (plain and ASan+UBSan),
-# a short libFuzzer run of every harness, then integration tests against a
-# fresh stack of their own (var/test, ports 18080/15432, upstream
-# imitations on 18090), the browser test, and the engine's integration
-# tests once more against ASan+UBSan builds of the programs (0 reports,
-# 0 leaks).
+# the fuzz gate's self-test and a short libFuzzer run of every harness,
+# the skip gate's self-test, the README figures against their result file,
+# then integration tests against a fresh stack of their own (var/test,
+# ports 18080/15432, upstream imitations on 18090), the browser test, and
+# the integration tests once more against ASan+UBSan builds of the
+# programs (0 reports, 0 leaks, the planted leak caught).  README
+# "Testing" says what each gate checks.
 #
 # While developing: RS_SKIP_UNIT=1 skips unit tests and fuzzing,
 # RS_TEST_FILES narrows the integration run, RS_SKIP_SAN=1 skips the
@@ -70,6 +72,9 @@ case "$out" in
 *) echo "skip gate self-test: unexpected verdict: $out" >&2; exit 1 ;;
 esac
 echo "skip gate: planted skips fail it"
+
+# README "Performance" holds the tables of the committed result it names.
+node bench/readme-tables.mjs --check
 
 cleanup() {
 	[ -f "$RS_VAR/upstream.pid" ] && kill "$(cat "$RS_VAR/upstream.pid")" 2>/dev/null || true

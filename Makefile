@@ -171,8 +171,9 @@ fuzz-selftest:
 -include $(COMMON_OBJ:.o=.d)
 
 # make bench: throughput, latency and memory of full syncs on a stack of its
-# own (var/bench, ports 28080/25432/28090/28091), plus micro-benchmarks;
-# prints a table and writes bench/results.json.  See README "Performance".
+# own (var/bench, ports 28080/25432/28090/28091), plus micro-benchmarks,
+# BENCH_RUNS (5) times; prints the tables (median, min-max) and writes
+# bench/results/<date>.json.  See README "Performance".
 BENCH_SRC  = $(wildcard bench/*.c)
 BENCH_BIN  = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 

@@ -68,6 +68,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librs.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librs.a $(LDLIBS) -lcmocka
 
+# The sanitizer gate's planted leak (scripts/test.sh; see the source).
+$(BUILD)/gates/%: tests/gates/%.c $(BUILD)/librs.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librs.a $(LDLIBS)
+
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
 
@@ -94,17 +99,20 @@ clean:
 	rm -rf build
 
 # libFuzzer harnesses (clang): make fuzz runs each for FUZZ_SECONDS (60);
-# make test runs fuzz-smoke (a few seconds each).  New inputs go to
-# build/fuzz/corpus/<name>; the seeds in tests/fuzz/corpus/<name> are read.
+# make test runs fuzz-smoke (a few seconds each) after fuzz-selftest.  New
+# inputs go to build/fuzz/corpus/<name>; the seeds in tests/fuzz/corpus/<name>
+# are read.  Sanitizer reports stop the run (-fno-sanitize-recover=all,
+# halt_on_error=1) and tests/fuzz/run.sh also fails a run whose log holds
+# one; fuzz-selftest shows that a planted overflow fails it.
 FUZZ_CC	   ?= clang
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_OBJ   = $(COMMON_SRC:common/%.c=build/fuzz/common/%.o)
 FUZZ_FLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
-	     -fno-omit-frame-pointer -Icommon $(PKG_CFLAGS)
+	     -fno-omit-frame-pointer -fno-sanitize-recover=all -Icommon $(PKG_CFLAGS)
 FUZZ_SECONDS ?= 60
 
-.PHONY: fuzz fuzz-smoke fuzz-bin
+.PHONY: fuzz fuzz-smoke fuzz-bin fuzz-selftest
 
 build/fuzz/common/%.o: common/%.c
 	@mkdir -p $(@D)
@@ -121,20 +129,51 @@ fuzz: fuzz-bin
 	@for b in $(FUZZ_BIN); do \
 		n=$${b##*/fuzz_}; mkdir -p build/fuzz/corpus/$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
-		$$b -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-		    build/fuzz/corpus/$$n tests/fuzz/corpus/$$n 2>build/fuzz/$$n.log || \
-		    { tail -40 build/fuzz/$$n.log; exit 1; }; \
-		grep -E '^stat::number_of_executed_units' build/fuzz/$$n.log; \
+		tests/fuzz/run.sh $$b $(FUZZ_SECONDS) build/fuzz/$$n.log \
+		    build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 
-fuzz-smoke:
+fuzz-smoke: fuzz-selftest
 	$(MAKE) -s fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-5}
+
+# The gate's self-test: a planted signed overflow must fail tests/fuzz/run.sh
+# when it stops the process (the flags above) and when it does not (a build
+# that recovers, run with halt_on_error=0: the log check); the same harness
+# without the overflow must pass.
+FUZZ_ST	   = tests/fuzz/selftest
+fuzz-selftest:
+	@mkdir -p build/fuzz/selftest/corpus
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -DPLANT_UB -fsanitize=fuzzer,address,undefined \
+	    -o build/fuzz/selftest/ub $(FUZZ_ST)/fuzz_selftest.c
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -DPLANT_UB -fsanitize-recover=undefined \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/selftest/ub-recover \
+	    $(FUZZ_ST)/fuzz_selftest.c
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined \
+	    -o build/fuzz/selftest/clean $(FUZZ_ST)/fuzz_selftest.c
+	@rm -rf build/fuzz/selftest/c1 build/fuzz/selftest/c2 && \
+	    mkdir -p build/fuzz/selftest/c1 build/fuzz/selftest/c2
+	@if tests/fuzz/run.sh build/fuzz/selftest/ub 2 build/fuzz/selftest/ub.log \
+	    build/fuzz/selftest/c1 $(FUZZ_ST)/corpus >/dev/null 2>&1; then \
+		echo "fuzz-selftest: a planted overflow did not fail the run" >&2; exit 1; fi
+	@grep -q 'runtime error: signed integer overflow' build/fuzz/selftest/ub.log || \
+		{ echo "fuzz-selftest: no UBSan report in the log" >&2; exit 1; }
+	@if FUZZ_UBSAN_OPTIONS=halt_on_error=0 tests/fuzz/run.sh build/fuzz/selftest/ub-recover \
+	    2 build/fuzz/selftest/ub-recover.log build/fuzz/selftest/c2 \
+	    $(FUZZ_ST)/corpus >/dev/null 2>&1; then \
+		echo "fuzz-selftest: a report that did not stop the run passed" >&2; exit 1; fi
+	@grep -q 'Done [0-9]* runs' build/fuzz/selftest/ub-recover.log || \
+		{ echo "fuzz-selftest: the recovering run did not run to its end" >&2; exit 1; }
+	@tests/fuzz/run.sh build/fuzz/selftest/clean 1 build/fuzz/selftest/clean.log \
+	    build/fuzz/selftest/corpus $(FUZZ_ST)/corpus >/dev/null || \
+		{ echo "fuzz-selftest: the clean harness failed" >&2; exit 1; }
+	@echo "fuzz-selftest: a planted overflow fails the gate (halting and not); a clean run passes"
 
 -include $(COMMON_OBJ:.o=.d)
 
 # make bench: throughput, latency and memory of full syncs on a stack of its
-# own (var/bench, ports 28080/25432/28090/28091), plus micro-benchmarks;
-# prints a table and writes bench/results.json.  See README "Performance".
+# own (var/bench, ports 28080/25432/28090/28091), plus micro-benchmarks,
+# BENCH_RUNS (5) times; prints the tables (median, min-max) and writes
+# bench/results/<date>.json.  See README "Performance".
 BENCH_SRC  = $(wildcard bench/*.c)
 BENCH_BIN  = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 

@@ -200,6 +200,10 @@ decode_vec(struct json_object *e, float *dst)
 			    !json_object_is_type(x, json_type_int))
 				return -1;
 			dst[i] = (float)json_object_get_double(x);
+			/* NaN, Infinity (json-c reads both) and doubles
+			 * beyond float range are not an embedding. */
+			if (!isfinite(dst[i]))
+				return -1;
 		}
 		return 0;
 	}

@@ -224,7 +224,9 @@ start_workers() {
 }
 
 # Stop the supervisor in pid file $1 (it stops its workers), then make sure
-# no worker is left behind.
+# no worker is left behind: one still there after RS_STOP_WAIT seconds (5)
+# is killed with SIGKILL, named on stderr and in $RS_VAR/log/stop-killed
+# (the sanitizer pass fails on it: a killed worker writes no leak report).
 stop_pidfile() {
 	[ -f "$1" ] || return 0
 	pids=$(cat "$1")
@@ -235,10 +237,14 @@ stop_pidfile() {
 	done
 	for pid in $pids $kids; do
 		i=0
-		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt $((${RS_STOP_WAIT:-5} * 10)) ]; do
 			sleep 0.1; i=$((i + 1))
 		done
-		kill -9 "$pid" 2>/dev/null || true
+		if kill -9 "$pid" 2>/dev/null; then
+			printf 'stack: %s (pid %s) did not stop in %s s: killed\n' \
+			    "$(basename "$1" .pid)" "$pid" "${RS_STOP_WAIT:-5}" |
+			    tee -a "$RS_VAR/log/stop-killed" >&2
+		fi
 	done
 	rm -f "$1"
 }

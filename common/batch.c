@@ -253,8 +253,16 @@ load_secret(struct work *w, char *err)
 	if ((st = secret_load_key(key, err)) != RS_OK)
 		return st;
 	st = secret_decrypt(key, w->src.tenant_id, w->cfg.provider,
-	    w->src.secret_aad == 1 ? NULL : origin, w->src.secret_ct, w->src.secret_ct_len, w->src.secret_nonce,
+	    w->src.secret_aad == 1 ? NULL : origin, w->src.secret_ct,
+	    w->src.secret_ct_len, w->src.secret_nonce,
 	    w->src.secret_nonce_len, &pt, err);
+	/* A key rotation between its commit and its file swap: the secret
+	 * is already under the new key. */
+	if (st == RS_EINPUT && secret_load_next_key(key, NULL) == RS_OK)
+		st = secret_decrypt(key, w->src.tenant_id, w->cfg.provider,
+		    w->src.secret_aad == 1 ? NULL : origin, w->src.secret_ct,
+		    w->src.secret_ct_len, w->src.secret_nonce,
+		    w->src.secret_nonce_len, &pt, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (st != RS_OK)
 		return st;

@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
@@ -54,30 +56,16 @@ secret_decode_key(const char *s, unsigned char key[SECRET_KEYLEN])
 	return decode_key(s, key);
 }
 
-enum rs_status
-secret_load_key(unsigned char key[SECRET_KEYLEN], char *err)
+/* The key in the file at path (its mode checked first). */
+static enum rs_status
+secret_key_file(const char *path, unsigned char key[SECRET_KEYLEN], char *err)
 {
-	const char	*env = getenv("RESTSYNC_SECRET_KEY");
-	const char	*path = getenv("RESTSYNC_SECRET_KEY_FILE");
 	char		 buf[256];
 	struct stat	 st;
 	FILE		*f;
 	size_t		 n;
 	int		 rc;
 
-	if (env != NULL && *env != '\0') {
-		if (decode_key(env, key) == -1) {
-			rs_errf(err, "RESTSYNC_SECRET_KEY must be 32 bytes as "
-			    "64 hex digits or base64");
-			return RS_EINPUT;
-		}
-		return RS_OK;
-	}
-	if (path == NULL || *path == '\0') {
-		rs_errf(err, "no secret key: set RESTSYNC_SECRET_KEY or "
-		    "RESTSYNC_SECRET_KEY_FILE");
-		return RS_EINPUT;
-	}
 	if ((f = fopen(path, "r")) == NULL) {
 		rs_errf(err, "cannot read the secret key file");
 		return RS_EINPUT;
@@ -107,6 +95,44 @@ secret_load_key(unsigned char key[SECRET_KEYLEN], char *err)
 		return RS_EINPUT;
 	}
 	return RS_OK;
+}
+
+enum rs_status
+secret_load_key(unsigned char key[SECRET_KEYLEN], char *err)
+{
+	const char	*env = getenv("RESTSYNC_SECRET_KEY");
+	const char	*path = getenv("RESTSYNC_SECRET_KEY_FILE");
+
+	if (env != NULL && *env != '\0') {
+		if (decode_key(env, key) == -1) {
+			rs_errf(err, "RESTSYNC_SECRET_KEY must be 32 bytes as "
+			    "64 hex digits or base64");
+			return RS_EINPUT;
+		}
+		return RS_OK;
+	}
+	if (path == NULL || *path == '\0') {
+		rs_errf(err, "no secret key: set RESTSYNC_SECRET_KEY or "
+		    "RESTSYNC_SECRET_KEY_FILE");
+		return RS_EINPUT;
+	}
+	return secret_key_file(path, key, err);
+}
+
+enum rs_status
+secret_load_next_key(unsigned char key[SECRET_KEYLEN], char *err)
+{
+	const char	*env = getenv("RESTSYNC_SECRET_KEY");
+	const char	*path = getenv("RESTSYNC_SECRET_KEY_FILE");
+	char		 next[PATH_MAX];
+	int		 n;
+
+	if ((env != NULL && *env != '\0') || path == NULL || *path == '\0')
+		return RS_ENOTFOUND;
+	n = snprintf(next, sizeof(next), "%s.new", path);
+	if (n < 0 || (size_t)n >= sizeof(next) || access(next, F_OK) == -1)
+		return RS_ENOTFOUND;
+	return secret_key_file(next, key, err);
 }
 
 /*

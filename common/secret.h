@@ -43,6 +43,16 @@ int		 secret_decode_key(const char *s, unsigned char key[SECRET_KEYLEN]);
 /* RS_EINPUT with a clear message when the key is missing or malformed. */
 enum rs_status	 secret_load_key(unsigned char key[SECRET_KEYLEN], char *err);
 
+/*
+ * While `restsync rotate-key` runs, the new key waits in
+ * RESTSYNC_SECRET_KEY_FILE + ".new" until it replaces the file, and the
+ * secrets are committed under it before that swap: a batch whose secret
+ * does not open with the current key tries this one.  RS_ENOTFOUND when
+ * no rotation is under way (or the key comes from RESTSYNC_SECRET_KEY).
+ */
+enum rs_status	 secret_load_next_key(unsigned char key[SECRET_KEYLEN],
+		    char *err);
+
 /* *ct (malloc'd, ciphertext || tag) and nonce for plaintext pt. */
 enum rs_status	 secret_encrypt(const unsigned char key[SECRET_KEYLEN],
 		    const char *tenant_id, const char *provider,

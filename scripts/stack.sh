@@ -208,12 +208,13 @@ start_workers() {
 		    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
 		    RESTSYNC_WORKER_SCHEDULE="${RS_WORKER_SCHEDULE:-1}" \
 		    $key_env \
-		    setsid sh -c 'echo $$ >"$3"; exec "$0" worker 2>>"$1" >>"$2"' \
-		    "$cli" "$RS_VAR/log/worker-$i.log" "$RS_VAR/log/worker-$i.log" "$pidf" \
-		    </dev/null &
+		    setsid sh -c 'echo $$ >"$1"; exec "$0" worker' "$cli" "$pidf" \
+		    </dev/null >>"$RS_VAR/log/worker-$i.log" 2>&1 &
 		i=$((i + 1))
 	done
-	# The pid files are written by the started shells.
+	# The pid files are written by the started shells.  Nothing started
+	# here keeps this script's stdout or stderr open: a caller that reads
+	# them (execFileSync) would wait for the workers to end.
 	j=0
 	while [ "$j" -lt 50 ]; do
 		n=0

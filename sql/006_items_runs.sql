@@ -8,7 +8,7 @@
 --   kb_rest_cursors page_count / item_count count within the current run
 --                   (what the pager compares); lifetime_* keep the totals
 --
--- Invariants (tests/integration/12_items.test.mjs checks them):
+-- Invariants (tests/integration/20_items.test.mjs checks them):
 --   item_refs of a chunk = number of items of its source whose
 --       chunk_hashes contain its content_hash
 --   every content hash in an item's chunk_hashes has a chunk

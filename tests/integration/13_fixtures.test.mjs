@@ -128,10 +128,11 @@ test('items that change between syncs: a re-sync stores the changed and the new 
     assert.equal((await call('/api/backoffice/rest-sources-reset', { body: { sourceId: id } })).status, 200);
     const second = await syncToEnd(id);
     // Version 2: 6 of the first 30 items changed (c0, c5, ..., c25) and 5
-    // are new; the 24 unchanged dedup.  Today a sync only appends: the
-    // old texts of the changed items stay (issue 11 changes that; adjust
-    // EXPECTED_AFTER_CHANGE then).
-    assert.deepEqual(second.map((r) => [r.json.items, r.json.inserted, r.json.skipped]), [[10, 2, 8], [10, 2, 8], [10, 2, 8], [5, 5, 0]]);
+    // are new; the 24 unchanged are neither chunked nor embedded, and the
+    // old texts of the changed items leave (docs/SYNC-RUNS.md).
+    assert.deepEqual(second.map((r) => [r.json.items, r.json.inserted, r.json.skipped]), [[10, 2, 0], [10, 2, 0], [10, 2, 0], [5, 5, 0]]);
+    assert.deepEqual(second.map((r) => [r.json.newItems, r.json.changedItems, r.json.unchangedItems]),
+      [[0, 2, 8], [0, 2, 8], [0, 2, 8], [5, 0, 0]]);
     const stored = new Set(storedChunks(id).map((c) => c.buf.toString('utf8')));
     for (const it of changingItems(2)) assert.ok(stored.has(itemText(it)), `${it.id} (version 2) stored`);
     assert.deepEqual(EXPECTED_AFTER_CHANGE, {
@@ -147,4 +148,4 @@ test('items that change between syncs: a re-sync stores the changed and the new 
 // Today's chunker on these texts (target 1,000, overlap 120 tokens).
 const EXPECTED_LONG = { 'long-paragraphs': 6, 'long-one-line': 11, 'long-no-punctuation': 7, 'long-short': 1 };
 const EXPECTED_INTL = { 'intl-cjk': 3, 'intl-emoji': 4, 'intl-rtl': 1, 'intl-combining': 2 };
-const EXPECTED_AFTER_CHANGE = { chunks: 30 + 6 + 5, oldTextsKept: 30 };
+const EXPECTED_AFTER_CHANGE = { chunks: 30 + 5, oldTextsKept: 24 };

@@ -5,40 +5,35 @@
 // runs (held uncommitted until the rotation waits for its lock, then
 // committed) makes the rotation stop with nothing changed.
 //
-// The rotation is called in one place, rotate() below: repoint it when the
-// entry point changes (scripts/rotate-secret-key.sh today).
-//
-// XXX Known defect of scripts/rotate-secret-key.sh: it commits the new
-// ciphertexts, then swaps the key file; a batch that reads its secret in
-// between decrypts the new ciphertext with the old key and fails (400,
-// "does not decrypt", nothing written).  Measured: 7 of 167 batches over
-// 5 rotations.  Closing it needs the workers to accept both keys while a
-// rotation runs (common/secret.c).  Until then SWAP_WINDOW_DEFECT lets
-// exactly those failures through, and only inside a rotation's run; set
-// it to false with the fixed entry point: then no batch may fail.
-const SWAP_WINDOW_DEFECT = true;
+// The rotation is `restsync rotate-key` (common/rotate.c).  It commits
+// the new ciphertexts, then swaps the key file; in between a batch whose
+// secret does not open with the current key tries the new one, waiting
+// beside the key file (secret_load_next_key()): no batch may fail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DB, ROOT, UPSTREAM, VAR, batch, createSource, dummyConfig, ensureTenant, one, sql } from './lib.mjs';
+import { DB, ROOT, UPSTREAM, VAR, batch, createSource, dummyConfig, ensureTenant, one, secretAad, sql } from './lib.mjs';
 import { until } from './hold.mjs';
 import { SEC_KEY } from '../upstream/routes/security.mjs';
 
 const TENANT = '00000000-0000-4000-8000-0000000019c1';
 const PROVIDER = 'rotapi';
 const KEY_FILE = path.join(VAR, 'secret.key');
+const ORIGIN = new URL(UPSTREAM).origin;
 
 // Run the rotation; resolves to {code, out, err}.  Earlier tests leave
 // rows no key opens (04_security copies ciphertexts between tenants):
 // SKIP_UNDECRYPTABLE=1 leaves those as they are.
 function rotate() {
-  const env = { ...process.env, RS_VAR: VAR, SKIP_UNDECRYPTABLE: '1' };
+  const env = {
+    ...process.env, DATABASE_URL: DB, RESTSYNC_SECRET_KEY_FILE: KEY_FILE, RESTSYNC_ROTATE_SKIP_UNDECRYPTABLE: '1',
+    RESTSYNC_ALLOW_ROOT: '1',
+  };
   delete env.RESTSYNC_SECRET_KEY;
-  delete env.DATABASE_URL;
-  const p = spawn(path.join(ROOT, 'scripts/rotate-secret-key.sh'), [], { env });
+  const p = spawn(process.env.RS_CLI || path.join(ROOT, 'build/release/cli/restsync'), ['rotate-key'], { env });
   let out = '';
   let err = '';
   p.stdout.on('data', (d) => { out += d; });
@@ -51,20 +46,21 @@ const keyHex = () => fs.readFileSync(KEY_FILE, 'utf8').trim();
 function encrypt(tenant, provider, plaintext) {
   const nonce = crypto.randomBytes(12);
   const c = crypto.createCipheriv('aes-256-gcm', Buffer.from(keyHex(), 'hex'), nonce);
-  c.setAAD(Buffer.from(`${tenant}:${provider}`));
+  c.setAAD(secretAad(tenant, provider, ORIGIN));
   const ct = Buffer.concat([c.update(plaintext, 'utf8'), c.final(), c.getAuthTag()]);
   return { ct: ct.toString('hex'), nonce: nonce.toString('hex') };
 }
 
-const STORE = `INSERT INTO integration_secrets (tenant_id, provider, ciphertext, nonce)
-  VALUES (:'p1', :'p2', decode(:'p3', 'hex'), decode(:'p4', 'hex'))
-  ON CONFLICT (tenant_id, provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, updated_at = now();`;
+const STORE = `INSERT INTO integration_secrets (tenant_id, provider, origin, ciphertext, nonce, aad_version)
+  VALUES (:'p1', :'p2', :'p5', decode(:'p3', 'hex'), decode(:'p4', 'hex'), 2)
+  ON CONFLICT (tenant_id, provider, origin) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce,
+    aad_version = 2, updated_at = now();`;
 
 function setup(n) {
   sql(`INSERT INTO tenants (id, name) VALUES (:'p1', 'Rotation tenant') ON CONFLICT DO NOTHING;`, [TENANT]);
   ensureTenant();
   const { ct, nonce } = encrypt(TENANT, PROVIDER, SEC_KEY);
-  sql(STORE, [TENANT, PROVIDER, ct, nonce]);
+  sql(STORE, [TENANT, PROVIDER, ct, nonce, ORIGIN]);
   return Array.from({ length: n }, (_, i) => createSource(`Rotation load ${i}`, dummyConfig({
     baseUrl: `${UPSTREAM}/sec/auth/products`, requiresAuth: true, provider: PROVIDER, defaultPageSize: 20,
     headersTemplate: { Authorization: 'Bearer {{API_KEY}}' }, queryTemplate: { api_key: '{{API_KEY}}' },
@@ -75,7 +71,7 @@ function cleanupBackups() {
   for (const f of fs.readdirSync(VAR)) if (/^secret\.key\.old-/.test(f)) fs.rmSync(path.join(VAR, f));
 }
 
-test('rotation under load: 5 rotations while batches run in a loop; no failure but the known key-swap window (SWAP_WINDOW_DEFECT)', { timeout: 120000 }, async () => {
+test('rotation under load: 5 rotations while batches run in a loop; no batch fails', { timeout: 120000 }, async () => {
   const ids = setup(3);
   await fetch(`${UPSTREAM}/__reset`, { method: 'POST' });
   let stop = false;
@@ -102,7 +98,7 @@ test('rotation under load: 5 rotations while batches run in a loop; no failure b
       w.end = Date.now();
       windows.push(w);
       assert.equal(r.code, 0, r.out + r.err);
-      assert.match(r.out, /^rotate-secret-key: rotated \d+ secrets;/);
+      assert.match(r.out, /^restsync rotate-key: rotated \d+ secrets;/);
       keys.push(keyHex());
       // Batches ran during and after this rotation.
       await until(() => results.length >= n0 + 6, 'batches after the rotation');
@@ -113,15 +109,7 @@ test('rotation under load: 5 rotations while batches run in a loop; no failure b
     cleanupBackups();
   }
   assert.equal(new Set(keys).size, 6, 'every rotation made a new key');
-  let failed = results.filter((r) => r.status !== 200);
-  if (SWAP_WINDOW_DEFECT) {
-    // Only the known failure, cleanly, and only while a rotation ran.
-    failed = failed.filter((f) => !(f.status === 400
-      && /^\{"ok":false,"error":"the secret for provider 'rotapi' does not decrypt with the configured key/.test(f.text)
-      && windows.some((w) => f.t >= w.start && f.t0 <= w.end)));
-    const known = results.filter((r) => r.status !== 200).length - failed.length;
-    if (known > 0) console.log(`# rotation under load: ${known} of ${results.length} batches hit the key-swap window (known defect)`);
-  }
+  const failed = results.filter((r) => r.status !== 200);
   assert.deepEqual(failed, [], `${failed.length} of ${results.length} batches failed during rotation`);
   // Failed batches wrote nothing: every source holds each item once.
   for (const id of ids) {
@@ -137,14 +125,9 @@ test('rotation under load: 5 rotations while batches run in a loop; no failure b
   for (const l of mine) assert.equal(l.headers.authorization, `Bearer ${SEC_KEY}`);
 });
 
-test('a secret written while the rotation runs stops it with nothing changed', { timeout: 60000 }, async () => {
+test('a secret written while the rotation runs: the rotation waits for it, and re-encrypts it too', { timeout: 60000 }, async () => {
   const [id] = setup(1);
-  const other = encrypt(TENANT, 'rotother', 'other-secret-value-123');
-  sql(STORE, [TENANT, 'rotother', other.ct, other.nonce]);
-  const rows = () => sql(`SELECT tenant_id, provider, encode(ciphertext, 'hex'), encode(nonce, 'hex')
-                          FROM integration_secrets ORDER BY 1, 2;`);
   const key0 = keyHex();
-  const before = rows();
   // A writer's transaction: the new secret is written but not committed.
   const fresh = encrypt(TENANT, PROVIDER, SEC_KEY);
   const writer = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', DB], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -160,35 +143,22 @@ test('a secret written while the rotation runs stops it with nothing changed', {
                            WHERE c.relname = 'integration_secrets' AND l.mode = 'RowExclusiveLock' AND l.granted;`) !== '0',
     'the writer to hold its row');
     rotation = rotate();
-    // The rotation has read the rows and now waits to lock the table.
+    // The rotation waits to lock the table before it reads a row.
     await until(() => one(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
                            WHERE c.relname = 'integration_secrets' AND NOT l.granted;`) !== '0',
     'the rotation to wait for the table lock');
+    assert.equal(keyHex(), key0, 'nothing rotated while the writer holds its row');
   } finally {
-    // Commit the write in any case: an open transaction would hold the
-    // table (and this test file) forever.
     writer.stdin.end('COMMIT;\n');
     await writerDone;
   }
   assert.equal(werr, '');
   const r = await rotation;
-  assert.equal(r.code, 1, r.out + r.err);
-  assert.match(r.err, /changed during the rotation/);
-  assert.match(r.err, /nothing was changed/);
-  // Nothing changed: the key file, and every row as it was (the writer's
-  // row as the writer left it).
-  assert.equal(keyHex(), key0);
-  const expect = before.map((row) => (row[0] === TENANT && row[1] === PROVIDER ? [TENANT, PROVIDER, fresh.ct, fresh.nonce] : row));
-  assert.deepEqual(rows(), expect);
-  assert.equal(fs.readdirSync(VAR).filter((f) => /^secret\.key\.old-/.test(f)).length, 0, 'no key backup made');
-  // The service still works with the key in place, and the next rotation goes through.
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.notEqual(keyHex(), key0);
+  // The writer's secret was read after its commit and re-encrypted: the
+  // source works with the new key.
   const b = await batch(id);
   assert.equal(b.status, 200, b.text);
-  const again = await rotate();
-  assert.equal(again.code, 0, again.out + again.err);
-  assert.notEqual(keyHex(), key0);
-  const b2 = await batch(id);
-  assert.equal(b2.status, 200, b2.text);
   cleanupBackups();
-  sql(`DELETE FROM integration_secrets WHERE tenant_id = :'p1' AND provider = 'rotother';`, [TENANT]);
 });

@@ -1,5 +1,5 @@
 // Upstream imitation whose items change between (and during) runs, for
-// the item-identity tests (tests/integration/12_items.test.mjs).
+// the item-identity tests (tests/integration/20_items.test.mjs).
 //
 // Datasets are named by ?ds=NAME; each is a list of items
 // {id, title, body} (ids are numbers unless set otherwise).

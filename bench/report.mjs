@@ -62,6 +62,24 @@ function scaleTable(res) {
   ];
 }
 
+function prefilledTable(res) {
+  if (!res.prefilled) return [];
+  const p = res.prefilled;
+  const e = res.config.edgeBatches;
+  const L = [
+    row([`a new source of ${res.config.items.toLocaleString('en-US')} items on a prefilled database (${fmt(p.prefill.chunks, 0)} chunks of ${fmt(p.prefill.sources, 0)} other sources, statistics stale), median ms`,
+      `first ${e}`, `middle ${e}`, `last ${e}`]),
+    row(['---', '---', '---', '---']),
+  ];
+  for (const [k, label] of [['load', 'load'], ['items', 'item lookup'], ['dedup', 'dedup'], ['commit', 'commit'], ['own', '**own code + DB**'], ['total', 'batch total']]) {
+    L.push(row([label, ...['first', 'middle', 'last'].map((w) => fmt(p.edges[w][k], 2))]));
+  }
+  if (res.local) {
+    L.push(row([`the same sync on empty tables: own code + DB, ms`, ...['first', 'middle', 'last'].map((w) => fmt(res.local.edges[w].own, 2))]));
+  }
+  return L;
+}
+
 function microTable(res) {
   if (!res.micro) return [];
   return [
@@ -105,7 +123,7 @@ export function markdown(res, file) {
     + `${m.fcgiWorkers} FastCGI workers; load average ${res.loadAverageAtStart.join(' ')} at the start, `
     + `${res.loadAverageAtEnd.join(' ')} at the end; ${Math.round(res.benchSeconds)} s in all. `
     + 'Every figure is the median of the runs with their min–max in brackets.');
-  for (const t of [fullSyncTable(res), perRunTable(res), scaleTable(res), microTable(res), targetTable(res)]) {
+  for (const t of [fullSyncTable(res), perRunTable(res), scaleTable(res), prefilledTable(res), microTable(res), targetTable(res)]) {
     if (t.length) L.push('', ...t);
   }
   return L.join('\n');

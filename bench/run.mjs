@@ -8,6 +8,12 @@
 //   scale     one source of BENCH_SCALE_ITEMS items, then BENCH_SOURCES
 //             sources of BENCH_SCALE_ITEMS items each at once (remote)
 //   local     one source of BENCH_ITEMS items, built-in local embedder
+//   prefilled a new source of BENCH_ITEMS items (built-in embedder) on a
+//             database prefilled in bulk with BENCH_PREFILL_CHUNKS (300,000)
+//             chunks and items of BENCH_PREFILL_SOURCES (15) sources in 3
+//             tenants, ANALYZEd before the new source exists (statistics
+//             that do not know it, as after a bulk load); compared with
+//             the same sync on empty tables (phase local)
 //   micro     the chunker and JSON extraction micro-benchmarks
 // Every figure comes from the endpoint's own response (ms per stage,
 // dbRoundTrips, embedRequests), from the client's clock around each HTTP
@@ -38,7 +44,9 @@ const SCALE_ITEMS = Number(env.BENCH_SCALE_ITEMS || 5000);
 const SOURCES = Number(env.BENCH_SOURCES || 8);
 const PAGE = Number(env.BENCH_PAGE_SIZE || 50);
 const EDGE = Number(env.BENCH_EDGE_BATCHES || 10);
-const PHASES = (env.BENCH_PHASES || 'remote,scale,local,micro').split(',');
+const PHASES = (env.BENCH_PHASES || 'remote,scale,local,prefilled,micro').split(',');
+const PREFILL_CHUNKS = Number(env.BENCH_PREFILL_CHUNKS || 300000);
+const PREFILL_SOURCES = Number(env.BENCH_PREFILL_SOURCES || 15);
 const BIN_DIR = env.BENCH_BIN_DIR || path.join(ROOT, 'build/release/bench');
 const RUNS = Number(env.BENCH_RUNS || 5);
 const SERIES = env.BENCH_SERIES === '1';
@@ -172,7 +180,7 @@ const r2 = (x) => Math.round(x * 100) / 100;
 const r3 = (x) => Math.round(x * 1000) / 1000;
 
 const own = (b) => b.ms.total - b.ms.fetch - b.ms.embed;
-const dbMs = (b) => b.ms.load + b.ms.dedup + b.ms.commit;
+const dbMs = (b) => b.ms.load + b.ms.items + b.ms.dedup + b.ms.commit + b.ms.sweep;
 
 function summary(batches, wallMs) {
   const fetched = batches.filter((b) => b.items > 0);
@@ -186,7 +194,11 @@ function summary(batches, wallMs) {
   stages.database = r3(mean(per(dbMs)));
   stages.other = r3(mean(per((b) => b.ms.total - STAGES.slice(0, -1).reduce((t, s) => t + b.ms[s], 0))));
   const first = fetched.slice(0, EDGE);
+  const mid = fetched.slice(Math.max(0, Math.floor(fetched.length / 2 - EDGE / 2)), Math.floor(fetched.length / 2 + EDGE / 2));
   const last = fetched.slice(-EDGE);
+  // Per-stage medians of the first, middle and last EDGE batches.
+  const edgeStages = (part) => Object.fromEntries(['load', 'items', 'dedup', 'commit', 'total']
+    .map((k) => [k, r3(pct(part.map((b) => b.ms[k]), 50))]).concat([['own', r3(pct(part.map(own), 50))]]));
   const ratio = (f) => ({ first: r3(mean(first.map(f))), last: r3(mean(last.map(f))), ratio: r3(mean(last.map(f)) / mean(first.map(f))) });
   return {
     batches: batches.length,
@@ -201,6 +213,7 @@ function summary(batches, wallMs) {
     dbRoundTrips: { min: Math.min(...per((b) => b.dbRoundTrips)), max: Math.max(...per((b) => b.dbRoundTrips)), mean: r2(mean(per((b) => b.dbRoundTrips))) },
     embedRequests: { min: Math.min(...per((b) => b.embedRequests)), max: Math.max(...per((b) => b.embedRequests)) },
     firstVsLast: { batches: EDGE, serverTotal: ratio((b) => b.ms.total), ownCodeAndDb: ratio(own), commit: ratio((b) => b.ms.commit), client: ratio((b) => b.clientMs) },
+    edges: { first: edgeStages(first), middle: edgeStages(mid), last: edgeStages(last) },
     // Mean of each stage over consecutive tenths of the sync: the trend.
     trend: Array.from({ length: 10 }, (_, k) => {
       const part = fetched.slice(Math.floor((k * fetched.length) / 10), Math.floor(((k + 1) * fetched.length) / 10));
@@ -392,8 +405,43 @@ function micro(name) {
 // rows within one sync); TRUNCATE leaves the tables "never analyzed",
 // as on a new database.
 function emptyTables() {
-  sql(`TRUNCATE kb_chunks, kb_docs, kb_rest_cursors, kb_rest_page_validators, kb_rest_audit, kb_sources;
+  sql(`TRUNCATE kb_chunks, kb_docs, kb_rest_items, kb_rest_runs, kb_rest_cursors, kb_rest_page_validators,
+                kb_rest_audit, kb_sources;
        CHECKPOINT;`);
+}
+
+// A big database in seconds: PREFILL_SOURCES sources of other tenants with
+// PREFILL_CHUNKS chunks and items in all (no embedding stored: the
+// per-batch statements read the indexes on source_id, content_hash and
+// item_key, not the vectors), then ANALYZE, before the new source exists.
+function prefill() {
+  const per = Math.ceil(PREFILL_CHUNKS / PREFILL_SOURCES);
+  log(`prefilled: ${PREFILL_SOURCES} sources x ${per} chunks, in bulk`);
+  const t = performance.now();
+  sql(`INSERT INTO tenants (id, name)
+         SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(t), 12, '0'))::uuid, 'Prefill ' || t FROM generate_series(1, 3) t
+         ON CONFLICT DO NOTHING;
+       INSERT INTO kb_sources (tenant_id, title, config)
+         SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(s % 3 + 1), 12, '0'))::uuid, 'Prefilled ' || s,
+                '{"baseUrl": "http://127.0.0.1:9/x", "textFields": ["t"]}'
+         FROM generate_series(1, ${PREFILL_SOURCES}) s;
+       INSERT INTO kb_docs (tenant_id, source_id, title, next_chunk_idx)
+         SELECT tenant_id, id, title || ' — Sync 2026-01-01', ${per} FROM kb_sources WHERE title LIKE 'Prefilled %';
+       INSERT INTO kb_chunks (tenant_id, doc_id, chunk_idx, title, content, metadata, allowed_roles, source_id, content_hash)
+         SELECT d.tenant_id, d.id, g - 1, 'Item ' || g, 'Prefilled text of item ' || g || ' of ' || d.source_id, '{}',
+                '{support,operations,admin}', d.source_id, encode(sha256(convert_to(d.source_id::text || ':' || g, 'UTF8')), 'hex')
+         FROM kb_docs d, generate_series(1, ${per}) g WHERE d.title LIKE 'Prefilled %';
+       INSERT INTO kb_rest_items (tenant_id, source_id, item_key, item_hash, chunk_hashes, title)
+         SELECT tenant_id, source_id, 'id:' || chunk_idx, '', ARRAY[content_hash], title FROM kb_chunks;
+       ANALYZE;`);
+  return { chunks: +one(`SELECT count(*) FROM kb_chunks;`), sources: PREFILL_SOURCES, loadSeconds: r2((performance.now() - t) / 1000) };
+}
+
+async function prefilledPhase() {
+  const db = prefill();
+  const s = await fullSync('prefilled', ITEMS);
+  s.prefill = db;
+  return s;
 }
 
 // The median, min and max over runs of every number in the runs' results
@@ -462,6 +510,11 @@ async function runOnce(k) {
     one.local = await fullSync('local', ITEMS);
     one.memory.local = memSummary(fcgiMemory());
   }
+  if (PHASES.includes('prefilled')) {
+    if (!PHASES.includes('local')) stackStart('local');
+    emptyTables();
+    one.prefilled = await prefilledPhase();
+  }
   if (PHASES.includes('micro')) one.micro = { chunk: micro('micro_chunk'), json: micro('micro_json') };
   return one;
 }
@@ -506,6 +559,13 @@ if (res.remote) {
 if (res.local) res.targets.push({ what: `last ${EDGE} / first ${EDGE} batches, own code + DB (local embedder)`, value: med(res.local.firstVsLast.ownCodeAndDb.ratio), target: '<= 1.2', met: med(res.local.firstVsLast.ownCodeAndDb.ratio) <= 1.2 });
 const hwms = Object.values(res.memory).map((m) => m.maxHwmMiB.max);
 if (hwms.length) res.targets.push({ what: 'peak RSS of a rest_batch process, MiB (max over runs)', value: Math.max(...hwms), target: '< 64', met: Math.max(...hwms) < 64 });
+if (res.prefilled) {
+  res.targets.push({ what: `prefilled database: last ${EDGE} / first ${EDGE} batches, own code + DB`, value: med(res.prefilled.firstVsLast.ownCodeAndDb.ratio), target: '<= 1.2', met: med(res.prefilled.firstVsLast.ownCodeAndDb.ratio) <= 1.2 });
+  if (res.local) {
+    const r = r3(med(res.prefilled.firstVsLast.ownCodeAndDb.last) / med(res.local.firstVsLast.ownCodeAndDb.last));
+    res.targets.push({ what: `prefilled / empty database, own code + DB of the last ${EDGE} batches`, value: r, target: '<= 1.3', met: r <= 1.3 });
+  }
+}
 if (res.scale) res.targets.push({ what: `per-source throughput lost with ${SOURCES} sources at once, %`, value: med(res.scale.perSourceLossPct), target: '< 20', met: med(res.scale.perSourceLossPct) < 20 });
 res.benchSeconds = r2((performance.now() - t0) / 1000);
 fs.writeFileSync(OUT, JSON.stringify(res, null, 2) + '\n');

@@ -751,6 +751,27 @@ cfg_object(struct cfg_ctx *c, struct json_object *root)
 	return cfg_finish(c);
 }
 
+/*
+ * "config is not valid JSON at line L, column C" (1-based) for the byte
+ * where the parser stopped: the operator page shows the same message
+ * while the config is typed (static/rest-sources.js configProblem).
+ */
+static void
+cfg_syntax_error(const char *json, size_t off, char *err)
+{
+	size_t	 i, line = 1, col = 1;
+
+	for (i = 0; i < off; i++) {
+		if (json[i] == '\n') {
+			line++;
+			col = 1;
+		} else
+			col++;
+	}
+	rs_errf(err, "config is not valid JSON at line %zu, column %zu", line,
+	    col);
+}
+
 enum rs_status
 cfg_parse(const char *json, size_t len, struct source_config *cfg, char *err)
 {
@@ -798,9 +819,8 @@ cfg_parse(const char *json, size_t len, struct source_config *cfg, char *err)
 		else if (jerr == json_tokener_continue)
 			rs_errf(err, "config is truncated JSON");
 		else
-			rs_errf(err, "config is not valid JSON: %s at byte %zu",
-			    json_tokener_error_desc(jerr),
-			    json_tokener_get_parse_end(tok));
+			cfg_syntax_error(json, json_tokener_get_parse_end(tok),
+			    err);
 		goto fail;
 	}
 	/* STRICT already refuses trailing garbage; this is belt and braces. */

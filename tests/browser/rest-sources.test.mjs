@@ -62,6 +62,8 @@ const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const row = (id) => page.locator(`tr[data-id="${id}"]`);
 const cellText = async (id, cls) => (await row(id).locator(`td.${cls}`).innerText()).replace(/\s+/g, ' ').trim();
 const toast = (text) => page.locator('.toast', { hasText: text });
+// The "N of M" line of the Items cell (the last run's summary follows it).
+const itemsCount = async (id) => (await row(id).locator('.items-count').innerText()).replace(/\s+/g, ' ').trim();
 
 // Hold the batch lock of a source from another session for ms.
 function holdLock(id, ms) {
@@ -186,7 +188,7 @@ test('Sync: "Syncing…" while it runs, then a toast and the row updates in plac
   const t = toast('Fetched 50 items');
   await t.waitFor();
   assert.equal(await t.locator('.toast-detail').innerText(), `${UPSTREAM}/dummyjson/products?limit=50&skip=0 → 50`);
-  await eventually(async () => (await cellText(id, 'c-items')) === '50 of 194', 'items 50 of 194');
+  await eventually(async () => (await itemsCount(id)) === '50 of 194', 'items 50 of 194');
   assert.equal(await cellText(id, 'c-status'), 'ok');
   // Chunks come with the batch answer, docs with the list fetched after it.
   await eventually(async () => (await cellText(id, 'num.c-chunks')) === '50 1 doc', 'chunks 50, 1 doc');
@@ -225,7 +227,7 @@ test('Sync to end: Stop ends the run after the current batch', async () => {
   await page.unrouteAll({ behavior: 'wait' });
   assert.equal(held.length, 1, 'no batch after Stop');
   assert.equal(cursorRow(id).items, 100);
-  await eventually(async () => (await cellText(id, 'c-items')) === '100 of 194', 'items 100 of 194');
+  await eventually(async () => (await itemsCount(id)) === '100 of 194', 'items 100 of 194');
   assert.equal(await row(id).locator('[data-action="all"]').isEnabled(), true);
 });
 
@@ -238,10 +240,12 @@ test('Sync to end waits out a 409 from another batch, then completes with 194 it
   await holding;
   const done = toast('Completed: 194 items');
   await done.waitFor({ timeout: 20000 });
-  await eventually(async () => (await cellText(id, 'c-items')) === '194 of 194', 'items 194 of 194');
-  const completed = row(id).locator('[data-action="sync"]');
-  assert.equal(await completed.innerText(), 'Completed');
-  assert.equal(await completed.isDisabled(), true);
+  await eventually(async () => (await itemsCount(id)) === '194 of 194', 'items 194 of 194');
+  // Complete: "Sync again" (a new run from the first page) instead of Sync.
+  const again = row(id).locator('[data-action="again"]');
+  assert.equal(await again.innerText(), 'Sync again');
+  assert.equal(await again.isEnabled(), true);
+  assert.equal(await row(id).locator('[data-action="sync"]').count(), 0);
   assert.equal(await row(id).locator('[data-action="all"]').count(), 0);
   assert.equal(await cellText(id, 'c-status'), 'done');
   assert.equal(await cellText(id, 'c-cursor'), 'end reached');
@@ -266,8 +270,9 @@ test('Reset asks first, then starts over and keeps the chunks', async () => {
   const cur = cursorRow(id);
   assert.deepEqual([cur.next, cur.pages, cur.items, cur.done, cur.status], [null, 0, 0, false, '']);
   assert.deepEqual(counts(id), { docs: 1, chunks: 194 });
-  await eventually(async () => (await cellText(id, 'c-items')) === '0 of 194', 'items 0 of 194');
-  assert.equal(await cellText(id, 'c-status'), 'never synced');
+  await eventually(async () => (await itemsCount(id)) === '0 of 194', 'items 0 of 194');
+  // It has synced before: it starts over, it is not "never synced".
+  assert.equal(await cellText(id, 'c-status'), 'starts over');
   assert.equal(await row(id).locator('[data-action="sync"]').innerText(), 'Sync');
   await shot('07-reset');
 });
@@ -288,10 +293,10 @@ test('History: the audit trail of the row, newest first, as text', async () => {
   }
   assert.deepEqual(rows, [
     ['Reset', 'ok', 'admin', 'started over (was at 4 pages, 194 items)'],
-    ['Sync to end', 'done', 'admin', '44 items · 44 new · HTTP 200'],
-    ['Sync to end', 'ok', 'admin', '50 items · 50 new · HTTP 200'],
-    ['Sync to end', 'ok', 'admin', '50 items · 50 new · HTTP 200'],
-    ['Sync', 'ok', 'admin', '50 items · 50 new · HTTP 200'],
+    ['Sync to end', 'done', 'admin', '44 items (44 new) → 44 chunks: 44 new · HTTP 200'],
+    ['Sync to end', 'ok', 'admin', '50 items (50 new) → 50 chunks: 50 new · HTTP 200'],
+    ['Sync to end', 'ok', 'admin', '50 items (50 new) → 50 chunks: 50 new · HTTP 200'],
+    ['Sync', 'ok', 'admin', '50 items (50 new) → 50 chunks: 50 new · HTTP 200'],
     ['Created', 'ok', 'admin', `created “${title}”`],
   ]);
   // When: relative, the exact time on hover.
@@ -308,7 +313,7 @@ test('History: the audit trail of the row, newest first, as text', async () => {
   assert.equal(await hist.getAttribute('open'), '');
   assert.equal(await entries.first().locator('.history-action').innerText(), 'Sync');
   // The items did not change: nothing chunked or embedded again.
-  assert.equal(await entries.first().locator('.history-text').innerText(), '50 items · 0 new · 50 unchanged · HTTP 200');
+  assert.equal(await entries.first().locator('.history-text').innerText(), '50 items (50 unchanged) → 0 chunks · HTTP 200');
   await hist.locator('summary').click();
   assert.equal(await hist.getAttribute('open'), null);
 });

@@ -1040,8 +1040,13 @@ function checkConfigLive() {
   const box = $('#f-config-check');
   box.textContent = p || 'Valid JSON, known keys. The server checks the values on Save.';
   box.classList.toggle('config-check-bad', Boolean(p));
-  if (p) $('#f-config').setAttribute('aria-invalid', 'true');
-  else if (!fieldOf($('#form-error').textContent) || $('#form-error').hidden) $('#f-config').removeAttribute('aria-invalid');
+  if (p) {
+    $('#f-config').setAttribute('aria-invalid', 'true');
+  } else {
+    // A server message about the config is stale once the text changed.
+    if (!$('#form-error').hidden && fieldOf($('#form-error').textContent) === 'config') showFormError(null);
+    if ($('#form-error').hidden || fieldOf($('#form-error').textContent) !== 'config') $('#f-config').removeAttribute('aria-invalid');
+  }
   return p;
 }
 

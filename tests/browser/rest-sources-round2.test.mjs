@@ -56,6 +56,11 @@ const toast = (text) => page.locator('.toast', { hasText: text });
 const auditCount = (id, action) => +one(`SELECT count(*) FROM kb_rest_audit WHERE source_id = :'p1' AND action = :'p2';`, [id, action]);
 const lastAudit = (id, action) => JSON.parse(one(`SELECT detail::text FROM kb_rest_audit WHERE source_id = :'p1' AND action = :'p2' ORDER BY id DESC LIMIT 1;`, [id, action]));
 
+function dropSource(id) {
+  sql(`DELETE FROM kb_chunks WHERE source_id = :'p1'; DELETE FROM kb_docs WHERE source_id = :'p1';
+       DELETE FROM kb_rest_cursors WHERE source_id = :'p1'; DELETE FROM kb_sources WHERE id = :'p1';`, [id]);
+}
+
 function authConfig(overrides = {}) {
   return dummyConfig({ baseUrl: `${UPSTREAM}/auth/products`, headersTemplate: { Authorization: 'Bearer {{API_KEY}}' }, requiresAuth: true, ...overrides });
 }
@@ -78,7 +83,7 @@ before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   ensureTenant();
   // Sources of earlier runs that share this host's key would be named too.
-  sql(`DELETE FROM kb_sources WHERE type = 'rest' AND tenant_id = :'p1' AND config->>'provider' = :'p2';`, [TENANT, HOST]);
+  for (const [id] of sql(`SELECT id FROM kb_sources WHERE type = 'rest' AND tenant_id = :'p1' AND config->>'provider' = :'p2';`, [TENANT, HOST])) dropSource(id);
   profile = fs.mkdtempSync(path.join(os.tmpdir(), 'restsync-chromium-'));
   ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -222,15 +227,21 @@ test('a fixed config marks the old error; the history says exactly what changed;
 
 test('toasts never take a click meant for a row, and at most two are shown', async () => {
   await page.setViewportSize({ width: 420, height: 900 });
-  for (let i = 0; i < 3; i++) await page.click('#refresh');
+  for (let i = 0; i < 3; i++) {
+    await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/backoffice/rest-sources')), page.click('#refresh')]);
+  }
+  await page.waitForTimeout(100);
   await eventually(async () => (await page.locator('.toast').count()) === 2, 'two toasts');
   const t = page.locator('.toast').last();
-  const tb = await t.boundingBox();
-  // Bring the first source's Edit button under the toast.
+  // Size the window so that the first source's Edit button sits under the
+  // newest toast (toasts are 20 px above the bottom edge).
   const btn = row(a).locator('[data-action="edit"]');
-  await btn.scrollIntoViewIfNeeded();
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await btn.waitFor();
   const bb = await btn.boundingBox();
-  await page.evaluate((dy) => window.scrollBy(0, dy), (bb.y + bb.height / 2) - (tb.y + tb.height / 2));
+  const tb = await t.boundingBox();
+  await page.setViewportSize({ width: 420, height: Math.round(bb.y + bb.height / 2 + 20 + tb.height / 2) });
+  await page.evaluate(() => window.scrollTo(0, 0));
   const b2 = await btn.boundingBox();
   const tb2 = await t.boundingBox();
   const cx = b2.x + b2.width / 2;
@@ -343,8 +354,7 @@ test('Sync again: a completed source starts a new run; after Reset it says "star
   assert.equal(await cellText(id, 'c-synced'), 'just now');
   assert.doesNotMatch(await row(id).innerText(), /never/);
   await shots('10-reset-starts-over');
-  sql(`DELETE FROM kb_chunks WHERE source_id = :'p1'; DELETE FROM kb_docs WHERE source_id = :'p1';
-       DELETE FROM kb_rest_cursors WHERE source_id = :'p1'; DELETE FROM kb_sources WHERE id = :'p1';`, [id]);
+  dropSource(id);
 });
 
 test('history: "Show more" past 10 entries; a deleted source\'s history stays reachable', async () => {
@@ -359,7 +369,7 @@ test('history: "Show more" past 10 entries; a deleted source\'s history stays re
   await eventually(async () => (await e.count()) === 10, 'ten entries');
   assert.equal(await e.first().locator('.history-text').innerText(), 'maxPages 13 → 14');
   await hist.locator('.history-more').click();
-  await eventually(async () => (await e.count()) === 18, 'all 18 entries');
+  await eventually(async () => (await e.count()) === 17, 'all 17 entries (create, 2 syncs, 14 edits)');
   assert.equal(await hist.locator('.history-more').count(), 0);
   assert.equal(await e.last().locator('.history-action').innerText(), 'Created');
   await shots('11-history-more', { full: true });
@@ -384,7 +394,4 @@ test('history: "Show more" past 10 entries; a deleted source\'s history stays re
   assert.deepEqual(pageErrors, []);
 });
 
-test('clean up the second source', () => {
-  sql(`DELETE FROM kb_chunks WHERE source_id = :'p1'; DELETE FROM kb_docs WHERE source_id = :'p1';
-       DELETE FROM kb_rest_cursors WHERE source_id = :'p1'; DELETE FROM kb_sources WHERE id = :'p1';`, [b]);
-});
+test('clean up the second source', () => dropSource(b));

@@ -113,6 +113,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "deleteMissing", cfg_bool, OFF(delete_missing), 0, 0, NULL },
 	{ "maxDeleteFraction", cfg_frac, OFF(max_delete_fraction), 0, 1,
 	    NULL },
+	{ "timeoutMs", cfg_int, OFF(timeout_ms), CFG_MIN_TIMEOUT_MS,
+	    CFG_MAX_TIMEOUT_MS, NULL },
 };
 
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -788,6 +790,7 @@ cfg_parse(const char *json, size_t len, struct source_config *cfg, char *err)
 	cfg->max_body = CFG_DEFAULT_BODY_CAP;
 	cfg->delete_missing = 1;
 	cfg->max_delete_fraction = CFG_DEFAULT_DELETE_FRACTION;
+	cfg->timeout_ms = CFG_DEFAULT_TIMEOUT_MS;
 	if (json == NULL || len > CFG_MAX_JSON) {
 		rs_errf(err, "config is missing or larger than %u bytes",
 		    CFG_MAX_JSON);

@@ -501,7 +501,8 @@ function errorCell(s) {
   return cell('Last error', `c-error${stale ? ' err-stale' : ''}`,
     stale ? h('p', { class: 'err-changed', text: 'config changed since this error' }) : null,
     where ? h('p', { class: 'err-where mono', title: where, text: where }) : null,
-    d);
+    d,
+    limitHint(s.lastError) ? h('p', { class: 'err-limit', text: limitHint(s.lastError) }) : null);
 }
 
 function actionsCell(s, busy) {
@@ -656,7 +657,20 @@ function errorDetail(r) {
   const j = r.json;
   const bits = [j.error || `HTTP ${r.status}`];
   if (j.url) bits.push(j.status ? `${j.url} (HTTP ${j.status})` : j.url);
+  const lim = limitHint(j.error);
+  if (lim) bits.push(lim);
   return bits.join('\n');
+}
+
+// Which limit an error hit, and how to change it (README: timeoutMs).
+function limitHint(msg) {
+  const m = /timed out after (\d+) ms/.exec(msg || '');
+  if (m) return `The source's request timeout (timeoutMs = ${n(+m[1])} ms) was hit: raise "timeoutMs" in the config (at most 15,000 ms).`;
+  if (/batch deadline|no time left to retry/.test(msg || '')) {
+    return 'The batch deadline (20 s, retries included) was hit: it cannot be raised; lower "timeoutMs" or "defaultPageSize".';
+  }
+  if (/exceeds \d+ bytes/.test(msg || '')) return 'The response size cap was hit: raise "maxBodyBytes" in the config (at most 64 MiB).';
+  return null;
 }
 
 async function syncToEnd(id) {

@@ -234,13 +234,14 @@ test('toasts never take a click meant for a row, and at most two are shown', asy
   await eventually(async () => (await page.locator('.toast').count()) === 2, 'two toasts');
   const t = page.locator('.toast').last();
   // Size the window so that the first source's Edit button sits under the
-  // newest toast (toasts are 20 px above the bottom edge).
+  // newest toast (toasts keep their distance to the bottom edge).
   const btn = row(a).locator('[data-action="edit"]');
   await page.evaluate(() => window.scrollTo(0, 0));
   await btn.waitFor();
   const bb = await btn.boundingBox();
   const tb = await t.boundingBox();
-  await page.setViewportSize({ width: 420, height: Math.round(bb.y + bb.height / 2 + 20 + tb.height / 2) });
+  const fromBottom = 900 - (tb.y + tb.height / 2);
+  await page.setViewportSize({ width: 420, height: Math.round(bb.y + bb.height / 2 + fromBottom) });
   await page.evaluate(() => window.scrollTo(0, 0));
   const b2 = await btn.boundingBox();
   const tb2 = await t.boundingBox();
@@ -281,19 +282,20 @@ test('templates: Link header, no provider, ask before replacing typed config, "c
   assert.equal(await page.locator('#confirm-title').innerText(), 'Replace the config with the template?');
   await shots('07-template-asks');
   await page.click('#confirm-cancel');
+  await eventually(async () => (await page.inputValue('#f-template')) === 'custom', 'the picker back on custom');
   assert.equal(await page.inputValue('#f-config'), typed);
-  assert.equal(await page.inputValue('#f-template'), 'custom');
   await page.selectOption('#f-template', 'link');
   await page.locator('#confirm-dialog[open]').waitFor();
   await page.click('#confirm-ok');
+  await eventually(async () => (await page.inputValue('#f-template')) === 'link', 'the link template');
   assert.equal(JSON.parse(await page.inputValue('#f-config')).cursorStyle, 'link');
-  assert.equal(await page.inputValue('#f-template'), 'link');
   // Escape on a changed form asks; Cancel keeps the form.
   await page.fill('#f-title', 'half-typed');
   await page.keyboard.press('Escape');
   await page.locator('#confirm-dialog[open]').waitFor();
   assert.equal(await page.locator('#confirm-title').innerText(), 'Discard your changes?');
   await page.click('#confirm-cancel');
+  await page.locator('#confirm-dialog[open]').waitFor({ state: 'detached' });
   assert.equal(await page.locator('#source-dialog[open]').count(), 1);
   assert.equal(await page.inputValue('#f-title'), 'half-typed');
   await page.click('#source-dialog .dialog-foot [data-close]');
@@ -383,10 +385,10 @@ test('history: "Show more" past 10 entries; a deleted source\'s history stays re
   await t.locator('a').click();
   await page.waitForURL(/\?audit=/);
   await page.locator('#audit-view:not([hidden])').waitFor();
-  assert.equal(await page.locator('#audit-title').innerText(), `History of “${titleA}”`);
-  assert.equal(await page.locator('#audit-sub').innerText(), `Source ${a} · deleted`);
   const ae = page.locator('#audit-body li.history-entry');
   await eventually(async () => (await ae.count()) === 10, 'the trail');
+  assert.equal(await page.locator('#audit-title').innerText(), `History of “${titleA}”`);
+  assert.equal(await page.locator('#audit-sub').innerText(), `Source ${a} · deleted`);
   assert.equal(await ae.first().locator('.history-action').innerText(), 'Deleted');
   assert.equal(await page.isHidden('#table-wrap'), true);
   await shots('12-deleted-source-history', { full: true });

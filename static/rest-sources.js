@@ -487,7 +487,7 @@ function configChangedSinceError(s) {
 // Last error: the first words, the failing URL (redacted by the server)
 // and HTTP status in the row; expanded, the full error and when.
 function errorCell(s) {
-  if (!s.lastError) return cell('Last error', 'c-error', h('span', { class: 'muted', text: '—' }));
+  if (!s.lastError) return cell('Last error', 'c-error c-error-none', h('span', { class: 'muted', text: '—' }));
   const first = s.lastError.length > 70 ? `${s.lastError.slice(0, 70)}…` : s.lastError;
   const where = [s.lastErrorUrl, s.lastHttpStatus ? `HTTP ${s.lastHttpStatus}` : null].filter(Boolean).join(' · ');
   const stale = configChangedSinceError(s);

@@ -396,4 +396,32 @@ test('history: "Show more" past 10 entries; a deleted source\'s history stays re
   assert.deepEqual(pageErrors, []);
 });
 
+test('Next cursor shows the part that changes; at 420 px cards are compact and tap targets 40 px', async () => {
+  const id = createSource(`Links ${RUN}`, {
+    baseUrl: `${UPSTREAM}/styles/links/items`, cursorStyle: 'link', pageSizeParam: 'limit', defaultPageSize: 5,
+    itemsPath: 'items', textFields: ['title'], titleField: 'title',
+  });
+  assert.equal((await lib.batch(id)).status, 200);
+  await page.click('#refresh');
+  await row(id).waitFor();
+  const cur = row(id).locator('td.c-cursor code');
+  await eventually(async () => (await cur.count()) === 1, 'the cursor');
+  const full = await cur.getAttribute('title');
+  assert.equal(full, `${UPSTREAM}/styles/links/items?limit=5&page=2`);
+  assert.equal(await cur.innerText(), '?limit=5&page=2');
+
+  await page.setViewportSize({ width: 420, height: 900 });
+  const card = await row(id).boundingBox();
+  assert.ok(card.height <= 340, `a synced card is compact (${card.height} px)`);
+  const small = await page.evaluate(() => [...document.querySelectorAll(
+    '#rows tr:not([hidden]) button, #rows tr:not([hidden]) summary, #rows tr:not([hidden]) a, .page-actions button, .page-actions input')]
+    .filter((e) => e.getClientRects().length)
+    .map((e) => { const r = e.getBoundingClientRect(); return [e.textContent.trim().slice(0, 20) || e.id, Math.round(r.width), Math.round(r.height)]; })
+    .filter(([, w, hh]) => w < 40 || hh < 40));
+  assert.deepEqual(small, [], 'every tap target is at least 40 x 40 px');
+  await shots('13-compact-cards');
+  await page.setViewportSize({ width: 1440, height: 900 });
+  dropSource(id);
+});
+
 test('clean up the second source', () => dropSource(b));

@@ -166,6 +166,21 @@ test('a second source of the tenant: the shared key is named, replacing it is a 
   await toast('Fetched 50 items').last().waitFor();
   await eventually(async () => (await cellText(a, 'c-status')) === 'ok', 'the first source ok');
   assert.deepEqual([cursorRow(a).items, cursorRow(a).http], [100, 200]);
+
+  // Replacing the shared key on purpose: tick the box, both sources use it.
+  const titleC = `Articles mirror ${RUN}`;
+  const before = one(`SELECT updated_at FROM integration_secrets WHERE tenant_id = :'p1' AND provider = :'p2';`, [TENANT, HOST]);
+  await openAdd(titleC, authConfig());
+  await page.fill('#f-apikey', 's3cret-token-123');
+  await page.locator('#f-key-shared:not([hidden])').waitFor();
+  await page.check('#f-replace-key');
+  await page.click('#f-save');
+  await toast(`Added “${titleC}”`).waitFor();
+  const c = one(`SELECT id FROM kb_sources WHERE title = :'p1';`, [titleC]);
+  assert.notEqual(one(`SELECT updated_at FROM integration_secrets WHERE tenant_id = :'p1' AND provider = :'p2';`, [TENANT, HOST]), before, 'the key was replaced');
+  await row(c).locator('[data-action="sync"]').click();
+  await eventually(async () => (await cellText(c, 'c-status')) === 'ok', 'the mirror syncs with the replaced key');
+  dropSource(c);
 });
 
 test('where it failed: the redacted URL, the HTTP status and the time in the row and the history', async () => {
@@ -202,6 +217,9 @@ test('a fixed config marks the old error; the history says exactly what changed;
   await row(b).locator('[data-action="edit"]').click();
   await page.locator('#source-dialog[open]').waitFor();
   const cfg = JSON.parse(await page.inputValue('#f-config'));
+  // The editor lists the keys in the config table's order (not jsonb's).
+  assert.deepEqual(Object.keys(cfg), ['baseUrl', 'cursorStyle', 'cursorParam', 'pageSizeParam', 'defaultPageSize', 'itemsPath',
+    'nextCursorPath', 'currentOffsetPath', 'totalPath', 'headersTemplate', 'requiresAuth', 'provider', 'textFields', 'allowedRolesOverride']);
   await page.fill('#f-config', JSON.stringify({ ...cfg, defaultPageSize: 20 }, null, 2));
   await page.click('#f-save');
   await toast(`Saved “${titleB}”`).last().waitFor();

@@ -9,22 +9,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
-const CHROMIUM = '/usr/bin/chromium';
-if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with scripts/deps.sh`);
-const { chromium } = await import('playwright-core');
+const { eventually, openPage } = await import('./harness.mjs');
 const lib = await import('../integration/lib.mjs');
 const { BASE, UPSTREAM, TENANT, ADMIN, one, sql, ensureTenant, dummyConfig, cursorRow, createSource, ROOT } = lib;
 
 const SHOTS = path.join(ROOT, 'tests/out/screenshots');
 const RUN = Date.now().toString(36);
 const HOST = new URL(UPSTREAM).hostname;
-let ctx;
+let browser;
 let page;
-let profile;
-const pageErrors = [];
+let pageErrors;
 
 // A state at both widths: 1440 px (the table) and 420 px (the cards).
 async function shots(name, { full = false } = {}) {
@@ -33,21 +29,6 @@ async function shots(name, { full = false } = {}) {
   await page.waitForTimeout(50);
   await page.screenshot({ path: path.join(SHOTS, `r2-${name}-420.png`), fullPage: full });
   await page.setViewportSize({ width: 1440, height: 900 });
-}
-
-async function eventually(fn, what, timeout = 15000) {
-  const t0 = Date.now();
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() - t0 > timeout) assert.fail(`timed out waiting for ${what} (last: ${last})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const row = (id) => page.locator(`tr[data-id="${id}"]`);
@@ -84,28 +65,13 @@ before(async () => {
   ensureTenant();
   // Sources of earlier runs that share this host's key would be named too.
   for (const [id] of sql(`SELECT id FROM kb_sources WHERE type = 'rest' AND tenant_id = :'p1' AND config->>'provider' = :'p2';`, [TENANT, HOST])) dropSource(id);
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'restsync-chromium-'));
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--no-first-run', '--disable-component-update', '--disable-sync'],
-    httpCredentials: { username: ADMIN[0], password: ADMIN[1] },
-    viewport: { width: 1440, height: 900 },
-    colorScheme: 'light',
-    locale: 'en-US',
-  });
-  page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(15000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(`${BASE}/backoffice/rest-sources`);
-  await eventually(async () => !(await page.locator('#summary').innerText()).startsWith('Loading'), 'the list');
+  browser = await openPage({ base: BASE, admin: ADMIN });
+  ({ page, pageErrors } = browser);
   await page.fill('#filter', RUN);
 });
 
 after(async () => {
-  await ctx?.close();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
 });
 
 let a;   // the first source of the tenant with a key (provider = the host)

@@ -12,50 +12,22 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
-const CHROMIUM = '/usr/bin/chromium';
-if (!fs.existsSync(CHROMIUM)) {
-  throw new Error(`\n\n*** ${CHROMIUM} is missing: the browser test cannot run. ***\n`
-    + '*** Install it with scripts/deps.sh (Debian package "chromium"). ***\n');
-}
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (e) {
-  throw new Error(`playwright-core is not installed (npm ci --prefix tests/browser): ${e.message}`);
-}
-
+const { eventually, openPage } = await import('./harness.mjs');
 const lib = await import('../integration/lib.mjs');
 const { BASE, UPSTREAM, TENANT, ADMIN, DB, one, sql, ensureTenant, dummyConfig, cursorRow, counts, ROOT } = lib;
 
 const SHOTS = path.join(ROOT, 'tests/out/screenshots');
 const RUN = Date.now().toString(36);
-let ctx;
+let browser;
 let page;
-let profile;
-const dialogs = [];
-const pageErrors = [];
-const cspErrors = [];
+let dialogs;
+let pageErrors;
+let cspErrors;
 
 async function shot(name, { full = true } = {}) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: full });
-}
-
-async function eventually(fn, what, timeout = 15000) {
-  const t0 = Date.now();
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() - t0 > timeout) assert.fail(`timed out waiting for ${what} (last: ${last})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -80,31 +52,12 @@ async function lockHeld(id) {
 before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   ensureTenant();
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'restsync-chromium-'));
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--no-first-run', '--disable-component-update', '--disable-sync'],
-    httpCredentials: { username: ADMIN[0], password: ADMIN[1] },
-    viewport: { width: 1440, height: 900 },
-    colorScheme: 'light',
-    locale: 'en-US',
-  });
-  page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(15000);
-  page.on('dialog', (d) => { dialogs.push(`${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) cspErrors.push(m.text());
-  });
-  await page.goto(`${BASE}/backoffice/rest-sources`);
-  await eventually(async () => !(await page.locator('#summary').innerText()).startsWith('Loading'), 'the list');
+  browser = await openPage({ base: BASE, admin: ADMIN });
+  ({ page, dialogs, pageErrors, cspErrors } = browser);
 });
 
 after(async () => {
-  await ctx?.close();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
 });
 
 test('the page loads under its CSP with the security headers', async () => {

@@ -1553,7 +1553,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	fr.method = "GET";
 	fr.url = w.url;
 	fr.headers = (const char *const *)w.hdrs;
-	fr.timeout_ms = BATCH_FETCH_TIMEOUT_MS;
+	fr.timeout_ms = w.cfg.timeout_ms;	/* timeoutMs (config.h) */
 	fr.max_body = w.cfg.max_body;
 	fr.check_addr = 1;
 	if ((st = add_conditional(&w, err)) != RS_OK)

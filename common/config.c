@@ -113,6 +113,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "deleteMissing", cfg_bool, OFF(delete_missing), 0, 0, NULL },
 	{ "maxDeleteFraction", cfg_frac, OFF(max_delete_fraction), 0, 1,
 	    NULL },
+	{ "timeoutMs", cfg_int, OFF(timeout_ms), CFG_MIN_TIMEOUT_MS,
+	    CFG_MAX_TIMEOUT_MS, NULL },
 };
 
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -751,6 +753,27 @@ cfg_object(struct cfg_ctx *c, struct json_object *root)
 	return cfg_finish(c);
 }
 
+/*
+ * "config is not valid JSON at line L, column C" (1-based) for the byte
+ * where the parser stopped: the operator page shows the same message
+ * while the config is typed (static/rest-sources.js configProblem).
+ */
+static void
+cfg_syntax_error(const char *json, size_t off, char *err)
+{
+	size_t	 i, line = 1, col = 1;
+
+	for (i = 0; i < off; i++) {
+		if (json[i] == '\n') {
+			line++;
+			col = 1;
+		} else
+			col++;
+	}
+	rs_errf(err, "config is not valid JSON at line %zu, column %zu", line,
+	    col);
+}
+
 enum rs_status
 cfg_parse(const char *json, size_t len, struct source_config *cfg, char *err)
 {
@@ -767,6 +790,7 @@ cfg_parse(const char *json, size_t len, struct source_config *cfg, char *err)
 	cfg->max_body = CFG_DEFAULT_BODY_CAP;
 	cfg->delete_missing = 1;
 	cfg->max_delete_fraction = CFG_DEFAULT_DELETE_FRACTION;
+	cfg->timeout_ms = CFG_DEFAULT_TIMEOUT_MS;
 	if (json == NULL || len > CFG_MAX_JSON) {
 		rs_errf(err, "config is missing or larger than %u bytes",
 		    CFG_MAX_JSON);
@@ -798,9 +822,8 @@ cfg_parse(const char *json, size_t len, struct source_config *cfg, char *err)
 		else if (jerr == json_tokener_continue)
 			rs_errf(err, "config is truncated JSON");
 		else
-			rs_errf(err, "config is not valid JSON: %s at byte %zu",
-			    json_tokener_error_desc(jerr),
-			    json_tokener_get_parse_end(tok));
+			cfg_syntax_error(json, json_tokener_get_parse_end(tok),
+			    err);
 		goto fail;
 	}
 	/* STRICT already refuses trailing garbage; this is belt and braces. */

@@ -118,9 +118,19 @@ struct source_config {
 	char		*item_id_path;		/* NULL: "id" if scalar */
 	int		 delete_missing;	/* default 1 */
 	double		 max_delete_fraction;	/* default 0.5 */
+	int		 timeout_ms;		/* one upstream attempt */
 };
 
 #define CFG_DEFAULT_DELETE_FRACTION	0.5
+/*
+ * timeoutMs: one upstream attempt (default 4 s).  At most 15 s, so that
+ * one attempt, embedding and commit still end within a batch's deadline
+ * (BATCH_DEADLINE_MS, 20 s, common/batch.h) and nginx's fastcgi_read_
+ * timeout (30 s); retries only happen while time is left.
+ */
+#define CFG_DEFAULT_TIMEOUT_MS	4000
+#define CFG_MIN_TIMEOUT_MS	100
+#define CFG_MAX_TIMEOUT_MS	15000
 
 /*
  * Parse the JSON text of a config into *cfg (zeroed first; on failure it

@@ -45,7 +45,8 @@ enum src_col {
 	COL_ID, COL_TENANT_ID, COL_TENANT_NAME, COL_TITLE, COL_ENABLED,
 	COL_CONFIG, COL_NEXT, COL_PAGES, COL_ITEMS, COL_STATUS, COL_HTTP,
 	COL_SYNCED, COL_ERROR, COL_DONE, COL_TOTAL, COL_DOCS, COL_CHUNKS,
-	COL_SECRET, COL_CREATED, COL_UPDATED, COL_RUN, COL__MAX
+	COL_SECRET, COL_CREATED, COL_UPDATED, COL_RUN, COL_ERR_URL,
+	COL_CONFIG_AT, COL__MAX
 };
 
 #define SRC_ISO(x) "to_char(" x ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -99,7 +100,19 @@ static const char *const src_stmts[SRC__MAX] = {
 	"       " SRC_ISO("s.created_at AT TIME ZONE 'UTC'") ", "
 	"       " SRC_ISO("s.updated_at AT TIME ZONE 'UTC'") ", "
 	"       (SELECT " SRC_RUN_JSON("r") " FROM kb_rest_runs r "
-	"        WHERE r.id = c.run_id) "
+	"        WHERE r.id = c.run_id), "
+	/* The failing (redacted) URL: the batch's audit row of the error. */
+	"       CASE WHEN c.last_status = 'error' THEN "
+	"         (SELECT a.detail->>'url' FROM kb_rest_audit a "
+	"          WHERE a.source_id = s.id AND a.outcome = 'error' "
+	"            AND a.action IN ('sync', 'sync-to-end', 'worker') "
+	"          ORDER BY a.at DESC, a.id DESC LIMIT 1) END, "
+	/* When the config last changed (an update whose detail names it). */
+	"       (SELECT " SRC_ISO("max(a.at) AT TIME ZONE 'UTC'") " "
+	"        FROM kb_rest_audit a WHERE a.source_id = s.id "
+	"          AND a.action = 'update' AND a.outcome = 'ok' "
+	"          AND (a.detail ? 'config' OR "
+	"               a.detail->'changed' ? 'config')) "
 	"FROM kb_sources s "
 	"JOIN tenants t ON t.id = s.tenant_id "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
@@ -116,14 +129,23 @@ static const char *const src_stmts[SRC__MAX] = {
 	"FROM tenants t WHERE t.id = $1::uuid "
 	"RETURNING id, tenant_id",
 
-	/* SRC_UPDATE: NULL parameters leave the column alone.  The
-	 * self-join reads the config as it was before (origin binding). */
-	"UPDATE kb_sources n SET title = coalesce($2::text, n.title), "
-	"    config = coalesce($3::jsonb, n.config), "
-	"    enabled = coalesce($4::boolean, n.enabled), updated_at = now() "
+	/*
+	 * SRC_UPDATE: NULL parameters leave the column alone; updated_at
+	 * moves only when a value does.  The self-join reads the row as it
+	 * was (the audit's "from").
+	 */
+	"UPDATE kb_sources s SET title = coalesce($2::text, o.title), "
+	"    config = coalesce($3::jsonb, o.config), "
+	"    enabled = coalesce($4::boolean, o.enabled), "
+	"    updated_at = CASE WHEN (coalesce($2::text, o.title), "
+	"        coalesce($3::jsonb, o.config), "
+	"        coalesce($4::boolean, o.enabled)) IS DISTINCT FROM "
+	"        (o.title, o.config, o.enabled) THEN now() "
+	"        ELSE o.updated_at END "
 	"FROM kb_sources o "
-	"WHERE n.id = $1::uuid AND n.type = 'rest' AND o.id = n.id "
-	"RETURNING n.tenant_id, n.config::text, o.config::text",
+	"WHERE s.id = $1::uuid AND s.type = 'rest' AND o.id = s.id "
+	"RETURNING s.tenant_id, s.config::text, o.title, o.config::text, "
+	"    o.enabled",
 
 	/* SRC_SECRET_PUT: bound to origin $5 (sql/007, AAD version 2). */
 	"INSERT INTO integration_secrets (tenant_id, provider, ciphertext, "
@@ -949,6 +971,9 @@ src_row_json(PGresult *r, int i)
 	json_object_object_add(o, "updatedAt", src_str(r, i, COL_UPDATED));
 	json_object_object_add(o, "lastRun", PQgetisnull(r, i, COL_RUN) ? NULL :
 	    json_tokener_parse(PQgetvalue(r, i, COL_RUN)));
+	json_object_object_add(o, "lastErrorUrl", src_str(r, i, COL_ERR_URL));
+	json_object_object_add(o, "configChangedAt",
+	    src_str(r, i, COL_CONFIG_AT));
 	return o;
 }
 
@@ -1319,11 +1344,123 @@ out:
 	return st;
 }
 
+/* {"from": a, "to": b}, takes a and b; has_a/has_b 0: that side absent. */
+static struct json_object *
+src_from_to(int has_a, struct json_object *a, int has_b,
+    struct json_object *b)
+{
+	struct json_object	*o = json_object_new_object();
+
+	if (has_a)
+		json_object_object_add(o, "from", a);
+	if (has_b)
+		json_object_object_add(o, "to", b);
+	return o;
+}
+
+/*
+ * The top-level keys of config that differ between the texts a and b
+ * (JSON equality, so key order and spacing do not count), as
+ * {key: {from, to}} ("from" absent: added, "to" absent: removed); NULL
+ * when none differ or a text does not parse.
+ */
+static struct json_object *
+src_config_diff(const char *a, const char *b)
+{
+	struct json_object	*ja, *jb, *d = NULL, *other;
+
+	ja = json_tokener_parse(a);
+	jb = json_tokener_parse(b);
+	if (!json_object_is_type(ja, json_type_object) ||
+	    !json_object_is_type(jb, json_type_object))
+		goto out;
+	d = json_object_new_object();
+	{
+		json_object_object_foreach(ja, ka, va) {
+			if (!json_object_object_get_ex(jb, ka, &other))
+				json_object_object_add(d, ka, src_from_to(1,
+				    json_object_get(va), 0, NULL));
+			else if (!json_object_equal(va, other))
+				json_object_object_add(d, ka, src_from_to(1,
+				    json_object_get(va), 1,
+				    json_object_get(other)));
+		}
+	}
+	{
+		json_object_object_foreach(jb, kb, vb) {
+			if (!json_object_object_get_ex(ja, kb, NULL))
+				json_object_object_add(d, kb, src_from_to(0,
+				    NULL, 1, json_object_get(vb)));
+		}
+	}
+	if (json_object_object_length(d) == 0) {
+		json_object_put(d);
+		d = NULL;
+	}
+out:
+	json_object_put(ja);
+	json_object_put(jb);
+	return d;
+}
+
+/*
+ * The audit detail of an update from the row SRC_UPDATE returned (new
+ * config; old title, config, enabled): {changed: [names], title: {from,
+ * to}, enabled: {from, to}, config: {key: {from, to}}, keyStored,
+ * chunksRolesUpdated}, only what really changed.  NULL when nothing did
+ * and no key was given: a no-op save is not an event.
+ */
+static struct json_object *
+src_update_detail(const struct src_input *in, PGresult *r,
+    long long roles_changed)
+{
+	struct json_object	*d, *changed, *cd = NULL;
+	int			 was_enabled;
+
+	d = json_object_new_object();
+	changed = json_object_new_array();
+	if (in->title != NULL && strcmp(in->title, PQgetvalue(r, 0, 2)) != 0) {
+		json_object_array_add(changed, json_object_new_string("title"));
+		json_object_object_add(d, "title", src_from_to(1,
+		    json_object_new_string(PQgetvalue(r, 0, 2)), 1,
+		    json_object_new_string(in->title)));
+	}
+	if (in->config != NULL && (cd = src_config_diff(PQgetvalue(r, 0, 3),
+	    PQgetvalue(r, 0, 1))) != NULL) {
+		json_object_array_add(changed,
+		    json_object_new_string("config"));
+		json_object_object_add(d, "config", cd);
+		json_object_object_add(d, "chunksRolesUpdated",
+		    json_object_new_int64(roles_changed));
+	}
+	was_enabled = strcmp(PQgetvalue(r, 0, 4), "t") == 0;
+	if (in->enabled >= 0 && in->enabled != was_enabled) {
+		json_object_array_add(changed,
+		    json_object_new_string("enabled"));
+		json_object_object_add(d, "enabled", src_from_to(1,
+		    json_object_new_boolean(was_enabled), 1,
+		    json_object_new_boolean(in->enabled)));
+	}
+	if (in->api_key != NULL) {
+		json_object_array_add(changed,
+		    json_object_new_string("apiKey"));
+		json_object_object_add(d, "keyStored",
+		    json_object_new_boolean(1));
+	}
+	if (json_object_array_length(changed) == 0) {
+		json_object_put(changed);
+		json_object_put(d);
+		return NULL;
+	}
+	json_object_object_add(d, "changed", changed);
+	return d;
+}
+
 enum rs_status
 src_update(struct src_db *db, const char *actor, const struct src_input *in,
     struct json_object **out, char *err)
 {
-	struct json_object	*d = NULL, *changed;
+	struct json_object	*d = NULL, *mv = NULL;
 	struct src_binding	 now, was;
 	unsigned char		 key[SECRET_KEYLEN];
 	PGresult		*r = NULL;
@@ -1358,8 +1495,8 @@ src_update(struct src_db *db, const char *actor, const struct src_input *in,
 	    PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), &roles_changed,
 	    err)) != RS_OK)
 		goto fail;
-	d = json_object_new_object();
 	/* The binding of the config now stored, and of the one before. */
+	mv = json_object_new_object();
 	cerr[0] = '\0';
 	if ((in->api_key != NULL || in->config != NULL) &&
 	    src_binding_of(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1),
@@ -1370,45 +1507,35 @@ src_update(struct src_db *db, const char *actor, const struct src_input *in,
 		goto fail;
 	}
 	if (in->config != NULL) {
-		if (src_binding_of(PQgetvalue(r, 0, 2),
-		    (size_t)PQgetlength(r, 0, 2), &was, cerr) != RS_OK)
+		if (src_binding_of(PQgetvalue(r, 0, 3),
+		    (size_t)PQgetlength(r, 0, 3), &was, cerr) != RS_OK)
 			memset(&was, 0, sizeof(was));
-		if ((st = src_check_move(in, &now, &was, d, err)) != RS_OK)
+		if ((st = src_check_move(in, &now, &was, mv, err)) != RS_OK)
 			goto fail;
 	}
 	if (in->api_key != NULL && (st = src_put_secret(db, key, tenant,
 	    &now, in->api_key, err)) != RS_OK)
 		goto fail;
+	/* What changed, from and to, never the key; a no-op leaves no row. */
+	d = src_update_detail(in, r, roles_changed);
 	PQclear(r);
 	r = NULL;
-	/* Which fields changed (the title's new value), never the key. */
-	changed = json_object_new_array();
-	if (in->title != NULL) {
-		json_object_array_add(changed, json_object_new_string("title"));
-		json_object_object_add(d, "title",
-		    json_object_new_string(in->title));
+	if (json_object_object_length(mv) > 0) {
+		json_object_object_foreach(mv, mk, mval) {
+			if (d == NULL)
+				d = json_object_new_object();
+			json_object_object_add(d, mk, json_object_get(mval));
+		}
 	}
-	if (in->config != NULL)
-		json_object_array_add(changed,
-		    json_object_new_string("config"));
-	if (in->enabled >= 0) {
-		json_object_array_add(changed,
-		    json_object_new_string("enabled"));
-		json_object_object_add(d, "enabled",
-		    json_object_new_boolean(in->enabled));
+	json_object_put(mv);
+	mv = NULL;
+	if (d != NULL) {
+		st = src_audit_row(db, actor, "update", in->source_id, tenant,
+		    "ok", d, err);
+		d = NULL;	/* put by src_audit_row */
+		if (st != RS_OK)
+			goto fail;
 	}
-	if (in->api_key != NULL)
-		json_object_array_add(changed,
-		    json_object_new_string("apiKey"));
-	json_object_object_add(d, "changed", changed);
-	if (in->config != NULL)
-		json_object_object_add(d, "chunksRolesUpdated",
-		    json_object_new_int64(roles_changed));
-	st = src_audit_row(db, actor, "update", in->source_id, tenant, "ok",
-	    d, err);
-	d = NULL;	/* put by src_audit_row */
-	if (st != RS_OK)
-		goto fail;
 	if ((st = src_commit(db, err)) != RS_OK)
 		goto fail;
 	OPENSSL_cleanse(key, sizeof(key));
@@ -1416,6 +1543,7 @@ src_update(struct src_db *db, const char *actor, const struct src_input *in,
 fail:
 	PQclear(r);
 	json_object_put(d);
+	json_object_put(mv);
 	src_rollback(db);
 	src_audit_failure(db, actor, "update", in->source_id, tenant, st, err);
 	OPENSSL_cleanse(key, sizeof(key));

@@ -95,7 +95,9 @@ void		 src_close(struct src_db *);
  * *out = array of source objects (id, tenantId, tenantName, title,
  * enabled, config, summary, configError, hasSecret, nextCursor,
  * pageCount, itemCount, lastStatus, lastHttpStatus, lastSyncedAt,
- * lastError, done, total, docs, chunks, createdAt, updatedAt), at most
+ * lastError, done, total, docs, chunks, createdAt, updatedAt, lastRun,
+ * lastErrorUrl: the failed request's redacted URL while lastStatus is
+ * "error", configChangedAt: the last audited edit of the config), at most
  * SRC_LIST_MAX; *truncated = 1 when there were more.  Caller puts *out.
  */
 enum rs_status	 src_list(struct src_db *, struct json_object **out,
@@ -120,8 +122,10 @@ enum rs_status	 src_create(struct src_db *, const char *actor,
 		    char *err);
 
 /*
- * Update in one transaction, audited for actor; *out = the source
- * object.  RS_ENOTFOUND.
+ * Update in one transaction, audited for actor with what really changed
+ * (title and enabled {from, to}, config {key: {from, to}}, whether a key
+ * was stored); a save that changes nothing writes no audit row and keeps
+ * updated_at.  *out = the source object.  RS_ENOTFOUND.
  */
 enum rs_status	 src_update(struct src_db *, const char *actor,
 		    const struct src_input *, struct json_object **out,

@@ -11,7 +11,8 @@ const RETRY_409_MS = 1500;      // Sync to end: wait before retrying a busy sour
 const RETRY_409_MAX = 80;       // ... at most this many times in a row
 const RUN_POLL_MS = 700;        // Sync to end: how often the run's progress is read
 const AUTO_REFRESH_MS = 20000;
-const HISTORY_LIMIT = 10;       // audit entries shown per source
+const HISTORY_STEP = 10;        // audit entries shown per source, and per "Show more"
+const HISTORY_MAX = 200;        // the endpoint's cap (SRC_AUDIT_MAX)
 
 const state = {
   sources: new Map(),   // id -> source object from GET rest-sources
@@ -21,6 +22,7 @@ const state = {
   editing: null,        // the source being edited, null when adding
   history: new Map(),   // id -> { open, entries, loading, error, seq } (the audit trail)
   loaded: false,
+  auditId: null,        // the source of the audit page (?audit=<id>), else null
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -98,19 +100,25 @@ async function api(name, body) {
 
 // ---- toasts -----------------------------------------------------------
 
-function toast(kind, title, detail) {
+const TOASTS_MAX = 2;   // on screen at once: the newest
+
+// A toast says what happened; it takes no click but on its close button
+// (and an optional link), so it never stands between the operator and a
+// row's controls.  link: { href, text }.
+function toast(kind, title, detail, link) {
   const box = $('#toasts');
   const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss' }, '×');
   const t = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
     h('div', { class: 'toast-text' },
       h('p', { class: 'toast-title', text: title }),
-      detail ? h('p', { class: 'toast-detail', text: detail }) : null),
+      detail ? h('p', { class: 'toast-detail', text: detail }) : null,
+      link ? h('p', { class: 'toast-link' }, h('a', { href: link.href, text: link.text })) : null),
     close);
   const remove = () => t.remove();
   close.addEventListener('click', remove);
   box.append(t);
-  while (box.children.length > 4) box.firstElementChild.remove();
-  setTimeout(remove, kind === 'error' ? 15000 : 7000);
+  while (box.children.length > TOASTS_MAX) box.firstElementChild.remove();
+  setTimeout(remove, kind === 'error' ? 12000 : 6000);
   return t;
 }
 
@@ -131,6 +139,7 @@ async function refresh({ quiet = false } = {}) {
   state.loaded = true;
   renderAll();
   followRunning();
+  if (state.auditId) renderAuditView();
   return true;
 }
 
@@ -189,11 +198,13 @@ function applyFilter() {
 }
 
 function statusOf(s, busy) {
-  if (busy && (busy.kind === 'sync' || busy.kind === 'all')) return ['running', 'syncing'];
+  if (busy && ['sync', 'all', 'again'].includes(busy.kind)) return ['running', 'syncing'];
   if (s.done) return ['done', 'done'];
   if (s.lastStatus === 'error') return ['error', 'error'];
   if (s.lastStatus === 'ok') return ['ok', 'ok'];
   if (s.lastStatus) return ['other', s.lastStatus];
+  // Reset keeps lastSyncedAt: the source has synced, and starts over.
+  if (s.lastSyncedAt) return ['never', 'starts over'];
   return ['never', 'never synced'];
 }
 
@@ -254,10 +265,52 @@ function runEntry(r) {
 function historyOf(id) {
   let hs = state.history.get(id);
   if (!hs) {
-    hs = { open: false, entries: null, loading: false, error: null, seq: 0 };
+    hs = { open: false, entries: null, loading: false, error: null, seq: 0, limit: HISTORY_STEP };
     state.history.set(id, hs);
   }
   return hs;
+}
+
+// A JSON value in one short line (config diffs).
+function brief(v) {
+  if (v === undefined) return '(absent)';
+  const t = JSON.stringify(v);
+  return t.length > 60 ? `${t.slice(0, 59)}…` : t;
+}
+
+// An edit as recorded: before → after of what really changed.  Entries
+// written before the diff was recorded only name the fields.
+function updateText(d) {
+  const bits = [];
+  if (d.title && typeof d.title === 'object') bits.push(`title “${d.title.from}” → “${d.title.to}”`);
+  if (d.enabled && typeof d.enabled === 'object') bits.push(d.enabled.to ? 'enabled' : 'disabled');
+  if (d.config && typeof d.config === 'object') {
+    for (const [k, c] of Object.entries(d.config)) {
+      if (!('from' in c)) bits.push(`${k} added: ${brief(c.to)}`);
+      else if (!('to' in c)) bits.push(`${k} removed (was ${brief(c.from)})`);
+      else bits.push(`${k} ${brief(c.from)} → ${brief(c.to)}`);
+    }
+  }
+  if (Array.isArray(d.changed) && d.changed.includes('apiKey')) bits.push('API key replaced');
+  if (bits.length) return bits.join(' · ');
+  return Array.isArray(d.changed) && d.changed.length ? `changed ${d.changed.join(', ')}` : 'saved, nothing changed';
+}
+
+// A batch: "5 items (3 new, 2 changed) → 33 chunks: 21 new, 12 already
+// stored · HTTP 200" (items are the API's records, chunks what they were
+// cut into).
+function batchText(d) {
+  if (d.notModified) return 'page not modified (HTTP 304)';
+  const itemBits = [[d.newItems, 'new'], [d.changedItems, 'changed'], [d.unchangedItems, 'unchanged'], [d.removedItems, 'removed']]
+    .filter(([k]) => k > 0).map(([k, w]) => `${n(k)} ${w}`);
+  const chunks = (d.inserted || 0) + (d.skipped || 0);
+  let line = plural(d.items || 0, 'item', 'items');
+  if (itemBits.length) line += ` (${itemBits.join(', ')})`;
+  line += ` → ${plural(chunks, 'chunk', 'chunks')}`;
+  if (chunks) line += `: ${n(d.inserted)} new${d.skipped ? `, ${n(d.skipped)} already stored` : ''}`;
+  const bits = [line];
+  if (d.status) bits.push(`HTTP ${d.status}`);
+  return bits.join(' · ');
 }
 
 // What an entry did, in one line of text.
@@ -268,7 +321,7 @@ function historyText(e) {
   case 'create':
     return `created “${d.title ?? ''}”${d.keyStored ? ' · API key stored' : ''}${d.enabled === false ? ' · disabled' : ''}`;
   case 'update':
-    return Array.isArray(d.changed) && d.changed.length ? `changed ${d.changed.join(', ')}` : 'saved, nothing changed';
+    return updateText(d);
   case 'reset':
     return d.before ? `started over (was at ${plural(d.before.pageCount, 'page', 'pages')}, ${plural(d.before.itemCount, 'item', 'items')})`
       : 'started over (never synced)';
@@ -280,16 +333,16 @@ function historyText(e) {
     return d.stoppedAtOnce ? 'stopped the run at once (no worker had it)' : 'asked the run to stop after the page in flight';
   case 'sweep':
     return `removed ${plural(d.removedItems, 'item', 'items')} and ${plural(d.chunksDeleted, 'chunk', 'chunks')} no longer upstream`;
-  default: {
-    if (d.notModified) return 'page not modified (HTTP 304)';
-    const bits = [plural(d.items, 'item', 'items'), `${n(d.inserted)} new`];
-    if (d.skipped) bits.push(`${n(d.skipped)} already stored`);
-    if (d.unchangedItems) bits.push(`${n(d.unchangedItems)} unchanged`);
-    if (d.changedItems) bits.push(`${n(d.changedItems)} changed`);
-    if (d.status) bits.push(`HTTP ${d.status}`);
-    return bits.join(' · ');
+  default:
+    return batchText(d);
   }
-  }
+}
+
+// Where a failed batch failed: the (redacted) URL, the HTTP status.
+function whereText(e) {
+  const d = e.detail && typeof e.detail === 'object' ? e.detail : {};
+  if (e.outcome !== 'error' || (!d.url && !d.status)) return null;
+  return [d.url, d.status ? `HTTP ${d.status}` : null].filter(Boolean).join(' · ');
 }
 
 function historyEntry(e) {
@@ -300,7 +353,8 @@ function historyEntry(e) {
       h('span', { class: 'history-actor', text: e.actor }),
       h('span', { class: 'history-action', text: ACTION_LABELS[e.action] || e.action }),
       h('span', { class: `history-outcome badge badge-${outcome}`, text: e.outcome })),
-    h('div', { class: e.outcome === 'error' ? 'history-text history-error' : 'history-text', text: historyText(e) }));
+    h('div', { class: e.outcome === 'error' ? 'history-text history-error' : 'history-text', text: historyText(e) }),
+    whereText(e) ? h('div', { class: 'history-where mono', text: whereText(e) }) : null);
 }
 
 function historyBody(id) {
@@ -314,7 +368,16 @@ function historyBody(id) {
       h('h4', { class: 'history-head', text: 'Actions' }));
   }
   if (!hs.entries.length) return [...out, h('p', { class: 'history-msg muted', text: 'Nothing recorded yet.' })];
-  return [...out, h('ol', { class: 'history-list', 'aria-label': 'Last actions, newest first' }, hs.entries.map(historyEntry))];
+  out.push(h('ol', { class: 'history-list', 'aria-label': 'Last actions, newest first' }, hs.entries.map(historyEntry)));
+  if (hs.entries.length >= hs.limit && hs.limit < HISTORY_MAX) {
+    out.push(h('button', {
+      type: 'button', class: 'btn btn-small history-more', disabled: hs.loading,
+      on: { click: () => { hs.limit = Math.min(HISTORY_MAX, hs.limit + HISTORY_STEP); loadHistory(id); } },
+    }, hs.loading ? 'Loading…' : `Show ${n(HISTORY_STEP)} more`));
+  } else if (hs.entries.length >= HISTORY_MAX) {
+    out.push(h('p', { class: 'history-msg muted', text: `The last ${n(HISTORY_MAX)} entries are shown.` }));
+  }
+  return out;
 }
 
 function historyBlock(s) {
@@ -330,8 +393,39 @@ function historyBlock(s) {
 }
 
 function renderHistory(id) {
+  if (state.auditId === id) {
+    renderAuditView();
+    return;
+  }
   const body = $('#rows').querySelector(`tr[data-id="${CSS.escape(id)}"] details.history .history-body`);
   if (body) body.replaceChildren(...historyBody(id));
+}
+
+// The audit page of one source (rest-sources?audit=<id>): its history,
+// also after the source was deleted.
+function renderAuditView() {
+  const id = state.auditId;
+  const hs = historyOf(id);
+  const live = state.sources.get(id);
+  const named = (hs.entries || []).find((e) => e.detail && typeof e.detail.title === 'string');
+  const title = live ? live.title : named ? named.detail.title : null;
+  const deleted = (hs.entries || []).some((e) => e.action === 'delete' && e.outcome === 'ok');
+  $('#audit-title').textContent = title ? `History of “${title}”` : 'History of a source';
+  $('#audit-sub').textContent = `Source ${id}${deleted ? ' · deleted' : ''}`;
+  $('#audit-body').replaceChildren(...historyBody(id));
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function openAuditView(id) {
+  state.auditId = id;
+  $('#audit-view').hidden = false;
+  $('#table-wrap').hidden = true;
+  $('.page-actions').hidden = true;
+  const hs = historyOf(id);
+  hs.open = true;
+  renderAuditView();
+  loadHistory(id);
 }
 
 async function loadHistory(id) {
@@ -339,7 +433,7 @@ async function loadHistory(id) {
   const seq = ++hs.seq;
   hs.loading = true;
   const [r, runs] = await Promise.all([
-    api(`rest-audit?sourceId=${encodeURIComponent(id)}&limit=${HISTORY_LIMIT}`),
+    api(`rest-audit?sourceId=${encodeURIComponent(id)}&limit=${hs.limit}`),
     api(`rest-runs?sourceId=${encodeURIComponent(id)}&limit=5`)]);
   if (seq !== hs.seq) return;   // a newer load is on its way
   hs.loading = false;
@@ -399,21 +493,43 @@ function itemsCell(s, busy) {
   return cell('Items', 'c-items', ...parts);
 }
 
+// The config was saved after the error happened: the error may be fixed.
+function configChangedSinceError(s) {
+  if (s.lastStatus !== 'error' || !s.configChangedAt || !s.lastSyncedAt) return false;
+  return Date.parse(s.configChangedAt) > Date.parse(s.lastSyncedAt);
+}
+
+// Last error: the first words, the failing URL (redacted by the server)
+// and HTTP status in the row; expanded, the full error and when.
 function errorCell(s) {
-  if (!s.lastError) return cell('Last error', 'c-error', h('span', { class: 'muted', text: '—' }));
+  if (!s.lastError) return cell('Last error', 'c-error c-error-none', h('span', { class: 'muted', text: '—' }));
   const first = s.lastError.length > 70 ? `${s.lastError.slice(0, 70)}…` : s.lastError;
+  const where = [s.lastErrorUrl, s.lastHttpStatus ? `HTTP ${s.lastHttpStatus}` : null].filter(Boolean).join(' · ');
+  const stale = configChangedSinceError(s);
   const d = h('details', { class: 'err' },
     h('summary', { text: first }),
+    h('dl', { class: 'err-facts' },
+      s.lastErrorUrl ? [h('dt', { text: 'URL' }), h('dd', { class: 'mono err-url', text: s.lastErrorUrl })] : null,
+      s.lastHttpStatus ? [h('dt', { text: 'HTTP' }), h('dd', { class: 'err-status', text: String(s.lastHttpStatus) })] : null,
+      s.lastSyncedAt ? [h('dt', { text: 'When' }), h('dd', { class: 'err-time', text: exactTime(s.lastSyncedAt) })] : null),
     h('pre', { class: 'err-full', text: s.lastError }));
-  return cell('Last error', 'c-error', d);
+  return cell('Last error', `c-error${stale ? ' err-stale' : ''}`,
+    stale ? h('p', { class: 'err-changed', text: 'config changed since this error' }) : null,
+    where ? h('p', { class: 'err-where mono', title: where, text: where }) : null,
+    d,
+    limitHint(s.lastError) ? h('p', { class: 'err-limit', text: limitHint(s.lastError) }) : null);
 }
 
 function actionsCell(s, busy) {
-  const running = busy && (busy.kind === 'sync' || busy.kind === 'all');
+  const running = busy && ['sync', 'all', 'again'].includes(busy.kind);
   const anyBusy = Boolean(busy);
   const btns = [];
   if (s.done) {
-    btns.push(h('button', { type: 'button', class: 'btn btn-small btn-done', disabled: true, data: { action: 'sync' } }, 'Completed'));
+    btns.push(h('button', {
+      type: 'button', class: 'btn btn-small btn-primary', data: { action: 'again' },
+      disabled: anyBusy || !s.enabled,
+      title: s.enabled ? 'Complete: start a new run from the first page' : 'The source is disabled',
+    }, busy && busy.kind === 'again' ? 'Starting over…' : 'Sync again'));
   } else {
     btns.push(h('button', {
       type: 'button', class: 'btn btn-small btn-primary', data: { action: 'sync' },
@@ -457,7 +573,7 @@ function renderRow(tr, s) {
   let next;
   if (s.done) next = h('span', { class: 'muted', text: 'end reached' });
   else if (s.nextCursor === null || s.nextCursor === undefined) next = h('span', { class: 'muted', text: 'first page' });
-  else next = h('code', { class: 'cursor', title: s.nextCursor, text: s.nextCursor });
+  else next = h('code', { class: 'cursor', title: s.nextCursor, text: cursorPart(s.nextCursor) });
 
   tr.className = `row row-${cls}`;
   tr.setAttribute('aria-busy', busy ? 'true' : 'false');
@@ -482,6 +598,18 @@ function renderRow(tr, s) {
     if (el && el.disabled) el = tr.querySelector('[data-action="stop"]:not([disabled])') || null;
     if (el && !el.disabled) el.focus();
     else tr.querySelector('button:not([disabled])')?.focus();
+  }
+}
+
+// The part of a next cursor that changes from page to page: for a URL
+// (Link header, next-URL cursors) its query, else the cursor itself.
+function cursorPart(c) {
+  if (!/^https?:\/\//i.test(c)) return c;
+  try {
+    const u = new URL(c);
+    return u.search ? u.search : u.pathname;
+  } catch {
+    return c;
   }
 }
 
@@ -544,7 +672,20 @@ function errorDetail(r) {
   const j = r.json;
   const bits = [j.error || `HTTP ${r.status}`];
   if (j.url) bits.push(j.status ? `${j.url} (HTTP ${j.status})` : j.url);
+  const lim = limitHint(j.error);
+  if (lim) bits.push(lim);
   return bits.join('\n');
+}
+
+// Which limit an error hit, and how to change it (README: timeoutMs).
+function limitHint(msg) {
+  const m = /timed out after (\d+) ms/.exec(msg || '');
+  if (m) return `The source's request timeout (timeoutMs = ${n(+m[1])} ms) was hit: raise "timeoutMs" in the config (at most 15,000 ms).`;
+  if (/batch deadline|no time left to retry/.test(msg || '')) {
+    return 'The batch deadline (20 s, retries included) was hit: it cannot be raised; lower "timeoutMs" or "defaultPageSize".';
+  }
+  if (/exceeds \d+ bytes/.test(msg || '')) return 'The response size cap was hit: raise "maxBodyBytes" in the config (at most 64 MiB).';
+  return null;
 }
 
 // Sync to end is a server-side run (POST rest-sync): a worker carries it
@@ -668,6 +809,25 @@ async function confirmSweep(id) {
   await refresh({ quiet: true });
 }
 
+// A completed source: a new run from the first page (Reset, then one
+// batch).  Docs and chunks stay; unchanged items are not embedded again.
+async function syncAgain(id) {
+  const s = state.sources.get(id);
+  if (!s || state.busy.has(id)) return;
+  setBusy(id, { kind: 'again' });
+  const r = await api('rest-sources-reset', { sourceId: id });
+  state.busy.delete(id);
+  if (!r.ok) {
+    toast('error', `Sync again of “${s.title}” failed`, r.json.error);
+    rerender(id);
+    historyChanged(id);
+    return;
+  }
+  state.sources.set(id, r.json.source);
+  rerender(id);
+  await syncOnce(id);
+}
+
 async function resetSource(id) {
   const s = state.sources.get(id);
   if (!s) return;
@@ -716,7 +876,8 @@ async function deleteSource(id) {
   state.busy.delete(id);
   if (r.ok) {
     const d = r.json.deleted;
-    toast('ok', `Deleted “${s.title}”`, `${plural(d.docs, 'doc', 'docs')} and ${plural(d.chunks, 'chunk', 'chunks')} removed`);
+    toast('ok', `Deleted “${s.title}”`, `${plural(d.docs, 'doc', 'docs')} and ${plural(d.chunks, 'chunk', 'chunks')} removed`,
+      { href: `rest-sources?audit=${encodeURIComponent(id)}`, text: 'Its history stays here' });
     state.sources.delete(id);
     state.order = state.order.filter((x) => x !== id);
     renderAll();
@@ -749,6 +910,8 @@ function confirmDialog({ title, lines, confirm, danger }) {
   });
 }
 
+// Templates carry no provider: the key of a new source is stored for the
+// baseUrl's host unless the config names a provider (keyProvider).
 const TEMPLATES = {
   offset: () => ({
     baseUrl: `${location.origin}/demo/dummyjson/products`,
@@ -776,7 +939,6 @@ const TEMPLATES = {
     hasMorePath: 'has_more',
     headersTemplate: { Authorization: 'Bearer {{API_KEY}}' },
     requiresAuth: true,
-    provider: 'example',
     textFields: ['title', 'body'],
     titleField: 'title',
   }),
@@ -791,11 +953,25 @@ const TEMPLATES = {
     totalPagesPath: 'meta.total_pages',
     queryTemplate: { api_key: '{{API_KEY}}' },
     requiresAuth: true,
-    provider: 'example',
     textFields: ['title', 'summary', 'content'],
     titleField: 'title',
   }),
+  // RFC 8288: the next page is the Link header's rel="next" (GitHub-style
+  // APIs); the body is a top-level array.
+  link: () => ({
+    baseUrl: 'https://api.example.com/v1/issues?state=all',
+    cursorStyle: 'link',
+    pageSizeParam: 'per_page',
+    defaultPageSize: 100,
+    itemsPath: '$',
+    headersTemplate: { Authorization: 'Bearer {{API_KEY}}' },
+    requiresAuth: true,
+    textFields: ['title', 'body'],
+    titleField: 'title',
+  }),
 };
+
+const templateText = (name) => JSON.stringify(TEMPLATES[name](), null, 2);
 
 async function loadTenants() {
   const r = await api('tenants');
@@ -833,6 +1009,184 @@ function showFormError(msg) {
   }
 }
 
+// ---- the source form ---------------------------------------------------
+
+// The config of the editor, or null when it is not a JSON object.
+function formConfig() {
+  try {
+    const c = JSON.parse($('#f-config').value);
+    return c && typeof c === 'object' && !Array.isArray(c) ? c : null;
+  } catch {
+    return null;
+  }
+}
+
+// A provider name from a URL's host: A-Z a-z 0-9 _ . - (config.c).
+function hostProvider(baseUrl) {
+  try {
+    const host = new URL(baseUrl).hostname.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
+    return host || null;
+  } catch {
+    return null;
+  }
+}
+
+// Does this form store or use a key (a key typed, or requiresAuth)?
+const wantsKey = (cfg) => $('#f-apikey').value !== '' || Boolean(cfg && cfg.requiresAuth);
+
+// The provider the key of this form belongs to: the config's; for a new
+// source that needs a key and names none, the baseUrl's host (Save writes
+// it into the config), so two APIs of a tenant never share a key by
+// accident; else "rest", the server's default.
+function keyProvider(cfg) {
+  if (!cfg) return null;
+  if (typeof cfg.provider === 'string' && cfg.provider) return cfg.provider;
+  if (!state.editing && wantsKey(cfg)) return hostProvider(cfg.baseUrl) || 'rest';
+  return 'rest';
+}
+
+// The other sources of the tenant whose key is tenant+provider.
+function keyUsers(tenantId, provider) {
+  const self = state.editing ? state.editing.id : null;
+  return [...state.sources.values()].filter((o) => o.id !== self && o.tenantId === tenantId
+    && (o.summary ? o.summary.provider : (o.config && o.config.provider) || 'rest') === provider);
+}
+
+function namesOf(list) {
+  const names = list.slice(0, 5).map((o) => o.title);
+  if (list.length > 5) names.push(`${n(list.length - 5)} more`);
+  return names.join(', ');
+}
+
+// Say, before saving, which other sources a typed key would replace the
+// key of; the replacement must be chosen.  Returns the users (or []).
+function updateKeyNote() {
+  const cfg = formConfig();
+  const provider = keyProvider(cfg);
+  const tenantId = state.editing ? state.editing.tenantId : $('#f-tenant').value;
+  const users = provider ? keyUsers(tenantId, provider) : [];
+  const typed = $('#f-apikey').value !== '';
+  const box = $('#f-key-shared');
+  const withKey = users.filter((o) => o.hasSecret);
+  const shared = typed && users.length > 0;
+  box.hidden = !shared;
+  if (shared) {
+    $('#f-key-shared-text').textContent = `This key is used by ${plural(users.length, 'other source', 'other sources')} `
+      + `of this tenant: ${namesOf(users)} — replacing it affects them.`;
+  } else {
+    $('#f-replace-key').checked = false;
+  }
+  const hint = $('#f-apikey-hint');
+  if (!cfg || !provider) hint.textContent = 'Write-only: stored encrypted for the tenant and the config\u2019s provider, never shown again.';
+  else if (!typed && withKey.length && !state.editing) hint.textContent = `Write-only. Provider “${provider}”: this source will use the key already stored for ${namesOf(withKey)}.`;
+  else hint.textContent = `Write-only: stored encrypted for this tenant and provider “${provider}”, never shown again.`;
+  return shared ? users : [];
+}
+
+// ---- live config check (the server's messages, before Save) -----------
+
+// Known top-level keys of a config (config.c's cfg_keys).
+const CONFIG_KEYS = new Set(['baseUrl', 'cursorStyle', 'cursorParam', 'pageSizeParam', 'defaultPageSize', 'itemsPath',
+  'nextCursorPath', 'currentOffsetPath', 'totalPath', 'hasMorePath', 'pageStart', 'totalPagesPath', 'maxPages',
+  'headersTemplate', 'queryTemplate', 'requiresAuth', 'provider', 'auth', 'textFields', 'titleField',
+  'allowedRolesOverride', 'ifNoneMatchHeader', 'ifModifiedSinceHeader', 'maxBodyBytes', 'syncIntervalMinutes',
+  'itemIdPath', 'deleteMissing', 'maxDeleteFraction', 'timeoutMs']);
+
+// The stored config (jsonb sorts keys by length) in the order of the
+// config table (README, templates), unknown keys last.
+function readableConfig(cfg) {
+  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) return cfg;
+  const order = [...CONFIG_KEYS];
+  const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
+  return Object.fromEntries(Object.entries(cfg).sort(([x], [y]) => rank(x) - rank(y)));
+}
+
+// Line and column (1-based) of a character offset.
+function lineCol(text, pos) {
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  return [line, pos - before.lastIndexOf('\n')];
+}
+
+// The message the server gives for the JSON of the editor (config.c
+// cfg_parse), or null when the syntax and keys are fine.
+function configProblem(text) {
+  const t = text.trim();
+  if (!t.startsWith('{')) return 'config: config must be a JSON object';
+  try {
+    const c = JSON.parse(text);
+    if (!c || typeof c !== 'object' || Array.isArray(c)) return 'config: config must be a JSON object';
+    for (const k of Object.keys(c)) if (!CONFIG_KEYS.has(k)) return `config: unknown key '${k.slice(0, 64)}'`;
+    return null;
+  } catch (e) {
+    const m = /position (\d+)/.exec(e.message);
+    const pos = m ? Number(m[1]) : text.length;
+    if (!m && /end of (JSON )?input|Unterminated/i.test(e.message)) return 'config: config is truncated JSON';
+    const [line, col] = lineCol(text, pos);
+    return `config: config is not valid JSON at line ${line}, column ${col}`;
+  }
+}
+
+function checkConfigLive() {
+  const p = configProblem($('#f-config').value);
+  const box = $('#f-config-check');
+  box.textContent = p || 'Valid JSON, known keys. The server checks the values on Save.';
+  box.classList.toggle('config-check-bad', Boolean(p));
+  if (p) {
+    $('#f-config').setAttribute('aria-invalid', 'true');
+  } else {
+    // A server message about the config is stale once the text changed.
+    if (!$('#form-error').hidden && fieldOf($('#form-error').textContent) === 'config') showFormError(null);
+    if ($('#form-error').hidden || fieldOf($('#form-error').textContent) !== 'config') $('#f-config').removeAttribute('aria-invalid');
+  }
+  return p;
+}
+
+// ---- open, template, close -----------------------------------------------
+
+const formValues = () => JSON.stringify([$('#f-tenant').value, $('#f-title').value, $('#f-config').value,
+  $('#f-apikey').value, $('#f-enabled').checked]);
+
+// Pick the template the editor shows, "custom" once the text is not one.
+function syncTemplatePicker() {
+  const text = $('#f-config').value;
+  const match = Object.keys(TEMPLATES).find((k) => templateText(k) === text);
+  const sel = $('#f-template');
+  if (match) sel.value = match;
+  else sel.value = state.form.edited || text !== state.form.openText ? 'custom' : '';
+  $('#f-template-custom').hidden = sel.value !== 'custom';
+  sel.dataset.prev = sel.value;
+}
+
+async function applyTemplate() {
+  const sel = $('#f-template');
+  const name = sel.value;
+  if (!TEMPLATES[name]) {
+    sel.value = sel.dataset.prev || '';
+    return;
+  }
+  const text = $('#f-config').value;
+  const handTyped = text.trim() !== '' && !Object.keys(TEMPLATES).some((k) => templateText(k) === text);
+  if (handTyped) {
+    const ok = await confirmDialog({
+      title: 'Replace the config with the template?',
+      lines: [['The config you typed is replaced by the ', h('strong', { text: sel.options[sel.selectedIndex].text }),
+        ' template. This cannot be undone.']],
+      confirm: 'Replace config',
+      danger: true,
+    });
+    if (!ok) {
+      sel.value = sel.dataset.prev || 'custom';
+      return;
+    }
+  }
+  $('#f-config').value = templateText(name);
+  state.form.edited = false;
+  syncTemplatePicker();
+  checkConfigLive();
+  updateKeyNote();
+}
+
 async function openSourceForm(id) {
   if (!state.tenants.length && !(await loadTenants())) return;
   const s = id ? state.sources.get(id) : null;
@@ -846,21 +1200,60 @@ async function openSourceForm(id) {
   $('#source-dialog-title').textContent = s ? 'Edit source' : 'Add source';
   $('#f-save').textContent = s ? 'Save changes' : 'Add source';
   $('#f-title').value = s ? s.title : '';
-  $('#f-config').value = JSON.stringify(s ? s.config : TEMPLATES.offset(), null, 2);
-  $('#f-template').value = s ? '' : 'offset';
+  const text = s ? JSON.stringify(readableConfig(s.config), null, 2) : templateText('offset');
+  $('#f-config').value = text;
+  state.form = { openText: text, edited: false, baseline: null };
   $('#f-apikey').value = '';
+  $('#f-replace-key').checked = false;
   const keySet = Boolean(s && s.hasSecret);
   $('#f-key-state').hidden = !keySet;
   $('#f-apikey').placeholder = keySet ? 'Leave empty to keep the stored key' : (s ? 'No key stored' : 'Optional');
   $('#f-enabled').checked = s ? s.enabled : true;
   showFormError(null);
+  syncTemplatePicker();
+  checkConfigLive();
+  updateKeyNote();
+  state.form.baseline = formValues();
   $('#source-dialog').showModal();
   $('#f-title').focus();
+}
+
+// Cancel, ×, Escape: a changed form asks before it is thrown away.
+async function closeSourceForm() {
+  const dlg = $('#source-dialog');
+  if (!dlg.open) return;
+  if (state.form && formValues() !== state.form.baseline) {
+    const ok = await confirmDialog({
+      title: 'Discard your changes?',
+      lines: [['What you typed in this form (the API key too) is lost.']],
+      confirm: 'Discard changes',
+      danger: true,
+    });
+    if (!ok) return;
+  }
+  $('#f-apikey').value = '';
+  dlg.close();
 }
 
 async function submitSourceForm(ev) {
   ev.preventDefault();
   const s = state.editing;
+  // A new source that needs a key and names no provider: the host's.
+  const cfg = formConfig();
+  if (!s && cfg && !(typeof cfg.provider === 'string' && cfg.provider) && wantsKey(cfg)) {
+    const p = keyProvider(cfg);
+    if (p && p !== 'rest') {
+      cfg.provider = p;
+      $('#f-config').value = JSON.stringify(cfg, null, 2);
+      syncTemplatePicker();
+    }
+  }
+  const shared = updateKeyNote();
+  if (shared.length && !$('#f-replace-key').checked) {
+    showFormError(`apiKey: this key is used by ${plural(shared.length, 'other source', 'other sources')} of this tenant `
+      + `(${namesOf(shared)}). Tick “Replace the key for them too”, or name another "provider" in the config.`);
+    return;
+  }
   const body = {
     title: $('#f-title').value,
     config: $('#f-config').value,
@@ -873,17 +1266,19 @@ async function submitSourceForm(ev) {
   save.disabled = true;
   const r = await api(s ? 'rest-sources-update' : 'rest-sources', body);
   save.disabled = false;
-  $('#f-apikey').value = '';
   if (!r.ok) {
-    showFormError(r.json.error || `HTTP ${r.status}`);
+    // Everything typed stays, the key too (in the field, in memory only).
+    const msg = r.json.error || `HTTP ${r.status}`;
+    showFormError(body.apiKey ? `${msg}\nThe API key you typed is kept: fix this and save again.` : msg);
     return;
   }
+  $('#f-apikey').value = '';
   const src = r.json.source;
   $('#source-dialog').close();
   state.sources.set(src.id, src);
   historyChanged(src.id);
   toast('ok', s ? `Saved “${src.title}”` : `Added “${src.title}”`,
-    body.apiKey ? 'The API key was stored encrypted.' : null);
+    body.apiKey ? `The API key was stored encrypted for provider “${src.summary ? src.summary.provider : 'rest'}”.` : null);
   await refresh({ quiet: true });
   const tr = $('#rows').querySelector(`tr[data-id="${CSS.escape(src.id)}"]`);
   if (tr) {
@@ -920,6 +1315,7 @@ function onRowClick(ev) {
   }
   case 'edit': openSourceForm(id); break;
   case 'reset': resetSource(id); break;
+  case 'again': syncAgain(id); break;
   case 'sweep': confirmSweep(id); break;
   case 'delete': deleteSource(id); break;
   default: break;
@@ -936,19 +1332,29 @@ function init() {
   $('#add-empty').addEventListener('click', () => openSourceForm(null));
   $('#source-form').addEventListener('submit', submitSourceForm);
   for (const b of document.querySelectorAll('#source-dialog [data-close]')) {
-    b.addEventListener('click', () => $('#source-dialog').close());
+    b.addEventListener('click', closeSourceForm);
   }
-  $('#f-template').addEventListener('change', (ev) => {
-    const t = TEMPLATES[ev.target.value];
-    if (t) $('#f-config').value = JSON.stringify(t(), null, 2);
+  $('#source-dialog').addEventListener('cancel', (ev) => {
+    ev.preventDefault();
+    closeSourceForm();
   });
+  $('#f-template').addEventListener('change', applyTemplate);
+  $('#f-config').addEventListener('input', () => {
+    state.form.edited = true;
+    syncTemplatePicker();
+    checkConfigLive();
+    updateKeyNote();
+  });
+  for (const sel of ['#f-apikey', '#f-tenant']) $(sel).addEventListener('input', updateKeyNote);
   $('#f-format').addEventListener('click', () => {
-    try {
-      $('#f-config').value = JSON.stringify(JSON.parse($('#f-config').value), null, 2);
-      showFormError(null);
-    } catch (e) {
-      showFormError(`config: not valid JSON (${e.message})`);
+    const p = configProblem($('#f-config').value);
+    if (p) {
+      showFormError(p);
+      return;
     }
+    $('#f-config').value = JSON.stringify(JSON.parse($('#f-config').value), null, 2);
+    showFormError(null);
+    syncTemplatePicker();
   });
   // Relative times tick; the list follows changes made elsewhere.
   setInterval(() => {
@@ -958,6 +1364,8 @@ function init() {
     if (document.visibilityState === 'visible' && state.busy.size === 0 &&
         !document.querySelector('dialog[open]')) refresh({ quiet: true });
   }, AUTO_REFRESH_MS);
+  const audit = new URLSearchParams(location.search).get('audit');
+  if (audit && UUID_RE.test(audit)) openAuditView(audit);
   refresh();
 }
 

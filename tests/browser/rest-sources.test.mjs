@@ -12,50 +12,22 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
-const CHROMIUM = '/usr/bin/chromium';
-if (!fs.existsSync(CHROMIUM)) {
-  throw new Error(`\n\n*** ${CHROMIUM} is missing: the browser test cannot run. ***\n`
-    + '*** Install it with scripts/deps.sh (Debian package "chromium"). ***\n');
-}
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (e) {
-  throw new Error(`playwright-core is not installed (npm ci --prefix tests/browser): ${e.message}`);
-}
-
+const { eventually, openPage } = await import('./harness.mjs');
 const lib = await import('../integration/lib.mjs');
 const { BASE, UPSTREAM, TENANT, ADMIN, DB, one, sql, ensureTenant, dummyConfig, cursorRow, counts, ROOT } = lib;
 
 const SHOTS = path.join(ROOT, 'tests/out/screenshots');
 const RUN = Date.now().toString(36);
-let ctx;
+let browser;
 let page;
-let profile;
-const dialogs = [];
-const pageErrors = [];
-const cspErrors = [];
+let dialogs;
+let pageErrors;
+let cspErrors;
 
 async function shot(name, { full = true } = {}) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: full });
-}
-
-async function eventually(fn, what, timeout = 15000) {
-  const t0 = Date.now();
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() - t0 > timeout) assert.fail(`timed out waiting for ${what} (last: ${last})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const esc = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -70,6 +42,8 @@ const cellText = async (id, cls) => (await row(id).locator(`td.${cls}`).evaluate
   return t;
 })).replace(/\s+/g, ' ').trim();
 const toast = (text) => page.locator('.toast', { hasText: text });
+// The "N of M" line of the Items cell (the last run's summary follows it).
+const itemsCount = async (id) => (await row(id).locator('.items-count').innerText()).replace(/\s+/g, ' ').trim();
 
 // Hold the batch lock of a source from another session for ms.
 function holdLock(id, ms) {
@@ -86,31 +60,12 @@ async function lockHeld(id) {
 before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   ensureTenant();
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'restsync-chromium-'));
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--no-first-run', '--disable-component-update', '--disable-sync'],
-    httpCredentials: { username: ADMIN[0], password: ADMIN[1] },
-    viewport: { width: 1440, height: 900 },
-    colorScheme: 'light',
-    locale: 'en-US',
-  });
-  page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(15000);
-  page.on('dialog', (d) => { dialogs.push(`${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) cspErrors.push(m.text());
-  });
-  await page.goto(`${BASE}/backoffice/rest-sources`);
-  await eventually(async () => !(await page.locator('#summary').innerText()).startsWith('Loading'), 'the list');
+  browser = await openPage({ base: BASE, admin: ADMIN });
+  ({ page, dialogs, pageErrors, cspErrors } = browser);
 });
 
 after(async () => {
-  await ctx?.close();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
 });
 
 test('the page loads under its CSP with the security headers', async () => {
@@ -194,7 +149,7 @@ test('Sync: "Syncing…" while it runs, then a toast and the row updates in plac
   const t = toast('Fetched 50 items');
   await t.waitFor();
   assert.equal(await t.locator('.toast-detail').innerText(), `${UPSTREAM}/dummyjson/products?limit=50&skip=0 → 50`);
-  await eventually(async () => (await cellText(id, 'c-items')) === '50 of 194', 'items 50 of 194');
+  await eventually(async () => (await itemsCount(id)) === '50 of 194', 'items 50 of 194');
   assert.equal(await cellText(id, 'c-status'), 'ok');
   // Chunks come with the batch answer, docs with the list fetched after it.
   await eventually(async () => (await cellText(id, 'num.c-chunks')) === '50 1 doc', 'chunks 50, 1 doc');
@@ -266,10 +221,12 @@ test('Sync to end waits out a 409 from another batch, then completes with 194 it
   await holding;
   const done = toast('Completed: 194 items');
   await done.waitFor({ timeout: 20000 });
-  await eventually(async () => (await cellText(id, 'c-items')) === '194 of 194', 'items 194 of 194');
-  const completed = row(id).locator('[data-action="sync"]');
-  assert.equal(await completed.innerText(), 'Completed');
-  assert.equal(await completed.isDisabled(), true);
+  await eventually(async () => (await itemsCount(id)) === '194 of 194', 'items 194 of 194');
+  // Complete: "Sync again" (a new run from the first page) instead of Sync.
+  const again = row(id).locator('[data-action="again"]');
+  assert.equal(await again.innerText(), 'Sync again');
+  assert.equal(await again.isEnabled(), true);
+  assert.equal(await row(id).locator('[data-action="sync"]').count(), 0);
   assert.equal(await row(id).locator('[data-action="all"]').count(), 0);
   assert.equal(await cellText(id, 'c-status'), 'done');
   assert.equal(await cellText(id, 'c-cursor'), 'end reached');
@@ -294,8 +251,9 @@ test('Reset asks first, then starts over and keeps the chunks', async () => {
   const cur = cursorRow(id);
   assert.deepEqual([cur.next, cur.pages, cur.items, cur.done, cur.status], [null, 0, 0, false, '']);
   assert.deepEqual(counts(id), { docs: 1, chunks: 194 });
-  await eventually(async () => (await cellText(id, 'c-items')) === '0 of 194', 'items 0 of 194');
-  assert.equal(await cellText(id, 'c-status'), 'never synced');
+  await eventually(async () => (await itemsCount(id)) === '0 of 194', 'items 0 of 194');
+  // It has synced before: it starts over, it is not "never synced".
+  assert.equal(await cellText(id, 'c-status'), 'starts over');
   assert.equal(await row(id).locator('[data-action="sync"]').innerText(), 'Sync');
   await shot('07-reset');
 });
@@ -321,7 +279,7 @@ test('History: the audit trail of the row, newest first, as text', async () => {
   assert.deepEqual(rows[0], ['Reset', 'ok', 'admin', 'started over (was at 4 pages, 194 items)']);
   const done = rows.find((r) => r[0] === 'Run page' && r[1] === 'done');
   assert.match(done[2], /^worker@/);
-  assert.equal(done[3], '44 items · 44 new · HTTP 200');
+  assert.equal(done[3], '44 items (44 new) → 44 chunks: 44 new · HTTP 200');
   assert.ok(rows.some((r) => r[0] === 'Sync to end started' && r[2] === 'admin' && /^started a run/.test(r[3])));
   // When: relative, the exact time on hover.
   const t = entries.first().locator('time');
@@ -337,7 +295,7 @@ test('History: the audit trail of the row, newest first, as text', async () => {
   assert.equal(await hist.getAttribute('open'), '');
   assert.equal(await entries.first().locator('.history-action').innerText(), 'Sync');
   // The items did not change: nothing chunked or embedded again.
-  assert.equal(await entries.first().locator('.history-text').innerText(), '50 items · 0 new · 50 unchanged · HTTP 200');
+  assert.equal(await entries.first().locator('.history-text').innerText(), '50 items (50 unchanged) → 0 chunks · HTTP 200');
   await hist.locator('summary').click();
   assert.equal(await hist.getAttribute('open'), null);
 });

@@ -41,6 +41,20 @@ test('items path not an array', () => faultThenRecover('/fault/notarray', {}, /i
 test('body larger than the cap', () => faultThenRecover('/fault/big', {}, /exceeds 16777216 bytes/));
 test('JSON nested 100,000 deep', () => faultThenRecover('/fault/deep', {}, /nested deeper/));
 test('upstream slower than the 4 s timeout', () => faultThenRecover('/fault/slow', {}, /timed out after 4000 ms/));
+test('timeoutMs: a source waits as long as its config says, and says which limit it hit', async () => {
+  // /page/slow/products answers after 1.5 s: too slow for 500 ms ...
+  const id = createSource('Slow with timeoutMs', dummyConfig({
+    baseUrl: `${UPSTREAM}/page/slow/products`, queryTemplate: { ms: '1500' }, timeoutMs: 500,
+  }));
+  const r = await batch(id);
+  assert.equal(r.status, 502, r.text);
+  assert.match(r.json.error, /timed out after 500 ms/);
+  // ... in time for 3 s.
+  sql(`UPDATE kb_sources SET config = jsonb_set(config, '{timeoutMs}', '3000') WHERE id = :'p1';`, [id]);
+  const ok = await batch(id);
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.json.items, 50);
+});
 test('redirect to another origin is refused', () => faultThenRecover('/fault/redirect-away', {}, /another origin/));
 test('connection refused', () => faultThenRecover('', { baseUrl: 'http://127.0.0.1:1/x' }, /connect|refused/i));
 

@@ -182,6 +182,8 @@ test('create: bad input is a clear 4xx and changes nothing', async () => {
     [{ body: { ...good, config: dummyConfig({ baseUrl: 'file:///etc/passwd' }) } }, 400, /config: 'baseUrl' must be an absolute http or https URL/],
     [{ body: { ...good, config: dummyConfig({ defaultPageSize: 0 }) } }, 400, /config: 'defaultPageSize'/],
     [{ body: { ...good, config: dummyConfig({ color: 'red' }) } }, 400, /config: unknown key 'color'/],
+    [{ body: { ...good, config: '{\n  "baseUrl": "https://example.com/x",\n}' } }, 400, /^config: config is not valid JSON at line 3, column 1$/],
+    [{ body: { ...good, config: dummyConfig({ timeoutMs: 15001 }) } }, 400, /config: 'timeoutMs' must be an integer between 100 and 15000/],
     [{ body: { ...good, apiKey: 'a\nb' } }, 400, /'apiKey'/],
     [{ body: { ...good, enabled: 'yes' } }, 400, /'enabled' must be true or false/],
     [{ body: { ...good, owner: 'me' } }, 400, /unknown field 'owner'/],

@@ -337,7 +337,7 @@ test('audit: create, update, sync, sync to end, reset (also refused) and delete,
   }
   const [c, u, s1, t1, t2, t3, re, reBusy, d] = rows.map((r) => r.detail);
   assert.deepEqual(c, { title: `Audited ${RUN}`, enabled: true, provider, keyStored: true });
-  assert.deepEqual(u, { title: `Audited ${RUN} (2)`, changed: ['title', 'apiKey'] });
+  assert.deepEqual(u, { title: { from: `Audited ${RUN}`, to: `Audited ${RUN} (2)` }, keyStored: true, changed: ['title', 'apiKey'] });
   assert.deepEqual([s1.items, s1.inserted, s1.status, s1.next], [50, 50, 200, '50']);
   assert.deepEqual([t1.items, t2.items, t3.items, t3.done, t3.inserted], [50, 50, 44, true, 44]);
   for (const b of [s1, t1, t2, t3]) {

@@ -80,6 +80,8 @@ static const struct cfg_row {
 	{ CFG("\"cursorParam\":\"page[after]\",\"pageSizeParam\":"
 	  "\"page[size]\""), RS_OK, NULL },
 	{ CFG("\"queryTemplate\":{\"key\":\"a=b&c#d\"}"), RS_OK, NULL },
+	{ CFG("\"timeoutMs\":100"), RS_OK, NULL },
+	{ CFG("\"timeoutMs\":15000"), RS_OK, NULL },
 
 	/* Not a config at all. */
 	{ "", RS_EINPUT, "JSON object" },
@@ -92,7 +94,13 @@ static const struct cfg_row {
 	{ "{" MIN, RS_EINPUT, "truncated" },
 	{ "{" MIN "} x", RS_EINPUT, "not valid JSON" },
 	{ "{" MIN "}{}", RS_EINPUT, "not valid JSON" },
-	{ "{" MIN ",}", RS_EINPUT, "not valid JSON" },
+	{ "{" MIN ",}", RS_EINPUT, "not valid JSON at line 1, column " },
+	{ "{\n" MIN ",\n}", RS_EINPUT, "not valid JSON at line 3, column 1" },
+	{ CFG("\"timeoutMs\":99"), RS_EINPUT,
+	  "'timeoutMs' must be an integer between 100 and 15000" },
+	{ CFG("\"timeoutMs\":15001"), RS_EINPUT,
+	  "'timeoutMs' must be an integer between 100 and 15000" },
+	{ CFG("\"timeoutMs\":\"5000\""), RS_EINPUT, "'timeoutMs'" },
 	{ "{" MIN "}/*c*/", RS_EINPUT, "not valid JSON" },
 	{ "{\"a\":\"\xff\"}", RS_EINPUT, "not valid JSON" },
 	{ CFG("\"headersTemplate\":{\"a\":[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]}"),

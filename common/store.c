@@ -1473,64 +1473,93 @@ store_exec1(struct store *st, enum stmt s, int n, const char *const *v,
 	return RS_OK;
 }
 
+/* A source as rest-sync and rest-sync-stop see it (STMT_RUN_CHECK). */
+struct run_check {
+	int	 locked;	/* the batch lock, for this transaction */
+	int	 enabled;
+	int	 server;	/* the cursor's run is server-side */
+	int	 done;
+	int	 first;		/* the cursor is at the first page */
+	char	 run[37];	/* the cursor's run, "" none */
+	char	 status[16];
+};
+
+/* Begin a transaction and read the source; RS_ENOTFOUND (rolled back). */
+static enum rs_status
+store_run_check(struct store *st, const char *source_id, char tenant_id[37],
+    struct run_check *c, char *err)
+{
+	PGresult	*r;
+	const char	*v[1] = { source_id };
+	enum rs_status	 rc;
+
+	memset(c, 0, sizeof(*c));
+	tenant_id[0] = '\0';
+	if ((rc = store_tx(st, STORE_BEGIN, err)) != RS_OK)
+		return rc;
+	if ((r = run(st, STMT_RUN_CHECK, 1, NULL, v, NULL, NULL, RETRY_NEVER,
+	    err)) == NULL) {
+		(void)store_tx(st, STORE_ROLLBACK, NULL);
+		return RS_EDB;
+	}
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		(void)store_tx(st, STORE_ROLLBACK, NULL);
+		rs_errf(err, "no such source");
+		return RS_ENOTFOUND;
+	}
+	c->locked = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	c->enabled = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	(void)snprintf(tenant_id, 37, "%s", PQgetvalue(r, 0, 2));
+	(void)snprintf(c->run, sizeof(c->run), "%s", PQgetvalue(r, 0, 3));
+	(void)snprintf(c->status, sizeof(c->status), "%s",
+	    PQgetvalue(r, 0, 4));
+	c->server = strcmp(PQgetvalue(r, 0, 5), "t") == 0;
+	c->done = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
+	c->first = strcmp(PQgetvalue(r, 0, 7), "t") == 0;
+	PQclear(r);
+	return RS_OK;
+}
+
 enum rs_status
 store_run_start(struct store *st, const char *source_id, const char *actor,
     char run_id[37], char tenant_id[37], int *restarted, char *err)
 {
-	PGresult	*r = NULL;
-	const char	*v[5];
-	char		 status[16], cur[37];
-	int		 server, done, first, rows;
-	enum rs_status	 rc;
+	struct run_check	 c;
+	const char		*v[5];
+	int			 first, rows;
+	enum rs_status		 rc;
 
-	run_id[0] = tenant_id[0] = '\0';
+	run_id[0] = '\0';
 	*restarted = 0;
-	if ((rc = store_tx(st, STORE_BEGIN, err)) != RS_OK)
+	if ((rc = store_run_check(st, source_id, tenant_id, &c, err)) != RS_OK)
 		return rc;
-	v[0] = source_id;
-	if ((r = run(st, STMT_RUN_CHECK, 1, NULL, v, NULL, NULL, RETRY_NEVER,
-	    err)) == NULL) {
-		rc = RS_EDB;
-		goto fail;
-	}
-	if (PQntuples(r) != 1) {
-		rs_errf(err, "no such source");
-		rc = RS_ENOTFOUND;
-		goto fail;
-	}
-	(void)snprintf(tenant_id, 37, "%s", PQgetvalue(r, 0, 2));
-	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+	rc = RS_EBUSY;
+	if (!c.locked) {
 		rs_errf(err, "a batch for this source is already running");
-		rc = RS_EBUSY;
 		goto fail;
 	}
-	if (strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
+	if (!c.enabled) {
 		rs_errf(err, "source is disabled; enable it to sync");
 		rc = RS_EDISABLED;
 		goto fail;
 	}
-	(void)snprintf(cur, sizeof(cur), "%s", PQgetvalue(r, 0, 3));
-	(void)snprintf(status, sizeof(status), "%s", PQgetvalue(r, 0, 4));
-	server = strcmp(PQgetvalue(r, 0, 5), "t") == 0;
-	done = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
-	first = strcmp(PQgetvalue(r, 0, 7), "t") == 0;
-	PQclear(r);
-	r = NULL;
-	if (strcmp(status, "running") == 0 && server) {
+	if (strcmp(c.status, "running") == 0 && c.server) {
 		rs_errf(err, "a run of this source is already going (run %s)",
-		    cur);
-		rc = RS_EBUSY;
+		    c.run);
 		goto fail;
 	}
-	if (done) {
+	first = c.first;
+	v[0] = source_id;
+	if (c.done) {
 		if ((rc = store_exec1(st, STMT_RUN_RESTART, 1, v, NULL, 0,
 		    NULL, err)) != RS_OK)
 			goto fail;
 		*restarted = 1;
 		first = 1;
-	} else if (strcmp(status, "running") == 0 ||
-	    strcmp(status, "failed") == 0) {
-		v[0] = cur;
+	} else if (strcmp(c.status, "running") == 0 ||
+	    strcmp(c.status, "failed") == 0) {
+		v[0] = c.run;
 		if ((rc = store_exec1(st, STMT_RUN_TAKEOVER, 1, v, run_id, 37,
 		    &rows, err)) != RS_OK)
 			goto fail;
@@ -1551,7 +1580,6 @@ store_run_start(struct store *st, const char *source_id, const char *actor,
 		goto fail;
 	return RS_OK;
 fail:
-	PQclear(r);
 	(void)store_tx(st, STORE_ROLLBACK, NULL);
 	run_id[0] = '\0';
 	return rc;
@@ -1561,31 +1589,17 @@ enum rs_status
 store_run_stop(struct store *st, const char *source_id, const char *actor,
     char run_id[37], char tenant_id[37], int *now, char *err)
 {
-	PGresult	*r = NULL;
-	const char	*v[2];
-	char		 unclaimed[8];
-	int		 rows;
-	enum rs_status	 rc;
+	struct run_check	 c;
+	const char		*v[2];
+	char			 unclaimed[8];
+	int			 rows = 0;
+	enum rs_status		 rc;
 
-	run_id[0] = tenant_id[0] = '\0';
+	run_id[0] = '\0';
 	*now = 0;
-	if ((rc = store_tx(st, STORE_BEGIN, err)) != RS_OK)
+	if ((rc = store_run_check(st, source_id, tenant_id, &c, err)) != RS_OK)
 		return rc;
-	v[0] = source_id;
-	if ((r = run(st, STMT_RUN_CHECK, 1, NULL, v, NULL, NULL, RETRY_NEVER,
-	    err)) == NULL) {
-		rc = RS_EDB;
-		goto fail;
-	}
-	if (PQntuples(r) != 1) {
-		rs_errf(err, "no such source");
-		rc = RS_ENOTFOUND;
-		goto fail;
-	}
-	(void)snprintf(tenant_id, 37, "%s", PQgetvalue(r, 0, 2));
-	(void)snprintf(run_id, 37, "%s", PQgetvalue(r, 0, 3));
-	PQclear(r);
-	r = NULL;
+	(void)snprintf(run_id, 37, "%s", c.run);
 	v[0] = run_id;
 	unclaimed[0] = '\0';
 	if (run_id[0] == '\0' || (rc = store_exec1(st, STMT_RUN_STOP, 1, v,
@@ -1605,7 +1619,6 @@ store_run_stop(struct store *st, const char *source_id, const char *actor,
 	}
 	return RS_OK;
 fail:
-	PQclear(r);
 	(void)store_tx(st, STORE_ROLLBACK, NULL);
 	run_id[0] = '\0';
 	return rc;

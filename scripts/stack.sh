@@ -203,13 +203,19 @@ start_workers() {
 		pidf=$RS_VAR/run/workers/worker-$i.pid
 		touch "$RS_VAR/log/worker-$i.log"
 		chown "$RUNUSER" "$RS_VAR/log/worker-$i.log" 2>/dev/null || true
+		url=$(app_url)
+		log_f=$RS_VAR/log/worker-$i.log
+		# A subshell whose own descriptors go to the log first (exec),
+		# so that no process started here holds this script's output.
 		# shellcheck disable=SC2086
-		as_user env DATABASE_URL="$(app_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
-		    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
-		    RESTSYNC_WORKER_SCHEDULE="${RS_WORKER_SCHEDULE:-1}" \
-		    $key_env \
-		    setsid sh -c 'echo $$ >"$1"; exec "$0" worker' "$cli" "$pidf" \
-		    </dev/null >>"$RS_VAR/log/worker-$i.log" 2>&1 &
+		(
+			exec </dev/null >>"$log_f" 2>&1
+			as_user env DATABASE_URL="$url" RESTSYNC_DATA_DIR="$ROOT/data" \
+			    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
+			    RESTSYNC_WORKER_SCHEDULE="${RS_WORKER_SCHEDULE:-1}" \
+			    $key_env \
+			    setsid sh -c 'echo $$ >"$1"; exec "$0" worker' "$cli" "$pidf"
+		) &
 		i=$((i + 1))
 	done
 	# The pid files are written by the started shells.  Nothing started

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "config.h"
 #include "inspect.h"
 
 #define OID_UUIDARRAY	2951
@@ -30,6 +31,7 @@ enum insp_stmt {
 	INSP_VEC_TENANT,
 	INSP_HITS,
 	INSP_SECRET,
+	INSP_PREVIEW_SOURCE,
 	INSP__MAX
 };
 
@@ -110,6 +112,12 @@ static const char *const insp_stmts[INSP__MAX] = {
 	"LEFT JOIN integration_secrets s ON s.tenant_id = t.id "
 	"      AND s.provider = $2::text "
 	"WHERE t.id = $1::uuid",
+	/* INSP_PREVIEW_SOURCE */
+	"SELECT s.tenant_id, s.title, s.config::text, c.next_cursor, "
+	"       coalesce(c.done, false), coalesce(c.page_count, 0), "
+	"       coalesce(c.item_count, 0) "
+	"FROM kb_sources s LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
+	"WHERE s.id = $1::uuid AND s.type = 'rest'",
 };
 
 struct insp_db {
@@ -969,7 +977,7 @@ insp_bytes(PGresult *r, int col, size_t *len)
 	return p;
 }
 
-enum rs_status
+static enum rs_status
 insp_tenant_secret(struct insp_db *db, const char *tenant_id,
     const char *provider, unsigned char **ct, size_t *ctlen,
     unsigned char **nonce, size_t *noncelen, char *err)
@@ -999,4 +1007,96 @@ insp_tenant_secret(struct insp_db *db, const char *tenant_id,
 out:
 	PQclear(r);
 	return st;
+}
+
+/* The source's tenant, title, config and (when config is NULL) cursor. */
+static enum rs_status
+insp_preview_source(struct insp_db *db, const char *id, const char *config,
+    struct insp_preview *pv, char *err)
+{
+	PGresult	*r;
+	const char	*v[1] = { id };
+	enum rs_status	 st = RS_ENOMEM;
+
+	if ((r = insp_run(db, INSP_PREVIEW_SOURCE, 1, v, 0, err)) == NULL)
+		return RS_EDB;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		rs_errf(err, "no such source");
+		return RS_ENOTFOUND;
+	}
+	(void)snprintf(pv->tenant_id, sizeof(pv->tenant_id), "%s",
+	    PQgetvalue(r, 0, 0));
+	if ((pv->title = strdup(PQgetvalue(r, 0, 1))) == NULL ||
+	    (pv->config = strdup(config != NULL ? config :
+	    PQgetvalue(r, 0, 2))) == NULL)
+		goto out;
+	/* The source's next page, unless the config is a new one or the
+	 * source is done (then its first page). */
+	if (config == NULL && strcmp(PQgetvalue(r, 0, 4), "t") != 0) {
+		if (!PQgetisnull(r, 0, 3) &&
+		    (pv->cursor = strdup(PQgetvalue(r, 0, 3))) == NULL)
+			goto out;
+		pv->pages_before = atoi(PQgetvalue(r, 0, 5));
+		pv->items_before = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
+	}
+	st = RS_OK;
+out:
+	if (st != RS_OK)
+		rs_errf(err, "out of memory");
+	PQclear(r);
+	return st;
+}
+
+enum rs_status
+insp_preview_load(struct insp_db *db, const char *source_id,
+    const char *tenant_id, const char *config, const char *title,
+    struct insp_preview *pv, char *err)
+{
+	struct source_config	 cfg;
+	char			 cerr[RS_ERRLEN];
+	enum rs_status		 st;
+
+	memset(pv, 0, sizeof(*pv));
+	if (source_id != NULL && *source_id != '\0')
+		st = insp_preview_source(db, source_id, config, pv, err);
+	else {
+		(void)snprintf(pv->tenant_id, sizeof(pv->tenant_id), "%s",
+		    tenant_id);
+		pv->title = strdup(title != NULL ? title : "Preview");
+		pv->config = config != NULL ? strdup(config) : NULL;
+		st = pv->title != NULL && pv->config != NULL ? RS_OK :
+		    RS_ENOMEM;
+		if (st != RS_OK)
+			rs_errf(err, "out of memory");
+	}
+	if (st != RS_OK)
+		goto fail;
+	cerr[0] = '\0';
+	if ((st = cfg_parse(pv->config, strlen(pv->config), &cfg, cerr)) !=
+	    RS_OK) {
+		rs_errf(err, "source config: %s", cerr);
+		goto fail;
+	}
+	st = insp_tenant_secret(db, pv->tenant_id, cfg.provider != NULL ?
+	    cfg.provider : "rest", &pv->ct, &pv->ctlen, &pv->nonce,
+	    &pv->noncelen, err);
+	cfg_free(&cfg);
+	if (st != RS_OK)
+		goto fail;
+	return RS_OK;
+fail:
+	insp_preview_free(pv);
+	return st;
+}
+
+void
+insp_preview_free(struct insp_preview *pv)
+{
+	free(pv->title);
+	free(pv->config);
+	free(pv->cursor);
+	free(pv->ct);
+	free(pv->nonce);
+	memset(pv, 0, sizeof(*pv));
 }

@@ -134,13 +134,30 @@ int		 insp_float4_array(const unsigned char *p, size_t len,
 /* Cosine similarity of a and b (n floats); 0 when either is zero. */
 float		 insp_cosine(const float *a, const float *b, size_t n);
 
+/* What a dry run (rest-preview, batch_preview) starts from. */
+struct insp_preview {
+	char		 tenant_id[37];
+	char		*title;
+	char		*config;	/* the request's, else the source's */
+	char		*cursor;	/* the source's next page, or NULL */
+	long long	 items_before;
+	int		 pages_before;
+	unsigned char	*ct, *nonce;	/* the tenant's stored secret for the
+					   config's provider, or NULL */
+	size_t		 ctlen, noncelen;
+};
+
 /*
- * For a preview of tenant_id's config: RS_ENOTFOUND when the tenant does
- * not exist; *ct / *nonce (malloc'd, NULL when the tenant has no secret
- * for provider) as stored in integration_secrets.
+ * Load what a preview needs.  With source_id: its tenant, title and
+ * config; with config NULL the source's next page (the first when the
+ * source is done), else the first page of config.  With tenant_id:
+ * config (required) and title.  RS_ENOTFOUND for an unknown source or
+ * tenant; RS_EINPUT ("source config: ...") for a stored config that no
+ * longer parses.
  */
-enum rs_status	 insp_tenant_secret(struct insp_db *, const char *tenant_id,
-		    const char *provider, unsigned char **ct, size_t *ctlen,
-		    unsigned char **nonce, size_t *noncelen, char *err);
+enum rs_status	 insp_preview_load(struct insp_db *, const char *source_id,
+		    const char *tenant_id, const char *config,
+		    const char *title, struct insp_preview *, char *err);
+void		 insp_preview_free(struct insp_preview *);
 
 #endif

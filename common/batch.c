@@ -994,7 +994,7 @@ out:
 
 static char *
 chunk_metadata(const struct pending *p, const struct item *t,
-    const char *source_id, int page)
+    const char *source_id, int page, const char *model)
 {
 	struct json_object	*o = json_object_new_object();
 	char			*s;
@@ -1011,6 +1011,8 @@ chunk_metadata(const struct pending *p, const struct item *t,
 	    json_object_new_int(p->chunk_index));
 	json_object_object_add(o, "page", json_object_new_int(page));
 	json_object_object_add(o, "itemKey", json_object_new_string(t->key));
+	json_object_object_add(o, "embeddingModel",
+	    json_object_new_string(model));
 	if (t->id != NULL)
 		json_object_object_add(o, "itemId",
 		    json_object_new_string(t->id));
@@ -1178,7 +1180,7 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 		texts[n] = w->p[i].content;
 		lens[n] = w->p[i].len;
 		if ((meta[n] = chunk_metadata(&w->p[i], it, w->src.id,
-		    w->src.page_count + 1)) == NULL ||
+		    w->src.page_count + 1, embed_model(ctx->em))) == NULL ||
 		    rs_buf_puts(&hb, w->p[i].hash) == -1) {
 			rs_errf(err, "out of memory");
 			goto out;
@@ -1411,6 +1413,25 @@ body_excerpt(const struct rs_buf *b, char *out, size_t outsz)
 }
 
 /*
+ * A batch never mixes two embedding models in one source: RS_EINPUT
+ * naming both when the source's chunks carry another model than the
+ * deployment's (restsync reembed SOURCE converts them).
+ */
+static enum rs_status
+same_model(struct batch_ctx *ctx, const struct work *w, char *err)
+{
+	const char	*m = embed_model(ctx->em);
+
+	if (w->src.model == NULL || strcmp(w->src.model, m) == 0)
+		return RS_OK;
+	rs_errf(err, "the source's chunks were embedded with '%.100s' but "
+	    "this deployment embeds with '%.100s': a batch never mixes two "
+	    "models in one source; re-embed it first (restsync reembed "
+	    "SOURCE, or Re-embed on the page)", w->src.model, m);
+	return RS_EINPUT;
+}
+
+/*
  * Parse the page's body (a UTF-8 BOM skipped) into w->root, nested at
  * most BATCH_JSON_DEPTH deep, and find its items at itemsPath.
  * RS_EUPSTREAM naming what is wrong; RS_ENOMEM.
@@ -1508,6 +1529,8 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		st = RS_OK;
 		goto out;
 	}
+	if ((st = same_model(ctx, &w, err)) != RS_OK)
+		goto fail;
 
 	/* The run this batch belongs to (docs/SYNC-RUNS.md). */
 	if (strcmp(w.src.run_status, "running") == 0)

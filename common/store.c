@@ -69,7 +69,11 @@ static const char *const stmts[STMT__MAX] = {
 	"       v.last_modified, v.next_cursor, coalesce(v.done, false), "
 	"       coalesce(v.items, 0), v.total, c.run_id, r.status, "
 	"       nullif(s.config->'allowedRolesOverride', 'null'::jsonb)::text, "
-	"       to_json(v.item_keys)::text "
+	"       to_json(v.item_keys)::text, "
+	/* The model of one of its chunks (all share it: a batch never
+	 * mixes models); NULL for none, or chunks from before the field. */
+	"       (SELECT k.metadata->>'embeddingModel' FROM kb_chunks k "
+	"        WHERE k.source_id = s.id LIMIT 1) "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
 	"LEFT JOIN kb_rest_runs r ON r.id = c.run_id "
@@ -649,6 +653,7 @@ store_source_free(struct source_row *s)
 	free(s->page_next);
 	free(s->roles);
 	free(s->page_keys);
+	free(s->model);
 	if (s->secret_ct != NULL)
 		PQfreemem(s->secret_ct);
 	if (s->secret_nonce != NULL)
@@ -729,6 +734,7 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	    PQgetvalue(r, 0, 21));
 	s->roles = dup_val(r, 22);
 	s->page_keys = dup_val(r, 23);
+	s->model = dup_val(r, 24);
 	if ((!PQgetisnull(r, 0, 9) && !PQgetisnull(r, 0, 10) &&
 	    (s->secret_ct == NULL || s->secret_nonce == NULL)) ||
 	    s->type == NULL || s->title == NULL || s->config == NULL ||

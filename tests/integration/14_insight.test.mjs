@@ -2,7 +2,11 @@
 // dry run of a config (rest-preview), through nginx.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TENANT, UPSTREAM, batch, call, createSource, dummyConfig, ensureTenant, one, sql } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import {
+  DB, ROOT, TENANT, UPSTREAM, VAR, batch, call, createSource, dummyConfig, ensureTenant, one, sql,
+} from './lib.mjs';
 
 const ITEMS = '/api/backoffice/rest-items';
 const SEARCH = '/api/backoffice/rest-search';
@@ -236,4 +240,69 @@ test('preview: config errors name the key; a source previews its next page', asy
   assert.equal(r.json.url, `${UPSTREAM}/dummyjson/products?limit=2&skip=0`);
   assert.deepEqual(written(), before, 'nothing written');
   assert.equal(one(`SELECT next_cursor FROM kb_rest_cursors WHERE source_id = :'p1';`, [products]), cursor);
+});
+
+// The CLI embeds through an imitation that records every input
+// (tests/upstream/routes/mutable.mjs); the stack embeds locally.
+const CLI = path.join(ROOT, 'build/release/cli/restsync');
+const CLI_ENV = {
+  ...process.env, DATABASE_URL: DB, RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key'),
+  RESTSYNC_ALLOW_PRIVATE_NETWORKS: '1', OPENAI_API_KEY: 'sk-test-insight-0001', OPENAI_BASE_URL: `${UPSTREAM}/mut/v1`,
+};
+delete CLI_ENV.RESTSYNC_SECRET_KEY;
+const cli = (...args) => {
+  const r = spawnSync(CLI, args, { env: CLI_ENV, encoding: 'utf8', timeout: 120000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const models = (id) => sql(`SELECT metadata->>'embeddingModel', count(*) FROM kb_chunks WHERE source_id = :'p1' GROUP BY 1 ORDER BY 1;`, [id]);
+
+test('every chunk records its model; a model switch is refused, reembed fixes it (CLI and page action)', async () => {
+  const id = createSource('Insight models', dummyConfig({ defaultPageSize: 6 }));
+  let b = await batch(id);
+  assert.equal(b.status, 200, b.text);
+  assert.deepEqual(models(id), [['local-hash-v1', '6']]);
+  const h = await call('/api/backoffice/health', { method: 'GET' });
+  assert.deepEqual(h.json.embedder, { name: 'local', model: 'local-hash-v1', semantic: false, note: 'not semantic — for demos and tests' });
+
+  // The deployment now embeds remotely: the batch is refused, naming both.
+  const chunks = one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]);
+  let r = cli('batch', id);
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.err, /embedded with 'local-hash-v1' but this deployment embeds with 'text-embedding-3-small'/);
+  assert.equal(one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]), chunks, 'nothing written');
+  assert.match(one(`SELECT last_error FROM kb_rest_cursors WHERE source_id = :'p1';`, [id]), /re-embed it first/);
+
+  await fetch(`${UPSTREAM}/mut/embedded-reset`, { method: 'POST' });
+  const before = one(`SELECT embedding::text FROM kb_chunks WHERE source_id = :'p1' ORDER BY content_hash LIMIT 1;`, [id]);
+  r = cli('reembed', '--json', id);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(JSON.parse(r.out), { ok: true, sourceId: id, model: 'text-embedding-3-small', chunks: 6, groups: 1, left: 0 });
+  assert.equal((await (await fetch(`${UPSTREAM}/mut/embedded`)).json()).length, 6, 'every chunk went to the API once');
+  assert.deepEqual(models(id), [['text-embedding-3-small', '6']]);
+  assert.notEqual(one(`SELECT embedding::text FROM kb_chunks WHERE source_id = :'p1' ORDER BY content_hash LIMIT 1;`, [id]), before);
+  assert.equal(one(`SELECT detail::jsonb->>'chunks' FROM kb_rest_audit WHERE source_id = :'p1' AND action = 'reembed';`, [id]), '6');
+  // Resumable: only what is left is done again.
+  sql(`UPDATE kb_chunks SET metadata = metadata || '{"embeddingModel":"local-hash-v1"}' WHERE id IN
+       (SELECT id FROM kb_chunks WHERE source_id = :'p1' ORDER BY content_hash LIMIT 2);`, [id]);
+  r = cli('reembed', id);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, `reembedded 2 chunks of ${id} with text-embedding-3-small (1 groups)\n`);
+  r = cli('batch', id);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(models(id), [['text-embedding-3-small', '12']]);
+
+  // Back on the stack (local): refused, then the page's action.
+  b = await batch(id);
+  assert.equal(b.status, 400, b.text);
+  assert.match(b.json.error, /embedded with 'text-embedding-3-small' but this deployment embeds with 'local-hash-v1'/);
+  // Search compares only vectors of the deployment's model.
+  const s = await call(SEARCH, { body: { sourceId: id, query: 'Essence Mascara Lash Princess' } });
+  assert.deepEqual([s.json.scanned, s.json.results], [0, []]);
+  const re = await call('/api/backoffice/rest-reembed', { body: { sourceId: id } });
+  assert.equal(re.status, 200, re.text);
+  assert.deepEqual(re.json, { ok: true, sourceId: id, model: 'local-hash-v1', chunks: 12, groups: 1, left: 0 });
+  b = await batch(id);
+  assert.equal(b.status, 200, b.text);
+  assert.deepEqual(models(id), [['local-hash-v1', '18']]);
+  assert.equal((await call('/api/backoffice/rest-reembed', { body: { sourceId: '00000000-0000-4000-8000-00000000dead' } })).status, 404);
 });

@@ -57,17 +57,7 @@ main(void)
 			json_object_object_add(log, "source_id",
 			    json_object_new_string(id));
 		if (st == RS_OK) {
-			out = fio_ok();
-			json_object_object_add(out, "sourceId",
-			    json_object_new_string(id));
-			json_object_object_add(out, "model",
-			    json_object_new_string(res.model));
-			json_object_object_add(out, "chunks",
-			    json_object_new_int64(res.chunks));
-			json_object_object_add(out, "groups",
-			    json_object_new_int(res.groups));
-			json_object_object_add(out, "left",
-			    json_object_new_int64(res.left));
+			out = reembed_result_json(id, &res);
 			json_object_object_add(log, "chunks",
 			    json_object_new_int64(res.chunks));
 		}

@@ -22,15 +22,6 @@
 #include "inspect.h"
 
 static struct json_object *
-ms_json(double v)
-{
-	char	 s[32];
-
-	(void)snprintf(s, sizeof(s), "%.3f", v);
-	return json_object_new_double_s(v, s);
-}
-
-static struct json_object *
 answer(const struct insp_search *s, struct embedder *em,
     const struct insp_search_stats *ss, struct json_object *res)
 {
@@ -51,8 +42,10 @@ answer(const struct insp_search *s, struct embedder *em,
 	json_object_object_add(out, "scanned",
 	    json_object_new_int64(ss->scanned));
 	ms = json_object_new_object();
-	json_object_object_add(ms, "embed", ms_json(ss->embed_ms));
-	json_object_object_add(ms, "search", ms_json(ss->search_ms));
+	json_object_object_add(ms, "embed",
+	    json_object_new_double(ss->embed_ms));
+	json_object_object_add(ms, "search",
+	    json_object_new_double(ss->search_ms));
 	json_object_object_add(out, "ms", ms);
 	json_object_object_add(out, "results", res);
 	return out;

@@ -927,18 +927,7 @@ cmd_reembed(const struct opts *o)
 	if (st != RS_OK)
 		fail_msg("reembed", err);
 	else if (o->json) {
-		out = json_object_new_object();
-		json_object_object_add(out, "ok", json_object_new_boolean(1));
-		json_object_object_add(out, "sourceId",
-		    json_object_new_string(o->arg));
-		json_object_object_add(out, "model",
-		    json_object_new_string(res.model));
-		json_object_object_add(out, "chunks",
-		    json_object_new_int64(res.chunks));
-		json_object_object_add(out, "groups",
-		    json_object_new_int(res.groups));
-		json_object_object_add(out, "left",
-		    json_object_new_int64(res.left));
+		out = reembed_result_json(o->arg, &res);
 		print_json(out);
 		json_object_put(out);
 	} else

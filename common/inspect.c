@@ -74,7 +74,8 @@ static const char *const insp_stmts[INSP__MAX] = {
 	"    'contentHash', k.content_hash, 'allowedRoles', k.allowed_roles, "
 	"    'embeddingModel', k.metadata->>'embeddingModel')::text "
 	"FROM kb_rest_items i "
-	"CROSS JOIN LATERAL unnest(i.chunk_hashes) WITH ORDINALITY h(hash, ord) "
+	"CROSS JOIN LATERAL unnest(i.chunk_hashes) "
+	"    WITH ORDINALITY h(hash, ord) "
 	"CROSS JOIN LATERAL (SELECT * FROM kb_chunks c "
 	"    WHERE c.source_id = i.source_id AND c.content_hash = h.hash "
 	"    LIMIT 1) k "
@@ -192,7 +193,7 @@ insp_source_exists(struct insp_db *db, const char *id, char *err)
 	return st;
 }
 
-/* ---- query strings ---------------------------------------------------- */
+/* ---- query strings ------------------------------------------------------ */
 
 static int
 insp_hex(int c)
@@ -449,7 +450,7 @@ insp_item_chunks(struct insp_db *db, const struct insp_items_query *q,
 	return RS_OK;
 }
 
-/* ---- search: validation --------------------------------------------------- */
+/* ---- search: validation ------------------------------------------------- */
 
 static int
 insp_role_ok(const char *s)
@@ -570,7 +571,7 @@ insp_search_free(struct insp_search *s)
 	s->query = NULL;
 }
 
-/* ---- search: scoring ------------------------------------------------------ */
+/* ---- search: scoring ---------------------------------------------------- */
 
 void
 insp_topk_init(struct insp_topk *t, int k)
@@ -707,7 +708,7 @@ insp_cosine(const float *a, const float *b, size_t n)
 	return (float)(dot / (sqrt(na) * sqrt(nb)));
 }
 
-/* ---- search: the database ------------------------------------------------- */
+/* ---- search: the database ----------------------------------------------- */
 
 /* 1 when kb_chunks.embedding is pgvector's type (asked once). */
 static enum rs_status
@@ -960,7 +961,7 @@ out:
 	return st;
 }
 
-/* ---- preview -------------------------------------------------------------- */
+/* ---- preview ------------------------------------------------------------ */
 
 static unsigned char *
 insp_bytes(PGresult *r, int col, size_t *len)

@@ -209,3 +209,18 @@ reembed_source(struct store *st, struct embedder *em, const char *id,
 	store_source_free(&src);
 	return rc;
 }
+
+struct json_object *
+reembed_result_json(const char *source_id, const struct reembed_result *res)
+{
+	struct json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "sourceId",
+	    json_object_new_string(source_id));
+	json_object_object_add(o, "model", json_object_new_string(res->model));
+	json_object_object_add(o, "chunks", json_object_new_int64(res->chunks));
+	json_object_object_add(o, "groups", json_object_new_int(res->groups));
+	json_object_object_add(o, "left", json_object_new_int64(res->left));
+	return o;
+}

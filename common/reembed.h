@@ -15,6 +15,8 @@
 #ifndef REEMBED_H
 #define REEMBED_H
 
+#include <json-c/json.h>
+
 #include "embed.h"
 #include "rs.h"
 #include "store.h"
@@ -37,5 +39,10 @@ struct reembed_result {
 enum rs_status	 reembed_source(struct store *, struct embedder *em,
 		    const char *source_id, const char *actor, int max_groups,
 		    struct reembed_result *, char *err);
+
+/* {"ok":true,"sourceId","model","chunks","groups","left"}, for the CLI's
+ * --json and rest-reembed. */
+struct json_object *reembed_result_json(const char *source_id,
+		    const struct reembed_result *);
 
 #endif

@@ -71,9 +71,11 @@ static const char *const stmts[STMT__MAX] = {
 	"       nullif(s.config->'allowedRolesOverride', 'null'::jsonb)::text, "
 	"       to_json(v.item_keys)::text, "
 	/* The model of one of its chunks (all share it: a batch never
-	 * mixes models); NULL for none, or chunks from before the field. */
+	 * mixes models); NULL for none, or chunks from before the field.
+	 * ORDER BY the unique index's second column: one index probe
+	 * whatever the statistics say, never a scan of kb_chunks. */
 	"       (SELECT k.metadata->>'embeddingModel' FROM kb_chunks k "
-	"        WHERE k.source_id = s.id LIMIT 1) "
+	"        WHERE k.source_id = s.id ORDER BY k.content_hash LIMIT 1) "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
 	"LEFT JOIN kb_rest_runs r ON r.id = c.run_id "

@@ -1,8 +1,9 @@
 /*
  * rest_reembed — POST /api/backoffice/rest-reembed {"sourceId"}: re-embed
- * up to REEMBED_PAGE_GROUPS groups of the source's chunks that carry
- * another embedding model than the deployment's (common/reembed.h); the
- * page repeats it while "left" is above 0.
+ * groups of the source's chunks that carry another embedding model than
+ * the deployment's (common/reembed.h), starting groups for at most
+ * REEMBED_START_MS and ending by BATCH_DEADLINE_MS (below nginx's
+ * fastcgi_read_timeout); the page repeats it while "left" is above 0.
  * 200 {"ok":true,"sourceId","model","chunks","groups","left"}.  Raises
  * 400 for a bad body, 401/403, 404 for an unknown source, 405, 409 while
  * a batch of the source runs, 413, 415, 502 when the embedder fails, 503
@@ -19,7 +20,7 @@
 #include "reembed.h"
 #include "sources.h"
 
-#define REEMBED_PAGE_GROUPS	8	/* 2,048 chunks per request */
+#define REEMBED_START_MS	8000	/* start no group after this */
 
 int
 main(void)
@@ -30,6 +31,7 @@ main(void)
 	struct json_object	*body, *out, *log;
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN], id[37];
+	double			 t0;
 
 	if (fio_init(&rq, "rest_reembed") == -1 || fio_prefork(&rq) == -1)
 		return 1;
@@ -42,6 +44,7 @@ main(void)
 		body = out = NULL;
 		err[0] = id[0] = '\0';
 		memset(&res, 0, sizeof(res));
+		t0 = rs_now_ms();
 		st = fio_json_post(&rq, &body, err);
 		if (st == RS_OK)
 			st = auth_require_admin(ctx.st, fio_user(&rq), err);
@@ -49,7 +52,8 @@ main(void)
 			st = src_parse_id(body, id, err);
 		if (st == RS_OK)
 			st = reembed_source(ctx.st, ctx.em, id, fio_user(&rq),
-			    REEMBED_PAGE_GROUPS, &res, err);
+			    t0 + REEMBED_START_MS, t0 + BATCH_DEADLINE_MS, &res,
+			    err);
 		log = json_object_new_object();
 		json_object_object_add(log, "action",
 		    json_object_new_string("reembed"));

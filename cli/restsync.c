@@ -923,7 +923,8 @@ cmd_reembed(const struct opts *o)
 		return EXIT_FAILURE;
 	cli_actor(actor, sizeof(actor));
 	err[0] = '\0';
-	st = reembed_source(ctx.st, ctx.em, o->arg, actor, 0, &res, err);
+	st = reembed_source(ctx.st, ctx.em, o->arg, actor, 0, 0, &res,
+	    err);
 	if (st != RS_OK)
 		fail_msg("reembed", err);
 	else if (o->json) {

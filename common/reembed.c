@@ -91,7 +91,7 @@ nomem:
 /* One group: read, embed, write.  *n = 0 when nothing was left. */
 static enum rs_status
 re_group(struct store *st, struct embedder *em, const char *id,
-    char after[REEMBED_HASH_MAX], int *n, char *err)
+    char after[REEMBED_HASH_MAX], double finish_by, int *n, char *err)
 {
 	struct embed_stats	 es;
 	struct rs_buf		 ids, vs;
@@ -129,7 +129,8 @@ re_group(struct store *st, struct embedder *em, const char *id,
 		lens[i] = (size_t)PQgetlength(r, i, 1);
 	}
 	if ((rc = embed_texts(em, texts, lens, (size_t)*n, vec,
-	    rs_now_ms() + 4 * EMBED_TIMEOUT_MS, &es, err)) != RS_OK ||
+	    finish_by > 0 ? finish_by : rs_now_ms() + REEMBED_GROUP_MS, &es,
+	    err)) != RS_OK ||
 	    (rc = re_params(r, vec, &ids, &vs, err)) != RS_OK)
 		goto out;
 	v[2] = vs.p;
@@ -171,8 +172,8 @@ re_audit(struct store *st, const struct source_row *src, const char *actor,
 
 enum rs_status
 reembed_source(struct store *st, struct embedder *em, const char *id,
-    const char *actor, int max_groups, struct reembed_result *res,
-    char *err)
+    const char *actor, double start_by, double finish_by,
+    struct reembed_result *res, char *err)
 {
 	struct source_row	 src;
 	PGresult		*r;
@@ -186,14 +187,15 @@ reembed_source(struct store *st, struct embedder *em, const char *id,
 	if ((rc = store_lock_source(st, id, &src, err)) != RS_OK)
 		return rc;
 	do {
-		if ((rc = re_group(st, em, id, after, &n, err)) != RS_OK)
+		if ((rc = re_group(st, em, id, after, finish_by, &n, err)) !=
+		    RS_OK)
 			break;
 		if (n > 0) {
 			res->chunks += n;
 			res->groups++;
 		}
 	} while (n == REEMBED_GROUP &&
-	    (max_groups <= 0 || res->groups < max_groups));
+	    (finish_by <= 0 || rs_now_ms() < start_by));
 	v[0] = id;
 	v[1] = res->model;
 	if ((r = re_run(st, RE_LEFT, 2, v, rc == RS_OK ? err : NULL)) ==

@@ -32,13 +32,17 @@ struct reembed_result {
 
 /*
  * Re-embed the chunks of source_id that carry another model than em's
- * (or none), at most max_groups groups when max_groups > 0; audited for
- * actor as "reembed".  RS_ENOTFOUND, RS_EBUSY (a batch of the source
- * runs), RS_EEMBED, RS_EDB; groups committed before a failure stay.
+ * (or none); audited for actor as "reembed".  With finish_by > 0 (an
+ * rs_now_ms() value) no group starts after start_by and every embedding
+ * call ends by finish_by (an HTTP request's budget); 0: until done, each
+ * group's call within REEMBED_GROUP_MS.  RS_ENOTFOUND, RS_EBUSY (a batch
+ * of the source runs), RS_EEMBED, RS_EDB; groups committed before a
+ * failure stay.
  */
+#define REEMBED_GROUP_MS	60000
 enum rs_status	 reembed_source(struct store *, struct embedder *em,
-		    const char *source_id, const char *actor, int max_groups,
-		    struct reembed_result *, char *err);
+		    const char *source_id, const char *actor, double start_by,
+		    double finish_by, struct reembed_result *, char *err);
 
 /* {"ok":true,"sourceId","model","chunks","groups","left"}, for the CLI's
  * --json and rest-reembed. */

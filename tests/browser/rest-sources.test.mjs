@@ -186,7 +186,7 @@ test('Sync: "Syncing…" while it runs, then a toast and the row updates in plac
   const t = toast('Fetched 50 items');
   await t.waitFor();
   assert.equal(await t.locator('.toast-detail').innerText(), `${UPSTREAM}/dummyjson/products?limit=50&skip=0 → 50`);
-  await eventually(async () => (await cellText(id, 'c-items')) === '50 of 194', 'items 50 of 194');
+  await eventually(async () => (await row(id).locator('.items-count').innerText()) === '50 of 194', 'items 50 of 194');
   assert.equal(await cellText(id, 'c-status'), 'ok');
   // Chunks come with the batch answer, docs with the list fetched after it.
   await eventually(async () => (await cellText(id, 'num.c-chunks')) === '50 1 doc', 'chunks 50, 1 doc');
@@ -225,7 +225,7 @@ test('Sync to end: Stop ends the run after the current batch', async () => {
   await page.unrouteAll({ behavior: 'wait' });
   assert.equal(held.length, 1, 'no batch after Stop');
   assert.equal(cursorRow(id).items, 100);
-  await eventually(async () => (await cellText(id, 'c-items')) === '100 of 194', 'items 100 of 194');
+  await eventually(async () => (await row(id).locator('.items-count').innerText()) === '100 of 194', 'items 100 of 194');
   assert.equal(await row(id).locator('[data-action="all"]').isEnabled(), true);
 });
 
@@ -238,7 +238,7 @@ test('Sync to end waits out a 409 from another batch, then completes with 194 it
   await holding;
   const done = toast('Completed: 194 items');
   await done.waitFor({ timeout: 20000 });
-  await eventually(async () => (await cellText(id, 'c-items')) === '194 of 194', 'items 194 of 194');
+  await eventually(async () => (await row(id).locator('.items-count').innerText()) === '194 of 194', 'items 194 of 194');
   const completed = row(id).locator('[data-action="sync"]');
   assert.equal(await completed.innerText(), 'Completed');
   assert.equal(await completed.isDisabled(), true);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import {
-  DB, ROOT, TENANT, UPSTREAM, VAR, batch, call, createSource, dummyConfig, ensureTenant, one, sql,
+  DB, ROOT, TENANT, UPSTREAM, VAR, batch, call, createSource, dummyConfig, ensureTenant, one, putSecret, sql,
 } from './lib.mjs';
 
 const ITEMS = '/api/backoffice/rest-items';
@@ -305,4 +305,33 @@ test('every chunk records its model; a model switch is refused, reembed fixes it
   assert.equal(b.status, 200, b.text);
   assert.deepEqual(models(id), [['local-hash-v1', '18']]);
   assert.equal((await call('/api/backoffice/rest-reembed', { body: { sourceId: '00000000-0000-4000-8000-00000000dead' } })).status, 404);
+});
+
+test('preview with credentials: the stored secret or the request\'s apiKey, never stored, never shown', async () => {
+  const { GITHUB_TOKEN } = await import('../upstream/routes/styles.mjs');
+  const gh = (provider) => ({
+    baseUrl: `${UPSTREAM}/styles/github/repos/acme/widgets/issues?state=all`, cursorStyle: 'link', pageSizeParam: 'per_page',
+    defaultPageSize: 10, itemsPath: '$', requiresAuth: true, provider, auth: 'bearer', textFields: ['title', 'body'], titleField: 'title',
+  });
+  putSecret('insight-gh', { token: GITHUB_TOKEN });
+  const secrets = one('SELECT count(*) FROM integration_secrets;');
+  const before = written();
+  let r = await call(PREVIEW, { body: { tenantId: TENANT, config: gh('insight-gh') } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.items, 10);
+  assert.equal(r.json.next, `${UPSTREAM}/styles/github/repositories/4242/issues?state=all&per_page=10&page=2`);
+  r = await call(PREVIEW, { body: { tenantId: TENANT, config: gh('insight-none'), apiKey: GITHUB_TOKEN } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.items, 10);
+  assert.ok(!r.text.includes(GITHUB_TOKEN), 'the key is never shown');
+  r = await call(PREVIEW, { body: { tenantId: TENANT, config: gh('insight-none') } });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error, "source requires auth but the tenant has no secret for provider 'insight-none'");
+  r = await call(PREVIEW, { body: { tenantId: TENANT, config: gh('insight-none'), apiKey: 'wrong-key-123' } });
+  assert.equal(r.status, 502, r.text);
+  assert.match(r.json.error, /^upstream returned HTTP 401: .*Bad credentials/);
+  assert.equal(r.json.status, 401);
+  assert.ok(!r.text.includes('wrong-key-123'));
+  assert.equal(one('SELECT count(*) FROM integration_secrets;'), secrets, 'the apiKey was not stored');
+  assert.deepEqual(written(), before, 'nothing written');
 });

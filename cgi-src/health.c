@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "embed.h"
 #include "fcgi_io.h"
 #include "obs.h"
 #include "store.h"
@@ -34,11 +35,30 @@ strip_errors(struct json_object *h)
 		json_object_object_del(o, "error");
 }
 
+/* Which embedder the deployment uses; the local one is labelled. */
+static void
+add_embedder(struct json_object *h, const struct embedder *em)
+{
+	struct json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(
+	    embed_name(em)));
+	json_object_object_add(o, "model", json_object_new_string(
+	    embed_model(em)));
+	json_object_object_add(o, "semantic", json_object_new_boolean(
+	    embed_semantic(em)));
+	if (!embed_semantic(em))
+		json_object_object_add(o, "note",
+		    json_object_new_string(EMBED_LOCAL_NOTE));
+	json_object_object_add(h, "embedder", o);
+}
+
 int
 main(void)
 {
 	struct fio_req		 rq;
 	struct store		*sto = NULL;
+	struct embedder		*em = NULL;
 	struct json_object	*h, *db, *log;
 	enum rs_status		 st;
 	const char		*m, *sql_dir = getenv("RESTSYNC_SQL_DIR");
@@ -48,7 +68,9 @@ main(void)
 	if (fio_init(&rq, "health") == -1 || fio_prefork(&rq) == -1)
 		return 1;
 	rq.allow = "GET, HEAD";
-	if (store_open(&sto, err) != RS_OK) {
+	/* Only described here: no fetcher, never called. */
+	if (store_open(&sto, err) != RS_OK ||
+	    embed_open(&em, NULL, err) != RS_OK) {
 		fprintf(stderr, "health: %s\n", err);
 		return 1;
 	}
@@ -81,6 +103,7 @@ main(void)
 				obs_health(sto, sql_dir, &h, &ok);
 				if (st != RS_OK)
 					strip_errors(h);
+				add_embedder(h, em);
 				code = ok ? 200 : 503;
 				fio_write_json(&rq, code, json_object_get(h));
 			} else {
@@ -101,6 +124,7 @@ main(void)
 		json_object_put(h);
 		fio_finish(&rq);
 	}
+	embed_close(em);
 	store_close(sto);
 	return 0;
 }

@@ -5,7 +5,8 @@
  * worker (common/worker.c).
  *
  *   restsync batch SOURCE_ID | sync SOURCE_ID | list | reset SOURCE_ID |
- *            delete SOURCE_ID | migrate | worker [--once] | rotate-key |
+ *            delete SOURCE_ID | migrate | worker [--once] | runs SOURCE_ID |
+ *            sweep SOURCE_ID | reembed SOURCE_ID | rotate-key |
  *            help [COMMAND]
  *
  * Configuration comes from the environment, as for the FastCGI programs.
@@ -29,6 +30,7 @@
 #include "batch.h"
 #include "migrate.h"
 #include "runner.h"
+#include "reembed.h"
 #include "runs.h"
 #include "rotate.h"
 #include "sources.h"
@@ -69,6 +71,7 @@ static int	 cmd_worker(const struct opts *);
 static int	 cmd_runs(const struct opts *);
 static int	 cmd_sweep(const struct opts *);
 static int	 cmd_rotate_key(const struct opts *);
+static int	 cmd_reembed(const struct opts *);
 
 static const struct cmd cmds[] = {
 	{ "batch", "SOURCE_ID", 1, "", "run one batch, print its JSON",
@@ -162,6 +165,19 @@ static const struct cmd cmds[] = {
 	  "RESTSYNC_ROTATE_SKIP_UNDECRYPTABLE=1 leaves them as they are.\n"
 	  "DATABASE_URL is read from the environment, as always.\n",
 	  cmd_rotate_key },
+	{ "reembed", "[--json] SOURCE_ID", 1, "json",
+	  "re-embed a source's chunks with the deployment's model",
+	  "A batch never mixes two embedding models in one source: after the\n"
+	  "model changes (OPENAI_API_KEY set or removed, EMBEDDING_MODEL) its\n"
+	  "batches fail until the source is re-embedded.  This re-embeds every\n"
+	  "chunk of the source whose metadata.embeddingModel is not the\n"
+	  "deployment's, in groups of 256, each group one transaction, under\n"
+	  "the source's batch lock; interrupted, it leaves whole groups done and\n"
+	  "the next run goes on.  Then the source syncs again.  Prints\n"
+	  "\"reembedded N chunks of SOURCE with MODEL (G groups)\"; --json prints\n"
+	  "{\"ok\":true,\"sourceId\",\"model\",\"chunks\",\"groups\",\"left\"}.\n"
+	  "Exit 1 while a batch of the source runs or the embedder fails.\n",
+	  cmd_reembed },
 };
 
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -929,6 +945,35 @@ cmd_rotate_key(const struct opts *o)
 out:
 	store_close(st);
 	return rc;
+}
+
+/* reembed: common/reembed.c. */
+static int
+cmd_reembed(const struct opts *o)
+{
+	struct batch_ctx	 ctx;
+	struct reembed_result	 res;
+	struct json_object	*out;
+	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
+	enum rs_status		 st;
+
+	if (open_ctx("reembed", &ctx) == -1)
+		return EXIT_FAILURE;
+	cli_actor(actor, sizeof(actor));
+	err[0] = '\0';
+	st = reembed_source(ctx.st, ctx.em, o->arg, actor, 0, 0, &res,
+	    err);
+	if (st != RS_OK)
+		fail_msg("reembed", err);
+	else if (o->json) {
+		out = reembed_result_json(o->arg, &res);
+		print_json(out);
+		json_object_put(out);
+	} else
+		printf("reembedded %lld chunks of %s with %s (%d groups)\n",
+		    res.chunks, o->arg, res.model, res.groups);
+	close_ctx(&ctx);
+	return st == RS_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 static const struct cmd *

@@ -98,4 +98,38 @@ void		 batch_result_free(struct batch_result *);
 /* The endpoint's JSON for a result: {ok, done, items, next, url, ...}. */
 struct json_object *batch_result_json(const struct batch_result *);
 
+#define BATCH_PREVIEW_ITEMS	5	/* items shown in full */
+#define BATCH_PREVIEW_TEXT	2000	/* bytes of each text shown */
+
+/* What a dry run fetches (rest-preview). */
+struct batch_preview_req {
+	const char		*tenant_id;
+	const char		*title;		/* fallback item title */
+	const char		*config;	/* JSON text */
+	const char		*cursor;	/* NULL: the first page */
+	long long		 items_before;	/* of the current run */
+	int			 pages_before;
+	const char		*api_key;	/* NULL: the stored secret */
+	const unsigned char	*secret_ct;	/* stored secret, or NULL */
+	size_t			 secret_ct_len;
+	const unsigned char	*secret_nonce;
+	size_t			 secret_nonce_len;
+	int			 secret_aad;	/* its aad_version */
+};
+
+/*
+ * A dry run of one page with every rule of a batch: config parsed
+ * (RS_EINPUT "config: ..." naming the key), the secret checked against
+ * the auth form, the URL built, the page fetched with the address check,
+ * caps and retries, parsed, its items normalised and chunked, the next
+ * cursor decided.  Nothing is written and nothing is embedded.  *out
+ * (always set; caller puts it) = {url, status, attempts, items, total,
+ * next, done, chunks, estimatedTokens, emptyTexts, warnings, preview:
+ * [{key, title, text, textBytes, truncated, empty, chunks, tokens}], ms}
+ * as far as the run got; errors as batch_run's, url and status in *out.
+ */
+enum rs_status	 batch_preview(struct batch_ctx *,
+		    const struct batch_preview_req *, struct json_object **out,
+		    char *err);
+
 #endif

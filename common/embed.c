@@ -136,6 +136,8 @@ embed_open(struct embedder **out, struct fetcher *fx, char *err)
 	em->fx = fx;
 	if (key == NULL || *key == '\0') {
 		(void)snprintf(em->name, sizeof(em->name), "local");
+		(void)snprintf(em->model, sizeof(em->model), "%s",
+		    EMBED_LOCAL_MODEL);
 		*out = em;
 		return RS_OK;
 	}
@@ -179,6 +181,18 @@ const char *
 embed_name(const struct embedder *em)
 {
 	return em->name;
+}
+
+const char *
+embed_model(const struct embedder *em)
+{
+	return em->model;
+}
+
+int
+embed_semantic(const struct embedder *em)
+{
+	return em->remote;
 }
 
 /* Decode one embedding (base64 float32 LE, or an array of numbers). */

@@ -38,6 +38,19 @@ void		 embed_close(struct embedder *);
 const char	*embed_name(const struct embedder *);
 
 /*
+ * The model the vectors belong to, recorded with every chunk
+ * (metadata.embeddingModel): EMBED_LOCAL_MODEL for the built-in
+ * embedder, else EMBEDDING_MODEL.  Vectors of two models are never
+ * compared.
+ */
+#define EMBED_LOCAL_MODEL	"local-hash-v1"
+const char	*embed_model(const struct embedder *);
+
+/* 1 for a remote (semantic) model; the local one only matches words. */
+int		 embed_semantic(const struct embedder *);
+#define EMBED_LOCAL_NOTE	"not semantic \xe2\x80\x94 for demos and tests"
+
+/*
  * Embed texts[i] (lens[i] bytes) into out[i * EMBED_DIMS ...] for i < n,
  * finishing by deadline (an rs_now_ms() value).  Remote calls follow the
  * fetch_retry() policy (429/502/503/504 and connection failures retried

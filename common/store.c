@@ -77,7 +77,13 @@ static const char *const stmts[STMT__MAX] = {
 	"       coalesce(v.items, 0), v.total, c.run_id, r.status, "
 	"       nullif(s.config->'allowedRolesOverride', 'null'::jsonb)::text, "
 	"       to_json(v.item_keys)::text, coalesce(r.server, false), "
-	"       sec.origin, sec.aad_version "
+	"       sec.origin, sec.aad_version, "
+	/* The model of one of its chunks (all share it: a batch never
+	 * mixes models); NULL for none, or chunks from before the field.
+	 * ORDER BY the unique index's second column: one index probe
+	 * whatever the statistics say, never a scan of kb_chunks. */
+	"       (SELECT k.metadata->>'embeddingModel' FROM kb_chunks k "
+	"        WHERE k.source_id = s.id ORDER BY k.content_hash LIMIT 1) "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
 	"LEFT JOIN kb_rest_runs r ON r.id = c.run_id "
@@ -716,6 +722,7 @@ store_source_free(struct source_row *s)
 	free(s->page_next);
 	free(s->roles);
 	free(s->page_keys);
+	free(s->model);
 	if (s->secret_ct != NULL)
 		PQfreemem(s->secret_ct);
 	if (s->secret_nonce != NULL)
@@ -800,6 +807,7 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	(void)snprintf(s->secret_origin, sizeof(s->secret_origin), "%s",
 	    PQgetvalue(r, 0, 25));
 	s->secret_aad = atoi(PQgetvalue(r, 0, 26));
+	s->model = dup_val(r, 27);
 	if ((!PQgetisnull(r, 0, 9) && !PQgetisnull(r, 0, 10) &&
 	    (s->secret_ct == NULL || s->secret_nonce == NULL)) ||
 	    s->type == NULL || s->title == NULL || s->config == NULL ||
@@ -808,7 +816,8 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	    (s->page_last_modified == NULL && !PQgetisnull(r, 0, 15)) ||
 	    (s->page_next == NULL && !PQgetisnull(r, 0, 16)) ||
 	    (s->roles == NULL && !PQgetisnull(r, 0, 22)) ||
-	    (s->page_keys == NULL && !PQgetisnull(r, 0, 23))) {
+	    (s->page_keys == NULL && !PQgetisnull(r, 0, 23)) ||
+	    (s->model == NULL && !PQgetisnull(r, 0, 27))) {
 		store_source_free(s);
 		PQclear(r);
 		store_unlock_source(st, id);

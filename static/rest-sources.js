@@ -550,6 +550,7 @@ function actionsCell(s, busy) {
     h('button', { type: 'button', class: 'btn btn-link', data: { action: 'edit' }, disabled: running }, 'Edit'),
     h('button', { type: 'button', class: 'btn btn-link', data: { action: 'reset' }, disabled: anyBusy }, 'Reset'),
     h('button', { type: 'button', class: 'btn btn-link btn-link-danger', data: { action: 'delete' }, disabled: anyBusy }, 'Delete'),
+    ...insightButtons(s, anyBusy),
   ];
   return cell('Actions', 'c-actions',
     h('div', { class: 'btn-row', role: 'group', 'aria-label': `Sync ${s.title}` }, btns),
@@ -1370,3 +1371,273 @@ function init() {
 }
 
 init();
+
+// ---- insight (issue 15): Test a config, Search as a role, Items, the embedder
+//
+// Kept apart from the list code above: the Test button of the source
+// dialog (rest-preview), a dialog per source with a Search panel
+// (rest-search, with a role selector, per source or per tenant) and an
+// Items panel (rest-items, keyset paged, an item opens its chunks), the
+// deployment's embedder under the title (health), and Re-embed when a
+// source's batches are refused for another model (rest-reembed).
+
+const INSIGHT_ROLES = ['member', 'support', 'operations', 'admin'];
+const ITEMS_PAGE = 50;
+const insight = { source: null, after: null, seq: 0 };
+
+// Buttons added to a row's "more" group (actionsCell).
+function insightButtons(s, anyBusy) {
+  const btns = [
+    h('button', { type: 'button', class: 'btn btn-link', data: { action: 'insight-search' } }, 'Search'),
+    h('button', { type: 'button', class: 'btn btn-link', data: { action: 'insight-items' } }, 'Items'),
+  ];
+  if (/re-embed it first/.test(s.lastError || '')) {
+    btns.push(h('button', {
+      type: 'button', class: 'btn btn-link', data: { action: 'reembed' }, disabled: anyBusy,
+      title: 'Re-embed the chunks with the deployment\'s model',
+    }, 'Re-embed'));
+  }
+  return btns;
+}
+
+function ms(v) {
+  return `${Math.round(v)} ms`;
+}
+
+function previewItem(it) {
+  const meta = it.empty ? 'no text' : `${plural(it.chunks, 'chunk', 'chunks')} · ${it.tokens.map((t) => `~${n(t)}`).join(' + ')} tokens`;
+  return h('li', { class: `pv-item${it.empty ? ' pv-empty' : ''}` },
+    h('div', { class: 'pv-head' },
+      h('strong', { text: it.title }),
+      h('code', { class: 'pv-key', text: it.key }),
+      h('span', { class: 'muted', text: meta })),
+    it.empty ? null : h('pre', { class: 'pv-text', text: it.text + (it.truncated ? '\n…' : '') }));
+}
+
+function renderPreview(r) {
+  const box = $('#f-preview');
+  box.hidden = false;
+  const j = r.json;
+  if (!r.ok) {
+    box.className = 'preview preview-error';
+    box.replaceChildren(
+      h('p', { class: 'pv-title', text: `Test failed (HTTP ${r.status})` }),
+      h('p', { class: 'pv-msg', text: j.error || '' }),
+      j.url ? h('p', { class: 'muted' }, 'URL ', h('code', { text: j.url }), j.status ? ` answered ${j.status}` : '') : null);
+    return;
+  }
+  box.className = 'preview';
+  const summary = [`HTTP ${j.status}`, plural(j.items, 'item', 'items'), plural(j.chunks, 'chunk', 'chunks'),
+    `~${n(j.estimatedTokens)} tokens`, j.done ? 'last page' : `next: ${j.next}`,
+    j.total !== null ? `total ${n(j.total)}` : null, ms(j.totalMs)].filter(Boolean).join(' · ');
+  box.replaceChildren(
+    h('p', { class: 'pv-title', text: 'Test: nothing was saved, written or embedded' }),
+    h('p', { class: 'pv-summary', text: summary }),
+    h('p', { class: 'muted' }, 'URL ', h('code', { class: 'pv-url', text: j.url })),
+    ...j.warnings.map((w) => h('p', { class: 'pv-warn', role: 'alert', text: w })),
+    h('ol', { class: 'pv-items' }, j.preview.map(previewItem)),
+    j.items > j.preview.length ? h('p', { class: 'muted', text: `… and ${plural(j.items - j.preview.length, 'more item', 'more items')}` }) : null);
+}
+
+async function testSourceForm() {
+  const s = state.editing;
+  const body = { config: $('#f-config').value };
+  const key = $('#f-apikey').value;
+  if (key) body.apiKey = key;
+  if (s) body.sourceId = s.id;
+  else {
+    body.tenantId = $('#f-tenant').value;
+    if ($('#f-title').value.trim()) body.title = $('#f-title').value;
+  }
+  const btn = $('#f-test');
+  btn.disabled = true;
+  btn.textContent = 'Testing…';
+  const r = await api('rest-preview', body);
+  btn.disabled = false;
+  btn.textContent = 'Test';
+  if (r.status === 400) {
+    $('#f-preview').hidden = true;
+    showFormError(r.json.error);
+    return;
+  }
+  showFormError(null);
+  renderPreview(r);
+  $('#f-preview').scrollIntoView({ block: 'nearest' });
+}
+
+// ---- the Search / Items dialog
+
+function openInsight(id, tab) {
+  const s = state.sources.get(id);
+  if (!s) return;
+  insight.source = s;
+  $('#insight-title').textContent = s.title;
+  const roles = [...new Set([...INSIGHT_ROLES, ...(s.config?.allowedRolesOverride || [])])];
+  $('#s-role').replaceChildren(h('option', { value: '', text: 'any role' }),
+    ...roles.map((r) => h('option', { value: r, text: r })));
+  $('#s-scope').options[1].textContent = `All sources of ${s.tenantName || 'the tenant'}`;
+  $('#s-results').replaceChildren();
+  $('#s-error').hidden = true;
+  $('#s-embedder').textContent = '';
+  $('#i-rows').replaceChildren();
+  $('#i-chunks').hidden = true;
+  insight.after = null;
+  showTab(tab);
+  $('#insight-dialog').showModal();
+  if (tab === 'items') loadItems(true);
+  else $('#s-query').focus();
+}
+
+function showTab(tab) {
+  for (const t of ['search', 'items']) {
+    $(`#tab-${t}`).setAttribute('aria-selected', String(t === tab));
+    $(`#panel-${t}`).hidden = t !== tab;
+  }
+}
+
+function hit(r) {
+  return h('li', { class: 'hit' },
+    h('div', { class: 'hit-head' },
+      h('span', { class: 'hit-score', title: 'cosine similarity', text: r.score.toFixed(3) }),
+      h('strong', { text: r.title || '(no title)' }),
+      h('code', { class: 'pv-key', text: r.itemKey || '' }),
+      h('span', { class: 'muted', text: `chunk ${r.itemChunkIndex ?? '?'} · ${r.docTitle} #${r.chunkIndex}` })),
+    h('p', { class: 'hit-text', text: r.excerpt }),
+    h('p', { class: 'hit-roles' }, 'Roles: ', r.allowedRoles.map((x) => h('span', { class: 'role', text: x }))));
+}
+
+async function runSearch(ev) {
+  ev.preventDefault();
+  const s = insight.source;
+  const q = $('#s-query').value.trim();
+  if (!s || !q) return;
+  const body = { query: q, k: 10 };
+  if ($('#s-scope').value === 'tenant') body.tenantId = s.tenantId;
+  else body.sourceId = s.id;
+  if ($('#s-role').value) body.role = $('#s-role').value;
+  const seq = ++insight.seq;
+  $('#s-go').disabled = true;
+  const r = await api('rest-search', body);
+  $('#s-go').disabled = false;
+  if (seq !== insight.seq) return;
+  const err = $('#s-error');
+  if (!r.ok) {
+    err.textContent = r.json.error;
+    err.hidden = false;
+    $('#s-results').replaceChildren();
+    return;
+  }
+  err.hidden = true;
+  const j = r.json;
+  $('#s-embedder').textContent = `${j.embeddingModel}${j.semantic ? '' : ' (not semantic — matches words, for demos and tests)'} · ${j.method} over ${n(j.scanned)} chunks · ${ms(j.ms.embed + j.ms.search)}`;
+  $('#s-results').replaceChildren(...(j.results.length ? j.results.map(hit)
+    : [h('li', { class: 'hit-none', text: j.role ? `Nothing that the role “${j.role}” may see matches.` : 'Nothing matches.' })]));
+}
+
+function when(iso) {
+  return h('time', { datetime: iso, title: exactTime(iso), text: relTime(iso) });
+}
+
+async function loadItems(first) {
+  const s = insight.source;
+  if (!s) return;
+  const qs = new URLSearchParams({ sourceId: s.id, limit: String(ITEMS_PAGE) });
+  if (!first && insight.after) qs.set('after', insight.after);
+  const r = await api(`rest-items?${qs}`);
+  const err = $('#i-error');
+  if (!r.ok) {
+    err.textContent = r.json.error;
+    err.hidden = false;
+    return;
+  }
+  err.hidden = true;
+  if (first) $('#i-rows').replaceChildren();
+  for (const it of r.json.items) {
+    $('#i-rows').append(h('tr', {},
+      h('td', {}, h('button', { type: 'button', class: 'btn btn-link item-open', data: { key: it.key } }, it.title || it.key),
+        h('code', { class: 'pv-key', text: it.key })),
+      h('td', { class: 'num', text: n(it.chunks) }),
+      h('td', {}, when(it.firstSeenAt)), h('td', {}, when(it.lastSeenAt)), h('td', {}, when(it.changedAt))));
+  }
+  if (first && !r.json.items.length) $('#i-rows').append(h('tr', {}, h('td', { colspan: '5', class: 'muted', text: 'No items yet: sync the source.' })));
+  insight.after = r.json.next;
+  $('#i-more').hidden = !r.json.next;
+}
+
+async function openItem(key) {
+  const s = insight.source;
+  const box = $('#i-chunks');
+  const r = await api(`rest-items?${new URLSearchParams({ sourceId: s.id, key })}`);
+  box.hidden = false;
+  if (!r.ok) {
+    box.replaceChildren(h('p', { class: 'form-error', text: r.json.error }));
+    return;
+  }
+  const it = r.json.item;
+  box.replaceChildren(
+    h('h3', { text: it.title || it.key }),
+    h('p', { class: 'muted' }, h('code', { text: it.key }), ` · ${plural(r.json.chunks.length, 'chunk', 'chunks')}`),
+    h('ol', { class: 'chunk-list' }, r.json.chunks.map((c) => h('li', { class: 'chunk' },
+      h('p', { class: 'muted', text: `${c.docTitle} #${c.chunkIndex} · ${c.embeddingModel || 'model not recorded'} · roles ${c.allowedRoles.join(', ')}` }),
+      h('pre', { class: 'pv-text', text: c.content })))));
+  box.scrollIntoView({ block: 'nearest' });
+}
+
+async function reembed(id) {
+  const s = state.sources.get(id);
+  if (!s) return;
+  setBusy(id, { kind: 'reembed' });
+  let total = 0;
+  let r;
+  for (;;) {
+    r = await api('rest-reembed', { sourceId: id });
+    if (!r.ok) break;
+    total += r.json.chunks;
+    if (r.json.left === 0 || r.json.chunks === 0) break;
+  }
+  setBusy(id, null);
+  if (r.ok) toast('ok', `Re-embedded ${plural(total, 'chunk', 'chunks')} of “${s.title}”`, `Model ${r.json.model}: the source syncs again.`);
+  else toast('error', `Could not re-embed “${s.title}”`, r.json.error);
+  await refresh({ quiet: true });
+}
+
+async function showEmbedder() {
+  const r = await api('health');
+  const e = r.json && r.json.embedder;
+  if (!e) return;
+  const el = $('#embedder');
+  el.textContent = `Embedder: ${e.model}${e.note ? ` — ${e.note}` : ''}`;
+  el.classList.toggle('embedder-local', !e.semantic);
+  el.hidden = false;
+}
+
+function initInsight() {
+  $('#f-test').addEventListener('click', testSourceForm);
+  $('#source-dialog').addEventListener('close', () => {
+    $('#f-preview').hidden = true;
+    $('#f-preview').replaceChildren();
+  });
+  $('#rows').addEventListener('click', (ev) => {
+    const btn = ev.target.closest('button[data-action]');
+    const id = btn?.closest('tr[data-id]')?.dataset.id;
+    if (!btn || btn.disabled || !id) return;
+    if (btn.dataset.action === 'insight-search') openInsight(id, 'search');
+    else if (btn.dataset.action === 'insight-items') openInsight(id, 'items');
+    else if (btn.dataset.action === 'reembed') reembed(id);
+  });
+  $('#insight-close').addEventListener('click', () => $('#insight-dialog').close());
+  $('#tab-search').addEventListener('click', () => showTab('search'));
+  $('#tab-items').addEventListener('click', () => {
+    showTab('items');
+    if (!$('#i-rows').children.length) loadItems(true);
+  });
+  $('#search-form').addEventListener('submit', runSearch);
+  $('#i-more').addEventListener('click', () => loadItems(false));
+  $('#i-rows').addEventListener('click', (ev) => {
+    const b = ev.target.closest('button.item-open');
+    if (b) openItem(b.dataset.key);
+  });
+  showEmbedder();
+}
+
+initInsight();

@@ -30,8 +30,10 @@ test('health: 200 with the database and the migrations', async () => {
   assert.equal(r.status, 200, r.text);
   assert.match(r.headers.get('content-type'), /^application\/json/);
   assert.equal(r.headers.get('cache-control'), 'no-store');
-  assert.deepEqual(Object.keys(r.json).sort(), ['database', 'migrations', 'ok']);
+  assert.deepEqual(Object.keys(r.json).sort(), ['database', 'embedder', 'migrations', 'ok']);
   assert.equal(r.json.ok, true);
+  // The stack embeds locally (no OPENAI_API_KEY): said so (issue 15).
+  assert.deepEqual(r.json.embedder, { name: 'local', model: 'local-hash-v1', semantic: false, note: 'not semantic — for demos and tests' });
   assert.equal(r.json.database.ok, true);
   assert.equal(typeof r.json.database.ms, 'number');
   assert.ok(r.json.database.ms >= 0 && r.json.database.ms < 5000, String(r.json.database.ms));

@@ -1,0 +1,147 @@
+/*
+ * rest_preview — POST /api/backoffice/rest-preview: a dry run of one page.
+ * {"tenantId", "config", "title"?, "apiKey"?} tests a config before it is
+ * saved (the first page); {"sourceId", "config"?, "apiKey"?} tests a
+ * source (its next page, or the first page of the given config).  The
+ * body is validated as saving validates it (src_parse_input); the page is
+ * fetched, parsed, normalised and chunked with every rule of a batch
+ * (batch_preview): nothing is written, nothing embedded.
+ * 200 {"ok":true,"url","status","attempts","items","total","next","done",
+ * "chunks","estimatedTokens","emptyTexts","warnings","preview":[...],
+ * "fetchMs","processMs","totalMs"}.  Raises 400 for a bad body or config
+ * (naming the key), 401/403, 404 for an unknown source or tenant, 405,
+ * 413, 415, 502 when the upstream fails (with url and status), 503 when
+ * the database is down.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "auth.h"
+#include "batch.h"
+#include "fcgi_io.h"
+#include "inspect.h"
+#include "sources.h"
+
+/* The body as saving reads it; a create without a title gets one. */
+static enum rs_status
+parse_body(struct json_object *body, struct src_input *in, char *err)
+{
+	struct json_object	*copy = NULL, *v;
+	enum rs_status		 st;
+	int			 create;
+
+	create = json_object_object_get_ex(body, "tenantId", &v);
+	if (create && !json_object_object_get_ex(body, "title", &v)) {
+		if (json_object_deep_copy(body, &copy, NULL) != 0) {
+			rs_errf(err, "out of memory");
+			return RS_ENOMEM;
+		}
+		json_object_object_add(copy, "title",
+		    json_object_new_string("Preview"));
+		body = copy;
+	}
+	st = src_parse_input(body, create, in, err);
+	json_object_put(copy);
+	return st;
+}
+
+static enum rs_status
+preview(struct batch_ctx *ctx, struct insp_db *db, struct json_object *body,
+    struct json_object **res, char *err)
+{
+	struct src_input	 in;
+	struct insp_preview	 pv;
+	struct batch_preview_req rq;
+	enum rs_status		 st;
+
+	memset(&pv, 0, sizeof(pv));
+	if ((st = parse_body(body, &in, err)) != RS_OK)
+		return st;
+	if ((st = insp_preview_load(db, in.source_id, in.tenant_id,
+	    in.config, in.title, &pv, err)) != RS_OK)
+		goto out;
+	memset(&rq, 0, sizeof(rq));
+	rq.tenant_id = pv.tenant_id;
+	rq.title = pv.title;
+	rq.config = pv.config;
+	rq.cursor = pv.cursor;
+	rq.items_before = pv.items_before;
+	rq.pages_before = pv.pages_before;
+	rq.api_key = in.api_key;
+	rq.secret_ct = pv.ct;
+	rq.secret_ct_len = pv.ctlen;
+	rq.secret_nonce = pv.nonce;
+	rq.secret_nonce_len = pv.noncelen;
+	rq.secret_aad = pv.aad;
+	st = batch_preview(ctx, &rq, res, err);
+out:
+	insp_preview_free(&pv);
+	src_input_free(&in);
+	return st;
+}
+
+int
+main(void)
+{
+	struct fio_req		 rq;
+	struct batch_ctx	 ctx;
+	struct insp_db		*db = NULL;
+	struct json_object	*body, *res, *out, *log, *v;
+	enum rs_status		 st;
+	char			 err[RS_ERRLEN];
+
+	if (fio_init(&rq, "rest_preview") == -1 || fio_prefork(&rq) == -1)
+		return 1;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    batch_ctx_open(&ctx, err) != RS_OK ||
+	    insp_open(&db, ctx.st, err) != RS_OK) {
+		fprintf(stderr, "rest_preview: %s\n", err);
+		return 1;
+	}
+	while (fio_accept(&rq) >= 0) {
+		body = res = NULL;
+		err[0] = '\0';
+		st = fio_json_post(&rq, &body, err);
+		if (st == RS_OK)
+			st = auth_require_admin(ctx.st, fio_user(&rq), err);
+		if (st == RS_OK)
+			st = preview(&ctx, db, body, &res, err);
+
+		log = json_object_new_object();
+		json_object_object_add(log, "action",
+		    json_object_new_string("preview"));
+		if (json_object_object_get_ex(body, "sourceId", &v) &&
+		    json_object_is_type(v, json_type_string) &&
+		    rs_is_uuid(json_object_get_string(v)))
+			json_object_object_add(log, "source_id",
+			    json_object_get(v));
+		if (st == RS_OK) {
+			out = fio_ok();
+			json_object_object_foreach(res, name, val)
+				json_object_object_add(out, name,
+				    json_object_get(val));
+			fio_reply(&rq, st, 200, out, err, log);
+		} else if (res != NULL &&
+		    json_object_object_get_ex(res, "url", &v)) {
+			out = json_object_new_object();
+			json_object_object_add(out, "url", json_object_get(v));
+			json_object_object_add(out, "status",
+			    json_object_object_get_ex(res, "status", &v) ?
+			    json_object_get(v) : NULL);
+			json_object_object_add(log, "error",
+			    json_object_new_string(err));
+			fio_write_error(&rq, st, err, out);
+			fio_log(&rq, fio_http_status(st), log);
+		} else
+			fio_reply(&rq, st, 200, NULL, err, log);
+		json_object_put(res);
+		json_object_put(body);
+		fio_finish(&rq);
+	}
+	insp_close(db);
+	batch_ctx_close(&ctx);
+	curl_global_cleanup();
+	return 0;
+}

@@ -1,0 +1,228 @@
+/*
+ * reembed.c — re-embed a source's chunks in groups (see reembed.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#include "reembed.h"
+
+#define REEMBED_HASH_MAX	65	/* content hashes are 64 hex digits */
+
+enum reembed_stmt {
+	RE_NEXT,
+	RE_WRITE,
+	RE_LEFT,
+	RE__MAX
+};
+
+#define RE_OTHER_MODEL \
+	"(k.metadata->>'embeddingModel') IS DISTINCT FROM $2::text "
+
+static const char *const re_stmts[RE__MAX] = {
+	/* RE_NEXT: the next group, a range of the unique (source_id,
+	 * content_hash) index. */
+	"SELECT k.id::text, k.content, k.content_hash FROM kb_chunks k "
+	"WHERE k.source_id = $1::uuid AND k.content_hash > $3::text "
+	"AND " RE_OTHER_MODEL
+	"ORDER BY k.content_hash LIMIT $4::int",
+	/* RE_WRITE: the group's vectors ($3, flat; 1536 = EMBED_DIMS per
+	 * chunk, in the order of $4) and the model, one statement. */
+	"UPDATE kb_chunks k SET embedding = "
+	"    ($3::real[])[((u.ord::int - 1) * 1536 + 1):(u.ord::int * 1536)], "
+	"    metadata = k.metadata || jsonb_build_object('embeddingModel', "
+	"    $2::text) "
+	"FROM unnest($4::uuid[]) WITH ORDINALITY AS u(id, ord) "
+	"WHERE k.source_id = $1::uuid AND k.id = u.id",
+	/* RE_LEFT */
+	"SELECT count(*) FROM kb_chunks k WHERE k.source_id = $1::uuid "
+	"AND " RE_OTHER_MODEL,
+};
+
+static PGresult *
+re_run(struct store *st, enum reembed_stmt s, int n, const char *const *v,
+    char *err)
+{
+	PGconn		*conn;
+	PGresult	*r;
+	ExecStatusType	 es;
+
+	if ((conn = store_pgconn(st, err)) == NULL)
+		return NULL;
+	r = PQexecParams(conn, re_stmts[s], n, NULL, v, NULL, NULL, 0);
+	es = PQresultStatus(r);
+	if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
+		return r;
+	store_errf(err, "reembed", r != NULL ? PQresultErrorMessage(r) :
+	    PQerrorMessage(conn));
+	PQclear(r);
+	return NULL;
+}
+
+/* The text forms of the group's ids ({a,b}) and flat vectors ({x,y}). */
+static enum rs_status
+re_params(PGresult *r, const float *vec, struct rs_buf *ids,
+    struct rs_buf *vs, char *err)
+{
+	int	 i, n = PQntuples(r);
+	size_t	 j;
+
+	if (rs_buf_puts(ids, "{") == -1 || rs_buf_puts(vs, "{") == -1)
+		goto nomem;
+	for (i = 0; i < n; i++)
+		if (rs_buf_printf(ids, "%s%s", i ? "," : "",
+		    PQgetvalue(r, i, 0)) == -1)
+			goto nomem;
+	for (j = 0; j < (size_t)n * EMBED_DIMS; j++)
+		if (rs_buf_printf(vs, j ? ",%.9g" : "%.9g",
+		    (double)vec[j]) == -1)
+			goto nomem;
+	if (rs_buf_puts(ids, "}") == -1 || rs_buf_puts(vs, "}") == -1)
+		goto nomem;
+	return RS_OK;
+nomem:
+	rs_errf(err, "out of memory");
+	return RS_ENOMEM;
+}
+
+/* One group: read, embed, write.  *n = 0 when nothing was left. */
+static enum rs_status
+re_group(struct store *st, struct embedder *em, const char *id,
+    char after[REEMBED_HASH_MAX], double finish_by, int *n, char *err)
+{
+	struct embed_stats	 es;
+	struct rs_buf		 ids, vs;
+	PGresult		*r, *w;
+	const char		*v[4], **texts = NULL;
+	size_t			*lens = NULL;
+	float			*vec = NULL;
+	char			 lim[16];
+	int			 i;
+	enum rs_status		 rc = RS_ENOMEM;
+
+	*n = 0;
+	rs_buf_init(&ids, (size_t)REEMBED_GROUP * 40 + 4);
+	rs_buf_init(&vs, (size_t)REEMBED_GROUP * EMBED_DIMS * 18 + 4);
+	(void)snprintf(lim, sizeof(lim), "%d", REEMBED_GROUP);
+	v[0] = id;
+	v[1] = embed_model(em);
+	v[2] = after;
+	v[3] = lim;
+	if ((r = re_run(st, RE_NEXT, 4, v, err)) == NULL)
+		return RS_EDB;
+	if ((*n = PQntuples(r)) == 0) {
+		rc = RS_OK;
+		goto out;
+	}
+	if ((texts = rs_reallocarray(NULL, (size_t)*n, sizeof(*texts))) ==
+	    NULL || (lens = rs_reallocarray(NULL, (size_t)*n,
+	    sizeof(*lens))) == NULL || (vec = rs_reallocarray(NULL,
+	    (size_t)*n, sizeof(float) * EMBED_DIMS)) == NULL) {
+		rs_errf(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < *n; i++) {
+		texts[i] = PQgetvalue(r, i, 1);
+		lens[i] = (size_t)PQgetlength(r, i, 1);
+	}
+	if ((rc = embed_texts(em, texts, lens, (size_t)*n, vec,
+	    finish_by > 0 ? finish_by : rs_now_ms() + REEMBED_GROUP_MS, &es,
+	    err)) != RS_OK ||
+	    (rc = re_params(r, vec, &ids, &vs, err)) != RS_OK)
+		goto out;
+	v[2] = vs.p;
+	v[3] = ids.p;
+	if ((w = re_run(st, RE_WRITE, 4, v, err)) == NULL) {
+		rc = RS_EDB;
+		goto out;
+	}
+	PQclear(w);
+	(void)snprintf(after, REEMBED_HASH_MAX, "%s", PQgetvalue(r, *n - 1, 2));
+	rc = RS_OK;
+out:
+	PQclear(r);
+	free(texts);
+	free(lens);
+	free(vec);
+	rs_buf_free(&ids);
+	rs_buf_free(&vs);
+	return rc;
+}
+
+static void
+re_audit(struct store *st, const struct source_row *src, const char *actor,
+    const struct reembed_result *res, enum rs_status rc, const char *msg)
+{
+	struct json_object	*d = json_object_new_object();
+
+	json_object_object_add(d, "model", json_object_new_string(res->model));
+	json_object_object_add(d, "chunks", json_object_new_int64(res->chunks));
+	json_object_object_add(d, "groups", json_object_new_int(res->groups));
+	json_object_object_add(d, "left", json_object_new_int64(res->left));
+	if (rc != RS_OK)
+		json_object_object_add(d, "error", json_object_new_string(msg));
+	(void)store_audit(st, actor, "reembed", src->id, src->tenant_id,
+	    rc == RS_OK ? "ok" : "error", json_object_to_json_string_ext(d,
+	    JSON_C_TO_STRING_PLAIN), NULL);
+	json_object_put(d);
+}
+
+enum rs_status
+reembed_source(struct store *st, struct embedder *em, const char *id,
+    const char *actor, double start_by, double finish_by,
+    struct reembed_result *res, char *err)
+{
+	struct source_row	 src;
+	PGresult		*r;
+	const char		*v[2];
+	char			 after[REEMBED_HASH_MAX] = "";
+	int			 n = 0;
+	enum rs_status		 rc;
+
+	memset(res, 0, sizeof(*res));
+	res->model = embed_model(em);
+	if ((rc = store_lock_source(st, id, &src, err)) != RS_OK)
+		return rc;
+	do {
+		if ((rc = re_group(st, em, id, after, finish_by, &n, err)) !=
+		    RS_OK)
+			break;
+		if (n > 0) {
+			res->chunks += n;
+			res->groups++;
+		}
+	} while (n == REEMBED_GROUP &&
+	    (finish_by <= 0 || rs_now_ms() < start_by));
+	v[0] = id;
+	v[1] = res->model;
+	if ((r = re_run(st, RE_LEFT, 2, v, rc == RS_OK ? err : NULL)) ==
+	    NULL) {
+		if (rc == RS_OK)
+			rc = RS_EDB;
+	} else {
+		res->left = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+	}
+	re_audit(st, &src, actor, res, rc, err != NULL ? err : "");
+	store_unlock_source(st, id);
+	store_source_free(&src);
+	return rc;
+}
+
+struct json_object *
+reembed_result_json(const char *source_id, const struct reembed_result *res)
+{
+	struct json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "sourceId",
+	    json_object_new_string(source_id));
+	json_object_object_add(o, "model", json_object_new_string(res->model));
+	json_object_object_add(o, "chunks", json_object_new_int64(res->chunks));
+	json_object_object_add(o, "groups", json_object_new_int(res->groups));
+	json_object_object_add(o, "left", json_object_new_int64(res->left));
+	return o;
+}

@@ -84,7 +84,8 @@ static const struct cmd cmds[] = {
 	{ "sync", "SOURCE_ID", 1, "", "run batches until the source is done",
 	  "Runs batches of the source until it is done.  On a terminal it draws\n"
 	  "a progress bar; otherwise it prints one line per batch,\n"
-	  "  batch N: items=.. inserted=.. skipped=.. itemCount=.. total=.. next=.. ms=..\n"
+	  "  batch N: items=.. inserted=.. skipped=.. itemCount=.. total=.. next=..\n"
+	  "           new=.. changed=.. unchanged=.. [sweep=.. removed=..] ms=..\n"
 	  "and a last line \"done: batches=.. items=.. inserted=.. skipped=..\".\n"
 	  "It stops at the first failed batch (exit 1).  While another batch of\n"
 	  "the source runs (a worker, the page) it waits and retries, for at most\n"

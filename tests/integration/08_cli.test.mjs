@@ -173,8 +173,8 @@ test('sync: plain lines off a terminal, to the end, exit 0; a done source stays 
   assert.equal(r.code, 0, r.err);
   const lines = r.out.trim().split('\n');
   assert.equal(lines.length, 5, r.out);
-  assert.match(lines[0], /^batch 1: items=50 inserted=50 skipped=0 itemCount=50 total=194 next=50 ms=[0-9.]+$/);
-  assert.match(lines[3], /^batch 4: items=44 inserted=44 skipped=0 itemCount=194 total=194 next=- ms=[0-9.]+$/);
+  assert.match(lines[0], /^batch 1: items=50 inserted=50 skipped=0 itemCount=50 total=194 next=50 new=50 changed=0 unchanged=0 ms=[0-9.]+$/);
+  assert.match(lines[3], /^batch 4: items=44 inserted=44 skipped=0 itemCount=194 total=194 next=- new=44 changed=0 unchanged=0 sweep=done removed=0 ms=[0-9.]+$/);
   assert.match(lines[4], /^done: batches=4 items=194 inserted=194 skipped=0 seconds=[0-9.]+$/);
   assert.doesNotMatch(r.out, /\r/);
   assert.equal(cursorRow(id).done, true);

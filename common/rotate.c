@@ -226,19 +226,27 @@ rot_keep_old(const char *path, struct rot_result *res, char *err)
 	char		 stamp[32];
 	struct tm	 tm;
 	time_t		 now = time(NULL);
-	int		 n;
+	int		 n, i;
 
 	gmtime_r(&now, &tm);
 	(void)strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	n = snprintf(res->old_file, sizeof(res->old_file), "%s.old-%s", path,
-	    stamp);
-	if (n < 0 || (size_t)n >= sizeof(res->old_file) ||
-	    link(path, res->old_file) == -1) {
-		rs_errf(err, "cannot keep the old key as %.300s: %s",
-		    res->old_file, strerror(errno));
-		return RS_EINPUT;
+	/* Two rotations in one second: <stamp>-1, -2, ... */
+	for (i = 0; i < 100; i++) {
+		n = i == 0 ? snprintf(res->old_file, sizeof(res->old_file),
+		    "%s.old-%s", path, stamp) : snprintf(res->old_file,
+		    sizeof(res->old_file), "%s.old-%s-%d", path, stamp, i);
+		if (n < 0 || (size_t)n >= sizeof(res->old_file)) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		if (link(path, res->old_file) == 0)
+			return RS_OK;
+		if (errno != EEXIST)
+			break;
 	}
-	return RS_OK;
+	rs_errf(err, "cannot keep the old key as %.300s: %s", res->old_file,
+	    strerror(errno));
+	return RS_EINPUT;
 }
 
 enum rs_status

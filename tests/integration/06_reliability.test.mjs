@@ -249,6 +249,7 @@ test('embeddings: OpenAI-compatible client, retries, and 500/401 failures', asyn
   const env = { ...process.env, OPENAI_API_KEY: 'sk-test-key-123456', OPENAI_BASE_URL: `${UPSTREAM}/rel/v1` };
   const mode = (m, fails = 0) => fetch(`${UPSTREAM}/rel/embed-mode`, { method: 'POST', body: JSON.stringify({ mode: m, fails }) });
   execFileSync(path.join(ROOT, 'scripts/stack.sh'), ['fcgi'], { env, stdio: 'pipe' });
+  await new Promise((r) => setTimeout(r, 200));	// idle keep-alive sockets closed meanwhile
   try {
     await mode('ok');
     const id = createSource('Embed', dummyConfig());
@@ -285,5 +286,6 @@ test('embeddings: OpenAI-compatible client, retries, and 500/401 failures', asyn
     assert.equal(r3.json.inserted, 50);
   } finally {
     execFileSync(path.join(ROOT, 'scripts/stack.sh'), ['fcgi'], { env: process.env, stdio: 'pipe' });
+    await new Promise((r) => setTimeout(r, 200));	// idle keep-alive sockets closed meanwhile
   }
 });

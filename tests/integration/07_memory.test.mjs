@@ -42,6 +42,9 @@ test('1,000 batches that embed and insert: worker memory does not grow', { timeo
   const stack = (e) => execFileSync(path.join(ROOT, 'scripts/stack.sh'), ['fcgi'], { env: e, stdio: 'pipe' });
   await fetch(`${UPSTREAM}/rel/embed-mode`, { method: 'POST', body: JSON.stringify({ mode: 'ok', fails: 0 }) });
   stack(env);
+  // execFileSync blocked the event loop while nginx may have closed idle
+  // keep-alive connections: let fetch see those closes before reusing one.
+  await new Promise((r) => setTimeout(r, 200));
   try {
     const id = createSource('Many', dummyConfig({
       baseUrl: `${UPSTREAM}/ev/distinct?n=10000`, itemsPath: 'items', textFields: ['title', 'body'],

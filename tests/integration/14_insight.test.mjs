@@ -247,7 +247,7 @@ test('preview: config errors name the key; a source previews its next page', asy
 const CLI = path.join(ROOT, 'build/release/cli/restsync');
 const CLI_ENV = {
   ...process.env, DATABASE_URL: DB, RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key'),
-  RESTSYNC_ALLOW_PRIVATE_NETWORKS: '1', OPENAI_API_KEY: 'sk-test-insight-0001', OPENAI_BASE_URL: `${UPSTREAM}/mut/v1`,
+  RESTSYNC_ALLOW_PRIVATE_NETWORKS: '1', RESTSYNC_ALLOW_ROOT: '1', OPENAI_API_KEY: 'sk-test-insight-0001', OPENAI_BASE_URL: `${UPSTREAM}/mut/v1`,
 };
 delete CLI_ENV.RESTSYNC_SECRET_KEY;
 const cli = (...args) => {
@@ -326,7 +326,7 @@ test('preview with credentials: the stored secret or the request\'s apiKey, neve
   assert.ok(!r.text.includes(GITHUB_TOKEN), 'the key is never shown');
   r = await call(PREVIEW, { body: { tenantId: TENANT, config: gh('insight-none') } });
   assert.equal(r.status, 400, r.text);
-  assert.equal(r.json.error, "source requires auth but the tenant has no secret for provider 'insight-none'");
+  assert.match(r.json.error, /^source requires auth but the tenant has no secret for provider 'insight-none' at origin http:\/\/127\.0\.0\.1:\d+ /);
   r = await call(PREVIEW, { body: { tenantId: TENANT, config: gh('insight-none'), apiKey: 'wrong-key-123' } });
   assert.equal(r.status, 502, r.text);
   assert.match(r.json.error, /^upstream returned HTTP 401: .*Bad credentials/);

@@ -30,7 +30,10 @@ function psqlAt(url, query) {
 }
 
 function migrate(url, dir) {
-  const env = { ...process.env, DATABASE_URL: url, RESTSYNC_SQL_DIR: dir, RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key') };
+  const env = {
+    ...process.env, DATABASE_URL: url, RESTSYNC_SQL_DIR: dir, RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key'),
+    RESTSYNC_ALLOW_ROOT: '1',	// CI runs the tests as root
+  };
   const r = spawnSync(CLI, ['migrate'], { env, encoding: 'utf8', timeout: 60000 });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   return r.stdout;
@@ -159,7 +162,8 @@ for (const k of splits) {
           }
           // The service reads the upgraded database.
           const list = spawnSync(CLI, ['list', '--json'], {
-            env: { ...process.env, DATABASE_URL: url, RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key') }, encoding: 'utf8',
+            env: { ...process.env, DATABASE_URL: url, RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key'), RESTSYNC_ALLOW_ROOT: '1' },
+            encoding: 'utf8',
           });
           assert.equal(list.status, 0, list.stderr);
           const src = JSON.parse(list.stdout).find((s) => s.id === S1);

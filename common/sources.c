@@ -46,7 +46,7 @@ enum src_col {
 	COL_CONFIG, COL_NEXT, COL_PAGES, COL_ITEMS, COL_STATUS, COL_HTTP,
 	COL_SYNCED, COL_ERROR, COL_DONE, COL_TOTAL, COL_DOCS, COL_CHUNKS,
 	COL_SECRET, COL_CREATED, COL_UPDATED, COL_RUN, COL_ERR_URL,
-	COL_CONFIG_AT, COL__MAX
+	COL_CONFIG_AT, COL_AS_SAVED, COL__MAX
 };
 
 #define SRC_ISO(x) "to_char(" x ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -86,7 +86,8 @@ static const char *const src_stmts[SRC__MAX] = {
 	 * SRC_LIST: $1 one source or NULL for all, $2 the row limit.  The
 	 * secret is the one a batch would use (store.c STMT_LOCK_SOURCE).
 	 */
-	"SELECT s.id, s.tenant_id, t.name, s.title, s.enabled, s.config::text, "
+	"SELECT s.id, s.tenant_id, t.name, s.title, s.enabled, "
+	"       coalesce(s.config_text, s.config::text), "
 	"       c.next_cursor, coalesce(c.page_count, 0), "
 	"       coalesce(c.item_count, 0), c.last_status, c.last_http_status, "
 	"       " SRC_ISO("c.last_synced_at AT TIME ZONE 'UTC'") ", "
@@ -105,14 +106,16 @@ static const char *const src_stmts[SRC__MAX] = {
 	"       CASE WHEN c.last_status = 'error' THEN "
 	"         (SELECT a.detail->>'url' FROM kb_rest_audit a "
 	"          WHERE a.source_id = s.id AND a.outcome = 'error' "
-	"            AND a.action IN ('sync', 'sync-to-end', 'worker') "
+	"            AND a.action IN ('sync', 'sync-to-end', 'worker', 'run') "
 	"          ORDER BY a.at DESC, a.id DESC LIMIT 1) END, "
 	/* When the config last changed (an update whose detail names it). */
 	"       (SELECT " SRC_ISO("max(a.at) AT TIME ZONE 'UTC'") " "
 	"        FROM kb_rest_audit a WHERE a.source_id = s.id "
 	"          AND a.action = 'update' AND a.outcome = 'ok' "
 	"          AND (a.detail ? 'config' OR "
-	"               a.detail->'changed' ? 'config')) "
+	"               a.detail->'changed' ? 'config')), "
+	/* The config is as the operator saved it (key order kept). */
+	"       s.config_text IS NOT NULL "
 	"FROM kb_sources s "
 	"JOIN tenants t ON t.id = s.tenant_id "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
@@ -124,8 +127,9 @@ static const char *const src_stmts[SRC__MAX] = {
 	"SELECT id, name FROM tenants ORDER BY name, id LIMIT 10000",
 
 	/* SRC_INSERT: no row when the tenant does not exist. */
-	"INSERT INTO kb_sources (tenant_id, type, title, config, enabled) "
-	"SELECT t.id, 'rest', $2::text, $3::jsonb, $4::boolean "
+	"INSERT INTO kb_sources (tenant_id, type, title, config, config_text, "
+	"    enabled) "
+	"SELECT t.id, 'rest', $2::text, $3::jsonb, $3::text, $4::boolean "
 	"FROM tenants t WHERE t.id = $1::uuid "
 	"RETURNING id, tenant_id",
 
@@ -136,6 +140,8 @@ static const char *const src_stmts[SRC__MAX] = {
 	 */
 	"UPDATE kb_sources s SET title = coalesce($2::text, o.title), "
 	"    config = coalesce($3::jsonb, o.config), "
+	"    config_text = CASE WHEN $3::text IS NULL THEN o.config_text "
+	"        ELSE $3::text END, "
 	"    enabled = coalesce($4::boolean, o.enabled), "
 	"    updated_at = CASE WHEN (coalesce($2::text, o.title), "
 	"        coalesce($3::jsonb, o.config), "
@@ -974,6 +980,8 @@ src_row_json(PGresult *r, int i)
 	json_object_object_add(o, "lastErrorUrl", src_str(r, i, COL_ERR_URL));
 	json_object_object_add(o, "configChangedAt",
 	    src_str(r, i, COL_CONFIG_AT));
+	json_object_object_add(o, "configAsSaved",
+	    src_bool(r, i, COL_AS_SAVED));
 	return o;
 }
 

@@ -1093,10 +1093,11 @@ const CONFIG_KEYS = new Set(['baseUrl', 'cursorStyle', 'cursorParam', 'pageSizeP
   'allowedRolesOverride', 'ifNoneMatchHeader', 'ifModifiedSinceHeader', 'maxBodyBytes', 'syncIntervalMinutes',
   'itemIdPath', 'deleteMissing', 'maxDeleteFraction', 'timeoutMs']);
 
-// The stored config (jsonb sorts keys by length) in the order of the
-// config table (README, templates), unknown keys last.
-function readableConfig(cfg) {
-  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) return cfg;
+// The config as saved (configAsSaved: its key order kept); a config from
+// before that (jsonb sorts keys by length) in the order of the config
+// table (README, templates), unknown keys last.
+function readableConfig(cfg, asSaved = false) {
+  if (asSaved || !cfg || typeof cfg !== 'object' || Array.isArray(cfg)) return cfg;
   const order = [...CONFIG_KEYS];
   const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
   return Object.fromEntries(Object.entries(cfg).sort(([x], [y]) => rank(x) - rank(y)));
@@ -1201,7 +1202,7 @@ async function openSourceForm(id) {
   $('#source-dialog-title').textContent = s ? 'Edit source' : 'Add source';
   $('#f-save').textContent = s ? 'Save changes' : 'Add source';
   $('#f-title').value = s ? s.title : '';
-  const text = s ? JSON.stringify(readableConfig(s.config), null, 2) : templateText('offset');
+  const text = s ? JSON.stringify(readableConfig(s.config, s.configAsSaved), null, 2) : templateText('offset');
   $('#f-config').value = text;
   state.form = { openText: text, edited: false, baseline: null };
   $('#f-apikey').value = '';

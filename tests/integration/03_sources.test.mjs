@@ -411,3 +411,26 @@ test('a source of another type is not managed here', async () => {
   assert.equal(one(`SELECT title FROM kb_sources WHERE id = :'p1';`, [id]), 'Files');
   sql(`DELETE FROM kb_sources WHERE id = :'p1';`, [id]);
 });
+
+test('the config comes back as it was saved: its keys in their order (configAsSaved)', async () => {
+  const cfg = dummyConfig();
+  // Keys in an order jsonb would not keep (it sorts them by length).
+  const reversed = Object.fromEntries(Object.entries(cfg).reverse());
+  const c = await call('/api/backoffice/rest-sources', { body: { tenantId: TENANT, title: 'Key order', config: reversed } });
+  assert.equal(c.status, 201, c.text);
+  const id = c.json.source.id;
+  const listed = async () => (await call('/api/backoffice/rest-sources', { method: 'GET' })).json.sources.find((s) => s.id === id);
+  let s = await listed();
+  assert.equal(s.configAsSaved, true);
+  assert.deepEqual(Object.keys(s.config), Object.keys(reversed));
+  const again = { textFields: cfg.textFields, baseUrl: cfg.baseUrl, ...cfg };
+  const u = await call('/api/backoffice/rest-sources-update', { body: { sourceId: id, config: again } });
+  assert.equal(u.status, 200, u.text);
+  s = await listed();
+  assert.deepEqual(Object.keys(s.config), Object.keys(again));
+  // A source saved before migration 008 comes back as jsonb orders it.
+  sql(`UPDATE kb_sources SET config_text = NULL WHERE id = :'p1';`, [id]);
+  s = await listed();
+  assert.equal(s.configAsSaved, false);
+  assert.deepEqual(s.config, JSON.parse(JSON.stringify(cfg)));
+});

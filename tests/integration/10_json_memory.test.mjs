@@ -43,7 +43,7 @@ function source(shape, cap) {
 }
 
 // Fresh workers: what earlier tests left in their heaps is not ours.
-before(() => {
+before(async () => {
   execFileSync(path.join(ROOT, 'scripts/stack.sh'), ['fcgi'], { env: process.env, stdio: 'pipe' });
   await new Promise((r) => setTimeout(r, 200));	// idle keep-alive sockets closed meanwhile
 });

@@ -129,7 +129,7 @@ static const char *const src_stmts[SRC__MAX] = {
 	/* SRC_INSERT: no row when the tenant does not exist. */
 	"INSERT INTO kb_sources (tenant_id, type, title, config, config_text, "
 	"    enabled) "
-	"SELECT t.id, 'rest', $2::text, $3::jsonb, $3::text, $4::boolean "
+	"SELECT t.id, 'rest', $2::text, $3::text::jsonb, $3::text, $4::boolean "
 	"FROM tenants t WHERE t.id = $1::uuid "
 	"RETURNING id, tenant_id",
 
@@ -139,12 +139,12 @@ static const char *const src_stmts[SRC__MAX] = {
 	 * was (the audit's "from").
 	 */
 	"UPDATE kb_sources s SET title = coalesce($2::text, o.title), "
-	"    config = coalesce($3::jsonb, o.config), "
+	"    config = coalesce($3::text::jsonb, o.config), "
 	"    config_text = CASE WHEN $3::text IS NULL THEN o.config_text "
 	"        ELSE $3::text END, "
 	"    enabled = coalesce($4::boolean, o.enabled), "
 	"    updated_at = CASE WHEN (coalesce($2::text, o.title), "
-	"        coalesce($3::jsonb, o.config), "
+	"        coalesce($3::text::jsonb, o.config), "
 	"        coalesce($4::boolean, o.enabled)) IS DISTINCT FROM "
 	"        (o.title, o.config, o.enabled) THEN now() "
 	"        ELSE o.updated_at END "

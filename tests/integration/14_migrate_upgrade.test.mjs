@@ -66,6 +66,18 @@ function fingerprints(url) {
   return out;
 }
 
+// A secret row as the schema at this point takes it (007 binds secrets to
+// an origin).
+function secretRow(url) {
+  const origin = psqlAt(url, `SELECT count(*) FROM information_schema.columns
+                              WHERE table_name = 'integration_secrets' AND column_name = 'origin';`) === '1';
+  return origin
+    ? `INSERT INTO integration_secrets (tenant_id, provider, origin, ciphertext, nonce, aad_version)
+         VALUES ('${T}', 'rest', 'https://api.example.com', decode(repeat('ab', 40), 'hex'), decode(repeat('01', 12), 'hex'), 2);`
+    : `INSERT INTO integration_secrets (tenant_id, provider, ciphertext, nonce)
+         VALUES ('${T}', 'rest', decode(repeat('ab', 40), 'hex'), decode(repeat('01', 12), 'hex'));`;
+}
+
 // Rows in every table that exists at this point of the history.
 function populate(url) {
   const have = new Set(tables(url));
@@ -87,8 +99,7 @@ function populate(url) {
              ${vec('0.25')}, jsonb_build_object('itemIndex', i, 'chunkIndex', 0, 'page', 1),
              ARRAY['member','admin'], '${S1}', encode(sha256(convert_to('chunk ' || i, 'UTF8')), 'hex')
       FROM generate_series(0, 2) i;
-    INSERT INTO integration_secrets (tenant_id, provider, ciphertext, nonce)
-      VALUES ('${T}', 'rest', decode(repeat('ab', 40), 'hex'), decode(repeat('01', 12), 'hex'));`;
+    ${secretRow(url)}`;
   if (have.has('kb_rest_page_validators')) {
     q += `INSERT INTO kb_rest_page_validators (source_id, page_key, etag, last_modified, next_cursor, done, items, total)
           VALUES ('${S1}', '', '"v1"', 'Sun, 01 Nov 2026 10:00:00 GMT', '50', false, 50, 250);`;

@@ -366,7 +366,9 @@ test('upgrade: a database of the previous schema keeps every chunk, and nothing 
     }
     const dump = (q) => execPsql(DB, `COPY (${q}) TO STDOUT`);
     psql(null, `COPY tenants FROM STDIN;\n${dump(`SELECT * FROM tenants WHERE id = (SELECT tenant_id FROM kb_sources WHERE id = '${id}')`)}\\.\n`);
-    psql(null, `COPY kb_sources FROM STDIN;\n${dump(`SELECT * FROM kb_sources WHERE id = '${id}'`)}\\.\n`);
+    psql(null, `COPY kb_sources (id, tenant_id, type, title, config, backoffice_only, enabled, created_at, updated_at)
+      FROM STDIN;\n${dump(`SELECT id, tenant_id, type, title, config, backoffice_only, enabled, created_at, updated_at
+      FROM kb_sources WHERE id = '${id}'`)}\\.\n`);
     psql(null, `COPY kb_docs FROM STDIN;\n${dump(`SELECT * FROM kb_docs WHERE source_id = '${id}'`)}\\.\n`);
     psql(null, `COPY kb_chunks FROM STDIN;\n${dump(`SELECT id, tenant_id, doc_id, chunk_idx, title, content, embedding,
         metadata - 'itemKey', allowed_roles, source_id, content_hash, created_at FROM kb_chunks WHERE source_id = '${id}'`)}\\.\n`);

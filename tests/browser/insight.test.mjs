@@ -89,6 +89,12 @@ test('Test shows the first page\'s items and chunks, and saves nothing', async (
   assert.match(await page.locator('#f-preview').innerText(), /itemsPath 'data' is not an array in the response/);
   await shot('21-test-error');
   await page.click('#source-dialog [data-close]');
+  // The form was changed: the page asks before throwing it away.
+  await page.locator('#confirm-dialog[open]').waitFor();
+  assert.equal(await page.locator('#confirm-title').innerText(), 'Discard your changes?');
+  await page.click('#confirm-ok');
+  await page.locator('#source-dialog[open]').waitFor({ state: 'detached' }).catch(() => {});
+  assert.equal(await page.locator('#source-dialog[open]').count(), 0);
   assert.equal(one('SELECT count(*) FROM kb_sources;'), sources, 'nothing saved');
 });
 

@@ -4,16 +4,19 @@
 #
 #   SOAK_SECONDS   length of each soak (600)
 #   SOAK_SEEDS     seeds to run one after the other on the one stack
-#                  ("random" draws one); default: SOAK_SEED, else random
+#                  ("random" draws one; "plant" is the self-test: a
+#                  10 s soak whose result is damaged before the checks,
+#                  which must report it); default: SOAK_SEED, else random
 #   RS_SOAK_PORT / RS_SOAK_PGPORT / RS_SOAK_UPSTREAM_PORT
 #                  the stack's ports (18780 / 16132 / 18790)
+#   RS_SOAK_VAR    the stack's state (var/soak)
 # Needs the programs built (make).  Exit 1 on the first seed with a
 # violation, naming the seed and the invariant.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 
-export RS_VAR="$ROOT/var/soak" PORT=${RS_SOAK_PORT:-18780}
+export RS_VAR="${RS_SOAK_VAR:-$ROOT/var/soak}" PORT=${RS_SOAK_PORT:-18780}
 export PGPORT=${RS_SOAK_PGPORT:-16132} RS_UPSTREAM_PORT=${RS_SOAK_UPSTREAM_PORT:-18790}
 export RS_BIN="$ROOT/build/release/bin" RS_WORKERS=2 RS_RUN_WORKERS=2
 export RS_WORKER_SCHEDULE=0 ADMIN_PASSWORD="soak-admin-$(openssl rand -hex 8)"
@@ -44,15 +47,17 @@ scripts/seed.sh >/dev/null
 node tests/upstream/server.mjs "$RS_UPSTREAM_PORT" >"$RS_VAR/log/upstream.log" 2>&1 &
 echo $! >"$RS_VAR/upstream.pid"
 i=0
-until curl -fsS -o /dev/null "http://127.0.0.1:$RS_UPSTREAM_PORT/__log"; do
+until curl -fs -o /dev/null "http://127.0.0.1:$RS_UPSTREAM_PORT/__log"; do
 	i=$((i + 1)); [ $i -lt 100 ] || { echo "soak: upstream did not start" >&2; exit 1; }
 	sleep 0.1
 done
 
 for seed in $SEEDS; do
+	secs=$SECONDS_EACH plant=${SOAK_PLANT:-}
 	[ "$seed" = random ] && seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
-	SOAK_SEED=$seed SOAK_SECONDS=$SECONDS_EACH node tests/soak/soak.mjs || {
-		echo "soak: seed $seed failed (replay: make soak SOAK_SEED=$seed SOAK_SECONDS=$SECONDS_EACH; logs in $RS_VAR/log)" >&2
+	[ "$seed" = plant ] && { seed=7; secs=10; plant=1; }
+	SOAK_SEED=$seed SOAK_SECONDS=$secs SOAK_PLANT=$plant node tests/soak/soak.mjs || {
+		echo "soak: seed $seed failed (replay: make soak SOAK_SEED=$seed SOAK_SECONDS=$secs; logs in $RS_VAR/log)" >&2
 		exit 1
 	}
 done

@@ -6,20 +6,21 @@
 //                 and the checks, which take about a fifth of it)
 //   SOAK_SEED     the seed of the schedule (random when unset; printed)
 //   SOAK_OUT      folder for the report and its JSON (build/soak)
+//   SOAK_PLANT=1  the gate's self-test: before the checks, plant a wrong
+//                 reference count and drop an item; the soak then passes
+//                 only if the checks name both
 //
 // The schedule of operations and faults is drawn from the seed before the
 // soak starts: the same seed (and SOAK_SECONDS) replays the same schedule
 // of operations, targets and fault moments.  What the stack does in
 // between (which batch wins a lock, when a respawned worker is back)
 // varies from run to run, as in any test against real processes.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { SOAK_EMBED_KEY, SOAK_TOKEN } from '../upstream/routes/soak.mjs';
 
-const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const env = process.env;
 const VAR = env.RS_VAR;
@@ -111,7 +112,24 @@ async function control(ds, cmd) {
 }
 const embedFault = (kind, every = 1) => fetch(`${UP}/soak/embed-fault`, { method: 'POST', body: JSON.stringify({ kind, every }) });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const stack = (...args) => run(path.join(ROOT, 'scripts/stack.sh'), args, { env, timeout: 120000 });
+// scripts/stack.sh, its output to log/soak-stack.log; waits for its exit
+// (not for the pipes that what it starts may hold), at most 120 s.
+const stackTimes = [];
+function stack(...args) {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const fd = fs.openSync(path.join(VAR, 'log/soak-stack.log'), 'a');
+    const c = spawn(path.join(ROOT, 'scripts/stack.sh'), args, { env, stdio: ['ignore', fd, fd] });
+    fs.closeSync(fd);
+    const timer = setTimeout(() => c.kill('SIGKILL'), 120000);
+    c.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      stackTimes.push(`${args.join(' ')} ${Date.now() - t0} ms`);
+      if (code === 0) resolve();
+      else reject(new Error(`scripts/stack.sh ${args.join(' ')}: ${sig || `exit ${code}`}`));
+    });
+  });
+}
 
 // ---------------------------------------------------------------- sources
 const STYLES = {
@@ -279,19 +297,21 @@ function samplePeaks() {
 
 async function chaos(events, sources) {
   const t0 = Date.now();
-  const inflight = new Set();
+  const inflight = new Map();
   const sampler = setInterval(samplePeaks, 2000);
   for (const e of events) {
     const wait = t0 + e.t - Date.now();
     if (wait > 0) await sleep(wait);
     bump(FAULTS.has(e.kind) ? stats.faults : stats.ops, e.kind);
     const p = perform(e, sources).catch((err) => { stats.errors++; if (stats.errors <= 5) console.error(`soak: ${e.kind}: ${err.message}`); });
-    inflight.add(p);
+    inflight.set(p, `${e.kind}@${e.t}ms`);
     p.finally(() => inflight.delete(p));
   }
-  await Promise.race([Promise.all(inflight), sleep(90000)]);
+  let timer;
+  await Promise.race([Promise.all(inflight.keys()), new Promise((r) => { timer = setTimeout(r, 90000); })]);
+  clearTimeout(timer);
   clearInterval(sampler);
-  return inflight.size;
+  return [...inflight.values()];
 }
 
 // ---------------------------------------------------------------- the end
@@ -447,6 +467,14 @@ function ourProcesses() {
   return out;
 }
 
+// The self-test's damage: one chunk counted once too often, one item
+// (with its chunk references) gone from the knowledge base.
+function plant(sources) {
+  sql(`UPDATE kb_chunks SET item_refs = item_refs + 1 WHERE id = (SELECT min(id) FROM kb_chunks WHERE source_id = :'p1');`, [sources[0].id]);
+  sql(`DELETE FROM kb_rest_items WHERE (source_id, item_key) = (SELECT source_id, max(item_key) FROM kb_rest_items
+       WHERE source_id = :'p1' GROUP BY source_id);`, [sources[1].id]);
+}
+
 // ---------------------------------------------------------------- main
 async function main() {
   const t0 = Date.now();
@@ -456,7 +484,8 @@ async function main() {
   const events = schedule(rng, sources.length);
   console.log(`soak: ${events.length} scheduled operations and faults over ${Math.round(CHAOS_MS / 1000)} s on ${sources.length} sources (${sources.map((s) => s.style).join(', ')})`);
   const leftOver = await chaos(events, sources);
-  check('every operation ended', leftOver === 0, `${leftOver} operations still pending 90 s after the chaos`);
+  check('every operation ended', !leftOver.length,
+    `${leftOver.length} operations still pending 90 s after the chaos: ${leftOver.join(', ')}; stack.sh: ${stackTimes.join(', ')}`);
   const tChaos = Date.now();
   let finals = null;
   try {
@@ -464,12 +493,14 @@ async function main() {
   } catch (e) {
     check('the final runs end', false, e.message);
   }
+  if (finals && env.SOAK_PLANT === '1') plant(sources);
   if (finals) await invariants(sources, finals);
   const seconds = (Date.now() - t0) / 1000;
   const res = {
     date: new Date(t0).toISOString(), seed: SEED, soakSeconds: SECONDS, seconds: Math.round(seconds * 10) / 10,
     chaosSeconds: Math.round((tChaos - t0) / 100) / 10, sources: sources.map((s) => s.style),
     operations: stats.ops, faults: stats.faults, responses: stats.statuses, operationErrors: stats.errors,
+    stackCommands: stackTimes,
     upstreamFaultsServed: await Promise.all(sources.map(async (s) => (await control(s.ds, { op: 'stats' })).faults)).then((xs) => xs.reduce((a, b) => a + b, 0)),
     embeddings: await (await fetch(`${UP}/soak/embed-stats`)).json(),
     peakMemoryKiB: { fastcgiWorker: peaks.fcgiKiB, runWorker: peaks.workerKiB, bound: HWM_BOUND_KIB },
@@ -495,6 +526,15 @@ async function main() {
   fs.writeFileSync(`${base}.txt`, report + '\n');
   fs.writeFileSync(`${base}.json`, JSON.stringify(res, null, 2) + '\n');
   console.log(`soak: report ${path.relative(ROOT, base)}.txt, ${path.relative(ROOT, base)}.json`);
+  if (env.SOAK_PLANT === '1') {
+    const named = (k) => violations.some((v) => v.startsWith(k));
+    if (named('item_refs = items holding the hash') && named('KB items = upstream items')) {
+      console.log(`soak self-test: the planted damage was found (${violations.length} violations)`);
+      return;
+    }
+    console.error('soak self-test FAILED: the planted wrong reference count and missing item were not both reported');
+    process.exit(1);
+  }
   if (violations.length) {
     console.error(`soak FAILED: seed ${SEED}: first violated invariant: ${violations[0]}`);
     process.exit(1);

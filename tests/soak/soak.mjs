@@ -340,13 +340,14 @@ async function settle(sources) {
   await until('the stack healthy', async () => (await fetch(`${BASE}/healthz`).catch(() => ({ status: 0 }))).status === 200, 30000);
   const finals = {};
   for (const s of sources) {
-    // A run still going is stopped first (Stop with no worker on it ends it at once).
+    // A server-side run still going is stopped (at once when no worker
+    // holds it); then the Reset stops a run of clicks left mid-walk.
     await until(`no run going for ${s.style}`, async () => {
-      if (one(`SELECT count(*) FROM kb_rest_runs WHERE source_id = :'p1' AND status = 'running';`, [s.id]) === '0') return true;
       await call('/api/backoffice/rest-sync-stop', { sourceId: s.id });
-      return false;
+      const reset = await call('/api/backoffice/rest-sources-reset', { sourceId: s.id });
+      return reset.status === 200
+        && one(`SELECT count(*) FROM kb_rest_runs WHERE source_id = :'p1' AND status = 'running';`, [s.id]) === '0';
     }, 60000);
-    await until(`reset of ${s.style}`, async () => (await call('/api/backoffice/rest-sources-reset', { sourceId: s.id })).status === 200, 30000);
     const started = await until(`a run of ${s.style} started`, async () => {
       const r = await call('/api/backoffice/rest-sync', { sourceId: s.id });
       return r.status === 202 && r.json.runId;

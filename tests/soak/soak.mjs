@@ -471,7 +471,8 @@ function ourProcesses() {
 // The self-test's damage: one chunk counted once too often, one item
 // (with its chunk references) gone from the knowledge base.
 function plant(sources) {
-  sql(`UPDATE kb_chunks SET item_refs = item_refs + 1 WHERE id = (SELECT min(id) FROM kb_chunks WHERE source_id = :'p1');`, [sources[0].id]);
+  sql(`UPDATE kb_chunks SET item_refs = item_refs + 1 WHERE ctid = (SELECT ctid FROM kb_chunks WHERE source_id = :'p1'
+       ORDER BY content_hash LIMIT 1);`, [sources[0].id]);
   sql(`DELETE FROM kb_rest_items WHERE (source_id, item_key) = (SELECT source_id, max(item_key) FROM kb_rest_items
        WHERE source_id = :'p1' GROUP BY source_id);`, [sources[1].id]);
 }

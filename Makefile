@@ -4,6 +4,7 @@
 #   make run        install packages, build, start the stack under var/, seed
 #   make stop       stop what make run started
 #   make test       unit tests, sanitizer unit tests, integration tests
+#   make soak       the chaos soak (SOAK_SECONDS=600, SOAK_SEED=random)
 #   make unit       unit tests only
 #   make clean
 
@@ -94,6 +95,13 @@ stop:
 
 test:
 	scripts/test.sh
+
+# The chaos soak (README "Reliability"): SOAK_SECONDS (600), SOAK_SEED
+# (random, printed; the same seed replays the same schedule).
+SOAK_SECONDS ?= 600
+.PHONY: soak
+soak: all
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_SEED=$(SOAK_SEED) tests/soak/run.sh
 
 clean:
 	rm -rf build

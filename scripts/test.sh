@@ -9,7 +9,8 @@
 # "Testing" says what each gate checks.
 #
 # While developing: RS_SKIP_UNIT=1 skips unit tests and fuzzing,
-# RS_TEST_FILES narrows the integration run, RS_SKIP_SAN=1 skips the
+# RS_TEST_FILES narrows the integration run, RS_SKIP_SOAK=1 skips the
+# short chaos soak, RS_SKIP_SAN=1 skips the
 # sanitizer integration pass (RS_SAN_FILES narrows it), RS_SKIP_BROWSER=1
 # the browser test.
 set -eu
@@ -119,6 +120,19 @@ start_stack
 echo "== integration tests"
 # shellcheck disable=SC2086
 node_tests integration ${RS_TEST_FILES:-tests/integration/}
+
+if [ -z "${RS_SKIP_SOAK:-}" ]; then
+	# The short chaos soak (README "Reliability") on a stack of its own,
+	# its ports 700 above the test stack's: a fixed seed and a random one
+	# (printed), then the soak's self-test (planted damage must be found).
+	echo "== chaos soak (short)"
+	(
+		export RS_SOAK_PORT=$((PORT + 700)) RS_SOAK_PGPORT=$((PGPORT + 700))
+		export RS_SOAK_UPSTREAM_PORT=$((RS_UPSTREAM_PORT + 700)) RS_SOAK_VAR="$ROOT/var/test-soak"
+		unset RS_VAR PORT PGPORT RS_UPSTREAM_PORT RS_BIN
+		SOAK_SECONDS=25 SOAK_SEEDS="20261130 random plant" tests/soak/run.sh
+	)
+fi
 
 if [ -z "${RS_SKIP_BROWSER:-}" ]; then
 	# The operator page in headless Chromium (Debian's chromium package, driven

@@ -736,6 +736,10 @@ async function followRun(id, busy) {
     const r = await api(`rest-runs?sourceId=${encodeURIComponent(id)}&limit=1`);
     const run = r.ok ? r.json.runs[0] : null;
     if (run && run.id === busy.runId) {
+      // Re-render only when the run moved: a row re-drawn on every poll
+      // would move its Stop button from under the pointer.
+      const moved = !busy.run || busy.run.pages !== run.pages || busy.run.items !== run.items
+        || busy.run.status !== run.status;
       busy.run = run;
       busy.batches = run.pages;
       busy.items = run.items;
@@ -752,7 +756,7 @@ async function followRun(id, busy) {
         s.pageCount = busy.base.pages + run.pages;
         if (run.total !== null && run.total !== undefined) s.total = run.total;
       }
-      rerender(id);
+      if (moved) rerender(id);
       if (run.status === 'done') {
         await refresh({ quiet: true });
         const cur = state.sources.get(id);

@@ -207,7 +207,9 @@ test('Sync to end goes on without the page: closed mid-run, reopened, it shows t
   await page.goto(`${BASE}/backoffice/rest-sources`);
   await eventually(async () => /syncing to end · page \d+ · \d+ items/.test(await cellText(id, 'c-items')), 'the run followed again');
   await shot('04b-sync-to-end-reopened');
-  await row(id).locator('[data-action="stop"]').click();
+  // The row is re-drawn as the run moves: dispatch the click to whichever
+  // Stop button is there now.
+  await row(id).locator('[data-action="stop"]').dispatchEvent('click');
   await toast('Sync to end stopped').waitFor({ timeout: 10000 });
   sql(`UPDATE kb_sources SET config = config - 'queryTemplate' WHERE id = :'p1';`, [id]);
 });

@@ -263,6 +263,13 @@ load_secret(struct work *w, char *err)
 		    w->src.secret_aad == 1 ? NULL : origin, w->src.secret_ct,
 		    w->src.secret_ct_len, w->src.secret_nonce,
 		    w->src.secret_nonce_len, &pt, err);
+	/* ... or the swap happened between our two reads: the key file
+	 * now holds the new key. */
+	if (st == RS_EINPUT && secret_load_key(key, NULL) == RS_OK)
+		st = secret_decrypt(key, w->src.tenant_id, w->cfg.provider,
+		    w->src.secret_aad == 1 ? NULL : origin, w->src.secret_ct,
+		    w->src.secret_ct_len, w->src.secret_nonce,
+		    w->src.secret_nonce_len, &pt, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (st != RS_OK)
 		return st;

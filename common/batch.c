@@ -231,6 +231,17 @@ batch_secret_origin(const struct source_config *cfg,
  * missing field: a source that would send an empty credential fails
  * before any request.
  */
+/* The source's stored secret under one key; *pt is freed by the caller. */
+static enum rs_status
+decrypt_source_secret(const struct work *w, const unsigned char *key,
+    const char *origin, char **pt, char *err)
+{
+	return secret_decrypt(key, w->src.tenant_id, w->cfg.provider,
+	    w->src.secret_aad == 1 ? NULL : origin, w->src.secret_ct,
+	    w->src.secret_ct_len, w->src.secret_nonce,
+	    w->src.secret_nonce_len, pt, err);
+}
+
 static enum rs_status
 load_secret(struct work *w, char *err)
 {
@@ -252,24 +263,15 @@ load_secret(struct work *w, char *err)
 		return st;
 	if ((st = secret_load_key(key, err)) != RS_OK)
 		return st;
-	st = secret_decrypt(key, w->src.tenant_id, w->cfg.provider,
-	    w->src.secret_aad == 1 ? NULL : origin, w->src.secret_ct,
-	    w->src.secret_ct_len, w->src.secret_nonce,
-	    w->src.secret_nonce_len, &pt, err);
+	st = decrypt_source_secret(w, key, origin, &pt, err);
 	/* A key rotation between its commit and its file swap: the secret
 	 * is already under the new key. */
 	if (st == RS_EINPUT && secret_load_next_key(key, NULL) == RS_OK)
-		st = secret_decrypt(key, w->src.tenant_id, w->cfg.provider,
-		    w->src.secret_aad == 1 ? NULL : origin, w->src.secret_ct,
-		    w->src.secret_ct_len, w->src.secret_nonce,
-		    w->src.secret_nonce_len, &pt, err);
+		st = decrypt_source_secret(w, key, origin, &pt, err);
 	/* ... or the swap happened between our two reads: the key file
 	 * now holds the new key. */
 	if (st == RS_EINPUT && secret_load_key(key, NULL) == RS_OK)
-		st = secret_decrypt(key, w->src.tenant_id, w->cfg.provider,
-		    w->src.secret_aad == 1 ? NULL : origin, w->src.secret_ct,
-		    w->src.secret_ct_len, w->src.secret_nonce,
-		    w->src.secret_nonce_len, &pt, err);
+		st = decrypt_source_secret(w, key, origin, &pt, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (st != RS_OK)
 		return st;

@@ -9,69 +9,48 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "auth.h"
-#include "fcgi_io.h"
+#include "endpoint.h"
 #include "obs.h"
-#include "store.h"
 
 #define METRICS_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+
+/* One text per worker, reused from scrape to scrape. */
+static struct rs_buf	 text;
+
+static enum rs_status
+handle(struct ep_req *r, struct json_object **out, char *err)
+{
+	enum rs_status	 st;
+	char		 merr[RS_ERRLEN] = "";
+
+	(void)out;
+	if (text.max == 0)
+		rs_buf_init(&text, OBS_METRICS_MAX);
+	rs_buf_reset(&text);
+	if ((st = obs_metrics(r->sto, &text, merr)) == RS_ENOMEM) {
+		rs_errf(err, "%s", merr);
+		return st;
+	}
+	/* A failed query is still an answer: "restsync_up 0". */
+	json_object_object_add(r->log, "up", json_object_new_boolean(st ==
+	    RS_OK));
+	if (st != RS_OK)
+		json_object_object_add(r->log, "error",
+		    json_object_new_string(merr));
+	json_object_object_add(r->log, "bytes",
+	    json_object_new_int64((int64_t)text.len));
+	r->text = text.p;
+	r->text_len = text.len;
+	r->text_type = METRICS_TYPE;
+	return RS_OK;
+}
+
+static const struct ep_def def = {
+	"metrics", "GET, HEAD", NULL, 0, 200, handle, NULL
+};
 
 int
 main(void)
 {
-	struct fio_req		 rq;
-	struct store		*sto = NULL;
-	struct rs_buf		 text;
-	struct json_object	*log;
-	enum rs_status		 st, mst = RS_OK;
-	char			 err[RS_ERRLEN], merr[RS_ERRLEN];
-	int			 code;
-
-	if (fio_init(&rq, "metrics") == -1 || fio_prefork(&rq) == -1)
-		return 1;
-	rq.allow = "GET, HEAD";
-	if (store_open(&sto, err) != RS_OK) {
-		fprintf(stderr, "metrics: %s\n", err);
-		return 1;
-	}
-	rs_buf_init(&text, OBS_METRICS_MAX);
-	while (fio_accept(&rq) >= 0) {
-		err[0] = merr[0] = '\0';
-		st = fio_get(&rq, err);
-		if (st == RS_OK)
-			st = auth_require_admin(sto, fio_user(&rq), err);
-		if (st == RS_OK) {
-			mst = obs_metrics(sto, &text, merr);
-			if (mst == RS_ENOMEM) {
-				st = mst;
-				rs_errf(err, "%s", merr);
-			}
-		}
-		log = json_object_new_object();
-		json_object_object_add(log, "status",
-		    json_object_new_string(rs_status_name(st)));
-		if (st == RS_OK) {
-			code = 200;
-			json_object_object_add(log, "up",
-			    json_object_new_boolean(mst == RS_OK));
-			if (mst != RS_OK)
-				json_object_object_add(log, "error",
-				    json_object_new_string(merr));
-			json_object_object_add(log, "bytes",
-			    json_object_new_int64((int64_t)text.len));
-			fio_write_text(&rq, code, METRICS_TYPE, text.p,
-			    text.len);
-		} else {
-			code = fio_http_status(st);
-			json_object_object_add(log, "error",
-			    json_object_new_string(err));
-			fio_write_error(&rq, st, err, NULL);
-		}
-		fio_log(&rq, code, log);
-		rs_buf_reset(&text);
-		fio_finish(&rq);
-	}
-	rs_buf_free(&text);
-	store_close(sto);
-	return 0;
+	return ep_main(&def);
 }

@@ -8,63 +8,22 @@
  * missing or non-admin operator, 405 for other methods than GET and HEAD,
  * 503 when the database is down.
  */
-#include <stdio.h>
-#include <string.h>
 
-#include "auth.h"
-#include "fcgi_io.h"
+#include "endpoint.h"
 #include "sources.h"
-#include "store.h"
+
+static enum rs_status
+handle(struct ep_req *r, struct json_object **out, char *err)
+{
+	return ep_source_listing(r, src_audit, "entries", out, err);
+}
+
+static const struct ep_def def = {
+	"rest_audit", "GET, HEAD", "audit", EP_SOURCES, 200, handle, NULL
+};
 
 int
 main(void)
 {
-	struct fio_req		 rq;
-	struct store		*sto = NULL;
-	struct src_db		*db = NULL;
-	struct json_object	*res, *out, *log;
-	enum rs_status		 st;
-	char			 err[RS_ERRLEN], id[37];
-	int			 limit;
-
-	if (src_program_start(&rq, "rest_audit", &sto, &db) == -1)
-		return 1;
-	rq.allow = "GET, HEAD";
-	while (fio_accept(&rq) >= 0) {
-		res = NULL;
-		err[0] = id[0] = '\0';
-		limit = 0;
-		st = fio_get(&rq, err);
-		if (st == RS_OK)
-			st = auth_require_admin(sto, fio_user(&rq), err);
-		if (st == RS_OK)
-			st = src_parse_audit_query(fio_param(&rq,
-			    "QUERY_STRING"), id, &limit, err);
-		if (st == RS_OK)
-			st = src_audit(db, id, limit, &res, err);
-
-		log = json_object_new_object();
-		json_object_object_add(log, "action",
-		    json_object_new_string("audit"));
-		if (id[0] != '\0')
-			json_object_object_add(log, "source_id",
-			    json_object_new_string(id));
-		out = NULL;
-		if (st == RS_OK) {
-			json_object_object_add(log, "entries",
-			    json_object_new_int((int)
-			    json_object_array_length(res)));
-			out = fio_ok();
-			json_object_object_add(out, "sourceId",
-			    json_object_new_string(id));
-			json_object_object_add(out, "limit",
-			    json_object_new_int(limit));
-			json_object_object_add(out, "entries", res);
-		}
-		fio_reply(&rq, st, 200, out, err, log);
-		fio_finish(&rq);
-	}
-	src_close(db);
-	store_close(sto);
-	return 0;
+	return ep_main(&def);
 }

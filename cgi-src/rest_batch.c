@@ -8,14 +8,10 @@
  * 502 for upstream or embeddings failures, 503 when the database is down.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
-#include "auth.h"
 #include "batch.h"
-#include "fcgi_io.h"
+#include "endpoint.h"
 
 /*
  * The batch's figures for the log line, flat: items, inserted, skipped,
@@ -45,99 +41,69 @@ log_batch(struct json_object *log, const struct batch_result *res)
 	json_object_put(b);
 }
 
+/* sourceId (a UUID) and the optional action of the body. */
+static enum rs_status
+parse(struct ep_req *r, char *err)
+{
+	struct json_object	*v;
+	const char		*a;
+
+	if (!json_object_object_get_ex(r->body, "sourceId", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		rs_errf(err, "'sourceId' is required");
+		return RS_EINPUT;
+	}
+	if (!rs_is_uuid(json_object_get_string(v))) {
+		rs_errf(err, "'sourceId' must be a UUID");
+		return RS_EINPUT;
+	}
+	(void)snprintf(r->source_id, sizeof(r->source_id), "%s",
+	    json_object_get_string(v));
+	if (!json_object_object_get_ex(r->body, "action", &v))
+		return RS_OK;
+	a = json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : "";
+	if (strcmp(a, "sync") != 0 && strcmp(a, "sync-to-end") != 0) {
+		rs_errf(err, "'action' must be \"sync\" or \"sync-to-end\"");
+		return RS_EINPUT;
+	}
+	r->action = a;
+	return RS_OK;
+}
+
+static enum rs_status
+handle(struct ep_req *r, struct json_object **out, char *err)
+{
+	struct batch_result	 res;
+	enum rs_status		 st;
+
+	memset(&res, 0, sizeof(res));
+	if ((st = parse(r, err)) != RS_OK)
+		return st;
+	st = batch_run(r->batch, r->source_id, r->user, r->action, &res, err);
+	(void)snprintf(r->tenant_id, sizeof(r->tenant_id), "%s",
+	    res.tenant_id);
+	log_batch(r->log, &res);
+	if (st == RS_OK)
+		*out = batch_result_json(&res);
+	else if (res.fetched || res.url != NULL) {
+		/* The page fetched: the error says where and what came. */
+		r->err_extra = json_object_new_object();
+		json_object_object_add(r->err_extra, "url", res.url ?
+		    json_object_new_string(res.url) : NULL);
+		json_object_object_add(r->err_extra, "status", res.status > 0 ?
+		    json_object_new_int((int)res.status) : NULL);
+	}
+	batch_result_free(&res);
+	return st;
+}
+
+static const struct ep_def def = {
+	"rest_batch", "POST", "sync", EP_BATCH, 200, handle, NULL
+};
+
 int
 main(void)
 {
-	struct fio_req		 rq;
-	struct batch_ctx	 ctx;
-	struct batch_result	 res;
-	struct json_object	*body, *v, *log, *extra;
-	enum rs_status		 st;
-	char			 err[RS_ERRLEN];
-	const char		*id, *action;
-	int			 ran;
-
-	if (fio_init(&rq, "rest_batch") == -1 || fio_prefork(&rq) == -1)
-		return 1;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    batch_ctx_open(&ctx, err) != RS_OK) {
-		fprintf(stderr, "rest_batch: %s\n", err);
-		return 1;
-	}
-	while (fio_accept(&rq) >= 0) {
-		memset(&res, 0, sizeof(res));
-		body = NULL;
-		id = "";
-		action = "sync";
-		ran = 0;
-		err[0] = '\0';
-		st = fio_json_post(&rq, &body, err);
-		if (st == RS_OK)
-			st = auth_require_admin(ctx.st, fio_user(&rq), err);
-		if (st == RS_OK) {
-			if (!json_object_object_get_ex(body, "sourceId", &v) ||
-			    !json_object_is_type(v, json_type_string)) {
-				rs_errf(err, "'sourceId' is required");
-				st = RS_EINPUT;
-			} else if (!rs_is_uuid(id = json_object_get_string(v))) {
-				rs_errf(err, "'sourceId' must be a UUID");
-				st = RS_EINPUT;
-				id = "";
-			}
-		}
-		if (st == RS_OK && json_object_object_get_ex(body, "action",
-		    &v) && (!json_object_is_type(v, json_type_string) ||
-		    (strcmp(json_object_get_string(v), "sync") != 0 &&
-		    strcmp(json_object_get_string(v), "sync-to-end") != 0))) {
-			rs_errf(err, "'action' must be \"sync\" or "
-			    "\"sync-to-end\"");
-			st = RS_EINPUT;
-		}
-		if (st == RS_OK) {
-			if (json_object_object_get_ex(body, "action", &v))
-				action = json_object_get_string(v);
-			ran = 1;
-			st = batch_run(&ctx, id, fio_user(&rq), action, &res,
-			    err);
-		}
-
-		log = json_object_new_object();
-		json_object_object_add(log, "action",
-		    json_object_new_string(action));
-		if (*id != '\0')
-			json_object_object_add(log, "source_id",
-			    json_object_new_string(id));
-		if (res.tenant_id[0] != '\0')
-			json_object_object_add(log, "tenant_id",
-			    json_object_new_string(res.tenant_id));
-		json_object_object_add(log, "status",
-		    json_object_new_string(rs_status_name(st)));
-		if (ran)
-			log_batch(log, &res);
-		if (st == RS_OK) {
-			fio_write_json(&rq, 200, batch_result_json(&res));
-		} else {
-			extra = NULL;
-			if (res.fetched || res.url != NULL) {
-				extra = json_object_new_object();
-				json_object_object_add(extra, "url",
-				    res.url ? json_object_new_string(res.url) :
-				    NULL);
-				json_object_object_add(extra, "status",
-				    res.status > 0 ?
-				    json_object_new_int((int)res.status) :
-				    NULL);
-			}
-			json_object_object_add(log, "error",
-			    json_object_new_string(err));
-			fio_write_error(&rq, st, err, extra);
-		}
-		fio_log(&rq, fio_http_status(st), log);
-		batch_result_free(&res);
-		json_object_put(body);
-		fio_finish(&rq);
-	}
-	batch_ctx_close(&ctx);
-	curl_global_cleanup();
-	return 0;
+	return ep_main(&def);
 }

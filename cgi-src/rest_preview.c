@@ -16,10 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
-#include "auth.h"
 #include "batch.h"
+#include "endpoint.h"
 #include "fcgi_io.h"
 #include "inspect.h"
 #include "sources.h"
@@ -82,66 +80,43 @@ out:
 	return st;
 }
 
+static enum rs_status
+handle(struct ep_req *r, struct json_object **out, char *err)
+{
+	struct json_object	*res = NULL, *v;
+	enum rs_status		 st;
+
+	if (json_object_object_get_ex(r->body, "sourceId", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    rs_is_uuid(json_object_get_string(v)))
+		(void)snprintf(r->source_id, sizeof(r->source_id), "%s",
+		    json_object_get_string(v));
+	st = preview(r->batch, r->insp, r->body, &res, err);
+	if (st == RS_OK) {
+		*out = fio_ok();
+		json_object_object_foreach(res, name, val)
+			json_object_object_add(*out, name,
+			    json_object_get(val));
+	} else if (res != NULL && json_object_object_get_ex(res, "url", &v)) {
+		/* The page fetched: the error says where and what came. */
+		r->err_extra = json_object_new_object();
+		json_object_object_add(r->err_extra, "url",
+		    json_object_get(v));
+		json_object_object_add(r->err_extra, "status",
+		    json_object_object_get_ex(res, "status", &v) ?
+		    json_object_get(v) : NULL);
+	}
+	json_object_put(res);
+	return st;
+}
+
+static const struct ep_def def = {
+	"rest_preview", "POST", "preview", EP_BATCH | EP_INSPECT, 200, handle,
+	NULL
+};
+
 int
 main(void)
 {
-	struct fio_req		 rq;
-	struct batch_ctx	 ctx;
-	struct insp_db		*db = NULL;
-	struct json_object	*body, *res, *out, *log, *v;
-	enum rs_status		 st;
-	char			 err[RS_ERRLEN];
-
-	if (fio_init(&rq, "rest_preview") == -1 || fio_prefork(&rq) == -1)
-		return 1;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    batch_ctx_open(&ctx, err) != RS_OK ||
-	    insp_open(&db, ctx.st, err) != RS_OK) {
-		fprintf(stderr, "rest_preview: %s\n", err);
-		return 1;
-	}
-	while (fio_accept(&rq) >= 0) {
-		body = res = NULL;
-		err[0] = '\0';
-		st = fio_json_post(&rq, &body, err);
-		if (st == RS_OK)
-			st = auth_require_admin(ctx.st, fio_user(&rq), err);
-		if (st == RS_OK)
-			st = preview(&ctx, db, body, &res, err);
-
-		log = json_object_new_object();
-		json_object_object_add(log, "action",
-		    json_object_new_string("preview"));
-		if (json_object_object_get_ex(body, "sourceId", &v) &&
-		    json_object_is_type(v, json_type_string) &&
-		    rs_is_uuid(json_object_get_string(v)))
-			json_object_object_add(log, "source_id",
-			    json_object_get(v));
-		if (st == RS_OK) {
-			out = fio_ok();
-			json_object_object_foreach(res, name, val)
-				json_object_object_add(out, name,
-				    json_object_get(val));
-			fio_reply(&rq, st, 200, out, err, log);
-		} else if (res != NULL &&
-		    json_object_object_get_ex(res, "url", &v)) {
-			out = json_object_new_object();
-			json_object_object_add(out, "url", json_object_get(v));
-			json_object_object_add(out, "status",
-			    json_object_object_get_ex(res, "status", &v) ?
-			    json_object_get(v) : NULL);
-			json_object_object_add(log, "error",
-			    json_object_new_string(err));
-			fio_write_error(&rq, st, err, out);
-			fio_log(&rq, fio_http_status(st), log);
-		} else
-			fio_reply(&rq, st, 200, NULL, err, log);
-		json_object_put(res);
-		json_object_put(body);
-		fio_finish(&rq);
-	}
-	insp_close(db);
-	batch_ctx_close(&ctx);
-	curl_global_cleanup();
-	return 0;
+	return ep_main(&def);
 }

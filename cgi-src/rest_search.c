@@ -14,10 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
-#include "auth.h"
 #include "batch.h"
+#include "endpoint.h"
 #include "fcgi_io.h"
 #include "inspect.h"
 
@@ -51,63 +49,40 @@ answer(const struct insp_search *s, struct embedder *em,
 	return out;
 }
 
+static enum rs_status
+handle(struct ep_req *r, struct json_object **out, char *err)
+{
+	struct insp_search	 s;
+	struct insp_search_stats ss;
+	struct json_object	*res = NULL;
+	enum rs_status		 st;
+
+	memset(&s, 0, sizeof(s));
+	memset(&ss, 0, sizeof(ss));
+	st = insp_parse_search(r->body, &s, err);
+	(void)snprintf(r->source_id, sizeof(r->source_id), "%s", s.source_id);
+	(void)snprintf(r->tenant_id, sizeof(r->tenant_id), "%s", s.tenant_id);
+	if (st == RS_OK)
+		st = insp_search_run(r->insp, r->batch->em, &s, &res, &ss, err);
+	if (ss.method != NULL) {
+		json_object_object_add(r->log, "method",
+		    json_object_new_string(ss.method));
+		json_object_object_add(r->log, "scanned",
+		    json_object_new_int64(ss.scanned));
+	}
+	if (st == RS_OK)
+		*out = answer(&s, r->batch->em, &ss, res);
+	insp_search_free(&s);
+	return st;
+}
+
+static const struct ep_def def = {
+	"rest_search", "POST", "search", EP_BATCH | EP_INSPECT, 200, handle,
+	NULL
+};
+
 int
 main(void)
 {
-	struct fio_req		 rq;
-	struct batch_ctx	 ctx;
-	struct insp_db		*db = NULL;
-	struct insp_search	 s;
-	struct insp_search_stats ss;
-	struct json_object	*body, *res, *out, *log;
-	enum rs_status		 st;
-	char			 err[RS_ERRLEN];
-
-	if (fio_init(&rq, "rest_search") == -1 || fio_prefork(&rq) == -1)
-		return 1;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    batch_ctx_open(&ctx, err) != RS_OK ||
-	    insp_open(&db, ctx.st, err) != RS_OK) {
-		fprintf(stderr, "rest_search: %s\n", err);
-		return 1;
-	}
-	while (fio_accept(&rq) >= 0) {
-		body = res = out = NULL;
-		err[0] = '\0';
-		memset(&s, 0, sizeof(s));
-		memset(&ss, 0, sizeof(ss));
-		st = fio_json_post(&rq, &body, err);
-		if (st == RS_OK)
-			st = auth_require_admin(ctx.st, fio_user(&rq), err);
-		if (st == RS_OK)
-			st = insp_parse_search(body, &s, err);
-		if (st == RS_OK)
-			st = insp_search_run(db, ctx.em, &s, &res, &ss, err);
-		if (st == RS_OK)
-			out = answer(&s, ctx.em, &ss, res);
-
-		log = json_object_new_object();
-		json_object_object_add(log, "action",
-		    json_object_new_string("search"));
-		if (s.source_id[0] != '\0')
-			json_object_object_add(log, "source_id",
-			    json_object_new_string(s.source_id));
-		if (s.tenant_id[0] != '\0')
-			json_object_object_add(log, "tenant_id",
-			    json_object_new_string(s.tenant_id));
-		if (ss.method != NULL) {
-			json_object_object_add(log, "method",
-			    json_object_new_string(ss.method));
-			json_object_object_add(log, "scanned",
-			    json_object_new_int64(ss.scanned));
-		}
-		fio_reply(&rq, st, 200, out, err, log);
-		insp_search_free(&s);
-		json_object_put(body);
-		fio_finish(&rq);
-	}
-	insp_close(db);
-	batch_ctx_close(&ctx);
-	curl_global_cleanup();
-	return 0;
+	return ep_main(&def);
 }

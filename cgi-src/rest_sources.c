@@ -12,78 +12,69 @@
  * unknown tenant, 405 for other methods, 415 for a non-JSON body, 503 when
  * the database is down.
  */
-#include <stdio.h>
+
 #include <string.h>
 
-#include "auth.h"
+#include "endpoint.h"
 #include "fcgi_io.h"
 #include "sources.h"
-#include "store.h"
+
+static enum rs_status
+list(struct ep_req *r, struct json_object **out, char *err)
+{
+	struct json_object	*res = NULL;
+	enum rs_status		 st;
+	int			 trunc = 0;
+
+	r->action = "list";
+	if ((st = src_list(r->src, &res, &trunc, err)) != RS_OK)
+		return st;
+	json_object_object_add(r->log, "sources",
+	    json_object_new_int((int)json_object_array_length(res)));
+	*out = ep_ok_with("sources", res);
+	json_object_object_add(*out, "truncated",
+	    json_object_new_boolean(trunc));
+	return RS_OK;
+}
+
+/* Never log the body: it may carry the API key. */
+static enum rs_status
+create(struct ep_req *r, struct json_object **out, char *err)
+{
+	struct src_input	 in;
+	struct json_object	*res = NULL;
+	enum rs_status		 st;
+
+	memset(&in, 0, sizeof(in));
+	r->action = "create";
+	r->ok_code = 201;
+	st = src_parse_input(r->body, 1, &in, err);
+	(void)snprintf(r->tenant_id, sizeof(r->tenant_id), "%s", in.tenant_id);
+	if (st == RS_OK)
+		st = src_create(r->src, r->user, &in, &res, err);
+	json_object_object_add(r->log, "key_stored",
+	    json_object_new_boolean(st == RS_OK && in.api_key != NULL));
+	src_input_free(&in);
+	if (st != RS_OK)
+		return st;
+	(void)snprintf(r->source_id, sizeof(r->source_id), "%s",
+	    json_object_get_string(json_object_object_get(res, "id")));
+	*out = ep_ok_with("source", res);
+	return RS_OK;
+}
+
+static enum rs_status
+handle(struct ep_req *r, struct json_object **out, char *err)
+{
+	return r->post ? create(r, out, err) : list(r, out, err);
+}
+
+static const struct ep_def def = {
+	"rest_sources", "GET, POST", "list", EP_SOURCES, 200, handle, NULL
+};
 
 int
 main(void)
 {
-	struct fio_req		 rq;
-	struct store		*sto = NULL;
-	struct src_db		*db = NULL;
-	struct src_input	 in;
-	struct json_object	*body, *res, *out, *log;
-	enum rs_status		 st;
-	char			 err[RS_ERRLEN];
-	int			 post, trunc;
-
-	if (src_program_start(&rq, "rest_sources", &sto, &db) == -1)
-		return 1;
-	rq.allow = "GET, POST";
-	memset(&in, 0, sizeof(in));
-	while (fio_accept(&rq) >= 0) {
-		body = res = NULL;
-		err[0] = '\0';
-		trunc = 0;
-		post = strcmp(fio_param(&rq, "REQUEST_METHOD"), "POST") == 0;
-		st = post ? fio_json_post(&rq, &body, err) : fio_get(&rq, err);
-		if (st == RS_OK)
-			st = auth_require_admin(sto, fio_user(&rq), err);
-		if (st == RS_OK && post)
-			st = src_parse_input(body, 1, &in, err);
-		if (st == RS_OK)
-			st = post ? src_create(db, fio_user(&rq), &in, &res,
-			    err) : src_list(db, &res, &trunc, err);
-
-		/* Never the body: it may carry the API key. */
-		log = json_object_new_object();
-		json_object_object_add(log, "action",
-		    json_object_new_string(post ? "create" : "list"));
-		if (post && in.tenant_id[0] != '\0')
-			json_object_object_add(log, "tenant_id",
-			    json_object_new_string(in.tenant_id));
-		if (post)
-			json_object_object_add(log, "key_stored",
-			    json_object_new_boolean(st == RS_OK &&
-			    in.api_key != NULL));
-		out = NULL;
-		if (st == RS_OK) {
-			out = fio_ok();
-			if (post) {
-				json_object_object_add(log, "source_id",
-				    json_object_get(json_object_object_get(res,
-				    "id")));
-				json_object_object_add(out, "source", res);
-			} else {
-				json_object_object_add(log, "sources",
-				    json_object_new_int((int)
-				    json_object_array_length(res)));
-				json_object_object_add(out, "sources", res);
-				json_object_object_add(out, "truncated",
-				    json_object_new_boolean(trunc));
-			}
-		}
-		fio_reply(&rq, st, post ? 201 : 200, out, err, log);
-		src_input_free(&in);
-		json_object_put(body);
-		fio_finish(&rq);
-	}
-	src_close(db);
-	store_close(sto);
-	return 0;
+	return ep_main(&def);
 }

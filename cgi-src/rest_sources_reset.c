@@ -7,56 +7,32 @@
  * cross-site, 404 for an unknown source, 405, 409 while a batch of the
  * source runs, 415, 503.
  */
-#include <stdio.h>
-#include <string.h>
 
-#include "auth.h"
+#include "endpoint.h"
 #include "fcgi_io.h"
 #include "sources.h"
-#include "store.h"
+
+static enum rs_status
+handle(struct ep_req *r, struct json_object **out, char *err)
+{
+	struct json_object	*res = NULL;
+	enum rs_status		 st;
+
+	if ((st = ep_source_id(r, err)) != RS_OK ||
+	    (st = src_reset(r->src, r->user, r->source_id, &res, err)) != RS_OK)
+		return st;
+	(void)snprintf(r->tenant_id, sizeof(r->tenant_id), "%s",
+	    json_object_get_string(json_object_object_get(res, "tenantId")));
+	*out = ep_ok_with("source", res);
+	return RS_OK;
+}
+
+static const struct ep_def def = {
+	"rest_sources_reset", "POST", "reset", EP_SOURCES, 200, handle, NULL
+};
 
 int
 main(void)
 {
-	struct fio_req		 rq;
-	struct store		*sto = NULL;
-	struct src_db		*db = NULL;
-	struct json_object	*body, *res, *out, *log;
-	enum rs_status		 st;
-	char			 err[RS_ERRLEN], id[37];
-
-	if (src_program_start(&rq, "rest_sources_reset", &sto, &db) == -1)
-		return 1;
-	while (fio_accept(&rq) >= 0) {
-		body = res = NULL;
-		err[0] = id[0] = '\0';
-		st = fio_json_post(&rq, &body, err);
-		if (st == RS_OK)
-			st = auth_require_admin(sto, fio_user(&rq), err);
-		if (st == RS_OK)
-			st = src_parse_id(body, id, err);
-		if (st == RS_OK)
-			st = src_reset(db, fio_user(&rq), id, &res, err);
-
-		log = json_object_new_object();
-		json_object_object_add(log, "action",
-		    json_object_new_string("reset"));
-		if (id[0] != '\0')
-			json_object_object_add(log, "source_id",
-			    json_object_new_string(id));
-		out = NULL;
-		if (st == RS_OK) {
-			json_object_object_add(log, "tenant_id",
-			    json_object_get(json_object_object_get(res,
-			    "tenantId")));
-			out = fio_ok();
-			json_object_object_add(out, "source", res);
-		}
-		fio_reply(&rq, st, 200, out, err, log);
-		json_object_put(body);
-		fio_finish(&rq);
-	}
-	src_close(db);
-	store_close(sto);
-	return 0;
+	return ep_main(&def);
 }

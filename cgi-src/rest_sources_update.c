@@ -8,62 +8,43 @@
  * tenantId cannot change), 401/403 for a missing or non-admin operator,
  * 403 cross-site, 404 for an unknown source, 405, 415, 503.
  */
-#include <stdio.h>
+
 #include <string.h>
 
-#include "auth.h"
+#include "endpoint.h"
 #include "fcgi_io.h"
 #include "sources.h"
-#include "store.h"
+
+/* Never log the body: it may carry the API key. */
+static enum rs_status
+handle(struct ep_req *r, struct json_object **out, char *err)
+{
+	struct src_input	 in;
+	struct json_object	*res = NULL;
+	enum rs_status		 st;
+
+	memset(&in, 0, sizeof(in));
+	st = src_parse_input(r->body, 0, &in, err);
+	(void)snprintf(r->source_id, sizeof(r->source_id), "%s", in.source_id);
+	if (st == RS_OK)
+		st = src_update(r->src, r->user, &in, &res, err);
+	json_object_object_add(r->log, "key_changed",
+	    json_object_new_boolean(st == RS_OK && in.api_key != NULL));
+	src_input_free(&in);
+	if (st != RS_OK)
+		return st;
+	(void)snprintf(r->tenant_id, sizeof(r->tenant_id), "%s",
+	    json_object_get_string(json_object_object_get(res, "tenantId")));
+	*out = ep_ok_with("source", res);
+	return RS_OK;
+}
+
+static const struct ep_def def = {
+	"rest_sources_update", "POST", "update", EP_SOURCES, 200, handle, NULL
+};
 
 int
 main(void)
 {
-	struct fio_req		 rq;
-	struct store		*sto = NULL;
-	struct src_db		*db = NULL;
-	struct src_input	 in;
-	struct json_object	*body, *res, *out, *log;
-	enum rs_status		 st;
-	char			 err[RS_ERRLEN];
-
-	if (src_program_start(&rq, "rest_sources_update", &sto, &db) == -1)
-		return 1;
-	memset(&in, 0, sizeof(in));
-	while (fio_accept(&rq) >= 0) {
-		body = res = NULL;
-		err[0] = '\0';
-		st = fio_json_post(&rq, &body, err);
-		if (st == RS_OK)
-			st = auth_require_admin(sto, fio_user(&rq), err);
-		if (st == RS_OK)
-			st = src_parse_input(body, 0, &in, err);
-		if (st == RS_OK)
-			st = src_update(db, fio_user(&rq), &in, &res, err);
-
-		/* Never the body: it may carry the API key. */
-		log = json_object_new_object();
-		json_object_object_add(log, "action",
-		    json_object_new_string("update"));
-		if (in.source_id[0] != '\0')
-			json_object_object_add(log, "source_id",
-			    json_object_new_string(in.source_id));
-		json_object_object_add(log, "key_changed",
-		    json_object_new_boolean(st == RS_OK && in.api_key != NULL));
-		out = NULL;
-		if (st == RS_OK) {
-			json_object_object_add(log, "tenant_id",
-			    json_object_get(json_object_object_get(res,
-			    "tenantId")));
-			out = fio_ok();
-			json_object_object_add(out, "source", res);
-		}
-		fio_reply(&rq, st, 200, out, err, log);
-		src_input_free(&in);
-		json_object_put(body);
-		fio_finish(&rq);
-	}
-	src_close(db);
-	store_close(sto);
-	return 0;
+	return ep_main(&def);
 }

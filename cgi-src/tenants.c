@@ -4,45 +4,29 @@
  * source form.  Raises 401/403 for a missing or non-admin operator, 405
  * for other methods, 503 when the database is down.
  */
-#include <stdio.h>
-#include <string.h>
 
-#include "auth.h"
+#include "endpoint.h"
 #include "fcgi_io.h"
 #include "sources.h"
-#include "store.h"
+
+static enum rs_status
+handle(struct ep_req *r, struct json_object **out, char *err)
+{
+	struct json_object	*res = NULL;
+	enum rs_status		 st;
+
+	if ((st = src_tenants(r->src, &res, err)) != RS_OK)
+		return st;
+	*out = ep_ok_with("tenants", res);
+	return RS_OK;
+}
+
+static const struct ep_def def = {
+	"tenants", "GET", "tenants", EP_SOURCES, 200, handle, NULL
+};
 
 int
 main(void)
 {
-	struct fio_req		 rq;
-	struct store		*sto = NULL;
-	struct src_db		*db = NULL;
-	struct json_object	*res, *out;
-	enum rs_status		 st;
-	char			 err[RS_ERRLEN];
-
-	if (src_program_start(&rq, "tenants", &sto, &db) == -1)
-		return 1;
-	rq.allow = "GET";
-	while (fio_accept(&rq) >= 0) {
-		res = NULL;
-		err[0] = '\0';
-		st = fio_get(&rq, err);
-		if (st == RS_OK)
-			st = auth_require_admin(sto, fio_user(&rq), err);
-		if (st == RS_OK)
-			st = src_tenants(db, &res, err);
-
-		out = NULL;
-		if (st == RS_OK) {
-			out = fio_ok();
-			json_object_object_add(out, "tenants", res);
-		}
-		fio_reply(&rq, st, 200, out, err, NULL);
-		fio_finish(&rq);
-	}
-	src_close(db);
-	store_close(sto);
-	return 0;
+	return ep_main(&def);
 }

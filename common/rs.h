@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #define RS_ERRLEN 512
+#define RS_UUID_LEN 36	/* a UUID's text, without its NUL */
 
 enum rs_status {
 	RS_OK = 0,

@@ -1659,21 +1659,3 @@ fail:
 	return st;
 }
 
-int
-src_program_start(struct fio_req *rq, const char *program,
-    struct store **sto, struct src_db **db)
-{
-	char	 err[RS_ERRLEN];
-
-	*sto = NULL;
-	*db = NULL;
-	if (fio_init(rq, program) == -1 || fio_prefork(rq) == -1)
-		return -1;
-	if (store_open(sto, err) != RS_OK || src_open(db, *sto, err) != RS_OK) {
-		fprintf(stderr, "%s: %s\n", program, err);
-		store_close(*sto);
-		*sto = NULL;
-		return -1;
-	}
-	return 0;
-}

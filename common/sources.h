@@ -24,7 +24,6 @@
 
 #include <json-c/json.h>
 
-#include "fcgi_io.h"
 #include "rs.h"
 #include "store.h"
 
@@ -82,13 +81,6 @@ struct src_db;
  */
 enum rs_status	 src_open(struct src_db **, struct store *st, char *err);
 
-/*
- * Start an endpoint program that works on sources: fio_init() and
- * fio_prefork(), then, in each worker, the store and this module on its
- * connection.  -1 (with a message on stderr) when the program must exit.
- */
-int		 src_program_start(struct fio_req *, const char *program,
-		    struct store **, struct src_db **);
 void		 src_close(struct src_db *);
 
 /*

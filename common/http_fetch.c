@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "http_fetch.h"
+#include "settings.h"
 
 /*
  * Two handles, hence two connection caches: a kept-alive connection is
@@ -162,9 +163,7 @@ ipv6_blocked(const struct in6_addr *a6, int allow_private)
 static int
 env_allow_private(void)
 {
-	const char	*v = getenv("RESTSYNC_ALLOW_PRIVATE_NETWORKS");
-
-	return v != NULL && strcmp(v, "1") == 0;
+	return settings_get()->allow_private;
 }
 
 int

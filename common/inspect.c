@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "db.h"
 #include "http_fetch.h"
 #include "inspect.h"
 
@@ -122,6 +123,10 @@ static const char *const insp_stmts[INSP__MAX] = {
 	"WHERE s.id = $1::uuid AND s.type = 'rest'",
 };
 
+static const struct db_table insp_table = {
+	"insp", insp_stmts, INSP__MAX, 0
+};
+
 struct insp_db {
 	struct store	*st;
 	int		 vector;	/* -1 unknown, 0 real[], 1 pgvector */
@@ -154,26 +159,14 @@ static PGresult *
 insp_run(struct insp_db *db, enum insp_stmt s, int n,
     const char *const *vals, int fmt, char *err)
 {
-	PGconn		*conn;
-	PGresult	*r;
-	ExecStatusType	 es;
-	int		 tries;
+	struct db_args	 a;
 
-	for (tries = 0; tries < 2; tries++) {
-		if ((conn = store_pgconn(db->st, err)) == NULL)
-			return NULL;
-		r = PQexecParams(conn, insp_stmts[s], n, NULL, vals, NULL,
-		    NULL, fmt);
-		es = PQresultStatus(r);
-		if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
-			return r;
-		store_errf(err, "query failed", r != NULL ?
-		    PQresultErrorMessage(r) : PQerrorMessage(conn));
-		PQclear(r);
-		if (PQstatus(conn) == CONNECTION_OK)
-			return NULL;
-	}
-	return NULL;
+	memset(&a, 0, sizeof(a));
+	a.n = n;
+	a.vals = vals;
+	a.result_fmt = fmt;
+	return db_run(store_db(db->st), &insp_table, (size_t)s, &a,
+	    DB_RETRY_ALWAYS, err);
 }
 
 /* RS_ENOTFOUND unless source id is a REST source. */
@@ -764,7 +757,7 @@ insp_scan(struct insp_db *db, const char *const *v, int source,
 	enum rs_status	 st = RS_OK;
 	int		 done = 0;
 
-	if ((conn = store_pgconn(db->st, err)) == NULL)
+	if ((conn = db_pgconn(store_db(db->st), err)) == NULL)
 		return RS_EDB;
 	if ((vec = rs_reallocarray(NULL, EMBED_DIMS, sizeof(*vec))) == NULL) {
 		rs_errf(err, "out of memory");
@@ -773,7 +766,7 @@ insp_scan(struct insp_db *db, const char *const *v, int source,
 	if (!PQsendQueryParams(conn, insp_stmts[source ? INSP_SCAN_SOURCE :
 	    INSP_SCAN_TENANT], 3, NULL, v, NULL, NULL, 1) ||
 	    !PQsetSingleRowMode(conn)) {
-		store_errf(err, "search", PQerrorMessage(conn));
+		db_errf(err, "search", PQerrorMessage(conn));
 		st = RS_EDB;
 		done = 1;
 	}
@@ -798,7 +791,7 @@ insp_scan(struct insp_db *db, const char *const *v, int source,
 			break;
 		default:
 			if (st == RS_OK) {
-				store_errf(err, "search",
+				db_errf(err, "search",
 				    PQresultErrorMessage(r));
 				st = RS_EDB;
 			}

@@ -2,7 +2,7 @@
  * inspect.h — the operator's view of what a source holds: its items
  * (keyset paged), an item's chunks, and search as a role would see it.
  * Prefix: insp_.  All SQL lives in inspect.c as static const statements
- * indexed by an enum; the connection is the store's (store_pgconn).
+ * indexed by an enum; the connection is the store's (store_db).
  *
  * Search embeds the query with the deployment's embedder and ranks the
  * chunks in scope (a source or a tenant, restricted to chunks whose

@@ -13,19 +13,16 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "migrate.h"
-#include "store.h"
+#include "settings.h"
 
 enum mig_stmt {
 	MIG_LOCK,
 	MIG_UNLOCK,
-	MIG_QUIET,
 	MIG_TABLE,
 	MIG_APPLIED,
-	MIG_BEGIN,
 	MIG_RECORD,
-	MIG_COMMIT,
-	MIG_ROLLBACK,
 	MIG__MAX
 };
 
@@ -36,22 +33,22 @@ static const char *const mig_stmts[MIG__MAX] = {
 	/* MIG_UNLOCK */
 	"SELECT pg_advisory_unlock("
 	"    hashtextextended('restsync:migrate', 0))",
-	/* MIG_QUIET: no NOTICEs ("already exists, skipping"). */
-	"SET client_min_messages = warning",
 	/* MIG_TABLE: as scripts/migrate.sh creates it. */
 	"CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY "
 	"KEY, applied_at timestamptz NOT NULL DEFAULT now())",
 	/* MIG_APPLIED */
 	"SELECT version FROM schema_migrations",
-	/* MIG_BEGIN */
-	"BEGIN",
 	/* MIG_RECORD */
 	"INSERT INTO schema_migrations (version) VALUES ($1::text)",
-	/* MIG_COMMIT */
-	"COMMIT",
-	/* MIG_ROLLBACK */
-	"ROLLBACK",
 };
+
+static const struct db_table mig_table = {
+	"mig", mig_stmts, MIG__MAX, 0
+};
+
+/* The migrator's session: no NOTICEs ("already exists, skipping"). */
+#define MIG_SETUP	"SET client_min_messages = warning; " \
+			"SET application_name = 'restsync-migrate'"
 
 /* "NNN_" + anything + ".sql": what the shell glob [0-9][0-9][0-9]_*.sql
  * of scripts/migrate.sh matches. */
@@ -177,7 +174,7 @@ mig_has_sql(const char *dir, char *out, size_t outsz)
 enum rs_status
 mig_sql_dir(char *out, size_t outsz, char *err)
 {
-	const char	*env = getenv("RESTSYNC_SQL_DIR");
+	const char	*env = settings_get()->sql_dir;
 	char		 exe[PATH_MAX], *slash;
 	ssize_t		 n;
 	int		 len;
@@ -252,39 +249,15 @@ fail:
 	return NULL;
 }
 
-/* Run a statement of the table (or, with s == MIG__MAX, the text sql). */
-static PGresult *
-mig_run(PGconn *c, enum mig_stmt s, const char *sql, int n,
-    const char *const *vals, const char *what, char *err)
-{
-	PGresult	*r;
-	ExecStatusType	 es;
-
-	if (s == MIG__MAX)
-		r = PQexec(c, sql);	/* a migration: several statements */
-	else
-		r = PQexecParams(c, mig_stmts[s], n, NULL, vals, NULL, NULL,
-		    0);
-	es = PQresultStatus(r);
-	if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK ||
-	    es == PGRES_EMPTY_QUERY)
-		return r;
-	store_errf(err, what, r != NULL ? PQresultErrorMessage(r) :
-	    PQerrorMessage(c));
-	PQclear(r);
-	return NULL;
-}
-
 enum rs_status
 mig_apply(const char *dir, FILE *log, int *applied, char *err)
 {
-	const char	*url = getenv("DATABASE_URL");
-	PGconn		*c = NULL;
-	PGresult	*r = NULL, *done = NULL;
+	struct db	*db = NULL;
+	PGresult	*done = NULL;
 	char		**names = NULL, *sql = NULL, path[PATH_MAX];
 	const char	*v[1];
 	size_t		 n = 0, i;
-	int		 j, have, locked = 0, in_tx = 0, len;
+	int		 j, have, locked = 0, len;
 	enum rs_status	 st;
 
 	*applied = 0;
@@ -295,29 +268,17 @@ mig_apply(const char *dir, FILE *log, int *applied, char *err)
 		st = RS_ENOTFOUND;
 		goto out;
 	}
-	st = RS_EDB;
-	if (url == NULL || *url == '\0') {
-		rs_errf(err, "database: DATABASE_URL is not set");
+	/* Its own session (manual: never silently replaced mid-way). */
+	if ((st = db_open(&db, NULL, MIG_SETUP, 1, err)) != RS_OK ||
+	    (st = db_connect(db, err)) != RS_OK ||
+	    (st = db_exec(db, &mig_table, MIG_LOCK, 0, NULL, DB_RETRY_NEVER,
+	    NULL, err)) != RS_OK)
 		goto out;
-	}
-	c = PQconnectdb(url);
-	if (PQstatus(c) != CONNECTION_OK) {
-		store_errf(err, "cannot connect", PQerrorMessage(c));
-		goto out;
-	}
-	if ((r = mig_run(c, MIG_QUIET, NULL, 0, NULL, "set", err)) == NULL)
-		goto out;
-	PQclear(r);
-	if ((r = mig_run(c, MIG_LOCK, NULL, 0, NULL, "lock", err)) == NULL)
-		goto out;
-	PQclear(r);
 	locked = 1;
-	if ((r = mig_run(c, MIG_TABLE, NULL, 0, NULL, "schema_migrations",
-	    err)) == NULL)
-		goto out;
-	PQclear(r);
-	if ((done = mig_run(c, MIG_APPLIED, NULL, 0, NULL,
-	    "schema_migrations", err)) == NULL)
+	st = RS_EDB;
+	if (db_exec(db, &mig_table, MIG_TABLE, 0, NULL, DB_RETRY_NEVER, NULL,
+	    err) != RS_OK || (done = db_runv(db, &mig_table, MIG_APPLIED, 0,
+	    NULL, DB_RETRY_NEVER, err)) == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
 		for (have = 0, j = 0; j < PQntuples(done) && !have; j++)
@@ -340,37 +301,24 @@ mig_apply(const char *dir, FILE *log, int *applied, char *err)
 			fprintf(log, "migrate: applying %s\n", names[i]);
 			fflush(log);
 		}
-		if ((r = mig_run(c, MIG_BEGIN, NULL, 0, NULL, "begin",
-		    err)) == NULL)
-			goto out;
-		PQclear(r);
-		in_tx = 1;
-		if ((r = mig_run(c, MIG__MAX, sql, 0, NULL, names[i],
-		    err)) == NULL)
-			goto out;
-		PQclear(r);
 		v[0] = names[i];
-		if ((r = mig_run(c, MIG_RECORD, NULL, 1, v,
-		    "schema_migrations", err)) == NULL)
+		if (db_begin(db, err) != RS_OK ||
+		    db_script(db, sql, names[i], err) != RS_OK ||
+		    db_exec(db, &mig_table, MIG_RECORD, 1, v, DB_RETRY_NEVER,
+		    NULL, err) != RS_OK || db_commit(db, err) != RS_OK)
 			goto out;
-		PQclear(r);
-		if ((r = mig_run(c, MIG_COMMIT, NULL, 0, NULL, names[i],
-		    err)) == NULL)
-			goto out;
-		PQclear(r);
-		in_tx = 0;
 		(*applied)++;
 	}
 	st = RS_OK;
 out:
-	if (c != NULL && in_tx && (r = PQexec(c, mig_stmts[MIG_ROLLBACK])) !=
-	    NULL)
-		PQclear(r);
-	if (c != NULL && locked && (r = PQexec(c, mig_stmts[MIG_UNLOCK])) !=
-	    NULL)
-		PQclear(r);
+	if (db != NULL) {
+		db_rollback(db);
+		if (locked)
+			(void)db_exec(db, &mig_table, MIG_UNLOCK, 0, NULL,
+			    DB_RETRY_NEVER, NULL, NULL);
+	}
 	PQclear(done);
-	PQfinish(c);
+	db_close(db);
 	free(sql);
 	mig_free_list(names, n);
 	return st;

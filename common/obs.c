@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "obs.h"
 
 enum obs_stmt {
@@ -93,6 +94,10 @@ static const char *const obs_stmts[OBS__MAX] = {
 	"ORDER BY 1, 2, 3",
 };
 
+static const struct db_table obs_table = {
+	"obs", obs_stmts, OBS__MAX, 0
+};
+
 /*
  * Run statement s; a connection found lost is reopened and the (read
  * only) statement retried once.  NULL on failure, *reachable = 0 when
@@ -102,31 +107,12 @@ static PGresult *
 obs_run(struct store *st, enum obs_stmt s, int n, const char *const *vals,
     int *reachable, char *err)
 {
-	PGconn		*conn;
+	struct db	*db = store_db(st);
 	PGresult	*r;
-	ExecStatusType	 es;
-	int		 tries;
 
-	*reachable = 0;
-	for (tries = 0; tries < 2; tries++) {
-		if ((conn = store_pgconn(st, err)) == NULL)
-			return NULL;
-		r = PQexecParams(conn, obs_stmts[s], n, NULL, vals, NULL, NULL,
-		    0);
-		es = PQresultStatus(r);
-		if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
-			*reachable = 1;
-			return r;
-		}
-		store_errf(err, NULL, r != NULL ? PQresultErrorMessage(r) :
-		    PQerrorMessage(conn));
-		PQclear(r);
-		if (PQstatus(conn) == CONNECTION_OK) {
-			*reachable = 1;
-			return NULL;
-		}
-	}
-	return NULL;
+	r = db_runv(db, &obs_table, (size_t)s, n, vals, DB_RETRY_ALWAYS, err);
+	*reachable = r != NULL || db_connected(db);
+	return r;
 }
 
 /* ---- health ----------------------------------------------------------- */

@@ -3,7 +3,7 @@
  * and Prometheus metrics computed from the database.  Prefix: obs_.  All
  * SQL lives in obs.c as static const statements indexed by an enum.
  *
- * Both run on the store's connection (store_pgconn), so health tests the
+ * Both run on the store's connection (store_db), so health tests the
  * very connection the program's other work uses.  Metrics come from the
  * database, not from process memory: the FastCGI workers, the CLI and
  * the scheduled workers are separate processes, and kb_rest_audit (one

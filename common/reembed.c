@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "reembed.h"
 
 #define REEMBED_HASH_MAX	65	/* content hashes are 64 hex digits */
@@ -42,24 +43,16 @@ static const char *const re_stmts[RE__MAX] = {
 	"AND " RE_OTHER_MODEL,
 };
 
+static const struct db_table re_table = {
+	"reembed", re_stmts, RE__MAX, 0
+};
+
 static PGresult *
 re_run(struct store *st, enum reembed_stmt s, int n, const char *const *v,
     char *err)
 {
-	PGconn		*conn;
-	PGresult	*r;
-	ExecStatusType	 es;
-
-	if ((conn = store_pgconn(st, err)) == NULL)
-		return NULL;
-	r = PQexecParams(conn, re_stmts[s], n, NULL, v, NULL, NULL, 0);
-	es = PQresultStatus(r);
-	if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
-		return r;
-	store_errf(err, "reembed", r != NULL ? PQresultErrorMessage(r) :
-	    PQerrorMessage(conn));
-	PQclear(r);
-	return NULL;
+	return db_runv(store_db(st), &re_table, (size_t)s, n, v,
+	    DB_RETRY_NEVER, err);
 }
 
 /* The text forms of the group's ids ({a,b}) and flat vectors ({x,y}). */

@@ -16,23 +16,20 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "db.h"
 #include "rotate.h"
 #include "secret.h"
 
 #define OID_BYTEA	17
 
 enum rot_stmt {
-	ROT_BEGIN,
 	ROT_LOCK,
 	ROT_SELECT,
 	ROT_UPDATE,
-	ROT_COMMIT,
-	ROT_ROLLBACK,
 	ROT__MAX
 };
 
 static const char *const rot_stmts[ROT__MAX] = {
-	"BEGIN",
 	/* Writers (the page storing a key) wait until the rotation ends. */
 	"LOCK TABLE integration_secrets IN SHARE ROW EXCLUSIVE MODE",
 	"SELECT tenant_id::text, provider, origin, ciphertext, nonce, "
@@ -42,26 +39,26 @@ static const char *const rot_stmts[ROT__MAX] = {
 	"    nonce = $5::bytea, aad_version = 2, updated_at = now() "
 	"WHERE tenant_id = $1::uuid AND provider = $2::text "
 	"  AND origin = $3::text",
-	"COMMIT",
-	"ROLLBACK",
+};
+
+static const struct db_table rot_table = {
+	"rotate", rot_stmts, ROT__MAX, 0
 };
 
 /* Run a statement; NULL (message in err) unless it succeeded. */
 static PGresult *
-rot_run(PGconn *c, enum rot_stmt s, int n, const Oid *types,
+rot_run(struct db *c, enum rot_stmt s, int n, const Oid *types,
     const char *const *v, const int *lens, const int *fmts, char *err)
 {
-	PGresult	*r;
-	ExecStatusType	 es;
+	struct db_args	 a;
 
-	r = PQexecParams(c, rot_stmts[s], n, types, v, lens, fmts, 0);
-	es = PQresultStatus(r);
-	if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK)
-		return r;
-	store_errf(err, "rotate-key", r != NULL ? PQresultErrorMessage(r) :
-	    PQerrorMessage(c));
-	PQclear(r);
-	return NULL;
+	a.n = n;
+	a.types = types;
+	a.vals = v;
+	a.lens = lens;
+	a.fmts = fmts;
+	a.result_fmt = 0;
+	return db_run(c, &rot_table, (size_t)s, &a, DB_RETRY_NEVER, err);
 }
 
 /* The new key: RESTSYNC_NEW_SECRET_KEY, else random; its hex in hex. */
@@ -127,7 +124,7 @@ rot_write_key(const char *path, const struct stat *like, const char *hex,
 /* Re-encrypt row i of r with nkey and update it; RS_EINPUT if it does
  * not decrypt with okey (listed on bad). */
 static enum rs_status
-rot_row(PGconn *c, PGresult *r, int i, const unsigned char *okey,
+rot_row(struct db *c, PGresult *r, int i, const unsigned char *okey,
     const unsigned char *nkey, FILE *bad, char *err)
 {
 	unsigned char	*ct = NULL, *nonce = NULL, *nct = NULL;
@@ -188,7 +185,7 @@ out:
 
 /* Every row, in the open transaction. */
 static enum rs_status
-rot_rows(PGconn *c, const unsigned char *okey, const unsigned char *nkey,
+rot_rows(struct db *c, const unsigned char *okey, const unsigned char *nkey,
     int skip_bad, FILE *bad, struct rot_result *res, char *err)
 {
 	PGresult	*r;
@@ -259,12 +256,10 @@ rot_rotate(struct store *sto, int skip_bad, FILE *bad, struct rot_result *res,
 	unsigned char	 okey[SECRET_KEYLEN], nkey[SECRET_KEYLEN];
 	char		 hex[2 * SECRET_KEYLEN + 1], newpath[560];
 	struct stat	 st0;
-	PGconn		*c = NULL;
-	PGresult	*r;
+	struct db	*c = NULL;
 	enum rs_status	 st;
 	int		 envmode = envkey != NULL && *envkey != '\0', in_tx = 0;
 	int		 committed = 0;
-	enum rot_stmt	 k;
 	int		 n;
 
 	memset(res, 0, sizeof(*res));
@@ -297,28 +292,16 @@ rot_rotate(struct store *sto, int skip_bad, FILE *bad, struct rot_result *res,
 	if ((st = rot_write_key(newpath, envmode ? NULL : &st0, hex, err)) !=
 	    RS_OK)
 		goto out;
-	if ((c = store_pgconn(sto, err)) == NULL) {
-		st = RS_EDB;
-		goto out;
-	}
+	c = store_db(sto);
 	/* 2. The rows, in one transaction that keeps writers out. */
-	for (k = ROT_BEGIN; k <= ROT_LOCK; k++) {
-		if ((r = rot_run(c, k, 0, NULL, NULL, NULL, NULL, err)) ==
-		    NULL) {
-			st = RS_EDB;
-			goto out;
-		}
-		PQclear(r);
-		in_tx = 1;
-	}
-	if ((st = rot_rows(c, okey, nkey, skip_bad, bad, res, err)) != RS_OK)
+	if ((st = db_begin(c, err)) != RS_OK)
 		goto out;
-	if ((r = rot_run(c, ROT_COMMIT, 0, NULL, NULL, NULL, NULL, err)) ==
-	    NULL) {
-		st = RS_EDB;
+	in_tx = 1;
+	if ((st = db_exec(c, &rot_table, ROT_LOCK, 0, NULL, DB_RETRY_NEVER,
+	    NULL, err)) != RS_OK ||
+	    (st = rot_rows(c, okey, nkey, skip_bad, bad, res, err)) != RS_OK ||
+	    (st = db_commit(c, err)) != RS_OK)
 		goto out;
-	}
-	PQclear(r);
 	in_tx = 0;
 	committed = 1;
 	/* 3. The swap: the old file kept, the new one in its place. */
@@ -336,9 +319,8 @@ rot_rotate(struct store *sto, int skip_bad, FILE *bad, struct rot_result *res,
 	newpath[0] = '\0';	/* in place: keep it */
 	st = RS_OK;
 out:
-	if (in_tx && (r = rot_run(c, ROT_ROLLBACK, 0, NULL, NULL, NULL, NULL,
-	    NULL)) != NULL)
-		PQclear(r);
+	if (in_tx)
+		db_rollback(c);
 	/* Failed before the commit: the new key is of no use. */
 	if (st != RS_OK && newpath[0] != '\0' && !committed)
 		(void)unlink(newpath);

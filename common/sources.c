@@ -1,7 +1,7 @@
 /*
  * sources.c — the operator's view of REST sources: request validation,
  * one static SQL table, transactions for the state-changing operations,
- * each with its audit row.  The connection is the store's (store_pgconn).
+ * each with its audit row.  The connection is the store's (store_db).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "db.h"
 #include "http_fetch.h"
 #include "secret.h"
 #include "sources.h"
@@ -19,9 +20,6 @@
 #define OID_BYTEA	17
 
 enum src_stmt {
-	SRC_BEGIN,
-	SRC_COMMIT,
-	SRC_ROLLBACK,
 	SRC_LIST,
 	SRC_TENANTS,
 	SRC_INSERT,
@@ -75,12 +73,6 @@ enum src_col {
 	"'server', " r ".server)::text"
 
 static const char *const src_stmts[SRC__MAX] = {
-	/* SRC_BEGIN */
-	"BEGIN",
-	/* SRC_COMMIT */
-	"COMMIT",
-	/* SRC_ROLLBACK */
-	"ROLLBACK",
 
 	/*
 	 * SRC_LIST: $1 one source or NULL for all, $2 the row limit.  The
@@ -234,10 +226,13 @@ static const char *const src_stmts[SRC__MAX] = {
 	"ORDER BY r.started_at DESC, r.id LIMIT $2::int",
 };
 
+static const struct db_table src_table = {
+	"src", src_stmts, SRC__MAX, 0
+};
+
 struct src_db {
 	struct store	*st;	/* owns the connection */
-	PGconn		*tx;	/* the connection of the open transaction */
-	int		 in_tx;	/* no silent reconnect inside a transaction */
+	struct db	*db;	/* the store's (common/db.h) */
 };
 
 /* ---- request validation ---------------------------------------------- */
@@ -504,6 +499,7 @@ src_open(struct src_db **out, struct store *st, char *err)
 		return RS_ENOMEM;
 	}
 	(*out)->st = st;
+	(*out)->db = store_db(st);
 	return RS_OK;
 }
 
@@ -514,54 +510,24 @@ src_close(struct src_db *db)
 }
 
 /*
- * The connection for the next statement: the transaction's while one is
- * open (a lost one is an error, never silently replaced), else the
- * store's, reopened when lost.
- */
-static PGconn *
-src_conn(struct src_db *db, char *err)
-{
-	if (!db->in_tx)
-		return store_pgconn(db->st, err);
-	if (db->tx == NULL || PQstatus(db->tx) != CONNECTION_OK) {
-		rs_errf(err, "database: connection lost in a transaction");
-		return NULL;
-	}
-	return db->tx;
-}
-
-/*
  * Run statement s.  Outside a transaction a lost connection is reopened
  * and the statement retried once (reads and BEGIN are idempotent; the
- * audit insert after a failure is best effort).
+ * audit insert after a failure is best effort); inside one, never.
  */
 static PGresult *
 src_run(struct src_db *db, enum src_stmt s, int n, const Oid *types,
     const char *const *vals, const int *lens, const int *fmts, char *err)
 {
-	PGconn		*conn;
-	PGresult	*r;
-	ExecStatusType	 es;
-	int		 tries;
+	struct db_args	 a;
 
-	for (tries = 0; tries < 2; tries++) {
-		if ((conn = src_conn(db, err)) == NULL)
-			return NULL;
-		r = PQexecParams(conn, src_stmts[s], n, types, vals, lens,
-		    fmts, 0);
-		es = PQresultStatus(r);
-		if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
-			if (s == SRC_BEGIN)
-				db->tx = conn;
-			return r;
-		}
-		store_errf(err, "query failed", r != NULL ?
-		    PQresultErrorMessage(r) : PQerrorMessage(conn));
-		PQclear(r);
-		if (db->in_tx || PQstatus(conn) == CONNECTION_OK)
-			return NULL;
-	}
-	return NULL;
+	a.n = n;
+	a.types = types;
+	a.vals = vals;
+	a.lens = lens;
+	a.fmts = fmts;
+	a.result_fmt = 0;
+	return db_run(db->db, &src_table, (size_t)s, &a, DB_RETRY_ALWAYS,
+	    err);
 }
 
 /* Run a statement whose result is not needed. */
@@ -569,45 +535,27 @@ static enum rs_status
 src_exec(struct src_db *db, enum src_stmt s, int n, const char *const *vals,
     long long *affected, char *err)
 {
-	PGresult	*r;
-
-	if ((r = src_run(db, s, n, NULL, vals, NULL, NULL, err)) == NULL)
-		return RS_EDB;
-	if (affected != NULL)
-		*affected = strtoll(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	return RS_OK;
+	return db_exec(db->db, &src_table, (size_t)s, n, vals,
+	    DB_RETRY_ALWAYS, affected, err);
 }
 
 static enum rs_status
 src_begin(struct src_db *db, char *err)
 {
-	enum rs_status	 st;
-
-	if ((st = src_exec(db, SRC_BEGIN, 0, NULL, NULL, err)) == RS_OK)
-		db->in_tx = 1;
-	return st;
+	return db_begin(db->db, err);
 }
 
 static enum rs_status
 src_commit(struct src_db *db, char *err)
 {
-	enum rs_status	 st;
-
-	st = src_exec(db, SRC_COMMIT, 0, NULL, NULL, err);
-	db->in_tx = 0;
-	db->tx = NULL;
-	return st;
+	return db_commit(db->db, err);
 }
 
 /* Abandon the transaction (also after a failed statement). */
 static void
 src_rollback(struct src_db *db)
 {
-	if (db->in_tx && db->tx != NULL && PQstatus(db->tx) == CONNECTION_OK)
-		(void)src_exec(db, SRC_ROLLBACK, 0, NULL, NULL, NULL);
-	db->in_tx = 0;
-	db->tx = NULL;
+	db_rollback(db->db);
 }
 
 /*

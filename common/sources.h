@@ -75,7 +75,7 @@ enum rs_status	 src_parse_audit_query(const char *qs, char id[37],
 struct src_db;
 
 /*
- * Borrow the store's connection (store_pgconn: opened lazily, reopened
+ * Borrow the store's connection (store_db: opened lazily, reopened
  * when lost).  st must outlive the src_db; src_close frees only the
  * src_db.
  */

@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "embed.h"
 #include "store.h"
 
@@ -46,9 +47,6 @@ enum stmt {
 	STMT_RUN_NOTIFY,
 	STMT_RUN_STOP,
 	STMT_RUN_STOP_NOW,
-	STMT_BEGIN,
-	STMT_COMMIT,
-	STMT_ROLLBACK,
 	STMT__MAX
 };
 
@@ -521,41 +519,35 @@ static const char *const stmts[STMT__MAX] = {
 	"UPDATE kb_rest_runs SET status = 'stopped', finished_at = now(), "
 	"    error = coalesce(error, 'stopped by ' || $2::text) "
 	"WHERE id = $1::uuid AND status = 'running'",
+};
 
-	/* STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK */
-	"BEGIN",
-	"COMMIT",
-	"ROLLBACK",
+static const struct db_table store_table = {
+	"rs", stmts, STMT__MAX, STMT__MAX
 };
 
 struct store {
-	PGconn		*conn;
-	int		 trips;
-	unsigned	 prepared;	/* bit per statement, this connection */
-	int		 locked;	/* a source lock is held (session) */
+	struct db	*db;
 };
 
-/*
- * run()'s retry after a lost connection: never (a write that may have
- * happened), only while no source lock is held (reads of a batch: the new
- * session would not hold the lock), always (needs no lock).
- */
-#define RETRY_NEVER	0
-#define RETRY_UNLOCKED	1
-#define RETRY_ALWAYS	2
-
-/* Statements worth preparing once per connection (not BEGIN/COMMIT). */
-#define STORE_PREPARE(s)	((s) < STMT_BEGIN)
+/* run()'s retry rules (db.h). */
+#define RETRY_NEVER	DB_RETRY_NEVER
+#define RETRY_UNLOCKED	DB_RETRY_UNLOCKED
+#define RETRY_ALWAYS	DB_RETRY_ALWAYS
 
 enum rs_status
 store_open(struct store **out, char *err)
 {
 	struct store	*st;
+	enum rs_status	 rc;
 
 	*out = NULL;
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		rs_errf(err, "out of memory");
 		return RS_ENOMEM;
+	}
+	if ((rc = db_open(&st->db, NULL, NULL, 0, err)) != RS_OK) {
+		free(st);
+		return rc;
 	}
 	*out = st;
 	return RS_OK;
@@ -566,133 +558,37 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	if (st->conn != NULL)
-		PQfinish(st->conn);
+	db_close(st->db);
 	free(st);
 }
 
 int
 store_round_trips(const struct store *st)
 {
-	return st->trips;
+	return db_round_trips(st->db);
 }
 
-void
-store_errf(char *err, const char *what, const char *msg)
+struct db *
+store_db(struct store *st)
 {
-	size_t	 n = strcspn(msg, "\n");
-
-	if (what != NULL)
-		rs_errf(err, "database: %s: %.*s", what,
-		    (int)(n > 300 ? 300 : n), msg);
-	else
-		rs_errf(err, "database: %.*s", (int)(n > 300 ? 300 : n), msg);
+	return st->db;
 }
 
-static enum rs_status
-store_connect(struct store *st, char *err)
-{
-	const char	*url = getenv("DATABASE_URL");
-	PGresult	*r;
-
-	if (st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK)
-		return RS_OK;
-	if (st->conn != NULL) {
-		PQfinish(st->conn);
-		st->conn = NULL;
-	}
-	if (url == NULL || *url == '\0') {
-		rs_errf(err, "database: DATABASE_URL is not set");
-		return RS_EDB;
-	}
-	st->prepared = 0;
-	st->locked = 0;		/* a new session holds no lock */
-	st->conn = PQconnectdb(url);
-	if (PQstatus(st->conn) != CONNECTION_OK) {
-		store_errf(err, "cannot connect", PQerrorMessage(st->conn));
-		PQfinish(st->conn);
-		st->conn = NULL;
-		return RS_EDB;
-	}
-	r = PQexec(st->conn, "SET statement_timeout = 15000; "
-	    "SET application_name = 'restsync'; SET TIME ZONE 'UTC'");
-	PQclear(r);
-	return RS_OK;
-}
-
-PGconn *
-store_pgconn(struct store *st, char *err)
-{
-	if (store_connect(st, err) != RS_OK)
-		return NULL;
-	return st->conn;
-}
-
-/*
- * Run statement s.  A lost connection is reopened and an idempotent
- * statement retried once (a worker outlives a PostgreSQL restart).
- */
+/* Run statement s of the store's table (db_run). */
 static PGresult *
 run(struct store *st, enum stmt s, int n, const Oid *types,
     const char *const *vals, const int *lens, const int *fmts,
-    int idempotent, char *err)
+    enum db_retry retry, char *err)
 {
-	PGresult	*r;
-	int		 tries;
-	ExecStatusType	 es;
+	struct db_args	 a;
 
-	for (tries = 0; tries < 2; tries++) {
-		if (st->locked && idempotent != RETRY_ALWAYS && (tries > 0 ||
-		    (st->conn != NULL && PQstatus(st->conn) != CONNECTION_OK))) {
-			/* The source lock went with the lost session: the
-			 * batch must not go on as if it held it. */
-			st->locked = 0;
-			rs_errf(err, "database: connection lost during the "
-			    "batch");
-			return NULL;
-		}
-		if (store_connect(st, err) != RS_OK)
-			return NULL;
-		if (STORE_PREPARE(s) && !(st->prepared & (1u << s))) {
-			/* Planned once per connection, not on every batch. */
-			char name[16];
-
-			(void)snprintf(name, sizeof(name), "rs_%d", (int)s);
-			st->trips++;
-			r = PQprepare(st->conn, name, stmts[s], n, types);
-			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-				store_errf(err, "prepare failed", r != NULL ?
-				    PQresultErrorMessage(r) :
-				    PQerrorMessage(st->conn));
-				PQclear(r);
-				if (PQstatus(st->conn) == CONNECTION_OK)
-					return NULL;
-				continue;
-			}
-			PQclear(r);
-			st->prepared |= 1u << s;
-		}
-
-		st->trips++;
-		if (STORE_PREPARE(s)) {
-			char name[16];
-
-			(void)snprintf(name, sizeof(name), "rs_%d", (int)s);
-			r = PQexecPrepared(st->conn, name, n, vals, lens, fmts,
-			    0);
-		} else
-			r = PQexecParams(st->conn, stmts[s], n, types, vals,
-			    lens, fmts, 0);
-		es = PQresultStatus(r);
-		if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
-			return r;
-		store_errf(err, "query failed", r != NULL ?
-		    PQresultErrorMessage(r) : PQerrorMessage(st->conn));
-		PQclear(r);
-		if (PQstatus(st->conn) == CONNECTION_OK || !idempotent)
-			return NULL;
-	}
-	return NULL;
+	a.n = n;
+	a.types = types;
+	a.vals = vals;
+	a.lens = lens;
+	a.fmts = fmts;
+	a.result_fmt = 0;
+	return db_run(st->db, &store_table, (size_t)s, &a, retry, err);
 }
 
 enum rs_status
@@ -757,7 +653,7 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 		return RS_EBUSY;
 	}
 	PQclear(r);
-	st->locked = 1;
+	db_set_locked(st->db, 1);
 	if ((r = run(st, STMT_LOCK_SOURCE, 1, NULL, v, NULL, NULL,
 	    RETRY_UNLOCKED, err)) == NULL) {
 		store_unlock_source(st, id);
@@ -837,9 +733,9 @@ store_unlock_source(struct store *st, const char *id)
 	const char	*v[1] = { id };
 
 	/* If the connection was lost, the lock went with it. */
-	if (!st->locked)
+	if (!db_locked(st->db))
 		return;
-	st->locked = 0;
+	db_set_locked(st->db, 0);
 	if ((r = run(st, STMT_UNLOCK_SOURCE, 1, NULL, v, NULL, NULL, RETRY_NEVER,
 	    NULL)) != NULL)
 		PQclear(r);
@@ -1101,18 +997,17 @@ out:
 enum rs_status
 store_tx(struct store *st, enum store_tx tx, char *err)
 {
-	static const enum stmt map[STORE_TX__MAX] =
-	    { STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK };
-	PGresult	*r;
-
-	if ((unsigned)tx >= STORE_TX__MAX)
+	switch (tx) {
+	case STORE_BEGIN:
+		return db_begin(st->db, err);
+	case STORE_COMMIT:
+		return db_commit(st->db, err);
+	case STORE_ROLLBACK:
+		db_rollback(st->db);
+		return RS_OK;
+	default:
 		return RS_EINTERNAL;
-	/* BEGIN on a lost connection may be retried; the others not. */
-	if ((r = run(st, map[tx], 0, NULL, NULL, NULL, NULL,
-	    tx == STORE_BEGIN, err)) == NULL)
-		return RS_EDB;
-	PQclear(r);
-	return RS_OK;
+	}
 }
 
 enum rs_status

@@ -20,12 +20,7 @@
 #include "rs.h"
 
 struct store;
-
-/*
- * "database: <what>: <first line of libpq's msg>" into err (what may be
- * NULL).  The one formatter of libpq errors for every module with SQL.
- */
-void		 store_errf(char *err, const char *what, const char *msg);
+struct db;
 
 /* Connection from DATABASE_URL, opened lazily and reopened when lost. */
 enum rs_status	 store_open(struct store **, char *err);
@@ -33,14 +28,13 @@ void		 store_close(struct store *);
 int		 store_round_trips(const struct store *);
 
 /*
- * The store's connection, opened (or reopened when lost) as a statement
- * would open it; NULL with a message when the database cannot be reached
- * (callers answer RS_EDB).  The store keeps ownership: modules with SQL of
- * their own (sources.c, obs.c) borrow it, so a program holds one
- * connection.  XXX A borrower must end every transaction it begins, and
- * sees the session advisory locks store_lock_source() holds.
+ * The store's database handle (common/db.h).  Modules with SQL of their
+ * own (sources, obs, inspect, reembed, rotate) run their statement tables
+ * on it, so a program holds one connection.  A borrower must end every
+ * transaction it begins, and shares the session advisory locks
+ * store_lock_source() holds.
  */
-PGconn		*store_pgconn(struct store *, char *err);
+struct db	*store_db(struct store *);
 
 /* RS_OK and *ok = 1 when user is a platform admin. */
 enum rs_status	 store_is_admin(struct store *, const char *user, int *ok,

@@ -14,10 +14,11 @@
 
 #include <sys/select.h>
 
+#include "db.h"
 #include "fcgi_io.h"
 #include "runner.h"
-#include "worker.h"
 #include "store.h"
+#include "worker.h"
 
 #define WK_BUSY_MS_MIN	100	/* a batch of the source is running */
 #define WK_BUSY_MS_MAX	300
@@ -139,12 +140,16 @@ static const char *const wk_stmts[WK__MAX] = {
 	"WHERE id = $1::uuid AND status = 'running'",
 };
 
+static const struct db_table wk_table = {
+	"wk", wk_stmts, WK__MAX, 0
+};
+
 struct wk {
 	const struct wk_opts	*o;
 	struct batch_ctx	*ctx;
 	const char		*actor;
 	volatile sig_atomic_t	*stop;
-	PGconn			*conn;
+	struct db		*db;	/* its own session: LISTEN, locks */
 	char			 who[300];	/* host:pid, for the logs */
 	unsigned		 seed;
 };
@@ -295,68 +300,33 @@ wk_rand(struct wk *w, double lo, double hi)
 }
 
 /*
- * Run statement s on the worker's connection.  Never reconnects by
- * itself: a new session would not hold the locks of the old one.  After
- * a lost connection w->conn is NULL and the caller's locks are gone.
+ * Run statement s on the worker's own session.  Never reconnects by
+ * itself (db.h's manual mode): a new session would not hold the locks of
+ * the old one.  After a lost connection the caller's locks are gone and
+ * wk_connect() opens a new session.
  */
 static PGresult *
 wk_run_stmt(struct wk *w, enum wk_stmt s, int n, const char *const *vals,
     char *err)
 {
-	PGresult	*r;
-	ExecStatusType	 es;
-
-	if (w->conn == NULL) {
-		rs_errf(err, "database: not connected");
-		return NULL;
-	}
-	r = s == WK_SETUP || s == WK_LISTEN ? PQexec(w->conn, wk_stmts[s]) :
-	    PQexecParams(w->conn, wk_stmts[s], n, NULL, vals, NULL, NULL, 0);
-	es = PQresultStatus(r);
-	if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
-		return r;
-	store_errf(err, "query failed", r != NULL ?
-	    PQresultErrorMessage(r) : PQerrorMessage(w->conn));
-	PQclear(r);
-	if (PQstatus(w->conn) != CONNECTION_OK) {
-		PQfinish(w->conn);
-		w->conn = NULL;
-	}
-	return NULL;
+	return db_runv(w->db, &wk_table, (size_t)s, n, vals, DB_RETRY_NEVER,
+	    err);
 }
 
 static enum rs_status
 wk_connect(struct wk *w, char *err)
 {
-	const char	*url = getenv("DATABASE_URL");
-	PGresult	*r;
+	enum rs_status	 st;
 
-	if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
+	if (w->db == NULL && (st = db_open(&w->db, NULL, wk_stmts[WK_SETUP], 1,
+	    err)) != RS_OK)
+		return st;
+	if (db_connected(w->db))
 		return RS_OK;
-	if (w->conn != NULL) {
-		PQfinish(w->conn);
-		w->conn = NULL;
-	}
-	if (url == NULL || *url == '\0') {
-		rs_errf(err, "database: DATABASE_URL is not set");
-		return RS_EDB;
-	}
-	w->conn = PQconnectdb(url);
-	if (PQstatus(w->conn) != CONNECTION_OK) {
-		store_errf(err, "cannot connect",
-		    PQerrorMessage(w->conn));
-		PQfinish(w->conn);
-		w->conn = NULL;
-		return RS_EDB;
-	}
-	if ((r = wk_run_stmt(w, WK_SETUP, 0, NULL, err)) == NULL)
-		return RS_EDB;
-	PQclear(r);
-	if (w->o->runs) {
-		if ((r = wk_run_stmt(w, WK_LISTEN, 0, NULL, err)) == NULL)
-			return RS_EDB;
-		PQclear(r);
-	}
+	if ((st = db_connect(w->db, err)) != RS_OK)
+		return st;
+	if (w->o->runs)
+		return db_script(w->db, wk_stmts[WK_LISTEN], "listen", err);
 	return RS_OK;
 }
 
@@ -736,6 +706,7 @@ static void
 wk_wait(struct wk *w, double ms)
 {
 	struct timeval	 tv;
+	PGconn		*conn;
 	PGnotify	*n;
 	fd_set		 fds;
 	double		 end = rs_now_ms() + ms, left;
@@ -744,8 +715,9 @@ wk_wait(struct wk *w, double ms)
 	while (!*w->stop && !woke && (left = end - rs_now_ms()) > 0) {
 		if (left > 100)
 			left = 100;
-		if (w->conn == NULL || !w->o->runs ||
-		    (fd = PQsocket(w->conn)) < 0) {
+		if (!w->o->runs || !db_connected(w->db) ||
+		    (conn = db_pgconn(w->db, NULL)) == NULL ||
+		    (fd = PQsocket(conn)) < 0) {
 			wk_sleep(w, left);
 			continue;
 		}
@@ -754,8 +726,8 @@ wk_wait(struct wk *w, double ms)
 		tv.tv_sec = 0;
 		tv.tv_usec = (long)(left * 1000);
 		if (select(fd + 1, &fds, NULL, NULL, &tv) > 0) {
-			(void)PQconsumeInput(w->conn);
-			while ((n = PQnotifies(w->conn)) != NULL) {
+			(void)PQconsumeInput(conn);
+			while ((n = PQnotifies(conn)) != NULL) {
 				PQfreemem(n);
 				woke = 1;
 			}
@@ -854,7 +826,6 @@ wk_run(struct batch_ctx *ctx, const struct wk_opts *o, const char *actor,
 		wk_log(&w, "release", f);
 	}
 	wk_log(&w, "stop", NULL);
-	if (w.conn != NULL)
-		PQfinish(w.conn);
+	db_close(w.db);
 	return st;
 }

@@ -28,6 +28,7 @@
 #include "embed.h"
 #include "http_fetch.h"
 #include "rs.h"
+#include "settings.h"
 
 #define NROWS(a)	(sizeof(a) / sizeof((a)[0]))
 #define D		EMBED_DIMS
@@ -248,6 +249,7 @@ run(const char *body, size_t n, float *out, char *err, int *requests)
 	setenv("OPENAI_API_KEY", "sk-unit-test-key-0123456789", 1);
 	setenv("OPENAI_BASE_URL", url, 1);
 	setenv("RESTSYNC_ALLOW_PRIVATE_NETWORKS", "1", 1);
+	settings_reload();
 	assert_int_equal(fetch_open(&fx, err), RS_OK);
 	assert_int_equal(embed_open(&em, fx, err), RS_OK);
 	assert_string_equal(embed_name(em), "openai:text-embedding-3-small");

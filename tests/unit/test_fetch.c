@@ -24,6 +24,7 @@
 #include <curl/curl.h>
 
 #include "http_fetch.h"
+#include "settings.h"
 
 #define NROWS(a)	(sizeof(a) / sizeof((a)[0]))
 #define ALLOW_ENV	"RESTSYNC_ALLOW_PRIVATE_NETWORKS"
@@ -175,6 +176,7 @@ test_addr_table(void **state)
 			unsetenv(ALLOW_ENV);
 		else
 			setenv(ALLOW_ENV, pass == 1 ? "0" : "1", 1);
+		settings_reload();
 		allow = pass == 2;
 		for (i = 0; i < NROWS(addr_rows); i++) {
 			r = &addr_rows[i];
@@ -190,6 +192,7 @@ test_addr_table(void **state)
 				fail_msg("'%s' allowed", not_addrs[i]);
 	}
 	unsetenv(ALLOW_ENV);
+	settings_reload();
 }
 
 /* ---- The origin table. ---- */
@@ -484,6 +487,7 @@ test_connect_check(void **state)
 	assert_int_equal(fetch_open(&fx, err), RS_OK);
 
 	unsetenv(ALLOW_ENV);
+	settings_reload();
 	assert_int_equal(get(fx, url_of(&l, "/ok"), 1, 1024, NULL, &resp,
 	    err), RS_EUPSTREAM);
 	assert_non_null(strstr(err, "refused to connect to 127.0.0.1"));
@@ -499,6 +503,7 @@ test_connect_check(void **state)
 	assert_int_equal(REQUESTS(&l), 0);
 
 	setenv(ALLOW_ENV, "1", 1);
+	settings_reload();
 	assert_int_equal(get(fx, url_of(&l, "/ok"), 1, 1024, NULL, &resp,
 	    err), RS_OK);
 	assert_int_equal(resp.status, 200);
@@ -510,6 +515,7 @@ test_connect_check(void **state)
 	/* Unchecked exchanges (the embeddings endpoint) are not subject to
 	 * the check. */
 	unsetenv(ALLOW_ENV);
+	settings_reload();
 	assert_int_equal(get(fx, url_of(&l, "/ok"), 0, 1024, NULL, &resp,
 	    err), RS_OK);
 	assert_int_equal(resp.status, 200);
@@ -537,6 +543,7 @@ test_reuse_does_not_bypass(void **state)
 	listener_start(&l);
 	assert_int_equal(fetch_open(&fx, err), RS_OK);
 	unsetenv(ALLOW_ENV);
+	settings_reload();
 
 	/* An unchecked exchange opens a connection and keeps it. */
 	assert_int_equal(get(fx, url_of(&l, "/ok"), 0, 1024, NULL, &resp,
@@ -553,6 +560,7 @@ test_reuse_does_not_bypass(void **state)
 
 	/* Allowed: a checked connection is made and kept ... */
 	setenv(ALLOW_ENV, "1", 1);
+	settings_reload();
 	assert_int_equal(get(fx, url_of(&l, "/ok"), 1, 1024, NULL, &resp,
 	    err), RS_OK);
 	fetch_resp_free(&resp);
@@ -562,6 +570,7 @@ test_reuse_does_not_bypass(void **state)
 	before = REQUESTS(&l);
 	/* ... and not reused once the setting says no. */
 	unsetenv(ALLOW_ENV);
+	settings_reload();
 	assert_int_equal(get(fx, url_of(&l, "/ok"), 1, 1024, NULL, &resp,
 	    err), RS_EUPSTREAM);
 	fetch_resp_free(&resp);
@@ -589,6 +598,7 @@ test_protocols(void **state)
 	listener_start(&l);
 	assert_int_equal(fetch_open(&fx, err), RS_OK);
 	setenv(ALLOW_ENV, "1", 1);
+	settings_reload();
 	for (i = 0; i < NROWS(bad); i++) {
 		(void)snprintf(u, sizeof(u), "%s://127.0.0.1:%d/x", bad[i],
 		    l.port);
@@ -615,6 +625,7 @@ test_protocols(void **state)
 	assert_null(strstr(resp.body.p ? resp.body.p : "", "root:"));
 	fetch_resp_free(&resp);
 	unsetenv(ALLOW_ENV);
+	settings_reload();
 	fetch_close(fx);
 	listener_stop(&l);
 }
@@ -641,6 +652,7 @@ test_redirects(void **state)
 	(void)snprintf(a.away, sizeof(a.away), "http://127.0.0.1:%d", b.port);
 	assert_int_equal(fetch_open(&fx, err), RS_OK);
 	setenv(ALLOW_ENV, "1", 1);
+	settings_reload();
 
 	assert_int_equal(get(fx, url_of(&a, "/same"), 1, 1024, hdrs, &resp,
 	    err), RS_OK);
@@ -674,6 +686,7 @@ test_redirects(void **state)
 	fetch_resp_free(&resp);
 
 	unsetenv(ALLOW_ENV);
+	settings_reload();
 	fetch_close(fx);
 	listener_stop(&a);
 	listener_stop(&b);
@@ -693,6 +706,7 @@ test_caps(void **state)
 	listener_start(&l);
 	assert_int_equal(fetch_open(&fx, err), RS_OK);
 	setenv(ALLOW_ENV, "1", 1);
+	settings_reload();
 
 	assert_int_equal(get(fx, url_of(&l, "/big"), 1, 4096, NULL, &resp,
 	    err), RS_OK);
@@ -715,6 +729,7 @@ test_caps(void **state)
 	fetch_resp_free(&resp);
 
 	unsetenv(ALLOW_ENV);
+	settings_reload();
 	fetch_close(fx);
 	listener_stop(&l);
 }
@@ -736,6 +751,7 @@ test_no_env_proxy(void **state)
 	setenv("ALL_PROXY", p, 1);
 	assert_int_equal(fetch_open(&fx, err), RS_OK);
 	setenv(ALLOW_ENV, "1", 1);
+	settings_reload();
 	assert_int_equal(get(fx, url_of(&l, "/ok"), 1, 1024, NULL, &resp,
 	    err), RS_OK);
 	assert_int_equal(resp.status, 200);
@@ -745,6 +761,7 @@ test_no_env_proxy(void **state)
 	unsetenv("http_proxy");
 	unsetenv("ALL_PROXY");
 	unsetenv(ALLOW_ENV);
+	settings_reload();
 	fetch_close(fx);
 	listener_stop(&l);
 	listener_stop(&proxy);
@@ -771,6 +788,7 @@ test_deadline_across_hops(void **state)
 	listener_start(&a);
 	assert_int_equal(fetch_open(&fx, err), RS_OK);
 	setenv(ALLOW_ENV, "1", 1);
+	settings_reload();
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
 	req.url = url_of(&a, "/slowhop?n=5");
@@ -811,6 +829,7 @@ test_deadline_across_hops(void **state)
 	fetch_resp_free(&resp);
 
 	unsetenv(ALLOW_ENV);
+	settings_reload();
 	fetch_close(fx);
 	listener_stop(&a);
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "migrate.h"
+#include "settings.h"
 
 /* Files to create, and what mig_list says: the names in order, or an
  * error whose message contains want_err. */
@@ -122,6 +123,7 @@ test_missing_dir(void **state)
 	assert_non_null(strstr(err, "cannot read the migrations folder"));
 	/* mig_apply checks the folder before it looks for a database. */
 	unsetenv("DATABASE_URL");
+	settings_reload();
 	assert_int_equal(mig_apply("/nonexistent/sql", NULL, &applied, err),
 	    RS_ENOTFOUND);
 	assert_int_equal(applied, 0);
@@ -136,12 +138,14 @@ test_sql_dir(void **state)
 
 	(void)state;
 	setenv("RESTSYNC_SQL_DIR", "/srv/migrations", 1);
+	settings_reload();
 	assert_int_equal(mig_sql_dir(dir, sizeof(dir), err), RS_OK);
 	assert_string_equal(dir, "/srv/migrations");
 	assert_int_equal(mig_sql_dir(dir, 8, err), RS_EINPUT);
 	/* Unset (or empty): the nearest sql/ above this test binary,
 	 * <checkout>/build/<variant>/tests/test_migrate: <checkout>/sql. */
 	setenv("RESTSYNC_SQL_DIR", "", 1);
+	settings_reload();
 	n = readlink("/proc/self/exe", want, sizeof(want) - 5);
 	assert_true(n > 0);
 	want[n] = '\0';
@@ -153,6 +157,7 @@ test_sql_dir(void **state)
 	assert_int_equal(mig_sql_dir(dir, sizeof(dir), err), RS_OK);
 	assert_string_equal(dir, want);
 	unsetenv("RESTSYNC_SQL_DIR");
+	settings_reload();
 }
 
 int

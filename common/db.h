@@ -21,6 +21,8 @@
 /* Advisory-lock key prefixes: hashtextextended(prefix || id, 0). */
 #define DB_LOCK_SOURCE	"restsync:source:"
 #define DB_LOCK_RUN	"restsync:run:"
+#define DB_LOCK_WORKER	"restsync:worker:"	/* a worker's slice */
+#define DB_LOCK_MIGRATE	"restsync:migrate"	/* one migrator */
 
 /* A module's statements: sql[0..n); [0, prepared) are prepared once. */
 struct db_table {

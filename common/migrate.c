@@ -29,10 +29,10 @@ enum mig_stmt {
 static const char *const mig_stmts[MIG__MAX] = {
 	/* MIG_LOCK: one migrator at a time, whatever the machine. */
 	"SELECT pg_advisory_lock("
-	"    hashtextextended('restsync:migrate', 0))",
+	"    hashtextextended('" DB_LOCK_MIGRATE "', 0))",
 	/* MIG_UNLOCK */
 	"SELECT pg_advisory_unlock("
-	"    hashtextextended('restsync:migrate', 0))",
+	"    hashtextextended('" DB_LOCK_MIGRATE "', 0))",
 	/* MIG_TABLE: as scripts/migrate.sh creates it. */
 	"CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY "
 	"KEY, applied_at timestamptz NOT NULL DEFAULT now())",

@@ -159,7 +159,7 @@ static const char *const src_stmts[SRC__MAX] = {
 	 * tenant and title go to the audit row.
 	 */
 	"SELECT pg_try_advisory_xact_lock(hashtextextended("
-	"           'restsync:source:' || s.id::text, 0)), s.tenant_id, "
+	"           '" DB_LOCK_SOURCE "' || s.id::text, 0)), s.tenant_id, "
 	"       s.title "
 	"FROM kb_sources s WHERE s.id = $1::uuid AND s.type = 'rest'",
 

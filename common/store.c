@@ -57,7 +57,7 @@ static const char *const stmts[STMT__MAX] = {
 	/* STMT_TRY_LOCK: the batch lock of a source (session-level; it dies
 	 * with the connection if a worker dies). */
 	"SELECT pg_try_advisory_lock(hashtextextended("
-	"    'restsync:source:' || $1::uuid::text, 0))",
+	"    '" DB_LOCK_SOURCE "' || $1::uuid::text, 0))",
 
 	/*
 	 * STMT_LOCK_SOURCE: load the source once its lock is held.  It must
@@ -97,7 +97,7 @@ static const char *const stmts[STMT__MAX] = {
 
 	/* STMT_UNLOCK_SOURCE */
 	"SELECT pg_advisory_unlock(hashtextextended("
-	"    'restsync:source:' || $1::uuid::text, 0))",
+	"    '" DB_LOCK_SOURCE "' || $1::uuid::text, 0))",
 
 	/*
 	 * STMT_EXISTING_HASHES: 1-based positions of hashes already stored.
@@ -469,7 +469,7 @@ static const char *const stmts[STMT__MAX] = {
 	 * lock for this transaction (false: a batch runs), and its run.
 	 */
 	"SELECT pg_try_advisory_xact_lock(hashtextextended("
-	"           'restsync:source:' || s.id::text, 0)), "
+	"           '" DB_LOCK_SOURCE "' || s.id::text, 0)), "
 	"       s.enabled, s.tenant_id, c.run_id, r.status, "
 	"       coalesce(r.server, false), coalesce(c.done, false), "
 	"       c.next_cursor IS NULL "
@@ -513,7 +513,7 @@ static const char *const stmts[STMT__MAX] = {
 	"UPDATE kb_rest_runs SET stop_requested = true "
 	"WHERE id = $1::uuid AND server AND status = 'running' "
 	"RETURNING pg_try_advisory_xact_lock(hashtextextended("
-	"    'restsync:run:' || id::text, 0))",
+	"    '" DB_LOCK_RUN "' || id::text, 0))",
 
 	/* STMT_RUN_STOP_NOW */
 	"UPDATE kb_rest_runs SET status = 'stopped', finished_at = now(), "

@@ -83,11 +83,11 @@ static const char *const wk_stmts[WK__MAX] = {
 
 	/* WK_TRY_LOCK: the worker's key, not the batch's. */
 	"SELECT pg_try_advisory_lock(hashtextextended("
-	"    'restsync:worker:' || $1::uuid::text, 0))",
+	"    '" DB_LOCK_WORKER "' || $1::uuid::text, 0))",
 
 	/* WK_UNLOCK */
 	"SELECT pg_advisory_unlock(hashtextextended("
-	"    'restsync:worker:' || $1::uuid::text, 0))",
+	"    '" DB_LOCK_WORKER "' || $1::uuid::text, 0))",
 
 	/*
 	 * WK_RESTART: a new run from the first page.  Docs and chunks stay
@@ -114,11 +114,11 @@ static const char *const wk_stmts[WK__MAX] = {
 
 	/* WK_RUN_TRY_LOCK: one executor per run (dies with the session). */
 	"SELECT pg_try_advisory_lock(hashtextextended("
-	"    'restsync:run:' || $1::uuid::text, 0))",
+	"    '" DB_LOCK_RUN "' || $1::uuid::text, 0))",
 
 	/* WK_RUN_UNLOCK */
 	"SELECT pg_advisory_unlock(hashtextextended("
-	"    'restsync:run:' || $1::uuid::text, 0))",
+	"    '" DB_LOCK_RUN "' || $1::uuid::text, 0))",
 
 	/*
 	 * WK_RUN_STATE: still a running server-side run of its source (the

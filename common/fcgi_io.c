@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "fcgi_io.h"
+#include "log.h"
 #include "jsonbound.h"
 #include "secret.h"
 
@@ -196,9 +197,7 @@ fio_peer_ok(struct fio_req *rq, int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 &&
 	    len == sizeof(cr) && cr.uid == fio_peer_uid)
 		return 1;
-	o = json_object_new_object();
-	json_object_object_add(o, "program",
-	    json_object_new_string(rq->program));
+	o = log_begin(rq->program);
 	json_object_object_add(o, "status", json_object_new_string("error"));
 	json_object_object_add(o, "error", json_object_new_string(
 	    "FastCGI connection refused: the peer is not the nginx user"));
@@ -208,7 +207,7 @@ fio_peer_ok(struct fio_req *rq, int fd)
 		json_object_object_add(o, "peer_pid",
 		    json_object_new_int64((int64_t)cr.pid));
 	}
-	fio_emit_log(o, NULL);
+	log_emit(o, NULL);
 	return 0;
 }
 
@@ -634,43 +633,20 @@ fio_reply(struct fio_req *rq, enum rs_status st, int ok_code,
 void
 fio_log(struct fio_req *rq, int code, struct json_object *fields)
 {
-	struct json_object	*o = json_object_new_object();
-	char			 ts[32], t[64];
-	struct timespec		 now;
-	struct tm		 tm;
+	struct json_object	*o = log_begin(rq->program);
+	char			 ms[32];
 
-	(void)clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	(void)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	(void)snprintf(t, sizeof(t), "%.24s.%03dZ", ts,
-	    (int)(now.tv_nsec / 1000000 % 1000));
-	json_object_object_add(o, "time", json_object_new_string(t));
 	json_object_object_add(o, "request_id",
 	    json_object_new_string(fio_param(rq, "REQUEST_ID")));
-	json_object_object_add(o, "program",
-	    json_object_new_string(rq->program));
 	json_object_object_add(o, "user", json_object_new_string(fio_user(rq)));
 	json_object_object_add(o, "http", json_object_new_int(code));
-	(void)snprintf(ts, sizeof(ts), "%.2f", rs_now_ms() - rq->t0);
+	(void)snprintf(ms, sizeof(ms), "%.2f", rs_now_ms() - rq->t0);
 	json_object_object_add(o, "ms",
-	    json_object_new_double_s(rs_now_ms() - rq->t0, ts));
+	    json_object_new_double_s(rs_now_ms() - rq->t0, ms));
 	json_object_object_add(o, "source_id", NULL);
 	json_object_object_add(o, "tenant_id", NULL);
 	json_object_object_add(o, "status",
 	    json_object_new_string(code < 400 ? "ok" : "error"));
-	fio_emit_log(o, fields);
+	log_emit(o, fields);
 }
 
-void
-fio_emit_log(struct json_object *o, struct json_object *fields)
-{
-	if (fields != NULL) {
-		json_object_object_foreach(fields, k, v)
-			json_object_object_add(o, k, json_object_get(v));
-		json_object_put(fields);
-	}
-	fprintf(stderr, "%s\n", json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	fflush(stderr);
-	json_object_put(o);
-}

@@ -120,12 +120,6 @@ void		 fio_reply(struct fio_req *, enum rs_status st, int ok_code,
  * "error" by the HTTP code unless fields say otherwise.  Fields must
  * never carry a secret: callers log what they did, not request bodies.
  */
-/*
- * Write o, with fields' members merged in, as one JSON line on stderr;
- * puts both.  The one writer of log lines (requests, the worker).
- */
-void		 fio_emit_log(struct json_object *o, struct json_object *fields);
-
 void		 fio_log(struct fio_req *, int http_status,
 		    struct json_object *fields);
 

@@ -15,7 +15,7 @@
 #include <sys/select.h>
 
 #include "db.h"
-#include "fcgi_io.h"
+#include "log.h"
 #include "runner.h"
 #include "store.h"
 #include "worker.h"
@@ -220,36 +220,17 @@ wk_opts_env(struct wk_opts *o, char *err)
 	return RS_OK;
 }
 
-/* ISO 8601 UTC with milliseconds. */
-static void
-wk_now_iso(char *buf, size_t sz)
-{
-	struct timespec	 ts;
-	struct tm	 tm;
-	char		 s[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	(void)strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-	(void)snprintf(buf, sz, "%s.%03ldZ", s, ts.tv_nsec / 1000000);
-}
-
 /* One JSON log line: time, program, worker, user, event, then fields
  * (put by this function). */
 static void
 wk_log(struct wk *w, const char *event, struct json_object *fields)
 {
-	struct json_object	*o = json_object_new_object();
-	char			 ts[48];
+	struct json_object	*o = log_begin("restsync-worker");
 
-	wk_now_iso(ts, sizeof(ts));
-	json_object_object_add(o, "time", json_object_new_string(ts));
-	json_object_object_add(o, "program",
-	    json_object_new_string("restsync-worker"));
 	json_object_object_add(o, "worker", json_object_new_string(w->who));
 	json_object_object_add(o, "user", json_object_new_string(w->actor));
 	json_object_object_add(o, "event", json_object_new_string(event));
-	fio_emit_log(o, fields);
+	log_emit(o, fields);
 }
 
 /* A number as written with %g (0.1, not 0.10000000000000001). */

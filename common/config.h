@@ -53,11 +53,12 @@
 
 #include <stddef.h>
 
+#include "jsonpath.h"
 #include "rs.h"
 
 #define CFG_MAX_PAGE_SIZE	1000
 #define CFG_MAX_FIELDS		64	/* textFields, roles, template entries */
-#define CFG_MAX_PATH		256	/* one dot path, bytes */
+#define CFG_MAX_PATH		JP_MAX_PATH	/* one dot path, bytes */
 #define CFG_DEFAULT_BODY_CAP	(16u * 1024 * 1024)
 #define CFG_MAX_BODY_CAP	(64u * 1024 * 1024)
 #define CFG_MAX_JSON		(256u * 1024)	/* the config text itself */

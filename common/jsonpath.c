@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <string.h>
 
-#include "config.h"
 #include "jsonpath.h"
 
 /* Deepest recursion jp_collect allows (segments plus nested arrays). */
@@ -20,7 +19,7 @@ struct jp_seg {
 };
 
 struct jp_path {
-	char		 buf[CFG_MAX_PATH + 1];
+	char		 buf[JP_MAX_PATH + 1];
 	struct jp_seg	 seg[JP_MAX_DEPTH];
 	size_t		 nseg;
 };
@@ -64,9 +63,9 @@ jp_parse(const char *path, struct jp_path *jp, char *err)
 		rs_errf(err, "path is missing");
 		return RS_EINPUT;
 	}
-	len = strnlen(path, CFG_MAX_PATH + 1);
-	if (len > CFG_MAX_PATH) {
-		rs_errf(err, "path is longer than %d bytes", CFG_MAX_PATH);
+	len = strnlen(path, JP_MAX_PATH + 1);
+	if (len > JP_MAX_PATH) {
+		rs_errf(err, "path is longer than %d bytes", JP_MAX_PATH);
 		return RS_EINPUT;
 	}
 	if (len == 0 || strcmp(path, "$") == 0)

@@ -5,7 +5,7 @@
  * by '.', optionally after a leading "$.".  A segment that is an integer
  * (optionally negative: -1 is the last element) indexes an array; any
  * other segment names an object member.  Empty segments ("a..b"), and
- * paths longer than CFG_MAX_PATH bytes or with more than JP_MAX_DEPTH
+ * paths longer than JP_MAX_PATH bytes or with more than JP_MAX_DEPTH
  * segments, are invalid.
  */
 #ifndef JSONPATH_H
@@ -15,6 +15,7 @@
 
 #include "rs.h"
 
+#define JP_MAX_PATH	256	/* one dot path, bytes */
 #define JP_MAX_DEPTH	32	/* segments in one path */
 #define JP_MAX_VISIT	100000	/* values one jp_collect may yield */
 

@@ -168,7 +168,7 @@ jbound_budget(size_t body_cap)
 	 * (2.5x), then the tree and the page's text, which is less than the
 	 * tree's strings (batch.c drops the body after the parse), plus its
 	 * ~8 MiB of code and libraries: under 4x the cap plus a constant,
-	 * and under 64 MiB for the default 16 MiB (10_json_memory).
+	 * and under 64 MiB for the default 16 MiB (25_json_memory).
 	 */
 	if (body_cap < 1024 * 1024)
 		body_cap = 1024 * 1024;

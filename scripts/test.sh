@@ -103,7 +103,7 @@ start_stack() {
 	done
 }
 
-# The Debian package (tests/integration/10_package.test.mjs installs it in
+# The Debian package (tests/integration/27_package.test.mjs installs it in
 # a throw-away root), the man pages, and docs/openapi.yaml's tooling (every
 # integration test response is validated against it; tests/openapi, like
 # tests/browser) with docs/openapi.json in step with the YAML.
@@ -151,9 +151,9 @@ fi
 if [ -z "${RS_SKIP_SAN:-}" ]; then
 	# Every integration suite once more, against ASan+UBSan builds of the
 	# programs and the CLI, except three (README "Testing"): 07_memory and
-	# 10_json_memory measure the release programs' RSS, which ASan's
+	# 25_json_memory measure the release programs' RSS, which ASan's
 	# shadow memory and quarantine make meaningless (leaks are what this
-	# pass finds), and 08_deploy installs the release build with
+	# pass finds), and 17_deploy installs the release build with
 	# deploy/install.sh.
 	# Workers exit cleanly on SIGTERM and LeakSanitizer reports at that
 	# exit, so stopping waits for them (RS_STOP_WAIT) and a worker that
@@ -173,7 +173,7 @@ if [ -z "${RS_SKIP_SAN:-}" ]; then
 	start_stack
 	san_files=""
 	for f in tests/integration/*.test.mjs; do
-		case "$f" in *07_memory*|*10_json_memory*|*08_deploy*) continue ;; esac
+		case "$f" in *07_memory*|*25_json_memory*|*17_deploy*) continue ;; esac
 		san_files="$san_files $f"
 	done
 	san_files=${RS_SAN_FILES:-$san_files}

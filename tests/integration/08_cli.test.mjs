@@ -18,7 +18,7 @@ const ENV = {
   DATABASE_URL: DB,
   RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key'),
   RESTSYNC_ALLOW_PRIVATE_NETWORKS: '1',
-  RESTSYNC_ALLOW_ROOT: '1',   // the CLI refuses root otherwise (10_hardening)
+  RESTSYNC_ALLOW_ROOT: '1',   // the CLI refuses root otherwise (24_hardening)
 };
 delete ENV.RESTSYNC_SECRET_KEY;
 const RUN = `cli${process.pid}`;

@@ -25,7 +25,7 @@ const KEY_FILE = path.join(VAR, 'secret.key');
 const ORIGIN = new URL(UPSTREAM).origin;
 
 // Run the rotation; resolves to {code, out, err}.  Earlier tests leave
-// rows no key opens (04_security copies ciphertexts between tenants):
+// rows no key opens (16_security copies ciphertexts between tenants):
 // SKIP_UNDECRYPTABLE=1 leaves those as they are.
 function rotate() {
   const env = {

@@ -1,4 +1,4 @@
-// Upstream imitations for tests/integration/10_json_memory.test.mjs
+// Upstream imitations for tests/integration/25_json_memory.test.mjs
 // (prefix /jsonmem/): bodies of exactly ?bytes=N (at most) whose json-c
 // tree is far larger than their text (issue 14 item 2), and ordinary ones.
 const cache = new Map();

@@ -1,4 +1,4 @@
-// Upstream imitations for tests/integration/10_redaction.test.mjs
+// Upstream imitations for tests/integration/28_redaction.test.mjs
 // (prefix /redact/).  The key is whatever the request carried as a bearer
 // token; these routes echo it where a careless system would copy it.
 import { SEC_KEY } from './security.mjs';

@@ -1,4 +1,4 @@
-// Upstream imitations for tests/integration/04_security.test.mjs (prefix
+// Upstream imitations for tests/integration/16_security.test.mjs (prefix
 // /sec/).  They check credentials, echo them back where a careless system
 // would copy them into its logs, redirect and link to another origin, and
 // serve oversized, deeply nested and non-UTF-8 bodies.

@@ -47,50 +47,12 @@ norm_append(struct rs_buf *b, const void *s, size_t n)
 	return RS_ENOMEM;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s[0..len), or 0 if it is
- * ill-formed; then *bad is the length of its maximal ill-formed subpart
- * (Unicode §3.9, "U+FFFD substitution of maximal subparts").
- */
-static size_t
-norm_seq(const unsigned char *s, size_t len, size_t *bad)
-{
-	unsigned char	 lo = 0x80, hi = 0xbf;
-	size_t		 need, i;
-
-	*bad = 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;	/* overlong */
-		else if (s[0] == 0xed)
-			hi = 0x9f;	/* surrogates */
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;	/* overlong */
-		else if (s[0] == 0xf4)
-			hi = 0x8f;	/* > U+10FFFF */
-	} else
-		return 0;	/* C0, C1, F5..FF, stray continuation */
-	for (i = 1; i < need; i++) {
-		if (i >= len || s[i] < lo || s[i] > hi) {
-			*bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return need;
-}
-
 static enum rs_status
 norm_utf8_st(struct rs_buf *out, const char *str, size_t len)
 {
 	const unsigned char	*s = (const unsigned char *)str;
 	size_t			 i = 0, run = 0, n, bad = 1;
+	uint32_t		 cp;
 	enum rs_status		 st = RS_OK;
 
 	/* s[run..i) is copied as is; flush it before any substitution. */
@@ -103,7 +65,8 @@ norm_utf8_st(struct rs_buf *out, const char *str, size_t len)
 			i++;
 			continue;
 		}
-		if (s[i] >= 0x80 && (n = norm_seq(s + i, len - i, &bad)) > 0) {
+		if (s[i] >= 0x80 && (n = rs_utf8_seq(s + i, len - i, &cp,
+		    &bad)) > 0) {
 			i += n;
 			continue;
 		}

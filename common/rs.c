@@ -225,3 +225,44 @@ rs_hexval(int c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+size_t
+rs_utf8_seq(const unsigned char *s, size_t len, uint32_t *cp, size_t *bad)
+{
+	unsigned char	 lo = 0x80, hi = 0xbf;
+	size_t		 need, i;
+
+	*bad = 1;
+	*cp = s[0];
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		need = 2;
+		*cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 3;
+		*cp = s[0] & 0x0f;
+		if (s[0] == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 4;
+		*cp = s[0] & 0x07;
+		if (s[0] == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (s[0] == 0xf4)
+			hi = 0x8f;	/* > U+10FFFF */
+	} else
+		return 0;	/* C1 lead, F5..FF, stray continuation */
+	for (i = 1; i < need; i++) {
+		if (i >= len || s[i] < lo || s[i] > hi) {
+			*bad = i;
+			return 0;
+		}
+		*cp = *cp << 6 | (s[i] & 0x3f);
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return need;
+}

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define RS_ERRLEN 512
 #define RS_UUID_LEN 36	/* a UUID's text, without its NUL */
@@ -82,5 +83,15 @@ int	 rs_is_uuid(const char *s);
 
 /* Monotonic milliseconds, as a double. */
 double	 rs_now_ms(void);
+
+/*
+ * The one UTF-8 decoder: the length (1..4) of the well-formed sequence at
+ * s[0..len) (len > 0) with its code point in *cp, or 0 when it is
+ * ill-formed, with *bad the length of its maximal ill-formed subpart
+ * (Unicode 3.9, "U+FFFD substitution of maximal subparts").  Overlong
+ * forms, surrogates and code points past U+10FFFF are ill-formed.
+ */
+size_t		 rs_utf8_seq(const unsigned char *s, size_t len, uint32_t *cp,
+		    size_t *bad);
 
 #endif

@@ -241,34 +241,12 @@ int
 src_valid_text(const char *s, size_t max)
 {
 	const unsigned char	*p = (const unsigned char *)s;
-	unsigned long		 cp;
-	size_t			 n = 0, len, i;
+	uint32_t		 cp;
+	size_t			 n = 0, left = strlen(s), len, bad;
 	int			 blank = 1;
 
-	while (*p != '\0') {
-		if (*p < 0x80) {
-			cp = *p;
-			len = 1;
-		} else if ((*p & 0xe0) == 0xc0) {
-			cp = *p & 0x1f;
-			len = 2;
-		} else if ((*p & 0xf0) == 0xe0) {
-			cp = *p & 0x0f;
-			len = 3;
-		} else if ((*p & 0xf8) == 0xf0) {
-			cp = *p & 0x07;
-			len = 4;
-		} else
-			return 0;
-		for (i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[i] & 0x3f);
-		}
-		/* Overlong forms, surrogates, beyond Unicode. */
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
+	while (left > 0) {
+		if ((len = rs_utf8_seq(p, left, &cp, &bad)) == 0)
 			return 0;
 		/* C0, DEL, C1 controls. */
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
@@ -276,6 +254,7 @@ src_valid_text(const char *s, size_t max)
 		if (cp != ' ')
 			blank = 0;
 		p += len;
+		left -= len;
 		if (++n > max)
 			return 0;
 	}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "chunk.h"
+#include "../unit/testutil.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -30,42 +31,6 @@ fz_iscont(uint8_t c)
 }
 
 /* 1 if p[0..n) is well-formed UTF-8 (RFC 3629). */
-static int
-fz_utf8(const uint8_t *p, size_t n)
-{
-	size_t		 i = 0, k, need;
-	uint32_t	 cp;
-
-	while (i < n) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (p[i] >= 0xc2 && p[i] <= 0xdf)
-			need = 1;
-		else if (p[i] >= 0xe0 && p[i] <= 0xef)
-			need = 2;
-		else if (p[i] >= 0xf0 && p[i] <= 0xf4)
-			need = 3;
-		else
-			return 0;
-		if (n - i - 1 < need)
-			return 0;
-		cp = p[i] & (0x7f >> (need + 1));
-		for (k = 1; k <= need; k++) {
-			if (!fz_iscont(p[i + k]))
-				return 0;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if ((need == 2 && (cp < 0x800 ||
-		    (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0;
-		i += need + 1;
-	}
-	return 1;
-}
-
 static void
 fz_fail(const char *what, size_t i)
 {
@@ -95,7 +60,7 @@ fz_check(const uint8_t *t, size_t len, const struct chunk_opts *o)
 	if (chunk_text((const char *)t, len, o, &v, &n, NULL) != RS_OK)
 		fz_fail("chunk_text failed", 0);
 	target = o != NULL ? o->target : CHUNK_TARGET_TOKENS;
-	valid = fz_utf8(t, len);
+	valid = tu_utf8_valid(t, len);
 	if ((n == 0) != (v == NULL))
 		fz_fail("chunk array", 0);
 	for (i = 0; i < n; i++) {

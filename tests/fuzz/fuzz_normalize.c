@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "normalize.h"
+#include "../unit/testutil.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -25,46 +26,18 @@ static char	 f0[] = "title", f1[] = "description", f2[] = "tags",
 		 f6[] = "a.-1.b", f7[] = "0", title[] = "title";
 static char	*fields[] = { f0, f1, f2, f3, f4, f5, f6, f7 };
 
-/* An independent strict check (RFC 3629 §4 syntax). */
+/* An independent strict check: no C0 control but tab and newline, no
+ * DEL, and well-formed UTF-8 (tests/unit/testutil.h). */
 static int
 valid(const unsigned char *s, size_t len)
 {
-	size_t		 i = 0, n, k;
-	uint32_t	 cp;
+	size_t	 i;
 
-	while (i < len) {
-		if (s[i] < 0x80) {
-			if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n') ||
-			    s[i] == 0x7f)
-				return 0;
-			i++;
-			continue;
-		}
-		if ((s[i] & 0xe0) == 0xc0) {
-			n = 2;
-			cp = s[i] & 0x1f;
-		} else if ((s[i] & 0xf0) == 0xe0) {
-			n = 3;
-			cp = s[i] & 0x0f;
-		} else if ((s[i] & 0xf8) == 0xf0) {
-			n = 4;
-			cp = s[i] & 0x07;
-		} else
+	for (i = 0; i < len; i++)
+		if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n') ||
+		    s[i] == 0x7f)
 			return 0;
-		if (i + n > len)
-			return 0;
-		for (k = 1; k < n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-		    (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n;
-	}
-	return 1;
+	return tu_utf8_valid(s, len);
 }
 
 int

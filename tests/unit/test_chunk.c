@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "chunk.h"
+#include "testutil.h"
 
 #define NWANT	6
 #define ANY	SIZE_MAX	/* don't check the count */
@@ -25,44 +26,6 @@ isws(unsigned char c)
 }
 
 /* 1 if p[0..n) is well-formed UTF-8 (RFC 3629, no surrogates). */
-static int
-utf8_valid(const unsigned char *p, size_t n)
-{
-	size_t		 i = 0, k, need;
-	uint32_t	 cp;
-
-	while (i < n) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (p[i] >= 0xc2 && p[i] <= 0xdf) {
-			need = 1;
-			cp = p[i] & 0x1f;
-		} else if (p[i] >= 0xe0 && p[i] <= 0xef) {
-			need = 2;
-			cp = p[i] & 0x0f;
-		} else if (p[i] >= 0xf0 && p[i] <= 0xf4) {
-			need = 3;
-			cp = p[i] & 0x07;
-		} else
-			return 0;
-		if (n - i - 1 < need)
-			return 0;
-		for (k = 1; k <= need; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if ((need == 2 && (cp < 0x800 ||
-		    (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0;
-		i += need + 1;
-	}
-	return 1;
-}
-
 /*
  * The invariants every split must hold, for any input and options.  When
  * the input is valid UTF-8 so must every chunk be.
@@ -76,7 +39,7 @@ check_chunks(const char *name, const char *text, size_t len,
 	int			 valid;
 
 	target = o != NULL ? o->target : CHUNK_TARGET_TOKENS;
-	valid = utf8_valid(t, len);
+	valid = tu_utf8_valid(t, len);
 	for (i = 0; i < len; i++)
 		nonws += !isws(t[i]);
 	if (nonws == 0) {
@@ -105,7 +68,7 @@ check_chunks(const char *name, const char *text, size_t len,
 		    v[i].off + v[i].len <= v[i - 1].off + v[i - 1].len))
 			fail_msg("%s: chunk %zu does not move forward", name,
 			    i);
-		if (valid && !utf8_valid(t + v[i].off, v[i].len))
+		if (valid && !tu_utf8_valid(t + v[i].off, v[i].len))
 			fail_msg("%s: chunk %zu splits a UTF-8 sequence",
 			    name, i);
 		/* Everything between the chunks is blank. */

@@ -87,13 +87,9 @@ function sql(query, params = []) {
 const one = (q, p) => { const r = sql(q, p); return r.length ? r[0][0] : null; };
 
 // The seed's DummyJSON config, baseUrl on the bench upstream.
+const DUMMY = JSON.parse(fs.readFileSync(new URL('../data/dummyjson/config.json', import.meta.url), 'utf8'));
 function dummyConfig(items) {
-  return {
-    baseUrl: `${UP}/bench/n/${items}/products`, cursorParam: 'skip', pageSizeParam: 'limit',
-    defaultPageSize: PAGE, itemsPath: 'products', nextCursorPath: null, currentOffsetPath: 'skip',
-    totalPath: 'total', headersTemplate: {}, textFields: ['title', 'description', 'brand', 'category', 'tags'],
-    allowedRolesOverride: ['member', 'support', 'operations', 'admin'], requiresAuth: false, cursorStyle: 'offset',
-  };
+  return { ...DUMMY, baseUrl: `${UP}/bench/n/${items}/products`, defaultPageSize: PAGE };
 }
 
 function createSource(title, items) {

@@ -10,10 +10,9 @@ RS_VAR=${RS_VAR:-$ROOT/var}
 PORT=${PORT:-8080}
 url=$(cat "$RS_VAR/database_url")
 
-cfg='{"baseUrl":"https://dummyjson.com/products","cursorParam":"skip","pageSizeParam":"limit",
- "defaultPageSize":50,"itemsPath":"products","nextCursorPath":null,"currentOffsetPath":"skip",
- "totalPath":"total","headersTemplate":{},"textFields":["title","description","brand","category","tags"],
- "allowedRolesOverride":["member","support","operations","admin"],"requiresAuth":false,"cursorStyle":"offset"}'
+# The seed's DummyJSON reference config, kept once (the tests and the
+# bench read the same file).
+cfg=$(cat "$ROOT/data/dummyjson/config.json")
 
 psql -X -q -v ON_ERROR_STOP=1 -v cfg="$cfg" \
     -v local_url="http://127.0.0.1:$PORT/demo/dummyjson/products" "$url" <<'SQL'

@@ -106,14 +106,14 @@ export function createSource(title, config, { enabled = true, tenant = TENANT } 
     [tenant, title, JSON.stringify(config), String(enabled)]);
 }
 
+// The seed's DummyJSON reference config (data/dummyjson/config.json, the
+// one copy the seed script and the bench read too), baseUrl on the test
+// upstream.
+export const DUMMY_CONFIG = Object.freeze(JSON.parse(
+  fs.readFileSync(path.join(ROOT, 'data/dummyjson/config.json'), 'utf8')));
+
 export function dummyConfig(overrides = {}) {
-  return {
-    baseUrl: `${UPSTREAM}/dummyjson/products`, cursorParam: 'skip', pageSizeParam: 'limit',
-    defaultPageSize: 50, itemsPath: 'products', nextCursorPath: null, currentOffsetPath: 'skip',
-    totalPath: 'total', headersTemplate: {}, textFields: ['title', 'description', 'brand', 'category', 'tags'],
-    allowedRolesOverride: ['member', 'support', 'operations', 'admin'], requiresAuth: false, cursorStyle: 'offset',
-    ...overrides,
-  };
+  return { ...structuredClone(DUMMY_CONFIG), baseUrl: `${UPSTREAM}/dummyjson/products`, ...overrides };
 }
 
 export function cursorRow(id) {

@@ -2,7 +2,6 @@
  * obs.c — health and metrics from the database: one static SQL table,
  * the store's connection.
  */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "db.h"
+#include "migrate.h"
 #include "obs.h"
 
 enum obs_stmt {
@@ -117,80 +117,32 @@ obs_run(struct store *st, enum obs_stmt s, int n, const char *const *vals,
 
 /* ---- health ----------------------------------------------------------- */
 
-static int
-obs_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* 1 if name is NNN_name.sql as scripts/migrate.sh accepts it. */
-static int
-obs_migration_name(const char *name)
-{
-	size_t	 n = strlen(name), i;
-
-	if (n < 9 || n > 128 || strcmp(name + n - 4, ".sql") != 0)
-		return 0;
-	for (i = 0; i < 3; i++)
-		if (name[i] < '0' || name[i] > '9')
-			return 0;
-	if (name[3] != '_')
-		return 0;
-	for (i = 4; i < n - 4; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') ||
-		    (name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
-			return 0;
-	return 1;
-}
-
 /*
- * The migration names in dir, sorted, into a new array (*out); RS_EINPUT
- * when dir is unset or unreadable.
+ * The migration names in dir (the migrator's own list, common/migrate.c),
+ * sorted, into a new array (*out); RS_EINPUT when dir is unset or
+ * unreadable or holds a badly named migration.
  */
 static enum rs_status
 obs_expected(const char *dir, struct json_object **out, char *err)
 {
-	DIR		*d = NULL;
-	struct dirent	*e;
-	char		*names[OBS_MAX_MIGRATIONS];
+	char		**names = NULL;
 	size_t		 n = 0, i;
-	enum rs_status	 st = RS_EINPUT;
+	enum rs_status	 st;
 
 	*out = NULL;
 	if (dir == NULL || *dir == '\0') {
 		rs_errf(err, "RESTSYNC_SQL_DIR is not set");
 		return RS_EINPUT;
 	}
-	if ((d = opendir(dir)) == NULL) {
-		rs_errf(err, "cannot read RESTSYNC_SQL_DIR");
-		return RS_EINPUT;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (!obs_migration_name(e->d_name))
-			continue;
-		if (n == OBS_MAX_MIGRATIONS) {
-			rs_errf(err, "more than %d migrations",
-			    OBS_MAX_MIGRATIONS);
-			goto out;
-		}
-		if ((names[n] = rs_strndup(e->d_name,
-		    strlen(e->d_name) - 4)) == NULL) {
-			rs_errf(err, "out of memory");
-			st = RS_ENOMEM;
-			goto out;
-		}
-		n++;
-	}
-	qsort(names, n, sizeof(names[0]), obs_cmp);
+	if ((st = mig_list(dir, &names, &n, err)) != RS_OK)
+		return st;
 	*out = json_object_new_array_ext((int)n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		json_object_array_add(*out, json_object_new_string(names[i]));
-	st = RS_OK;
-out:
-	for (i = 0; i < n; i++)
 		free(names[i]);
-	closedir(d);
-	return st;
+	}
+	free(names);
+	return RS_OK;
 }
 
 /* 1 if every string of want is in have (both small arrays). */

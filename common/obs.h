@@ -17,7 +17,6 @@
 #include "rs.h"
 #include "store.h"
 
-#define OBS_MAX_MIGRATIONS	1000	/* sql/NNN_*.sql files considered */
 #define OBS_METRICS_MAX		(1024u * 1024)	/* exposition text cap */
 
 /*

@@ -338,49 +338,35 @@ obs_batches(struct rs_buf *b, const char *action, const char *outcome,
 	return rc;
 }
 
-enum rs_status
-obs_metrics(struct store *st, struct rs_buf *b, char *err)
-{
-	static const char *const statuses[] = { "never", "ok", "done",
-	    "error" };
-	struct obs_hist	 up, em;
-	PGresult	*r = NULL;
-	char		 bounds[256];
-	const char	*v[1];
-	double		 items = 0, inserted = 0, n;
-	size_t		 i, k, len = 0;
-	int		 reachable, rc = 0, row, nrows, found;
-	enum rs_status	 ret = RS_EDB;
+static const char *const obs_statuses[] = { "never", "ok", "done",
+    "error" };
 
-	rs_buf_reset(b);
+/* The bucket bounds as a PostgreSQL array literal, {0.005,...}. */
+static void
+obs_bounds_text(char *out, size_t sz)
+{
+	size_t	 i, len = 0;
+
+	out[len++] = '{';
+	for (i = 0; i < OBS_NBOUNDS; i++)
+		len += (size_t)snprintf(out + len, sz - len, "%s%s",
+		    i ? "," : "", obs_bounds[i]);
+	(void)snprintf(out + len, sz - len, "}");
+}
+
+/* The batch series (kind 0 rows, grouped by action and outcome). */
+static int
+obs_batch_series(struct rs_buf *b, PGresult *r)
+{
+	struct obs_hist	 up, em;
+	double		 items = 0, inserted = 0, n = 0;
+	int		 rc, row, nrows = PQntuples(r);
+
 	memset(&up, 0, sizeof(up));
 	memset(&em, 0, sizeof(em));
-	bounds[len++] = '{';
-	for (i = 0; i < OBS_NBOUNDS; i++)
-		len += (size_t)snprintf(bounds + len, sizeof(bounds) - len,
-		    "%s%s", i ? "," : "", obs_bounds[i]);
-	(void)snprintf(bounds + len, sizeof(bounds) - len, "}");
-	v[0] = bounds;
-
-	r = obs_run(st, OBS_METRICS, 1, v, &reachable, err);
-	if (r != NULL && PQnfields(r) != COL__MAX) {
-		rs_errf(err, "database: unexpected metrics shape");
-		PQclear(r);
-		r = NULL;
-	}
-	rc = obs_head(b, "restsync_up", "gauge",
-	    "1 when the database answered this scrape's query, else 0.");
-	if (rc == 0)
-		rc = rs_buf_printf(b, "restsync_up %d\n", r != NULL);
-	if (r == NULL || rc != 0)
-		goto out;
-	nrows = PQntuples(r);
-
-	/* Batch groups come first, ordered by action and outcome. */
 	rc = obs_head(b, "restsync_batches_total", "counter",
 	    "Batches run, by action (sync, sync-to-end, worker) and outcome "
 	    "(ok, done, error), from the audit trail.");
-	n = 0;
 	for (row = 0; row < nrows && rc == 0; row++) {
 		if (atoi(PQgetvalue(r, row, COL_KIND)) != 0)
 			break;
@@ -428,34 +414,49 @@ obs_metrics(struct store *st, struct rs_buf *b, char *err)
 	if (rc == 0)
 		rc = obs_hist_write(b, "restsync_embed_seconds",
 		    "Embedding time per batch that embedded.", &em);
+	return rc;
+}
 
-	/* Sources by last status: the usual ones always, others as found. */
-	if (rc == 0)
-		rc = obs_head(b, "restsync_sources", "gauge",
-		    "REST sources by the last batch's status (never: not "
-		    "synced yet).");
-	for (k = 0; k < sizeof(statuses) / sizeof(statuses[0]) && rc == 0;
-	    k++) {
+/* 1 if status is one of obs_statuses (always written). */
+static int
+obs_usual_status(const char *status)
+{
+	size_t	 k;
+
+	for (k = 0; k < sizeof(obs_statuses) / sizeof(obs_statuses[0]); k++)
+		if (strcmp(status, obs_statuses[k]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Sources by last status (kind 1 rows): the usual ones always, others
+ * as found. */
+static int
+obs_source_series(struct rs_buf *b, PGresult *r)
+{
+	double	 n;
+	size_t	 k;
+	int	 rc, row, nrows = PQntuples(r);
+
+	rc = obs_head(b, "restsync_sources", "gauge",
+	    "REST sources by the last batch's status (never: not synced "
+	    "yet).");
+	for (k = 0; k < sizeof(obs_statuses) / sizeof(obs_statuses[0]) &&
+	    rc == 0; k++) {
 		n = 0;
 		for (row = 0; row < nrows; row++)
 			if (atoi(PQgetvalue(r, row, COL_KIND)) == 1 &&
-			    strcmp(PQgetvalue(r, row, COL_L1), statuses[k]) ==
-			    0)
+			    strcmp(PQgetvalue(r, row, COL_L1),
+			    obs_statuses[k]) == 0)
 				n = obs_num(r, row, COL_COUNT);
 		rc = rs_buf_printf(b, "restsync_sources{status=\"%s\"} ",
-		    statuses[k]);
+		    obs_statuses[k]);
 		if (rc == 0)
 			rc = obs_value(b, n);
 	}
 	for (row = 0; row < nrows && rc == 0; row++) {
-		if (atoi(PQgetvalue(r, row, COL_KIND)) != 1)
-			continue;
-		for (found = 0, k = 0; k < sizeof(statuses) /
-		    sizeof(statuses[0]); k++)
-			if (strcmp(PQgetvalue(r, row, COL_L1), statuses[k]) ==
-			    0)
-				found = 1;
-		if (found)
+		if (atoi(PQgetvalue(r, row, COL_KIND)) != 1 ||
+		    obs_usual_status(PQgetvalue(r, row, COL_L1)))
 			continue;
 		rc = rs_buf_puts(b, "restsync_sources{status=\"");
 		if (rc == 0)
@@ -465,9 +466,37 @@ obs_metrics(struct store *st, struct rs_buf *b, char *err)
 		if (rc == 0)
 			rc = obs_value(b, obs_num(r, row, COL_COUNT));
 	}
+	return rc;
+}
+
+enum rs_status
+obs_metrics(struct store *st, struct rs_buf *b, char *err)
+{
+	PGresult	*r;
+	char		 bounds[256];
+	const char	*v[1] = { bounds };
+	int		 reachable, rc;
+	enum rs_status	 ret = RS_EDB;
+
+	rs_buf_reset(b);
+	obs_bounds_text(bounds, sizeof(bounds));
+	r = obs_run(st, OBS_METRICS, 1, v, &reachable, err);
+	if (r != NULL && PQnfields(r) != COL__MAX) {
+		rs_errf(err, "database: unexpected metrics shape");
+		PQclear(r);
+		r = NULL;
+	}
+	rc = obs_head(b, "restsync_up", "gauge",
+	    "1 when the database answered this scrape's query, else 0.");
 	if (rc == 0)
+		rc = rs_buf_printf(b, "restsync_up %d\n", r != NULL);
+	/* Batch groups come first, ordered by action and outcome. */
+	if (rc == 0 && r != NULL)
+		rc = obs_batch_series(b, r);
+	if (rc == 0 && r != NULL)
+		rc = obs_source_series(b, r);
+	if (rc == 0 && r != NULL)
 		ret = RS_OK;
-out:
 	PQclear(r);
 	if (rc != 0) {
 		rs_errf(err, "metrics larger than %u bytes", OBS_METRICS_MAX);

@@ -26,13 +26,13 @@ VALUES ('00000000-0000-4000-8000-000000000101',
         'DummyJSON products (local)',
         jsonb_set(:'cfg'::jsonb, '{baseUrl}', to_jsonb(:'local_url'::text)),
         true, true)
-ON CONFLICT (id) DO UPDATE
+ON CONFLICT (id, tenant_id) DO UPDATE
 SET config = jsonb_set(kb_sources.config, '{baseUrl}', to_jsonb(:'local_url'::text));
 
 INSERT INTO kb_sources (id, tenant_id, type, title, config, backoffice_only, enabled)
 VALUES ('00000000-0000-4000-8000-000000000102',
         '00000000-0000-4000-8000-000000000001', 'rest',
         'DummyJSON products (dummyjson.com)', :'cfg'::jsonb, true, false)
-ON CONFLICT (id) DO NOTHING;
+ON CONFLICT (id, tenant_id) DO NOTHING;
 SQL
 echo "seed: demo tenant and sources ready"

@@ -45,12 +45,4 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	return RS_OK;
 }
 
-static const struct ep_def def = {
-	"metrics", "GET, HEAD", NULL, 0, 200, handle, NULL
-};
-
-int
-main(void)
-{
-	return ep_main(&def);
-}
+EP_PROGRAM("metrics", "GET, HEAD", NULL, 0, 200, handle)

@@ -18,12 +18,4 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	return ep_source_listing(r, src_audit, "entries", out, err);
 }
 
-static const struct ep_def def = {
-	"rest_audit", "GET, HEAD", "audit", EP_SOURCES, 200, handle, NULL
-};
-
-int
-main(void)
-{
-	return ep_main(&def);
-}
+EP_PROGRAM("rest_audit", "GET, HEAD", "audit", EP_SOURCES, 200, handle)

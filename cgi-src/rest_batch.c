@@ -98,12 +98,4 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	return st;
 }
 
-static const struct ep_def def = {
-	"rest_batch", "POST", "sync", EP_BATCH, 200, handle, NULL
-};
-
-int
-main(void)
-{
-	return ep_main(&def);
-}
+EP_PROGRAM("rest_batch", "POST", "sync", EP_BATCH, 200, handle)

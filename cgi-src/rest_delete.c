@@ -32,12 +32,4 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	return RS_OK;
 }
 
-static const struct ep_def def = {
-	"rest_delete", "POST", "delete", EP_SOURCES, 200, handle, NULL
-};
-
-int
-main(void)
-{
-	return ep_main(&def);
-}
+EP_PROGRAM("rest_delete", "POST", "delete", EP_SOURCES, 200, handle)

@@ -19,12 +19,4 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	return ep_source_listing(r, src_runs, "runs", out, err);
 }
 
-static const struct ep_def def = {
-	"rest_runs", "GET, HEAD", "runs", EP_SOURCES, 200, handle, NULL
-};
-
-int
-main(void)
-{
-	return ep_main(&def);
-}
+EP_PROGRAM("rest_runs", "GET, HEAD", "runs", EP_SOURCES, 200, handle)

@@ -76,13 +76,4 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	return st;
 }
 
-static const struct ep_def def = {
-	"rest_search", "POST", "search", EP_BATCH | EP_INSPECT, 200, handle,
-	NULL
-};
-
-int
-main(void)
-{
-	return ep_main(&def);
-}
+EP_PROGRAM("rest_search", "POST", "search", EP_BATCH | EP_INSPECT, 200, handle)

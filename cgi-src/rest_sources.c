@@ -69,12 +69,4 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	return r->post ? create(r, out, err) : list(r, out, err);
 }
 
-static const struct ep_def def = {
-	"rest_sources", "GET, POST", "list", EP_SOURCES, 200, handle, NULL
-};
-
-int
-main(void)
-{
-	return ep_main(&def);
-}
+EP_PROGRAM("rest_sources", "GET, POST", "list", EP_SOURCES, 200, handle)

@@ -27,12 +27,4 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	return RS_OK;
 }
 
-static const struct ep_def def = {
-	"rest_sources_reset", "POST", "reset", EP_SOURCES, 200, handle, NULL
-};
-
-int
-main(void)
-{
-	return ep_main(&def);
-}
+EP_PROGRAM("rest_sources_reset", "POST", "reset", EP_SOURCES, 200, handle)

@@ -21,12 +21,4 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	return RS_OK;
 }
 
-static const struct ep_def def = {
-	"tenants", "GET", "tenants", EP_SOURCES, 200, handle, NULL
-};
-
-int
-main(void)
-{
-	return ep_main(&def);
-}
+EP_PROGRAM("tenants", "GET", "tenants", EP_SOURCES, 200, handle)

@@ -162,8 +162,6 @@ ep_main(const struct ep_def *def)
 		if ((st = ep_admit(def, &r, err)) == RS_OK)
 			st = def->handle(&r, &out, err);
 		ep_answer(&r, st, out, err);
-		if (def->done != NULL)
-			def->done(&r);
 		json_object_put(r.log);
 		json_object_put(r.body);
 		fio_finish(&rq);

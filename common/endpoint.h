@@ -67,11 +67,25 @@ struct ep_def {
 	unsigned	 needs;		/* EP_* layers */
 	int		 ok_code;	/* 0: 200 */
 	ep_handler	 handle;
-	void		(*done)(struct ep_req *); /* per request, or NULL */
 };
 
 /* The program: returns its exit code (1 when it cannot start). */
 int		 ep_main(const struct ep_def *);
+
+/*
+ * A cgi-src program's last lines: its definition and main().  allow,
+ * action, needs, ok_code and handle as in struct ep_def.
+ */
+#define EP_PROGRAM(program, allow, action, needs, ok_code, handle)	\
+	static const struct ep_def ep_program_def = {			\
+		program, allow, action, needs, ok_code, handle		\
+	};								\
+	int main(void);							\
+	int								\
+	main(void)							\
+	{								\
+		return ep_main(&ep_program_def);			\
+	}
 
 /* {"ok":true} plus name: value (value put by the caller's object). */
 struct json_object *ep_ok_with(const char *name, struct json_object *value);

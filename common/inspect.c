@@ -189,18 +189,6 @@ insp_source_exists(struct insp_db *db, const char *id, char *err)
 
 /* ---- query strings ------------------------------------------------------ */
 
-static int
-insp_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode s[0..n) ('+' is a space) into out (outsz bytes, NUL
  * terminated).  -1 on a bad escape, a NUL byte, or when it does not fit.
@@ -218,8 +206,8 @@ insp_decode(const char *s, size_t n, char *out, size_t outsz)
 		else if (c == '%') {
 			if (i + 2 >= n)
 				return -1;
-			if ((hi = insp_hex(s[i + 1])) < 0 ||
-			    (lo = insp_hex(s[i + 2])) < 0)
+			if ((hi = rs_hexval(s[i + 1])) < 0 ||
+			    (lo = rs_hexval(s[i + 2])) < 0)
 				return -1;
 			c = hi * 16 + lo;
 			i += 2;
@@ -844,8 +832,8 @@ insp_vector(struct insp_db *db, const char *const *v3, int source,
 				hex[o++] = s[j];
 		hex[o] = '\0';
 		for (j = 0; j < 16 && o == 32; j++)
-			id[j] = (unsigned char)(insp_hex(hex[2 * j]) * 16 +
-			    insp_hex(hex[2 * j + 1]));
+			id[j] = (unsigned char)(rs_hexval(hex[2 * j]) * 16 +
+			    rs_hexval(hex[2 * j + 1]));
 		insp_topk_add(t, id, strtof(PQgetvalue(r, (int)i, 1), NULL));
 	}
 	st = RS_OK;

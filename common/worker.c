@@ -177,41 +177,39 @@ wk_env_num(const char *name, double dflt, double min, double max,
 enum rs_status
 wk_opts_env(struct wk_opts *o, char *err)
 {
+	static const struct {
+		const char	*name;
+		double		 dflt, min, max;
+		const char	*range;
+	} vars[] = {
+		{ "RESTSYNC_WORKER_SLICE_SECONDS", 60, 0.1, 86400,
+		  "a number of seconds from 0.1 to 86400" },
+		{ "RESTSYNC_WORKER_IDLE_SECONDS", 5, 0.01, 3600,
+		  "a number of seconds from 0.01 to 3600" },
+		{ "RESTSYNC_WORKER_MINUTE_SECONDS", 60, 0.01, 60,
+		  "a number from 0.01 to 60" },
+		{ "RESTSYNC_WORKER_SCHEDULE", 1, 0, 1, "0 or 1" },
+		{ "RESTSYNC_WORKER_RUNS", 1, 0, 1, "0 or 1" },
+	};
+	double	 v[sizeof(vars) / sizeof(vars[0])];
+	size_t	 i;
 	int	 bad = 0;
 
 	memset(o, 0, sizeof(*o));
-	o->slice_s = wk_env_num("RESTSYNC_WORKER_SLICE_SECONDS", 60, 0.1,
-	    86400, &bad);
-	if (bad) {
-		rs_errf(err, "RESTSYNC_WORKER_SLICE_SECONDS must be a number "
-		    "of seconds from 0.1 to 86400");
-		return RS_EINPUT;
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		v[i] = wk_env_num(vars[i].name, vars[i].dflt, vars[i].min,
+		    vars[i].max, &bad);
+		if (bad) {
+			rs_errf(err, "%s must be %s", vars[i].name,
+			    vars[i].range);
+			return RS_EINPUT;
+		}
 	}
-	o->idle_s = wk_env_num("RESTSYNC_WORKER_IDLE_SECONDS", 5, 0.01,
-	    3600, &bad);
-	if (bad) {
-		rs_errf(err, "RESTSYNC_WORKER_IDLE_SECONDS must be a number "
-		    "of seconds from 0.01 to 3600");
-		return RS_EINPUT;
-	}
-	o->minute_s = wk_env_num("RESTSYNC_WORKER_MINUTE_SECONDS", 60, 0.01,
-	    60, &bad);
-	if (bad) {
-		rs_errf(err, "RESTSYNC_WORKER_MINUTE_SECONDS must be a number "
-		    "from 0.01 to 60");
-		return RS_EINPUT;
-	}
-	o->schedule = (int)wk_env_num("RESTSYNC_WORKER_SCHEDULE", 1, 0, 1,
-	    &bad);
-	if (bad) {
-		rs_errf(err, "RESTSYNC_WORKER_SCHEDULE must be 0 or 1");
-		return RS_EINPUT;
-	}
-	o->runs = (int)wk_env_num("RESTSYNC_WORKER_RUNS", 1, 0, 1, &bad);
-	if (bad) {
-		rs_errf(err, "RESTSYNC_WORKER_RUNS must be 0 or 1");
-		return RS_EINPUT;
-	}
+	o->slice_s = v[0];
+	o->idle_s = v[1];
+	o->minute_s = v[2];
+	o->schedule = (int)v[3];
+	o->runs = (int)v[4];
 	if (!o->schedule && !o->runs) {
 		rs_errf(err, "RESTSYNC_WORKER_SCHEDULE and RESTSYNC_WORKER_RUNS "
 		    "are both 0: nothing to do");

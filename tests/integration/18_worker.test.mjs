@@ -45,12 +45,13 @@ function onlyDue(ids) {
 }
 
 // A worker process; lines = its JSON log lines, exit = {code, signal}.
+// 'close', not 'exit': only then has all it wrote on stderr been read.
 function worker(env = {}, args = []) {
   const p = spawn(CLI, ['worker', ...args], { env: { ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const w = { p, lines: [], out: '', raw: '' };
   p.stdout.on('data', (d) => { w.out += d; });
   p.stderr.on('data', (d) => { w.raw += d; });
-  w.exit = new Promise((res) => p.on('exit', (code, signal) => {
+  w.exit = new Promise((res) => p.on('close', (code, signal) => {
     w.lines = w.raw.split('\n').filter(Boolean).map((l) => JSON.parse(l));
     res({ code, signal, at: Date.now() });
   }));

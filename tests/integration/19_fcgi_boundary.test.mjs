@@ -53,7 +53,7 @@ function asNginxUser(args) {
   const p = spawn(all[0], all.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   p.stdout.on('data', (d) => { out += d; });
-  return new Promise((res) => p.on('exit', () => res(out)));
+  return new Promise((res) => p.on('close', () => res(out)));
 }
 
 test('FastCGI boundary: idle connections are closed at the read deadline and never hold the workers', { timeout: 60000 }, async () => {

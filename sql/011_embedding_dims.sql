@@ -1,0 +1,54 @@
+-- Issue 15: EMBEDDING_DIMENSIONS.  kb_chunks.embedding held 1536 floats
+-- only (vector(1536), or real[] checked to length 1536).  A deployment
+-- may now embed at another size (the embeddings API's "dimensions"),
+-- and a source switched from one size to another is re-embedded group
+-- by group (restsync reembed), each group its own transaction: for a
+-- while one column holds both sizes.  So the column no longer fixes the
+-- size; each row is held to the size its model label says instead.
+--
+-- The label is metadata.embeddingModel (common/embed.h embed_model()):
+-- "model" for 1536 dimensions, "model@N" for N.  A chunk without the
+-- label predates it and is 1536.  Search compares only chunks of the
+-- deployment's label, hence only vectors of one size.
+--
+-- pgvector: vector(1536) becomes vector (no type modifier: no rewrite of
+-- the table).  An ANN index needs a fixed size: build it on an
+-- expression per size, e.g. ((embedding::vector(512))) WHERE
+-- vector_dims(embedding) = 512 (README "Embedding dimensions").
+
+-- The dimensions a chunk's label says: N of "model@N", else 1536.
+CREATE FUNCTION restsync_embedding_dims(metadata jsonb) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(
+        (substring(metadata->>'embeddingModel' FROM '@([0-9]{1,4})$'))::integer,
+        1536)
+$$;
+
+DO $$
+DECLARE
+    c record;
+BEGIN
+    IF (SELECT value FROM schema_info WHERE key = 'embedding_type')
+       LIKE 'vector%' THEN
+        EXECUTE 'ALTER TABLE kb_chunks ALTER COLUMN embedding TYPE vector';
+        EXECUTE 'ALTER TABLE kb_chunks ADD CONSTRAINT kb_chunks_embedding_dims '
+                'CHECK (vector_dims(embedding) = restsync_embedding_dims(metadata))';
+        UPDATE schema_info SET value = 'vector' WHERE key = 'embedding_type';
+    ELSE
+        -- 001's length check (unnamed there: found by what it says).
+        FOR c IN SELECT conname FROM pg_constraint
+                 WHERE conrelid = 'kb_chunks'::regclass AND contype = 'c'
+                   AND pg_get_constraintdef(oid) LIKE '%array_length(embedding, 1) = 1536%'
+        LOOP
+            EXECUTE format('ALTER TABLE kb_chunks DROP CONSTRAINT %I', c.conname);
+        END LOOP;
+        ALTER TABLE kb_chunks ADD CONSTRAINT kb_chunks_embedding_dims
+            CHECK (array_ndims(embedding) = 1
+                   AND array_length(embedding, 1) = restsync_embedding_dims(metadata));
+        UPDATE schema_info
+           SET value = 'real[] CHECK (array_ndims(embedding) = 1 AND '
+                       'array_length(embedding, 1) = restsync_embedding_dims(metadata))'
+         WHERE key = 'embedding_type';
+    END IF;
+END
+$$;

@@ -11,6 +11,12 @@
 -- label predates it and is 1536.  Search compares only chunks of the
 -- deployment's label, hence only vectors of one size.
 --
+-- Storage: sql/004 kept the embedding in the row (STORAGE PLAIN), which
+-- refuses a row over toast_tuple_target (8160 bytes): a vector of more
+-- than about 1,990 floats.  EXTERNAL (never compressed) keeps every row
+-- that fits in the row as before (1536 floats: 6 KiB), and moves a larger
+-- vector (3072 floats: 12 KiB) out of line, uncompressed.  No rewrite.
+--
 -- pgvector: vector(1536) becomes vector (no type modifier: no rewrite of
 -- the table).  An ANN index needs a fixed size: build it on an
 -- expression per size, e.g. ((embedding::vector(512))) WHERE
@@ -23,6 +29,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         (substring(metadata->>'embeddingModel' FROM '@([0-9]{1,4})$'))::integer,
         1536)
 $$;
+
+ALTER TABLE kb_chunks ALTER COLUMN embedding SET STORAGE EXTERNAL;
 
 DO $$
 DECLARE

@@ -17,8 +17,12 @@
 -- that fits in the row as before (1536 floats: 6 KiB), and moves a larger
 -- vector (3072 floats: 12 KiB) out of line, uncompressed.  No rewrite.
 --
--- pgvector: vector(1536) becomes vector (no type modifier: no rewrite of
--- the table).  An ANN index needs a fixed size: build it on an
+-- pgvector: vector(1536) becomes vector (only the type modifier goes;
+-- untested here: CI has no pgvector).  schema_info.embedding_type keeps what 001 chose ("vector
+-- (1536)" or "real[] ..."): it still tells pgvector from real[], which
+-- is all that is read from it; the size is kb_chunks_embedding_dims's.
+-- (Upgrades leave existing rows as they were: tests/integration/
+-- 14_migrate_upgrade.)  An ANN index needs a fixed size: build it on an
 -- expression per size, e.g. ((embedding::vector(512))) WHERE
 -- vector_dims(embedding) = 512 (README "Embedding dimensions").
 
@@ -41,7 +45,6 @@ BEGIN
         EXECUTE 'ALTER TABLE kb_chunks ALTER COLUMN embedding TYPE vector';
         EXECUTE 'ALTER TABLE kb_chunks ADD CONSTRAINT kb_chunks_embedding_dims '
                 'CHECK (vector_dims(embedding) = restsync_embedding_dims(metadata))';
-        UPDATE schema_info SET value = 'vector' WHERE key = 'embedding_type';
     ELSE
         -- 001's length check (unnamed there: found by what it says).
         FOR c IN SELECT conname FROM pg_constraint
@@ -53,10 +56,6 @@ BEGIN
         ALTER TABLE kb_chunks ADD CONSTRAINT kb_chunks_embedding_dims
             CHECK (array_ndims(embedding) = 1
                    AND array_length(embedding, 1) = restsync_embedding_dims(metadata));
-        UPDATE schema_info
-           SET value = 'real[] CHECK (array_ndims(embedding) = 1 AND '
-                       'array_length(embedding, 1) = restsync_embedding_dims(metadata))'
-         WHERE key = 'embedding_type';
     END IF;
 END
 $$;

@@ -1480,6 +1480,18 @@ same_model(struct batch_ctx *ctx, const struct work *w, char *err)
 	}
 	if (w->src.model == NULL || strcmp(w->src.model, m) == 0)
 		return RS_OK;
+	/* Chunks from before embeddingModel: taken as the deployment's
+	 * model, but they are 1536 floats whatever it was. */
+	if (w->src.model[0] == '\0' && embed_dims(ctx->em) == EMBED_DIMS)
+		return RS_OK;
+	if (w->src.model[0] == '\0') {
+		rs_errf(err, "the source's chunks were embedded before restsync "
+		    "recorded models, at %d dimensions, but this deployment "
+		    "embeds with '%.100s': a batch never mixes two models in "
+		    "one source; re-embed it first (restsync reembed SOURCE, or "
+		    "Re-embed on the page)", EMBED_DIMS, m);
+		return RS_EINPUT;
+	}
 	rs_errf(err, "the source's chunks were embedded with '%.100s' but "
 	    "this deployment embeds with '%.100s': a batch never mixes two "
 	    "models in one source; re-embed it first (restsync reembed "

@@ -79,10 +79,12 @@ static const char *const stmts[STMT__MAX] = {
 	"       to_json(v.item_keys)::text, coalesce(r.server, false), "
 	"       sec.origin, sec.aad_version, "
 	/* The model of one of its chunks (all share it: a batch never
-	 * mixes models); NULL for none, or chunks from before the field.
+	 * mixes models); NULL for none, '' for chunks from before the field
+	 * (1536 dimensions: sql/011).
 	 * ORDER BY the unique index's second column: one index probe
 	 * whatever the statistics say, never a scan of kb_chunks. */
-	"       (SELECT k.metadata->>'embeddingModel' FROM kb_chunks k "
+	"       (SELECT coalesce(k.metadata->>'embeddingModel', '') "
+	"        FROM kb_chunks k "
 	"        WHERE k.source_id = s.id ORDER BY k.content_hash LIMIT 1) "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "

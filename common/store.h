@@ -79,7 +79,8 @@ struct source_row {
 	char		*roles;		/* allowedRolesOverride JSON, or NULL */
 	char		*page_keys;	/* JSON array: the item keys of the
 					   page at next_cursor, or NULL */
-	char		*model;		/* its chunks' embeddingModel, or NULL */
+	char		*model;		/* its chunks' embeddingModel, NULL
+					 * without chunks, "" unrecorded */
 };
 
 /*

@@ -43,7 +43,13 @@ after(async () => {
   assert.equal(h.json.embedder.dimensions, 1536, 'the stack is back at its default');
 });
 
+let legacy;	// chunks from before embeddingModel (1536 floats, no label)
 test('a bad EMBEDDING_DIMENSIONS: health names it (503), every batch and search refuse it, nothing written', async () => {
+  legacy = createSource('Dims legacy', dummyConfig({ defaultPageSize: 5 }));
+  assert.equal((await batch(legacy)).status, 200);
+  sql(`UPDATE kb_chunks SET metadata = metadata - 'embeddingModel' WHERE source_id = :'p1';`, [legacy]);
+  assert.deepEqual(shapes(legacy), [['1536', '', '5']]);
+
   const id = createSource('Dims bad value', dummyConfig({ defaultPageSize: 5 }));
   for (const bad of ['4096', 'abc']) {
     await programs({ EMBEDDING_DIMENSIONS: bad });
@@ -109,6 +115,18 @@ test('at 512 dimensions: the request asks for 512, the vectors are stored at 512
   assert.equal(s.json.results[0].title, 'Calvin Klein CK One');
   assert.equal(s.json.results[0].embeddingModel, 'text-embedding-3-small@512');
   assert.ok(s.json.results[0].score > s.json.results[1].score);
+
+  // Chunks from before models were recorded are 1536 floats: refused too.
+  let l = await batch(legacy);
+  assert.equal(l.status, 400, l.text);
+  assert.match(l.json.error, /^the source's chunks were embedded before restsync recorded models, at 1536 dimensions, but this deployment embeds with 'text-embedding-3-small@512': .*re-embed it first/);
+  assert.deepEqual(shapes(legacy), [['1536', '', '5']], 'nothing written');
+  const re = await call(REEMBED, { body: { sourceId: legacy } });
+  assert.equal(re.status, 200, re.text);
+  assert.deepEqual(re.json, { ok: true, sourceId: legacy, model: 'text-embedding-3-small@512', chunks: 5, groups: 1, left: 0 });
+  l = await batch(legacy);
+  assert.equal(l.status, 200, l.text);
+  assert.deepEqual(shapes(legacy), [['512', 'text-embedding-3-small@512', '10']]);
 });
 
 test('the database holds every vector to the size of its label', () => {

@@ -198,6 +198,7 @@ main(int argc, char *argv[])
 		sb.source_id = src;
 		sb.doc_title = "Probe doc";
 		sb.batch_hash = bhash;
+		sb.dims = EMBED_DIMS;
 		sb.roles = roles;
 		sb.nroles = 3;
 		sb.chunks = sc;

@@ -64,7 +64,7 @@ function log(...a) { console.error('bench:', ...a); }
 
 function stackStart(embedder) {
   const e = { ...env };
-  delete e.OPENAI_API_KEY; delete e.OPENAI_BASE_URL; delete e.EMBEDDING_MODEL;
+  delete e.OPENAI_API_KEY; delete e.OPENAI_BASE_URL; delete e.EMBEDDING_MODEL; delete e.EMBEDDING_DIMENSIONS;
   if (embedder === 'remote') {
     e.OPENAI_API_KEY = 'bench';
     e.OPENAI_BASE_URL = `${EMBED}/v1`;

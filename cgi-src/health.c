@@ -3,8 +3,9 @@
  *
  * Admin: 200 {"ok":true,"database":{"ok","ms"},"migrations":{"applied",
  * "expected","current"}}, or the same with ok false and 503 when the
- * database is unreachable or a migration of RESTSYNC_SQL_DIR is not
- * applied (common/obs.h).  Raises 401/403 for a missing or non-admin
+ * database is unreachable, a migration of RESTSYNC_SQL_DIR is not
+ * applied (common/obs.h) or the embedder's configuration is wrong
+ * (embedder.error, e.g. a bad EMBEDDING_DIMENSIONS).  Raises 401/403 for a missing or non-admin
  * operator and 405 for other methods than GET and HEAD.  When the
  * database is down the admin check itself cannot run: an operator nginx
  * authenticated then gets the 503 answer without the error messages.
@@ -35,9 +36,13 @@ strip_errors(struct json_object *h)
 		json_object_object_del(o, "error");
 }
 
-/* Which embedder the deployment uses; the local one is labelled. */
+/*
+ * Which embedder the deployment uses and at how many dimensions; the
+ * local one is labelled.  A configuration error is named and makes the
+ * deployment not ok (*ok = 0): no batch could embed.
+ */
 static void
-add_embedder(struct json_object *h, const struct embedder *em)
+add_embedder(struct json_object *h, const struct embedder *em, int *ok)
 {
 	struct json_object	*o = json_object_new_object();
 
@@ -47,6 +52,13 @@ add_embedder(struct json_object *h, const struct embedder *em)
 	    embed_model(em)));
 	json_object_object_add(o, "semantic", json_object_new_boolean(
 	    embed_semantic(em)));
+	if (embed_error(em) != NULL) {
+		json_object_object_add(o, "error", json_object_new_string(
+		    embed_error(em)));
+		*ok = 0;
+	} else
+		json_object_object_add(o, "dimensions", json_object_new_int(
+		    embed_dims(em)));
 	if (!embed_semantic(em))
 		json_object_object_add(o, "note",
 		    json_object_new_string(EMBED_LOCAL_NOTE));
@@ -90,6 +102,8 @@ main(void)
 				fio_write_text(&rq, code, NULL, "", 0);
 			} else {
 				obs_health(sto, sql_dir, &h, &ok);
+				if (embed_error(em) != NULL)
+					ok = 0;
 				code = ok ? 200 : 503;
 				fio_write_text(&rq, code, NULL, ok ? "ok\n" :
 				    "not ok\n", ok ? 3 : 7);
@@ -103,7 +117,9 @@ main(void)
 				obs_health(sto, sql_dir, &h, &ok);
 				if (st != RS_OK)
 					strip_errors(h);
-				add_embedder(h, em);
+				add_embedder(h, em, &ok);
+				json_object_object_add(h, "ok",
+				    json_object_new_boolean(ok));
 				code = ok ? 200 : 503;
 				fio_write_json(&rq, code, json_object_get(h));
 			} else {

@@ -169,12 +169,13 @@ static const struct cmd cmds[] = {
 	{ "reembed", "[--json] SOURCE_ID", 1, "json",
 	  "re-embed a source's chunks with the deployment's model",
 	  "A batch never mixes two embedding models in one source: after the\n"
-	  "model changes (OPENAI_API_KEY set or removed, EMBEDDING_MODEL) its\n"
-	  "batches fail until the source is re-embedded.  This re-embeds every\n"
-	  "chunk of the source whose metadata.embeddingModel is not the\n"
-	  "deployment's, in groups of 256, each group one transaction, under\n"
-	  "the source's batch lock; interrupted, it leaves whole groups done and\n"
-	  "the next run goes on.  Then the source syncs again.  Prints\n"
+	  "model changes (OPENAI_API_KEY set or removed, EMBEDDING_MODEL,\n"
+	  "EMBEDDING_DIMENSIONS) its batches fail until the source is\n"
+	  "re-embedded.  This re-embeds every chunk of the source whose\n"
+	  "metadata.embeddingModel is not the deployment's, in groups of\n"
+	  "256, each group one transaction, under the source's batch lock;\n"
+	  "interrupted, it leaves whole groups done and the next run goes on.\n"
+	  "Then the source syncs again.  Prints\n"
 	  "\"reembedded N chunks of SOURCE with MODEL (G groups)\"; --json prints\n"
 	  "{\"ok\":true,\"sourceId\",\"model\",\"chunks\",\"groups\",\"left\"}.\n"
 	  "Exit 1 while a batch of the source runs or the embedder fails.\n",
@@ -204,6 +205,7 @@ usage(FILE *f)
 	    "  OPENAI_API_KEY, OPENAI_BASE_URL, EMBEDDING_MODEL\n"
 	    "                                   embeddings (else the built-in "
 	    "embedder)\n"
+	    "  EMBEDDING_DIMENSIONS             vector size, 1..3072 (1536)\n"
 	    "  RESTSYNC_ALLOW_PRIVATE_NETWORKS  1: allow upstreams on private "
 	    "addresses\n"
 	    "  RESTSYNC_SQL_DIR                 migrations folder (migrate)\n"

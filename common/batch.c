@@ -1176,8 +1176,8 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	    NULL || (lens = rs_reallocarray(NULL, n, sizeof(*lens))) == NULL ||
 	    (sc = calloc(n, sizeof(*sc))) == NULL ||
 	    (meta = calloc(n, sizeof(*meta))) == NULL ||
-	    (emb = rs_reallocarray(NULL, m, sizeof(float) * EMBED_DIMS)) ==
-	    NULL)) {
+	    (emb = rs_reallocarray(NULL, m, sizeof(float) *
+	    (size_t)embed_dims(ctx->em))) == NULL)) {
 		rs_errf(err, "out of memory");
 		goto out;
 	}
@@ -1225,6 +1225,7 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	sb.source_id = w->src.id;
 	sb.doc_title = doc_title;
 	sb.batch_hash = bhash;
+	sb.dims = embed_dims(ctx->em);
 	cfg_effective_roles(&w->cfg, &sb.roles, &sb.nroles);
 	sb.next_cursor = nx->done ? NULL : nx->next;
 	sb.done = nx->done;
@@ -1262,7 +1263,8 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 		}
 		res->ms.embed += rs_now_ms() - t;
 		for (i = 0; i < m; i++)
-			sc[off + i].embedding = emb + i * EMBED_DIMS;
+			sc[off + i].embedding = emb + i *
+			    (size_t)embed_dims(ctx->em);
 		t = rs_now_ms();
 		if (!in_tx) {
 			/* The page's one transaction: items first. */
@@ -1463,15 +1465,33 @@ body_excerpt(const struct rs_buf *b, const struct secret_values *sv,
 /*
  * A batch never mixes two embedding models in one source: RS_EINPUT
  * naming both when the source's chunks carry another model than the
- * deployment's (restsync reembed SOURCE converts them).
+ * deployment's (restsync reembed SOURCE converts them).  The model
+ * includes the dimensions (embed.h).  RS_EINPUT too when the embedder's
+ * configuration is wrong (EMBEDDING_DIMENSIONS).
  */
 static enum rs_status
 same_model(struct batch_ctx *ctx, const struct work *w, char *err)
 {
 	const char	*m = embed_model(ctx->em);
 
+	if (embed_error(ctx->em) != NULL) {
+		rs_errf(err, "embedder: %s", embed_error(ctx->em));
+		return RS_EINPUT;
+	}
 	if (w->src.model == NULL || strcmp(w->src.model, m) == 0)
 		return RS_OK;
+	/* Chunks from before embeddingModel: taken as the deployment's
+	 * model, but they are 1536 floats whatever it was. */
+	if (w->src.model[0] == '\0' && embed_dims(ctx->em) == EMBED_DIMS)
+		return RS_OK;
+	if (w->src.model[0] == '\0') {
+		rs_errf(err, "the source's chunks were embedded before restsync "
+		    "recorded models, at %d dimensions, but this deployment "
+		    "embeds with '%.100s': a batch never mixes two models in "
+		    "one source; re-embed it first (restsync reembed SOURCE, or "
+		    "Re-embed on the page)", EMBED_DIMS, m);
+		return RS_EINPUT;
+	}
 	rs_errf(err, "the source's chunks were embedded with '%.100s' but "
 	    "this deployment embeds with '%.100s': a batch never mixes two "
 	    "models in one source; re-embed it first (restsync reembed "

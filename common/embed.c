@@ -23,6 +23,10 @@ struct embedder {
 	char		 auth[1024];	/* "Authorization: Bearer ..." */
 	char		 model[128];
 	char		 name[160];
+	int		 dims;		/* of every vector */
+	int		 dims_set;	/* EMBEDDING_DIMENSIONS given: sent */
+	char		 ident[160];	/* embed_model(): model[@dims] */
+	char		 cfg_err[RS_ERRLEN]; /* embed_error(), "" if none */
 };
 
 static uint64_t
@@ -49,14 +53,20 @@ mix64(uint64_t x)
 }
 
 static void
-add_feature(float *out, uint64_t h, float w)
+add_feature(float *out, size_t dims, uint64_t h, float w)
 {
 	h = mix64(h);
-	out[h % EMBED_DIMS] += (h >> 63) ? w : -w;
+	out[h % dims] += (h >> 63) ? w : -w;
 }
 
 void
 embed_local(const char *text, size_t len, float *out)
+{
+	embed_local_dims(text, len, EMBED_DIMS, out);
+}
+
+void
+embed_local_dims(const char *text, size_t len, int dims, float *out)
 {
 	const unsigned char	*s = (const unsigned char *)text;
 	unsigned char		 word[EMBED_MAX_TOKEN];
@@ -64,8 +74,9 @@ embed_local(const char *text, size_t len, float *out)
 	size_t			 i = 0, wl;
 	double			 norm = 0;
 	int			 have_prev = 0, any = 0;
+	size_t			 d = (size_t)dims;
 
-	memset(out, 0, sizeof(float) * EMBED_DIMS);
+	memset(out, 0, sizeof(float) * d);
 	while (i < len) {
 		/* A word: ASCII letters/digits (lower-cased) or any
 		 * non-ASCII bytes (UTF-8 letters of other scripts). */
@@ -84,26 +95,26 @@ embed_local(const char *text, size_t len, float *out)
 			continue;
 		}
 		h = fnv1a(word, wl, 0xcbf29ce484222325ULL);
-		add_feature(out, h, 1.0f);
+		add_feature(out, d, h, 1.0f);
 		if (have_prev)
-			add_feature(out, prev * 31 + h, 0.5f);
+			add_feature(out, d, prev * 31 + h, 0.5f);
 		prev = h;
 		have_prev = 1;
 		any = 1;
 	}
 	if (!any) {
 		/* No words: still a valid unit vector, derived from bytes. */
-		out[fnv1a(s, len, 0xcbf29ce484222325ULL) % EMBED_DIMS] = 1.0f;
+		out[fnv1a(s, len, 0xcbf29ce484222325ULL) % d] = 1.0f;
 		return;
 	}
-	for (i = 0; i < EMBED_DIMS; i++)
+	for (i = 0; i < d; i++)
 		norm += (double)out[i] * out[i];
 	norm = sqrt(norm);
 	if (norm == 0) {
 		out[0] = 1.0f;
 		return;
 	}
-	for (i = 0; i < EMBED_DIMS; i++)
+	for (i = 0; i < d; i++)
 		out[i] = (float)(out[i] / norm);
 }
 
@@ -117,6 +128,55 @@ copy_env(char *dst, size_t dstsz, const char *name, const char *dflt)
 		v = dflt;
 	n = snprintf(dst, dstsz, "%s", v);
 	return n < 0 || (size_t)n >= dstsz ? -1 : 0;
+}
+
+int
+embed_parse_dims(const char *v, int *dims, char *err)
+{
+	size_t	 i;
+	long	 n = 0;
+
+	*dims = EMBED_DIMS;
+	if (v == NULL || *v == '\0')
+		return 0;
+	for (i = 0; v[i] != '\0' && n <= EMBED_MAX_DIMS; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			break;
+		n = n * 10 + (v[i] - '0');
+	}
+	if (v[i] != '\0' || n < 1 || n > EMBED_MAX_DIMS) {
+		rs_errf(err, "EMBEDDING_DIMENSIONS must be an integer from 1 "
+		    "to %d (got '%.40s%s')", EMBED_MAX_DIMS, v,
+		    strlen(v) > 40 ? "..." : "");
+		return -1;
+	}
+	*dims = (int)n;
+	return 1;
+}
+
+/*
+ * Dimensions and the model's identity (embed.h): a bad value leaves
+ * em->cfg_err set (embed_open's comment says why it does not fail).
+ */
+static void
+embed_set_dims(struct embedder *em)
+{
+	int	 set;
+
+	set = embed_parse_dims(getenv("EMBEDDING_DIMENSIONS"), &em->dims,
+	    em->cfg_err);
+	em->dims_set = set == 1;
+	if (set == -1)
+		em->dims = EMBED_DIMS;
+	else if (strchr(em->model, '@') != NULL)
+		(void)snprintf(em->cfg_err, sizeof(em->cfg_err),
+		    "EMBEDDING_MODEL must not contain '@' (restsync records "
+		    "the dimensions as model@dimensions)");
+	if (em->dims == EMBED_DIMS)
+		(void)snprintf(em->ident, sizeof(em->ident), "%s", em->model);
+	else
+		(void)snprintf(em->ident, sizeof(em->ident), "%s@%d",
+		    em->model, em->dims);
 }
 
 enum rs_status
@@ -138,6 +198,7 @@ embed_open(struct embedder **out, struct fetcher *fx, char *err)
 		(void)snprintf(em->name, sizeof(em->name), "local");
 		(void)snprintf(em->model, sizeof(em->model), "%s",
 		    EMBED_LOCAL_MODEL);
+		embed_set_dims(em);
 		*out = em;
 		return RS_OK;
 	}
@@ -164,6 +225,7 @@ embed_open(struct embedder **out, struct fetcher *fx, char *err)
 		return RS_EINPUT;
 	}
 	(void)snprintf(em->name, sizeof(em->name), "openai:%s", em->model);
+	embed_set_dims(em);
 	*out = em;
 	return RS_OK;
 }
@@ -186,7 +248,19 @@ embed_name(const struct embedder *em)
 const char *
 embed_model(const struct embedder *em)
 {
-	return em->model;
+	return em->ident;
+}
+
+int
+embed_dims(const struct embedder *em)
+{
+	return em->dims;
+}
+
+const char *
+embed_error(const struct embedder *em)
+{
+	return em->cfg_err[0] != '\0' ? em->cfg_err : NULL;
 }
 
 int
@@ -195,20 +269,21 @@ embed_semantic(const struct embedder *em)
 	return em->remote;
 }
 
-/* Decode one embedding (base64 float32 LE, or an array of numbers). */
+/* Decode one embedding of dims floats (base64 float32 LE, or an array of
+ * numbers); any other length is -1. */
 static int
-decode_vec(struct json_object *e, float *dst)
+decode_vec(struct json_object *e, float *dst, size_t dims)
 {
-	unsigned char	 raw[EMBED_DIMS * 4 + 4];
+	unsigned char	 raw[EMBED_MAX_DIMS * 4 + 4];
 	const char	*s;
 	size_t		 i, slen;
 	int		 n, pad = 0;
 	uint32_t	 u;
 
 	if (json_object_is_type(e, json_type_array)) {
-		if (json_object_array_length(e) != EMBED_DIMS)
+		if (json_object_array_length(e) != dims)
 			return -1;
-		for (i = 0; i < EMBED_DIMS; i++) {
+		for (i = 0; i < dims; i++) {
 			struct json_object *x = json_object_array_get_idx(e, i);
 			if (!json_object_is_type(x, json_type_double) &&
 			    !json_object_is_type(x, json_type_int))
@@ -225,16 +300,16 @@ decode_vec(struct json_object *e, float *dst)
 		return -1;
 	s = json_object_get_string(e);
 	slen = (size_t)json_object_get_string_len(e);
-	if (slen != 4 * ((EMBED_DIMS * 4 + 2) / 3))
+	if (dims > EMBED_MAX_DIMS || slen != 4 * ((dims * 4 + 2) / 3))
 		return -1;
 	n = EVP_DecodeBlock(raw, (const unsigned char *)s, (int)slen);
 	if (slen >= 1 && s[slen - 1] == '=')
 		pad++;
 	if (slen >= 2 && s[slen - 2] == '=')
 		pad++;
-	if (n - pad != EMBED_DIMS * 4)
+	if (n < 0 || (size_t)(n - pad) != dims * 4)
 		return -1;
-	for (i = 0; i < EMBED_DIMS; i++) {
+	for (i = 0; i < dims; i++) {
 		u = (uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 |
 		    (uint32_t)raw[4 * i + 2] << 16 |
 		    (uint32_t)raw[4 * i + 3] << 24;
@@ -324,6 +399,9 @@ embed_remote(struct embedder *em, const char *const *texts,
 	    json_object_new_string(em->model));
 	json_object_object_add(req, "encoding_format",
 	    json_object_new_string("base64"));
+	if (em->dims_set)
+		json_object_object_add(req, "dimensions",
+		    json_object_new_int(em->dims));
 	body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 
 	hdrs[0] = em->auth;
@@ -377,9 +455,10 @@ embed_remote(struct embedder *em, const char *const *texts,
 			k = (long)json_object_get_int64(idx);
 		if (k < 0 || (size_t)k >= n || seen[k] ||
 		    !json_object_object_get_ex(it, "embedding", &emb) ||
-		    decode_vec(emb, out + (size_t)k * EMBED_DIMS) == -1) {
+		    decode_vec(emb, out + (size_t)k * (size_t)em->dims,
+		    (size_t)em->dims) == -1) {
 			rs_errf(err, "embeddings response item %zu is invalid "
-			    "(expected %d dimensions)", i, EMBED_DIMS);
+			    "(expected %d dimensions)", i, em->dims);
 			goto out;
 		}
 		seen[k] = 1;
@@ -414,16 +493,21 @@ embed_texts(struct embedder *em, const char *const *texts,
 	double		 t0 = rs_now_ms();
 
 	memset(es, 0, sizeof(*es));
+	if (em->cfg_err[0] != '\0') {
+		rs_errf(err, "embedder: %s", em->cfg_err);
+		return RS_EINPUT;
+	}
 	if (!em->remote) {
 		for (i = 0; i < n; i++)
-			embed_local(texts[i], lens[i], out + i * EMBED_DIMS);
+			embed_local_dims(texts[i], lens[i], em->dims,
+			    out + i * (size_t)em->dims);
 		es->ms = rs_now_ms() - t0;
 		return RS_OK;
 	}
 	for (i = 0; i < n; i += m) {
 		m = n - i < EMBED_MAX_INPUTS ? n - i : EMBED_MAX_INPUTS;
 		st = embed_remote(em, texts + i, lens + i, m,
-		    out + i * EMBED_DIMS, deadline, es, err);
+		    out + i * (size_t)em->dims, deadline, es, err);
 		if (st != RS_OK)
 			return st;
 	}

@@ -92,13 +92,17 @@ static const char *const insp_stmts[INSP__MAX] = {
 	/* INSP_SCAN_TENANT */
 	"SELECT k.id, k.embedding FROM kb_chunks k "
 	"WHERE k.tenant_id = $1::uuid " INSP_SCOPE,
-	/* INSP_VEC_SOURCE: pgvector's cosine distance. */
+	/* INSP_VEC_SOURCE: pgvector's cosine distance, over vectors of the
+	 * query's size $6 only (<=> refuses two sizes; sql/011: the column
+	 * holds any size, each chunk the one of its model). */
 	"SELECT k.id::text, (1 - (k.embedding <=> $4::text::vector))::float4 "
 	"FROM kb_chunks k WHERE k.source_id = $1::uuid " INSP_SCOPE
+	"AND vector_dims(k.embedding) = $6::int "
 	"ORDER BY k.embedding <=> $4::text::vector LIMIT $5::int",
 	/* INSP_VEC_TENANT */
 	"SELECT k.id::text, (1 - (k.embedding <=> $4::text::vector))::float4 "
 	"FROM kb_chunks k WHERE k.tenant_id = $1::uuid " INSP_SCOPE
+	"AND vector_dims(k.embedding) = $6::int "
 	"ORDER BY k.embedding <=> $4::text::vector LIMIT $5::int",
 	/* INSP_HITS: what the page shows of each hit, in the given order. */
 	"SELECT json_build_object('excerpt', left(k.content, $2::int), "
@@ -735,8 +739,8 @@ insp_scope(struct insp_db *db, const struct insp_search *s, char *err)
  */
 static enum rs_status
 insp_scan(struct insp_db *db, const char *const *v, int source,
-    const float *q, struct insp_topk *t, struct insp_search_stats *ss,
-    char *err)
+    const float *q, size_t dims, struct insp_topk *t,
+    struct insp_search_stats *ss, char *err)
 {
 	PGconn		*conn;
 	PGresult	*r;
@@ -747,7 +751,7 @@ insp_scan(struct insp_db *db, const char *const *v, int source,
 
 	if ((conn = db_pgconn(store_db(db->st), err)) == NULL)
 		return RS_EDB;
-	if ((vec = rs_reallocarray(NULL, EMBED_DIMS, sizeof(*vec))) == NULL) {
+	if ((vec = rs_reallocarray(NULL, dims, sizeof(*vec))) == NULL) {
 		rs_errf(err, "out of memory");
 		return RS_ENOMEM;
 	}
@@ -768,7 +772,7 @@ insp_scan(struct insp_db *db, const char *const *v, int source,
 			ss->scanned++;
 			if (insp_float4_array((const unsigned char *)
 			    PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1),
-			    vec, EMBED_DIMS, &n) == -1 || n != EMBED_DIMS) {
+			    vec, dims, &n) == -1 || n != dims) {
 				ss->skipped++;
 				break;
 			}
@@ -795,33 +799,35 @@ insp_scan(struct insp_db *db, const char *const *v, int source,
 /* pgvector: PostgreSQL ranks; the text form of q is "[x,y,...]". */
 static enum rs_status
 insp_vector(struct insp_db *db, const char *const *v3, int source,
-    const float *q, int k, struct insp_topk *t, char *err)
+    const float *q, size_t dims, int k, struct insp_topk *t, char *err)
 {
 	struct rs_buf	 b;
 	PGresult	*r = NULL;
-	const char	*v[5];
-	char		 kk[16], hex[33];
+	const char	*v[6];
+	char		 kk[16], dm[16], hex[33];
 	unsigned char	 id[16];
 	size_t		 i, j, o;
 	enum rs_status	 st = RS_ENOMEM;
 
-	rs_buf_init(&b, EMBED_DIMS * 20 + 4);
+	rs_buf_init(&b, dims * 20 + 4);
 	if (rs_buf_puts(&b, "[") == -1)
 		goto nomem;
-	for (i = 0; i < EMBED_DIMS; i++)
+	for (i = 0; i < dims; i++)
 		if (rs_buf_printf(&b, i ? ",%.9g" : "%.9g", (double)q[i]) ==
 		    -1)
 			goto nomem;
 	if (rs_buf_puts(&b, "]") == -1)
 		goto nomem;
 	(void)snprintf(kk, sizeof(kk), "%d", k);
+	(void)snprintf(dm, sizeof(dm), "%zu", dims);
 	v[0] = v3[0];
 	v[1] = v3[1];
 	v[2] = v3[2];
 	v[3] = b.p;
 	v[4] = kk;
+	v[5] = dm;
 	st = RS_EDB;
-	if ((r = insp_run(db, source ? INSP_VEC_SOURCE : INSP_VEC_TENANT, 5,
+	if ((r = insp_run(db, source ? INSP_VEC_SOURCE : INSP_VEC_TENANT, 6,
 	    v, 0, err)) == NULL)
 		goto out;
 	for (i = 0; i < (size_t)PQntuples(r); i++) {
@@ -906,6 +912,7 @@ insp_search_run(struct insp_db *db, struct embedder *em,
 	const char		*v[3];
 	float			*q = NULL;
 	size_t			 len = strlen(s->query);
+	size_t			 dims = (size_t)embed_dims(em);
 	double			 t0;
 	int			 vec;
 	enum rs_status		 st;
@@ -917,7 +924,7 @@ insp_search_run(struct insp_db *db, struct embedder *em,
 	    (st = insp_is_vector(db, &vec, err)) != RS_OK)
 		return st;
 	ss->method = vec ? "pgvector" : "exact-scan";
-	if ((q = rs_reallocarray(NULL, EMBED_DIMS, sizeof(*q))) == NULL) {
+	if ((q = rs_reallocarray(NULL, dims, sizeof(*q))) == NULL) {
 		rs_errf(err, "out of memory");
 		return RS_ENOMEM;
 	}
@@ -931,8 +938,9 @@ insp_search_run(struct insp_db *db, struct embedder *em,
 	v[1] = s->role;
 	v[2] = embed_model(em);
 	insp_topk_init(&t, s->k);
-	st = vec ? insp_vector(db, v, s->source_id[0] != '\0', q, s->k, &t,
-	    err) : insp_scan(db, v, s->source_id[0] != '\0', q, &t, ss, err);
+	st = vec ? insp_vector(db, v, s->source_id[0] != '\0', q, dims, s->k,
+	    &t, err) : insp_scan(db, v, s->source_id[0] != '\0', q, dims, &t,
+	    ss, err);
 	if (st != RS_OK)
 		goto out;
 	insp_topk_sort(&t);

@@ -30,10 +30,11 @@ static const char *const re_stmts[RE__MAX] = {
 	"WHERE k.source_id = $1::uuid AND k.content_hash > $3::text "
 	"AND " RE_OTHER_MODEL
 	"ORDER BY k.content_hash LIMIT $4::int",
-	/* RE_WRITE: the group's vectors ($3, flat; 1536 = EMBED_DIMS per
+	/* RE_WRITE: the group's vectors ($3, flat; $5 = embed_dims() per
 	 * chunk, in the order of $4) and the model, one statement. */
 	"UPDATE kb_chunks k SET embedding = "
-	"    ($3::real[])[((u.ord::int - 1) * 1536 + 1):(u.ord::int * 1536)], "
+	"    ($3::real[])[((u.ord::int - 1) * $5::int + 1):"
+	"                 (u.ord::int * $5::int)], "
 	"    metadata = k.metadata || jsonb_build_object('embeddingModel', "
 	"    $2::text) "
 	"FROM unnest($4::uuid[]) WITH ORDINALITY AS u(id, ord) "
@@ -55,9 +56,10 @@ re_run(struct store *st, enum reembed_stmt s, int n, const char *const *v,
 	    DB_RETRY_NEVER, err);
 }
 
-/* The text forms of the group's ids ({a,b}) and flat vectors ({x,y}). */
+/* The text forms of the group's ids ({a,b}) and flat vectors ({x,y}),
+ * dims floats each. */
 static enum rs_status
-re_params(PGresult *r, const float *vec, struct rs_buf *ids,
+re_params(PGresult *r, const float *vec, size_t dims, struct rs_buf *ids,
     struct rs_buf *vs, char *err)
 {
 	int	 i, n = PQntuples(r);
@@ -69,7 +71,7 @@ re_params(PGresult *r, const float *vec, struct rs_buf *ids,
 		if (rs_buf_printf(ids, "%s%s", i ? "," : "",
 		    PQgetvalue(r, i, 0)) == -1)
 			goto nomem;
-	for (j = 0; j < (size_t)n * EMBED_DIMS; j++)
+	for (j = 0; j < (size_t)n * dims; j++)
 		if (rs_buf_printf(vs, j ? ",%.9g" : "%.9g",
 		    (double)vec[j]) == -1)
 			goto nomem;
@@ -89,16 +91,17 @@ re_group(struct store *st, struct embedder *em, const char *id,
 	struct embed_stats	 es;
 	struct rs_buf		 ids, vs;
 	PGresult		*r, *w;
-	const char		*v[4], **texts = NULL;
-	size_t			*lens = NULL;
+	const char		*v[5], **texts = NULL;
+	size_t			*lens = NULL, dims = (size_t)embed_dims(em);
 	float			*vec = NULL;
-	char			 lim[16];
+	char			 lim[16], dm[16];
 	int			 i;
 	enum rs_status		 rc = RS_ENOMEM;
 
 	*n = 0;
 	rs_buf_init(&ids, (size_t)REEMBED_GROUP * 40 + 4);
-	rs_buf_init(&vs, (size_t)REEMBED_GROUP * EMBED_DIMS * 18 + 4);
+	rs_buf_init(&vs, (size_t)REEMBED_GROUP * dims * 18 + 4);
+	(void)snprintf(dm, sizeof(dm), "%zu", dims);
 	(void)snprintf(lim, sizeof(lim), "%d", REEMBED_GROUP);
 	v[0] = id;
 	v[1] = embed_model(em);
@@ -113,7 +116,7 @@ re_group(struct store *st, struct embedder *em, const char *id,
 	if ((texts = rs_reallocarray(NULL, (size_t)*n, sizeof(*texts))) ==
 	    NULL || (lens = rs_reallocarray(NULL, (size_t)*n,
 	    sizeof(*lens))) == NULL || (vec = rs_reallocarray(NULL,
-	    (size_t)*n, sizeof(float) * EMBED_DIMS)) == NULL) {
+	    (size_t)*n, sizeof(float) * dims)) == NULL) {
 		rs_errf(err, "out of memory");
 		goto out;
 	}
@@ -124,11 +127,12 @@ re_group(struct store *st, struct embedder *em, const char *id,
 	if ((rc = embed_texts(em, texts, lens, (size_t)*n, vec,
 	    finish_by > 0 ? finish_by : rs_now_ms() + REEMBED_GROUP_MS, &es,
 	    err)) != RS_OK ||
-	    (rc = re_params(r, vec, &ids, &vs, err)) != RS_OK)
+	    (rc = re_params(r, vec, dims, &ids, &vs, err)) != RS_OK)
 		goto out;
 	v[2] = vs.p;
 	v[3] = ids.p;
-	if ((w = re_run(st, RE_WRITE, 4, v, err)) == NULL) {
+	v[4] = dm;
+	if ((w = re_run(st, RE_WRITE, 5, v, err)) == NULL) {
 		rc = RS_EDB;
 		goto out;
 	}

@@ -77,10 +77,12 @@ static const char *const stmts[STMT__MAX] = {
 	"       to_json(v.item_keys)::text, coalesce(r.server, false), "
 	"       sec.origin, sec.aad_version, "
 	/* The model of one of its chunks (all share it: a batch never
-	 * mixes models); NULL for none, or chunks from before the field.
+	 * mixes models); NULL for none, '' for chunks from before the field
+	 * (1536 dimensions: sql/011).
 	 * ORDER BY the unique index's second column: one index probe
 	 * whatever the statistics say, never a scan of kb_chunks. */
-	"       (SELECT k.metadata->>'embeddingModel' FROM kb_chunks k "
+	"       (SELECT coalesce(k.metadata->>'embeddingModel', '') "
+	"        FROM kb_chunks k "
 	"        WHERE k.source_id = s.id ORDER BY k.content_hash LIMIT 1) "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
@@ -114,7 +116,8 @@ static const char *const stmts[STMT__MAX] = {
 	 * or extended only when there are chunks; chunk_idx comes from the
 	 * doc row's allocator (locked by the upsert, so race-free); dedup is
 	 * the unique (source_id, content_hash) index; the cursor advances.
-	 * $11 is all embeddings in one flat float4 array, sliced per chunk.
+	 * $11 is all embeddings in one flat float4 array, sliced per chunk
+	 * ($36 floats each: the embedder's dimensions).
 	 */
 	"WITH doc AS ("
 	"  INSERT INTO kb_docs AS d (tenant_id, source_id, title, status, "
@@ -134,7 +137,8 @@ static const char *const stmts[STMT__MAX] = {
 	"                         source_id, content_hash, item_refs) "
 	"  SELECT $1::uuid, doc.id, doc.base + u.ord::int - 1, u.title, "
 	"         u.content, "
-	"         ($11::real[])[((u.ord::int - 1) * 1536 + 1):(u.ord::int * 1536)], "
+	"         ($11::real[])[((u.ord::int - 1) * $36::int + 1):"
+	"                           (u.ord::int * $36::int)], "
 	"         u.meta::jsonb, $6::text[], $2::uuid, u.hash, u.refs "
 	"  FROM doc, unnest($7::text[], $8::text[], $9::text[], $10::text[], "
 	"                   $27::int4[]) "
@@ -813,29 +817,30 @@ bin_int_array(struct rs_buf *b, const int *vals, size_t stride, size_t n)
 	return 0;
 }
 
-/* Binary float4[] of every chunk's embedding, flattened. */
+/* Binary float4[] of every chunk's embedding (dims floats), flattened. */
 static int
-bin_embeddings(struct rs_buf *b, const struct store_chunk *c, size_t n)
+bin_embeddings(struct rs_buf *b, const struct store_chunk *c, size_t n,
+    size_t dims)
 {
 	uint32_t	 rec[2], u;
 	size_t		 i, j;
 	char		*p;
 
-	if (n > INT32_MAX / EMBED_DIMS ||
-	    rs_buf_reserve(b, 20 + n * EMBED_DIMS * sizeof(rec)) == -1 ||
-	    bin_header(b, OID_FLOAT4, n * EMBED_DIMS) == -1)
+	if (dims < 1 || dims > EMBED_MAX_DIMS || n > INT32_MAX / dims ||
+	    rs_buf_reserve(b, 20 + n * dims * sizeof(rec)) == -1 ||
+	    bin_header(b, OID_FLOAT4, n * dims) == -1)
 		return -1;
 	/* Reserved above: write the elements in place. */
 	p = b->p + b->len;
 	rec[0] = htonl(4);
 	for (i = 0; i < n; i++)
-		for (j = 0; j < EMBED_DIMS; j++) {
+		for (j = 0; j < dims; j++) {
 			memcpy(&u, &c[i].embedding[j], 4);
 			rec[1] = htonl(u);
 			memcpy(p, rec, sizeof(rec));
 			p += sizeof(rec);
 		}
-	b->len += n * EMBED_DIMS * sizeof(rec);
+	b->len += n * dims * sizeof(rec);
 	b->p[b->len] = '\0';
 	return 0;
 }
@@ -884,14 +889,14 @@ enum rs_status
 store_commit_batch(struct store *st, const struct store_batch *b,
     struct store_commit *res, char *err)
 {
-	enum { NP = 35 };
+	enum { NP = 36 };
 	struct rs_buf	 arrs[8];
 	PGresult	*r = NULL;
 	const char	*v[NP];
 	int		 lens[NP], fmts[NP];
 	Oid		 types[NP];
 	char		 nchunks[32], items[32], http[32], total[32];
-	char		 prior[32], cnt[5][32];
+	char		 prior[32], cnt[5][32], dims[16];
 	enum rs_status	 rc = RS_ENOMEM;
 	size_t		 i;
 	static const struct store_chunk none;
@@ -911,7 +916,7 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	    bin_text_array(&arrs[2], &c->content, sizeof(*c), b->nchunks) ||
 	    bin_text_array(&arrs[3], &c->hash, sizeof(*c), b->nchunks) ||
 	    bin_text_array(&arrs[4], &c->metadata, sizeof(*c), b->nchunks) ||
-	    bin_embeddings(&arrs[5], c, b->nchunks)) {
+	    bin_embeddings(&arrs[5], c, b->nchunks, (size_t)b->dims)) {
 		rs_errf(err, "out of memory building the batch");
 		goto out;
 	}
@@ -967,6 +972,8 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	lens[34] = (int)arrs[7].len;
 	fmts[34] = 1;
 	types[34] = OID_TEXTARRAY;
+	(void)snprintf(dims, sizeof(dims), "%d", b->dims);
+	v[35] = dims;
 
 	if ((r = run(st, STMT_COMMIT_BATCH, NP, types, v, lens, fmts, RETRY_NEVER,
 	    err)) == NULL) {

@@ -73,7 +73,8 @@ struct source_row {
 	char		*roles;		/* allowedRolesOverride JSON, or NULL */
 	char		*page_keys;	/* JSON array: the item keys of the
 					   page at next_cursor, or NULL */
-	char		*model;		/* its chunks' embeddingModel, or NULL */
+	char		*model;		/* its chunks' embeddingModel, NULL
+					 * without chunks, "" unrecorded */
 };
 
 /*
@@ -103,7 +104,7 @@ struct store_chunk {
 	const char	*content;
 	const char	*hash;
 	const char	*metadata;	/* JSON text */
-	const float	*embedding;	/* EMBED_DIMS floats */
+	const float	*embedding;	/* store_batch.dims floats */
 	int		 refs;		/* items of the page that hold it */
 };
 
@@ -112,6 +113,7 @@ struct store_batch {
 	const char		*source_id;
 	const char		*doc_title;
 	const char		*batch_hash;	/* hex, folds into the doc */
+	int			 dims;		/* floats of each embedding */
 	const char *const	*roles;
 	size_t			 nroles;
 	const struct store_chunk *chunks;

@@ -163,6 +163,8 @@ start_fcgi() {
 	for bin in "$RS_BIN"/*; do
 		[ -x "$bin" ] || continue
 		name=$(basename "$bin")
+		# RS_FCGI_ONLY: restart only these programs (names, spaces).
+		case " ${RS_FCGI_ONLY:-$name} " in *" $name "*) ;; *) continue ;; esac
 		# The socket is named for the endpoint: rest_batch -> rest-batch.
 		sock=$RS_VAR/run/fcgi/$(printf '%s' "$name" | tr _ -).sock
 		pidf=$RS_VAR/run/fcgi/$name.pid
@@ -336,7 +338,8 @@ stop)
 	;;
 fcgi)
 	# Restart only the FastCGI programs and the run workers (picks up a
-	# new environment).
+	# new environment); with RS_FCGI_ONLY="health rest_batch ..." only
+	# those programs (and the workers).
 	ensure_user
 	start_fcgi
 	start_workers

@@ -45,7 +45,7 @@ full_page_writes = off"
 # database or an embeddings service inherited from the caller's shell must
 # not change what runs (with RESTSYNC_SECRET_KEY set, the secret tests
 # would skip themselves, and the skip gate below would fail the run).
-unset DATABASE_URL OPENAI_API_KEY OPENAI_BASE_URL EMBEDDING_MODEL \
+unset DATABASE_URL OPENAI_API_KEY OPENAI_BASE_URL EMBEDDING_MODEL EMBEDDING_DIMENSIONS \
     RESTSYNC_SECRET_KEY RESTSYNC_SECRET_KEY_FILE RS_IDP RS_NGINX_CONF || true
 
 # node --test with the skip gate: a skipped or todo test fails the run

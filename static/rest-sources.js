@@ -1611,8 +1611,9 @@ async function showEmbedder() {
   const e = r.json && r.json.embedder;
   if (!e) return;
   const el = $('#embedder');
-  el.textContent = `Embedder: ${e.model}${e.note ? ` — ${e.note}` : ''}`;
-  el.classList.toggle('embedder-local', !e.semantic);
+  // A wrong configuration (EMBEDDING_DIMENSIONS) fails every batch: said.
+  el.textContent = `Embedder: ${e.model}${e.note ? ` — ${e.note}` : ''}${e.error ? ` — not working: ${e.error}` : ''}`;
+  el.classList.toggle('embedder-local', !e.semantic || Boolean(e.error));
   el.hidden = false;
 }
 

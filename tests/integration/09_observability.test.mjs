@@ -33,7 +33,7 @@ test('health: 200 with the database and the migrations', async () => {
   assert.deepEqual(Object.keys(r.json).sort(), ['database', 'embedder', 'migrations', 'ok']);
   assert.equal(r.json.ok, true);
   // The stack embeds locally (no OPENAI_API_KEY): said so (issue 15).
-  assert.deepEqual(r.json.embedder, { name: 'local', model: 'local-hash-v1', semantic: false, note: 'not semantic — for demos and tests' });
+  assert.deepEqual(r.json.embedder, { name: 'local', model: 'local-hash-v1', semantic: false, note: 'not semantic — for demos and tests', dimensions: 1536 });
   assert.equal(r.json.database.ok, true);
   assert.equal(typeof r.json.database.ms, 'number');
   assert.ok(r.json.database.ms >= 0 && r.json.database.ms < 5000, String(r.json.database.ms));

@@ -262,7 +262,7 @@ test('every chunk records its model; a model switch is refused, reembed fixes it
   assert.equal(b.status, 200, b.text);
   assert.deepEqual(models(id), [['local-hash-v1', '6']]);
   const h = await call('/api/backoffice/health', { method: 'GET' });
-  assert.deepEqual(h.json.embedder, { name: 'local', model: 'local-hash-v1', semantic: false, note: 'not semantic — for demos and tests' });
+  assert.deepEqual(h.json.embedder, { name: 'local', model: 'local-hash-v1', semantic: false, note: 'not semantic — for demos and tests', dimensions: 1536 });
 
   // The deployment now embeds remotely: the batch is refused, naming both.
   const chunks = one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]);

@@ -23,7 +23,7 @@ export RS_WORKER_SCHEDULE=0 ADMIN_PASSWORD="soak-admin-$(openssl rand -hex 8)"
 export RS_PG_EXTRA="fsync = off
 synchronous_commit = off
 full_page_writes = off"
-unset DATABASE_URL RESTSYNC_SECRET_KEY RESTSYNC_SECRET_KEY_FILE RS_IDP RS_NGINX_CONF RS_CLI EMBEDDING_MODEL || true
+unset DATABASE_URL RESTSYNC_SECRET_KEY RESTSYNC_SECRET_KEY_FILE RS_IDP RS_NGINX_CONF RS_CLI EMBEDDING_MODEL EMBEDDING_DIMENSIONS || true
 # The programs read these at start-up: embeddings go to the soak's
 # imitation (tests/upstream/routes/soak.mjs), which can fail on demand.
 export OPENAI_API_KEY=sk-soak-embed-key-71d2c9aa04be5f3e

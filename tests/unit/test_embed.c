@@ -7,6 +7,9 @@
  * in either form, missing, duplicate and out-of-range indexes, and bodies
  * that are not the expected JSON are RS_EEMBED with a message saying
  * which.  The local embedder is checked for determinism and norm.
+ * EMBEDDING_DIMENSIONS: a table of values (parsed or refused naming the
+ * variable), the request's "dimensions", answers of the configured size
+ * only, and the model label (model@N).
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -40,6 +43,7 @@ struct oneshot {
 	int		 port;
 	const char	*body;		/* the 200 answer */
 	pthread_t	 th;
+	char		 req[65536];	/* the request read */
 };
 
 static void *
@@ -70,6 +74,8 @@ oneshot_main(void *arg)
 		if (got >= need)
 			break;
 	}
+	memcpy(o->req, buf, got);
+	o->req[got] = '\0';
 	blen = strlen(o->body);
 	(void)snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
@@ -425,6 +431,267 @@ test_local(void **state)
 	free(a);
 }
 
+/* EMBEDDING_DIMENSIONS: what is accepted, what is refused. */
+static void
+test_parse_dims(void **state)
+{
+	static const struct {
+		const char	*v;
+		int		 rc;	/* 0 unset, 1 set, -1 refused */
+		int		 dims;
+	} drows[] = {
+		{ NULL, 0, EMBED_DIMS },
+		{ "", 0, EMBED_DIMS },
+		{ "1", 1, 1 },
+		{ "256", 1, 256 },
+		{ "512", 1, 512 },
+		{ "0512", 1, 512 },
+		{ "1536", 1, 1536 },
+		{ "3072", 1, 3072 },
+		{ "0", -1, EMBED_DIMS },
+		{ "3073", -1, EMBED_DIMS },
+		{ "-512", -1, EMBED_DIMS },
+		{ "+512", -1, EMBED_DIMS },
+		{ " 512", -1, EMBED_DIMS },
+		{ "512 ", -1, EMBED_DIMS },
+		{ "512.0", -1, EMBED_DIMS },
+		{ "5e2", -1, EMBED_DIMS },
+		{ "0x200", -1, EMBED_DIMS },
+		{ "abc", -1, EMBED_DIMS },
+		{ "99999999999999999999999", -1, EMBED_DIMS },
+	};
+	char	 err[RS_ERRLEN];
+	size_t	 i;
+	int	 d, rc;
+
+	(void)state;
+	for (i = 0; i < NROWS(drows); i++) {
+		err[0] = '\0';
+		rc = embed_parse_dims(drows[i].v, &d, err);
+		if (rc != drows[i].rc || d != drows[i].dims)
+			fail_msg("'%s': %d, %d (want %d, %d)", drows[i].v ?
+			    drows[i].v : "(null)", rc, d, drows[i].rc,
+			    drows[i].dims);
+		if (rc == -1 && (strstr(err, "EMBEDDING_DIMENSIONS must be "
+		    "an integer from 1 to 3072 (got '") == NULL ||
+		    strstr(err, drows[i].v) == NULL))
+			fail_msg("'%s': message \"%s\"", drows[i].v, err);
+	}
+}
+
+/*
+ * The embedder under EMBEDDING_DIMENSIONS (and EMBEDDING_MODEL): its
+ * size, its label, its configuration error; a bad value fails every
+ * embed_texts() naming the variable, never a silent default.
+ */
+static void
+test_open_dims(void **state)
+{
+	static const struct {
+		const char	*key;	/* OPENAI_API_KEY or NULL */
+		const char	*model;	/* EMBEDDING_MODEL or NULL */
+		const char	*dims;	/* EMBEDDING_DIMENSIONS or NULL */
+		int		 want;
+		const char	*label;
+		const char	*error;	/* substring, NULL for none */
+	} drows[] = {
+		{ NULL, NULL, NULL, 1536, "local-hash-v1", NULL },
+		{ NULL, NULL, "512", 512, "local-hash-v1@512", NULL },
+		{ NULL, NULL, "1536", 1536, "local-hash-v1", NULL },
+		{ "sk-x", NULL, NULL, 1536, "text-embedding-3-small", NULL },
+		{ "sk-x", NULL, "512", 512, "text-embedding-3-small@512",
+		  NULL },
+		{ "sk-x", "text-embedding-3-large", "3072", 3072,
+		  "text-embedding-3-large@3072", NULL },
+		{ "sk-x", NULL, "1536", 1536, "text-embedding-3-small", NULL },
+		{ "sk-x", NULL, "0", 1536, "text-embedding-3-small",
+		  "EMBEDDING_DIMENSIONS must be an integer from 1 to 3072 "
+		  "(got '0')" },
+		{ NULL, NULL, "4096", 1536, "local-hash-v1",
+		  "EMBEDDING_DIMENSIONS must be an integer from 1 to 3072 "
+		  "(got '4096')" },
+		{ "sk-x", "my@model", NULL, 1536, "my@model",
+		  "EMBEDDING_MODEL must not contain '@'" },
+	};
+	static const char *const texts[] = { "a text" };
+	size_t		 lens[1] = { 6 };
+	float		*out = calloc(EMBED_MAX_DIMS, sizeof(float));
+	struct embedder	*em;
+	struct embed_stats es;
+	char		 err[RS_ERRLEN];
+	size_t		 i;
+
+	(void)state;
+	assert_non_null(out);
+	for (i = 0; i < NROWS(drows); i++) {
+#define SETENV(n, v) ((v) != NULL ? setenv((n), (v), 1) : unsetenv(n))
+		SETENV("OPENAI_API_KEY", drows[i].key);
+		SETENV("EMBEDDING_MODEL", drows[i].model);
+		SETENV("EMBEDDING_DIMENSIONS", drows[i].dims);
+#undef SETENV
+		assert_int_equal(embed_open(&em, NULL, err), RS_OK);
+		if (embed_dims(em) != drows[i].want ||
+		    strcmp(embed_model(em), drows[i].label) != 0)
+			fail_msg("row %zu: %d '%s' (want %d '%s')", i,
+			    embed_dims(em), embed_model(em), drows[i].want,
+			    drows[i].label);
+		if (drows[i].error == NULL)
+			assert_null(embed_error(em));
+		else {
+			assert_non_null(embed_error(em));
+			if (strstr(embed_error(em), drows[i].error) == NULL)
+				fail_msg("row %zu: error '%s'", i,
+				    embed_error(em));
+			err[0] = '\0';
+			assert_int_equal(embed_texts(em, texts, lens, 1, out,
+			    rs_now_ms() + 1000, &es, err), RS_EINPUT);
+			assert_non_null(strstr(err, drows[i].error));
+			assert_int_equal(es.requests, 0);
+		}
+		embed_close(em);
+	}
+	unsetenv("OPENAI_API_KEY");
+	unsetenv("EMBEDDING_MODEL");
+	unsetenv("EMBEDDING_DIMENSIONS");
+	free(out);
+}
+
+/*
+ * EMBEDDING_DIMENSIONS=512 against the listener: the request asks for
+ * "dimensions": 512 (and without the variable, for none); an answer of
+ * 512 floats decodes, one of 1536 or 511 is refused naming 512.
+ */
+static void
+test_remote_dims(void **state)
+{
+	static const struct {
+		int		 answer;	/* floats in the answer */
+		int		 b64;
+		enum rs_status	 st;
+	} drows[] = {
+		{ 512, 1, RS_OK },
+		{ 512, 0, RS_OK },
+		{ 1536, 1, RS_EEMBED },
+		{ 511, 0, RS_EEMBED },
+		{ 513, 1, RS_EEMBED },
+	};
+	static const char *const texts[] = { "first text" };
+	size_t		 lens[1] = { 10 };
+	struct rs_buf	 b;
+	struct oneshot	 o;
+	struct fetcher	*fx = NULL;
+	struct embedder	*em = NULL;
+	struct embed_stats es;
+	float		*out = calloc(EMBED_MAX_DIMS, sizeof(float));
+	char		 url[64], err[RS_ERRLEN];
+	size_t		 i;
+	int		 j;
+	unsigned char	*raw, *enc;
+
+	(void)state;
+	assert_non_null(out);
+	setenv("OPENAI_API_KEY", "sk-unit-test-key-0123456789", 1);
+	setenv("RESTSYNC_ALLOW_PRIVATE_NETWORKS", "1", 1);
+	assert_int_equal(fetch_open(&fx, err), RS_OK);
+	for (i = 0; i < NROWS(drows) + 1; i++) {
+		int	 n = i < NROWS(drows) ? drows[i].answer : D;
+
+		rs_buf_init(&b, 1u << 20);
+		assert_int_equal(rs_buf_puts(&b, "{\"data\":[{\"index\":0,"
+		    "\"embedding\":"), 0);
+		if (i < NROWS(drows) && !drows[i].b64) {
+			for (j = 0; j < n; j++)
+				assert_int_equal(rs_buf_printf(&b, "%s%.9g",
+				    j ? "," : "[", (double)val(0, j)), 0);
+			assert_int_equal(rs_buf_puts(&b, "]"), 0);
+		} else {
+			raw = calloc((size_t)n, 4);
+			enc = calloc(4 * (((size_t)n * 4 + 2) / 3) + 1, 1);
+			assert_non_null(raw);
+			assert_non_null(enc);
+			for (j = 0; j < n; j++) {
+				float	 f = val(0, j);
+
+				memcpy(raw + 4 * j, &f, 4);	/* LE host */
+			}
+			EVP_EncodeBlock(enc, raw, n * 4);
+			assert_int_equal(rs_buf_printf(&b, "\"%s\"",
+			    (char *)enc), 0);
+			free(raw);
+			free(enc);
+		}
+		assert_int_equal(rs_buf_puts(&b, "}]}"), 0);
+		oneshot_start(&o, b.p);
+		(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1",
+		    o.port);
+		setenv("OPENAI_BASE_URL", url, 1);
+		/* The last row: the variable unset, 1536 floats. */
+		if (i < NROWS(drows))
+			setenv("EMBEDDING_DIMENSIONS", "512", 1);
+		else
+			unsetenv("EMBEDDING_DIMENSIONS");
+		assert_int_equal(embed_open(&em, fx, err), RS_OK);
+		err[0] = '\0';
+		if (embed_texts(em, texts, lens, 1, out, rs_now_ms() + 10000,
+		    &es, err) != (i < NROWS(drows) ? drows[i].st : RS_OK))
+			fail_msg("row %zu: %s", i, err);
+		oneshot_stop(&o);
+		if (i == NROWS(drows))
+			assert_null(strstr(o.req, "\"dimensions\""));
+		else {
+			assert_non_null(strstr(o.req, "\"dimensions\":512"));
+			if (drows[i].st != RS_OK)
+				assert_non_null(strstr(err,
+				    "(expected 512 dimensions)"));
+		}
+		for (j = 0; j < n && (i == NROWS(drows) ||
+		    drows[i].st == RS_OK); j++)
+			assert_true(out[j] == val(0, j));
+		embed_close(em);
+		rs_buf_free(&b);
+	}
+	fetch_close(fx);
+	unsetenv("OPENAI_API_KEY");
+	unsetenv("OPENAI_BASE_URL");
+	unsetenv("EMBEDDING_DIMENSIONS");
+	free(out);
+}
+
+/* The local embedder at other sizes: unit length, in range; at 1536 the
+ * same vector as embed_local(). */
+static void
+test_local_dims(void **state)
+{
+	static const int sizes[] = { 1, 2, 64, 512, 1536, 3072 };
+	const char	*t = "Essence Mascara Lash Princess";
+	float		*a = calloc(EMBED_MAX_DIMS, sizeof(float));
+	float		*b = calloc(EMBED_MAX_DIMS, sizeof(float));
+	double		 n2;
+	size_t		 i;
+	int		 j;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	for (i = 0; i < NROWS(sizes); i++) {
+		memset(a, 0x7f, EMBED_MAX_DIMS * sizeof(float));
+		embed_local_dims(t, strlen(t), sizes[i], a);
+		for (j = 0, n2 = 0; j < sizes[i]; j++) {
+			assert_true(isfinite(a[j]));
+			n2 += (double)a[j] * a[j];
+		}
+		assert_true(fabs(n2 - 1.0) < 1e-5);
+		/* Nothing written past the size. */
+		assert_true(sizes[i] == EMBED_MAX_DIMS ||
+		    memcmp(&a[sizes[i]], &a[EMBED_MAX_DIMS - 1], 4) == 0);
+	}
+	embed_local(t, strlen(t), a);
+	embed_local_dims(t, strlen(t), EMBED_DIMS, b);
+	assert_memory_equal(a, b, EMBED_DIMS * sizeof(float));
+	free(a);
+	free(b);
+}
+
 int
 main(void)
 {
@@ -432,6 +699,10 @@ main(void)
 		cmocka_unit_test(test_decoder_rows),
 		cmocka_unit_test(test_not_the_expected_json),
 		cmocka_unit_test(test_local),
+		cmocka_unit_test(test_parse_dims),
+		cmocka_unit_test(test_open_dims),
+		cmocka_unit_test(test_remote_dims),
+		cmocka_unit_test(test_local_dims),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

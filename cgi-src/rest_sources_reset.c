@@ -24,6 +24,7 @@ main(void)
 	struct json_object	*body, *res, *out, *log;
 	enum rs_status		 st;
 	char			 err[RS_ERRLEN], id[37];
+	int			 keep_mark = 0;
 
 	if (src_program_start(&rq, "rest_sources_reset", &sto, &db) == -1)
 		return 1;
@@ -34,9 +35,10 @@ main(void)
 		if (st == RS_OK)
 			st = auth_require_admin(sto, fio_user(&rq), err);
 		if (st == RS_OK)
-			st = src_parse_id(body, id, err);
+			st = src_parse_reset(body, id, &keep_mark, err);
 		if (st == RS_OK)
-			st = src_reset(db, fio_user(&rq), id, &res, err);
+			st = src_reset(db, fio_user(&rq), id, keep_mark, &res,
+			    err);
 
 		log = json_object_new_object();
 		json_object_object_add(log, "action",

@@ -141,6 +141,9 @@ static const struct cmd cmds[] = {
 	  "done), newest first: started (UTC), status, pages, items, what\n"
 	  "changed (+new ~changed =unchanged -removed items), chunks inserted\n"
 	  "and deleted, the sweep and its note, and the error of a failed run.\n"
+	  "A run of an incremental source says \"incremental since=..\" or\n"
+	  "\"full\" (with since= when it sent initialValue) and mark=.., its\n"
+	  "high-water mark.\n"
 	  "--json prints the rest-runs endpoint's \"runs\".\n",
 	  cmd_runs },
 	{ "sweep", "[--confirm] [--json] SOURCE_ID", 1, "json confirm",
@@ -604,7 +607,7 @@ cmd_reset(const struct opts *o)
 
 	cli_actor(actor, sizeof(actor));
 	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
-	    src_reset(db, actor, o->arg, &out, err) != RS_OK) {
+	    src_reset(db, actor, o->arg, 0, &out, err) != RS_OK) {
 		fail_msg("reset", err);
 		goto out;
 	}
@@ -797,6 +800,22 @@ jnum(struct json_object *o, const char *k)
 	return json_object_get_int64(v);
 }
 
+/* An incremental source's run: "  incremental since=.. mark=..". */
+static void
+run_mode(struct json_object *r)
+{
+	if (strcmp(jstr(r, "incremental"), "-") == 0)
+		return;
+	fputs(strcmp(jstr(r, "incremental"), "true") == 0 ?
+	    "  incremental" : "  full", stdout);
+	if (strcmp(jstr(r, "since"), "-") != 0) {
+		fputs(" since=", stdout);
+		put_safe(stdout, jstr(r, "since"));
+	}
+	fputs(" mark=", stdout);
+	put_safe(stdout, jstr(r, "mark"));
+}
+
 static int
 cmd_runs(const struct opts *o)
 {
@@ -825,6 +844,7 @@ cmd_runs(const struct opts *o)
 			    jnum(r, "unchangedItems"), jnum(r, "removedItems"),
 			    jnum(r, "chunksInserted"), jnum(r, "chunksDeleted"),
 			    jstr(r, "sweep"));
+			run_mode(r);
 			if (strcmp(jstr(r, "sweepNote"), "-") != 0) {
 				fputs(" (", stdout);
 				put_safe(stdout, jstr(r, "sweepNote"));

@@ -11,7 +11,8 @@
 //      {start_cursor: string|null|absent, page_size: number, auth: key}
 //      -> {object: "list", results, next_cursor, has_more}.  415 unless
 //      Content-Type is application/json; 400 when page_size is not a
-//      number or start_cursor not a string or null; 401 unless auth is
+//      number or start_cursor not a string or null, or page_size is over
+//      100 (the answer echoes the request body); 401 unless auth is
 //      "notion-key-7f3a9c".  An ETag per page (its results); a request
 //      with that If-None-Match gets 304.
 // POST /incr/control {ds, op, ...}
@@ -91,12 +92,16 @@ export const routes = {
     const text = await readBody(req);
     let body = null;
     try { body = JSON.parse(text); } catch { /* logged as null */ }
-    d.log.push({ method: req.method, query: Object.fromEntries(q), body, contentType: req.headers['content-type'] || null });
+    d.log.push({ method: req.method, query: Object.fromEntries(q), body, contentType: req.headers['content-type'] || null,
+      inm: req.headers['if-none-match'] || null });
     if (req.method !== 'POST') return send(res, 405, { message: 'POST only' });
     if (req.headers['content-type'] !== 'application/json') return send(res, 415, { message: 'Content-Type must be application/json' });
     if (!body || typeof body !== 'object') return send(res, 400, { message: 'body must be a JSON object' });
     if (body.auth !== NOTION_KEY) return send(res, 401, { message: 'API token is invalid.' });
     if (typeof body.page_size !== 'number') return send(res, 400, { message: 'body.page_size should be a number' });
+    // A request the API refuses, echoing it (as some do): the key must not
+    // reach last_error.
+    if (body.page_size > 100) return send(res, 400, { message: 'page_size must be at most 100', request: body });
     const sc = body.start_cursor;
     if (sc !== undefined && sc !== null && typeof sc !== 'string') return send(res, 400, { message: 'body.start_cursor should be a string' });
     const start = sc ? d.items.findIndex((x) => `c-${x.id}` === sc) : 0;

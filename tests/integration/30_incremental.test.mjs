@@ -51,7 +51,7 @@ function lastRun(id) {
 const sourceMark = (id) => sql(`SELECT coalesce(incr_mark, '-'), incr_runs FROM kb_rest_cursors WHERE source_id = :'p1';`, [id])[0];
 const nItems = (id) => +one(`SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1';`, [id]);
 const nChunks = (id) => +one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]);
-const chunkOf = (id, key) => sql(`SELECT c.content FROM kb_rest_items i JOIN kb_chunks c ON c.source_id = i.source_id
+const chunkOf = (id, key) => sql(`SELECT replace(c.content, E'\\n', ' | ') FROM kb_rest_items i JOIN kb_chunks c ON c.source_id = i.source_id
     AND c.content_hash = ANY (i.chunk_hashes) WHERE i.source_id = :'p1' AND i.item_key = :'p2';`, [id, key]).map((r) => r[0]);
 
 async function again(id, keepMark = true) {
@@ -83,7 +83,7 @@ test('a first full run, then a second run fetches only the newer items; a change
     { skip: '0', limit: '5' }, { skip: '5', limit: '5' }, { skip: '10', limit: '5' }]);
   assert.deepEqual(lastRun(id), {
     status: 'done', incremental: false, since: '-', mark: '2026-01-01T00:12:00Z', pages: 3, items: 12,
-    new: 12, changed: 0, unchanged: 0, removed: 0, sweep: 'done', note: '-',
+    new: 12, changed: 0, unchanged: 0, removed: 0, sweep: 'done', note: 'nothing to remove',
   });
   assert.deepEqual(sourceMark(id), ['2026-01-01T00:12:00Z', '0']);
   assert.equal(nItems(id), 12);
@@ -107,7 +107,7 @@ test('a first full run, then a second run fetches only the newer items; a change
   assert.equal(nChunks(id), 13);
   // The changed record's old chunk is gone, its new one stored.
   const c3 = chunkOf(id, 'id:3');
-  assert.equal(c3.length, 1);
+  assert.equal(c3.length, 1, JSON.stringify(c3));
   assert.match(c3[0], /rewritten today/);
   assert.equal(+one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1' AND content LIKE '%record number 3.%';`, [id]), 0);
 
@@ -172,8 +172,8 @@ test('fullEvery: the incremental run keeps a deleted item, the full one (a rest-
   assert.deepEqual(sourceMark(id), ['2026-02-01T00:00:00Z', '1']);
 
   const third = await run();
-  assert.deepEqual(await requests('full'), [
-    { skip: '0', limit: '5', updated_since: '2025-06-01T00:00:00Z' }, { skip: '5', limit: '5', updated_since: '2025-06-01T00:00:00Z' }]);
+  // Full again, from initialValue: the five records left fit one page.
+  assert.deepEqual(await requests('full'), [{ skip: '0', limit: '5', updated_since: '2025-06-01T00:00:00Z' }]);
   assert.deepEqual([third.incremental, third.items, third.unchanged, third.removed, third.sweep], [false, 5, 5, 1, 'done']);
   assert.equal(nItems(id), 5, 'the full run swept the deleted record');
   assert.equal(chunkOf(id, 'id:2').length, 0);

@@ -2146,7 +2146,8 @@ batch_preview(struct batch_ctx *ctx, const struct batch_preview_req *rq,
 	if ((st = preview_secret(&w, rq, &ct, &nonce, err)) != RS_OK ||
 	    (st = build_headers(&w, err)) != RS_OK ||
 	    (st = pager_url(&w.cfg, rq->cursor, w.sv.api_key != NULL ?
-	    w.sv.api_key : w.sv.token, &w.url, err)) != RS_OK)
+	    w.sv.api_key : w.sv.token, &w.url, err)) != RS_OK ||
+	    (st = incr_preview(&w.cfg, &w.url, err)) != RS_OK)
 		goto out;
 	if ((url = strdup(w.url)) == NULL) {
 		rs_errf(err, "out of memory");

@@ -320,6 +320,15 @@ incr_prepare(struct store *st, const struct source_config *cfg,
 }
 
 enum rs_status
+incr_preview(const struct source_config *cfg, char **url, char *err)
+{
+	if (cfg->incremental == NULL || cfg->incremental->initial == NULL)
+		return RS_OK;
+	return pager_set_param(url, cfg->incremental->param,
+	    cfg->incremental->initial, err);
+}
+
+enum rs_status
 incr_commit(struct store *st, const struct incr_run *r,
     const char *source_id, const char *run_id, int done, char *err)
 {

@@ -101,6 +101,13 @@ enum rs_status	 incr_prepare(struct store *, const struct source_config *,
 		    struct incr_run *r, char **url, char *err);
 
 /*
+ * rest-preview: the first page as a source's first (full) run fetches
+ * it: param=initialValue when one is set.
+ */
+enum rs_status	 incr_preview(const struct source_config *, char **url,
+		    char *err);
+
+/*
  * In the page's transaction, before the sweep: record mode, since and
  * mark in the run (an incremental run gets its no_sweep reason); done:
  * the mark becomes the source's.  Nothing for an inactive run.

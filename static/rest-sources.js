@@ -1104,7 +1104,7 @@ const CONFIG_KEYS = new Set(['baseUrl', 'cursorStyle', 'cursorParam', 'pageSizeP
   'nextCursorPath', 'currentOffsetPath', 'totalPath', 'hasMorePath', 'pageStart', 'totalPagesPath', 'maxPages',
   'headersTemplate', 'queryTemplate', 'requiresAuth', 'provider', 'auth', 'textFields', 'titleField',
   'allowedRolesOverride', 'ifNoneMatchHeader', 'ifModifiedSinceHeader', 'maxBodyBytes', 'syncIntervalMinutes',
-  'itemIdPath', 'deleteMissing', 'maxDeleteFraction', 'timeoutMs']);
+  'itemIdPath', 'deleteMissing', 'maxDeleteFraction', 'timeoutMs', 'incremental', 'method', 'bodyTemplate']);
 
 // The config as saved (configAsSaved: its key order kept); a config from
 // before that (jsonb sorts keys by length) in the order of the config

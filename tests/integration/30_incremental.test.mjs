@@ -225,3 +225,15 @@ test('bad incremental config: 400 naming the key', async () => {
     assert.match(r.json.error, re);
   }
 });
+
+test('the preview fetches the first page as the first (full) run would: with initialValue', async () => {
+  await control('prev', { op: 'seed', n: 5 });
+  await control('prev', { op: 'forget' });
+  const r = await call('/api/backoffice/rest-preview', {
+    body: { tenantId: TENANT, config: config('prev', { initialValue: '2026-01-01T00:03:00Z' }) },
+  });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.items, 3);
+  assert.match(r.json.url, /&updated_since=2026-01-01T00%3A03%3A00Z$/);
+  assert.deepEqual(await requests('prev'), [{ skip: '0', limit: '5', updated_since: '2026-01-01T00:03:00Z' }]);
+});

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { DB, ROOT, TENANT, UPSTREAM, call, createSource, one, sql, syncToEnd } from './lib.mjs';
+import { DB, ROOT, TENANT, UPSTREAM, VAR, call, createSource, one, sql, syncToEnd } from './lib.mjs';
 
 const CLI = process.env.RS_CLI || path.join(ROOT, 'build/release/cli/restsync');
 const RESET = '/api/backoffice/rest-sources-reset';
@@ -144,6 +144,26 @@ test('lookbackSeconds: the param is the mark minus the lookback, as RFC 3339 UTC
   assert.deepEqual(await requests('look'), [{ skip: '0', limit: '5', updated_since: '2025-12-31T23:04:00Z' }]);
   const r = lastRun(id);
   assert.deepEqual([r.incremental, r.since, r.items, r.unchanged, r.new], [true, '2025-12-31T23:04:00Z', 4, 4, 0]);
+
+  // restsync sync: a done source stays done; --again walks it again, incrementally.
+  await control('look', { op: 'edit', id: 2, patch: { updated_at: '2026-01-01T02:00:00Z' } });
+  const env = {
+    ...process.env, DATABASE_URL: DB, RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key'),
+    RESTSYNC_ALLOW_PRIVATE_NETWORKS: '1', RESTSYNC_ALLOW_ROOT: '1',
+  };
+  delete env.RESTSYNC_SECRET_KEY;
+  const done = spawnSync(CLI, ['sync', id], { env, encoding: 'utf8' });
+  assert.equal(done.status, 0, done.stderr);
+  assert.match(done.stdout, /already done/);
+  assert.deepEqual(await requests('look'), []);
+  const cli = spawnSync(CLI, ['sync', '--again', id], { env, encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, /done: batches=1 items=4 /);
+  assert.deepEqual(await requests('look'), [{ skip: '0', limit: '5', updated_since: '2025-12-31T23:04:00Z' }]);
+  const r2 = lastRun(id);
+  assert.deepEqual([r2.incremental, r2.items, r2.changed, r2.unchanged, r2.mark], [true, 4, 0, 4, '2026-01-01T02:00:00Z']);
+  assert.equal(one(`SELECT detail->>'keepMark' FROM kb_rest_audit WHERE source_id = :'p1' AND action = 'reset'
+                    ORDER BY id DESC LIMIT 1;`, [id]), 'true');
 });
 
 test('fullEvery: the incremental run keeps a deleted item, the full one (a rest-sync run) sweeps it', async () => {

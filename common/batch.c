@@ -1522,26 +1522,6 @@ parse_page(struct work *w, struct json_object **items, char *err)
 	return RS_OK;
 }
 
-/* method POST: the page's body (bodytpl.h), sent with every attempt. */
-static enum rs_status
-request_body(struct work *w, struct fetch_req *fr, const char *cursor,
-    char *err)
-{
-	enum rs_status	 st;
-
-	if (!w->cfg.method_post)
-		return RS_OK;
-	if ((st = bodytpl_page(&w->cfg, cursor, w->sv.api_key != NULL ?
-	    w->sv.api_key : w->sv.token, &w->body, &w->body_len, err)) !=
-	    RS_OK)
-		return st;
-	fr->method = "POST";
-	fr->body = w->body;
-	fr->body_len = w->body_len;
-	fr->content_type = "application/json";
-	return RS_OK;
-}
-
 enum rs_status
 batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
     const char *action, struct batch_result *res, char *err)
@@ -1653,8 +1633,9 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	fr.timeout_ms = w.cfg.timeout_ms;	/* timeoutMs (config.h) */
 	fr.max_body = w.cfg.max_body;
 	fr.check_addr = 1;
-	if ((st = request_body(&w, &fr, w.src.next_cursor, err)) != RS_OK ||
-	    (st = add_conditional(&w, err)) != RS_OK)
+	if ((st = bodytpl_request(&w.cfg, w.src.next_cursor, w.sv.api_key !=
+	    NULL ? w.sv.api_key : w.sv.token, &w.body, &w.body_len, &fr,
+	    err)) != RS_OK || (st = add_conditional(&w, err)) != RS_OK)
 		goto fail;
 	fr.headers = (const char *const *)w.hdrs;
 	pol.deadline = t0 + BATCH_DEADLINE_MS;
@@ -1950,7 +1931,9 @@ preview_fetch(struct batch_ctx *ctx, struct work *w, const char *cursor,
 	fr.timeout_ms = BATCH_FETCH_TIMEOUT_MS;
 	fr.max_body = w->cfg.max_body;
 	fr.check_addr = 1;
-	if ((st = request_body(w, &fr, cursor, err)) != RS_OK)
+	if ((st = bodytpl_request(&w->cfg, cursor, w->sv.api_key != NULL ?
+	    w->sv.api_key : w->sv.token, &w->body, &w->body_len, &fr,
+	    err)) != RS_OK)
 		return st;
 	pol.deadline = deadline;
 	pol.max_attempts = BATCH_MAX_ATTEMPTS;

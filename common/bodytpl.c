@@ -285,6 +285,27 @@ bodytpl_copy(struct json_object *v, const struct bodytpl_vals *vals,
 	return 0;
 }
 
+enum rs_status
+bodytpl_request(const struct source_config *cfg, const char *cursor,
+    const char *api_key, char **body, size_t *len, struct fetch_req *fr,
+    char *err)
+{
+	enum rs_status	 st;
+
+	*body = NULL;
+	*len = 0;
+	if (!cfg->method_post)
+		return RS_OK;
+	if ((st = bodytpl_page(cfg, cursor, api_key, body, len, err)) !=
+	    RS_OK)
+		return st;
+	fr->method = "POST";
+	fr->body = *body;
+	fr->body_len = *len;
+	fr->content_type = "application/json";
+	return RS_OK;
+}
+
 void
 bodytpl_free(char *body, size_t len)
 {

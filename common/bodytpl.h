@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
+#include "http_fetch.h"
 #include "rs.h"
 
 #define BODYTPL_MAX_TEMPLATE	(64u * 1024)	/* the template as JSON */
@@ -66,6 +67,16 @@ enum rs_status	 bodytpl_render(struct json_object *tpl,
 enum rs_status	 bodytpl_page(const struct source_config *,
 		    const char *cursor, const char *api_key, char **body,
 		    size_t *len, char *err);
+
+/*
+ * A batch's request (batch.c): with method POST, the body of the page at
+ * cursor into *body (owned by the caller: bodytpl_free) and fr made a POST
+ * of it as application/json (sent again by every retry).  Nothing for
+ * GET.  Errors as bodytpl_page.
+ */
+enum rs_status	 bodytpl_request(const struct source_config *,
+		    const char *cursor, const char *api_key, char **body,
+		    size_t *len, struct fetch_req *fr, char *err);
 
 /* Zero and free a body. */
 void		 bodytpl_free(char *body, size_t len);

@@ -257,3 +257,27 @@ test('the preview fetches the first page as the first (full) run would: with ini
   assert.match(r.json.url, /&updated_since=2026-01-01T00%3A03%3A00Z$/);
   assert.deepEqual(await requests('prev'), [{ skip: '0', limit: '5', updated_since: '2026-01-01T00:03:00Z' }]);
 });
+
+test("the worker's scheduled round of a done source is incremental", { timeout: 60000 }, async () => {
+  await control('worker', { op: 'seed', n: 6 });
+  const id = createSource('Incremental worker', config('worker', {}, { syncIntervalMinutes: 10 }));
+  await syncToEnd(id);
+  await control('worker', { op: 'forget' });
+  await control('worker', { op: 'edit', id: 4, patch: { body: 'Record four, edited for the worker.', updated_at: '2026-03-01T00:00:00Z' } });
+  // Only this source may be due (08_worker does the same), and it is: done 11 minutes ago.
+  sql(`UPDATE kb_sources SET enabled = false WHERE config ? 'syncIntervalMinutes' AND id <> :'p1';`, [id]);
+  sql(`UPDATE kb_rest_cursors SET last_synced_at = now() - interval '11 minutes' WHERE source_id = :'p1';`, [id]);
+  const env = {
+    ...process.env, DATABASE_URL: DB, RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key'),
+    RESTSYNC_ALLOW_PRIVATE_NETWORKS: '1', RESTSYNC_ALLOW_ROOT: '1', RESTSYNC_WORKER_IDLE_SECONDS: '0.1',
+  };
+  delete env.RESTSYNC_SECRET_KEY;
+  const w = spawnSync(CLI, ['worker', '--once'], { env, encoding: 'utf8', timeout: 50000 });
+  assert.equal(w.status, 0, w.stderr);
+  assert.deepEqual(await requests('worker'), [{ skip: '0', limit: '5', updated_since: '2026-01-01T00:06:00Z' }]);
+  const r = lastRun(id);
+  assert.deepEqual([r.status, r.incremental, r.items, r.changed, r.unchanged, r.sweep, r.mark],
+    ['done', true, 2, 1, 1, 'skipped', '2026-03-01T00:00:00Z']);
+  assert.equal(one(`SELECT kind FROM kb_rest_runs WHERE source_id = :'p1' ORDER BY started_at DESC LIMIT 1;`, [id]), 'worker');
+  assert.match(chunkOf(id, 'id:4')[0], /edited for the worker/);
+});

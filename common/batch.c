@@ -2140,8 +2140,7 @@ batch_preview(struct batch_ctx *ctx, const struct batch_preview_req *rq,
 	redact(&url, &w.sv);
 	json_object_object_add(*out, "url", json_object_new_string(url));
 	if ((st = preview_fetch(ctx, &w, rq->cursor, t0 + BATCH_DEADLINE_MS,
-	    *out,
-	    err)) != RS_OK)
+	    *out, err)) != RS_OK)
 		goto out;
 	st = preview_page(&w, rq, *out, err);
 out:

@@ -72,6 +72,17 @@ test('a Notion-like cursor walk: the cursor in the body, typed; exact requests a
   assert.equal(+one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]), 7);
 });
 
+test('a retried page sends the same body again', async () => {
+  await control('retry', { op: 'seed', n: 2 });
+  await control('retry', { op: 'forget' });
+  await control('retry', { op: 'fail', n: 2 });
+  const id = createSource('POST body retry', config('retry'));
+  const out = await syncToEnd(id);
+  assert.deepEqual(out.map((b) => [b.status, b.json.items, b.json.attempts, b.json.done]), [[200, 2, 3, true]]);
+  const log = await requests('retry');
+  assert.deepEqual(log.map((x) => x.body), [body(null), body(null), body(null)]);
+});
+
 test('the preview POSTs the first page body', async () => {
   await control('preview', { op: 'seed', n: 5 });
   await control('preview', { op: 'forget' });

@@ -19,6 +19,7 @@
 //      op "seed"   n: items 1..n, updated_at 2026-01-01T00:0i:00Z
 //      op "edit"   id, patch          op "delete" ids     op "add" items
 //      op "log"    -> the dataset's requests: [{method, query, body}]
+//      op "fail"   n: the next n POST queries answer 503 (retried)
 //      op "forget" clears that log
 const sets = new Map();
 const NOTION_KEY = 'notion-key-7f3a9c';
@@ -59,6 +60,7 @@ function apply(d, cmd) {
     case 'add': d.items.push(...cmd.items.map((x) => ({ ...x }))); d.items.sort((a, b) => a.id - b.id); return { ok: true };
     case 'log': return d.log;
     case 'forget': d.log = []; return { ok: true };
+    case 'fail': d.fail = cmd.n; return { ok: true };
     default: throw new Error(`unknown op ${cmd.op}`);
   }
 }
@@ -95,6 +97,7 @@ export const routes = {
     d.log.push({ method: req.method, query: Object.fromEntries(q), body, contentType: req.headers['content-type'] || null,
       inm: req.headers['if-none-match'] || null });
     if (req.method !== 'POST') return send(res, 405, { message: 'POST only' });
+    if (d.fail > 0) { d.fail--; return send(res, 503, { message: 'try again' }); }
     if (req.headers['content-type'] !== 'application/json') return send(res, 415, { message: 'Content-Type must be application/json' });
     if (!body || typeof body !== 'object') return send(res, 400, { message: 'body must be a JSON object' });
     if (body.auth !== NOTION_KEY) return send(res, 401, { message: 'API token is invalid.' });

@@ -48,6 +48,7 @@ struct opts {
 	int	 once;
 	int	 help;
 	int	 confirm;
+	int	 again;
 	char	*arg;		/* the one positional argument */
 };
 
@@ -81,7 +82,8 @@ static const struct cmd cmds[] = {
 	  "failure it prints {\"ok\":false,\"error\",...} and exits 1; a source\n"
 	  "whose batch is running elsewhere, or that is disabled, fails too.\n",
 	  cmd_batch },
-	{ "sync", "SOURCE_ID", 1, "", "run batches until the source is done",
+	{ "sync", "[--again] SOURCE_ID", 1, "again",
+	  "run batches until the source is done",
 	  "Runs batches of the source until it is done.  On a terminal it draws\n"
 	  "a progress bar; otherwise it prints one line per batch,\n"
 	  "  batch N: items=.. inserted=.. skipped=.. itemCount=.. total=.. next=..\n"
@@ -90,7 +92,10 @@ static const struct cmd cmds[] = {
 	  "It stops at the first failed batch (exit 1).  While another batch of\n"
 	  "the source runs (a worker, the page) it waits and retries, for at most\n"
 	  "120 s in a row.  SIGINT/SIGTERM end it after the current batch (exit\n"
-	  "130).  A source that is done stays done: see 'restsync reset'.\n",
+	  "130).  A source that is done stays done (see 'restsync reset'),\n"
+	  "unless --again: then it starts a new walk from the first page,\n"
+	  "keeping the incremental high-water mark (an incremental source's\n"
+	  "new run is incremental, as the page's Sync again is).\n",
 	  cmd_sync },
 	{ "list", "[--json]", 0, "json", "list the REST sources",
 	  "Prints one line per REST source: id, enabled, status (never, ok,\n"
@@ -141,6 +146,9 @@ static const struct cmd cmds[] = {
 	  "done), newest first: started (UTC), status, pages, items, what\n"
 	  "changed (+new ~changed =unchanged -removed items), chunks inserted\n"
 	  "and deleted, the sweep and its note, and the error of a failed run.\n"
+	  "A run of an incremental source says \"incremental since=..\" or\n"
+	  "\"full\" (with since= when it sent initialValue) and mark=.., its\n"
+	  "high-water mark.\n"
 	  "--json prints the rest-runs endpoint's \"runs\".\n",
 	  cmd_runs },
 	{ "sweep", "[--confirm] [--json] SOURCE_ID", 1, "json confirm",
@@ -454,6 +462,28 @@ sync_on_busy(void *arg, double waited_ms)
  * waited out for at most SYNC_BUSY_MAX_S in a row; a disabled source
  * fails.
  */
+/*
+ * sync --again: a done source starts a new walk, keeping its incremental
+ * mark (rest-sources-reset {"keepMark": true}, audited as "reset").
+ */
+static int
+sync_again(struct batch_ctx *ctx, const char *actor, const char *id,
+    char *err)
+{
+	struct src_db		*db = NULL;
+	struct json_object	*out = NULL;
+	int			 rc = -1;
+
+	if (src_open(&db, ctx->st, err) != RS_OK ||
+	    src_reset(db, actor, id, 1, &out, err) != RS_OK)
+		goto out;
+	rc = 0;
+out:
+	json_object_put(out);
+	src_close(db);
+	return rc;
+}
+
 static int
 cmd_sync(const struct opts *o)
 {
@@ -481,6 +511,9 @@ cmd_sync(const struct opts *o)
 	ro.arg = &view;
 	err[0] = '\0';
 	end = runner_loop(&ctx, o->arg, &ro, &sum, err);
+	if (end == RUNNER_DONE && sum.batches == 0 && o->again &&
+	    sync_again(&ctx, actor, o->arg, err) == 0)
+		end = runner_loop(&ctx, o->arg, &ro, &sum, err);
 	if (view.tty && view.batches > 0)
 		putchar('\n');
 	switch (end) {
@@ -606,7 +639,7 @@ cmd_reset(const struct opts *o)
 
 	cli_actor(actor, sizeof(actor));
 	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
-	    src_reset(db, actor, o->arg, &out, err) != RS_OK) {
+	    src_reset(db, actor, o->arg, 0, &out, err) != RS_OK) {
 		fail_msg("reset", err);
 		goto out;
 	}
@@ -744,6 +777,9 @@ parse(const struct cmd *c, int argc, char **argv, struct opts *o)
 		else if (!dashdash && strcmp(a, "--confirm") == 0 &&
 		    allows(c, "confirm"))
 			o->confirm = 1;
+		else if (!dashdash && strcmp(a, "--again") == 0 &&
+		    allows(c, "again"))
+			o->again = 1;
 		else if (!dashdash && a[0] == '-' && a[1] != '\0') {
 			fprintf(stderr, "restsync %s: unknown option ",
 			    c->name);
@@ -799,6 +835,22 @@ jnum(struct json_object *o, const char *k)
 	return json_object_get_int64(v);
 }
 
+/* An incremental source's run: "  incremental since=.. mark=..". */
+static void
+run_mode(struct json_object *r)
+{
+	if (strcmp(jstr(r, "incremental"), "-") == 0)
+		return;
+	fputs(strcmp(jstr(r, "incremental"), "true") == 0 ?
+	    "  incremental" : "  full", stdout);
+	if (strcmp(jstr(r, "since"), "-") != 0) {
+		fputs(" since=", stdout);
+		put_safe(stdout, jstr(r, "since"));
+	}
+	fputs(" mark=", stdout);
+	put_safe(stdout, jstr(r, "mark"));
+}
+
 static int
 cmd_runs(const struct opts *o)
 {
@@ -827,6 +879,7 @@ cmd_runs(const struct opts *o)
 			    jnum(r, "unchangedItems"), jnum(r, "removedItems"),
 			    jnum(r, "chunksInserted"), jnum(r, "chunksDeleted"),
 			    jstr(r, "sweep"));
+			run_mode(r);
 			if (strcmp(jstr(r, "sweepNote"), "-") != 0) {
 				fputs(" (", stdout);
 				put_safe(stdout, jstr(r, "sweepNote"));

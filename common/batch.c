@@ -13,9 +13,11 @@
 #include <openssl/evp.h>
 
 #include "batch.h"
+#include "bodytpl.h"
 #include "chunk.h"
 #include "config.h"
 #include "hashing.h"
+#include "incremental.h"
 #include "jsonbound.h"
 #include "jsonpath.h"
 #include "normalize.h"
@@ -88,6 +90,9 @@ struct work {
 	int			 not_modified;	/* the upstream said 304 */
 	long long		 known;		/* 304: items of the page stored */
 	char			 run_id[37];
+	struct incr_run		 inc;		/* incremental.h */
+	char			*body;		/* method POST (bodytpl.h) */
+	size_t			 body_len;
 };
 
 enum rs_status
@@ -168,6 +173,7 @@ work_free(struct work *w)
 		secret_free_str(w->hdrs[i]);
 	free(w->hdrs);
 	secret_free_str(w->url);	/* its query may carry the key */
+	bodytpl_free(w->body, w->body_len);	/* and the body */
 	json_object_put(w->root);
 	fetch_resp_free(&w->resp);
 	secret_values_free(&w->sv);
@@ -1305,6 +1311,9 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 		if (n == 0)
 			break;
 	}
+	if ((st = incr_commit(ctx->st, &w->inc, w->src.id, w->run_id,
+	    nx->done, err)) != RS_OK)
+		goto out;
 	if (nx->done && w->run_id[0] != '\0') {
 		/* The run ends with this page: its sweep, in the same
 		 * transaction. */
@@ -1628,6 +1637,9 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	    w.sv.api_key != NULL ? w.sv.api_key : w.sv.token, &w.url,
 	    err)) != RS_OK)
 		goto fail;
+	if ((st = incr_prepare(ctx->st, &w.cfg, w.src.id, w.run_id,
+	    w.src.next_cursor == NULL, &w.inc, &w.url, err)) != RS_OK)
+		goto fail;
 	if ((res->url = strdup(w.url)) == NULL) {
 		rs_errf(err, "out of memory");
 		st = RS_ENOMEM;
@@ -1641,7 +1653,9 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	fr.timeout_ms = w.cfg.timeout_ms;	/* timeoutMs (config.h) */
 	fr.max_body = w.cfg.max_body;
 	fr.check_addr = 1;
-	if ((st = add_conditional(&w, err)) != RS_OK)
+	if ((st = bodytpl_request(&w.cfg, w.src.next_cursor, w.sv.api_key !=
+	    NULL ? w.sv.api_key : w.sv.token, &w.body, &w.body_len, &fr,
+	    err)) != RS_OK || (st = add_conditional(&w, err)) != RS_OK)
 		goto fail;
 	fr.headers = (const char *const *)w.hdrs;
 	pol.deadline = t0 + BATCH_DEADLINE_MS;
@@ -1696,6 +1710,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		goto fail;
 	res->items = (long long)json_object_array_length(items);
 	res->ms.parse = rs_now_ms() - t;
+	incr_page(&w.inc, w.cfg.incremental, items);
 
 	/* 5. Normalise, key and hash the items; chunk the new and changed
 	 * ones; hash the chunks. */
@@ -1919,8 +1934,8 @@ nomem:
 /* Fetch the page as a batch would (no validators: a dry run wants the
  * body).  RS_EUPSTREAM for a failed exchange or a non-2xx answer. */
 static enum rs_status
-preview_fetch(struct batch_ctx *ctx, struct work *w, double deadline,
-    struct json_object *out, char *err)
+preview_fetch(struct batch_ctx *ctx, struct work *w, const char *cursor,
+    double deadline, struct json_object *out, char *err)
 {
 	struct fetch_req	 fr;
 	struct fetch_policy	 pol;
@@ -1936,6 +1951,10 @@ preview_fetch(struct batch_ctx *ctx, struct work *w, double deadline,
 	fr.timeout_ms = BATCH_FETCH_TIMEOUT_MS;
 	fr.max_body = w->cfg.max_body;
 	fr.check_addr = 1;
+	if ((st = bodytpl_request(&w->cfg, cursor, w->sv.api_key != NULL ?
+	    w->sv.api_key : w->sv.token, &w->body, &w->body_len, &fr,
+	    err)) != RS_OK)
+		return st;
 	pol.deadline = deadline;
 	pol.max_attempts = BATCH_MAX_ATTEMPTS;
 	pol.base_delay_ms = 250;
@@ -2130,7 +2149,8 @@ batch_preview(struct batch_ctx *ctx, const struct batch_preview_req *rq,
 	if ((st = preview_secret(&w, rq, &ct, &nonce, err)) != RS_OK ||
 	    (st = build_headers(&w, err)) != RS_OK ||
 	    (st = pager_url(&w.cfg, rq->cursor, w.sv.api_key != NULL ?
-	    w.sv.api_key : w.sv.token, &w.url, err)) != RS_OK)
+	    w.sv.api_key : w.sv.token, &w.url, err)) != RS_OK ||
+	    (st = incr_preview(&w.cfg, &w.url, err)) != RS_OK)
 		goto out;
 	if ((url = strdup(w.url)) == NULL) {
 		rs_errf(err, "out of memory");
@@ -2139,8 +2159,8 @@ batch_preview(struct batch_ctx *ctx, const struct batch_preview_req *rq,
 	}
 	redact(&url, &w.sv);
 	json_object_object_add(*out, "url", json_object_new_string(url));
-	if ((st = preview_fetch(ctx, &w, t0 + BATCH_DEADLINE_MS, *out,
-	    err)) != RS_OK)
+	if ((st = preview_fetch(ctx, &w, rq->cursor, t0 + BATCH_DEADLINE_MS,
+	    *out, err)) != RS_OK)
 		goto out;
 	st = preview_page(&w, rq, *out, err);
 out:

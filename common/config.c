@@ -17,7 +17,9 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "bodytpl.h"
 #include "config.h"
+#include "incremental.h"
 #include "jsonpath.h"
 
 #define CFG_MAX_NEST	16	/* tokener depth; a valid config needs 2 */
@@ -75,6 +77,12 @@ static enum rs_status	cfg_cond(struct cfg_ctx *, const struct cfg_key *,
 			    struct json_object *);
 static enum rs_status	cfg_frac(struct cfg_ctx *, const struct cfg_key *,
 			    struct json_object *);
+static enum rs_status	cfg_incr(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_method(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_body(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
 
 #define OFF(f)	offsetof(struct source_config, f)
 
@@ -115,6 +123,9 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL },
 	{ "timeoutMs", cfg_int, OFF(timeout_ms), CFG_MIN_TIMEOUT_MS,
 	    CFG_MAX_TIMEOUT_MS, NULL },
+	{ "incremental", cfg_incr, OFF(incremental), 0, 0, NULL },
+	{ "method", cfg_method, OFF(method_post), 0, 0, NULL },
+	{ "bodyTemplate", cfg_body, OFF(body_template), 0, 0, NULL },
 };
 
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -664,6 +675,82 @@ cfg_cond(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 	return cfg_dup(c, cfg_strp(c, k), s);
 }
 
+static enum rs_status
+cfg_incr(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	(void)k;
+	return incr_parse(v, &c->cfg->incremental, c->err);
+}
+
+static enum rs_status
+cfg_method(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	const char	*s;
+	size_t		 len;
+
+	if ((s = cfg_string(v, &len)) == NULL ||
+	    (strcmp(s, "GET") != 0 && strcmp(s, "POST") != 0)) {
+		rs_errf(c->err, "'%s' must be 'GET' or 'POST'", k->name);
+		return RS_EINPUT;
+	}
+	c->cfg->method_post = strcmp(s, "POST") == 0;
+	return RS_OK;
+}
+
+static enum rs_status
+cfg_body(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	enum rs_status	 st;
+
+	(void)k;
+	if ((st = bodytpl_check(v, &c->cfg->body_cursor,
+	    &c->cfg->body_page_size, c->err)) != RS_OK)
+		return st;
+	c->cfg->body_template = json_object_get(v);
+	return RS_OK;
+}
+
+/* The rules of method POST (config.h), before the defaults. */
+static enum rs_status
+cfg_post_rules(struct cfg_ctx *c)
+{
+	struct source_config	*cfg = c->cfg;
+
+	if (!cfg->method_post) {
+		if (cfg->body_template != NULL) {
+			rs_errf(c->err, "'bodyTemplate' needs 'method': "
+			    "'POST'");
+			return RS_EINPUT;
+		}
+		return RS_OK;
+	}
+	if (cfg->body_template == NULL) {
+		rs_errf(c->err, "'method' 'POST' needs 'bodyTemplate' (a JSON "
+		    "object with {{cursor}} where the cursor goes)");
+		return RS_EINPUT;
+	}
+	if (cfg->style == CFG_STYLE_LINK) {
+		rs_errf(c->err, "'cursorStyle' 'link' follows next URLs and "
+		    "cannot be used with 'method' 'POST'");
+		return RS_EINPUT;
+	}
+	if (cfg->cursor_param != NULL || cfg->page_size_param != NULL) {
+		rs_errf(c->err, "'%s' does not apply with 'method' 'POST': "
+		    "the %s goes into 'bodyTemplate' as %s",
+		    cfg->cursor_param != NULL ? "cursorParam" :
+		    "pageSizeParam", cfg->cursor_param != NULL ? "cursor" :
+		    "page size", cfg->cursor_param != NULL ? "{{cursor}}" :
+		    "{{pageSize}}");
+		return RS_EINPUT;
+	}
+	if (!cfg->body_cursor && cfg->max_pages != 1) {
+		rs_errf(c->err, "'bodyTemplate' must hold {{cursor}} (where "
+		    "the next page's cursor goes), unless 'maxPages' is 1");
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
 static const struct cfg_key *
 cfg_find(const char *name)
 {
@@ -699,6 +786,8 @@ cfg_finish(struct cfg_ctx *c)
 		    "cursorStyle is 'cursor'");
 		return RS_EINPUT;
 	}
+	if ((st = cfg_post_rules(c)) != RS_OK)
+		return st;
 	if (cfg->cursor_param == NULL && (st = cfg_dup(c, &cfg->cursor_param,
 	    cfg_default_param[cfg->style])) != RS_OK)
 		return st;
@@ -901,6 +990,8 @@ cfg_free(struct source_config *cfg)
 	cfg_free_strings(cfg->roles, cfg->nroles);
 	free(cfg->if_none_match);
 	free(cfg->if_modified_since);
+	incr_config_free(cfg->incremental);
+	json_object_put(cfg->body_template);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -41,6 +41,16 @@
  *   maxDeleteFraction (number 0..1, default 0.5): a sweep that would
  *       remove more than this fraction of the items is held for an
  *       operator to confirm
+ *   incremental (object or null): {cursorPath, param, initialValue?,
+ *       lookbackSeconds?, fullEvery?}, incremental syncs
+ *       (common/incremental.h); each member's error names it
+ *   method ("GET" | "POST"; default "GET"), bodyTemplate (a JSON object
+ *       with {{cursor}}, {{pageSize}}, {{API_KEY}} placeholders in its
+ *       strings; common/bodytpl.h): with POST the cursor and the page
+ *       size go into the body, never into the query, so cursorParam and
+ *       pageSizeParam do not apply; bodyTemplate is required with POST
+ *       and must hold {{cursor}} (unless maxPages is 1); link paging
+ *       (next URLs) cannot be POSTed
  * null means absent for every optional key, and so does "" for the
  * optional paths.  baseUrl must not carry credentials; header names are
  * RFC 9110 tokens, unique ignoring case; template values may contain no
@@ -81,6 +91,9 @@ enum cfg_auth {
 /* nextCursorPath prefix naming the last item of the page. */
 #define CFG_LAST_ITEM		"$last"
 
+struct incr_config;
+struct json_object;
+
 struct cfg_pair {
 	char	*name;
 	char	*value;		/* may contain {{API_KEY}} */
@@ -120,6 +133,11 @@ struct source_config {
 	int		 delete_missing;	/* default 1 */
 	double		 max_delete_fraction;	/* default 0.5 */
 	int		 timeout_ms;		/* one upstream attempt */
+	struct incr_config *incremental;	/* NULL: full runs only */
+	int		 method_post;		/* method "POST" */
+	struct json_object *body_template;	/* with method_post */
+	int		 body_cursor;		/* it holds {{cursor}} */
+	int		 body_page_size;	/* ... {{pageSize}} */
 };
 
 #define CFG_DEFAULT_DELETE_FRACTION	0.5

@@ -395,6 +395,34 @@ resolve_location(const char *base, const char *loc)
 	return out;
 }
 
+/* req->content_type as a header, unless req->headers name one. */
+static enum rs_status
+fetch_content_type(const struct fetch_req *req, struct curl_slist **hl,
+    char *err)
+{
+	struct curl_slist	*tmp;
+	char			 h[256];
+	size_t			 i;
+	int			 n;
+
+	if (req->content_type == NULL)
+		return RS_OK;
+	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++)
+		if (strncasecmp(req->headers[i], "Content-Type:", 13) == 0)
+			return RS_OK;
+	n = snprintf(h, sizeof(h), "Content-Type: %s", req->content_type);
+	if (n < 0 || (size_t)n >= sizeof(h)) {
+		rs_errf(err, "Content-Type is too long");
+		return RS_EINTERNAL;
+	}
+	if ((tmp = curl_slist_append(*hl, h)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	*hl = tmp;
+	return RS_OK;
+}
+
 enum rs_status
 fetch_do(struct fetcher *fx, const struct fetch_req *req,
     struct fetch_resp *resp, char *err)
@@ -422,6 +450,9 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 		}
 		hl = tmp;
 	}
+	if ((st = fetch_content_type(req, &hl, err)) != RS_OK)
+		goto out;
+	st = RS_EUPSTREAM;
 	if ((url = strdup(req->url)) == NULL) {
 		rs_errf(err, "out of memory");
 		st = RS_ENOMEM;

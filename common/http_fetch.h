@@ -28,6 +28,8 @@ struct fetch_req {
 	const char		*url;
 	const char *const	*headers;	/* "Name: value", NULL-ended */
 	const char		*body;		/* POST body or NULL */
+	const char		*content_type;	/* of the body; sent unless
+						   headers name one */
 	size_t			 body_len;
 	long			 timeout_ms;	/* whole exchange, every hop */
 	double			 deadline;	/* rs_now_ms() to end by; 0 none */

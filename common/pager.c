@@ -248,6 +248,9 @@ pager_url(const struct source_config *cfg, const char *cursor,
 		goto out;
 	}
 
+	/* With method POST the cursor goes into the body (bodytpl.c). */
+	if (cfg->method_post)
+		cursor = NULL;
 	switch (cfg->style) {
 	case CFG_STYLE_OFFSET:
 		v = cursor == NULL ? 0 : parse_count(cursor);
@@ -338,7 +341,7 @@ pager_url(const struct source_config *cfg, const char *cursor,
 		goto out;
 	}
 
-	if (!absolute) {
+	if (!absolute && !cfg->method_post) {
 		if (cfg->page_size_param != NULL) {
 			(void)snprintf(psz, sizeof(psz), "%d", cfg->page_size);
 			if (append_param(u, cfg->page_size_param, psz) == -1)
@@ -373,6 +376,39 @@ out:
 		explicit_bzero(key_enc, strlen(key_enc));
 		curl_free(key_enc);
 	}
+	return st;
+}
+
+enum rs_status
+pager_set_param(char **url, const char *name, const char *value, char *err)
+{
+	CURLU		*u = NULL;
+	char		*out = NULL;
+	const char	*names[1] = { name };
+	enum rs_status	 st = RS_ENOMEM;
+
+	if ((u = curl_url()) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	if (curl_url_set(u, CURLUPART_URL, *url, 0) != CURLUE_OK) {
+		rs_errf(err, "page URL is not a valid URL");
+		st = RS_EINPUT;
+		goto out;
+	}
+	if (drop_keys(u, names, 1) == -1 ||
+	    append_param(u, name, value) == -1) {
+		rs_errf(err, "out of memory building the page URL");
+		goto out;
+	}
+	if ((st = url_take(u, PAGER_MAX_URL, RS_EINPUT, "page URL", &out,
+	    err)) != RS_OK)
+		goto out;
+	explicit_bzero(*url, strlen(*url));	/* its query may hold the key */
+	free(*url);
+	*url = out;
+out:
+	curl_url_cleanup(u);
 	return st;
 }
 
@@ -586,7 +622,8 @@ pager_next(const struct source_config *cfg, const struct pager_page *pg,
 		goto done;
 	if (cfg->max_pages > 0 && pg->pages_before + 1 >= cfg->max_pages)
 		goto done;
-	short_page = has_more != 1 && cfg->page_size_param != NULL &&
+	short_page = has_more != 1 && (cfg->page_size_param != NULL ||
+	    (cfg->method_post && cfg->body_page_size)) &&
 	    pg->nitems < (size_t)cfg->page_size;
 
 	switch (cfg->style) {

@@ -36,6 +36,14 @@
 enum rs_status	 pager_url(const struct source_config *, const char *cursor,
 		    const char *api_key, char **url, char *err);
 
+/*
+ * Set the query parameter name of *url (malloc'd) to value, replacing
+ * any it had (the incremental param, incremental.c).  RS_EINPUT when the
+ * URL does not parse or grows past PAGER_MAX_URL; RS_ENOMEM.
+ */
+enum rs_status	 pager_set_param(char **url, const char *name,
+		    const char *value, char *err);
+
 struct pager_page {
 	const char		*cursor;	/* cursor this page was fetched at */
 	struct json_object	*body;		/* parsed response */

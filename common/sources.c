@@ -70,7 +70,8 @@ enum src_col {
 	"'total', " r ".total_last, 'sweep', " r ".sweep, " \
 	"'sweepNote', " r ".sweep_note, " \
 	"'sweepCandidates', " r ".sweep_candidates, 'error', " r ".error, " \
-	"'server', " r ".server)::text"
+	"'server', " r ".server, 'incremental', " r ".incremental, " \
+	"'since', " r ".incr_since, 'mark', " r ".incr_mark)::text"
 
 static const char *const src_stmts[SRC__MAX] = {
 
@@ -176,7 +177,9 @@ static const char *const src_stmts[SRC__MAX] = {
 	") "
 	"UPDATE kb_rest_cursors c SET next_cursor = NULL, done = false, "
 	"    page_count = 0, item_count = 0, last_status = NULL, "
-	"    last_error = NULL, run_id = NULL "
+	"    last_error = NULL, run_id = NULL, "
+	"    incr_mark = CASE WHEN $2::boolean THEN c.incr_mark END, "
+	"    incr_runs = CASE WHEN $2::boolean THEN c.incr_runs ELSE 0 END "
 	"FROM kb_rest_cursors o "
 	"WHERE c.source_id = $1::uuid AND o.source_id = c.source_id "
 	"RETURNING o.page_count, o.item_count, o.done, "
@@ -459,6 +462,32 @@ src_parse_id(struct json_object *body, char id[37], char *err)
 			rs_errf(err, "unknown field '%.64s'", key);
 			return RS_EINPUT;
 		}
+	}
+	return src_uuid_field(body, "sourceId", id, err);
+}
+
+enum rs_status
+src_parse_reset(struct json_object *body, char id[37], int *keep_mark,
+    char *err)
+{
+	struct json_object	*v;
+
+	id[0] = '\0';
+	*keep_mark = 0;
+	json_object_object_foreach(body, key, val) {
+		(void)val;
+		if (strcmp(key, "sourceId") != 0 &&
+		    strcmp(key, "keepMark") != 0) {
+			rs_errf(err, "unknown field '%.64s'", key);
+			return RS_EINPUT;
+		}
+	}
+	if (json_object_object_get_ex(body, "keepMark", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			rs_errf(err, "'keepMark' must be true or false");
+			return RS_EINPUT;
+		}
+		*keep_mark = json_object_get_boolean(v);
 	}
 	return src_uuid_field(body, "sourceId", id, err);
 }
@@ -1487,11 +1516,11 @@ fail:
 
 enum rs_status
 src_reset(struct src_db *db, const char *actor, const char *id,
-    struct json_object **out, char *err)
+    int keep_mark, struct json_object **out, char *err)
 {
 	struct json_object	*d, *before = NULL;
 	PGresult		*r = NULL;
-	const char		*v[1] = { id };
+	const char		*v[2] = { id, keep_mark ? "true" : "false" };
 	char			 tenant[37], *title = NULL;
 	enum rs_status		 st;
 
@@ -1501,7 +1530,7 @@ src_reset(struct src_db *db, const char *actor, const char *id,
 		goto fail;
 	if ((st = src_lock(db, id, tenant, &title, err)) != RS_OK)
 		goto fail;
-	if ((r = src_run(db, SRC_RESET, 1, NULL, v, NULL, NULL, err)) ==
+	if ((r = src_run(db, SRC_RESET, 2, NULL, v, NULL, NULL, err)) ==
 	    NULL) {
 		st = RS_EDB;
 		goto fail;
@@ -1526,6 +1555,9 @@ src_reset(struct src_db *db, const char *actor, const char *id,
 	d = json_object_new_object();
 	json_object_object_add(d, "title", json_object_new_string(title));
 	json_object_object_add(d, "before", before);
+	if (keep_mark)
+		json_object_object_add(d, "keepMark",
+		    json_object_new_boolean(1));
 	if ((st = src_audit_row(db, actor, "reset", id, tenant, "ok", d,
 	    err)) != RS_OK)
 		goto fail;

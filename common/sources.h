@@ -59,6 +59,10 @@ void		 src_input_free(struct src_input *);
 enum rs_status	 src_parse_id(struct json_object *body, char id[37],
 		    char *err);
 
+/* rest-sources-reset: {"sourceId", "keepMark"?: bool}.  RS_EINPUT. */
+enum rs_status	 src_parse_reset(struct json_object *body, char id[37],
+		    int *keep_mark, char *err);
+
 /* 1 if s is valid UTF-8 of 1..max characters, none a control character,
  * not only white space. */
 int		 src_valid_text(const char *s, size_t max);
@@ -125,11 +129,14 @@ enum rs_status	 src_update(struct src_db *, const char *actor,
 
 /*
  * Start the source over from the first page: cursor next NULL, done
- * false, counts 0, status and error NULL; docs and chunks stay.
+ * false, counts 0, status and error NULL; docs and chunks stay.  The
+ * incremental high-water mark is cleared (the next run is full) unless
+ * keep_mark (the page's Sync again: a new walk, incremental).
  * *out = the source object.  RS_ENOTFOUND, RS_EBUSY (batch running).
  */
 enum rs_status	 src_reset(struct src_db *, const char *actor,
-		    const char *id, struct json_object **out, char *err);
+		    const char *id, int keep_mark, struct json_object **out,
+		    char *err);
 
 /*
  * Delete chunks, docs, cursor and source in one transaction; *docs and

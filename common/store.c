@@ -47,6 +47,8 @@ enum stmt {
 	STMT_RUN_NOTIFY,
 	STMT_RUN_STOP,
 	STMT_RUN_STOP_NOW,
+	STMT_INCR_LOAD,
+	STMT_INCR_SAVE,
 	STMT__MAX
 };
 
@@ -523,6 +525,38 @@ static const char *const stmts[STMT__MAX] = {
 	"UPDATE kb_rest_runs SET status = 'stopped', finished_at = now(), "
 	"    error = coalesce(error, 'stopped by ' || $2::text) "
 	"WHERE id = $1::uuid AND status = 'running'",
+	/*
+	 * STMT_INCR_LOAD: the source's high-water mark and its incremental
+	 * runs since the last full one; run $2's mode (NULL: not decided),
+	 * since and mark (common/incremental.c).
+	 */
+	"SELECT (SELECT incr_mark FROM kb_rest_cursors "
+	"          WHERE source_id = $1::uuid), "
+	"       coalesce((SELECT incr_runs FROM kb_rest_cursors "
+	"          WHERE source_id = $1::uuid), 0), "
+	"       r.incremental, r.incr_since, r.incr_mark "
+	"FROM (SELECT 1) one LEFT JOIN kb_rest_runs r "
+	"  ON r.id = $2::uuid AND r.source_id = $1::uuid",
+
+	/*
+	 * STMT_INCR_SAVE: in a page's transaction: run $2's mode, since and
+	 * mark (an incremental run may not sweep); $6 (the run's last page):
+	 * the mark becomes the source's and the count of incremental runs
+	 * since the last full one moves on (or back to 0).
+	 */
+	"WITH r AS ("
+	"  UPDATE kb_rest_runs SET incremental = $3::boolean, "
+	"    incr_since = $4::text, incr_mark = $5::text, "
+	"    no_sweep = CASE WHEN $3::boolean THEN coalesce(no_sweep, "
+	"      'an incremental run sees only the changed items') "
+	"      ELSE no_sweep END "
+	"  WHERE id = $2::uuid AND source_id = $1::uuid "
+	"  RETURNING 1"
+	") "
+	"UPDATE kb_rest_cursors SET incr_mark = $5::text, "
+	"    incr_runs = CASE WHEN $3::boolean THEN incr_runs + 1 ELSE 0 END "
+	"WHERE source_id = $1::uuid AND $6::boolean "
+	"  AND EXISTS (SELECT 1 FROM r)",
 };
 
 static const struct db_table store_table = {
@@ -1533,4 +1567,53 @@ fail:
 	(void)store_tx(st, STORE_ROLLBACK, NULL);
 	run_id[0] = '\0';
 	return rc;
+}
+
+enum rs_status
+store_incr_load(struct store *st, const char *source_id, const char *run_id,
+    struct store_incr *out, char *err)
+{
+	PGresult	*r;
+	const char	*v[2];
+
+	memset(out, 0, sizeof(*out));
+	v[0] = source_id;
+	v[1] = run_id != NULL && *run_id != '\0' ? run_id : NULL;
+	if ((r = run(st, STMT_INCR_LOAD, 2, NULL, v, NULL, NULL,
+	    RETRY_UNLOCKED, err)) == NULL)
+		return RS_EDB;
+	if (PQntuples(r) == 1) {
+		(void)snprintf(out->mark, sizeof(out->mark), "%s",
+		    PQgetvalue(r, 0, 0));
+		out->runs = (int)strtol(PQgetvalue(r, 0, 1), NULL, 10);
+		out->decided = !PQgetisnull(r, 0, 2);
+		out->incremental = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+		(void)snprintf(out->since, sizeof(out->since), "%s",
+		    PQgetvalue(r, 0, 3));
+		(void)snprintf(out->run_mark, sizeof(out->run_mark), "%s",
+		    PQgetvalue(r, 0, 4));
+	}
+	PQclear(r);
+	return RS_OK;
+}
+
+enum rs_status
+store_incr_save(struct store *st, const char *source_id, const char *run_id,
+    int incremental, const char *since, const char *mark, int done,
+    char *err)
+{
+	PGresult	*r;
+	const char	*v[6];
+
+	v[0] = source_id;
+	v[1] = run_id;
+	v[2] = incremental ? "true" : "false";
+	v[3] = since;
+	v[4] = mark;
+	v[5] = done ? "true" : "false";
+	if ((r = run(st, STMT_INCR_SAVE, 6, NULL, v, NULL, NULL, RETRY_NEVER,
+	    err)) == NULL)
+		return RS_EDB;
+	PQclear(r);
+	return RS_OK;
 }

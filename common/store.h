@@ -292,6 +292,25 @@ enum rs_status	 store_audit(struct store *, const char *actor,
 		    const char *tenant_id, const char *outcome,
 		    const char *detail, char *err);
 
+/* A source's incremental state and its run's (common/incremental.c). */
+#define STORE_MAX_MARK	512
+struct store_incr {
+	char	 mark[STORE_MAX_MARK + 1];	/* the source's, "" none */
+	int	 runs;		/* incremental runs since the last full */
+	int	 decided;	/* the run has a mode */
+	int	 incremental;
+	char	 since[STORE_MAX_MARK + 1];	/* "" none */
+	char	 run_mark[STORE_MAX_MARK + 1];	/* "" none */
+};
+
+enum rs_status	 store_incr_load(struct store *, const char *source_id,
+		    const char *run_id, struct store_incr *, char *err);
+/* Inside the page's transaction (STMT_INCR_SAVE); since, mark may be
+ * NULL. */
+enum rs_status	 store_incr_save(struct store *, const char *source_id,
+		    const char *run_id, int incremental, const char *since,
+		    const char *mark, int done, char *err);
+
 enum store_tx {
 	STORE_BEGIN,
 	STORE_COMMIT,

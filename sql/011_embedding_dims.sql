@@ -22,7 +22,7 @@
 -- (1536)" or "real[] ..."): it still tells pgvector from real[], which
 -- is all that is read from it; the size is kb_chunks_embedding_dims's.
 -- (Upgrades leave existing rows as they were: tests/integration/
--- 14_migrate_upgrade.)  An ANN index needs a fixed size: build it on an
+-- 35_migrate_upgrade.)  An ANN index needs a fixed size: build it on an
 -- expression per size, e.g. ((embedding::vector(512))) WHERE
 -- vector_dims(embedding) = 512 (README "Embedding dimensions").
 

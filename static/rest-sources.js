@@ -248,9 +248,17 @@ function runSummary(r) {
 
 const RUN_STATUS = { running: 'running', done: 'done', failed: 'failed', stopped: 'stopped' };
 
+// An incremental source's run: "incremental since <since>" or "full"
+// (config incremental; null for other sources).
+function runMode(r) {
+  if (r.incremental === null || r.incremental === undefined) return '';
+  const mark = r.mark ? `, mark ${r.mark}` : '';
+  return r.incremental ? ` · incremental since ${r.since}${mark}` : ` · full${r.since ? ` since ${r.since}` : ''}${mark}`;
+}
+
 function runEntry(r) {
   const cls = r.status === 'failed' ? 'error' : r.status === 'done' ? 'done' : 'other';
-  const lines = [`${runSummary(r)} · ${plural(r.pages, 'page', 'pages')}`];
+  const lines = [`${runSummary(r)} · ${plural(r.pages, 'page', 'pages')}${runMode(r)}`];
   if (r.sweep) lines.push(`sweep ${r.sweep}${r.sweepNote ? `: ${r.sweepNote}` : ''}`);
   if (r.error) lines.push(r.error);
   return h('li', { class: `run-entry run-${cls}`, data: { kind: 'run' } },
@@ -820,7 +828,8 @@ async function syncAgain(id) {
   const s = state.sources.get(id);
   if (!s || state.busy.has(id)) return;
   setBusy(id, { kind: 'again' });
-  const r = await api('rest-sources-reset', { sourceId: id });
+  // keepMark: an incremental source's new walk stays incremental.
+  const r = await api('rest-sources-reset', { sourceId: id, keepMark: true });
   state.busy.delete(id);
   if (!r.ok) {
     toast('error', `Sync again of “${s.title}” failed`, r.json.error);
@@ -1095,7 +1104,7 @@ const CONFIG_KEYS = new Set(['baseUrl', 'cursorStyle', 'cursorParam', 'pageSizeP
   'nextCursorPath', 'currentOffsetPath', 'totalPath', 'hasMorePath', 'pageStart', 'totalPagesPath', 'maxPages',
   'headersTemplate', 'queryTemplate', 'requiresAuth', 'provider', 'auth', 'textFields', 'titleField',
   'allowedRolesOverride', 'ifNoneMatchHeader', 'ifModifiedSinceHeader', 'maxBodyBytes', 'syncIntervalMinutes',
-  'itemIdPath', 'deleteMissing', 'maxDeleteFraction', 'timeoutMs']);
+  'itemIdPath', 'deleteMissing', 'maxDeleteFraction', 'timeoutMs', 'incremental', 'method', 'bodyTemplate']);
 
 // The config as saved (configAsSaved: its key order kept); a config from
 // before that (jsonb sorts keys by length) in the order of the config

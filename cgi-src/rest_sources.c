@@ -60,7 +60,7 @@ main(void)
 		if (post)
 			json_object_object_add(log, "key_stored",
 			    json_object_new_boolean(st == RS_OK &&
-			    in.api_key != NULL));
+			    src_has_secret(&in)));
 		out = NULL;
 		if (st == RS_OK) {
 			out = fio_ok();

@@ -49,7 +49,8 @@ main(void)
 			json_object_object_add(log, "source_id",
 			    json_object_new_string(in.source_id));
 		json_object_object_add(log, "key_changed",
-		    json_object_new_boolean(st == RS_OK && in.api_key != NULL));
+		    json_object_new_boolean(st == RS_OK &&
+		    src_has_secret(&in)));
 		out = NULL;
 		if (st == RS_OK) {
 			json_object_object_add(log, "tenant_id",

@@ -19,7 +19,9 @@
 #include "jsonbound.h"
 #include "jsonpath.h"
 #include "normalize.h"
+#include "oauth.h"
 #include "pager.h"
+#include "ratelimit.h"
 #include "runs.h"
 #include "redact.h"
 #include "secret.h"
@@ -89,6 +91,9 @@ struct work {
 	long long		 known;		/* 304: items of the page stored */
 	char			 run_id[37];
 };
+
+static void		free_headers(struct work *);
+static enum rs_status	add_conditional(struct work *, char *);
 
 enum rs_status
 batch_ctx_open(struct batch_ctx *ctx, char *err)
@@ -164,9 +169,7 @@ work_free(struct work *w)
 		free(w->it[i].chunks);
 	}
 	free(w->it);
-	for (i = 0; i < w->nhdrs; i++)
-		secret_free_str(w->hdrs[i]);
-	free(w->hdrs);
+	free_headers(w);
 	secret_free_str(w->url);	/* its query may carry the key */
 	json_object_put(w->root);
 	fetch_resp_free(&w->resp);
@@ -220,6 +223,47 @@ batch_secret_origin(const struct source_config *cfg,
 	if (strcmp(origin, src->secret_origin) != 0) {
 		rs_errf(err, "the secret for provider '%s' was entered for "
 		    "another origin than %s", cfg->provider, origin);
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
+/*
+ * auth oauth2_client_credentials: the secret holds clientId and
+ * clientSecret (each 4+ characters without control characters), entered
+ * for the origin of the config's tokenUrl: a config edited to send them
+ * to another token endpoint needs them entered again.
+ */
+static enum rs_status
+oauth_secret_ok(const struct work *w, char *err)
+{
+	const char	*v[2] = { w->sv.client_id, w->sv.client_secret };
+	const char	*s;
+	char		 o[FETCH_ORIGIN_MAX];
+	size_t		 i;
+
+	for (i = 0; i < 2; i++) {
+		if (v[i] == NULL || strlen(v[i]) < 4) {
+			rs_errf(err, "auth 'oauth2_client_credentials' needs "
+			    "a clientId and a clientSecret of 4 or more "
+			    "characters in the secret for provider '%s'",
+			    w->cfg.provider);
+			return RS_EINPUT;
+		}
+		for (s = v[i]; *s != '\0'; s++)
+			if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+				rs_errf(err, "the secret for provider '%s' has "
+				    "a control character in '%s'",
+				    w->cfg.provider, i == 0 ? "clientId" :
+				    "clientSecret");
+				return RS_EINPUT;
+			}
+	}
+	if (fetch_origin(w->cfg.token_url, o, sizeof(o)) == -1 ||
+	    w->sv.token_origin == NULL || strcmp(o, w->sv.token_origin) != 0) {
+		rs_errf(err, "the client secret for provider '%s' was entered "
+		    "for another token endpoint origin than %s: enter "
+		    "clientId and clientSecret again", w->cfg.provider, o);
 		return RS_EINPUT;
 	}
 	return RS_OK;
@@ -335,6 +379,8 @@ load_secret(struct work *w, char *err)
 			return RS_EINPUT;
 		}
 		break;
+	case CFG_AUTH_OAUTH2:
+		return oauth_secret_ok(w, err);
 	default:
 		break;
 	}
@@ -390,6 +436,11 @@ build_headers(struct work *w, char *err)
 		    "Bearer {{API_KEY}}", sv->token != NULL ? sv->token :
 		    sv->api_key);
 		break;
+	case CFG_AUTH_OAUTH2:
+		/* RFC 6750 §2.1; the token comes from batch_oauth(). */
+		w->hdrs[w->nhdrs] = render_header("Authorization",
+		    "Bearer {{API_KEY}}", sv->access);
+		break;
 	default:
 		break;
 	}
@@ -410,6 +461,77 @@ out:
 	secret_free_str((char *)b64);
 	if (up.p != NULL)
 		secret_free_str(up.p);
+	return st;
+}
+
+static void
+free_headers(struct work *w)
+{
+	size_t	 i;
+
+	for (i = 0; i < w->nhdrs; i++)
+		secret_free_str(w->hdrs[i]);
+	free(w->hdrs);
+	w->hdrs = NULL;
+	w->nhdrs = 0;
+}
+
+/*
+ * auth oauth2_client_credentials: an access token into w->sv.access
+ * (common/oauth.h: cached per source in memory and in the database;
+ * rejected, a token the API has refused, is never returned again).
+ */
+static enum rs_status
+batch_oauth(struct batch_ctx *ctx, struct work *w, double deadline,
+    int rejected, char *err)
+{
+	struct oauth_client	 c;
+	enum oauth_source	 from;
+	char			*tok = NULL;
+	enum rs_status		 st;
+
+	if (w->cfg.auth != CFG_AUTH_OAUTH2)
+		return RS_OK;
+	memset(&c, 0, sizeof(c));
+	c.source_id = w->src.id[0] != '\0' ? w->src.id : NULL;
+	c.tenant_id = w->src.tenant_id;
+	c.token_url = w->cfg.token_url;
+	c.scope = w->cfg.oauth_scope;
+	c.audience = w->cfg.oauth_audience;
+	c.client_id = w->sv.client_id;
+	c.client_secret = w->sv.client_secret;
+	c.deadline = deadline;
+	c.timeout_ms = w->cfg.timeout_ms;
+	if ((st = oauth_token(ctx->st, ctx->fx, &c, rejected ?
+	    w->sv.access : NULL, &tok, &from, err)) != RS_OK)
+		return st;
+	secret_free_str(w->sv.access);
+	w->sv.access = tok;
+	return RS_OK;
+}
+
+/*
+ * A 401 to a request with an OAuth2 token: the token was revoked or
+ * expired early.  Get another (once), and fetch the page again.
+ */
+static enum rs_status
+oauth_refetch(struct batch_ctx *ctx, struct work *w, struct fetch_req *fr,
+    const struct fetch_policy *pol, struct batch_result *res, char *note)
+{
+	enum rs_status	 st;
+	int		 n = 0;
+
+	if ((st = batch_oauth(ctx, w, pol->deadline, 1, note)) != RS_OK)
+		return st;
+	free_headers(w);
+	w->sent_validators = 0;
+	if ((st = build_headers(w, note)) != RS_OK ||
+	    (st = add_conditional(w, note)) != RS_OK)
+		return st;
+	fr->headers = (const char *const *)w->hdrs;
+	fetch_resp_free(&w->resp);
+	st = fetch_retry(ctx->fx, fr, pol, &w->resp, &n, note);
+	res->attempts += n;
 	return st;
 }
 
@@ -1428,6 +1550,9 @@ batch_safe_next(struct pager_next *nx, const struct secret_values *sv,
 	others[n++] = sv->password;
 	others[n++] = sv->username;
 	others[n++] = sv->derived;
+	others[n++] = sv->client_id;
+	others[n++] = sv->client_secret;
+	others[n++] = sv->access;
 	if (redact_replace(&nx->next, &key, 1, "{{API_KEY}}") == -1 ||
 	    redact_replace(&nx->next, others, n, REDACT_MARK) == -1) {
 		rs_errf(err, "out of memory");
@@ -1522,6 +1647,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	struct pager_page	 pg;
 	struct pager_next	 nx;
 	struct fetch_policy	 pol;
+	struct rl_gate		 gate;
 	struct json_object	*items;
 	enum rs_status		 st;
 	char			 excerpt[300], note[RS_ERRLEN];
@@ -1530,6 +1656,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 
 	memset(&w, 0, sizeof(w));
 	memset(&nx, 0, sizeof(nx));
+	memset(&gate, 0, sizeof(gate));
 	memset(res, 0, sizeof(*res));
 	w.actor = actor;
 	w.action = action;
@@ -1600,10 +1727,12 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		goto fail;
 	}
 	if ((st = load_secret(&w, err)) != RS_OK ||
-	    (st = build_headers(&w, err)) != RS_OK)
+	    (st = batch_oauth(ctx, &w, t0 + BATCH_DEADLINE_MS, 0, err)) !=
+	    RS_OK || (st = build_headers(&w, err)) != RS_OK)
 		goto fail;
 
-	/* 3. URL and fetch (retried within the batch deadline). */
+	/* 3. URL and fetch (retried within the batch deadline; every
+	 * exchange drawn from the rateLimit budget, ratelimit.h). */
 	if ((st = pager_url(&w.cfg, w.src.next_cursor,
 	    w.sv.api_key != NULL ? w.sv.api_key : w.sv.token, &w.url,
 	    err)) != RS_OK)
@@ -1621,6 +1750,10 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	fr.timeout_ms = w.cfg.timeout_ms;	/* timeoutMs (config.h) */
 	fr.max_body = w.cfg.max_body;
 	fr.check_addr = 1;
+	rl_gate_init(&gate, ctx->st, &w.cfg, w.src.tenant_id, w.src.id,
+	    t0 + BATCH_DEADLINE_MS, w.cfg.timeout_ms);
+	fr.gate = rl_gate;
+	fr.gate_arg = &gate;
 	if ((st = add_conditional(&w, err)) != RS_OK)
 		goto fail;
 	fr.headers = (const char *const *)w.hdrs;
@@ -1631,9 +1764,14 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	note[0] = '\0';
 	t = rs_now_ms();
 	st = fetch_retry(ctx->fx, &fr, &pol, &w.resp, &res->attempts, note);
+	if (st == RS_OK && w.resp.status == 401 &&
+	    w.cfg.auth == CFG_AUTH_OAUTH2)
+		st = oauth_refetch(ctx, &w, &fr, &pol, res, note);
 	res->ms.fetch = rs_now_ms() - t;
 	res->status = w.resp.status;
 	res->fetched = 1;
+	res->retry_after = gate.retry_after_s;
+	res->rate_wait_ms = gate.waited_ms;
 	if (st != RS_OK) {
 		rs_errf(err, "%s%s", note, res->attempts > 1 ?
 		    " (after retries)" : "");
@@ -1740,7 +1878,7 @@ fail:
 	 * nothing).  Secrets never reach the message. */
 	redact_buf(err, &w.sv);
 	if (st != RS_EBUSY && st != RS_EDISABLED && st != RS_ENOTFOUND &&
-	    w.locked) {
+	    st != RS_ERATE && w.locked) {
 		char	*detail = audit_detail(res);
 
 		(void)store_record_error(ctx->st, w.src.tenant_id, w.src.id,
@@ -2108,7 +2246,8 @@ batch_preview(struct batch_ctx *ctx, const struct batch_preview_req *rq,
 		goto out;
 	}
 	if ((st = preview_secret(&w, rq, &ct, &nonce, err)) != RS_OK ||
-	    (st = build_headers(&w, err)) != RS_OK ||
+	    (st = batch_oauth(ctx, &w, t0 + BATCH_DEADLINE_MS, 0, err)) !=
+	    RS_OK || (st = build_headers(&w, err)) != RS_OK ||
 	    (st = pager_url(&w.cfg, rq->cursor, w.sv.api_key != NULL ?
 	    w.sv.api_key : w.sv.token, &w.url, err)) != RS_OK)
 		goto out;

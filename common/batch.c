@@ -229,47 +229,6 @@ batch_secret_origin(const struct source_config *cfg,
 }
 
 /*
- * auth oauth2_client_credentials: the secret holds clientId and
- * clientSecret (each 4+ characters without control characters), entered
- * for the origin of the config's tokenUrl: a config edited to send them
- * to another token endpoint needs them entered again.
- */
-static enum rs_status
-oauth_secret_ok(const struct work *w, char *err)
-{
-	const char	*v[2] = { w->sv.client_id, w->sv.client_secret };
-	const char	*s;
-	char		 o[FETCH_ORIGIN_MAX];
-	size_t		 i;
-
-	for (i = 0; i < 2; i++) {
-		if (v[i] == NULL || strlen(v[i]) < 4) {
-			rs_errf(err, "auth 'oauth2_client_credentials' needs "
-			    "a clientId and a clientSecret of 4 or more "
-			    "characters in the secret for provider '%s'",
-			    w->cfg.provider);
-			return RS_EINPUT;
-		}
-		for (s = v[i]; *s != '\0'; s++)
-			if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-				rs_errf(err, "the secret for provider '%s' has "
-				    "a control character in '%s'",
-				    w->cfg.provider, i == 0 ? "clientId" :
-				    "clientSecret");
-				return RS_EINPUT;
-			}
-	}
-	if (fetch_origin(w->cfg.token_url, o, sizeof(o)) == -1 ||
-	    w->sv.token_origin == NULL || strcmp(o, w->sv.token_origin) != 0) {
-		rs_errf(err, "the client secret for provider '%s' was entered "
-		    "for another token endpoint origin than %s: enter "
-		    "clientId and clientSecret again", w->cfg.provider, o);
-		return RS_EINPUT;
-	}
-	return RS_OK;
-}
-
-/*
  * Decrypt the tenant's secret when the source requires auth, and check
  * it holds what the config's auth form needs.  RS_EINPUT naming the
  * missing field: a source that would send an empty credential fails
@@ -380,7 +339,7 @@ load_secret(struct work *w, char *err)
 		}
 		break;
 	case CFG_AUTH_OAUTH2:
-		return oauth_secret_ok(w, err);
+		return oauth_check_secret(&w->cfg, &w->sv, err);
 	default:
 		break;
 	}
@@ -476,38 +435,14 @@ free_headers(struct work *w)
 	w->nhdrs = 0;
 }
 
-/*
- * auth oauth2_client_credentials: an access token into w->sv.access
- * (common/oauth.h: cached per source in memory and in the database;
- * rejected, a token the API has refused, is never returned again).
- */
+/* auth oauth2_client_credentials: an access token (oauth.h). */
 static enum rs_status
 batch_oauth(struct batch_ctx *ctx, struct work *w, double deadline,
     int rejected, char *err)
 {
-	struct oauth_client	 c;
-	enum oauth_source	 from;
-	char			*tok = NULL;
-	enum rs_status		 st;
-
-	if (w->cfg.auth != CFG_AUTH_OAUTH2)
-		return RS_OK;
-	memset(&c, 0, sizeof(c));
-	c.source_id = w->src.id[0] != '\0' ? w->src.id : NULL;
-	c.tenant_id = w->src.tenant_id;
-	c.token_url = w->cfg.token_url;
-	c.scope = w->cfg.oauth_scope;
-	c.audience = w->cfg.oauth_audience;
-	c.client_id = w->sv.client_id;
-	c.client_secret = w->sv.client_secret;
-	c.deadline = deadline;
-	c.timeout_ms = w->cfg.timeout_ms;
-	if ((st = oauth_token(ctx->st, ctx->fx, &c, rejected ?
-	    w->sv.access : NULL, &tok, &from, err)) != RS_OK)
-		return st;
-	secret_free_str(w->sv.access);
-	w->sv.access = tok;
-	return RS_OK;
+	return oauth_source_token(ctx->st, ctx->fx, &w->cfg,
+	    w->src.id[0] != '\0' ? w->src.id : NULL, w->src.tenant_id, &w->sv,
+	    deadline, rejected, err);
 }
 
 /*

@@ -565,3 +565,72 @@ nomem:
 	rs_errf(err, "out of memory");
 	return RS_ENOMEM;
 }
+
+enum rs_status
+oauth_check_secret(const struct source_config *cfg,
+    const struct secret_values *sv, char *err)
+{
+	const char	*v[2] = { sv->client_id, sv->client_secret };
+	const char	*s;
+	char		 o[FETCH_ORIGIN_MAX];
+	size_t		 i;
+
+	for (i = 0; i < 2; i++) {
+		if (v[i] == NULL || strlen(v[i]) < 4) {
+			rs_errf(err, "auth 'oauth2_client_credentials' needs "
+			    "a clientId and a clientSecret of 4 or more "
+			    "characters in the secret for provider '%s'",
+			    cfg->provider);
+			return RS_EINPUT;
+		}
+		for (s = v[i]; *s != '\0'; s++)
+			if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+				rs_errf(err, "the secret for provider '%s' has "
+				    "a control character in '%s'",
+				    cfg->provider, i == 0 ? "clientId" :
+				    "clientSecret");
+				return RS_EINPUT;
+			}
+	}
+	if (cfg->token_url == NULL ||
+	    fetch_origin(cfg->token_url, o, sizeof(o)) == -1 ||
+	    sv->token_origin == NULL || strcmp(o, sv->token_origin) != 0) {
+		rs_errf(err, "the client secret for provider '%s' was entered "
+		    "for another token endpoint origin than %s: enter "
+		    "clientId and clientSecret again", cfg->provider,
+		    cfg->token_url != NULL ? o : "none");
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
+enum rs_status
+oauth_source_token(struct store *st, struct fetcher *fx,
+    const struct source_config *cfg, const char *source_id,
+    const char *tenant_id, struct secret_values *sv, double deadline,
+    int rejected, char *err)
+{
+	struct oauth_client	 c;
+	enum oauth_source	 from;
+	char			*tok = NULL;
+	enum rs_status		 rc;
+
+	if (cfg->auth != CFG_AUTH_OAUTH2)
+		return RS_OK;
+	memset(&c, 0, sizeof(c));
+	c.source_id = source_id;
+	c.tenant_id = tenant_id;
+	c.token_url = cfg->token_url;
+	c.scope = cfg->oauth_scope;
+	c.audience = cfg->oauth_audience;
+	c.client_id = sv->client_id;
+	c.client_secret = sv->client_secret;
+	c.deadline = deadline;
+	c.timeout_ms = cfg->timeout_ms;
+	if ((rc = oauth_token(st, fx, &c, rejected ? sv->access : NULL, &tok,
+	    &from, err)) != RS_OK)
+		return rc;
+	secret_free_str(sv->access);
+	sv->access = tok;
+	return RS_OK;
+}

@@ -31,8 +31,10 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "http_fetch.h"
 #include "rs.h"
+#include "secret.h"
 #include "store.h"
 
 #define OAUTH_MAX_TOKEN		4096	/* bytes of an access token */
@@ -74,6 +76,27 @@ enum oauth_source {
 enum rs_status	 oauth_token(struct store *, struct fetcher *,
 		    const struct oauth_client *, const char *rejected,
 		    char **token, enum oauth_source *from, char *err);
+
+/*
+ * The secret of a source whose auth is oauth2_client_credentials: a
+ * client_id and client_secret of 4+ characters without control
+ * characters, entered for the origin of cfg's tokenUrl (a config edited
+ * to send them to another token endpoint needs them entered again).
+ * RS_EINPUT saying what is wrong.
+ */
+enum rs_status	 oauth_check_secret(const struct source_config *,
+		    const struct secret_values *, char *err);
+
+/*
+ * For cfg (CFG_AUTH_OAUTH2; RS_OK doing nothing otherwise) an access
+ * token into sv->access, from sv's client credentials, via
+ * oauth_token() (source_id NULL: no cache).  rejected: the token now in
+ * sv->access was refused by the API (401); another is fetched.
+ */
+enum rs_status	 oauth_source_token(struct store *, struct fetcher *,
+		    const struct source_config *cfg, const char *source_id,
+		    const char *tenant_id, struct secret_values *sv,
+		    double deadline, int rejected, char *err);
 
 /* Forget every token this process holds (tests, key rotation). */
 void		 oauth_forget_all(void);

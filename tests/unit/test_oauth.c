@@ -236,6 +236,58 @@ test_binding(void **state)
 	}
 }
 
+/* What a source's secret must hold for this auth type. */
+static void
+test_check_secret(void **state)
+{
+	static const struct {
+		const char	*id, *secret, *origin;
+		enum rs_status	 want;
+		const char	*errsub;
+	} rows[] = {
+		{ "client-1", "secret-1", "https://auth.example.com", RS_OK,
+		  NULL },
+		{ NULL, "secret-1", "https://auth.example.com", RS_EINPUT,
+		  "needs a clientId and a clientSecret" },
+		{ "client-1", NULL, "https://auth.example.com", RS_EINPUT,
+		  "needs a clientId and a clientSecret" },
+		{ "abc", "secret-1", "https://auth.example.com", RS_EINPUT,
+		  "of 4 or more characters" },
+		{ "client-1", "sec\nret", "https://auth.example.com",
+		  RS_EINPUT, "a control character in 'clientSecret'" },
+		{ "client-1", "secret-1", NULL, RS_EINPUT,
+		  "entered for another token endpoint origin than "
+		  "https://auth.example.com" },
+		{ "client-1", "secret-1", "https://evil.example.com", RS_EINPUT,
+		  "enter clientId and clientSecret again" },
+		{ "client-1", "secret-1", "http://auth.example.com", RS_EINPUT,
+		  "another token endpoint origin" },
+	};
+	struct source_config	 cfg;
+	struct secret_values	 sv;
+	char			 err[RS_ERRLEN];
+	size_t			 i;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.auth = CFG_AUTH_OAUTH2;
+	cfg.provider = (char *)(uintptr_t)"acme";
+	cfg.token_url = (char *)(uintptr_t)"https://Auth.Example.com:443/t";
+	for (i = 0; i < NROWS(rows); i++) {
+		memset(&sv, 0, sizeof(sv));
+		sv.client_id = (char *)(uintptr_t)rows[i].id;
+		sv.client_secret = (char *)(uintptr_t)rows[i].secret;
+		sv.token_origin = (char *)(uintptr_t)rows[i].origin;
+		err[0] = '\0';
+		if (oauth_check_secret(&cfg, &sv, err) != rows[i].want)
+			fail_msg("row %zu: %s", i, err);
+		if (rows[i].errsub != NULL && strstr(err, rows[i].errsub) ==
+		    NULL)
+			fail_msg("row %zu: '%s' lacks '%s'", i, err,
+			    rows[i].errsub);
+	}
+}
+
 int
 main(void)
 {
@@ -245,6 +297,7 @@ main(void)
 		cmocka_unit_test(test_parse_answer),
 		cmocka_unit_test(test_fresh_ms),
 		cmocka_unit_test(test_binding),
+		cmocka_unit_test(test_check_secret),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,8 @@
  * Raises 400 for bad JSON or sourceId, 401/403 for a missing or non-admin
  * operator, 404 for an unknown or non-REST source, 405 for other methods,
  * 409 while another batch of the source runs, 415 for a non-JSON body,
+ * 429 {"retryAfter": seconds} when the source's rateLimit budget has no
+ * room before the batch's deadline,
  * 502 for upstream or embeddings failures, 503 when the database is down.
  */
 #include <stdio.h>
@@ -93,6 +95,13 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 		    json_object_new_string(res.url) : NULL);
 		json_object_object_add(r->err_extra, "status", res.status > 0 ?
 		    json_object_new_int((int)res.status) : NULL);
+	}
+	if (st == RS_ERATE) {
+		/* ratelimit.h: when to try again. */
+		if (r->err_extra == NULL)
+			r->err_extra = json_object_new_object();
+		json_object_object_add(r->err_extra, "retryAfter",
+		    json_object_new_int64(res.retry_after));
 	}
 	batch_result_free(&res);
 	return st;

@@ -42,6 +42,14 @@ parse_body(struct json_object *body, struct src_input *in, char *err)
 	}
 	st = src_parse_input(body, create, in, err);
 	json_object_put(copy);
+	/* A dry run takes an apiKey in memory; client credentials only as
+	 * stored (their token would be cached for the source). */
+	if (st == RS_OK && in->client_id != NULL) {
+		rs_errf(err, "clientId: a test uses the stored client "
+		    "credentials; save them first");
+		src_input_free(in);
+		st = RS_EINPUT;
+	}
 	return st;
 }
 

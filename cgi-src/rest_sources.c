@@ -53,7 +53,7 @@ create(struct ep_req *r, struct json_object **out, char *err)
 	if (st == RS_OK)
 		st = src_create(r->src, r->user, &in, &res, err);
 	json_object_object_add(r->log, "key_stored",
-	    json_object_new_boolean(st == RS_OK && in.api_key != NULL));
+	    json_object_new_boolean(st == RS_OK && src_has_secret(&in)));
 	src_input_free(&in);
 	if (st != RS_OK)
 		return st;

@@ -342,6 +342,10 @@ error_json(const struct batch_result *res, const char *err)
 		json_object_object_add(o, "status", res->status > 0 ?
 		    json_object_new_int((int)res->status) : NULL);
 	}
+	/* The rateLimit budget had no room in time (ratelimit.h). */
+	if (res->retry_after > 0)
+		json_object_object_add(o, "retryAfter",
+		    json_object_new_int64(res->retry_after));
 	return o;
 }
 

@@ -21,7 +21,9 @@
 #include "jsonbound.h"
 #include "jsonpath.h"
 #include "normalize.h"
+#include "oauth.h"
 #include "pager.h"
+#include "ratelimit.h"
 #include "runs.h"
 #include "redact.h"
 #include "secret.h"
@@ -94,6 +96,9 @@ struct work {
 	char			*body;		/* method POST (bodytpl.h) */
 	size_t			 body_len;
 };
+
+static void		free_headers(struct work *);
+static enum rs_status	add_conditional(struct work *, char *);
 
 enum rs_status
 batch_ctx_open(struct batch_ctx *ctx, char *err)
@@ -169,9 +174,7 @@ work_free(struct work *w)
 		free(w->it[i].chunks);
 	}
 	free(w->it);
-	for (i = 0; i < w->nhdrs; i++)
-		secret_free_str(w->hdrs[i]);
-	free(w->hdrs);
+	free_headers(w);
 	secret_free_str(w->url);	/* its query may carry the key */
 	bodytpl_free(w->body, w->body_len);	/* and the body */
 	json_object_put(w->root);
@@ -341,6 +344,8 @@ load_secret(struct work *w, char *err)
 			return RS_EINPUT;
 		}
 		break;
+	case CFG_AUTH_OAUTH2:
+		return oauth_check_secret(&w->cfg, &w->sv, err);
 	default:
 		break;
 	}
@@ -396,6 +401,11 @@ build_headers(struct work *w, char *err)
 		    "Bearer {{API_KEY}}", sv->token != NULL ? sv->token :
 		    sv->api_key);
 		break;
+	case CFG_AUTH_OAUTH2:
+		/* RFC 6750 §2.1; the token comes from batch_oauth(). */
+		w->hdrs[w->nhdrs] = render_header("Authorization",
+		    "Bearer {{API_KEY}}", sv->access);
+		break;
 	default:
 		break;
 	}
@@ -416,6 +426,53 @@ out:
 	secret_free_str((char *)b64);
 	if (up.p != NULL)
 		secret_free_str(up.p);
+	return st;
+}
+
+static void
+free_headers(struct work *w)
+{
+	size_t	 i;
+
+	for (i = 0; i < w->nhdrs; i++)
+		secret_free_str(w->hdrs[i]);
+	free(w->hdrs);
+	w->hdrs = NULL;
+	w->nhdrs = 0;
+}
+
+/* auth oauth2_client_credentials: an access token (oauth.h). */
+static enum rs_status
+batch_oauth(struct batch_ctx *ctx, struct work *w, double deadline,
+    int rejected, char *err)
+{
+	return oauth_source_token(ctx->st, ctx->fx, &w->cfg,
+	    w->src.id[0] != '\0' ? w->src.id : NULL, w->src.tenant_id, &w->sv,
+	    deadline, rejected, err);
+}
+
+/*
+ * A 401 to a request with an OAuth2 token: the token was revoked or
+ * expired early.  Get another (once), and fetch the page again.
+ */
+static enum rs_status
+oauth_refetch(struct batch_ctx *ctx, struct work *w, struct fetch_req *fr,
+    const struct fetch_policy *pol, struct batch_result *res, char *note)
+{
+	enum rs_status	 st;
+	int		 n = 0;
+
+	if ((st = batch_oauth(ctx, w, pol->deadline, 1, note)) != RS_OK)
+		return st;
+	free_headers(w);
+	w->sent_validators = 0;
+	if ((st = build_headers(w, note)) != RS_OK ||
+	    (st = add_conditional(w, note)) != RS_OK)
+		return st;
+	fr->headers = (const char *const *)w->hdrs;
+	fetch_resp_free(&w->resp);
+	st = fetch_retry(ctx->fx, fr, pol, &w->resp, &n, note);
+	res->attempts += n;
 	return st;
 }
 
@@ -1439,6 +1496,9 @@ batch_safe_next(struct pager_next *nx, const struct secret_values *sv,
 	others[n++] = sv->password;
 	others[n++] = sv->username;
 	others[n++] = sv->derived;
+	others[n++] = sv->client_id;
+	others[n++] = sv->client_secret;
+	others[n++] = sv->access;
 	if (redact_replace(&nx->next, &key, 1, "{{API_KEY}}") == -1 ||
 	    redact_replace(&nx->next, others, n, REDACT_MARK) == -1) {
 		rs_errf(err, "out of memory");
@@ -1551,6 +1611,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	struct pager_page	 pg;
 	struct pager_next	 nx;
 	struct fetch_policy	 pol;
+	struct rl_gate		 gate;
 	struct json_object	*items;
 	enum rs_status		 st;
 	char			 excerpt[300], note[RS_ERRLEN];
@@ -1559,6 +1620,7 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 
 	memset(&w, 0, sizeof(w));
 	memset(&nx, 0, sizeof(nx));
+	memset(&gate, 0, sizeof(gate));
 	memset(res, 0, sizeof(*res));
 	w.actor = actor;
 	w.action = action;
@@ -1629,10 +1691,12 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 		goto fail;
 	}
 	if ((st = load_secret(&w, err)) != RS_OK ||
-	    (st = build_headers(&w, err)) != RS_OK)
+	    (st = batch_oauth(ctx, &w, t0 + BATCH_DEADLINE_MS, 0, err)) !=
+	    RS_OK || (st = build_headers(&w, err)) != RS_OK)
 		goto fail;
 
-	/* 3. URL and fetch (retried within the batch deadline). */
+	/* 3. URL and fetch (retried within the batch deadline; every
+	 * exchange drawn from the rateLimit budget, ratelimit.h). */
 	if ((st = pager_url(&w.cfg, w.src.next_cursor,
 	    w.sv.api_key != NULL ? w.sv.api_key : w.sv.token, &w.url,
 	    err)) != RS_OK)
@@ -1653,6 +1717,10 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	fr.timeout_ms = w.cfg.timeout_ms;	/* timeoutMs (config.h) */
 	fr.max_body = w.cfg.max_body;
 	fr.check_addr = 1;
+	rl_gate_init(&gate, ctx->st, &w.cfg, w.src.tenant_id, w.src.id,
+	    t0 + BATCH_DEADLINE_MS, w.cfg.timeout_ms);
+	fr.gate = rl_gate;
+	fr.gate_arg = &gate;
 	if ((st = bodytpl_request(&w.cfg, w.src.next_cursor, w.sv.api_key !=
 	    NULL ? w.sv.api_key : w.sv.token, &w.body, &w.body_len, &fr,
 	    err)) != RS_OK || (st = add_conditional(&w, err)) != RS_OK)
@@ -1665,9 +1733,14 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 	note[0] = '\0';
 	t = rs_now_ms();
 	st = fetch_retry(ctx->fx, &fr, &pol, &w.resp, &res->attempts, note);
+	if (st == RS_OK && w.resp.status == 401 &&
+	    w.cfg.auth == CFG_AUTH_OAUTH2)
+		st = oauth_refetch(ctx, &w, &fr, &pol, res, note);
 	res->ms.fetch = rs_now_ms() - t;
 	res->status = w.resp.status;
 	res->fetched = 1;
+	res->retry_after = gate.retry_after_s;
+	res->rate_wait_ms = gate.waited_ms;
 	if (st != RS_OK) {
 		rs_errf(err, "%s%s", note, res->attempts > 1 ?
 		    " (after retries)" : "");
@@ -1775,7 +1848,7 @@ fail:
 	 * nothing).  Secrets never reach the message. */
 	redact_buf(err, &w.sv);
 	if (st != RS_EBUSY && st != RS_EDISABLED && st != RS_ENOTFOUND &&
-	    w.locked) {
+	    st != RS_ERATE && w.locked) {
 		char	*detail = audit_detail(res);
 
 		(void)store_record_error(ctx->st, w.src.tenant_id, w.src.id,
@@ -2147,7 +2220,8 @@ batch_preview(struct batch_ctx *ctx, const struct batch_preview_req *rq,
 		goto out;
 	}
 	if ((st = preview_secret(&w, rq, &ct, &nonce, err)) != RS_OK ||
-	    (st = build_headers(&w, err)) != RS_OK ||
+	    (st = batch_oauth(ctx, &w, t0 + BATCH_DEADLINE_MS, 0, err)) !=
+	    RS_OK || (st = build_headers(&w, err)) != RS_OK ||
 	    (st = pager_url(&w.cfg, rq->cursor, w.sv.api_key != NULL ?
 	    w.sv.api_key : w.sv.token, &w.url, err)) != RS_OK ||
 	    (st = incr_preview(&w.cfg, &w.url, err)) != RS_OK)

@@ -73,6 +73,10 @@ struct batch_result {
 	char		 sweep[16];	/* at the run's end: done, held, ... */
 	char		 sweep_note[RS_ERRLEN];
 	struct batch_ms	 ms;
+	/* rateLimit (ratelimit.h): RS_ERATE's retryAfter, seconds; the
+	 * time this batch waited for its budget. */
+	long		 retry_after;
+	double		 rate_wait_ms;
 };
 
 enum rs_status	 batch_ctx_open(struct batch_ctx *, char *err);
@@ -85,7 +89,8 @@ void		 batch_ctx_close(struct batch_ctx *);
  * Errors:
  * RS_ENOTFOUND (no such REST source), RS_EBUSY (a batch is running, or
  * the source is disabled), RS_EINPUT (stored config or secret unusable),
- * RS_EUPSTREAM, RS_EEMBED, RS_EDB.  After a failure past loading, the
+ * RS_EUPSTREAM, RS_EEMBED, RS_EDB, RS_ERATE (the rateLimit budget has no
+ * room before the deadline: res->retry_after seconds; nothing recorded).  After a failure past loading, the
  * cursor row records last_status 'error' and the message; nothing else of
  * the batch is written.  *res is filled as far as the batch got (url and
  * status for error responses) and must be freed with batch_result_free.

@@ -20,6 +20,7 @@
 #include "bodytpl.h"
 #include "config.h"
 #include "incremental.h"
+#include "http_fetch.h"
 #include "jsonpath.h"
 
 #define CFG_MAX_NEST	16	/* tokener depth; a valid config needs 2 */
@@ -48,6 +49,10 @@ struct cfg_key {
 };
 
 static enum rs_status	cfg_url(struct cfg_ctx *, const struct cfg_key *,
+			    struct json_object *);
+static enum rs_status	cfg_check_url(struct cfg_ctx *, const char *,
+			    struct json_object *, char **);
+static enum rs_status	cfg_rate(struct cfg_ctx *, const struct cfg_key *,
 			    struct json_object *);
 static enum rs_status	cfg_style(struct cfg_ctx *, const struct cfg_key *,
 			    struct json_object *);
@@ -126,6 +131,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "incremental", cfg_incr, OFF(incremental), 0, 0, NULL },
 	{ "method", cfg_method, OFF(method_post), 0, 0, NULL },
 	{ "bodyTemplate", cfg_body, OFF(body_template), 0, 0, NULL },
+	{ "rateLimit", cfg_rate, OFF(rate_requests), 0, 0, NULL },
 };
 
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -140,7 +146,11 @@ static const char *const cfg_default_param[CFG_STYLE__MAX] = {
 };
 
 static const char *const cfg_auths[CFG_AUTH__MAX] = {
-	"none", "basic", "bearer",
+	"none", "basic", "bearer", "oauth2_client_credentials",
+};
+
+static const char *const cfg_rate_scopes[CFG_RATE__MAX] = {
+	"source", "provider",
 };
 
 const char *
@@ -269,6 +279,14 @@ cfg_is_ident(const char *s, int upper, const char *extra)
 static enum rs_status
 cfg_url(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 {
+	return cfg_check_url(c, k->name, v, cfg_strp(c, k));
+}
+
+/* An absolute http(s) URL without credentials into *dst (name: errors). */
+static enum rs_status
+cfg_check_url(struct cfg_ctx *c, const char *name, struct json_object *v,
+    char **dst)
+{
 	CURLU		*u = NULL;
 	char		*scheme = NULL, *host = NULL, *part = NULL;
 	const char	*s;
@@ -277,17 +295,17 @@ cfg_url(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 
 	if ((s = cfg_string(v, &len)) == NULL || len == 0) {
 		rs_errf(c->err, "'%s' must be an absolute http or https URL",
-		    k->name);
+		    name);
 		goto out;
 	}
 	if (len > CFG_MAX_URL) {
-		rs_errf(c->err, "'%s' is longer than %d bytes", k->name,
+		rs_errf(c->err, "'%s' is longer than %d bytes", name,
 		    CFG_MAX_URL);
 		goto out;
 	}
 	if (strchr(s, ' ') != NULL || cfg_has_ctl(s)) {
 		rs_errf(c->err, "'%s' must not contain spaces or control "
-		    "characters", k->name);
+		    "characters", name);
 		goto out;
 	}
 	if ((u = curl_url()) == NULL) {
@@ -303,21 +321,21 @@ cfg_url(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 	    (strcasecmp(scheme, "http") != 0 &&
 	     strcasecmp(scheme, "https") != 0)) {
 		rs_errf(c->err, "'%s' must be an absolute http or https URL",
-		    k->name);
+		    name);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    host[0] == '\0') {
-		rs_errf(c->err, "'%s' must have a host", k->name);
+		rs_errf(c->err, "'%s' must have a host", name);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK) {
 		rs_errf(c->err, "'%s' must not contain credentials; put them "
-		    "in the source secret", k->name);
+		    "in the source secret", name);
 		goto out;
 	}
-	st = cfg_dup(c, cfg_strp(c, k), s);
+	st = cfg_dup(c, dst, s);
 out:
 	curl_free(scheme);
 	curl_free(host);
@@ -345,6 +363,122 @@ cfg_style(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 	return RS_EINPUT;
 }
 
+/* An optional string of 1..1024 bytes without control characters. */
+static enum rs_status
+cfg_short_text(struct cfg_ctx *c, const char *name, struct json_object *v,
+    char **dst)
+{
+	const char	*s;
+	size_t		 len;
+
+	if ((s = cfg_string(v, &len)) == NULL || len == 0 || len > 1024 ||
+	    cfg_has_ctl(s)) {
+		rs_errf(c->err, "'%s' must be a string of 1 to 1024 bytes "
+		    "without control characters", name);
+		return RS_EINPUT;
+	}
+	return cfg_dup(c, dst, s);
+}
+
+/* auth.allowedTokenOrigins: origins (or URLs, reduced to their origin). */
+static enum rs_status
+cfg_token_origins(struct cfg_ctx *c, struct json_object *v)
+{
+	static const char	 name[] = "auth.allowedTokenOrigins";
+	struct source_config	*cfg = c->cfg;
+	struct json_object	*e;
+	char			*url = NULL, o[FETCH_ORIGIN_MAX];
+	size_t			 i, n;
+	enum rs_status		 st;
+
+	if (!json_object_is_type(v, json_type_array) ||
+	    (n = json_object_array_length(v)) > CFG_MAX_TOKEN_ORIGINS) {
+		rs_errf(c->err, "'%s' must be an array of at most %d origins",
+		    name, CFG_MAX_TOKEN_ORIGINS);
+		return RS_EINPUT;
+	}
+	if ((cfg->token_origins = calloc(n + 1, sizeof(char *))) == NULL) {
+		rs_errf(c->err, "out of memory");
+		return RS_ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(v, i);
+		if ((st = cfg_check_url(c, name, e, &url)) != RS_OK)
+			return st;
+		if (fetch_origin(url, o, sizeof(o)) == -1) {
+			free(url);
+			rs_errf(c->err, "'%s' must hold origins such as "
+			    "https://auth.example.com", name);
+			return RS_EINPUT;
+		}
+		free(url);
+		url = NULL;
+		if ((st = cfg_dup(c, &cfg->token_origins[i], o)) != RS_OK)
+			return st;
+		cfg->ntoken_origins++;
+	}
+	return RS_OK;
+}
+
+/*
+ * auth as an object: {"type": "oauth2_client_credentials", "tokenUrl",
+ * "scope"?, "audience"?, "allowedTokenOrigins"?}; errors name the member
+ * ("auth.tokenUrl").  The origin rule is checked in cfg_finish().
+ */
+static enum rs_status
+cfg_auth_object(struct cfg_ctx *c, struct json_object *v)
+{
+	static const char *const known[] = { "type", "tokenUrl", "scope",
+	    "audience", "allowedTokenOrigins" };
+	struct source_config	*cfg = c->cfg;
+	struct json_object	*m;
+	const char		*s;
+	size_t			 i, len;
+	int			 ok;
+	enum rs_status		 st;
+
+	{
+		json_object_object_foreach(v, key, val) {
+			(void)val;
+			for (ok = 0, i = 0; i < sizeof(known) /
+			    sizeof(known[0]); i++)
+				ok |= strcmp(key, known[i]) == 0;
+			if (!ok) {
+				rs_errf(c->err, "unknown key 'auth.%.64s'",
+				    key);
+				return RS_EINPUT;
+			}
+		}
+	}
+	if (!json_object_object_get_ex(v, "type", &m) ||
+	    (s = cfg_string(m, &len)) == NULL ||
+	    strcmp(s, cfg_auths[CFG_AUTH_OAUTH2]) != 0) {
+		rs_errf(c->err, "'auth.type' must be "
+		    "'oauth2_client_credentials'");
+		return RS_EINPUT;
+	}
+	cfg->auth = CFG_AUTH_OAUTH2;
+	if (!json_object_object_get_ex(v, "tokenUrl", &m) || m == NULL) {
+		rs_errf(c->err, "'auth.tokenUrl' is required");
+		return RS_EINPUT;
+	}
+	if ((st = cfg_check_url(c, "auth.tokenUrl", m, &cfg->token_url)) !=
+	    RS_OK)
+		return st;
+	if (json_object_object_get_ex(v, "scope", &m) && m != NULL &&
+	    (st = cfg_short_text(c, "auth.scope", m, &cfg->oauth_scope)) !=
+	    RS_OK)
+		return st;
+	if (json_object_object_get_ex(v, "audience", &m) && m != NULL &&
+	    (st = cfg_short_text(c, "auth.audience", m,
+	    &cfg->oauth_audience)) != RS_OK)
+		return st;
+	if (json_object_object_get_ex(v, "allowedTokenOrigins", &m) &&
+	    m != NULL && (st = cfg_token_origins(c, m)) != RS_OK)
+		return st;
+	return RS_OK;
+}
+
 static enum rs_status
 cfg_auth(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 {
@@ -352,14 +486,88 @@ cfg_auth(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 	size_t		 len;
 	int		 i;
 
+	if (json_object_is_type(v, json_type_object))
+		return cfg_auth_object(c, v);
 	if ((s = cfg_string(v, &len)) != NULL)
-		for (i = CFG_AUTH_NONE + 1; i < CFG_AUTH__MAX; i++)
+		for (i = CFG_AUTH_NONE + 1; i < CFG_AUTH_OAUTH2; i++)
 			if (strcmp(s, cfg_auths[i]) == 0) {
 				c->cfg->auth = (enum cfg_auth)i;
 				return RS_OK;
 			}
-	rs_errf(c->err, "'%s' must be 'basic', 'bearer' or null", k->name);
+	rs_errf(c->err, "'%s' must be 'basic', 'bearer', an object "
+	    "{\"type\": \"oauth2_client_credentials\", \"tokenUrl\": ...} "
+	    "or null", k->name);
 	return RS_EINPUT;
+}
+
+/* rateLimit: {"requests": 1..1000, "perSeconds": 1..86400, "scope"?}. */
+static enum rs_status
+cfg_rate(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
+{
+	struct source_config	*cfg = c->cfg;
+	struct json_object	*m;
+	const char		*s;
+	size_t			 len;
+	int			 i;
+	int64_t			 n;
+
+	(void)k;
+	if (!json_object_is_type(v, json_type_object)) {
+		rs_errf(c->err, "'rateLimit' must be an object {\"requests\": "
+		    "N, \"perSeconds\": S, \"scope\": \"source\" or "
+		    "\"provider\"}");
+		return RS_EINPUT;
+	}
+	{
+		json_object_object_foreach(v, key, val) {
+			(void)val;
+			if (strcmp(key, "requests") != 0 &&
+			    strcmp(key, "perSeconds") != 0 &&
+			    strcmp(key, "scope") != 0) {
+				rs_errf(c->err, "unknown key 'rateLimit.%.64s'",
+				    key);
+				return RS_EINPUT;
+			}
+		}
+	}
+	if (!json_object_object_get_ex(v, "requests", &m) ||
+	    !json_object_is_type(m, json_type_int) ||
+	    (n = json_object_get_int64(m)) < 1 || n > CFG_MAX_RATE_REQUESTS) {
+		rs_errf(c->err, "'rateLimit.requests' must be an integer "
+		    "between 1 and %d", CFG_MAX_RATE_REQUESTS);
+		return RS_EINPUT;
+	}
+	cfg->rate_requests = (int)n;
+	if (!json_object_object_get_ex(v, "perSeconds", &m) ||
+	    !json_object_is_type(m, json_type_int) ||
+	    (n = json_object_get_int64(m)) < 1 || n > CFG_MAX_RATE_SECONDS) {
+		rs_errf(c->err, "'rateLimit.perSeconds' must be an integer "
+		    "between 1 and %d", CFG_MAX_RATE_SECONDS);
+		return RS_EINPUT;
+	}
+	cfg->rate_per_seconds = (int)n;
+	cfg->rate_scope = CFG_RATE_SOURCE;
+	if (json_object_object_get_ex(v, "scope", &m) && m != NULL) {
+		s = cfg_string(m, &len);
+		for (i = 0; s != NULL && i < CFG_RATE__MAX; i++)
+			if (strcmp(s, cfg_rate_scopes[i]) == 0) {
+				cfg->rate_scope = (enum cfg_rate_scope)i;
+				return RS_OK;
+			}
+		rs_errf(c->err, "'rateLimit.scope' must be 'source' or "
+		    "'provider'");
+		cfg->rate_requests = 0;
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
+const char *
+cfg_rate_scope_name(enum cfg_rate_scope sc)
+{
+	if ((unsigned)sc >= CFG_RATE__MAX)
+		return "unknown";
+	return cfg_rate_scopes[sc];
 }
 
 /* A query parameter name; libcurl URL-encodes it when it is sent. */
@@ -762,6 +970,33 @@ cfg_find(const char *name)
 	return NULL;
 }
 
+/*
+ * The client secret goes to tokenUrl: it must be on baseUrl's origin, or
+ * on one the operator listed in auth.allowedTokenOrigins.
+ */
+static enum rs_status
+cfg_token_origin_ok(struct cfg_ctx *c)
+{
+	struct source_config	*cfg = c->cfg;
+	char			 base[FETCH_ORIGIN_MAX], tok[FETCH_ORIGIN_MAX];
+	size_t			 i;
+
+	if (fetch_origin(cfg->base_url, base, sizeof(base)) == -1 ||
+	    fetch_origin(cfg->token_url, tok, sizeof(tok)) == -1) {
+		rs_errf(c->err, "'auth.tokenUrl' has no origin");
+		return RS_EINPUT;
+	}
+	if (strcmp(base, tok) == 0)
+		return RS_OK;
+	for (i = 0; i < cfg->ntoken_origins; i++)
+		if (strcmp(cfg->token_origins[i], tok) == 0)
+			return RS_OK;
+	rs_errf(c->err, "'auth.tokenUrl' must be on baseUrl's origin (%s) "
+	    "unless its origin (%s) is listed in 'auth.allowedTokenOrigins'",
+	    base, tok);
+	return RS_EINPUT;
+}
+
 /* Defaults and the rules that tie keys together. */
 static enum rs_status
 cfg_finish(struct cfg_ctx *c)
@@ -811,6 +1046,8 @@ cfg_finish(struct cfg_ctx *c)
 	if (cfg->provider == NULL &&
 	    (st = cfg_dup(c, &cfg->provider, "rest")) != RS_OK)
 		return st;
+	if (cfg->auth == CFG_AUTH_OAUTH2)
+		return cfg_token_origin_ok(c);
 	return RS_OK;
 }
 
@@ -992,6 +1229,10 @@ cfg_free(struct source_config *cfg)
 	free(cfg->if_modified_since);
 	incr_config_free(cfg->incremental);
 	json_object_put(cfg->body_template);
+	free(cfg->token_url);
+	free(cfg->oauth_scope);
+	free(cfg->oauth_audience);
+	cfg_free_strings(cfg->token_origins, cfg->ntoken_origins);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

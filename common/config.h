@@ -26,7 +26,16 @@
  *   auth ("basic" | "bearer" or null): an Authorization header made from
  *       the secret (basic: username and password; bearer: token, else
  *       api_key); needs requiresAuth true and no Authorization entry in
- *       headersTemplate
+ *       headersTemplate.  Or an object {"type":
+ *       "oauth2_client_credentials", "tokenUrl": URL, "scope"?: string,
+ *       "audience"?: string, "allowedTokenOrigins"?: [origin, ...]}: a
+ *       Bearer access token from the token endpoint (common/oauth.h), the
+ *       secret holding client_id and client_secret; tokenUrl must be on
+ *       baseUrl's origin unless its origin is in allowedTokenOrigins
+ *   rateLimit ({"requests": 1..1000, "perSeconds": 1..86400, "scope"?:
+ *       "source" | "provider"}): a budget shared by every worker and
+ *       endpoint (common/ratelimit.h); "provider" shares it between the
+ *       tenant's sources of the same provider
  *   textFields (non-empty array of dot paths)
  *   titleField (dot path or null)
  *   allowedRolesOverride (array of role strings or null)
@@ -85,8 +94,21 @@ enum cfg_auth {
 	CFG_AUTH_NONE = 0,	/* headersTemplate / queryTemplate only */
 	CFG_AUTH_BASIC,		/* Authorization: Basic user:password */
 	CFG_AUTH_BEARER,	/* Authorization: Bearer token-or-api_key */
+	CFG_AUTH_OAUTH2,	/* Bearer access token from an OAuth2 client
+				   credentials grant (common/oauth.h) */
 	CFG_AUTH__MAX
 };
+
+/* rateLimit.scope: whose budget a request draws from (ratelimit.h). */
+enum cfg_rate_scope {
+	CFG_RATE_SOURCE = 0,	/* the source's own */
+	CFG_RATE_PROVIDER,	/* every source of the tenant and provider */
+	CFG_RATE__MAX
+};
+
+#define CFG_MAX_RATE_REQUESTS	1000
+#define CFG_MAX_RATE_SECONDS	86400
+#define CFG_MAX_TOKEN_ORIGINS	8
 
 /* nextCursorPath prefix naming the last item of the page. */
 #define CFG_LAST_ITEM		"$last"
@@ -138,6 +160,17 @@ struct source_config {
 	struct json_object *body_template;	/* with method_post */
 	int		 body_cursor;		/* it holds {{cursor}} */
 	int		 body_page_size;	/* ... {{pageSize}} */
+	/* auth {"type": "oauth2_client_credentials", ...} (CFG_AUTH_OAUTH2) */
+	char		*token_url;
+	char		*oauth_scope;		/* NULL: not sent */
+	char		*oauth_audience;	/* NULL: not sent */
+	char		**token_origins;	/* allowedTokenOrigins, as
+						   fetch_origin() spells them */
+	size_t		 ntoken_origins;
+	/* rateLimit (0 requests: none) */
+	int		 rate_requests;
+	int		 rate_per_seconds;
+	enum cfg_rate_scope rate_scope;
 };
 
 #define CFG_DEFAULT_DELETE_FRACTION	0.5
@@ -168,6 +201,8 @@ const char	*cfg_style_name(enum cfg_style);
 void		 cfg_effective_roles(const struct source_config *,
 		    const char *const **roles, size_t *n);
 const char	*cfg_auth_name(enum cfg_auth);
+/* "source" or "provider". */
+const char	*cfg_rate_scope_name(enum cfg_rate_scope);
 
 /*
  * If path is an item path ("$last" or "$last.<dot path>"), the dot path

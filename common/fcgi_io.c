@@ -41,6 +41,7 @@ static const int http_codes[RS__MAX] = {
 	500,	/* RS_ENOMEM */
 	500,	/* RS_EINTERNAL */
 	409,	/* RS_EDISABLED */
+	429,	/* RS_ERATE */
 };
 
 static const char *
@@ -57,6 +58,7 @@ reason(int code)
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	default: return "Internal Server Error";

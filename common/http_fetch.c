@@ -468,6 +468,10 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 	}
 
 	for (hops = 0; ; hops++) {
+		if (req->gate != NULL &&
+		    (st = req->gate(req->gate_arg, err)) != RS_OK)
+			goto out;
+		st = RS_EUPSTREAM;
 		/* One budget for all hops: what is left of the request's
 		 * timeout and of its deadline (issue 14). */
 		left = (double)req->timeout_ms - (rs_now_ms() - t0);

@@ -35,6 +35,11 @@ struct fetch_req {
 	double			 deadline;	/* rs_now_ms() to end by; 0 none */
 	size_t			 max_body;	/* response body cap, bytes */
 	int			 check_addr;	/* SSRF check (upstreams) */
+	/* Called before every exchange (each attempt, each redirect hop):
+	 * anything but RS_OK ends the request with that status and no
+	 * retry (the rate budget, ratelimit.h).  NULL: none. */
+	enum rs_status		(*gate)(void *, char *err);
+	void			*gate_arg;
 };
 
 struct fetch_resp {

@@ -14,7 +14,7 @@
 static const char *const rs_names[RS__MAX] = {
 	"ok", "input", "auth", "forbidden", "not found", "method",
 	"busy", "too big", "media type", "upstream", "embeddings", "database",
-	"memory", "internal", "disabled",
+	"memory", "internal", "disabled", "rate budget",
 };
 
 const char *

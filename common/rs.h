@@ -32,6 +32,7 @@ enum rs_status {
 	RS_ENOMEM,	/* allocation failed or a cap was hit internally: 500 */
 	RS_EINTERNAL,	/* anything else: 500 */
 	RS_EDISABLED,	/* the source is disabled: 409 */
+	RS_ERATE,	/* the rate budget has no room in time: 429 */
 	RS__MAX
 };
 

@@ -37,6 +37,22 @@ runner_nap(double ms, volatile sig_atomic_t *stop)
 	}
 }
 
+/*
+ * The rateLimit budget had no room before the batch's deadline
+ * (ratelimit.h): wait what it said, then go on; 0 when the loop's own
+ * deadline comes first (the batch then counts as failed).
+ */
+static int
+runner_rate_wait(const struct runner_opts *o, const struct batch_result *r)
+{
+	double	 ms = (double)(r->retry_after > 0 ? r->retry_after : 1) * 1000;
+
+	if (o->deadline_ms > 0 && rs_now_ms() + ms >= o->deadline_ms)
+		return 0;
+	runner_nap(ms, o->stop);
+	return 1;
+}
+
 static void
 runner_add(struct runner_sum *sum, const struct batch_result *r)
 {
@@ -102,6 +118,10 @@ runner_loop(struct batch_ctx *ctx, const char *source_id,
 			continue;
 		}
 		busy_since = 0;
+		if (st == RS_ERATE && runner_rate_wait(o, &res)) {
+			batch_result_free(&res);
+			continue;
+		}
 		if (st == RS_EDISABLED) {
 			batch_result_free(&res);
 			end = RUNNER_DISABLED;

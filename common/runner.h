@@ -5,7 +5,8 @@
  *
  * Wait policy: a batch answered busy (another batch of the source holds
  * its lock) is retried after 0.5-1 s, for at most busy_max_ms in a row
- * (on_busy may give up sooner).  A disabled source, an unknown one, or a
+ * (on_busy may give up sooner).  A batch whose rateLimit budget had no
+ * room in time (RS_ERATE) is tried again after its retryAfter.  A disabled source, an unknown one, or a
  * failed batch ends the loop; so do stop, the deadline and before().
  */
 #ifndef RUNNER_H

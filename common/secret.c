@@ -326,6 +326,9 @@ secret_values_array(const struct secret_values *sv,
 	vals[2] = sv->password;
 	vals[3] = sv->username;
 	vals[4] = sv->derived;
+	vals[5] = sv->client_id;
+	vals[6] = sv->client_secret;
+	vals[7] = sv->access;
 }
 
 void
@@ -336,6 +339,10 @@ secret_values_free(struct secret_values *sv)
 	secret_free_str(sv->username);
 	secret_free_str(sv->password);
 	secret_free_str(sv->derived);
+	secret_free_str(sv->client_id);
+	secret_free_str(sv->client_secret);
+	secret_free_str(sv->token_origin);
+	secret_free_str(sv->access);
 	memset(sv, 0, sizeof(*sv));
 }
 
@@ -343,9 +350,10 @@ enum rs_status
 secret_parse(const char *pt, struct secret_values *sv, char *err)
 {
 	static const char *const names[] =
-	    { "api_key", "token", "username", "password" };
+	    { "api_key", "token", "username", "password", "client_id",
+	      "client_secret", "token_origin" };
 	struct json_object	*root, *v;
-	char			**dst[4];
+	char			**dst[7];
 	size_t			 i;
 	enum rs_status		 st = RS_OK;
 
@@ -354,6 +362,9 @@ secret_parse(const char *pt, struct secret_values *sv, char *err)
 	dst[1] = &sv->token;
 	dst[2] = &sv->username;
 	dst[3] = &sv->password;
+	dst[4] = &sv->client_id;
+	dst[5] = &sv->client_secret;
+	dst[6] = &sv->token_origin;
 	while (isspace((unsigned char)*pt))
 		pt++;
 	if (*pt != '{') {
@@ -368,7 +379,7 @@ secret_parse(const char *pt, struct secret_values *sv, char *err)
 		rs_errf(err, "stored secret is not a JSON object");
 		return RS_EINPUT;
 	}
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < sizeof(dst) / sizeof(dst[0]); i++) {
 		if (!json_object_object_get_ex(root, names[i], &v) ||
 		    json_object_is_type(v, json_type_null))
 			continue;

@@ -15,7 +15,8 @@
  * the file named by RESTSYNC_SECRET_KEY_FILE (same encodings).
  *
  * The plaintext is a JSON object {"api_key", "token", "username",
- * "password"} (any subset), or a bare string taken as api_key.
+ * "password", "client_id", "client_secret", "token_origin"} (any subset),
+ * or a bare string taken as api_key.
  */
 #ifndef SECRET_H
 #define SECRET_H
@@ -35,6 +36,13 @@ struct secret_values {
 	char	*username;
 	char	*password;
 	char	*derived;	/* sent form of the others (Basic token) */
+	/* OAuth2 client credentials (common/oauth.h): the client, the origin
+	 * of the token endpoint they were entered for, and the access token
+	 * obtained with them (never stored in the secret). */
+	char	*client_id;
+	char	*client_secret;
+	char	*token_origin;
+	char	*access;
 };
 
 /* 0 if s is 32 bytes as 64 hex digits or base64 (into key), else -1. */
@@ -68,8 +76,9 @@ enum rs_status	 secret_decrypt(const unsigned char key[SECRET_KEYLEN],
 		    char *err);
 
 /* sv's values in one order, NULL where absent: api_key, token,
- * password, username, derived (what redaction looks for). */
-#define SECRET_NVALUES	5
+ * password, username, derived, client_id, client_secret, access (what
+ * redaction looks for). */
+#define SECRET_NVALUES	8
 void		 secret_values_array(const struct secret_values *sv,
 		    const char *vals[SECRET_NVALUES]);
 

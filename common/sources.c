@@ -44,7 +44,7 @@ enum src_col {
 	COL_CONFIG, COL_NEXT, COL_PAGES, COL_ITEMS, COL_STATUS, COL_HTTP,
 	COL_SYNCED, COL_ERROR, COL_DONE, COL_TOTAL, COL_DOCS, COL_CHUNKS,
 	COL_SECRET, COL_CREATED, COL_UPDATED, COL_RUN, COL_ERR_URL,
-	COL_CONFIG_AT, COL_AS_SAVED, COL__MAX
+	COL_CONFIG_AT, COL_AS_SAVED, COL_RATE_WAIT, COL__MAX
 };
 
 #define SRC_ISO(x) "to_char(" x ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -108,7 +108,11 @@ static const char *const src_stmts[SRC__MAX] = {
 	"          AND (a.detail ? 'config' OR "
 	"               a.detail->'changed' ? 'config')), "
 	/* The config is as the operator saved it (key order kept). */
-	"       s.config_text IS NOT NULL "
+	"       s.config_text IS NOT NULL, "
+	/* Waiting for its rateLimit budget until (sql/010), if still. */
+	"       (SELECT " SRC_ISO("w.wait_until AT TIME ZONE 'UTC'") " "
+	"        FROM kb_rate_waits w WHERE w.source_id = s.id "
+	"          AND w.wait_until > now()) "
 	"FROM kb_sources s "
 	"JOIN tenants t ON t.id = s.tenant_id "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
@@ -334,14 +338,55 @@ src_config_field(struct json_object *v, struct src_input *in, char *err)
 	return RS_OK;
 }
 
+/* A write-only secret field: absent, null or "" leaves *dst NULL. */
+static enum rs_status
+src_secret_field(struct json_object *body, const char *name, char **dst,
+    char *err)
+{
+	struct json_object	*v;
+	const char		*s;
+
+	*dst = NULL;
+	if (!json_object_object_get_ex(body, name, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return RS_OK;
+	if (!json_object_is_type(v, json_type_string)) {
+		rs_errf(err, "'%s' must be a string", name);
+		return RS_EINPUT;
+	}
+	s = json_object_get_string(v);
+	if (*s == '\0')
+		return RS_OK;
+	if (strlen(s) > SRC_APIKEY_MAX ||
+	    strlen(s) != (size_t)json_object_get_string_len(v) ||
+	    !src_valid_text(s, SRC_APIKEY_MAX)) {
+		rs_errf(err, "'%s' must be 1 to %d bytes without control "
+		    "characters", name, SRC_APIKEY_MAX);
+		return RS_EINPUT;
+	}
+	if ((*dst = strdup(s)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	return RS_OK;
+}
+
+int
+src_has_secret(const struct src_input *in)
+{
+	return in->api_key != NULL || in->client_id != NULL;
+}
+
 enum rs_status
 src_parse_input(struct json_object *body, int create, struct src_input *in,
     char *err)
 {
 	static const char *const create_keys[] =
-	    { "tenantId", "title", "config", "apiKey", "enabled", NULL };
+	    { "tenantId", "title", "config", "apiKey", "clientId",
+	      "clientSecret", "enabled", NULL };
 	static const char *const update_keys[] =
-	    { "sourceId", "title", "config", "apiKey", "enabled", NULL };
+	    { "sourceId", "title", "config", "apiKey", "clientId",
+	      "clientSecret", "enabled", NULL };
 	struct json_object	*v;
 	const char		*s;
 	enum rs_status		 st = RS_EINPUT;
@@ -421,6 +466,24 @@ src_parse_input(struct json_object *body, int create, struct src_input *in,
 		}
 	}
 
+	if ((st = src_secret_field(body, "clientId", &in->client_id, err)) !=
+	    RS_OK || (st = src_secret_field(body, "clientSecret",
+	    &in->client_secret, err)) != RS_OK)
+		goto fail;
+	st = RS_EINPUT;
+	if ((in->client_id == NULL) != (in->client_secret == NULL)) {
+		rs_errf(err, "'%s' is required with '%s' (the client "
+		    "credentials are stored together)", in->client_id == NULL ?
+		    "clientId" : "clientSecret", in->client_id == NULL ?
+		    "clientSecret" : "clientId");
+		goto fail;
+	}
+	if (in->client_id != NULL && in->api_key != NULL) {
+		rs_errf(err, "'apiKey' cannot come with 'clientId' and "
+		    "'clientSecret': a source has one secret");
+		goto fail;
+	}
+
 	if (json_object_object_get_ex(body, "enabled", &v) &&
 	    !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
@@ -444,10 +507,9 @@ src_input_free(struct src_input *in)
 	free(in->title);
 	free(in->config);
 	free(in->provider);
-	if (in->api_key != NULL) {
-		OPENSSL_cleanse(in->api_key, strlen(in->api_key));
-		free(in->api_key);
-	}
+	secret_free_str(in->api_key);
+	secret_free_str(in->client_id);
+	secret_free_str(in->client_secret);
 	memset(in, 0, sizeof(*in));
 	in->enabled = -1;
 }
@@ -934,6 +996,8 @@ src_row_json(PGresult *r, int i)
 	json_object_object_add(o, "lastRun", PQgetisnull(r, i, COL_RUN) ? NULL :
 	    json_tokener_parse(PQgetvalue(r, i, COL_RUN)));
 	json_object_object_add(o, "lastErrorUrl", src_str(r, i, COL_ERR_URL));
+	json_object_object_add(o, "rateWaitUntil", src_str(r, i,
+	    COL_RATE_WAIT));
 	json_object_object_add(o, "configChangedAt",
 	    src_str(r, i, COL_CONFIG_AT));
 	json_object_object_add(o, "configAsSaved",
@@ -1036,6 +1100,8 @@ struct src_binding {
 	char	 provider[80];
 	char	 origin[FETCH_ORIGIN_MAX];
 	int	 auth;
+	int	 oauth;		/* auth oauth2_client_credentials */
+	char	 token_origin[FETCH_ORIGIN_MAX];	/* its tokenUrl's */
 };
 
 static enum rs_status
@@ -1057,6 +1123,12 @@ src_binding_of(const char *config, size_t len, struct src_binding *b,
 		st = RS_EINPUT;
 	}
 	b->auth = cfg.requires_auth;
+	b->oauth = cfg.auth == CFG_AUTH_OAUTH2;
+	if (b->oauth && fetch_origin(cfg.token_url, b->token_origin,
+	    sizeof(b->token_origin)) == -1 && st == RS_OK) {
+		rs_errf(err, "'auth.tokenUrl' cannot bind a client secret");
+		st = RS_EINPUT;
+	}
 	cfg_free(&cfg);
 	return st;
 }
@@ -1090,8 +1162,23 @@ src_check_move(const struct src_input *in, const struct src_binding *now,
 {
 	int			 origin = strcmp(now->origin, was->origin) != 0;
 	int			 prov = strcmp(now->provider, was->provider) != 0;
+	int			 tok = now->oauth &&
+				    strcmp(now->token_origin, was->token_origin) != 0;
 
-	if ((origin || prov) && now->auth && in->api_key == NULL) {
+	if ((origin || prov || tok) && now->auth && now->oauth &&
+	    in->client_id == NULL) {
+		rs_errf(err, "clientSecret: changing the origin, token URL "
+		    "origin or provider of a source with OAuth2 client "
+		    "credentials needs clientId and clientSecret again (they "
+		    "are bound to %s and token origin %s)", was->origin[0] !=
+		    '\0' ? was->origin : "the old origin",
+		    was->token_origin[0] != '\0' ? was->token_origin : "none");
+		return RS_EINPUT;
+	}
+	if (tok)
+		src_audit_moved(d, "tokenOrigin", was->token_origin,
+		    now->token_origin);
+	if ((origin || prov) && now->auth && !src_has_secret(in)) {
 		rs_errf(err, "apiKey: changing the origin or provider of a "
 		    "source that requires auth needs its API key again (the "
 		    "stored key is bound to %s)", was->origin[0] != '\0' ?
@@ -1106,14 +1193,39 @@ src_check_move(const struct src_input *in, const struct src_binding *now,
 }
 
 /*
- * Encrypt api_key for tenant+provider+origin (AAD) and upsert it, inside
- * the caller's transaction.  The plaintext is {"api_key": ...}
+ * The secret a request brings must fit the config's auth: client
+ * credentials only for oauth2_client_credentials, and an apiKey never
+ * for it.  RS_EINPUT naming the field.
+ */
+static enum rs_status
+src_secret_fits(const struct src_input *in, const struct src_binding *b,
+    char *err)
+{
+	if (in->client_id != NULL && !b->oauth) {
+		rs_errf(err, "clientId: 'clientId' and 'clientSecret' are for "
+		    "a config whose auth is {\"type\": "
+		    "\"oauth2_client_credentials\", ...}");
+		return RS_EINPUT;
+	}
+	if (in->api_key != NULL && b->oauth) {
+		rs_errf(err, "apiKey: this config's auth is "
+		    "oauth2_client_credentials: enter 'clientId' and "
+		    "'clientSecret' instead");
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
+/*
+ * Encrypt the request's secret for tenant+provider+origin (AAD) and
+ * upsert it, inside the caller's transaction.  The plaintext is
+ * {"api_key": ...}, or {"client_id", "client_secret", "token_origin"}
  * (secret.h); its JSON text is wiped before it is freed.
  */
 static enum rs_status
 src_put_secret(struct src_db *db, const unsigned char key[SECRET_KEYLEN],
-    const char *tenant_id, const struct src_binding *b, const char *api_key,
-    char *err)
+    const char *tenant_id, const struct src_binding *b,
+    const struct src_input *in, char *err)
 {
 	struct json_object	*pt;
 	unsigned char		*ct = NULL, nonce[SECRET_NONCELEN];
@@ -1125,12 +1237,25 @@ src_put_secret(struct src_db *db, const unsigned char key[SECRET_KEYLEN],
 	PGresult		*r;
 	enum rs_status		 st;
 
+	if ((st = src_secret_fits(in, b, err)) != RS_OK)
+		return st;
 	pt = json_object_new_object();
-	json_object_object_add(pt, "api_key", json_object_new_string(api_key));
+	if (in->api_key != NULL)
+		json_object_object_add(pt, "api_key",
+		    json_object_new_string(in->api_key));
+	else {
+		json_object_object_add(pt, "client_id",
+		    json_object_new_string(in->client_id));
+		json_object_object_add(pt, "client_secret",
+		    json_object_new_string(in->client_secret));
+		json_object_object_add(pt, "token_origin",
+		    json_object_new_string(b->token_origin));
+	}
 	s = json_object_to_json_string_ext(pt, JSON_C_TO_STRING_PLAIN);
 	st = secret_encrypt(key, tenant_id, b->provider, b->origin, s,
 	    strlen(s), &ct, &ctlen, nonce, err);
 	OPENSSL_cleanse((void *)(uintptr_t)s, strlen(s));
+	secret_wipe_json(pt);
 	json_object_put(pt);
 	if (st != RS_OK)
 		goto out;
@@ -1160,7 +1285,7 @@ src_key(const struct src_input *in, unsigned char key[SECRET_KEYLEN],
 {
 	char	 kerr[RS_ERRLEN];
 
-	if (in->api_key == NULL)
+	if (!src_has_secret(in))
 		return RS_OK;
 	kerr[0] = '\0';
 	if (secret_load_key(key, kerr) != RS_OK) {
@@ -1232,10 +1357,9 @@ src_create(struct src_db *db, const char *actor, const struct src_input *in,
 	(void)snprintf(tenant, sizeof(tenant), "%s", PQgetvalue(r, 0, 1));
 	PQclear(r);
 	r = NULL;
-	if (in->api_key != NULL && ((st = src_binding_of(in->config,
+	if (src_has_secret(in) && ((st = src_binding_of(in->config,
 	    strlen(in->config), &bind, err)) != RS_OK ||
-	    (st = src_put_secret(db, key, tenant, &bind, in->api_key,
-	    err)) != RS_OK))
+	    (st = src_put_secret(db, key, tenant, &bind, in, err)) != RS_OK))
 		goto fail;
 	/* What was created, never the key: only that one was stored. */
 	d = json_object_new_object();
@@ -1245,7 +1369,7 @@ src_create(struct src_db *db, const char *actor, const struct src_input *in,
 	json_object_object_add(d, "provider",
 	    json_object_new_string(in->provider));
 	json_object_object_add(d, "keyStored",
-	    json_object_new_boolean(in->api_key != NULL));
+	    json_object_new_boolean(src_has_secret(in)));
 	if ((st = src_audit_row(db, actor, "create", id, tenant, "ok", d,
 	    err)) != RS_OK)
 		goto fail;
@@ -1405,9 +1529,9 @@ src_update_detail(const struct src_input *in, PGresult *r,
 		    json_object_new_boolean(was_enabled), 1,
 		    json_object_new_boolean(in->enabled)));
 	}
-	if (in->api_key != NULL) {
-		json_object_array_add(changed,
-		    json_object_new_string("apiKey"));
+	if (src_has_secret(in)) {
+		json_object_array_add(changed, json_object_new_string(
+		    in->api_key != NULL ? "apiKey" : "clientSecret"));
 		json_object_object_add(d, "keyStored",
 		    json_object_new_boolean(1));
 	}
@@ -1462,7 +1586,7 @@ src_update(struct src_db *db, const char *actor, const struct src_input *in,
 	/* The binding of the config now stored, and of the one before. */
 	mv = json_object_new_object();
 	cerr[0] = '\0';
-	if ((in->api_key != NULL || in->config != NULL) &&
+	if ((src_has_secret(in) || in->config != NULL) &&
 	    src_binding_of(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1),
 	    &now, cerr) != RS_OK) {
 		rs_errf(err, "config: the stored config is invalid (%s); send "
@@ -1477,8 +1601,8 @@ src_update(struct src_db *db, const char *actor, const struct src_input *in,
 		if ((st = src_check_move(in, &now, &was, mv, err)) != RS_OK)
 			goto fail;
 	}
-	if (in->api_key != NULL && (st = src_put_secret(db, key, tenant,
-	    &now, in->api_key, err)) != RS_OK)
+	if (src_has_secret(in) && (st = src_put_secret(db, key, tenant,
+	    &now, in, err)) != RS_OK)
 		goto fail;
 	/* What changed, from and to, never the key; a no-op leaves no row. */
 	d = src_update_detail(in, r, roles_changed);

@@ -41,6 +41,10 @@ struct src_input {
 	char	*config;	/* JSON text; NULL: unchanged (update only) */
 	char	*provider;	/* the config's provider, with config */
 	char	*api_key;	/* NULL: leave the stored secret alone */
+	/* auth oauth2_client_credentials: both or neither (NULL: leave the
+	 * stored secret alone); never with api_key. */
+	char	*client_id;
+	char	*client_secret;
 	int	 enabled;	/* 1, 0, or -1: unchanged / default */
 };
 
@@ -49,11 +53,16 @@ struct src_input {
  * update (sourceId required; title, config, apiKey, enabled optional)
  * body into *in (zeroed first, empty again on failure).  RS_EINPUT with a
  * message that names the field; RS_ENOMEM.  An empty apiKey means "leave
- * the key alone"; unknown fields are refused.
+ * the key alone"; unknown fields are refused.  clientId and clientSecret
+ * (write-only, like apiKey) come together, never with apiKey.
  */
 enum rs_status	 src_parse_input(struct json_object *body, int create,
 		    struct src_input *in, char *err);
 void		 src_input_free(struct src_input *);
+
+/* 1 when the request brings a secret to store (apiKey or the client
+ * credentials). */
+int		 src_has_secret(const struct src_input *);
 
 /* {"sourceId": "<uuid>"} (and nothing else) into id.  RS_EINPUT. */
 enum rs_status	 src_parse_id(struct json_object *body, char id[37],

@@ -200,6 +200,8 @@ function applyFilter() {
 function statusOf(s, busy) {
   if (busy && ['sync', 'all', 'again'].includes(busy.kind)) return ['running', 'syncing'];
   if (s.done) return ['done', 'done'];
+  // Its rateLimit budget has no room yet (ratelimit.h): a run waits.
+  if (s.rateWaitUntil && Date.parse(s.rateWaitUntil) > Date.now()) return ['other', 'waiting for budget'];
   if (s.lastStatus === 'error') return ['error', 'error'];
   if (s.lastStatus === 'ok') return ['ok', 'ok'];
   if (s.lastStatus) return ['other', s.lastStatus];
@@ -998,11 +1000,12 @@ async function loadTenants() {
 }
 
 function fieldOf(msg) {
-  const m = /^'?(tenantId|title|config|apiKey|enabled)\b'?/.exec(msg || '');
+  const m = /^'?(tenantId|title|config|apiKey|clientId|clientSecret|enabled)\b'?/.exec(msg || '');
   return m ? m[1] : null;
 }
 
-const FIELD_IDS = { tenantId: 'f-tenant', title: 'f-title', config: 'f-config', apiKey: 'f-apikey', enabled: 'f-enabled' };
+const FIELD_IDS = { tenantId: 'f-tenant', title: 'f-title', config: 'f-config', apiKey: 'f-apikey',
+  clientId: 'f-clientid', clientSecret: 'f-clientsecret', enabled: 'f-enabled' };
 
 function showFormError(msg) {
   const box = $('#form-error');
@@ -1046,7 +1049,23 @@ function hostProvider(baseUrl) {
 }
 
 // Does this form store or use a key (a key typed, or requiresAuth)?
-const wantsKey = (cfg) => $('#f-apikey').value !== '' || Boolean(cfg && cfg.requiresAuth);
+const wantsKey = (cfg) => $('#f-apikey').value !== '' || $('#f-clientid').value !== ''
+  || $('#f-clientsecret').value !== '' || Boolean(cfg && cfg.requiresAuth);
+
+// A config whose auth is OAuth2 client credentials: the key field becomes
+// the client id and secret (issue 17).
+const isOAuth = (cfg) => Boolean(cfg && cfg.auth && typeof cfg.auth === 'object'
+  && cfg.auth.type === 'oauth2_client_credentials');
+
+// Show the key field or the client credentials for the config as typed.
+// Hidden fields keep what was typed (a failed save keeps it too); Save
+// sends only the fields shown.
+function syncSecretFields() {
+  const oauth = isOAuth(formConfig());
+  $('#f-key-field').hidden = oauth;
+  $('#f-oauth').hidden = !oauth;
+  return oauth;
+}
 
 // The provider the key of this form belongs to: the config's; for a new
 // source that needs a key and names none, the baseUrl's host (Save writes
@@ -1079,7 +1098,9 @@ function updateKeyNote() {
   const provider = keyProvider(cfg);
   const tenantId = state.editing ? state.editing.tenantId : $('#f-tenant').value;
   const users = provider ? keyUsers(tenantId, provider) : [];
-  const typed = $('#f-apikey').value !== '';
+  // The shared-key note is the API key's (the client credentials' field
+  // has none; a typed key the config no longer uses is not sent).
+  const typed = $('#f-apikey').value !== '' && !isOAuth(cfg);
   const box = $('#f-key-shared');
   const withKey = users.filter((o) => o.hasSecret);
   const shared = typed && users.length > 0;
@@ -1104,7 +1125,8 @@ const CONFIG_KEYS = new Set(['baseUrl', 'cursorStyle', 'cursorParam', 'pageSizeP
   'nextCursorPath', 'currentOffsetPath', 'totalPath', 'hasMorePath', 'pageStart', 'totalPagesPath', 'maxPages',
   'headersTemplate', 'queryTemplate', 'requiresAuth', 'provider', 'auth', 'textFields', 'titleField',
   'allowedRolesOverride', 'ifNoneMatchHeader', 'ifModifiedSinceHeader', 'maxBodyBytes', 'syncIntervalMinutes',
-  'itemIdPath', 'deleteMissing', 'maxDeleteFraction', 'timeoutMs', 'incremental', 'method', 'bodyTemplate']);
+  'itemIdPath', 'deleteMissing', 'maxDeleteFraction', 'timeoutMs', 'incremental', 'method', 'bodyTemplate',
+  'rateLimit']);
 
 // The config as saved (configAsSaved: its key order kept); a config from
 // before that (jsonb sorts keys by length) in the order of the config
@@ -1160,7 +1182,7 @@ function checkConfigLive() {
 // ---- open, template, close -----------------------------------------------
 
 const formValues = () => JSON.stringify([$('#f-tenant').value, $('#f-title').value, $('#f-config').value,
-  $('#f-apikey').value, $('#f-enabled').checked]);
+  $('#f-apikey').value, $('#f-clientid').value, $('#f-clientsecret').value, $('#f-enabled').checked]);
 
 // Pick the template the editor shows, "custom" once the text is not one.
 function syncTemplatePicker() {
@@ -1219,14 +1241,20 @@ async function openSourceForm(id) {
   $('#f-config').value = text;
   state.form = { openText: text, edited: false, baseline: null };
   $('#f-apikey').value = '';
+  $('#f-clientid').value = '';
+  $('#f-clientsecret').value = '';
   $('#f-replace-key').checked = false;
   const keySet = Boolean(s && s.hasSecret);
   $('#f-key-state').hidden = !keySet;
+  $('#f-oauth-state').hidden = !keySet;
   $('#f-apikey').placeholder = keySet ? 'Leave empty to keep the stored key' : (s ? 'No key stored' : 'Optional');
+  $('#f-clientid').placeholder = keySet ? 'Leave both empty to keep the stored ones' : 'Client ID';
+  $('#f-clientsecret').placeholder = keySet ? 'Leave both empty to keep the stored ones' : 'Client secret';
   $('#f-enabled').checked = s ? s.enabled : true;
   showFormError(null);
   syncTemplatePicker();
   checkConfigLive();
+  syncSecretFields();
   updateKeyNote();
   state.form.baseline = formValues();
   $('#source-dialog').showModal();
@@ -1247,6 +1275,8 @@ async function closeSourceForm() {
     if (!ok) return;
   }
   $('#f-apikey').value = '';
+  $('#f-clientid').value = '';
+  $('#f-clientsecret').value = '';
   dlg.close();
 }
 
@@ -1272,9 +1302,13 @@ async function submitSourceForm(ev) {
   const body = {
     title: $('#f-title').value,
     config: $('#f-config').value,
-    apiKey: $('#f-apikey').value,
     enabled: $('#f-enabled').checked,
   };
+  if (syncSecretFields()) {
+    body.clientId = $('#f-clientid').value;
+    body.clientSecret = $('#f-clientsecret').value;
+  } else body.apiKey = $('#f-apikey').value;
+  const typedSecret = Boolean(body.apiKey || body.clientId || body.clientSecret);
   if (s) body.sourceId = s.id;
   else body.tenantId = $('#f-tenant').value;
   const save = $('#f-save');
@@ -1284,16 +1318,20 @@ async function submitSourceForm(ev) {
   if (!r.ok) {
     // Everything typed stays, the key too (in the field, in memory only).
     const msg = r.json.error || `HTTP ${r.status}`;
-    showFormError(body.apiKey ? `${msg}\nThe API key you typed is kept: fix this and save again.` : msg);
+    const kept = body.apiKey ? 'The API key you typed is kept' : 'The client credentials you typed are kept';
+    showFormError(typedSecret ? `${msg}\n${kept}: fix this and save again.` : msg);
     return;
   }
   $('#f-apikey').value = '';
+  $('#f-clientid').value = '';
+  $('#f-clientsecret').value = '';
   const src = r.json.source;
   $('#source-dialog').close();
   state.sources.set(src.id, src);
   historyChanged(src.id);
   toast('ok', s ? `Saved “${src.title}”` : `Added “${src.title}”`,
-    body.apiKey ? `The API key was stored encrypted for provider “${src.summary ? src.summary.provider : 'rest'}”.` : null);
+    typedSecret ? `The ${body.apiKey ? 'API key was' : 'client credentials were'} stored encrypted for provider `
+      + `“${src.summary ? src.summary.provider : 'rest'}”.` : null);
   await refresh({ quiet: true });
   const tr = $('#rows').querySelector(`tr[data-id="${CSS.escape(src.id)}"]`);
   if (tr) {
@@ -1358,9 +1396,10 @@ function init() {
     state.form.edited = true;
     syncTemplatePicker();
     checkConfigLive();
+    syncSecretFields();
     updateKeyNote();
   });
-  for (const sel of ['#f-apikey', '#f-tenant']) $(sel).addEventListener('input', updateKeyNote);
+  for (const sel of ['#f-apikey', '#f-clientid', '#f-clientsecret', '#f-tenant']) $(sel).addEventListener('input', updateKeyNote);
   $('#f-format').addEventListener('click', () => {
     const p = configProblem($('#f-config').value);
     if (p) {

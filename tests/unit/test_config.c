@@ -303,7 +303,7 @@ static const struct cfg_row {
 	{ CFG("\"cursorStyle\":\"Link\""), RS_EINPUT,
 	  "'cursorStyle' must be 'offset', 'cursor', 'page' or 'link'" },
 	{ CFG("\"requiresAuth\":true,\"auth\":\"Basic\""), RS_EINPUT,
-	  "'auth' must be 'basic', 'bearer' or null" },
+	  "'auth' must be 'basic', 'bearer', an object" },
 	{ CFG("\"requiresAuth\":true,\"auth\":\"none\""), RS_EINPUT,
 	  "'auth' must" },
 	{ CFG("\"requiresAuth\":true,\"auth\":true"), RS_EINPUT,
@@ -317,6 +317,101 @@ static const struct cfg_row {
 	  "'headersTemplate' sets Authorization" },
 	{ CFG("\"nextCursorPath\":\"$last..id\""), RS_EINPUT,
 	  "'nextCursorPath' is not a valid path" },
+
+	/* auth oauth2_client_credentials (issue 17). */
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"https://api.example.com/oauth/token\"}"), RS_OK, NULL },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"https://API.example.com:443/t\",\"scope\":\"read write\","
+	  "\"audience\":\"https://api.example.com/\"}"), RS_OK, NULL },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"https://auth.example.com/t\",\"allowedTokenOrigins\":"
+	  "[\"https://AUTH.example.com:443\"]}"), RS_OK, NULL },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"https://auth.example.com/t\"}"), RS_EINPUT,
+	  "'auth.tokenUrl' must be on baseUrl's origin "
+	  "(https://api.example.com) unless its origin "
+	  "(https://auth.example.com) is listed in 'auth.allowedTokenOrigins'" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"http://api.example.com/t\"}"), RS_EINPUT,
+	  "'auth.tokenUrl' must be on baseUrl's origin" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"https://auth.example.com/t\",\"allowedTokenOrigins\":"
+	  "[\"https://other.example.com\"]}"), RS_EINPUT,
+	  "is listed in 'auth.allowedTokenOrigins'" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\"}"), RS_EINPUT,
+	  "'auth.tokenUrl' is required" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":\"ftp://x/t\"}"),
+	  RS_EINPUT, "'auth.tokenUrl' must be an absolute http or https URL" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"https://u:p@api.example.com/t\"}"), RS_EINPUT,
+	  "'auth.tokenUrl' must not contain credentials" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":\"password\","
+	  "\"tokenUrl\":\"https://api.example.com/t\"}"), RS_EINPUT,
+	  "'auth.type' must be 'oauth2_client_credentials'" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"tokenUrl\":"
+	  "\"https://api.example.com/t\"}"), RS_EINPUT,
+	  "'auth.type' must be" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"https://api.example.com/t\",\"clientSecret\":\"x\"}"),
+	  RS_EINPUT, "unknown key 'auth.clientSecret'" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"https://api.example.com/t\",\"scope\":\"\"}"), RS_EINPUT,
+	  "'auth.scope' must be a string of 1 to 1024 bytes" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"https://api.example.com/t\",\"audience\":7}"), RS_EINPUT,
+	  "'auth.audience' must be a string" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"https://api.example.com/t\",\"allowedTokenOrigins\":"
+	  "\"https://a.example.com\"}"), RS_EINPUT,
+	  "'auth.allowedTokenOrigins' must be an array of at most 8 origins" },
+	{ CFG("\"auth\":{\"type\":\"oauth2_client_credentials\","
+	  "\"tokenUrl\":\"https://api.example.com/t\"}"), RS_EINPUT,
+	  "'auth' needs 'requiresAuth': true" },
+	{ CFG("\"requiresAuth\":true,\"auth\":\"oauth2_client_credentials\""),
+	  RS_EINPUT, "'auth' must be 'basic', 'bearer', an object" },
+	{ CFG("\"requiresAuth\":true,\"auth\":{\"type\":"
+	  "\"oauth2_client_credentials\",\"tokenUrl\":"
+	  "\"https://api.example.com/t\"},\"headersTemplate\":"
+	  "{\"Authorization\":\"x\"}"), RS_EINPUT,
+	  "'headersTemplate' sets Authorization" },
+
+	/* rateLimit (issue 17). */
+	{ CFG("\"rateLimit\":{\"requests\":5,\"perSeconds\":1}"), RS_OK,
+	  NULL },
+	{ CFG("\"rateLimit\":{\"requests\":1000,\"perSeconds\":86400,"
+	  "\"scope\":\"provider\"}"), RS_OK, NULL },
+	{ CFG("\"rateLimit\":null"), RS_OK, NULL },
+	{ CFG("\"rateLimit\":5"), RS_EINPUT, "'rateLimit' must be an object" },
+	{ CFG("\"rateLimit\":{\"perSeconds\":1}"), RS_EINPUT,
+	  "'rateLimit.requests' must be an integer between 1 and 1000" },
+	{ CFG("\"rateLimit\":{\"requests\":0,\"perSeconds\":1}"), RS_EINPUT,
+	  "'rateLimit.requests' must be an integer between 1 and 1000" },
+	{ CFG("\"rateLimit\":{\"requests\":1001,\"perSeconds\":1}"),
+	  RS_EINPUT, "'rateLimit.requests'" },
+	{ CFG("\"rateLimit\":{\"requests\":5,\"perSeconds\":1.5}"),
+	  RS_EINPUT, "'rateLimit.perSeconds' must be an integer between 1 "
+	  "and 86400" },
+	{ CFG("\"rateLimit\":{\"requests\":5}"), RS_EINPUT,
+	  "'rateLimit.perSeconds'" },
+	{ CFG("\"rateLimit\":{\"requests\":5,\"perSeconds\":1,"
+	  "\"scope\":\"tenant\"}"), RS_EINPUT,
+	  "'rateLimit.scope' must be 'source' or 'provider'" },
+	{ CFG("\"rateLimit\":{\"requests\":5,\"perSeconds\":1,"
+	  "\"burst\":2}"), RS_EINPUT, "unknown key 'rateLimit.burst'" },
 };
 
 static void
@@ -669,6 +764,42 @@ test_auth_and_item_path(void **state)
 	cfg_free(&cfg);
 }
 
+/* The OAuth2 and rateLimit fields as parsed. */
+static void
+test_oauth_rate_fields(void **state)
+{
+	static const char oa[] = CFG("\"requiresAuth\":true,\"auth\":"
+	    "{\"type\":\"oauth2_client_credentials\",\"tokenUrl\":"
+	    "\"https://auth.example.com/t\",\"scope\":\"a b\","
+	    "\"audience\":\"aud\",\"allowedTokenOrigins\":"
+	    "[\"HTTPS://Auth.Example.com/ignored/path\"]},"
+	    "\"rateLimit\":{\"requests\":5,\"perSeconds\":2,"
+	    "\"scope\":\"provider\"}");
+	struct source_config	 cfg;
+	char			 err[RS_ERRLEN] = "";
+
+	(void)state;
+	if (cfg_parse(oa, strlen(oa), &cfg, err) != RS_OK)
+		fail_msg("%s", err);
+	assert_int_equal(cfg.auth, CFG_AUTH_OAUTH2);
+	assert_string_equal(cfg.token_url, "https://auth.example.com/t");
+	assert_string_equal(cfg.oauth_scope, "a b");
+	assert_string_equal(cfg.oauth_audience, "aud");
+	assert_int_equal(cfg.ntoken_origins, 1);
+	assert_string_equal(cfg.token_origins[0], "https://auth.example.com");
+	assert_int_equal(cfg.rate_requests, 5);
+	assert_int_equal(cfg.rate_per_seconds, 2);
+	assert_int_equal(cfg.rate_scope, CFG_RATE_PROVIDER);
+	assert_string_equal(cfg_auth_name(CFG_AUTH_OAUTH2),
+	    "oauth2_client_credentials");
+	assert_string_equal(cfg_rate_scope_name(CFG_RATE_SOURCE), "source");
+	assert_string_equal(cfg_rate_scope_name(CFG_RATE_PROVIDER),
+	    "provider");
+	cfg_free(&cfg);
+	assert_null(cfg.token_url);
+	assert_int_equal(cfg.rate_requests, 0);
+}
+
 int
 main(void)
 {
@@ -680,6 +811,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_style_name),
 		cmocka_unit_test(test_auth_and_item_path),
+		cmocka_unit_test(test_oauth_rate_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,11 +42,12 @@ static const char *const oa_stmts[OA__MAX] = {
 	"WHERE source_id = $1::uuid AND fresh_until > clock_timestamp()",
 
 	/* OA_PUT: the newest token wins. */
-	"INSERT INTO kb_oauth_tokens (source_id, ciphertext, nonce, "
-	"    fresh_until) "
-	"SELECT $1::uuid, $2, $3, to_timestamp($4::float8 / 1000) "
-	"WHERE EXISTS (SELECT 1 FROM kb_sources WHERE id = $1::uuid) "
-	"ON CONFLICT (source_id) DO UPDATE SET ciphertext = "
+	"INSERT INTO kb_oauth_tokens (source_id, tenant_id, ciphertext, "
+	"    nonce, fresh_until) "
+	"SELECT $1::uuid, s.tenant_id, $2, $3, "
+	"    to_timestamp($4::float8 / 1000) "
+	"FROM kb_sources s WHERE s.id = $1::uuid "
+	"ON CONFLICT (source_id, tenant_id) DO UPDATE SET ciphertext = "
 	"    EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, fresh_until = "
 	"    EXCLUDED.fresh_until, updated_at = now()",
 

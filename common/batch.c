@@ -98,6 +98,20 @@ struct page_plan {
 	struct store_batch	 sb;
 };
 
+/*
+ * A page's chunks embedded ahead, while the pages before it commit:
+ * h[i] is the hash of vector v[i], sorted; texts point into the items'.
+ */
+struct pre {
+	char			(*h)[HASH_HEXLEN + 1];
+	const char		**texts;
+	size_t			*lens;
+	float			*v;
+	size_t			 n;
+	struct embed_job	 job;
+	int			 submitted;
+};
+
 struct work {
 	struct source_config	 cfg;
 	struct source_row	 src;
@@ -121,6 +135,12 @@ struct work {
 	char			 run_id[37];
 	struct page_plan	 pp;
 	int			 in_tx;		/* the page's transaction */
+	/* A page of a pipelined run: cfg, src, sv and hdrs are the run's
+	 * (borrowed), but for src.next_cursor (cursor, its own); vectors
+	 * embedded ahead in pre. */
+	int			 borrowed;
+	char			*cursor;
+	const struct pre	*pre;
 };
 
 enum rs_status
@@ -181,6 +201,7 @@ redact_buf(char *err, const struct secret_values *sv)
 }
 
 static void	page_plan_free(struct page_plan *);
+static int	pre_find(const struct pre *, const char *hash);
 
 static void
 work_free(struct work *w)
@@ -200,12 +221,15 @@ work_free(struct work *w)
 		free(w->it[i].chunks);
 	}
 	free(w->it);
-	for (i = 0; i < w->nhdrs; i++)
-		secret_free_str(w->hdrs[i]);
-	free(w->hdrs);
 	secret_free_str(w->url);	/* its query may carry the key */
 	json_object_put(w->root);
 	fetch_resp_free(&w->resp);
+	free(w->cursor);
+	if (w->borrowed)
+		return;
+	for (i = 0; i < w->nhdrs; i++)
+		secret_free_str(w->hdrs[i]);
+	free(w->hdrs);
 	secret_values_free(&w->sv);
 	store_source_free(&w->src);
 	cfg_free(&w->cfg);
@@ -1281,29 +1305,66 @@ store_plan(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	return RS_OK;
 }
 
-/* The vectors of the plan's chunks [off, off + m) into emb. */
+/*
+ * The vectors of the plan's chunks [off, off + m) into emb: those a
+ * pipelined run embedded ahead (w->pre) copied, the others (all of them
+ * in a serial batch) from the embedder now.
+ */
 static enum rs_status
 plan_vectors(struct batch_ctx *ctx, struct work *w, size_t off, size_t m,
     float *emb, double deadline, struct batch_result *res, char *err)
 {
 	struct page_plan	*pp = &w->pp;
 	struct embed_stats	 es;
-	const char		**texts = pp->texts + off;
+	const char		**texts = pp->texts + off, **mt = NULL;
 	const size_t		*lens = pp->lens + off;
-	float			*out = emb;
-	size_t			 k = m;
-	enum rs_status		 st;
+	size_t			*ml = NULL, *at = NULL, i, k = 0;
+	float			*out = emb, *mv = NULL;
+	int			 f;
+	enum rs_status		 st = RS_ENOMEM;
 	double			 t = rs_now_ms();
 
+	if (w->pre != NULL) {
+		if ((mt = calloc(m, sizeof(*mt))) == NULL ||
+		    (ml = calloc(m, sizeof(*ml))) == NULL ||
+		    (at = calloc(m, sizeof(*at))) == NULL ||
+		    (mv = rs_reallocarray(NULL, m, sizeof(float) *
+		    EMBED_DIMS)) == NULL) {
+			rs_errf(err, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < m; i++) {
+			if ((f = pre_find(w->pre, pp->sc[off + i].hash)) >= 0)
+				memcpy(emb + i * EMBED_DIMS, w->pre->v +
+				    (size_t)f * EMBED_DIMS, sizeof(float) *
+				    EMBED_DIMS);
+			else {
+				mt[k] = texts[i];
+				ml[k] = lens[i];
+				at[k++] = i;
+			}
+		}
+		texts = mt;
+		lens = ml;
+		out = mv;
+		m = k;
+	}
 	memset(&es, 0, sizeof(es));
-	st = k > 0 ? embed_texts(ctx->em, texts, lens, k, out, deadline, &es,
+	st = m > 0 ? embed_texts(ctx->em, texts, lens, m, out, deadline, &es,
 	    err) : RS_OK;
 	res->embed_requests += es.requests;
 	res->embed_attempts += es.attempts;
-	if (st != RS_OK)
-		return st;
-	res->ms.embed += rs_now_ms() - t;
-	return RS_OK;
+	for (i = 0; st == RS_OK && w->pre != NULL && i < k; i++)
+		memcpy(emb + at[i] * EMBED_DIMS, mv + i * EMBED_DIMS,
+		    sizeof(float) * EMBED_DIMS);
+	if (st == RS_OK)
+		res->ms.embed += rs_now_ms() - t;
+out:
+	free(mt);
+	free(ml);
+	free(at);
+	free(mv);
+	return st;
 }
 
 /* The page's transaction opened: the source guarded, the item changes. */
@@ -1901,6 +1962,447 @@ out:
 	work_free(&w);
 	res->db_trips = store_round_trips(ctx->st) - trips0;
 	res->ms.total = rs_now_ms() - t0;
+	return st;
+}
+
+/* ---- pipelined runs (docs/RUNS.md, "Pipelining inside a run") ---- */
+
+#define PIPE_MAX_PAGES	4	/* pages in flight: memory is 4 pages */
+
+
+struct pipe_page {
+	struct work		 w;
+	struct pager_next	 nx;
+	struct batch_result	 res;
+	struct pre		 pre;
+	enum rs_status		 st;		/* of its fetch and parse */
+	char			 err[RS_ERRLEN];
+};
+
+struct pipe {
+	struct batch_ctx	*ctx;
+	struct batch_pipe	*o;
+	struct embed_pool	*pool;
+	struct work		 r;		/* the run's source, locked */
+	struct pipe_page	*q[PIPE_MAX_PAGES];	/* in page order */
+	size_t			 head, n;
+	char			*cursor;	/* of the next page to fetch */
+	long long		 items_before;
+	int			 pages_before;
+	int			 more;		/* a next page to fetch */
+};
+
+/* A chunk of a page, before the plan. */
+struct cand {
+	const char	*s;
+	size_t		 len;
+	char		 hash[HASH_HEXLEN + 1];
+};
+
+static int
+cmp_cand(const void *a, const void *b)
+{
+	return strcmp(((const struct cand *)a)->hash,
+	    ((const struct cand *)b)->hash);
+}
+
+static int
+cmp_hex(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The index of hash's vector in pr, or -1. */
+static int
+pre_find(const struct pre *pr, const char *hash)
+{
+	const char	(*f)[HASH_HEXLEN + 1];
+
+	if (pr->n == 0)
+		return -1;
+	f = bsearch(hash, pr->h, pr->n, sizeof(*pr->h), cmp_hex);
+	return f == NULL ? -1 : (int)(f - pr->h);
+}
+
+static void
+pre_free(struct pre *pr)
+{
+	free(pr->h);
+	free(pr->texts);
+	free(pr->lens);
+	free(pr->v);
+	memset(pr, 0, sizeof(*pr));
+}
+
+/* Append the chunks of one item's text to *c. */
+static enum rs_status
+cand_item(const struct item *t, struct cand **c, size_t *n, size_t *cap,
+    char *err)
+{
+	struct chunk	*ch = NULL;
+	struct cand	*nc;
+	size_t		 j, nch = 0;
+	enum rs_status	 st;
+
+	if ((st = chunk_text(t->text, t->len, NULL, &ch, &nch, err)) != RS_OK)
+		return st;
+	for (j = 0; j < nch; j++) {
+		if (*n >= BATCH_MAX_CHUNKS) {
+			rs_errf(err, "page makes more than %d chunks",
+			    BATCH_MAX_CHUNKS);
+			st = RS_EUPSTREAM;
+			break;
+		}
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			if ((nc = rs_reallocarray(*c, *cap, sizeof(**c))) ==
+			    NULL) {
+				rs_errf(err, "out of memory");
+				st = RS_ENOMEM;
+				break;
+			}
+			*c = nc;
+		}
+		(*c)[*n].s = t->text + ch[j].off;
+		(*c)[*n].len = ch[j].len;
+		hash_sha256_hex((*c)[*n].s, (*c)[*n].len, (*c)[*n].hash);
+		(*n)++;
+	}
+	free(ch);
+	return st;
+}
+
+/*
+ * The page's chunks that may need a vector: those of every item (but a
+ * key that comes again later in the page), distinct, not stored by the
+ * source (one query), and not embedded ahead for a page before it.
+ */
+static enum rs_status
+pre_candidates(struct pipe *pp, struct work *w, struct cand **c, size_t *n,
+    char *err)
+{
+	const char	**h = NULL;
+	unsigned char	*ex = NULL;
+	size_t		 i, k, cap = 0;
+	enum rs_status	 st = RS_OK;
+	int		 ahead;
+
+	*c = NULL;
+	*n = 0;
+	for (i = 0; st == RS_OK && i < w->nit; i++)
+		if (w->it[i].kind != ITEM_DUP)
+			st = cand_item(&w->it[i], c, n, &cap, err);
+	if (st != RS_OK || *n == 0)
+		return st;
+	qsort(*c, *n, sizeof(**c), cmp_cand);
+	for (i = 1, k = 1; i < *n; i++)
+		if (strcmp((*c)[i].hash, (*c)[k - 1].hash) != 0)
+			(*c)[k++] = (*c)[i];
+	*n = k;
+	if ((h = rs_reallocarray(NULL, *n, sizeof(*h))) == NULL ||
+	    (ex = malloc(*n)) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < *n; i++)
+		h[i] = (*c)[i].hash;
+	if ((st = store_existing_hashes(pp->ctx->st, w->src.id, h, *n, ex,
+	    err)) != RS_OK)
+		goto out;
+	for (i = 0, k = 0; i < *n; i++) {
+		size_t	 q;
+
+		for (ahead = 0, q = 0; q < pp->n && !ahead; q++)
+			ahead = pre_find(&pp->q[(pp->head + q) %
+			    PIPE_MAX_PAGES]->pre, (*c)[i].hash) >= 0;
+		if (!ex[i] && !ahead)
+			(*c)[k++] = (*c)[i];
+	}
+	*n = k;
+out:
+	free(h);
+	free(ex);
+	return st;
+}
+
+/* Embed the page's candidate chunks ahead, in the run's pool. */
+static enum rs_status
+pipe_pre(struct pipe *pp, struct pipe_page *pg, char *err)
+{
+	struct pre	*pr = &pg->pre;
+	struct cand	*c = NULL;
+	size_t		 i, n = 0;
+	enum rs_status	 st;
+
+	if ((st = pre_candidates(pp, &pg->w, &c, &n, err)) != RS_OK ||
+	    n == 0)
+		goto out;
+	if ((pr->h = calloc(n, sizeof(*pr->h))) == NULL ||
+	    (pr->texts = calloc(n, sizeof(*pr->texts))) == NULL ||
+	    (pr->lens = calloc(n, sizeof(*pr->lens))) == NULL ||
+	    (pr->v = rs_reallocarray(NULL, n, sizeof(float) * EMBED_DIMS)) ==
+	    NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		memcpy(pr->h[i], c[i].hash, sizeof(pr->h[i]));
+		pr->texts[i] = c[i].s;
+		pr->lens[i] = c[i].len;
+	}
+	pr->n = n;
+	pr->job.texts = pr->texts;
+	pr->job.lens = pr->lens;
+	pr->job.n = n;
+	pr->job.out = pr->v;
+	pr->job.budget_ms = BATCH_DEADLINE_MS;
+	embed_pool_submit(pp->pool, &pr->job);
+	pr->submitted = 1;
+out:
+	free(c);
+	return st;
+}
+
+/* The page at the run's next cursor, on the run's source. */
+static void
+pipe_page_init(struct pipe *pp, struct pipe_page *pg)
+{
+	struct work	*w = &pg->w;
+
+	batch_begin(pp->ctx, w, pp->o->actor, pp->o->action, &pg->res);
+	w->borrowed = 1;
+	w->cfg = pp->r.cfg;
+	w->src = pp->r.src;
+	w->sv = pp->r.sv;
+	w->hdrs = pp->r.hdrs;
+	w->nhdrs = pp->r.nhdrs;
+	w->locked = 1;		/* the run holds the lock */
+	w->cursor = pp->cursor;
+	pp->cursor = NULL;
+	w->src.next_cursor = w->cursor;
+	w->src.item_count = pp->items_before;
+	w->src.page_count = pp->pages_before;
+	w->src.has_page = 0;
+	(void)snprintf(w->run_id, sizeof(w->run_id), "%s", pp->r.run_id);
+	(void)snprintf(pg->res.run_id, sizeof(pg->res.run_id), "%s",
+	    pp->r.run_id);
+	(void)snprintf(pg->res.tenant_id, sizeof(pg->res.tenant_id), "%s",
+	    pp->r.src.tenant_id);
+	pg->res.page_count = pp->pages_before;
+	pg->res.item_count = pp->items_before;
+}
+
+/*
+ * Fetch and parse the next page, embed its chunks ahead, and move the
+ * run's cursor on in memory: the next page can be fetched at once.
+ */
+static enum rs_status
+pipe_fetch(struct pipe *pp, struct pipe_page *pg, char *err)
+{
+	struct work	*w = &pg->w;
+	enum rs_status	 st;
+
+	pipe_page_init(pp, pg);
+	if ((st = batch_fetch(pp->ctx, w, rs_now_ms() + BATCH_DEADLINE_MS,
+	    &pg->nx, &pg->res, err)) != RS_OK ||
+	    (st = batch_parse(w, &pg->nx, &pg->res, err)) != RS_OK ||
+	    (st = pipe_pre(pp, pg, err)) != RS_OK)
+		return st;
+	pp->items_before += pg->res.items;
+	pp->pages_before++;
+	if (pg->nx.done || pg->nx.next == NULL)
+		pp->more = 0;
+	else if ((pp->cursor = strdup(pg->nx.next)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	return RS_OK;
+}
+
+/*
+ * The head page, once the pages before it committed: its vectors, then
+ * the serial plan (which sees what the pages before it stored) and its
+ * one transaction.
+ */
+static enum rs_status
+pipe_commit(struct pipe *pp, struct pipe_page *pg, char *err)
+{
+	struct work	*w = &pg->w;
+	struct pre	*pr = &pg->pre;
+	enum rs_status	 st;
+	double		 t = rs_now_ms();
+
+	if (pr->submitted) {
+		embed_pool_wait(pp->pool, &pr->job);
+		pg->res.embed_requests += pr->job.es.requests;
+		pg->res.embed_attempts += pr->job.es.attempts;
+		pg->res.ms.embed += rs_now_ms() - t;
+		if (pr->job.st != RS_OK) {
+			rs_errf(err, "%s", pr->job.err);
+			return pr->job.st;
+		}
+	}
+	w->pre = pr;
+	if ((st = batch_plan(pp->ctx, w, &pg->nx, &pg->res, err)) != RS_OK)
+		return st;
+	return store_commit(pp->ctx, w, &pg->nx, rs_now_ms() +
+	    BATCH_DEADLINE_MS, &pg->res, err);
+}
+
+static void
+pipe_page_free(struct pipe *pp, struct pipe_page *pg)
+{
+	if (pg == NULL)
+		return;
+	if (pg->pre.submitted)
+		embed_pool_drop(pp->pool, &pg->pre.job);
+	pre_free(&pg->pre);
+	pager_next_free(&pg->nx);
+	work_free(&pg->w);
+	batch_result_free(&pg->res);
+	free(pg);
+}
+
+/* Drop the head page (committed, or discarded with the rest). */
+static void
+pipe_pop(struct pipe *pp)
+{
+	pipe_page_free(pp, pp->q[pp->head]);
+	pp->q[pp->head] = NULL;
+	pp->head = (pp->head + 1) % PIPE_MAX_PAGES;
+	pp->n--;
+}
+
+/* Fetch ahead while there is room, unless the head page can commit. */
+static int
+pipe_may_fetch(struct pipe *pp)
+{
+	const struct pipe_page	*h;
+
+	if (!pp->more || pp->n >= PIPE_MAX_PAGES)
+		return 0;
+	if (pp->n == 0)
+		return 1;
+	h = pp->q[pp->head];
+	return h->st == RS_OK && h->pre.submitted &&
+	    !embed_pool_ready(pp->pool, &pp->q[pp->head]->pre.job);
+}
+
+static enum rs_status
+pipe_loop(struct pipe *pp, char *err)
+{
+	struct pipe_page	*pg;
+	enum rs_status		 st;
+	int			 done;
+
+	for (;;) {
+		while (pipe_may_fetch(pp)) {
+			if ((pg = calloc(1, sizeof(*pg))) == NULL) {
+				rs_errf(err, "out of memory");
+				return RS_ENOMEM;
+			}
+			if ((pg->st = pipe_fetch(pp, pg, pg->err)) != RS_OK)
+				pp->more = 0;
+			pp->q[(pp->head + pp->n++) % PIPE_MAX_PAGES] = pg;
+		}
+		if (pp->n == 0)
+			return RS_OK;
+		if (!pp->o->go(pp->o->arg)) {
+			pp->o->stopped = 1;
+			return RS_OK;
+		}
+		pg = pp->q[pp->head];
+		if ((st = pg->st) != RS_OK)
+			rs_errf(err, "%s", pg->err);
+		else
+			st = pipe_commit(pp, pg, err);
+		if (st != RS_OK)
+			batch_fail(pp->ctx, &pg->w, st, &pg->res, err);
+		pp->o->pages++;
+		pp->o->on_page(pp->o->arg, st, &pg->res, err);
+		if (st != RS_OK)
+			return st;
+		done = pg->res.done;
+		pipe_pop(pp);
+		if (done) {
+			pp->o->done = 1;
+			return RS_OK;
+		}
+	}
+}
+
+/* The run's source loaded and locked, the pool opened.  *go: pages. */
+static enum rs_status
+pipe_open(struct pipe *pp, const char *source_id, struct batch_result *lres,
+    int *go, char *err)
+{
+	enum rs_status	 st;
+	int		 idle, limit;
+
+	*go = 0;
+	if ((st = batch_load(pp->ctx, source_id, &pp->r, lres, &idle, err)) !=
+	    RS_OK)
+		return st;
+	if (idle) {
+		pp->o->done = 1;
+		pp->o->on_page(pp->o->arg, RS_OK, lres, err);
+		return RS_OK;
+	}
+	/* Validators are per page and kept by the serial batch. */
+	if (pp->r.cfg.if_none_match != NULL ||
+	    pp->r.cfg.if_modified_since != NULL) {
+		pp->o->serial = 1;
+		return RS_OK;
+	}
+	if (embed_concurrency(&limit, err) == -1)
+		return RS_EINPUT;
+	if ((st = embed_pool_open(&pp->pool, limit, err)) != RS_OK)
+		return st;
+	if (pp->r.src.next_cursor != NULL &&
+	    (pp->cursor = strdup(pp->r.src.next_cursor)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	pp->items_before = pp->r.src.item_count;
+	pp->pages_before = pp->r.src.page_count;
+	pp->more = *go = 1;
+	return RS_OK;
+}
+
+enum rs_status
+batch_pipe(struct batch_ctx *ctx, const char *source_id,
+    struct batch_pipe *o, char *err)
+{
+	struct pipe		 pp;
+	struct batch_result	 lres;
+	enum rs_status		 st;
+	int			 go;
+
+	memset(&pp, 0, sizeof(pp));
+	memset(&o->ps, 0, sizeof(o->ps));
+	pp.ctx = ctx;
+	pp.o = o;
+	o->serial = o->stopped = o->done = o->pages = 0;
+	batch_begin(ctx, &pp.r, o->actor, o->action, &lres);
+	if ((st = pipe_open(&pp, source_id, &lres, &go, err)) != RS_OK) {
+		batch_fail(ctx, &pp.r, st, &lres, err);
+		if (st != RS_EBUSY && st != RS_EDISABLED)
+			o->on_page(o->arg, st, &lres, err);
+	} else if (go)
+		st = pipe_loop(&pp, err);
+	while (pp.n > 0)
+		pipe_pop(&pp);
+	if (pp.pool != NULL) {
+		embed_pool_stats(pp.pool, &o->ps);
+		embed_pool_close(pp.pool);
+	}
+	if (pp.r.locked)
+		store_unlock_source(ctx->st, source_id);
+	free(pp.cursor);
+	work_free(&pp.r);
+	batch_result_free(&lres);
 	return st;
 }
 

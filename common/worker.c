@@ -641,6 +641,7 @@ wk_do_run(struct wk *w, const char *run, const char *id)
 	memset(&ro, 0, sizeof(ro));
 	ro.actor = w->actor;
 	ro.action = BATCH_ACTION_RUN;
+	ro.pipeline = 1;
 	ro.busy_max_ms = WK_RUN_BUSY_MAX_S * 1000.0;
 	ro.stop = w->stop;
 	ro.before = wk_before;
@@ -680,6 +681,17 @@ wk_do_run(struct wk *w, const char *run, const char *id)
 	json_object_object_add(f, "batches", json_object_new_int(j.batches));
 	json_object_object_add(f, "items", json_object_new_int64(sum.items));
 	json_object_object_add(f, "seconds", wk_num(sum.ms / 1000));
+	if (sum.pool.max > 0) {
+		/* The pipeline's embeddings requests (docs/RUNS.md). */
+		json_object_object_add(f, "embed_concurrency",
+		    json_object_new_int(sum.pool.max));
+		json_object_object_add(f, "embed_limit",
+		    json_object_new_int(sum.pool.limit));
+		json_object_object_add(f, "embed_peak",
+		    json_object_new_int(sum.pool.peak));
+		json_object_object_add(f, "embed_429",
+		    json_object_new_int(sum.pool.throttled));
+	}
 	wk_log(w, "run-end", f);
 }
 

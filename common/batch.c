@@ -1977,6 +1977,7 @@ struct pipe_page {
 	struct pre		 pre;
 	enum rs_status		 st;		/* of its fetch and parse */
 	char			 err[RS_ERRLEN];
+	double			 t0;		/* its fetch began */
 };
 
 struct pipe {
@@ -2172,6 +2173,7 @@ pipe_page_init(struct pipe *pp, struct pipe_page *pg)
 	struct work	*w = &pg->w;
 
 	batch_begin(pp->ctx, w, pp->o->actor, pp->o->action, &pg->res);
+	pg->t0 = rs_now_ms();
 	w->borrowed = 1;
 	w->cfg = pp->r.cfg;
 	w->src = pp->r.src;
@@ -2245,10 +2247,12 @@ pipe_commit(struct pipe *pp, struct pipe_page *pg, char *err)
 		}
 	}
 	w->pre = pr;
-	if ((st = batch_plan(pp->ctx, w, &pg->nx, &pg->res, err)) != RS_OK)
-		return st;
-	return store_commit(pp->ctx, w, &pg->nx, rs_now_ms() +
-	    BATCH_DEADLINE_MS, &pg->res, err);
+	if ((st = batch_plan(pp->ctx, w, &pg->nx, &pg->res, err)) == RS_OK)
+		st = store_commit(pp->ctx, w, &pg->nx, rs_now_ms() +
+		    BATCH_DEADLINE_MS, &pg->res, err);
+	/* From its fetch to its commit, the pages before it included. */
+	pg->res.ms.total = rs_now_ms() - pg->t0;
+	return st;
 }
 
 static void

@@ -362,28 +362,80 @@ embed_post(struct embedder *em, const struct fetch_req *fr, double deadline,
 	}
 }
 
+/*
+ * The vectors of an embeddings answer into out[index * EMBED_DIMS]: every
+ * input exactly once, each EMBED_DIMS finite floats.  RS_EEMBED naming
+ * what is wrong; RS_ENOMEM.
+ */
+static enum rs_status
+embed_decode(const struct rs_buf *body, size_t n, float *out, char *err)
+{
+	struct json_object	*root = NULL, *data, *it, *idx, *emb;
+	struct json_tokener	*tok;
+	unsigned char		*seen = NULL;
+	enum rs_status		 st = RS_EEMBED;
+	size_t			 i, got;
+	long			 k;
+
+	if ((tok = json_tokener_new_ex(16)) == NULL ||
+	    (seen = calloc(n, 1)) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto out;
+	}
+	root = json_tokener_parse_ex(tok, body->p, (int)body->len);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success
+	    || !json_object_object_get_ex(root, "data", &data) ||
+	    !json_object_is_type(data, json_type_array)) {
+		rs_errf(err, "embeddings response is not the expected JSON");
+		goto out;
+	}
+	got = json_object_array_length(data);
+	for (i = 0; i < got; i++) {
+		it = json_object_array_get_idx(data, i);
+		k = (long)i;
+		if (json_object_object_get_ex(it, "index", &idx))
+			k = (long)json_object_get_int64(idx);
+		if (k < 0 || (size_t)k >= n || seen[k] ||
+		    !json_object_object_get_ex(it, "embedding", &emb) ||
+		    decode_vec(emb, out + (size_t)k * EMBED_DIMS) == -1) {
+			rs_errf(err, "embeddings response item %zu is invalid "
+			    "(expected %d dimensions)", i, EMBED_DIMS);
+			goto out;
+		}
+		seen[k] = 1;
+	}
+	for (i = 0; i < n; i++)
+		if (!seen[i]) {
+			rs_errf(err, "embeddings response lacks input %zu", i);
+			goto out;
+		}
+	st = RS_OK;
+out:
+	json_object_put(root);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	free(seen);
+	return st;
+}
+
 static enum rs_status
 embed_remote(struct embedder *em, const char *const *texts,
     const size_t *lens, size_t n, float *out, double deadline,
     struct embed_pool *pool, struct embed_stats *es, char *err)
 {
-	struct json_object	*req = NULL, *arr, *root = NULL, *data, *it;
-	struct json_object	*idx, *emb;
-	struct json_tokener	*tok = NULL;
+	struct json_object	*req = NULL, *arr;
 	struct fetch_resp	 resp;
 	struct fetch_req	 fr;
 	const char		*hdrs[3], *body;
 	char			 reason[256], ferr[RS_ERRLEN];
-	unsigned char		*seen = NULL;
 	enum rs_status		 st = RS_EEMBED;
-	size_t			 i, got;
-	long			 k;
+	size_t			 i;
 	int			 attempts = 0;
 
 	memset(&resp, 0, sizeof(resp));
 	if ((req = json_object_new_object()) == NULL ||
-	    (arr = json_object_new_array_ext((int)n)) == NULL ||
-	    (seen = calloc(n, 1)) == NULL)
+	    (arr = json_object_new_array_ext((int)n)) == NULL)
 		goto nomem;
 	json_object_object_add(req, "input", arr);
 	for (i = 0; i < n; i++)
@@ -426,46 +478,13 @@ embed_remote(struct embedder *em, const char *const *texts,
 		    reason);
 		goto out;
 	}
-	if ((tok = json_tokener_new_ex(16)) == NULL)
-		goto nomem;
-	root = json_tokener_parse_ex(tok, resp.body.p, (int)resp.body.len);
-	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success
-	    || !json_object_object_get_ex(root, "data", &data) ||
-	    !json_object_is_type(data, json_type_array)) {
-		rs_errf(err, "embeddings response is not the expected JSON");
-		goto out;
-	}
-	got = json_object_array_length(data);
-	for (i = 0; i < got; i++) {
-		it = json_object_array_get_idx(data, i);
-		k = (long)i;
-		if (json_object_object_get_ex(it, "index", &idx))
-			k = (long)json_object_get_int64(idx);
-		if (k < 0 || (size_t)k >= n || seen[k] ||
-		    !json_object_object_get_ex(it, "embedding", &emb) ||
-		    decode_vec(emb, out + (size_t)k * EMBED_DIMS) == -1) {
-			rs_errf(err, "embeddings response item %zu is invalid "
-			    "(expected %d dimensions)", i, EMBED_DIMS);
-			goto out;
-		}
-		seen[k] = 1;
-	}
-	for (i = 0; i < n; i++)
-		if (!seen[i]) {
-			rs_errf(err, "embeddings response lacks input %zu", i);
-			goto out;
-		}
-	st = RS_OK;
+	st = embed_decode(&resp.body, n, out, err);
 	goto out;
 nomem:
 	rs_errf(err, "out of memory");
 	st = RS_ENOMEM;
 out:
 	json_object_put(req);
-	json_object_put(root);
-	if (tok != NULL)
-		json_tokener_free(tok);
-	free(seen);
 	fetch_resp_free(&resp);
 	return st;
 }

@@ -195,6 +195,10 @@ test('embeddings 429 mid-run: the concurrency goes down, Retry-After is honoured
   const st = await stats();
   assert.equal(st.throttled, 2);
   assert.ok(Date.now() - t0 > 1000, 'waited as Retry-After asked');
+  // Each request answered 429 came again, no sooner than Retry-After
+  // (1 s) asked.
+  assert.equal(st.retryGapsMs.length, 2, JSON.stringify(st.retryGapsMs));
+  for (const g of st.retryGapsMs) assert.ok(g >= 950, `a retry after ${g} ms`);
   const r = runRow(run);
   assert.deepEqual([r.pages, r.items, r.newItems, r.error], [10, 100, 100, '']);
   assert.deepEqual(sql(`SELECT count(*), count(DISTINCT content_hash) FROM kb_chunks WHERE source_id = :'p1';`, [id])[0], ['100', '100']);

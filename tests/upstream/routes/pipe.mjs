@@ -9,14 +9,21 @@
 //     seconds (default 1), once throttleAfter more requests (default 0)
 //     were answered
 // GET  /pipe/stats    {requests, inputs, inFlight, maxInFlight, throttled,
-//                      maxAfterThrottle}  (maxAfterThrottle: the most in
-//                      flight at once since the last 429 was answered)
+//                      maxAfterThrottle, retryGapsMs}  (maxAfterThrottle:
+//                      the most in flight at once since the last 429 was
+//                      answered; retryGapsMs: for each request that came
+//                      again with the body of one answered 429, the ms
+//                      between that answer and its arrival)
 // POST /pipe/reset    counters to 0 (delay and throttle kept)
 import { mockEmbedding } from './mutable.mjs';
 
 const st = { delay: 0, throttle: 0, throttleAfter: 0, retryAfter: 1 };
 let c = {};
-const reset = () => { c = { requests: 0, inputs: 0, inFlight: 0, maxInFlight: 0, throttled: 0, maxAfterThrottle: 0 }; };
+const throttledAt = new Map();	// request body -> when it was answered 429
+const reset = () => {
+  c = { requests: 0, inputs: 0, inFlight: 0, maxInFlight: 0, throttled: 0, maxAfterThrottle: 0, retryGapsMs: [] };
+  throttledAt.clear();
+};
 reset();
 
 function readBody(req) {
@@ -34,13 +41,19 @@ export const routes = {
     c.requests++;
     c.maxInFlight = Math.max(c.maxInFlight, c.inFlight);
     c.maxAfterThrottle = Math.max(c.maxAfterThrottle, c.inFlight);
-    const body = JSON.parse(await readBody(req));
+    const raw = await readBody(req);
+    const body = JSON.parse(raw);
+    if (throttledAt.has(raw)) {
+      c.retryGapsMs.push(Date.now() - throttledAt.get(raw));
+      throttledAt.delete(raw);
+    }
     if (st.throttleAfter > 0) st.throttleAfter--;
     else if (st.throttle > 0) {
       st.throttle--;
       c.throttled++;
       c.inFlight--;
       c.maxAfterThrottle = 0;
+      throttledAt.set(raw, Date.now());
       return ctx.send(res, 429, { error: { message: 'rate limited' } }, { 'Retry-After': String(st.retryAfter) });
     }
     const inputs = Array.isArray(body.input) ? body.input : [body.input];

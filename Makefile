@@ -32,8 +32,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
 CFLAGS	+= -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) \
-	   -fstack-protector-strong -fPIE -Icommon $(PKG_CFLAGS)
-LDFLAGS	+= -pie -Wl,-z,relro,-z,now $(LDSAN)
+	   -pthread -fstack-protector-strong -fPIE -Icommon $(PKG_CFLAGS)
+LDFLAGS	+= -pthread -pie -Wl,-z,relro,-z,now $(LDSAN)
 LDLIBS	 = $(PKG_LIBS) -lfcgi -lm
 
 COMMON_SRC = $(wildcard common/*.c)

@@ -8,17 +8,20 @@
 // "float" | "base64"}; needs "Authorization: Bearer <any>".  Vectors are
 // deterministic per text (seeded by its SHA-256) and L2-normalised; base64
 // is little-endian float32, as OpenAI sends it.
-// GET /__stats: requests, inputs, max inputs per request.
+// GET /__stats: requests, inputs, max inputs per request, most requests in
+// flight at once.  POST /__delay?ms=N: the delay from now on (the
+// pipelined-run phase compares 50 and 300 ms in one bench run).
 import http from 'node:http';
 import crypto from 'node:crypto';
 
 const port = Number(process.argv[2] || process.env.BENCH_EMBED_PORT || 28091);
-const delay = Number(process.env.BENCH_EMBED_DELAY_MS ?? 50);
+let delay = Number(process.env.BENCH_EMBED_DELAY_MS ?? 50);
 const dims = Number(process.env.BENCH_EMBED_DIMS || 1536);
 const MAX_BODY = 64 * 1024 * 1024;
 const MAX_INPUTS = 2048;
 
-let stats = { requests: 0, inputs: 0, maxInputs: 0, errors: 0 };
+let stats = { requests: 0, inputs: 0, maxInputs: 0, errors: 0, maxInFlight: 0 };
+let inFlight = 0;
 
 function vector(text) {
   const seed = crypto.createHash('sha256').update(text).digest();
@@ -75,14 +78,20 @@ function handle(req, res, raw, t0) {
   const out = { object: 'list', data, model: body.model || 'text-embedding-3-small',
     usage: { prompt_tokens: tokens, total_tokens: tokens } };
   const wait = Math.max(0, delay - (performance.now() - t0));
-  setTimeout(() => send(res, 200, out), wait);
+  setTimeout(() => { inFlight--; send(res, 200, out); }, wait);
 }
 
 const server = http.createServer((req, res) => {
   const t0 = performance.now();
   const u = new URL(req.url, 'http://x');
   if (req.method === 'GET' && u.pathname === '/__stats') return send(res, 200, { ...stats, delay, dims });
-  if (req.method === 'POST' && u.pathname === '/__reset') { stats = { requests: 0, inputs: 0, maxInputs: 0, errors: 0 }; return send(res, 200, { ok: true }); }
+  if (req.method === 'POST' && u.pathname === '/__reset') { stats = { requests: 0, inputs: 0, maxInputs: 0, errors: 0, maxInFlight: 0 }; return send(res, 200, { ok: true }); }
+  if (req.method === 'POST' && u.pathname === '/__delay') {
+    const ms = Number(u.searchParams.get('ms'));
+    if (!Number.isInteger(ms) || ms < 0) return fail(res, 400, 'ms must be an integer >= 0');
+    delay = ms;
+    return send(res, 200, { ok: true, delay });
+  }
   if (u.pathname !== '/v1/embeddings' && u.pathname !== '/embeddings') return fail(res, 404, 'not found', 'not_found');
   if (req.method !== 'POST') return fail(res, 405, 'POST only');
   stats.requests++;
@@ -93,7 +102,14 @@ const server = http.createServer((req, res) => {
     if (size > MAX_BODY) { req.destroy(); return; }
     parts.push(c);
   });
-  req.on('end', () => handle(req, res, Buffer.concat(parts).toString('utf8'), t0));
+  req.on('end', () => {
+    inFlight++;
+    stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
+    const done = res.writableEnded;
+    handle(req, res, Buffer.concat(parts).toString('utf8'), t0);
+    // An error answer is sent at once: it is no longer in flight.
+    if (!done && res.writableEnded) inFlight--;
+  });
 });
 server.keepAliveTimeout = 30000;
 server.listen(port, '127.0.0.1', () => {

@@ -7,6 +7,9 @@
 # noisy neighbour hits every variant alike.  Prints p50/mean per variant
 # and the WAL written per batch.  The variants change only this scratch
 # database.  PROBE_BATCHES (60), PROBE_ROUNDS (3), PROBE_CHUNKS (50).
+# Then "the serial commit" (issue 13): the embedding stored as raw float32
+# bytea against real[] (bench/probe_embedding.c), ROUNDS rounds; the
+# figures go to $RS_VAR/probe-embedding.json.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -16,6 +19,7 @@ export RS_WORKERS=1 ADMIN_PASSWORD=bench-admin-pw
 export RS_PG_EXTRA="${BENCH_PG_EXTRA:-}"
 unset DATABASE_URL OPENAI_API_KEY OPENAI_BASE_URL || true
 BIN=${BENCH_BIN_DIR:-$ROOT/build/release/bench}/probe_commit
+EMB=${BENCH_BIN_DIR:-$ROOT/build/release/bench}/probe_embedding
 N=${PROBE_BATCHES:-60}
 ROUNDS=${PROBE_ROUNDS:-3}
 CHUNKS=${PROBE_CHUNKS:-50}
@@ -23,6 +27,7 @@ CHUNKS=${PROBE_CHUNKS:-50}
 trap 'scripts/stack.sh stop >/dev/null 2>&1 || true' EXIT
 trap 'exit 130' INT TERM
 [ -x "$BIN" ] || { echo "probe: $BIN missing: run make bench-bin" >&2; exit 1; }
+[ -x "$EMB" ] || { echo "probe: $EMB missing: run make bench-bin" >&2; exit 1; }
 scripts/stack.sh stop >/dev/null 2>&1 || true
 rm -rf "$RS_VAR"
 mkdir -p "$RS_VAR/log"
@@ -81,3 +86,24 @@ for (const [name, v] of by) {
 }
 require("fs").writeFileSync(process.argv[5], JSON.stringify(res, null, 2) + "\n");
 ' "$out" "$CHUNKS" "$N" "$ROUNDS" "$RS_VAR/probe.json"
+
+# The embedding column: real[] against raw little-endian float32 bytea.
+: >"$RS_VAR/probe-embedding.tsv"
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	"$EMB" "$N" "$CHUNKS" >>"$RS_VAR/probe-embedding.tsv"
+	r=$((r + 1))
+done
+node -e '
+const runs = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const res = { rounds: runs.length, batches: runs[0].batches, chunks: runs[0].chunks, rowsScanned: runs[0].rows };
+for (const k of ["real", "bytea"]) {
+  res[k] = { insertP50Ms: +med(runs.map((j) => j.insertMs[k].p50)).toFixed(2), insertMeanMs: +med(runs.map((j) => j.insertMs[k].mean)).toFixed(2),
+    scanMs: +med(runs.map((j) => j.scanMs[k])).toFixed(2) };
+}
+console.log(`embedding column: ${res.chunks} rows per INSERT, ${res.batches} inserts x ${res.rounds} rounds each, interleaved`);
+console.log("column".padEnd(10) + "insert p50 ms".padStart(15) + "insert mean ms".padStart(16) + ("scan of " + res.rowsScanned + " rows, ms").padStart(26));
+for (const k of ["real", "bytea"]) console.log((k === "real" ? "real[]" : "bytea").padEnd(10) + res[k].insertP50Ms.toFixed(2).padStart(15) + res[k].insertMeanMs.toFixed(2).padStart(16) + res[k].scanMs.toFixed(2).padStart(26));
+require("fs").writeFileSync(process.argv[2], JSON.stringify(res, null, 2) + "\n");
+' "$RS_VAR/probe-embedding.tsv" "$RS_VAR/probe-embedding.json"

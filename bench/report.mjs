@@ -89,6 +89,38 @@ function microTable(res) {
   ];
 }
 
+function pipelineTable(res) {
+  if (!res.pipeline) return [];
+  const p = res.pipeline;
+  const ds = Object.keys(p.delays);
+  const c = p.concurrent;
+  const n = c.sources.median;
+  const R = (label, f) => row([label, ...ds.map((d) => f(p.delays[d]))]);
+  return [
+    row([`pipelined server-side runs vs the serial sync (${p.items.median.toLocaleString('en-US')} items, ${res.config.pageSize} per page; RESTSYNC_EMBED_CONCURRENCY 4)`, ...ds.map((d) => `${d} ms embeddings server`)]),
+    row(['---', ...ds.map(() => '---')]),
+    R('serial sync (rest-batch, one page a request), items/s', (x) => fmt(x.serial.itemsPerS, 0)),
+    R('pipelined run (rest-sync, a worker), items/s', (x) => fmt(x.run.itemsPerS, 0)),
+    R('**run / serial**', (x) => `**${fmt(x.speedup, 2)}**`),
+    R('embeddings requests in flight at once, most', (x) => fmt(x.run.embedMaxInFlight, 0)),
+    R('machine busy during the run, %', (x) => fmt(x.run.machineBusyPct)),
+    R('CPU per page, ms: serial (PostgreSQL, rest_batch, imitations)', (x) => ['postgres', 'rest_batch', 'imitations'].map((k) => fmt(x.serial.cpu?.cpuMsPerBatch[k])).join(', ')),
+    R('CPU per page, ms: run (PostgreSQL, run worker, imitations)', (x) => ['postgres', 'workers', 'imitations'].map((k) => fmt(x.run.cpu?.cpuMsPerBatch[k])).join(', ')),
+    R('others\' load during the run, % of the machine', (x) => fmt(x.run.cpu?.othersCpuPctOfMachine)),
+    '',
+    row([`${n} runs of ${c.itemsPerSource.median.toLocaleString('en-US')} items at once vs 1 run (${c.embedDelayMs.median} ms embeddings server)`, '']),
+    row(['---', '---']),
+    row(['1 run, items/s', fmt(c.single, 0)]),
+    row([`${n} runs, items/s per run (mean)`, fmt(c.perSourceItemsPerS.mean, 0)]),
+    row([`${n} runs, items/s per run, slowest – fastest`, `${fmt(c.perSourceItemsPerS.min, 0)} – ${fmt(c.perSourceItemsPerS.max, 0)}`]),
+    row(['**per-run loss**, %', `**${fmt(c.perSourceLossPct)}**`]),
+    row([`${n} runs, items/s together`, fmt(c.aggregateItemsPerS, 0)]),
+    row([`${n} runs: machine busy, %`, fmt(c.machineBusyPct)]),
+    row([`${n} runs: CPU per page, ms: PostgreSQL, run workers, imitations`, ['postgres', 'workers', 'imitations'].map((k) => fmt(c.cpu?.cpuMsPerBatch[k])).join(', ')]),
+    row(['peak RSS (VmHWM) of a run worker, MiB', fmt(p.workerMemory.maxHwmMiB)]),
+  ];
+}
+
 // One line per run: where the medians come from.
 function perRunTable(res) {
   if (!res.runs?.length || !(res.runs[0].remote || res.runs[0].local)) return [];
@@ -123,7 +155,7 @@ export function markdown(res, file) {
     + `${m.fcgiWorkers} FastCGI workers; load average ${res.loadAverageAtStart.join(' ')} at the start, `
     + `${res.loadAverageAtEnd.join(' ')} at the end; ${Math.round(res.benchSeconds)} s in all. `
     + 'Every figure is the median of the runs with their min–max in brackets.');
-  for (const t of [fullSyncTable(res), perRunTable(res), scaleTable(res), prefilledTable(res), microTable(res), targetTable(res)]) {
+  for (const t of [fullSyncTable(res), perRunTable(res), scaleTable(res), prefilledTable(res), pipelineTable(res), microTable(res), targetTable(res)]) {
     if (t.length) L.push('', ...t);
   }
   return L.join('\n');

@@ -15,6 +15,13 @@
 //             that do not know it, as after a bulk load); compared with
 //             the same sync on empty tables (phase local)
 //   micro     the chunker and JSON extraction micro-benchmarks
+//   pipeline  server-side runs (pipelined, docs/RUNS.md) against the serial
+//             one-page-per-request sync of the same items, in the same
+//             bench run, with each embeddings delay of BENCH_PIPE_DELAYS
+//             (50,300 ms) and BENCH_PIPE_ITEMS (BENCH_ITEMS) items; then
+//             BENCH_SOURCES runs of BENCH_SCALE_ITEMS items at once against
+//             one such run (50 ms); the run workers' peak RSS.  Not in the
+//             default phases (it takes minutes): BENCH_PHASES=pipeline
 // Every figure comes from the endpoint's own response (ms per stage,
 // dbRoundTrips, embedRequests), from the client's clock around each HTTP
 // call, or from /proc (VmHWM of the FastCGI processes).  Counts are checked
@@ -47,6 +54,8 @@ const EDGE = Number(env.BENCH_EDGE_BATCHES || 10);
 const PHASES = (env.BENCH_PHASES || 'remote,scale,local,prefilled,micro').split(',');
 const PREFILL_CHUNKS = Number(env.BENCH_PREFILL_CHUNKS || 300000);
 const PREFILL_SOURCES = Number(env.BENCH_PREFILL_SOURCES || 15);
+const PIPE_ITEMS = Number(env.BENCH_PIPE_ITEMS || ITEMS);
+const PIPE_DELAYS = (env.BENCH_PIPE_DELAYS || '50,300').split(',').map(Number);
 const BIN_DIR = env.BENCH_BIN_DIR || path.join(ROOT, 'build/release/bench');
 const RUNS = Number(env.BENCH_RUNS || 5);
 const SERIES = env.BENCH_SERIES === '1';
@@ -62,8 +71,8 @@ function log(...a) { console.error('bench:', ...a); }
 
 // ---------- stack and database ----------
 
-function stackStart(embedder) {
-  const e = { ...env };
+function stackStart(embedder, extra = {}) {
+  const e = { ...env, ...extra };
   delete e.OPENAI_API_KEY; delete e.OPENAI_BASE_URL; delete e.EMBEDDING_MODEL; delete e.EMBEDDING_DIMENSIONS;
   if (embedder === 'remote') {
     e.OPENAI_API_KEY = 'bench';
@@ -232,7 +241,7 @@ function verify(id, items, s) {
 
 // ---------- memory ----------
 
-// The process table: pid -> {ppid, cpu ticks (utime + stime)}.
+// The process table: pid -> {ppid, cpu ticks (its own and its reaped children's)}.
 function procTable() {
   const t = new Map();
   for (const p of fs.readdirSync('/proc')) {
@@ -240,7 +249,9 @@ function procTable() {
     try {
       const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      t.set(+p, { ppid: +f[1], ticks: +f[11] + +f[12] });
+      // utime + stime, and cutime + cstime: the children it reaped
+      // (PostgreSQL's ended backends) stay counted in their group.
+      t.set(+p, { ppid: +f[1], ticks: +f[11] + +f[12] + +f[13] + +f[14] });
     } catch { /* gone */ }
   }
   return t;
@@ -268,6 +279,10 @@ function groups(table) {
   g.postgres = descendants(table, pidsIn(path.join(VAR, 'pg/data/postmaster.pid')).slice(0, 1));
   g.nginx = descendants(table, pidsIn(path.join(VAR, 'run/nginx.pid')));
   g.imitations = descendants(table, (env.BENCH_MOCK_PIDS || '').split(/\s+/).filter(Boolean).map(Number));
+  const wdir = path.join(VAR, 'run/workers');
+  if (fs.existsSync(wdir)) {
+    g.workers = descendants(table, fs.readdirSync(wdir).filter((f) => f.endsWith('.pid')).flatMap((f) => pidsIn(path.join(wdir, f))));
+  }
   return g;
 }
 
@@ -310,7 +325,7 @@ function fcgiMemory() {
   const table = procTable();
   const out = {};
   for (const [prog, pids] of Object.entries(groups(table))) {
-    if (['postgres', 'nginx', 'imitations'].includes(prog)) continue;
+    if (['postgres', 'nginx', 'imitations', 'workers'].includes(prog)) continue;
     out[prog] = pids.map((pid) => {
       try {
         const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -383,6 +398,98 @@ async function scalePhase() {
     },
     perSourceLossPct: r2((1 - mean(perSource) / single.itemsPerS) * 100),
   };
+}
+
+// ---------- pipelined runs ----------
+
+async function embedDelay(ms) {
+  const r = await fetch(`${EMBED}/__delay?ms=${ms}`, { method: 'POST' });
+  if (r.status !== 200) throw new Error(`bench: cannot set the embeddings delay: HTTP ${r.status}`);
+}
+
+const embedStats = async () => (await fetch(`${EMBED}/__stats`)).json();
+const embedReset = () => fetch(`${EMBED}/__reset`, { method: 'POST' });
+
+// Start a server-side run of id and wait for it to be done; its time is
+// the run's own (started_at, when POST rest-sync answered, to the commit
+// of its last page), items/s over that.
+async function runToEnd(id, items) {
+  const r = await post('/api/backoffice/rest-sync', JSON.stringify({ sourceId: id }));
+  if (r.status !== 202) throw new Error(`bench: rest-sync of ${id}: HTTP ${r.status} ${r.text.slice(0, 300)}`);
+  const run = JSON.parse(r.text).runId;
+  const t0 = performance.now();
+  for (;;) {
+    const [status, n, pages, secs, error] = sql(`SELECT status, items, pages,
+        extract(epoch FROM coalesce(finished_at, now()) - started_at), coalesce(error, '')
+        FROM kb_rest_runs WHERE id = :'p1';`, [run])[0];
+    if (status === 'done') {
+      const st = stored(id);
+      if (+n !== items || st.items !== items || !st.done) throw new Error(`bench: run ${run} stored ${st.items} of ${items} items (run says ${n})`);
+      return { items: +n, pages: +pages, seconds: r3(+secs), itemsPerS: r2(items / +secs), chunks: st.chunks };
+    }
+    if (status !== 'running') throw new Error(`bench: run ${run} ended ${status}: ${error}`);
+    if (performance.now() - t0 > 3600e3) throw new Error(`bench: run ${run} not done after an hour`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+function workerMemory() {
+  const dir = path.join(VAR, 'run/workers');
+  const kib = (pid, k) => {
+    try { return +(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8')) || [0, 0])[1]; } catch { return 0; }
+  };
+  const pids = fs.readdirSync(dir).filter((f) => f.endsWith('.pid')).map((f) => Number(fs.readFileSync(path.join(dir, f), 'utf8')));
+  return { workers: pids.length, maxHwmMiB: r2(Math.max(0, ...pids.map((p) => kib(p, 'VmHWM'))) / 1024) };
+}
+
+// Serial (rest-batch, one page a request) and a run of the same items.
+async function pipelineDelay(ms) {
+  await embedDelay(ms);
+  log(`pipeline ${ms} ms: serial sync of ${PIPE_ITEMS} items`);
+  const sid = createSource(`bench serial ${ms}`, PIPE_ITEMS);
+  const s0 = cpuSnapshot();
+  const { batches, wallMs } = await syncToEnd(sid, PIPE_ITEMS);
+  const serial = summary(batches, wallMs);
+  serial.cpu = cpuReport(s0, cpuSnapshot(), batches.length);
+  serial.stored = verify(sid, PIPE_ITEMS, serial);
+  log(`pipeline ${ms} ms: a run of ${PIPE_ITEMS} items`);
+  await embedReset();
+  const rid = createSource(`bench run ${ms}`, PIPE_ITEMS);
+  const c0 = cpuSnapshot();
+  const run = await runToEnd(rid, PIPE_ITEMS);
+  run.cpu = cpuReport(c0, cpuSnapshot(), run.pages);
+  run.machineBusyPct = run.cpu.machineBusyPct;
+  run.embedMaxInFlight = (await embedStats()).maxInFlight;
+  if (run.chunks !== serial.stored.chunks) throw new Error(`bench: the run stored ${run.chunks} chunks, the serial sync ${serial.stored.chunks}`);
+  return {
+    serial: { itemsPerS: serial.itemsPerS, batchesPerS: serial.batchesPerS, latencyMs: serial.latencyMs, cpu: serial.cpu },
+    run,
+    speedup: r2(run.itemsPerS / serial.itemsPerS),
+  };
+}
+
+async function pipelinePhase() {
+  const out = { items: PIPE_ITEMS, delays: {} };
+  for (const ms of PIPE_DELAYS) out.delays[ms] = await pipelineDelay(ms);
+  await embedDelay(PIPE_DELAYS[0]);
+  log(`pipeline: 1 run of ${SCALE_ITEMS} items, then ${SOURCES} runs at once`);
+  const single = await runToEnd(createSource('bench run single', SCALE_ITEMS), SCALE_ITEMS);
+  const ids = [];
+  for (let i = 0; i < SOURCES; i++) ids.push(createSource(`bench runs ${SOURCES} #${i}`, SCALE_ITEMS));
+  const c0 = cpuSnapshot();
+  const runs = await Promise.all(ids.map((id) => runToEnd(id, SCALE_ITEMS)));
+  const cpu = cpuReport(c0, cpuSnapshot(), runs.reduce((n, r) => n + r.pages, 0));
+  const per = runs.map((r) => r.itemsPerS);
+  out.concurrent = {
+    embedDelayMs: PIPE_DELAYS[0], sources: SOURCES, itemsPerSource: SCALE_ITEMS, single: single.itemsPerS,
+    perSourceItemsPerS: { mean: r2(mean(per)), min: r2(Math.min(...per)), max: r2(Math.max(...per)) },
+    perSourceLossPct: r2((1 - mean(per) / single.itemsPerS) * 100),
+    machineBusyPct: cpu.machineBusyPct,
+    aggregateItemsPerS: r2((SOURCES * SCALE_ITEMS) / Math.max(...runs.map((r) => r.seconds))),
+    cpu,
+  };
+  out.workerMemory = workerMemory();
+  return out;
 }
 
 // A micro-benchmark binary, once (every run of the bench runs it once:
@@ -512,6 +619,13 @@ async function runOnce(k) {
     one.prefilled = await prefilledPhase();
   }
   if (PHASES.includes('micro')) one.micro = { chunk: micro('micro_chunk'), json: micro('micro_json') };
+  if (PHASES.includes('pipeline')) {
+    // One run worker per source of the concurrent runs.
+    stackStart('remote', { RS_RUN_WORKERS: String(SOURCES) });
+    emptyTables();
+    await warmUp('remote');
+    one.pipeline = await pipelinePhase();
+  }
   return one;
 }
 
@@ -522,7 +636,8 @@ const res = {
   date: started.toISOString(),
   loadAverageAtStart: os.loadavg().map(r2),
   config: { items: ITEMS, pageSize: PAGE, scaleItems: SCALE_ITEMS, sources: SOURCES, edgeBatches: EDGE,
-    embedDelayMs: Number(env.BENCH_EMBED_DELAY_MS ?? 50), phases: PHASES, runs: RUNS },
+    embedDelayMs: Number(env.BENCH_EMBED_DELAY_MS ?? 50), phases: PHASES, runs: RUNS,
+    ...(PHASES.includes('pipeline') ? { pipeItems: PIPE_ITEMS, pipeDelays: PIPE_DELAYS } : {}) },
 };
 const t0 = performance.now();
 const runs = [];
@@ -561,6 +676,15 @@ if (res.prefilled) {
     const r = r3(med(res.prefilled.firstVsLast.ownCodeAndDb.last) / med(res.local.firstVsLast.ownCodeAndDb.last));
     res.targets.push({ what: `prefilled / empty database, own code + DB of the last ${EDGE} batches`, value: r, target: '<= 1.3', met: r <= 1.3 });
   }
+}
+if (res.pipeline) {
+  for (const [ms, want] of [['50', 3], ['300', 3.5]]) {
+    const d = res.pipeline.delays[ms];
+    if (d) res.targets.push({ what: `pipelined run / serial sync, items/s, ${ms} ms embeddings server`, value: med(d.speedup), target: `>= ${want}`, met: med(d.speedup) >= want });
+  }
+  const c = res.pipeline.concurrent;
+  res.targets.push({ what: `per-source throughput lost with ${med(c.sources)} runs at once, %`, value: med(c.perSourceLossPct), target: '< 20', met: med(c.perSourceLossPct) < 20 });
+  res.targets.push({ what: 'peak RSS of a run worker, MiB (max over runs)', value: res.pipeline.workerMemory.maxHwmMiB.max, target: '< 64', met: res.pipeline.workerMemory.maxHwmMiB.max < 64 });
 }
 if (res.scale) res.targets.push({ what: `per-source throughput lost with ${SOURCES} sources at once, %`, value: med(res.scale.perSourceLossPct), target: '< 20', met: med(res.scale.perSourceLossPct) < 20 });
 res.benchSeconds = r2((performance.now() - t0) / 1000);

@@ -71,6 +71,51 @@ struct item {
 	size_t		 p0, np;	/* its chunks in work.p */
 };
 
+/*
+ * What the page changes in which chunk is held by how many items: a
+ * chunk to insert gets its count (pending.refs); a stored chunk whose
+ * count, title or item changes goes to the delta list (for
+ * STMT_ITEMS_APPLY).  Hashes in comma lists are compared by length.
+ */
+struct plan {
+	char		**dh;		/* malloc'd hash strings */
+	int		 *dn;
+	const char	**dk;
+	const char	**dt;
+	size_t		  nd;
+};
+
+/* The page's commit as planned (store_plan): what store_commit writes. */
+struct page_plan {
+	struct plan		 pl;
+	struct store_items	 si;
+	struct store_chunk	*sc;		/* the chunks to insert */
+	const char		**texts;	/* ... their texts, lengths */
+	size_t			*lens;
+	char			**meta;		/* ... their metadata */
+	size_t			 n;
+	const char		**page_keys;
+	size_t			 npk;
+	char			 doc_title[512];
+	char			 bhash[HASH_HEXLEN + 1];
+	char			 nosweep[RS_ERRLEN];
+	struct store_batch	 sb;
+};
+
+/*
+ * A page's chunks embedded ahead, while the pages before it commit:
+ * h[i] is the hash of vector v[i], sorted; texts point into the items'.
+ */
+struct pre {
+	char			(*h)[HASH_HEXLEN + 1];
+	const char		**texts;
+	size_t			*lens;
+	float			*v;
+	size_t			 n;
+	struct embed_job	 job;
+	int			 submitted;
+};
+
 struct work {
 	struct source_config	 cfg;
 	struct source_row	 src;
@@ -92,13 +137,19 @@ struct work {
 	int			 not_modified;	/* the upstream said 304 */
 	long long		 known;		/* 304: items of the page stored */
 	char			 run_id[37];
+	struct page_plan	 pp;
+	int			 in_tx;		/* the page's transaction */
+	/* A page of a pipelined run: cfg, src, sv and hdrs are the run's
+	 * (borrowed), but for src.next_cursor (cursor, its own); vectors
+	 * embedded ahead in pre. */
+	int			 borrowed;
+	char			*cursor;
+	const struct pre	*pre;
 	struct incr_run		 inc;		/* incremental.h */
+	const struct incr_run	*inc_from;	/* a pipelined page: the run's */
 	char			*body;		/* method POST (bodytpl.h) */
 	size_t			 body_len;
 };
-
-static void		free_headers(struct work *);
-static enum rs_status	add_conditional(struct work *, char *);
 
 enum rs_status
 batch_ctx_open(struct batch_ctx *ctx, char *err)
@@ -157,11 +208,17 @@ redact_buf(char *err, const struct secret_values *sv)
 	free(s);
 }
 
+static void	page_plan_free(struct page_plan *);
+static int	pre_find(const struct pre *, const char *hash);
+static void	free_headers(struct work *);
+static enum rs_status	add_conditional(struct work *, char *);
+
 static void
 work_free(struct work *w)
 {
 	size_t	 i;
 
+	page_plan_free(&w->pp);
 	for (i = 0; i < w->np; i++)
 		free(w->p[i].content);
 	free(w->p);
@@ -174,11 +231,14 @@ work_free(struct work *w)
 		free(w->it[i].chunks);
 	}
 	free(w->it);
-	free_headers(w);
 	secret_free_str(w->url);	/* its query may carry the key */
 	bodytpl_free(w->body, w->body_len);	/* and the body */
 	json_object_put(w->root);
 	fetch_resp_free(&w->resp);
+	free(w->cursor);
+	if (w->borrowed)
+		return;
+	free_headers(w);
 	secret_values_free(&w->sv);
 	store_source_free(&w->src);
 	cfg_free(&w->cfg);
@@ -960,19 +1020,6 @@ ref_eq(const char *a, const char *b)
 	return la == ref_len(b) && strncmp(a, b, la) == 0;
 }
 
-/*
- * What the page changes in which chunk is held by how many items: a
- * chunk to insert gets its count (pending.refs); a stored chunk whose
- * count, title or item changes goes to the delta list (for
- * STMT_ITEMS_APPLY).  Hashes in comma lists are compared by length.
- */
-struct plan {
-	char		**dh;		/* malloc'd hash strings */
-	int		 *dn;
-	const char	**dk;
-	const char	**dt;
-	size_t		  nd;
-};
 
 static void
 plan_free(struct plan *pl)
@@ -1183,185 +1230,309 @@ items_input_free(struct store_items *si)
 	memset(si, 0, sizeof(*si));
 }
 
+static void
+page_plan_free(struct page_plan *pp)
+{
+	size_t	 i;
+
+	if (pp->meta != NULL)
+		for (i = 0; i < pp->n; i++)
+			free(pp->meta[i]);
+	free(pp->meta);
+	free(pp->sc);
+	free(pp->texts);
+	free(pp->lens);
+	items_input_free(&pp->si);
+	plan_free(&pp->pl);
+	free(pp->page_keys);
+	memset(pp, 0, sizeof(*pp));
+}
+
 /*
- * Embed the new chunks and write the page in one transaction: the item
- * changes (chunks no item holds any more leave, docs stay dense), the
- * new chunks with doc and cursor, and at the end of a run its sweep.  Up
- * to BATCH_GROUP new chunks: one embeddings call before the transaction.
- * More (a page of very long items): group by group inside it, so a
- * worker holds only one group's vectors and parameters at a time; the
- * last statement advances the cursor.  Any failure writes nothing.
+ * The chunks to insert (not dropped) as the store wants them: texts and
+ * lengths for the embedder, metadata, and the batch hash over them.
  */
 static enum rs_status
-store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
-    double deadline, struct batch_result *res, char *err)
+plan_chunks(struct batch_ctx *ctx, struct work *w, char *err)
 {
-	struct store_chunk	*sc = NULL;
-	struct store_batch	 sb;
-	struct store_commit	 cm;
-	struct store_items	 si;
-	struct store_items_res	 sr;
-	struct embed_stats	 es;
-	struct plan		 pl;
-	struct runs_sweep	 sw;
-	const char		**texts = NULL;
-	size_t			*lens = NULL, i, n = 0, off, m;
-	float			*emb = NULL;
-	char			**meta = NULL, doc_title[512], day[16];
-	char			 bhash[HASH_HEXLEN + 1], nosweep[RS_ERRLEN];
+	struct page_plan	*pp = &w->pp;
 	struct rs_buf		 hb;
+	size_t			 i, n = 0;
 	enum rs_status		 st = RS_ENOMEM;
-	time_t			 now = time(NULL);
-	struct tm		 tm;
-	double			 t;
-	int			 in_tx = 0;
-	long long		 inserted = 0;
-	char			*detail = NULL;
-	const char		**page_keys = NULL;
-	size_t			 npk = 0;
 
-	memset(&cm, 0, sizeof(cm));
-	memset(&si, 0, sizeof(si));
-	memset(&pl, 0, sizeof(pl));
-	memset(&sr, 0, sizeof(sr));
-	nosweep[0] = '\0';
 	rs_buf_init(&hb, (size_t)w->np * HASH_HEXLEN + 1);
-	if ((st = item_chunk_lists(w, err)) != RS_OK ||
-	    (st = plan_refs(w, &pl, err)) != RS_OK ||
-	    (st = items_input(w, &pl, &si, res, err)) != RS_OK)
-		goto out;
-	st = RS_ENOMEM;
 	for (i = 0; i < w->np; i++)
 		if (!w->p[i].drop)
 			n++;
-	m = n < BATCH_GROUP ? n : BATCH_GROUP;
-	if (n > 0 && ((texts = rs_reallocarray(NULL, n, sizeof(*texts))) ==
-	    NULL || (lens = rs_reallocarray(NULL, n, sizeof(*lens))) == NULL ||
-	    (sc = calloc(n, sizeof(*sc))) == NULL ||
-	    (meta = calloc(n, sizeof(*meta))) == NULL ||
-	    (emb = rs_reallocarray(NULL, m, sizeof(float) *
-	    (size_t)embed_dims(ctx->em))) == NULL)) {
-		rs_errf(err, "out of memory");
+	if (n > 0 && ((pp->texts = rs_reallocarray(NULL, n,
+	    sizeof(*pp->texts))) == NULL || (pp->lens = rs_reallocarray(NULL,
+	    n, sizeof(*pp->lens))) == NULL || (pp->sc = calloc(n,
+	    sizeof(*pp->sc))) == NULL || (pp->meta = calloc(n,
+	    sizeof(*pp->meta))) == NULL))
 		goto out;
-	}
+	pp->n = n;
 	for (i = 0, n = 0; i < w->np; i++) {
 		const struct item *it = &w->it[w->p[i].item];
 
 		if (w->p[i].drop)
 			continue;
-		texts[n] = w->p[i].content;
-		lens[n] = w->p[i].len;
-		if ((meta[n] = chunk_metadata(&w->p[i], it, w->src.id,
+		pp->texts[n] = w->p[i].content;
+		pp->lens[n] = w->p[i].len;
+		if ((pp->meta[n] = chunk_metadata(&w->p[i], it, w->src.id,
 		    w->src.page_count + 1, embed_model(ctx->em))) == NULL ||
-		    rs_buf_puts(&hb, w->p[i].hash) == -1) {
-			rs_errf(err, "out of memory");
+		    rs_buf_puts(&hb, w->p[i].hash) == -1)
 			goto out;
-		}
-		sc[n].title = it->title;
-		sc[n].content = w->p[i].content;
-		sc[n].hash = w->p[i].hash;
-		sc[n].metadata = meta[n];
-		sc[n].embedding = NULL;
-		sc[n].refs = w->p[i].refs > 0 ? w->p[i].refs : 1;
+		pp->sc[n].title = it->title;
+		pp->sc[n].content = w->p[i].content;
+		pp->sc[n].hash = w->p[i].hash;
+		pp->sc[n].metadata = pp->meta[n];
+		pp->sc[n].embedding = NULL;
+		pp->sc[n].refs = w->p[i].refs > 0 ? w->p[i].refs : 1;
 		n++;
 	}
-	res->skipped = (long long)w->np - (long long)n;
-	res->embed_inputs = (long long)n;
-	if (w->nit > 0 && (page_keys = calloc(w->nit, sizeof(*page_keys))) ==
-	    NULL) {
+	hash_sha256_hex(hb.p != NULL ? hb.p : "", hb.len, pp->bhash);
+	st = RS_OK;
+out:
+	if (st != RS_OK)
 		rs_errf(err, "out of memory");
-		goto out;
+	rs_buf_free(&hb);
+	return st;
+}
+
+/*
+ * Plan the page's commit (no database, no embedder): item chunk lists,
+ * what changes in which stored chunk is held by whom, the chunks to
+ * insert, and the statement's fields.
+ */
+static enum rs_status
+store_plan(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
+    struct batch_result *res, char *err)
+{
+	struct page_plan	*pp = &w->pp;
+	struct store_batch	*sb = &pp->sb;
+	enum rs_status		 st;
+	time_t			 now = time(NULL);
+	struct tm		 tm;
+	char			 day[16];
+	size_t			 i;
+
+	if ((st = item_chunk_lists(w, err)) != RS_OK ||
+	    (st = plan_refs(w, &pp->pl, err)) != RS_OK ||
+	    (st = items_input(w, &pp->pl, &pp->si, res, err)) != RS_OK ||
+	    (st = plan_chunks(ctx, w, err)) != RS_OK)
+		return st;
+	res->skipped = (long long)w->np - (long long)pp->n;
+	res->embed_inputs = (long long)pp->n;
+	if (w->nit > 0 && (pp->page_keys = calloc(w->nit,
+	    sizeof(*pp->page_keys))) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
 	}
 	for (i = 0; i < w->nit; i++)
 		if (w->it[i].kind != ITEM_DUP)
-			page_keys[npk++] = w->it[i].key;
+			pp->page_keys[pp->npk++] = w->it[i].key;
 
 	gmtime_r(&now, &tm);
 	(void)strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 	/* The title is capped by kb_sources (200 chars): this fits. */
-	(void)snprintf(doc_title, sizeof(doc_title), "%s \xe2\x80\x94 Sync %s",
-	    w->src.title, day);
-	hash_sha256_hex(hb.p != NULL ? hb.p : "", hb.len, bhash);
+	(void)snprintf(pp->doc_title, sizeof(pp->doc_title),
+	    "%s \xe2\x80\x94 Sync %s", w->src.title, day);
 
-	memset(&sb, 0, sizeof(sb));
-	sb.tenant_id = w->src.tenant_id;
-	sb.source_id = w->src.id;
-	sb.doc_title = doc_title;
-	sb.batch_hash = bhash;
-	sb.dims = embed_dims(ctx->em);
-	cfg_effective_roles(&w->cfg, &sb.roles, &sb.nroles);
-	sb.next_cursor = nx->done ? NULL : nx->next;
-	sb.done = nx->done;
-	sb.items = res->items;
-	sb.http_status = (int)res->status;
-	sb.total = nx->total;
-	sb.page_key = w->src.next_cursor;
-	sb.etag = w->resp.etag;
-	sb.last_modified = w->resp.last_modified;
-	sb.save_page = w->conditional && !w->not_modified &&
+	memset(sb, 0, sizeof(*sb));
+	sb->tenant_id = w->src.tenant_id;
+	sb->source_id = w->src.id;
+	sb->doc_title = pp->doc_title;
+	sb->batch_hash = pp->bhash;
+	sb->dims = embed_dims(ctx->em);
+	cfg_effective_roles(&w->cfg, &sb->roles, &sb->nroles);
+	sb->next_cursor = nx->done ? NULL : nx->next;
+	sb->done = nx->done;
+	sb->items = res->items;
+	sb->http_status = (int)res->status;
+	sb->total = nx->total;
+	sb->page_key = w->src.next_cursor;
+	sb->etag = w->resp.etag;
+	sb->last_modified = w->resp.last_modified;
+	sb->save_page = w->conditional && !w->not_modified &&
 	    (w->resp.etag != NULL || w->resp.last_modified != NULL);
-	sb.actor = w->actor;
-	sb.action = w->action;
-	sb.run_id = w->run_id;
-	sb.embed_inputs = res->embed_inputs;
-	sb.page_item_keys = page_keys;
-	sb.npage_item_keys = npk;
+	sb->actor = w->actor;
+	sb->action = w->action;
+	sb->run_id = w->run_id;
+	sb->embed_inputs = res->embed_inputs;
+	sb->page_item_keys = pp->page_keys;
+	sb->npage_item_keys = pp->npk;
 	if (w->not_modified && w->known < (long long)w->src.page_items)
-		(void)snprintf(nosweep, sizeof(nosweep), "a page answered 304 "
-		    "Not Modified but only %lld of its %d items are known",
-		    w->known, w->src.page_items);
+		(void)snprintf(pp->nosweep, sizeof(pp->nosweep), "a page "
+		    "answered 304 Not Modified but only %lld of its %d items "
+		    "are known", w->known, w->src.page_items);
 	res->done = nx->done;
+	return RS_OK;
+}
 
+/*
+ * The vectors of the plan's chunks [off, off + m) into emb: those a
+ * pipelined run embedded ahead (w->pre) copied, the others (all of them
+ * in a serial batch) from the embedder now.
+ */
+static enum rs_status
+plan_vectors(struct batch_ctx *ctx, struct work *w, size_t off, size_t m,
+    float *emb, double deadline, struct batch_result *res, char *err)
+{
+	struct page_plan	*pp = &w->pp;
+	struct embed_stats	 es;
+	const char		**texts = pp->texts + off, **mt = NULL;
+	const size_t		*lens = pp->lens + off;
+	size_t			*ml = NULL, *at = NULL, i, k = 0;
+	float			*out = emb, *mv = NULL;
+	int			 f;
+	enum rs_status		 st = RS_ENOMEM;
+	double			 t = rs_now_ms();
+	size_t			 dims = (size_t)embed_dims(ctx->em);
+
+	if (w->pre != NULL) {
+		if ((mt = calloc(m, sizeof(*mt))) == NULL ||
+		    (ml = calloc(m, sizeof(*ml))) == NULL ||
+		    (at = calloc(m, sizeof(*at))) == NULL ||
+		    (mv = rs_reallocarray(NULL, m, sizeof(float) * dims)) ==
+		    NULL) {
+			rs_errf(err, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < m; i++) {
+			if ((f = pre_find(w->pre, pp->sc[off + i].hash)) >= 0)
+				memcpy(emb + i * dims, w->pre->v +
+				    (size_t)f * dims, sizeof(float) * dims);
+			else {
+				mt[k] = texts[i];
+				ml[k] = lens[i];
+				at[k++] = i;
+			}
+		}
+		texts = mt;
+		lens = ml;
+		out = mv;
+		m = k;
+	}
+	memset(&es, 0, sizeof(es));
+	st = m > 0 ? embed_texts(ctx->em, texts, lens, m, out, deadline, &es,
+	    err) : RS_OK;
+	res->embed_requests += es.requests;
+	res->embed_attempts += es.attempts;
+	for (i = 0; st == RS_OK && w->pre != NULL && i < k; i++)
+		memcpy(emb + at[i] * dims, mv + i * dims,
+		    sizeof(float) * dims);
+	if (st == RS_OK)
+		res->ms.embed += rs_now_ms() - t;
+out:
+	free(mt);
+	free(ml);
+	free(at);
+	free(mv);
+	return st;
+}
+
+/* The page's transaction opened: the source guarded, the item changes. */
+static enum rs_status
+commit_begin(struct batch_ctx *ctx, struct work *w, struct batch_result *res,
+    struct store_items_res *sr, char *err)
+{
+	struct store_batch	*sb = &w->pp.sb;
+	enum rs_status		 st;
+
+	if ((st = store_tx(ctx->st, STORE_BEGIN, err)) != RS_OK)
+		return st;
+	w->in_tx = 1;
+	if ((st = store_guard_source(ctx->st, &w->src, err)) != RS_OK ||
+	    (st = store_items_apply(ctx->st, &w->pp.si, sr, err)) != RS_OK)
+		return st;
+	res->chunks_deleted += sr->chunks_deleted;
+	sb->new_items = res->new_items;
+	sb->changed_items = res->changed_items;
+	sb->unchanged_items = res->unchanged_items;
+	sb->chunks_deleted = res->chunks_deleted;
+	sb->no_sweep = w->pp.nosweep[0] != '\0' ? w->pp.nosweep : NULL;
+	return RS_OK;
+}
+
+/* The run ends with this page: its sweep, in the same transaction. */
+static enum rs_status
+commit_sweep(struct batch_ctx *ctx, struct work *w, struct batch_result *res,
+    char *err)
+{
+	struct runs_sweep	 sw;
+	enum rs_status		 st;
+	double			 t = rs_now_ms();
+
+	if ((st = runs_sweep(ctx->st, &w->cfg, w->src.id, w->run_id, 0, &sw,
+	    err)) != RS_OK)
+		return st;
+	res->removed_items = sw.removed;
+	res->chunks_deleted += sw.chunks;
+	(void)snprintf(res->sweep, sizeof(res->sweep), "%s", sw.sweep);
+	(void)snprintf(res->sweep_note, sizeof(res->sweep_note), "%s",
+	    sw.note);
+	res->ms.sweep = rs_now_ms() - t;
+	return RS_OK;
+}
+
+/*
+ * Embed the planned chunks and write the page in one transaction: the
+ * item changes (chunks no item holds any more leave, docs stay dense),
+ * the new chunks with doc and cursor, and at the end of a run its sweep.
+ * Up to BATCH_GROUP new chunks: one embeddings call before the
+ * transaction.  More (a page of very long items): group by group inside
+ * it, so a worker holds only one group's vectors and parameters at a
+ * time; the last statement advances the cursor.  Any failure writes
+ * nothing.
+ */
+static enum rs_status
+store_commit(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
+    double deadline, struct batch_result *res, char *err)
+{
+	struct page_plan	*pp = &w->pp;
+	struct store_batch	*sb = &pp->sb;
+	struct store_commit	 cm;
+	struct store_items_res	 sr;
+	float			*emb = NULL;
+	char			*detail = NULL;
+	size_t			 off, m, n = pp->n;
+	long long		 inserted = 0;
+	double			 t;
+	enum rs_status		 st = RS_ENOMEM;
+
+	memset(&cm, 0, sizeof(cm));
+	memset(&sr, 0, sizeof(sr));
+	m = n < BATCH_GROUP ? n : BATCH_GROUP;
+	if (n > 0 && (emb = rs_reallocarray(NULL, m,
+	    sizeof(float) * (size_t)embed_dims(ctx->em))) == NULL) {
+		rs_errf(err, "out of memory");
+		goto out;
+	}
 	for (off = 0; off < n || (n == 0 && off == 0); off += BATCH_GROUP) {
 		m = n - off < BATCH_GROUP ? n - off : BATCH_GROUP;
-		t = rs_now_ms();
-		memset(&es, 0, sizeof(es));
-		if (m > 0) {
-			st = embed_texts(ctx->em, texts + off, lens + off, m,
-			    emb, deadline, &es, err);
-			res->embed_requests += es.requests;
-			res->embed_attempts += es.attempts;
-			if (st != RS_OK)
-				goto out;
-		}
-		res->ms.embed += rs_now_ms() - t;
-		for (i = 0; i < m; i++)
-			sc[off + i].embedding = emb + i *
+		if (m > 0 && (st = plan_vectors(ctx, w, off, m, emb, deadline,
+		    res, err)) != RS_OK)
+			goto out;
+		for (size_t i = 0; i < m; i++)
+			pp->sc[off + i].embedding = emb + i *
 			    (size_t)embed_dims(ctx->em);
 		t = rs_now_ms();
-		if (!in_tx) {
-			/* The page's one transaction: items first. */
-			if ((st = store_tx(ctx->st, STORE_BEGIN, err)) != RS_OK)
-				goto out;
-			in_tx = 1;
-			if ((st = store_guard_source(ctx->st, &w->src,
-			    err)) != RS_OK)
-				goto out;
-			if ((st = store_items_apply(ctx->st, &si, &sr,
-			    err)) != RS_OK)
-				goto out;
-			res->chunks_deleted += sr.chunks_deleted;
-			sb.new_items = res->new_items;
-			sb.changed_items = res->changed_items;
-			sb.unchanged_items = res->unchanged_items;
-			sb.chunks_deleted = res->chunks_deleted;
-			sb.no_sweep = nosweep[0] != '\0' ? nosweep : NULL;
+		if (!w->in_tx && (st = commit_begin(ctx, w, res, &sr, err)) !=
+		    RS_OK)
+			goto out;
+		sb->chunks = pp->sc + off;
+		sb->nchunks = m;
+		sb->advance = off + BATCH_GROUP >= n;
+		sb->prior_inserted = inserted;
+		/* The audit detail: every stage but the commit (the
+		 * statement adds "inserted"). */
+		if (sb->advance && (sb->detail = detail =
+		    audit_detail(res)) == NULL) {
+			rs_errf(err, "out of memory");
+			st = RS_ENOMEM;
+			goto out;
 		}
-		sb.chunks = sc + off;
-		sb.nchunks = m;
-		sb.advance = off + BATCH_GROUP >= n;
-		sb.prior_inserted = inserted;
-		if (sb.advance) {
-			/* The audit detail: every stage but the commit (the
-			 * statement adds "inserted"). */
-			if ((detail = audit_detail(res)) == NULL) {
-				rs_errf(err, "out of memory");
-				st = RS_ENOMEM;
-				goto out;
-			}
-			sb.detail = detail;
-		}
-		if ((st = store_commit_batch(ctx->st, &sb, &cm, err)) != RS_OK)
+		if ((st = store_commit_batch(ctx->st, sb, &cm, err)) != RS_OK)
 			goto out;
 		res->ms.commit += rs_now_ms() - t;
 		inserted += cm.inserted;
@@ -1371,25 +1542,14 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	if ((st = incr_commit(ctx->st, &w->inc, w->src.id, w->run_id,
 	    nx->done, err)) != RS_OK)
 		goto out;
-	if (nx->done && w->run_id[0] != '\0') {
-		/* The run ends with this page: its sweep, in the same
-		 * transaction. */
-		t = rs_now_ms();
-		if ((st = runs_sweep(ctx->st, &w->cfg, w->src.id, w->run_id, 0,
-		    &sw, err)) != RS_OK)
-			goto out;
-		res->removed_items = sw.removed;
-		res->chunks_deleted += sw.chunks;
-		(void)snprintf(res->sweep, sizeof(res->sweep), "%s", sw.sweep);
-		(void)snprintf(res->sweep_note, sizeof(res->sweep_note), "%s",
-		    sw.note);
-		res->ms.sweep = rs_now_ms() - t;
-	}
+	if (nx->done && w->run_id[0] != '\0' &&
+	    (st = commit_sweep(ctx, w, res, err)) != RS_OK)
+		goto out;
 	t = rs_now_ms();
 	if ((st = store_tx(ctx->st, STORE_COMMIT, err)) != RS_OK)
 		goto out;
 	res->ms.commit += rs_now_ms() - t;
-	in_tx = 0;
+	w->in_tx = 0;
 	res->inserted = inserted;
 	/* Rows a concurrent writer stored first count as skipped. */
 	res->skipped += (long long)n - inserted;
@@ -1400,21 +1560,11 @@ store_page(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
 	    sr.chunks_deleted);
 	st = RS_OK;
 out:
-	if (in_tx)
+	if (w->in_tx)
 		(void)store_tx(ctx->st, STORE_ROLLBACK, NULL);
-	if (meta != NULL)
-		for (i = 0; i < n; i++)
-			free(meta[i]);
-	free(meta);
-	free(sc);
-	free(texts);
-	free(lens);
+	w->in_tx = 0;
 	free(emb);
 	free(detail);
-	items_input_free(&si);
-	plan_free(&pl);
-	free(page_keys);
-	rs_buf_free(&hb);
 	return st;
 }
 
@@ -1602,85 +1752,64 @@ parse_page(struct work *w, struct json_object **items, char *err)
 	return RS_OK;
 }
 
-enum rs_status
-batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
-    const char *action, struct batch_result *res, char *err)
+/*
+ * 1. Load and lock the source; the run the batch belongs to; config,
+ * secret, headers.  *idle: the source is done, nothing to fetch.
+ */
+static enum rs_status
+batch_load(struct batch_ctx *ctx, const char *source_id, struct work *w,
+    double deadline, struct batch_result *res, int *idle, char *err)
 {
-	struct work		 w;
-	struct fetch_req	 fr;
-	struct pager_page	 pg;
-	struct pager_next	 nx;
-	struct fetch_policy	 pol;
-	struct rl_gate		 gate;
-	struct json_object	*items;
-	enum rs_status		 st;
-	char			 excerpt[300], note[RS_ERRLEN];
-	int			 trips0 = store_round_trips(ctx->st);
-	double			 t, t0 = rs_now_ms();
+	enum rs_status	 st;
+	double		 t = rs_now_ms();
+	int		 created;
 
-	memset(&w, 0, sizeof(w));
-	memset(&nx, 0, sizeof(nx));
-	memset(&gate, 0, sizeof(gate));
-	memset(res, 0, sizeof(*res));
-	w.actor = actor;
-	w.action = action;
-	res->total = -1;
-	res->embedder = embed_name(ctx->em);
-
-	/* 1. Load and lock. */
-	t = rs_now_ms();
-	if ((st = store_lock_source(ctx->st, source_id, &w.src, err)) !=
+	*idle = 0;
+	if ((st = store_lock_source(ctx->st, source_id, &w->src, err)) !=
 	    RS_OK)
-		goto out;
-	w.locked = 1;
+		return st;
+	w->locked = 1;
 	res->ms.load = rs_now_ms() - t;
 	(void)snprintf(res->tenant_id, sizeof(res->tenant_id), "%s",
-	    w.src.tenant_id);
-	if (strcmp(w.src.type, "rest") != 0) {
+	    w->src.tenant_id);
+	if (strcmp(w->src.type, "rest") != 0) {
 		rs_errf(err, "source is not a REST source");
-		st = RS_ENOTFOUND;
-		goto out;
+		return RS_ENOTFOUND;
 	}
-	if (!w.src.enabled) {
+	if (!w->src.enabled) {
 		rs_errf(err, "source is disabled; enable it to sync");
-		st = RS_EDISABLED;
-		goto out;
+		return RS_EDISABLED;
 	}
-	res->page_count = w.src.page_count;
-	res->item_count = w.src.item_count;
-	res->chunk_count = w.src.chunk_count;
-	if (w.src.done) {
-		res->done = 1;
-		st = RS_OK;
-		goto out;
+	res->page_count = w->src.page_count;
+	res->item_count = w->src.item_count;
+	res->chunk_count = w->src.chunk_count;
+	if (w->src.done) {
+		res->done = *idle = 1;
+		return RS_OK;
 	}
-	if ((st = same_model(ctx, &w, err)) != RS_OK)
-		goto fail;
+	if ((st = same_model(ctx, w, err)) != RS_OK)
+		return st;
 
 	/* The run this batch belongs to (docs/SYNC-RUNS.md).  A server-side
 	 * run's pages are its executor's alone (action "run"). */
-	if (strcmp(w.src.run_status, "running") == 0 && w.src.run_server &&
-	    strcmp(action, BATCH_ACTION_RUN) != 0) {
+	if (strcmp(w->src.run_status, "running") == 0 && w->src.run_server &&
+	    strcmp(w->action, BATCH_ACTION_RUN) != 0) {
 		rs_errf(err, "a server-side run of this source is going (run "
-		    "%s); stop it to sync by hand", w.src.run_id);
-		st = RS_EBUSY;
-		goto out;
+		    "%s); stop it to sync by hand", w->src.run_id);
+		return RS_EBUSY;
 	}
-	if (strcmp(w.src.run_status, "running") == 0)
-		(void)snprintf(w.run_id, sizeof(w.run_id), "%s", w.src.run_id);
-	else {
-		int	 created;
-
-		if ((st = store_ensure_run(ctx->st, w.src.tenant_id, w.src.id,
-		    actor, action, w.src.next_cursor == NULL,
-		    strcmp(w.src.run_status, "failed") == 0 ? w.src.run_id :
-		    NULL, w.run_id, &created, err)) != RS_OK)
-			goto fail;
-	}
-	(void)snprintf(res->run_id, sizeof(res->run_id), "%s", w.run_id);
+	if (strcmp(w->src.run_status, "running") == 0)
+		(void)snprintf(w->run_id, sizeof(w->run_id), "%s",
+		    w->src.run_id);
+	else if ((st = store_ensure_run(ctx->st, w->src.tenant_id, w->src.id,
+	    w->actor, w->action, w->src.next_cursor == NULL,
+	    strcmp(w->src.run_status, "failed") == 0 ? w->src.run_id : NULL,
+	    w->run_id, &created, err)) != RS_OK)
+		return st;
+	(void)snprintf(res->run_id, sizeof(res->run_id), "%s", w->run_id);
 
 	/* 2. Config, secret, headers. */
-	if ((st = cfg_parse(w.src.config, strlen(w.src.config), &w.cfg,
+	if ((st = cfg_parse(w->src.config, strlen(w->src.config), &w->cfg,
 	    err)) != RS_OK) {
 		if (st == RS_EINPUT && err != NULL) {
 			char	 tmp[RS_ERRLEN];
@@ -1688,174 +1817,257 @@ batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
 			(void)snprintf(tmp, sizeof(tmp), "%s", err);
 			rs_errf(err, "source config: %s", tmp);
 		}
-		goto fail;
+		return st;
 	}
-	if ((st = load_secret(&w, err)) != RS_OK ||
-	    (st = batch_oauth(ctx, &w, t0 + BATCH_DEADLINE_MS, 0, err)) !=
-	    RS_OK || (st = build_headers(&w, err)) != RS_OK)
-		goto fail;
+	if ((st = load_secret(w, err)) != RS_OK ||
+	    (st = batch_oauth(ctx, w, deadline, 0, err)) != RS_OK)
+		return st;
+	return build_headers(w, err);
+}
 
-	/* 3. URL and fetch (retried within the batch deadline; every
-	 * exchange drawn from the rateLimit budget, ratelimit.h). */
-	if ((st = pager_url(&w.cfg, w.src.next_cursor,
-	    w.sv.api_key != NULL ? w.sv.api_key : w.sv.token, &w.url,
-	    err)) != RS_OK)
-		goto fail;
-	if ((st = incr_prepare(ctx->st, &w.cfg, w.src.id, w.run_id,
-	    w.src.next_cursor == NULL, &w.inc, &w.url, err)) != RS_OK)
-		goto fail;
-	if ((res->url = strdup(w.url)) == NULL) {
+/* A 304 to our validators: the page as remembered, its items seen. */
+static enum rs_status
+fetch_not_modified(struct batch_ctx *ctx, struct work *w,
+    struct pager_next *nx, struct batch_result *res, char *err)
+{
+	w->not_modified = 1;
+	res->not_modified = 1;
+	nx->done = w->src.page_done;
+	nx->total = w->src.page_total;
+	if (w->src.page_next != NULL &&
+	    (nx->next = strdup(w->src.page_next)) == NULL) {
 		rs_errf(err, "out of memory");
-		st = RS_ENOMEM;
-		goto fail;
+		return RS_ENOMEM;
 	}
-	redact(&res->url, &w.sv);
+	res->items = w->src.page_items;
+	return items_not_modified(ctx, w, err);
+}
+
+/* 3. The page's URL, and the page (retried until deadline). */
+static enum rs_status
+batch_fetch(struct batch_ctx *ctx, struct work *w, double deadline,
+    struct pager_next *nx, struct batch_result *res, char *err)
+{
+	struct fetch_req	 fr;
+	struct fetch_policy	 pol;
+	struct rl_gate		 gate;
+	enum rs_status		 st;
+	char			 excerpt[300], note[RS_ERRLEN];
+	const char		*key = w->sv.api_key != NULL ? w->sv.api_key :
+				    w->sv.token;
+	double			 t;
+
+	if ((st = pager_url(&w->cfg, w->src.next_cursor, key, &w->url,
+	    err)) != RS_OK)
+		return st;
+	/* The incremental param: a pipelined page goes on with its run's
+	 * state, a batch loads it (incremental.h). */
+	if ((st = w->inc_from != NULL ? incr_carry(&w->cfg, w->inc_from,
+	    &w->inc, &w->url, err) : incr_prepare(ctx->st, &w->cfg,
+	    w->src.id, w->run_id, w->src.next_cursor == NULL, &w->inc,
+	    &w->url, err)) != RS_OK)
+		return st;
+	if ((res->url = strdup(w->url)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	redact(&res->url, &w->sv);
 	memset(&fr, 0, sizeof(fr));
 	fr.method = "GET";
-	fr.url = w.url;
-	fr.headers = (const char *const *)w.hdrs;
-	fr.timeout_ms = w.cfg.timeout_ms;	/* timeoutMs (config.h) */
-	fr.max_body = w.cfg.max_body;
+	fr.url = w->url;
+	fr.timeout_ms = w->cfg.timeout_ms;	/* timeoutMs (config.h) */
+	fr.max_body = w->cfg.max_body;
 	fr.check_addr = 1;
-	rl_gate_init(&gate, ctx->st, &w.cfg, w.src.tenant_id, w.src.id,
-	    t0 + BATCH_DEADLINE_MS, w.cfg.timeout_ms);
+	/* Every exchange drawn from the rateLimit budget (ratelimit.h). */
+	rl_gate_init(&gate, ctx->st, &w->cfg, w->src.tenant_id, w->src.id,
+	    deadline, w->cfg.timeout_ms);
 	fr.gate = rl_gate;
 	fr.gate_arg = &gate;
-	if ((st = bodytpl_request(&w.cfg, w.src.next_cursor, w.sv.api_key !=
-	    NULL ? w.sv.api_key : w.sv.token, &w.body, &w.body_len, &fr,
-	    err)) != RS_OK || (st = add_conditional(&w, err)) != RS_OK)
-		goto fail;
-	fr.headers = (const char *const *)w.hdrs;
-	pol.deadline = t0 + BATCH_DEADLINE_MS;
+	if ((st = bodytpl_request(&w->cfg, w->src.next_cursor, key, &w->body,
+	    &w->body_len, &fr, err)) != RS_OK ||
+	    (st = add_conditional(w, err)) != RS_OK)
+		return st;
+	fr.headers = (const char *const *)w->hdrs;
+	pol.deadline = deadline;
 	pol.max_attempts = BATCH_MAX_ATTEMPTS;
 	pol.base_delay_ms = 250;
 	pol.max_delay_ms = 4000;
 	note[0] = '\0';
 	t = rs_now_ms();
-	st = fetch_retry(ctx->fx, &fr, &pol, &w.resp, &res->attempts, note);
-	if (st == RS_OK && w.resp.status == 401 &&
-	    w.cfg.auth == CFG_AUTH_OAUTH2)
-		st = oauth_refetch(ctx, &w, &fr, &pol, res, note);
+	st = fetch_retry(ctx->fx, &fr, &pol, &w->resp, &res->attempts, note);
+	if (st == RS_OK && w->resp.status == 401 &&
+	    w->cfg.auth == CFG_AUTH_OAUTH2)
+		st = oauth_refetch(ctx, w, &fr, &pol, res, note);
 	res->ms.fetch = rs_now_ms() - t;
-	res->status = w.resp.status;
+	res->status = w->resp.status;
 	res->fetched = 1;
 	res->retry_after = gate.retry_after_s;
 	res->rate_wait_ms = gate.waited_ms;
 	if (st != RS_OK) {
 		rs_errf(err, "%s%s", note, res->attempts > 1 ?
 		    " (after retries)" : "");
-		goto fail;
+		return st;
 	}
-	if (w.resp.status == 304 && w.sent_validators) {
-		w.not_modified = 1;
-		res->not_modified = 1;
-		nx.done = w.src.page_done;
-		nx.total = w.src.page_total;
-		if (w.src.page_next != NULL &&
-		    (nx.next = strdup(w.src.page_next)) == NULL) {
-			rs_errf(err, "out of memory");
-			st = RS_ENOMEM;
-			goto fail;
-		}
-		res->items = w.src.page_items;
-		if ((st = items_not_modified(ctx, &w, err)) != RS_OK)
-			goto fail;
-		goto store;
-	}
-	if (w.resp.status < 200 || w.resp.status > 299) {
-		body_excerpt(&w.resp.body, &w.sv, excerpt, sizeof(excerpt));
-		if (w.resp.status == 304)
+	if (w->resp.status == 304 && w->sent_validators)
+		return fetch_not_modified(ctx, w, nx, res, err);
+	if (w->resp.status < 200 || w->resp.status > 299) {
+		body_excerpt(&w->resp.body, &w->sv, excerpt, sizeof(excerpt));
+		if (w->resp.status == 304)
 			rs_errf(err, "upstream answered 304 Not Modified to a "
 			    "request without validators");
 		else
 			rs_errf(err, "upstream returned HTTP %ld%s%s%s",
-			    w.resp.status, res->attempts > 1 ?
+			    w->resp.status, res->attempts > 1 ?
 			    " after retries" : "", note[0] ? "; " : "",
 			    note[0] ? note : excerpt);
-		st = RS_EUPSTREAM;
-		goto fail;
+		return RS_EUPSTREAM;
 	}
+	return RS_OK;
+}
 
-	/* 4. Parse (under a memory budget, jsonbound.h) and find the
-	 * items.  The body is dropped at once: the tree is all we need. */
-	t = rs_now_ms();
-	if ((st = parse_page(&w, &items, err)) != RS_OK)
-		goto fail;
-	res->items = (long long)json_object_array_length(items);
-	res->ms.parse = rs_now_ms() - t;
-	incr_page(&w.inc, w.cfg.incremental, items);
+/*
+ * 4. Parse (under a memory budget, jsonbound.h), find, normalise, key
+ * and hash the items; 8. the next cursor, stored and shown without
+ * secrets.  The tree and the body are dropped at the end: the page is in
+ * w->it now.  A 304 page has its items and cursor already.
+ */
+static enum rs_status
+batch_parse(struct work *w, struct pager_next *nx, struct batch_result *res,
+    char *err)
+{
+	struct json_object	*items;
+	struct pager_page	 pg;
+	enum rs_status		 st;
+	double			 t = rs_now_ms();
 
-	/* 5. Normalise, key and hash the items; chunk the new and changed
-	 * ones; hash the chunks. */
-	if ((st = make_items(&w, items, res, err)) != RS_OK)
-		goto fail;
-	t = rs_now_ms();
-	if ((st = classify_items(ctx, &w, err)) != RS_OK)
-		goto fail;
-	res->ms.items = rs_now_ms() - t;
-	if ((st = chunk_items(&w, res, err)) != RS_OK)
-		goto fail;
-	res->chunks = (long long)w.np;
-	t = rs_now_ms();
-	if ((st = hash_chunks(&w, err)) != RS_OK)
-		goto fail;
-	res->ms.hash = rs_now_ms() - t;
-
-	/* 6. Dedup against what the source has. */
-	t = rs_now_ms();
-	if ((st = dedup_stored(ctx, &w, err)) != RS_OK)
-		goto fail;
-	res->ms.dedup = rs_now_ms() - t;
-
-	/* 8. Next cursor (before writing, so a bad body writes nothing). */
-	memset(&pg, 0, sizeof(pg));
-	pg.cursor = w.src.next_cursor;
-	pg.body = w.root;
-	pg.nitems = (size_t)res->items;
-	pg.items_before = w.src.item_count;
-	pg.pages_before = w.src.page_count;
-	pg.link = w.resp.link;
-	/* RFC 3986 §5.1.3: relative links resolve against the URL the page
-	 * was retrieved from, after (same-origin) redirects. */
-	pg.url = w.resp.url != NULL ? w.resp.url : w.url;
-	if ((st = pager_next(&w.cfg, &pg, &nx, err)) != RS_OK)
-		goto fail;
-store:
-	res->total = nx.total;
-	res->done = nx.done;
-	if ((st = batch_safe_next(&nx, &w.sv, err)) != RS_OK)
-		goto fail;
-	if (nx.next != NULL && (res->next = strdup(nx.next)) == NULL) {
+	if (!w->not_modified) {
+		if ((st = parse_page(w, &items, err)) != RS_OK)
+			return st;
+		res->items = (long long)json_object_array_length(items);
+		res->ms.parse = rs_now_ms() - t;
+		incr_page(&w->inc, w->cfg.incremental, items);
+		if ((st = make_items(w, items, res, err)) != RS_OK)
+			return st;
+		memset(&pg, 0, sizeof(pg));
+		pg.cursor = w->src.next_cursor;
+		pg.body = w->root;
+		pg.nitems = (size_t)res->items;
+		pg.items_before = w->src.item_count;
+		pg.pages_before = w->src.page_count;
+		pg.link = w->resp.link;
+		/* RFC 3986 §5.1.3: relative links resolve against the URL
+		 * the page was retrieved from, after (same-origin)
+		 * redirects. */
+		pg.url = w->resp.url != NULL ? w->resp.url : w->url;
+		if ((st = pager_next(&w->cfg, &pg, nx, err)) != RS_OK)
+			return st;
+	}
+	res->total = nx->total;
+	res->done = nx->done;
+	if ((st = batch_safe_next(nx, &w->sv, err)) != RS_OK)
+		return st;
+	if (nx->next != NULL && (res->next = strdup(nx->next)) == NULL) {
 		rs_errf(err, "out of memory");
-		st = RS_ENOMEM;
-		goto fail;
+		return RS_ENOMEM;
 	}
-	redact(&res->next, &w.sv);
+	redact(&res->next, &w->sv);
+	json_object_put(w->root);
+	w->root = NULL;
+	rs_buf_free(&w->resp.body);
+	return RS_OK;
+}
 
-	/* The page is in w.p now: drop the tree and the body before the
-	 * memory-hungry part. */
-	json_object_put(w.root);
-	w.root = NULL;
-	rs_buf_free(&w.resp.body);
+/*
+ * 5 + 6. New, changed or same (one query); chunk the new and changed
+ * items, hash the chunks, drop those the source has (one query); then
+ * plan the commit.
+ */
+static enum rs_status
+batch_plan(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
+    struct batch_result *res, char *err)
+{
+	enum rs_status	 st;
+	double		 t;
 
-	/* 7 + 9. Embed and commit. */
-	if ((st = store_page(ctx, &w, &nx, t0 + BATCH_DEADLINE_MS, res,
+	if (!w->not_modified) {
+		t = rs_now_ms();
+		if ((st = classify_items(ctx, w, err)) != RS_OK)
+			return st;
+		res->ms.items = rs_now_ms() - t;
+		if ((st = chunk_items(w, res, err)) != RS_OK)
+			return st;
+		res->chunks = (long long)w->np;
+		t = rs_now_ms();
+		if ((st = hash_chunks(w, err)) != RS_OK)
+			return st;
+		res->ms.hash = rs_now_ms() - t;
+		t = rs_now_ms();
+		if ((st = dedup_stored(ctx, w, err)) != RS_OK)
+			return st;
+		res->ms.dedup = rs_now_ms() - t;
+	}
+	return store_plan(ctx, w, nx, res, err);
+}
+
+/*
+ * 10. Record the failure (a separate write; the batch wrote nothing).
+ * Secrets never reach the message.
+ */
+static void
+batch_fail(struct batch_ctx *ctx, struct work *w, enum rs_status st,
+    struct batch_result *res, char *err)
+{
+	char	*detail;
+
+	redact_buf(err, &w->sv);
+	if (st == RS_EBUSY || st == RS_EDISABLED || st == RS_ENOTFOUND ||
+	    st == RS_ERATE || !w->locked)
+		return;
+	detail = audit_detail(res);
+	(void)store_record_error(ctx->st, w->src.tenant_id, w->src.id,
+	    (int)res->status, err != NULL ? err : "batch failed", w->actor,
+	    w->action, detail, NULL);
+	free(detail);
+}
+
+static void
+batch_begin(struct batch_ctx *ctx, struct work *w, const char *actor,
+    const char *action, struct batch_result *res)
+{
+	memset(w, 0, sizeof(*w));
+	memset(res, 0, sizeof(*res));
+	w->actor = actor;
+	w->action = action;
+	res->total = -1;
+	res->embedder = embed_name(ctx->em);
+}
+
+enum rs_status
+batch_run(struct batch_ctx *ctx, const char *source_id, const char *actor,
+    const char *action, struct batch_result *res, char *err)
+{
+	struct work		 w;
+	struct pager_next	 nx;
+	enum rs_status		 st;
+	int			 idle, trips0 = store_round_trips(ctx->st);
+	double			 t0 = rs_now_ms();
+	double			 deadline = t0 + BATCH_DEADLINE_MS;
+
+	batch_begin(ctx, &w, actor, action, res);
+	memset(&nx, 0, sizeof(nx));
+	if ((st = batch_load(ctx, source_id, &w, deadline, res, &idle,
 	    err)) != RS_OK)
+		goto fail;
+	if (idle)
+		goto out;
+	if ((st = batch_fetch(ctx, &w, deadline, &nx, res, err)) != RS_OK ||
+	    (st = batch_parse(&w, &nx, res, err)) != RS_OK ||
+	    (st = batch_plan(ctx, &w, &nx, res, err)) != RS_OK ||
+	    (st = store_commit(ctx, &w, &nx, deadline, res, err)) != RS_OK)
 		goto fail;
 	goto out;
 fail:
-	/* 10. Record the failure (a separate write; the batch wrote
-	 * nothing).  Secrets never reach the message. */
-	redact_buf(err, &w.sv);
-	if (st != RS_EBUSY && st != RS_EDISABLED && st != RS_ENOTFOUND &&
-	    st != RS_ERATE && w.locked) {
-		char	*detail = audit_detail(res);
-
-		(void)store_record_error(ctx->st, w.src.tenant_id, w.src.id,
-		    (int)res->status, err != NULL ? err : "batch failed",
-		    actor, action, detail, NULL);
-		free(detail);
-	}
+	batch_fail(ctx, &w, st, res, err);
 out:
 	if (w.locked)
 		store_unlock_source(ctx->st, source_id);
@@ -1863,6 +2075,467 @@ out:
 	work_free(&w);
 	res->db_trips = store_round_trips(ctx->st) - trips0;
 	res->ms.total = rs_now_ms() - t0;
+	return st;
+}
+
+/* ---- pipelined runs (docs/RUNS.md, "Pipelining inside a run") ---- */
+
+#define PIPE_MAX_PAGES	4	/* pages in flight: memory is 4 pages */
+
+
+struct pipe_page {
+	struct work		 w;
+	struct pager_next	 nx;
+	struct batch_result	 res;
+	struct pre		 pre;
+	enum rs_status		 st;		/* of its fetch and parse */
+	char			 err[RS_ERRLEN];
+	double			 t0;		/* its fetch began */
+};
+
+struct pipe {
+	struct batch_ctx	*ctx;
+	struct batch_pipe	*o;
+	struct embed_pool	*pool;
+	struct work		 r;		/* the run's source, locked */
+	struct pipe_page	*q[PIPE_MAX_PAGES];	/* in page order */
+	size_t			 head, n;
+	char			*cursor;	/* of the next page to fetch */
+	long long		 items_before;
+	int			 pages_before;
+	int			 more;		/* a next page to fetch */
+	struct incr_run		 inc;		/* the run's, page by page */
+	int			 inc_known;	/* decided by its first page */
+};
+
+/* A chunk of a page, before the plan. */
+struct cand {
+	const char	*s;
+	size_t		 len;
+	char		 hash[HASH_HEXLEN + 1];
+};
+
+static int
+cmp_cand(const void *a, const void *b)
+{
+	return strcmp(((const struct cand *)a)->hash,
+	    ((const struct cand *)b)->hash);
+}
+
+static int
+cmp_hex(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The index of hash's vector in pr, or -1. */
+static int
+pre_find(const struct pre *pr, const char *hash)
+{
+	const char	(*f)[HASH_HEXLEN + 1];
+
+	if (pr->n == 0)
+		return -1;
+	f = bsearch(hash, pr->h, pr->n, sizeof(*pr->h), cmp_hex);
+	return f == NULL ? -1 : (int)(f - pr->h);
+}
+
+static void
+pre_free(struct pre *pr)
+{
+	free(pr->h);
+	free(pr->texts);
+	free(pr->lens);
+	free(pr->v);
+	memset(pr, 0, sizeof(*pr));
+}
+
+/* Append the chunks of one item's text to *c. */
+static enum rs_status
+cand_item(const struct item *t, struct cand **c, size_t *n, size_t *cap,
+    char *err)
+{
+	struct chunk	*ch = NULL;
+	struct cand	*nc;
+	size_t		 j, nch = 0;
+	enum rs_status	 st;
+
+	if ((st = chunk_text(t->text, t->len, NULL, &ch, &nch, err)) != RS_OK)
+		return st;
+	for (j = 0; j < nch; j++) {
+		if (*n >= BATCH_MAX_CHUNKS) {
+			rs_errf(err, "page makes more than %d chunks",
+			    BATCH_MAX_CHUNKS);
+			st = RS_EUPSTREAM;
+			break;
+		}
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			if ((nc = rs_reallocarray(*c, *cap, sizeof(**c))) ==
+			    NULL) {
+				rs_errf(err, "out of memory");
+				st = RS_ENOMEM;
+				break;
+			}
+			*c = nc;
+		}
+		(*c)[*n].s = t->text + ch[j].off;
+		(*c)[*n].len = ch[j].len;
+		hash_sha256_hex((*c)[*n].s, (*c)[*n].len, (*c)[*n].hash);
+		(*n)++;
+	}
+	free(ch);
+	return st;
+}
+
+/*
+ * The page's chunks that may need a vector: those of every item (but a
+ * key that comes again later in the page), distinct, not stored by the
+ * source (one query), and not embedded ahead for a page before it.
+ */
+static enum rs_status
+pre_candidates(struct pipe *pp, struct work *w, struct cand **c, size_t *n,
+    char *err)
+{
+	const char	**h = NULL;
+	unsigned char	*ex = NULL;
+	size_t		 i, k, cap = 0;
+	enum rs_status	 st = RS_OK;
+	int		 ahead;
+
+	*c = NULL;
+	*n = 0;
+	for (i = 0; st == RS_OK && i < w->nit; i++)
+		if (w->it[i].kind != ITEM_DUP)
+			st = cand_item(&w->it[i], c, n, &cap, err);
+	if (st != RS_OK || *n == 0)
+		return st;
+	qsort(*c, *n, sizeof(**c), cmp_cand);
+	for (i = 1, k = 1; i < *n; i++)
+		if (strcmp((*c)[i].hash, (*c)[k - 1].hash) != 0)
+			(*c)[k++] = (*c)[i];
+	*n = k;
+	if ((h = rs_reallocarray(NULL, *n, sizeof(*h))) == NULL ||
+	    (ex = malloc(*n)) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < *n; i++)
+		h[i] = (*c)[i].hash;
+	if ((st = store_existing_hashes(pp->ctx->st, w->src.id, h, *n, ex,
+	    err)) != RS_OK)
+		goto out;
+	for (i = 0, k = 0; i < *n; i++) {
+		size_t	 q;
+
+		for (ahead = 0, q = 0; q < pp->n && !ahead; q++)
+			ahead = pre_find(&pp->q[(pp->head + q) %
+			    PIPE_MAX_PAGES]->pre, (*c)[i].hash) >= 0;
+		if (!ex[i] && !ahead)
+			(*c)[k++] = (*c)[i];
+	}
+	*n = k;
+out:
+	free(h);
+	free(ex);
+	return st;
+}
+
+/* Embed the page's candidate chunks ahead, in the run's pool. */
+static enum rs_status
+pipe_pre(struct pipe *pp, struct pipe_page *pg, char *err)
+{
+	struct pre	*pr = &pg->pre;
+	struct cand	*c = NULL;
+	size_t		 i, n = 0;
+	enum rs_status	 st;
+
+	if ((st = pre_candidates(pp, &pg->w, &c, &n, err)) != RS_OK ||
+	    n == 0)
+		goto out;
+	if ((pr->h = calloc(n, sizeof(*pr->h))) == NULL ||
+	    (pr->texts = calloc(n, sizeof(*pr->texts))) == NULL ||
+	    (pr->lens = calloc(n, sizeof(*pr->lens))) == NULL ||
+	    (pr->v = rs_reallocarray(NULL, n, sizeof(float) *
+	    (size_t)embed_dims(pp->ctx->em))) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		memcpy(pr->h[i], c[i].hash, sizeof(pr->h[i]));
+		pr->texts[i] = c[i].s;
+		pr->lens[i] = c[i].len;
+	}
+	pr->n = n;
+	pr->job.texts = pr->texts;
+	pr->job.lens = pr->lens;
+	pr->job.n = n;
+	pr->job.out = pr->v;
+	pr->job.budget_ms = BATCH_DEADLINE_MS;
+	embed_pool_submit(pp->pool, &pr->job);
+	pr->submitted = 1;
+out:
+	free(c);
+	return st;
+}
+
+/* The page at the run's next cursor, on the run's source. */
+static void
+pipe_page_init(struct pipe *pp, struct pipe_page *pg)
+{
+	struct work	*w = &pg->w;
+
+	batch_begin(pp->ctx, w, pp->o->actor, pp->o->action, &pg->res);
+	pg->t0 = rs_now_ms();
+	w->borrowed = 1;
+	w->cfg = pp->r.cfg;
+	w->src = pp->r.src;
+	w->sv = pp->r.sv;
+	w->hdrs = pp->r.hdrs;
+	w->nhdrs = pp->r.nhdrs;
+	w->locked = 1;		/* the run holds the lock */
+	w->inc_from = pp->inc_known ? &pp->inc : NULL;
+	w->cursor = pp->cursor;
+	pp->cursor = NULL;
+	w->src.next_cursor = w->cursor;
+	w->src.item_count = pp->items_before;
+	w->src.page_count = pp->pages_before;
+	w->src.has_page = 0;
+	(void)snprintf(w->run_id, sizeof(w->run_id), "%s", pp->r.run_id);
+	(void)snprintf(pg->res.run_id, sizeof(pg->res.run_id), "%s",
+	    pp->r.run_id);
+	(void)snprintf(pg->res.tenant_id, sizeof(pg->res.tenant_id), "%s",
+	    pp->r.src.tenant_id);
+	pg->res.page_count = pp->pages_before;
+	pg->res.item_count = pp->items_before;
+}
+
+/*
+ * Fetch and parse the next page, embed its chunks ahead, and move the
+ * run's cursor on in memory: the next page can be fetched at once.
+ */
+static enum rs_status
+pipe_fetch(struct pipe *pp, struct pipe_page *pg, char *err)
+{
+	struct work	*w = &pg->w;
+	enum rs_status	 st;
+
+	pipe_page_init(pp, pg);
+	if ((st = batch_fetch(pp->ctx, w, rs_now_ms() + BATCH_DEADLINE_MS,
+	    &pg->nx, &pg->res, err)) != RS_OK ||
+	    (st = batch_parse(w, &pg->nx, &pg->res, err)) != RS_OK ||
+	    (st = pipe_pre(pp, pg, err)) != RS_OK)
+		return st;
+	/* The next page goes on from this one's mode, since and mark. */
+	pp->inc = w->inc;
+	pp->inc_known = 1;
+	pp->items_before += pg->res.items;
+	pp->pages_before++;
+	if (pg->nx.done || pg->nx.next == NULL)
+		pp->more = 0;
+	else if ((pp->cursor = strdup(pg->nx.next)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	return RS_OK;
+}
+
+/*
+ * The head page, once the pages before it committed: its vectors, then
+ * the serial plan (which sees what the pages before it stored) and its
+ * one transaction.
+ */
+static enum rs_status
+pipe_commit(struct pipe *pp, struct pipe_page *pg, char *err)
+{
+	struct work	*w = &pg->w;
+	struct pre	*pr = &pg->pre;
+	enum rs_status	 st;
+	double		 t = rs_now_ms();
+
+	if (pr->submitted) {
+		embed_pool_wait(pp->pool, &pr->job);
+		pg->res.embed_requests += pr->job.es.requests;
+		pg->res.embed_attempts += pr->job.es.attempts;
+		pg->res.ms.embed += rs_now_ms() - t;
+		if (pr->job.st != RS_OK) {
+			rs_errf(err, "%s", pr->job.err);
+			return pr->job.st;
+		}
+	}
+	w->pre = pr;
+	if ((st = batch_plan(pp->ctx, w, &pg->nx, &pg->res, err)) == RS_OK)
+		st = store_commit(pp->ctx, w, &pg->nx, rs_now_ms() +
+		    BATCH_DEADLINE_MS, &pg->res, err);
+	/* From its fetch to its commit, the pages before it included. */
+	pg->res.ms.total = rs_now_ms() - pg->t0;
+	return st;
+}
+
+static void
+pipe_page_free(struct pipe *pp, struct pipe_page *pg)
+{
+	if (pg == NULL)
+		return;
+	if (pg->pre.submitted)
+		embed_pool_drop(pp->pool, &pg->pre.job);
+	pre_free(&pg->pre);
+	pager_next_free(&pg->nx);
+	work_free(&pg->w);
+	batch_result_free(&pg->res);
+	free(pg);
+}
+
+/* Drop the head page (committed, or discarded with the rest). */
+static void
+pipe_pop(struct pipe *pp)
+{
+	pipe_page_free(pp, pp->q[pp->head]);
+	pp->q[pp->head] = NULL;
+	pp->head = (pp->head + 1) % PIPE_MAX_PAGES;
+	pp->n--;
+}
+
+/* Fetch ahead while there is room, unless the head page can commit. */
+static int
+pipe_may_fetch(struct pipe *pp)
+{
+	const struct pipe_page	*h;
+
+	if (!pp->more || pp->n >= PIPE_MAX_PAGES)
+		return 0;
+	if (pp->n == 0)
+		return 1;
+	h = pp->q[pp->head];
+	return h->st == RS_OK && h->pre.submitted &&
+	    !embed_pool_ready(pp->pool, &pp->q[pp->head]->pre.job);
+}
+
+static enum rs_status
+pipe_loop(struct pipe *pp, char *err)
+{
+	struct pipe_page	*pg;
+	enum rs_status		 st;
+	int			 done;
+
+	for (;;) {
+		while (pipe_may_fetch(pp)) {
+			if ((pg = calloc(1, sizeof(*pg))) == NULL) {
+				rs_errf(err, "out of memory");
+				return RS_ENOMEM;
+			}
+			if ((pg->st = pipe_fetch(pp, pg, pg->err)) != RS_OK)
+				pp->more = 0;
+			pp->q[(pp->head + pp->n++) % PIPE_MAX_PAGES] = pg;
+		}
+		if (pp->n == 0)
+			return RS_OK;
+		if (!pp->o->go(pp->o->arg)) {
+			pp->o->stopped = 1;
+			return RS_OK;
+		}
+		pg = pp->q[pp->head];
+		if (pg->st == RS_ERATE) {
+			/* The budget: not a failure (batch_fail skips it). */
+			rs_errf(err, "%s", pg->err);
+			pp->o->retry_after = pg->res.retry_after;
+			return RS_ERATE;
+		}
+		if ((st = pg->st) != RS_OK)
+			rs_errf(err, "%s", pg->err);
+		else
+			st = pipe_commit(pp, pg, err);
+		if (st != RS_OK)
+			batch_fail(pp->ctx, &pg->w, st, &pg->res, err);
+		pp->o->pages++;
+		pp->o->on_page(pp->o->arg, st, &pg->res, err);
+		if (st != RS_OK)
+			return st;
+		done = pg->res.done;
+		pipe_pop(pp);
+		if (done) {
+			pp->o->done = 1;
+			return RS_OK;
+		}
+	}
+}
+
+/* The run's source loaded and locked, the pool opened.  *go: pages. */
+static enum rs_status
+pipe_open(struct pipe *pp, const char *source_id, struct batch_result *lres,
+    int *go, char *err)
+{
+	enum rs_status	 st;
+	int		 idle, limit;
+
+	*go = 0;
+	if ((st = batch_load(pp->ctx, source_id, &pp->r, rs_now_ms() +
+	    BATCH_DEADLINE_MS, lres, &idle, err)) !=
+	    RS_OK)
+		return st;
+	if (idle) {
+		pp->o->done = 1;
+		pp->o->on_page(pp->o->arg, RS_OK, lres, err);
+		return RS_OK;
+	}
+	/* Validators are per page and kept by the serial batch; an OAuth2
+	 * token may be renewed mid-page (the headers are the page's). */
+	if (pp->r.cfg.if_none_match != NULL ||
+	    pp->r.cfg.if_modified_since != NULL ||
+	    pp->r.cfg.auth == CFG_AUTH_OAUTH2) {
+		pp->o->serial = 1;
+		return RS_OK;
+	}
+	if (embed_concurrency(&limit, err) == -1)
+		return RS_EINPUT;
+	if ((st = embed_pool_open(&pp->pool, limit, err)) != RS_OK)
+		return st;
+	if (pp->r.src.next_cursor != NULL &&
+	    (pp->cursor = strdup(pp->r.src.next_cursor)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	pp->items_before = pp->r.src.item_count;
+	pp->pages_before = pp->r.src.page_count;
+	pp->more = *go = 1;
+	return RS_OK;
+}
+
+enum rs_status
+batch_pipe(struct batch_ctx *ctx, const char *source_id,
+    struct batch_pipe *o, char *err)
+{
+	struct pipe		 pp;
+	struct batch_result	 lres;
+	enum rs_status		 st;
+	int			 go;
+
+	memset(&pp, 0, sizeof(pp));
+	memset(&o->ps, 0, sizeof(o->ps));
+	pp.ctx = ctx;
+	pp.o = o;
+	o->serial = o->stopped = o->done = o->pages = 0;
+	o->retry_after = 0;
+	batch_begin(ctx, &pp.r, o->actor, o->action, &lres);
+	if ((st = pipe_open(&pp, source_id, &lres, &go, err)) != RS_OK) {
+		batch_fail(ctx, &pp.r, st, &lres, err);
+		if (st != RS_EBUSY && st != RS_EDISABLED)
+			o->on_page(o->arg, st, &lres, err);
+	} else if (go)
+		st = pipe_loop(&pp, err);
+	while (pp.n > 0)
+		pipe_pop(&pp);
+	if (pp.pool != NULL) {
+		embed_pool_stats(pp.pool, &o->ps);
+		embed_pool_close(pp.pool);
+	}
+	if (pp.r.locked)
+		store_unlock_source(ctx->st, source_id);
+	free(pp.cursor);
+	work_free(&pp.r);
+	batch_result_free(&lres);
 	return st;
 }
 

@@ -100,6 +100,44 @@ enum rs_status	 batch_run(struct batch_ctx *, const char *source_id,
 		    struct batch_result *res, char *err);
 void		 batch_result_free(struct batch_result *);
 
+/*
+ * A pipelined run of a source (docs/RUNS.md, "Pipelining inside a
+ * run"): while page N's chunks are embedded, pages N+1.. are fetched
+ * and parsed (up to 4 pages in flight, RESTSYNC_EMBED_CONCURRENCY
+ * embeddings requests); pages commit strictly in order, each in its own
+ * transaction with its cursor, planned only once the page before it
+ * committed.  The source's lock is held throughout.
+ */
+struct batch_pipe {
+	const char		*actor;
+	const char		*action;
+	/* Before each page's commit: 0 stops (what is in flight is
+	 * dropped; the cursor stays at the last committed page). */
+	int			(*go)(void *);
+	/* Each page, committed or failed, as batch_run would report it. */
+	void			(*on_page)(void *, enum rs_status,
+				    const struct batch_result *, const char *);
+	void			*arg;
+	/* Out. */
+	int			 done;		/* the source is done */
+	int			 stopped;	/* go() said no */
+	int			 serial;	/* cannot pipeline (validators):
+						   nothing done, run batches */
+	int			 pages;		/* reported to on_page */
+	long			 retry_after;	/* RS_ERATE: seconds */
+	struct embed_pool_stats	 ps;
+};
+
+/*
+ * Pages of source_id until it is done, go() says no, or a page fails
+ * (its error, reported to on_page and recorded as a batch records it).
+ * RS_EBUSY and RS_EDISABLED: nothing was done (not reported).  RS_ERATE:
+ * the rateLimit budget had no room for the next page (not reported; the
+ * pages before it are stored; retry_after says when to go on).
+ */
+enum rs_status	 batch_pipe(struct batch_ctx *, const char *source_id,
+		    struct batch_pipe *, char *err);
+
 /* The endpoint's JSON for a result: {ok, done, items, next, url, ...}. */
 struct json_object *batch_result_json(const struct batch_result *);
 

@@ -2,16 +2,22 @@
  * embed.c — local feature-hashing embedder and the OpenAI-compatible
  * client.
  */
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
 #include "embed.h"
+
+#define EMBED_ATTEMPTS		5	/* 502/503/504 and connection failures */
+#define EMBED_POOL_429_TRIES	8	/* a pool's request answered 429 */
 
 #define EMBED_MAX_RESP	(64u * 1024 * 1024)
 #define EMBED_MAX_TOKEN	64	/* bytes of one word that are hashed */
@@ -366,29 +372,147 @@ error_reason(const struct rs_buf *body, const char *key, char *out,
 		}
 }
 
-static enum rs_status
-embed_remote(struct embedder *em, const char *const *texts,
-    const size_t *lens, size_t n, float *out, double deadline,
-    struct embed_stats *es, char *err)
+static void	pool_throttled(struct embed_pool *);
+
+static void
+embed_sleep(long ms)
 {
-	struct json_object	*req = NULL, *arr, *root = NULL, *data, *it;
-	struct json_object	*idx, *emb;
-	struct json_tokener	*tok = NULL;
-	struct fetch_resp	 resp;
-	struct fetch_req	 fr;
+	struct timespec	 ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * One embeddings request under the retry policy.  Alone (pool NULL):
+ * fetch_retry()'s.  In a pool, attempt by attempt, so that a 429 is
+ * seen: it lowers the pool's concurrency (pool_throttled) and the request
+ * goes again after Retry-After (else the backoff), up to
+ * EMBED_POOL_429_TRIES times; other retryable answers as fetch_retry.
+ */
+static enum rs_status
+embed_post(struct embedder *em, const struct fetch_req *fr, double deadline,
+    struct embed_pool *pool, struct fetch_resp *resp, int *attempts,
+    char *ferr)
+{
 	struct fetch_policy	 pol;
-	const char		*hdrs[3], *body;
-	char			 reason[256], ferr[RS_ERRLEN];
+	enum rs_status		 st;
+	long			 delay, ra;
+	int			 a, n429 = 0, again;
+
+	pol.deadline = deadline;
+	pol.max_attempts = EMBED_ATTEMPTS;
+	pol.base_delay_ms = 250;
+	pol.max_delay_ms = 4000;
+	if (pool == NULL)
+		return fetch_retry(em->fx, fr, &pol, resp, attempts, ferr);
+	pol.max_attempts = 1;
+	for (*attempts = 0;;) {
+		if (*attempts > 0)
+			fetch_resp_free(resp);
+		st = fetch_retry(em->fx, fr, &pol, resp, &a, ferr);
+		(*attempts)++;
+		if (st == RS_OK && resp->status == 429) {
+			pool_throttled(pool);
+			again = ++n429 < EMBED_POOL_429_TRIES;
+		} else
+			again = *attempts - n429 < EMBED_ATTEMPTS &&
+			    (st == RS_OK ? resp->status == 502 ||
+			    resp->status == 503 || resp->status == 504 :
+			    resp->retryable);
+		if (!again)
+			return st;
+		delay = 250L << (*attempts < 5 ? *attempts - 1 : 4);
+		if (delay > 4000)
+			delay = 4000;
+		ra = st == RS_OK ? fetch_retry_after_ms(resp->retry_after,
+		    (long)time(NULL)) : -1;
+		if (ra >= 0)
+			delay = ra;
+		if ((double)delay + 100 > deadline - rs_now_ms())
+			return st;
+		embed_sleep(delay);
+	}
+}
+
+/*
+ * The vectors of an embeddings answer into out[index * dims]: every input
+ * exactly once, each dims finite floats.  RS_EEMBED naming what is wrong;
+ * RS_ENOMEM.
+ */
+static enum rs_status
+embed_decode(const struct rs_buf *body, size_t n, int dims, float *out,
+    char *err)
+{
+	struct json_object	*root = NULL, *data, *it, *idx, *emb;
+	struct json_tokener	*tok;
 	unsigned char		*seen = NULL;
 	enum rs_status		 st = RS_EEMBED;
 	size_t			 i, got;
 	long			 k;
+
+	if ((tok = json_tokener_new_ex(16)) == NULL ||
+	    (seen = calloc(n, 1)) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
+		goto out;
+	}
+	root = json_tokener_parse_ex(tok, body->p, (int)body->len);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success
+	    || !json_object_object_get_ex(root, "data", &data) ||
+	    !json_object_is_type(data, json_type_array)) {
+		rs_errf(err, "embeddings response is not the expected JSON");
+		goto out;
+	}
+	got = json_object_array_length(data);
+	for (i = 0; i < got; i++) {
+		it = json_object_array_get_idx(data, i);
+		k = (long)i;
+		if (json_object_object_get_ex(it, "index", &idx))
+			k = (long)json_object_get_int64(idx);
+		if (k < 0 || (size_t)k >= n || seen[k] ||
+		    !json_object_object_get_ex(it, "embedding", &emb) ||
+		    decode_vec(emb, out + (size_t)k * (size_t)dims,
+		    (size_t)dims) == -1) {
+			rs_errf(err, "embeddings response item %zu is invalid "
+			    "(expected %d dimensions)", i, dims);
+			goto out;
+		}
+		seen[k] = 1;
+	}
+	for (i = 0; i < n; i++)
+		if (!seen[i]) {
+			rs_errf(err, "embeddings response lacks input %zu", i);
+			goto out;
+		}
+	st = RS_OK;
+out:
+	json_object_put(root);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	free(seen);
+	return st;
+}
+
+static enum rs_status
+embed_remote(struct embedder *em, const char *const *texts,
+    const size_t *lens, size_t n, float *out, double deadline,
+    struct embed_pool *pool, struct embed_stats *es, char *err)
+{
+	struct json_object	*req = NULL, *arr;
+	struct fetch_resp	 resp;
+	struct fetch_req	 fr;
+	const char		*hdrs[3], *body;
+	char			 reason[256], ferr[RS_ERRLEN];
+	enum rs_status		 st = RS_EEMBED;
+	size_t			 i;
 	int			 attempts = 0;
 
 	memset(&resp, 0, sizeof(resp));
 	if ((req = json_object_new_object()) == NULL ||
-	    (arr = json_object_new_array_ext((int)n)) == NULL ||
-	    (seen = calloc(n, 1)) == NULL)
+	    (arr = json_object_new_array_ext((int)n)) == NULL)
 		goto nomem;
 	json_object_object_add(req, "input", arr);
 	for (i = 0; i < n; i++)
@@ -415,13 +539,9 @@ embed_remote(struct embedder *em, const char *const *texts,
 	fr.body_len = strlen(body);
 	fr.timeout_ms = EMBED_TIMEOUT_MS;
 	fr.max_body = EMBED_MAX_RESP;
-	pol.deadline = deadline;
-	pol.max_attempts = 5;
-	pol.base_delay_ms = 250;
-	pol.max_delay_ms = 4000;
 	ferr[0] = '\0';
 	es->requests++;
-	st = fetch_retry(em->fx, &fr, &pol, &resp, &attempts, ferr);
+	st = embed_post(em, &fr, deadline, pool, &resp, &attempts, ferr);
 	es->attempts += attempts;
 	es->ms += resp.ms;
 	if (st != RS_OK) {
@@ -438,54 +558,21 @@ embed_remote(struct embedder *em, const char *const *texts,
 		    reason);
 		goto out;
 	}
-	if ((tok = json_tokener_new_ex(16)) == NULL)
-		goto nomem;
-	root = json_tokener_parse_ex(tok, resp.body.p, (int)resp.body.len);
-	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success
-	    || !json_object_object_get_ex(root, "data", &data) ||
-	    !json_object_is_type(data, json_type_array)) {
-		rs_errf(err, "embeddings response is not the expected JSON");
-		goto out;
-	}
-	got = json_object_array_length(data);
-	for (i = 0; i < got; i++) {
-		it = json_object_array_get_idx(data, i);
-		k = (long)i;
-		if (json_object_object_get_ex(it, "index", &idx))
-			k = (long)json_object_get_int64(idx);
-		if (k < 0 || (size_t)k >= n || seen[k] ||
-		    !json_object_object_get_ex(it, "embedding", &emb) ||
-		    decode_vec(emb, out + (size_t)k * (size_t)em->dims,
-		    (size_t)em->dims) == -1) {
-			rs_errf(err, "embeddings response item %zu is invalid "
-			    "(expected %d dimensions)", i, em->dims);
-			goto out;
-		}
-		seen[k] = 1;
-	}
-	for (i = 0; i < n; i++)
-		if (!seen[i]) {
-			rs_errf(err, "embeddings response lacks input %zu", i);
-			goto out;
-		}
-	st = RS_OK;
+	st = embed_decode(&resp.body, n, em->dims, out, err);
 	goto out;
 nomem:
 	rs_errf(err, "out of memory");
 	st = RS_ENOMEM;
 out:
 	json_object_put(req);
-	json_object_put(root);
-	if (tok != NULL)
-		json_tokener_free(tok);
-	free(seen);
 	fetch_resp_free(&resp);
 	return st;
 }
 
-enum rs_status
-embed_texts(struct embedder *em, const char *const *texts,
-    const size_t *lens, size_t n, float *out, double deadline,
+/* embed_texts, with the requests of a pool's thread (pool not NULL). */
+static enum rs_status
+embed_some(struct embedder *em, const char *const *texts, const size_t *lens,
+    size_t n, float *out, double deadline, struct embed_pool *pool,
     struct embed_stats *es, char *err)
 {
 	enum rs_status	 st;
@@ -507,10 +594,242 @@ embed_texts(struct embedder *em, const char *const *texts,
 	for (i = 0; i < n; i += m) {
 		m = n - i < EMBED_MAX_INPUTS ? n - i : EMBED_MAX_INPUTS;
 		st = embed_remote(em, texts + i, lens + i, m,
-		    out + i * (size_t)em->dims, deadline, es, err);
+		    out + i * (size_t)em->dims, deadline, pool, es, err);
 		if (st != RS_OK)
 			return st;
 	}
 	es->ms = rs_now_ms() - t0;
 	return RS_OK;
+}
+
+enum rs_status
+embed_texts(struct embedder *em, const char *const *texts,
+    const size_t *lens, size_t n, float *out, double deadline,
+    struct embed_stats *es, char *err)
+{
+	return embed_some(em, texts, lens, n, out, deadline, NULL, es, err);
+}
+
+/* ---- the pool: embeddings requests in flight for one run ---- */
+
+enum { JOB_QUEUED = 1, JOB_RUNNING, JOB_DONE };
+
+struct pool_thread {
+	struct embed_pool	*pool;
+	struct fetcher		*fx;
+	struct embedder		*em;
+	pthread_t		 th;
+	int			 started;
+};
+
+struct embed_pool {
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 work;		/* a job, a slot, or closing */
+	pthread_cond_t		 done;		/* a job done */
+	struct embed_job	*head, *tail;
+	int			 limit, active, closing;
+	struct embed_pool_stats	 stats;
+	struct pool_thread	 t[EMBED_POOL_MAX];
+	int			 nt;
+};
+
+int
+embed_concurrency(int *n, char *err)
+{
+	const char	*v = getenv("RESTSYNC_EMBED_CONCURRENCY");
+	char		*end;
+	long		 l;
+
+	*n = EMBED_POOL_DEFAULT;
+	if (v == NULL || *v == '\0')
+		return 0;
+	errno = 0;
+	l = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || l < 1 || l > EMBED_POOL_MAX) {
+		rs_errf(err, "RESTSYNC_EMBED_CONCURRENCY must be an integer "
+		    "from 1 to %d", EMBED_POOL_MAX);
+		return -1;
+	}
+	*n = (int)l;
+	return 0;
+}
+
+/* A 429: one request fewer in flight from now on (one at least). */
+static void
+pool_throttled(struct embed_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stats.throttled++;
+	if (p->limit > 1)
+		p->limit--;
+	p->stats.limit = p->limit;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+pool_job(struct pool_thread *t, struct embed_job *j)
+{
+	j->err[0] = '\0';
+	j->st = embed_some(t->em, j->texts, j->lens, j->n, j->out,
+	    rs_now_ms() + j->budget_ms, t->pool, &j->es, j->err);
+}
+
+static void *
+pool_main(void *arg)
+{
+	struct pool_thread	*t = arg;
+	struct embed_pool	*p = t->pool;
+	struct embed_job	*j;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->closing && (p->head == NULL ||
+		    p->active >= p->limit))
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->closing)
+			break;
+		j = p->head;
+		if ((p->head = j->next) == NULL)
+			p->tail = NULL;
+		j->state = JOB_RUNNING;
+		if (++p->active > p->stats.peak)
+			p->stats.peak = p->active;
+		pthread_mutex_unlock(&p->mu);
+		pool_job(t, j);
+		pthread_mutex_lock(&p->mu);
+		p->active--;
+		p->stats.jobs++;
+		j->state = JOB_DONE;
+		pthread_cond_broadcast(&p->done);
+		pthread_cond_broadcast(&p->work);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+enum rs_status
+embed_pool_open(struct embed_pool **out, int limit, char *err)
+{
+	struct embed_pool	*p;
+	struct pool_thread	*t;
+	enum rs_status		 st = RS_ENOMEM;
+	int			 i;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	p->limit = p->stats.limit = p->stats.max = limit < 1 ? 1 :
+	    limit > EMBED_POOL_MAX ? EMBED_POOL_MAX : limit;
+	for (i = 0; i < p->limit; i++) {
+		t = &p->t[p->nt++];
+		t->pool = p;
+		if ((st = fetch_open(&t->fx, err)) != RS_OK ||
+		    (st = embed_open(&t->em, t->fx, err)) != RS_OK)
+			goto fail;
+		if (pthread_create(&t->th, NULL, pool_main, t) != 0) {
+			rs_errf(err, "cannot start an embedding thread");
+			st = RS_ENOMEM;
+			goto fail;
+		}
+		t->started = 1;
+	}
+	*out = p;
+	return RS_OK;
+fail:
+	embed_pool_close(p);
+	return st;
+}
+
+void
+embed_pool_close(struct embed_pool *p)
+{
+	int	 i;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->closing = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < p->nt; i++) {
+		if (p->t[i].started)
+			(void)pthread_join(p->t[i].th, NULL);
+		embed_close(p->t[i].em);
+		fetch_close(p->t[i].fx);
+	}
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+void
+embed_pool_submit(struct embed_pool *p, struct embed_job *j)
+{
+	pthread_mutex_lock(&p->mu);
+	j->next = NULL;
+	j->state = JOB_QUEUED;
+	if (p->tail != NULL)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+}
+
+int
+embed_pool_ready(struct embed_pool *p, struct embed_job *j)
+{
+	int	 done;
+
+	pthread_mutex_lock(&p->mu);
+	done = j->state == JOB_DONE;
+	pthread_mutex_unlock(&p->mu);
+	return done;
+}
+
+void
+embed_pool_wait(struct embed_pool *p, struct embed_job *j)
+{
+	pthread_mutex_lock(&p->mu);
+	while (j->state == JOB_QUEUED || j->state == JOB_RUNNING)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+embed_pool_drop(struct embed_pool *p, struct embed_job *j)
+{
+	struct embed_job	**pp;
+
+	pthread_mutex_lock(&p->mu);
+	if (j->state == JOB_QUEUED) {
+		p->tail = NULL;
+		for (pp = &p->head; *pp != NULL; ) {
+			if (*pp == j)
+				*pp = j->next;
+			else {
+				p->tail = *pp;
+				pp = &(*pp)->next;
+			}
+		}
+		j->state = 0;
+	}
+	while (j->state == JOB_RUNNING)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+embed_pool_stats(struct embed_pool *p, struct embed_pool_stats *s)
+{
+	pthread_mutex_lock(&p->mu);
+	*s = p->stats;
+	pthread_mutex_unlock(&p->mu);
 }

@@ -90,6 +90,56 @@ enum rs_status	 embed_texts(struct embedder *, const char *const *texts,
 		    const size_t *lens, size_t n, float *out, double deadline,
 		    struct embed_stats *, char *err);
 
+/*
+ * A pool of embeddings requests in flight for one pipelined run
+ * (docs/RUNS.md): jobs are carried out by up to `limit` threads, each
+ * with its own connection (remote) or CPU (the local embedder), in the
+ * order submitted.  A 429 answer lowers the number in flight by one for
+ * the rest of the pool's life (to one at least) and the request goes
+ * again after Retry-After.  Every function but open and close may be
+ * called from one thread only (the run's).
+ */
+#define EMBED_POOL_DEFAULT	4	/* RESTSYNC_EMBED_CONCURRENCY */
+#define EMBED_POOL_MAX		16
+
+struct embed_pool;
+
+struct embed_job {
+	const char *const	*texts;		/* in: n texts, lengths */
+	const size_t		*lens;
+	size_t			 n;
+	float			*out;		/* n * embed_dims() floats */
+	double			 budget_ms;	/* from the job's start */
+	/* Out, once embed_pool_wait() returned. */
+	enum rs_status		 st;
+	char			 err[RS_ERRLEN];
+	struct embed_stats	 es;
+	/* The pool's. */
+	int			 state;
+	struct embed_job	*next;
+};
+
+struct embed_pool_stats {
+	int	 max;		/* the limit at the start */
+	int	 limit;		/* now (lowered by 429s) */
+	int	 peak;		/* most jobs in flight at once */
+	int	 throttled;	/* 429 answers */
+	int	 jobs;		/* jobs carried out */
+};
+
+/* RESTSYNC_EMBED_CONCURRENCY (default EMBED_POOL_DEFAULT) into *n; -1
+ * with a message naming it when it is not an integer 1..EMBED_POOL_MAX. */
+int		 embed_concurrency(int *n, char *err);
+enum rs_status	 embed_pool_open(struct embed_pool **, int limit, char *err);
+void		 embed_pool_close(struct embed_pool *);
+void		 embed_pool_submit(struct embed_pool *, struct embed_job *);
+/* 1 when the job is done (embed_pool_wait returns at once). */
+int		 embed_pool_ready(struct embed_pool *, struct embed_job *);
+void		 embed_pool_wait(struct embed_pool *, struct embed_job *);
+/* Take a queued job back, or wait for a running one to end. */
+void		 embed_pool_drop(struct embed_pool *, struct embed_job *);
+void		 embed_pool_stats(struct embed_pool *, struct embed_pool_stats *);
+
 /* The local embedder for one text: dims floats (EMBED_DIMS for
  * embed_local); the buckets are the hash modulo dims. */
 void		 embed_local(const char *text, size_t len, float *out);

@@ -320,6 +320,16 @@ incr_prepare(struct store *st, const struct source_config *cfg,
 }
 
 enum rs_status
+incr_carry(const struct source_config *cfg, const struct incr_run *from,
+    struct incr_run *r, char **url, char *err)
+{
+	*r = *from;
+	if (cfg->incremental == NULL || !r->active || !r->has_since)
+		return RS_OK;
+	return pager_set_param(url, cfg->incremental->param, r->since, err);
+}
+
+enum rs_status
 incr_preview(const struct source_config *cfg, char **url, char *err)
 {
 	if (cfg->incremental == NULL || cfg->incremental->initial == NULL)

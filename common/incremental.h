@@ -104,6 +104,15 @@ enum rs_status	 incr_prepare(struct store *, const struct source_config *,
  * rest-preview: the first page as a source's first (full) run fetches
  * it: param=initialValue when one is set.
  */
+/*
+ * A pipelined run's next page (fetched before the page before it is
+ * stored): go on with the run's state so far (from: mode, since, and the
+ * mark of the pages before it), adding param=<since> to *url.
+ */
+enum rs_status	 incr_carry(const struct source_config *,
+		    const struct incr_run *from, struct incr_run *r,
+		    char **url, char *err);
+
 enum rs_status	 incr_preview(const struct source_config *, char **url,
 		    char *err);
 

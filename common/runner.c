@@ -43,9 +43,9 @@ runner_nap(double ms, volatile sig_atomic_t *stop)
  * deadline comes first (the batch then counts as failed).
  */
 static int
-runner_rate_wait(const struct runner_opts *o, const struct batch_result *r)
+runner_rate_wait(const struct runner_opts *o, long retry_after)
 {
-	double	 ms = (double)(r->retry_after > 0 ? r->retry_after : 1) * 1000;
+	double	 ms = (double)(retry_after > 0 ? retry_after : 1) * 1000;
 
 	if (o->deadline_ms > 0 && rs_now_ms() + ms >= o->deadline_ms)
 		return 0;
@@ -73,75 +73,185 @@ runner_add(struct runner_sum *sum, const struct batch_result *r)
 		sum->total = r->total;
 }
 
+/* Busy: 1 to wait and try again, 0 to give up (busy_max_ms, on_busy). */
+static int
+runner_busy(const struct runner_opts *o, double *busy_since, unsigned *seed)
+{
+	if (*busy_since == 0)
+		*busy_since = rs_now_ms();
+	if (rs_now_ms() - *busy_since >= o->busy_max_ms ||
+	    (o->on_busy != NULL && !o->on_busy(o->arg, rs_now_ms() -
+	    *busy_since)))
+		return 0;
+	runner_nap(o->busy_nap_ms > 0 ? o->busy_nap_ms *
+	    (1 + (double)(rand_r(seed) % 100) / 100) :
+	    RUNNER_BUSY_MIN_MS + (double)(rand_r(seed) %
+	    RUNNER_BUSY_JITTER_MS), o->stop);
+	return 1;
+}
+
+/* Stop, deadline, before(): 0 when the loop is to end (*end). */
+static int
+runner_go(const struct runner_opts *o, enum runner_end *end)
+{
+	if (o->stop != NULL && *o->stop) {
+		*end = RUNNER_STOPPED;
+		return 0;
+	}
+	if (o->deadline_ms > 0 && rs_now_ms() >= o->deadline_ms) {
+		*end = RUNNER_DEADLINE;
+		return 0;
+	}
+	if (o->before != NULL && !o->before(o->arg)) {
+		*end = RUNNER_STOPPED;
+		return 0;
+	}
+	return 1;
+}
+
+/* The pipeline's hooks: the loop's checks and counts. */
+struct runner_pipe {
+	const struct runner_opts *o;
+	struct runner_sum	*sum;
+	enum runner_end		 end;
+};
+
+static int
+runner_pipe_go(void *arg)
+{
+	struct runner_pipe	*rp = arg;
+
+	return runner_go(rp->o, &rp->end);
+}
+
+static void
+runner_pipe_page(void *arg, enum rs_status st, const struct batch_result *r,
+    const char *err)
+{
+	struct runner_pipe	*rp = arg;
+
+	if (st == RS_OK)
+		runner_add(rp->sum, r);
+	if (rp->o->on_batch != NULL)
+		rp->o->on_batch(rp->o->arg, st, r, err);
+}
+
+/*
+ * One pipelined pass (batch_pipe): RS_EBUSY and RS_EDISABLED as a batch
+ * answers them; else *end is set, or *serial when the source runs
+ * batches.
+ */
+static enum rs_status
+runner_pipe(struct batch_ctx *ctx, const char *source_id,
+    const struct runner_opts *o, struct runner_sum *sum, enum runner_end *end,
+    int *serial, long *retry_after, char *err)
+{
+	struct runner_pipe	 rp;
+	struct batch_pipe	 bp;
+	enum rs_status		 st;
+
+	memset(&rp, 0, sizeof(rp));
+	memset(&bp, 0, sizeof(bp));
+	rp.o = o;
+	rp.sum = sum;
+	rp.end = RUNNER_STOPPED;
+	bp.actor = o->actor;
+	bp.action = o->action;
+	bp.go = runner_pipe_go;
+	bp.on_page = runner_pipe_page;
+	bp.arg = &rp;
+	st = batch_pipe(ctx, source_id, &bp, err);
+	if (bp.ps.max > 0)
+		sum->pool = bp.ps;
+	*serial = bp.serial;
+	*retry_after = bp.retry_after;
+	if (st == RS_OK)
+		*end = bp.done ? RUNNER_DONE : rp.end;
+	else if (st != RS_EBUSY && st != RS_EDISABLED && st != RS_ERATE)
+		*end = st == RS_ENOTFOUND ? RUNNER_GONE : RUNNER_FAILED;
+	return st;
+}
+
+/* One batch (batch_run): RS_EBUSY and RS_EDISABLED as it answers them;
+ * else *end when the loop is to end. */
+static enum rs_status
+runner_batch(struct batch_ctx *ctx, const char *source_id,
+    const struct runner_opts *o, struct runner_sum *sum, enum runner_end *end,
+    int *more, long *retry_after, char *err)
+{
+	struct batch_result	 res;
+	enum rs_status		 st;
+
+	*more = 0;
+	st = batch_run(ctx, source_id, o->actor, o->action, &res, err);
+	*retry_after = res.retry_after;
+	if (st == RS_ERATE)
+		*more = 1;	/* unless the wait does not fit (the loop) */
+	if (st == RS_EBUSY || st == RS_EDISABLED || st == RS_ERATE) {
+		batch_result_free(&res);
+		return st;
+	}
+	if (st == RS_OK)
+		runner_add(sum, &res);
+	if (o->on_batch != NULL)
+		o->on_batch(o->arg, st, &res, err != NULL ? err : "");
+	if (st != RS_OK)
+		*end = st == RS_ENOTFOUND ? RUNNER_GONE : RUNNER_FAILED;
+	else if (res.done)
+		*end = RUNNER_DONE;
+	else
+		*more = 1;
+	batch_result_free(&res);
+	return st;
+}
+
 enum runner_end
 runner_loop(struct batch_ctx *ctx, const char *source_id,
     const struct runner_opts *o, struct runner_sum *sum, char *err)
 {
-	struct batch_result	 res;
 	enum rs_status		 st;
-	enum runner_end		 end;
+	enum runner_end		 end = RUNNER_STOPPED;
 	double			 t0 = rs_now_ms(), busy_since = 0;
 	unsigned		 seed = (unsigned)t0 ^ (unsigned)(size_t)sum;
+	int			 more = 0, serial = !o->pipeline;
+	long			 retry_after = 0;
 
 	memset(sum, 0, sizeof(*sum));
 	sum->total = -1;
 	for (;;) {
-		if (o->stop != NULL && *o->stop) {
-			end = RUNNER_STOPPED;
+		if (!runner_go(o, &end))
 			break;
-		}
-		if (o->deadline_ms > 0 && rs_now_ms() >= o->deadline_ms) {
-			end = RUNNER_DEADLINE;
-			break;
-		}
-		if (o->before != NULL && !o->before(o->arg)) {
-			end = RUNNER_STOPPED;
-			break;
-		}
 		if (err != NULL)
 			err[0] = '\0';
-		st = batch_run(ctx, source_id, o->actor, o->action, &res, err);
+		if (!serial) {
+			st = runner_pipe(ctx, source_id, o, sum, &end, &serial,
+			    &retry_after, err);
+			more = serial;
+		} else
+			st = runner_batch(ctx, source_id, o, sum, &end, &more,
+			    &retry_after, err);
 		if (st == RS_EBUSY) {
-			batch_result_free(&res);
-			if (busy_since == 0)
-				busy_since = rs_now_ms();
-			if (rs_now_ms() - busy_since >= o->busy_max_ms ||
-			    (o->on_busy != NULL &&
-			    !o->on_busy(o->arg, rs_now_ms() - busy_since))) {
+			if (!runner_busy(o, &busy_since, &seed)) {
 				end = RUNNER_BUSY;
 				break;
 			}
-			runner_nap(o->busy_nap_ms > 0 ? o->busy_nap_ms *
-			    (1 + (double)(rand_r(&seed) % 100) / 100) :
-			    RUNNER_BUSY_MIN_MS + (double)(rand_r(&seed) %
-			    RUNNER_BUSY_JITTER_MS), o->stop);
 			continue;
 		}
 		busy_since = 0;
-		if (st == RS_ERATE && runner_rate_wait(o, &res)) {
-			batch_result_free(&res);
-			continue;
+		if (st == RS_ERATE) {
+			/* The rateLimit budget: wait when it fits, else the
+			 * loop ends as a failure would. */
+			if (runner_rate_wait(o, retry_after))
+				continue;
+			end = RUNNER_FAILED;
+			break;
 		}
 		if (st == RS_EDISABLED) {
-			batch_result_free(&res);
 			end = RUNNER_DISABLED;
 			break;
 		}
-		if (st == RS_OK)
-			runner_add(sum, &res);
-		if (o->on_batch != NULL)
-			o->on_batch(o->arg, st, &res, err != NULL ? err : "");
-		if (st != RS_OK) {
-			batch_result_free(&res);
-			end = st == RS_ENOTFOUND ? RUNNER_GONE : RUNNER_FAILED;
+		if (!more)
 			break;
-		}
-		if (res.done) {
-			batch_result_free(&res);
-			end = RUNNER_DONE;
-			break;
-		}
-		batch_result_free(&res);
 	}
 	sum->ms = rs_now_ms() - t0;
 	return end;

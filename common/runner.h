@@ -35,6 +35,10 @@ struct runner_opts {
 	double			 busy_nap_ms;	/* wait before a retry (0: the
 						   default 500-1000 ms) */
 	volatile sig_atomic_t	*stop;		/* NULL: never */
+	/* Pipelined pages (batch_pipe, docs/RUNS.md) instead of one
+	 * batch at a time; sources that keep page validators run
+	 * batches.  before() is asked before each page's commit. */
+	int			 pipeline;
 	/* Before each batch: 0 stops the loop (RUNNER_STOPPED). */
 	int			(*before)(void *);
 	/* After each batch that ran (not busy). */
@@ -53,6 +57,7 @@ struct runner_sum {
 	long long	 total;		/* upstream's, -1 unknown */
 	int		 was_done;	/* done before the first batch */
 	double		 ms;
+	struct embed_pool_stats	 pool;	/* a pipelined run's embedder */
 };
 
 enum runner_end	 runner_loop(struct batch_ctx *, const char *source_id,

@@ -459,13 +459,16 @@ wk_before(void *arg)
 	char		 err[RS_ERRLEN];
 	int		 go;
 
-	if ((r = wk_run_stmt(j->w, WK_PING, 0, NULL, err)) == NULL) {
-		j->why = "lost-connection";
-		return 0;
-	}
-	PQclear(r);
-	if (j->run == NULL)
+	/* A run's state query proves the session too: one round trip a
+	 * page (pipelined runs ask before every page's commit). */
+	if (j->run == NULL) {
+		if ((r = wk_run_stmt(j->w, WK_PING, 0, NULL, err)) == NULL) {
+			j->why = "lost-connection";
+			return 0;
+		}
+		PQclear(r);
 		return 1;
+	}
 	v[0] = j->run;
 	if ((r = wk_run_stmt(j->w, WK_RUN_STATE, 1, v, err)) == NULL) {
 		j->why = "lost-connection";
@@ -590,6 +593,7 @@ wk_do_run(struct wk *w, const char *run, const char *id)
 	memset(&ro, 0, sizeof(ro));
 	ro.actor = w->actor;
 	ro.action = BATCH_ACTION_RUN;
+	ro.pipeline = 1;
 	ro.busy_max_ms = WK_RUN_BUSY_MAX_S * 1000.0;
 	ro.stop = w->stop;
 	ro.before = wk_before;
@@ -629,6 +633,17 @@ wk_do_run(struct wk *w, const char *run, const char *id)
 	json_object_object_add(f, "batches", json_object_new_int(j.batches));
 	json_object_object_add(f, "items", json_object_new_int64(sum.items));
 	json_object_object_add(f, "seconds", wk_num(sum.ms / 1000));
+	if (sum.pool.max > 0) {
+		/* The pipeline's embeddings requests (docs/RUNS.md). */
+		json_object_object_add(f, "embed_concurrency",
+		    json_object_new_int(sum.pool.max));
+		json_object_object_add(f, "embed_limit",
+		    json_object_new_int(sum.pool.limit));
+		json_object_object_add(f, "embed_peak",
+		    json_object_new_int(sum.pool.peak));
+		json_object_object_add(f, "embed_429",
+		    json_object_new_int(sum.pool.throttled));
+	}
 	wk_log(w, "run-end", f);
 }
 

@@ -10,6 +10,9 @@
  * EMBEDDING_DIMENSIONS: a table of values (parsed or refused naming the
  * variable), the request's "dimensions", answers of the configured size
  * only, and the model label (model@N).
+ * The pool of a pipelined run (local embedder): every job's vectors are
+ * embed_local()'s, jobs taken back before they start are not carried
+ * out, and RESTSYNC_EMBED_CONCURRENCY is read with a clear error.
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -692,6 +695,88 @@ test_local_dims(void **state)
 	free(b);
 }
 
+#define POOL_JOBS	12
+#define POOL_TEXTS	5
+
+/* Jobs of the pool give exactly the local embedder's vectors. */
+static void
+test_pool_local(void **state)
+{
+	static const char *const texts[POOL_TEXTS] = { "alpha beta",
+	    "gamma delta", "epsilon", "zeta eta theta", "iota kappa" };
+	struct embed_job	 jobs[POOL_JOBS];
+	struct embed_pool	*pool = NULL;
+	struct embed_pool_stats	 ps;
+	size_t			 lens[POOL_TEXTS], i, k;
+	float			*out, *want;
+	char			 err[RS_ERRLEN];
+
+	(void)state;
+	unsetenv("OPENAI_API_KEY");
+	out = calloc(POOL_JOBS * POOL_TEXTS * D, sizeof(float));
+	want = calloc(POOL_TEXTS * D, sizeof(float));
+	assert_non_null(out);
+	assert_non_null(want);
+	for (i = 0; i < POOL_TEXTS; i++) {
+		lens[i] = strlen(texts[i]);
+		embed_local(texts[i], lens[i], want + i * D);
+	}
+	assert_int_equal(embed_pool_open(&pool, 3, err), RS_OK);
+	memset(jobs, 0, sizeof(jobs));
+	for (k = 0; k < POOL_JOBS; k++) {
+		jobs[k].texts = texts;
+		jobs[k].lens = lens;
+		jobs[k].n = POOL_TEXTS;
+		jobs[k].out = out + k * POOL_TEXTS * D;
+		jobs[k].budget_ms = 10000;
+		embed_pool_submit(pool, &jobs[k]);
+	}
+	/* The last one taken back: queued or running, it is left alone
+	 * after embed_pool_drop returns. */
+	embed_pool_drop(pool, &jobs[POOL_JOBS - 1]);
+	for (k = 0; k + 1 < POOL_JOBS; k++) {
+		embed_pool_wait(pool, &jobs[k]);
+		assert_true(embed_pool_ready(pool, &jobs[k]));
+		assert_int_equal(jobs[k].st, RS_OK);
+		assert_memory_equal(out + k * POOL_TEXTS * D, want,
+		    POOL_TEXTS * D * sizeof(float));
+	}
+	embed_pool_stats(pool, &ps);
+	assert_int_equal(ps.max, 3);
+	assert_int_equal(ps.limit, 3);
+	assert_int_equal(ps.throttled, 0);
+	assert_true(ps.peak >= 1 && ps.peak <= 3);
+	assert_true(ps.jobs >= POOL_JOBS - 1 && ps.jobs <= POOL_JOBS);
+	embed_pool_close(pool);
+	free(out);
+	free(want);
+}
+
+/* RESTSYNC_EMBED_CONCURRENCY: 4 by default, 1..16, else its name. */
+static void
+test_pool_concurrency(void **state)
+{
+	static const char *const bad[] = { "0", "17", "-1", "4x", "many" };
+	char	 err[RS_ERRLEN];
+	size_t	 i;
+	int	 n;
+
+	(void)state;
+	unsetenv("RESTSYNC_EMBED_CONCURRENCY");
+	assert_int_equal(embed_concurrency(&n, err), 0);
+	assert_int_equal(n, EMBED_POOL_DEFAULT);
+	setenv("RESTSYNC_EMBED_CONCURRENCY", "16", 1);
+	assert_int_equal(embed_concurrency(&n, err), 0);
+	assert_int_equal(n, 16);
+	for (i = 0; i < NROWS(bad); i++) {
+		setenv("RESTSYNC_EMBED_CONCURRENCY", bad[i], 1);
+		err[0] = '\0';
+		assert_int_equal(embed_concurrency(&n, err), -1);
+		assert_non_null(strstr(err, "RESTSYNC_EMBED_CONCURRENCY"));
+	}
+	unsetenv("RESTSYNC_EMBED_CONCURRENCY");
+}
+
 int
 main(void)
 {
@@ -703,6 +788,8 @@ main(void)
 		cmocka_unit_test(test_open_dims),
 		cmocka_unit_test(test_remote_dims),
 		cmocka_unit_test(test_local_dims),
+		cmocka_unit_test(test_pool_local),
+		cmocka_unit_test(test_pool_concurrency),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

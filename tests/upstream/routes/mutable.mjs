@@ -70,7 +70,7 @@ function served(d) {
   for (const p of due) apply(d, p.then);
 }
 
-function mockEmbedding(text) {
+export function mockEmbedding(text) {
   const v = new Float32Array(1536);
   let h = 2166136261;
   for (let i = 0; i < text.length; i++) { h ^= text.charCodeAt(i); h = Math.imul(h, 16777619) >>> 0; }

@@ -31,12 +31,17 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
+# common/ in layers, each including only the layers below it
+# (docs/ARCHITECTURE.md "Layers"; tests/gates/layers.sh checks it).
+LAYERS	 = base db pipeline edge admin runner
+LAYER_INC = $(LAYERS:%=-Icommon/%)
+
 CFLAGS	+= -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) \
-	   -pthread -fstack-protector-strong -fPIE -Icommon $(PKG_CFLAGS)
+	   -pthread -fstack-protector-strong -fPIE $(LAYER_INC) $(PKG_CFLAGS)
 LDFLAGS	+= -pthread -pie -Wl,-z,relro,-z,now $(LDSAN)
 LDLIBS	 = $(PKG_LIBS) -lfcgi -lm
 
-COMMON_SRC = $(wildcard common/*.c)
+COMMON_SRC = $(wildcard $(LAYERS:%=common/%/*.c))
 COMMON_OBJ = $(COMMON_SRC:common/%.c=$(BUILD)/common/%.o)
 CGI_SRC	   = $(wildcard cgi-src/*.c)
 CGI_BIN	   = $(CGI_SRC:cgi-src/%.c=$(BUILD)/bin/%)
@@ -117,7 +122,8 @@ FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_OBJ   = $(COMMON_SRC:common/%.c=build/fuzz/common/%.o)
 FUZZ_FLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
-	     -fno-omit-frame-pointer -fno-sanitize-recover=all -Icommon $(PKG_CFLAGS)
+	     -fno-omit-frame-pointer -fno-sanitize-recover=all $(LAYER_INC) \
+	     $(PKG_CFLAGS)
 FUZZ_SECONDS ?= 60
 
 .PHONY: fuzz fuzz-smoke fuzz-bin fuzz-selftest

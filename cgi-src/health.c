@@ -4,7 +4,7 @@
  * Admin: 200 {"ok":true,"database":{"ok","ms"},"migrations":{"applied",
  * "expected","current"}}, or the same with ok false and 503 when the
  * database is unreachable, a migration of RESTSYNC_SQL_DIR is not
- * applied (common/obs.h) or the embedder's configuration is wrong
+ * applied (common/db/obs.h) or the embedder's configuration is wrong
  * (embedder.error, e.g. a bad EMBEDDING_DIMENSIONS).  Raises 401/403 for a missing or non-admin
  * operator and 405 for other methods than GET and HEAD.  When the
  * database is down the admin check itself cannot run: an operator nginx

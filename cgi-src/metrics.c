@@ -1,6 +1,6 @@
 /*
  * metrics — GET /api/backoffice/metrics (admin zone): the Prometheus text
- * exposition format 0.0.4 (common/obs.h lists the series).  One database
+ * exposition format 0.0.4 (common/db/obs.h lists the series).  One database
  * query per scrape.  200 also when that query fails: the text then says
  * "restsync_up 0".  Raises 401/403 for a missing or non-admin operator,
  * 405 for other methods than GET and HEAD, 503 when the database is down

@@ -1,6 +1,6 @@
 /*
  * rest_batch — POST /api/backoffice/rest-batch {"sourceId": "<uuid>"}
- * Runs exactly one batch of the source (common/batch.c) and answers
+ * Runs exactly one batch of the source (common/pipeline/batch.c) and answers
  * 200 {"ok":true,"done","items","next","url","status",...}.
  * Raises 400 for bad JSON or sourceId, 401/403 for a missing or non-admin
  * operator, 404 for an unknown or non-REST source, 405 for other methods,

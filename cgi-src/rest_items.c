@@ -1,6 +1,6 @@
 /*
  * rest_items — GET /api/backoffice/rest-items?sourceId=<uuid>&after=<key>
- * &limit=N, keyset paged (common/inspect.h):
+ * &limit=N, keyset paged (common/admin/inspect.h):
  * 200 {"ok":true,"sourceId","limit","items":[{key, title, chunks,
  * firstSeenAt, lastSeenAt, changedAt}],"next":<key>|null}; pass next as
  * after for the following page.  GET ...?sourceId=<uuid>&key=<key>: 200

@@ -1,7 +1,7 @@
 /*
  * rest_reembed — POST /api/backoffice/rest-reembed {"sourceId"}: re-embed
  * groups of the source's chunks that carry another embedding model than
- * the deployment's (common/reembed.h), starting groups for at most
+ * the deployment's (common/admin/reembed.h), starting groups for at most
  * REEMBED_START_MS and ending by BATCH_DEADLINE_MS (below nginx's
  * fastcgi_read_timeout); the page repeats it while "left" is above 0.
  * 200 {"ok":true,"sourceId","model","chunks","groups","left"}.  Raises

@@ -5,7 +5,7 @@
  * startedAt, finishedAt, pages, items, newItems, changedItems,
  * unchangedItems, removedItems, chunksInserted, chunksDeleted,
  * embedInputs, itemsPerSecond, total, sweep, sweepNote, sweepCandidates,
- * error}]} (common/sources.h, docs/SYNC-RUNS.md).  Raises 400 for any
+ * error}]} (common/admin/sources.h, docs/SYNC-RUNS.md).  Raises 400 for any
  * other query string, 401/403 for a missing or non-admin operator, 405
  * for other methods than GET and HEAD, 503 when the database is down.
  */

@@ -3,7 +3,7 @@
  * "query", "role"?, "k"?}: the query embedded with the deployment's
  * embedder, the k (default 10, at most 50) chunks of the source or tenant
  * nearest to it, restricted to chunks whose allowed_roles contain role
- * when one is given (common/inspect.h):
+ * when one is given (common/admin/inspect.h):
  * 200 {"ok":true,"query","role","k","embedder","embeddingModel",
  * "semantic","method","scanned","ms":{embed,search},"results":[{score,
  * excerpt, docTitle, title, itemKey, chunkIndex, itemChunkIndex,

@@ -2,7 +2,7 @@
  * rest_sources — the operator's list of REST sources, and creation.
  *
  * GET  /api/backoffice/rest-sources
- *   200 {"ok":true,"sources":[...],"truncated":false} (common/sources.h
+ *   200 {"ok":true,"sources":[...],"truncated":false} (common/admin/sources.h
  *   says what a source object holds; the API key is never sent back).
  * POST /api/backoffice/rest-sources
  *   {"tenantId","title","config","apiKey"?,"enabled"?}

@@ -1,8 +1,8 @@
 /*
  * restsync — the operator's command line: the same batch code as the
- * rest-batch endpoint (common/batch.c), the page's source operations
- * (common/sources.c), migrations (common/migrate.c) and the scheduled
- * worker (common/worker.c).
+ * rest-batch endpoint (common/pipeline/batch.c), the page's source operations
+ * (common/admin/sources.c), migrations (common/db/migrate.c) and the scheduled
+ * worker (common/runner/worker.c).
  *
  *   restsync batch SOURCE_ID | sync SOURCE_ID | list | reset SOURCE_ID |
  *            delete SOURCE_ID | migrate | worker [--once] | runs SOURCE_ID |
@@ -462,7 +462,7 @@ sync_on_busy(void *arg, double waited_ms)
 }
 
 /*
- * Batches until done (common/runner.c): a running batch elsewhere is
+ * Batches until done (common/runner/runner.c): a running batch elsewhere is
  * waited out for at most SYNC_BUSY_MAX_S in a row; a disabled source
  * fails.
  */
@@ -972,7 +972,7 @@ out:
 	return rc;
 }
 
-/* rotate-key: common/rotate.c. */
+/* rotate-key: common/admin/rotate.c. */
 static int
 cmd_rotate_key(const struct opts *o)
 {
@@ -1007,7 +1007,7 @@ out:
 	return rc;
 }
 
-/* reembed: common/reembed.c. */
+/* reembed: common/admin/reembed.c. */
 static int
 cmd_reembed(const struct opts *o)
 {

@@ -4,7 +4,7 @@
 # lock (several machines may migrate at once).  Idempotent.
 #   scripts/migrate.sh DATABASE_URL
 # The one implementation is the C migrator, `restsync migrate`
-# (common/migrate.c), which `make run`, the CLI and health share; this is
+# (common/db/migrate.c), which `make run`, the CLI and health share; this is
 # its wrapper for the stack scripts.  RS_CLI names another build.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

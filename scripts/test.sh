@@ -62,6 +62,12 @@ node_tests() {
 	node tests/gates/check-skips.mjs "$skips" "$label"
 }
 
+# The layers of common/: every include points down (and the gate sees a
+# planted one that does not).
+echo "== layers"
+tests/gates/layers.sh
+tests/gates/layers.sh --selftest
+
 # The skip gate's self-test: a test skipped for a reason CI can have, and
 # one with no reason, must fail it.
 echo "== skip gate self-test"

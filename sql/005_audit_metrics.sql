@@ -1,4 +1,4 @@
--- Metrics without parsing JSON: GET /api/backoffice/metrics (common/obs.c)
+-- Metrics without parsing JSON: GET /api/backoffice/metrics (common/db/obs.c)
 -- aggregates the whole audit trail on every scrape.  The figures it needs
 -- are kept next to each row as stored generated columns (computed by
 -- PostgreSQL from detail: no writer changes, and they cannot disagree

@@ -4,7 +4,7 @@
 -- provider made the next batch send the decrypted key to the new origin.
 -- Now a secret row names its origin (RFC 6454, serialised as
 -- "scheme://host[:port]", lower case, no default port — what
--- common/http_fetch.c fetch_origin() computes), a batch uses only the row
+-- common/pipeline/http_fetch.c fetch_origin() computes), a batch uses only the row
 -- of its baseUrl's origin, and the batch checks the origin again in C
 -- before decrypting.  Rows written from now on (aad_version 2) also carry
 -- the origin in the AES-GCM associated data; rows migrated here keep

@@ -1,4 +1,4 @@
--- Incremental syncs (config "incremental", common/incremental.c,
+-- Incremental syncs (config "incremental", common/pipeline/incremental.c,
 -- docs/SYNC-RUNS.md "Incremental runs").
 --   kb_rest_cursors.incr_mark  the source's high-water mark: the largest
 --                  cursorPath value seen by its last completed run (NULL:

@@ -2,7 +2,7 @@
 -- shared rate budget.
 --
 -- kb_oauth_tokens: one access token per source, AES-256-GCM under the
--- secret key (common/oauth.c), its associated data binding it to the
+-- secret key (common/pipeline/oauth.c), its associated data binding it to the
 -- tenant, the source and a hash of the token URL, scope, audience and
 -- client credentials it was issued for (so a token of an old client
 -- secret or token URL never decrypts for the new one).  fresh_until is

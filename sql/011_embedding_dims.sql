@@ -6,7 +6,7 @@
 -- while one column holds both sizes.  So the column no longer fixes the
 -- size; each row is held to the size its model label says instead.
 --
--- The label is metadata.embeddingModel (common/embed.h embed_model()):
+-- The label is metadata.embeddingModel (common/pipeline/embed.h embed_model()):
 -- "model" for 1536 dimensions, "model@N" for N.  A chunk without the
 -- label predates it and is 1536.  Search compares only chunks of the
 -- deployment's label, hence only vectors of one size.

@@ -295,11 +295,11 @@ test('templates: Link header, no provider, ask before replacing typed config, "c
 
 test('the config is checked as it is typed, with the server\'s message', async () => {
   // The page's list of known keys is config.c's table.
-  const cKeys = [...fs.readFileSync(path.join(ROOT, 'common/config.c'), 'utf8').matchAll(/^\t\{ "(\w+)", cfg_\w+,/gm)].map((m) => m[1]);
+  const cKeys = [...fs.readFileSync(path.join(ROOT, 'common/pipeline/config.c'), 'utf8').matchAll(/^\t\{ "(\w+)", cfg_\w+,/gm)].map((m) => m[1]);
   const js = fs.readFileSync(path.join(ROOT, 'static/rest-sources.js'), 'utf8');
   const jsKeys = [...js.slice(js.indexOf('const CONFIG_KEYS'), js.indexOf(']);', js.indexOf('const CONFIG_KEYS'))).matchAll(/'(\w+)'/g)].map((m) => m[1]);
   assert.ok(cKeys.length > 25, `config.c keys found (${cKeys.length})`);
-  assert.deepEqual(jsKeys, cKeys, 'static/rest-sources.js CONFIG_KEYS = common/config.c cfg_keys, in order');
+  assert.deepEqual(jsKeys, cKeys, 'static/rest-sources.js CONFIG_KEYS = common/pipeline/config.c cfg_keys, in order');
 
   await openAdd(`Live check ${RUN}`, '{\n  "baseUrl": "https://example.com/x",\n  "textFields": ["a"],\n}');
   assert.equal(await page.locator('#f-config-check').innerText(), 'config: config is not valid JSON at line 4, column 1');

@@ -2,7 +2,7 @@
  * fuzz_chunk.c — libFuzzer harness for chunk_text.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon \
- *       tests/fuzz/fuzz_chunk.c common/chunk.c common/rs.c -o fuzz_chunk
+ *       tests/fuzz/fuzz_chunk.c common/pipeline/chunk.c common/base/rs.c -o fuzz_chunk
  *   ./fuzz_chunk tests/fuzz/corpus/chunk
  *
  * Splits the input with the default options, then the input minus its

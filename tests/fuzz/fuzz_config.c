@@ -2,8 +2,8 @@
  * fuzz_config.c — libFuzzer harness: cfg_parse on arbitrary bytes.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon \
- *       tests/fuzz/fuzz_config.c common/config.c common/jsonpath.c \
- *       common/rs.c -ljson-c -lcurl -o fuzz_config
+ *       tests/fuzz/fuzz_config.c common/pipeline/config.c common/base/jsonpath.c \
+ *       common/base/rs.c -ljson-c -lcurl -o fuzz_config
  *   ./fuzz_config tests/fuzz/corpus/config
  */
 #include <stddef.h>

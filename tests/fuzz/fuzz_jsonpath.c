@@ -3,7 +3,7 @@
  * "<path>\n<json>": jp_check, jp_get and jp_collect run on both halves.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon \
- *       tests/fuzz/fuzz_jsonpath.c common/jsonpath.c common/rs.c \
+ *       tests/fuzz/fuzz_jsonpath.c common/base/jsonpath.c common/base/rs.c \
  *       -ljson-c -o fuzz_jsonpath
  *   ./fuzz_jsonpath tests/fuzz/corpus/jsonpath
  */

@@ -6,8 +6,8 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon \
  *       $(pkg-config --cflags libcurl json-c) tests/fuzz/fuzz_link.c \
- *       common/pager.c common/http_fetch.c common/config.c \
- *       common/jsonpath.c common/rs.c -ljson-c -lcurl -o fuzz_link
+ *       common/pipeline/pager.c common/pipeline/http_fetch.c common/pipeline/config.c \
+ *       common/base/jsonpath.c common/base/rs.c -ljson-c -lcurl -o fuzz_link
  *   ./fuzz_link tests/fuzz/corpus/link
  */
 #include <stddef.h>

@@ -5,8 +5,8 @@
  * C0 controls other than TAB and LF, nor DEL.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon \
- *       tests/fuzz/fuzz_normalize.c common/normalize.c \
- *       common/jsonpath.c common/rs.c -ljson-c -lm -o fuzz_normalize
+ *       tests/fuzz/fuzz_normalize.c common/pipeline/normalize.c \
+ *       common/base/jsonpath.c common/base/rs.c -ljson-c -lm -o fuzz_normalize
  *   ./fuzz_normalize tests/fuzz/corpus/normalize
  */
 #include <stddef.h>

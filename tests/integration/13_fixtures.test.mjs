@@ -4,7 +4,7 @@
 // chunk is a piece of its item's text, in order, overlapping the one
 // before, together covering all of it; chunk_idx and chunkIndex are dense;
 // content_hash is the SHA-256 of the stored text; no chunk is over the
-// token or byte bounds (common/chunk.h); non-ASCII text is stored byte
+// token or byte bounds (common/pipeline/chunk.h); non-ASCII text is stored byte
 // for byte.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -5,7 +5,7 @@
 // runs (held uncommitted until the rotation waits for its lock, then
 // committed) makes the rotation stop with nothing changed.
 //
-// The rotation is `restsync rotate-key` (common/rotate.c).  It commits
+// The rotation is `restsync rotate-key` (common/admin/rotate.c).  It commits
 // the new ciphertexts, then swaps the key file; in between a batch whose
 // secret does not open with the current key tries the new one, waiting
 // beside the key file (secret_load_next_key()): no batch may fail.

@@ -59,7 +59,7 @@ function keyHex() {
   return fs.readFileSync(path.join(VAR, 'secret.key'), 'utf8').trim();
 }
 
-// AES-256-GCM as common/secret.c does: AAD bound to tenant, provider and
+// AES-256-GCM as common/base/secret.c does: AAD bound to tenant, provider and
 // origin (version 2, sql/007), ciphertext || tag, 12-byte nonce.
 const ORIGIN = new URL(UPSTREAM).origin;
 function encrypt(tenant, provider, plaintext, key = Buffer.from(keyHex(), 'hex')) {

@@ -19,7 +19,7 @@ const ENV = {
 delete ENV.RESTSYNC_SECRET_KEY;
 const RUN = `wk${process.pid}`;
 const PAGES = [1, 2, 3, 4, 5];          // 23 items, 5 a page
-const DEADLINE_MS = 20000;              // BATCH_DEADLINE_MS, common/batch.h
+const DEADLINE_MS = 20000;              // BATCH_DEADLINE_MS, common/pipeline/batch.h
 const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 
 function wkSource(key, { interval = 1, query = '', enabled = true } = {}) {

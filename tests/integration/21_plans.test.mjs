@@ -69,7 +69,7 @@ function scans(node, acc = []) {
 }
 
 const BIG = /^(kb_chunks|kb_rest_items|kb_docs|kb_rest_runs|kb_rest_cursors|kb_rest_page_validators)/;
-// Per-batch statements, by the start of their text (common/store.c).
+// Per-batch statements, by the start of their text (common/db/store.c).
 const PER_BATCH = [
   ['load', 'SELECT s.tenant_id, s.type'], ['run', 'WITH old AS ('], ['lookup', 'SELECT u.ord, i.item_hash'],
   ['dedup', 'SELECT u.ord FROM unnest'], ['guard', 'SELECT 1 FROM kb_sources'], ['items', 'WITH d AS ('],

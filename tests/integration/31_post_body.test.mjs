@@ -1,4 +1,4 @@
-// POST-body paging (config method "POST" + bodyTemplate, common/bodytpl.c)
+// POST-body paging (config method "POST" + bodyTemplate, common/pipeline/bodytpl.c)
 // against a Notion-like databases/query imitation
 // (tests/upstream/routes/incremental.mjs): the cursor and the page size go
 // into the JSON body with their JSON types, validators still apply per

@@ -1,6 +1,6 @@
 /*
  * test_oauth.c — the pieces of an OAuth2 client credentials exchange
- * (common/oauth.c): form encoding, the token request body, judging the
+ * (common/pipeline/oauth.c): form encoding, the token request body, judging the
  * token endpoint's answer (redacted refusals), token lifetimes and the
  * cache binding.  Table-driven; the exchange itself runs against the
  * imitation in tests/integration/32_oauth2.test.mjs.

@@ -1,5 +1,5 @@
 /*
- * test_ratelimit.c — the shared rate budget's pieces (common/ratelimit.c):
+ * test_ratelimit.c — the shared rate budget's pieces (common/pipeline/ratelimit.c):
  * budget keys per scope, the longest wait that fits a batch, retryAfter
  * rounding, and a gate without a budget.  The budget itself
  * (restsync_rate_take(), sql/010) is exercised by

@@ -11,7 +11,6 @@
 #include <libpq-fe.h>
 
 #include "db.h"
-#include "embed.h"
 #include "store.h"
 
 #define STORE_MAX_PARAM	(256u * 1024 * 1024)	/* one binary array */
@@ -528,7 +527,7 @@ static const char *const stmts[STMT__MAX] = {
 	/*
 	 * STMT_INCR_LOAD: the source's high-water mark and its incremental
 	 * runs since the last full one; run $2's mode (NULL: not decided),
-	 * since and mark (common/incremental.c).
+	 * since and mark (common/pipeline/incremental.c).
 	 */
 	"SELECT (SELECT incr_mark FROM kb_rest_cursors "
 	"          WHERE source_id = $1::uuid), "
@@ -860,7 +859,7 @@ bin_embeddings(struct rs_buf *b, const struct store_chunk *c, size_t n,
 	size_t		 i, j;
 	char		*p;
 
-	if (dims < 1 || dims > EMBED_MAX_DIMS || n > INT32_MAX / dims ||
+	if (dims < 1 || dims > STORE_MAX_DIMS || n > INT32_MAX / dims ||
 	    rs_buf_reserve(b, 20 + n * dims * sizeof(rec)) == -1 ||
 	    bin_header(b, OID_FLOAT4, n * dims) == -1)
 		return -1;

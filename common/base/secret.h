@@ -36,7 +36,7 @@ struct secret_values {
 	char	*username;
 	char	*password;
 	char	*derived;	/* sent form of the others (Basic token) */
-	/* OAuth2 client credentials (common/oauth.h): the client, the origin
+	/* OAuth2 client credentials (common/pipeline/oauth.h): the client, the origin
 	 * of the token endpoint they were entered for, and the access token
 	 * obtained with them (never stored in the secret). */
 	char	*client_id;

@@ -42,7 +42,7 @@
  *
  * Server-side runs (POST rest-sync, docs/RUNS.md) come first: the oldest
  * running server-side run no other worker holds (session advisory lock
- * 'restsync:run:' + id) is carried out to its end (common/runner.c), its
+ * 'restsync:run:' + id) is carried out to its end (common/runner/runner.c), its
  * stop flag read before every page.  The worker LISTENs on
  * restsync_runs and looks at least every second.
  *

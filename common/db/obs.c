@@ -118,7 +118,7 @@ obs_run(struct store *st, enum obs_stmt s, int n, const char *const *vals,
 /* ---- health ----------------------------------------------------------- */
 
 /*
- * The migration names in dir (the migrator's own list, common/migrate.c),
+ * The migration names in dir (the migrator's own list, common/db/migrate.c),
  * sorted, into a new array (*out); RS_EINPUT when dir is unset or
  * unreadable or holds a badly named migration.
  */

@@ -517,7 +517,7 @@ wk_on_busy(void *arg, double waited_ms)
 }
 
 /*
- * Run batches of the claimed source (common/runner.c) until it is done,
+ * Run batches of the claimed source (common/runner/runner.c) until it is done,
  * the slice ends, a batch fails or the worker is told to stop.  Returns
  * why, for the log.
  */

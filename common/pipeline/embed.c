@@ -15,6 +15,10 @@
 #include <openssl/evp.h>
 
 #include "embed.h"
+#include "store.h"
+
+_Static_assert(EMBED_MAX_DIMS == STORE_MAX_DIMS,
+    "the store takes the embedder's largest vectors");
 
 #define EMBED_ATTEMPTS		5	/* 502/503/504 and connection failures */
 #define EMBED_POOL_429_TRIES	8	/* a pool's request answered 429 */

@@ -29,12 +29,12 @@
  *       headersTemplate.  Or an object {"type":
  *       "oauth2_client_credentials", "tokenUrl": URL, "scope"?: string,
  *       "audience"?: string, "allowedTokenOrigins"?: [origin, ...]}: a
- *       Bearer access token from the token endpoint (common/oauth.h), the
+ *       Bearer access token from the token endpoint (common/pipeline/oauth.h), the
  *       secret holding client_id and client_secret; tokenUrl must be on
  *       baseUrl's origin unless its origin is in allowedTokenOrigins
  *   rateLimit ({"requests": 1..1000, "perSeconds": 1..86400, "scope"?:
  *       "source" | "provider"}): a budget shared by every worker and
- *       endpoint (common/ratelimit.h); "provider" shares it between the
+ *       endpoint (common/pipeline/ratelimit.h); "provider" shares it between the
  *       tenant's sources of the same provider
  *   textFields (non-empty array of dot paths)
  *   titleField (dot path or null)
@@ -52,10 +52,10 @@
  *       operator to confirm
  *   incremental (object or null): {cursorPath, param, initialValue?,
  *       lookbackSeconds?, fullEvery?}, incremental syncs
- *       (common/incremental.h); each member's error names it
+ *       (common/pipeline/incremental.h); each member's error names it
  *   method ("GET" | "POST"; default "GET"), bodyTemplate (a JSON object
  *       with {{cursor}}, {{pageSize}}, {{API_KEY}} placeholders in its
- *       strings; common/bodytpl.h): with POST the cursor and the page
+ *       strings; common/pipeline/bodytpl.h): with POST the cursor and the page
  *       size go into the body, never into the query, so cursorParam and
  *       pageSizeParam do not apply; bodyTemplate is required with POST
  *       and must hold {{cursor}} (unless maxPages is 1); link paging
@@ -95,7 +95,7 @@ enum cfg_auth {
 	CFG_AUTH_BASIC,		/* Authorization: Basic user:password */
 	CFG_AUTH_BEARER,	/* Authorization: Bearer token-or-api_key */
 	CFG_AUTH_OAUTH2,	/* Bearer access token from an OAuth2 client
-				   credentials grant (common/oauth.h) */
+				   credentials grant (common/pipeline/oauth.h) */
 	CFG_AUTH__MAX
 };
 
@@ -177,7 +177,7 @@ struct source_config {
 /*
  * timeoutMs: one upstream attempt (default 4 s).  At most 15 s, so that
  * one attempt, embedding and commit still end within a batch's deadline
- * (BATCH_DEADLINE_MS, 20 s, common/batch.h) and nginx's fastcgi_read_
+ * (BATCH_DEADLINE_MS, 20 s, common/pipeline/batch.h) and nginx's fastcgi_read_
  * timeout (30 s); retries only happen while time is left.
  */
 #define CFG_DEFAULT_TIMEOUT_MS	4000

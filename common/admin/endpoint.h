@@ -5,8 +5,8 @@
  * A cgi-src program is a handler plus ep_main(&def): the skeleton starts
  * the program (libfcgi, pre-forked workers, the layers def.needs names),
  * and for every request runs the edge checks of the method (a JSON POST
- * or a GET/HEAD, common/fcgi_io.h), the platform-admin check
- * (common/auth.h), the handler, the reply (the handler's object on
+ * or a GET/HEAD, common/edge/fcgi_io.h), the platform-admin check
+ * (common/edge/auth.h), the handler, the reply (the handler's object on
  * success, the error body of its status otherwise) and one log line with
  * the action, the source and tenant, the status and the handler's fields.
  * No program repeats the accept loop, the error body or the log line.

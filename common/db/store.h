@@ -19,6 +19,8 @@
 #include "hashing.h"
 #include "rs.h"
 
+#define STORE_MAX_DIMS	3072	/* floats of one embedding (embed.h agrees) */
+
 struct store;
 struct db;
 
@@ -28,7 +30,7 @@ void		 store_close(struct store *);
 int		 store_round_trips(const struct store *);
 
 /*
- * The store's database handle (common/db.h).  Modules with SQL of their
+ * The store's database handle (common/db/db.h).  Modules with SQL of their
  * own (sources, obs, inspect, reembed, rotate) run their statement tables
  * on it, so a program holds one connection.  A borrower must end every
  * transaction it begins, and shares the session advisory locks
@@ -292,7 +294,7 @@ enum rs_status	 store_audit(struct store *, const char *actor,
 		    const char *tenant_id, const char *outcome,
 		    const char *detail, char *err);
 
-/* A source's incremental state and its run's (common/incremental.c). */
+/* A source's incremental state and its run's (common/pipeline/incremental.c). */
 #define STORE_MAX_MARK	512
 struct store_incr {
 	char	 mark[STORE_MAX_MARK + 1];	/* the source's, "" none */

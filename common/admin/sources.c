@@ -239,7 +239,7 @@ static const struct db_table src_table = {
 
 struct src_db {
 	struct store	*st;	/* owns the connection */
-	struct db	*db;	/* the store's (common/db.h) */
+	struct db	*db;	/* the store's (common/db/db.h) */
 };
 
 /* ---- request validation ---------------------------------------------- */

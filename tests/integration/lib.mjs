@@ -84,7 +84,8 @@ export function sql(query, params = []) {
   const args = ['-X', '-q', '-At', '-F', '\t', '-v', 'ON_ERROR_STOP=1'];
   params.forEach((p, i) => args.push('-v', `p${i + 1}=${p}`));
   args.push(DB);
-  const out = execFileSync('psql', args, { input: query, encoding: 'utf8' });
+  // Some tests read whole tables (a secret searched for everywhere).
+  const out = execFileSync('psql', args, { input: query, encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
   return out.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t'));
 }
 

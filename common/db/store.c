@@ -48,6 +48,7 @@ enum stmt {
 	STMT_RUN_STOP_NOW,
 	STMT_INCR_LOAD,
 	STMT_INCR_SAVE,
+	STMT_SECRET_RELOAD,
 	STMT__MAX
 };
 
@@ -556,6 +557,18 @@ static const char *const stmts[STMT__MAX] = {
 	"    incr_runs = CASE WHEN $3::boolean THEN incr_runs + 1 ELSE 0 END "
 	"WHERE source_id = $1::uuid AND $6::boolean "
 	"  AND EXISTS (SELECT 1 FROM r)",
+
+	/*
+	 * STMT_SECRET_RELOAD: the source's secret as it is now (the row
+	 * STMT_LOCK_SOURCE joins), for a batch whose copy predates a key
+	 * rotation's commit.
+	 */
+	"SELECT sec.ciphertext, sec.nonce, sec.aad_version "
+	"FROM kb_sources s "
+	"JOIN integration_secrets sec ON sec.tenant_id = s.tenant_id "
+	"      AND sec.provider = coalesce(s.config->>'provider', 'rest') "
+	"      AND sec.origin = restsync_origin(s.config->>'baseUrl') "
+	"WHERE s.id = $1::uuid",
 };
 
 static const struct db_table store_table = {
@@ -661,6 +674,46 @@ store_source_free(struct source_row *s)
 	if (s->secret_nonce != NULL)
 		PQfreemem(s->secret_nonce);
 	memset(s, 0, sizeof(*s));
+}
+
+enum rs_status
+store_reload_secret(struct store *st, struct source_row *s, char *err)
+{
+	PGresult	*r;
+	const char	*v[1] = { s->id };
+	unsigned char	*ct, *nonce;
+	size_t		 ctlen, nlen;
+
+	if ((r = run(st, STMT_SECRET_RELOAD, 1, NULL, v, NULL, NULL,
+	    RETRY_UNLOCKED, err)) == NULL)
+		return RS_EDB;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		rs_errf(err, "the source's secret is gone");
+		return RS_ENOTFOUND;
+	}
+	ct = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0),
+	    &ctlen);
+	nonce = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1),
+	    &nlen);
+	if (ct == NULL || nonce == NULL) {
+		PQfreemem(ct);
+		PQfreemem(nonce);
+		PQclear(r);
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	if (s->secret_ct != NULL)
+		PQfreemem(s->secret_ct);
+	if (s->secret_nonce != NULL)
+		PQfreemem(s->secret_nonce);
+	s->secret_ct = ct;
+	s->secret_ct_len = ctlen;
+	s->secret_nonce = nonce;
+	s->secret_nonce_len = nlen;
+	s->secret_aad = atoi(PQgetvalue(r, 0, 2));
+	PQclear(r);
+	return RS_OK;
 }
 
 static char *

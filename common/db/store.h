@@ -90,6 +90,14 @@ struct source_row {
  */
 enum rs_status	 store_lock_source(struct store *, const char *id,
 		    struct source_row *, char *err);
+
+/*
+ * Read the source's secret again into s (ciphertext, nonce, AAD
+ * version): a copy loaded before a key rotation committed does not open
+ * with the key file written after it.  RS_ENOTFOUND when it is gone.
+ */
+enum rs_status	 store_reload_secret(struct store *, struct source_row *,
+		    char *err);
 void		 store_unlock_source(struct store *, const char *id);
 void		 store_source_free(struct source_row *);
 

@@ -312,7 +312,7 @@ decrypt_source_secret(const struct work *w, const unsigned char *key,
 }
 
 static enum rs_status
-load_secret(struct work *w, char *err)
+load_secret(struct store *sto, struct work *w, char *err)
 {
 	static const char	 ph[] = "{{API_KEY}}";
 	unsigned char		 key[SECRET_KEYLEN];
@@ -341,6 +341,18 @@ load_secret(struct work *w, char *err)
 	 * now holds the new key. */
 	if (st == RS_EINPUT && secret_load_key(key, NULL) == RS_OK)
 		st = decrypt_source_secret(w, key, origin, &pt, err);
+	/* ... or our copy of the secret was read before the rotation
+	 * committed and the key file after its swap: read the key, then the
+	 * secret again (a swap never comes before its commit), and try the
+	 * key and the one beside it. */
+	if (st == RS_EINPUT && sto != NULL && w->src.id[0] != '\0' &&
+	    secret_load_key(key, NULL) == RS_OK &&
+	    store_reload_secret(sto, &w->src, NULL) == RS_OK) {
+		st = decrypt_source_secret(w, key, origin, &pt, err);
+		if (st == RS_EINPUT && secret_load_next_key(key, NULL) ==
+		    RS_OK)
+			st = decrypt_source_secret(w, key, origin, &pt, err);
+	}
 	OPENSSL_cleanse(key, sizeof(key));
 	if (st != RS_OK)
 		return st;
@@ -1819,7 +1831,7 @@ batch_load(struct batch_ctx *ctx, const char *source_id, struct work *w,
 		}
 		return st;
 	}
-	if ((st = load_secret(w, err)) != RS_OK ||
+	if ((st = load_secret(ctx->st, w, err)) != RS_OK ||
 	    (st = batch_oauth(ctx, w, deadline, 0, err)) != RS_OK)
 		return st;
 	return build_headers(w, err);
@@ -2671,7 +2683,7 @@ preview_secret(struct work *w, const struct batch_preview_req *rq,
 	}
 	w->src.secret_ct = *ct;
 	w->src.secret_nonce = *nonce;
-	return load_secret(w, err);
+	return load_secret(NULL, w, err);	/* a dry run: as loaded */
 nomem:
 	rs_errf(err, "out of memory");
 	return RS_ENOMEM;

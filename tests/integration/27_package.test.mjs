@@ -211,7 +211,9 @@ test('package: man pages render without warnings', () => {
   for (const m of src.matchAll(/wk_env_num\("([A-Z_]+)"/g)) read.add(m[1]);
   for (const m of src.matchAll(/copy_env\([^"]*"([A-Z_]+)"/g)) read.add(m[1]);
   const workerOnly = ['RESTSYNC_WORKER_SLICE_SECONDS', 'RESTSYNC_WORKER_IDLE_SECONDS', 'RESTSYNC_WORKER_MINUTE_SECONDS',
-    'RESTSYNC_WORKER_SCHEDULE', 'RESTSYNC_WORKER_RUNS'];
+    'RESTSYNC_WORKER_SCHEDULE', 'RESTSYNC_WORKER_RUNS',
+    // Read by a pipelined run only (the worker), never by the programs.
+    'RESTSYNC_EMBED_CONCURRENCY'];
   assert.ok(read.size >= 10, [...read].join(' '));
   for (const e of read) {
     const where = workerOnly.includes(e) ? page : fcgi;

@@ -193,19 +193,19 @@ test('Sync to end: a server-side run with its progress; Stop ends it after the p
 });
 
 test('Sync to end goes on without the page: closed mid-run, reopened, it shows the run and its end', async () => {
-  // From the first page, 3 s a page: four pages, so that the run is still
-  // going (page 3 or 4 in flight) when the page is reopened and the API
-  // stops it, even on a slow, shared CI machine.
-  sql(`UPDATE kb_sources SET config = jsonb_set(config, '{queryTemplate}', '{"delay": "3000"}') WHERE id = :'p1';
+  // From the first page, 5 s a page: four pages (20 s), so that the run
+  // is still going (page 3 or 4 in flight) when the page is reopened and
+  // the API stops it, even on a slow, shared CI machine.
+  sql(`UPDATE kb_sources SET config = jsonb_set(config, '{queryTemplate}', '{"delay": "5000"}') WHERE id = :'p1';
        UPDATE kb_rest_cursors SET next_cursor = NULL, done = false, page_count = 0, item_count = 0, run_id = NULL
        WHERE source_id = :'p1';`, [id]);
   await page.reload();
   await row(id).locator('[data-action="all"]').click();
   const running = () => one(`SELECT pages FROM kb_rest_runs WHERE source_id = :'p1' AND server AND status = 'running';`, [id]);
-  await eventually(() => +running() >= 1, 'the first page of the run');
+  await eventually(() => +running() >= 1, 'the first page of the run', 20000);
   // "Close the tab": leave the page; the worker goes on.
   await page.goto('about:blank');
-  await eventually(() => +running() >= 2, 'a page stored with no page open', 20000);
+  await eventually(() => +running() >= 2, 'a page stored with no page open', 25000);
   await page.goto(`${BASE}/backoffice/rest-sources`);
   await eventually(async () => /syncing to end · page \d+ · \d+ items/.test(await cellText(id, 'c-items')), 'the run followed again');
   await shot('04b-sync-to-end-reopened');

@@ -353,22 +353,6 @@ out:
 	return st;
 }
 
-/* A stored offset or page number; -1 when it is not one. */
-static long long
-bodytpl_count(const char *s)
-{
-	char		*end;
-	long long	 v;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0 || v > PAGER_MAX_POSITION)
-		return -1;
-	return v;
-}
-
 enum rs_status
 bodytpl_page(const struct source_config *cfg, const char *cursor,
     const char *api_key, char **body, size_t *len, char *err)
@@ -393,7 +377,7 @@ bodytpl_page(const struct source_config *cfg, const char *cursor,
 	case CFG_STYLE_OFFSET:
 	case CFG_STYLE_PAGE:
 		vals.cursor_type = BODYTPL_INT;
-		vals.cursor_num = cursor != NULL ? bodytpl_count(cursor) :
+		vals.cursor_num = cursor != NULL ? pager_count(cursor) :
 		    cfg->style == CFG_STYLE_OFFSET ? 0 : cfg->page_start;
 		if (vals.cursor_num < 0) {
 			rs_errf(err, "stored cursor '%.64s' is not %s", cursor,

@@ -16,9 +16,8 @@
 #include "jsonpath.h"
 #include "pager.h"
 
-/* Parse a non-negative decimal that fits in long long; -1 on error. */
-static long long
-parse_count(const char *s)
+long long
+pager_count(const char *s)
 {
 	char		*end;
 	long long	 v;
@@ -50,7 +49,7 @@ json_count(struct json_object *v)
 		return d >= 0 && d <= (double)PAGER_MAX_POSITION &&
 		    d == (double)(long long)d ? (long long)d : -1;
 	case json_type_string:
-		return parse_count(json_object_get_string(v));
+		return pager_count(json_object_get_string(v));
 	default:
 		return -1;
 	}
@@ -253,7 +252,7 @@ pager_url(const struct source_config *cfg, const char *cursor,
 		cursor = NULL;
 	switch (cfg->style) {
 	case CFG_STYLE_OFFSET:
-		v = cursor == NULL ? 0 : parse_count(cursor);
+		v = cursor == NULL ? 0 : pager_count(cursor);
 		if (v < 0) {
 			rs_errf(err, "stored cursor '%.64s' is not an offset",
 			    cursor);
@@ -263,7 +262,7 @@ pager_url(const struct source_config *cfg, const char *cursor,
 		cur_val = num;
 		break;
 	case CFG_STYLE_PAGE:
-		v = cursor == NULL ? cfg->page_start : parse_count(cursor);
+		v = cursor == NULL ? cfg->page_start : pager_count(cursor);
 		if (v < 0) {
 			rs_errf(err, "stored cursor '%.64s' is not a page "
 			    "number", cursor);
@@ -633,7 +632,7 @@ pager_next(const struct source_config *cfg, const struct pager_page *pg,
 			cur = json_count(jp_get(pg->body,
 			    cfg->current_offset_path));
 		if (cur < 0)
-			cur = pg->cursor != NULL ? parse_count(pg->cursor) : 0;
+			cur = pg->cursor != NULL ? pager_count(pg->cursor) : 0;
 		if (cur < 0)
 			cur = 0;
 		if (pg->nitems == 0)
@@ -645,7 +644,7 @@ pager_next(const struct source_config *cfg, const struct pager_page *pg,
 			goto done;
 		return set_num(n, cur + (long long)pg->nitems, err);
 	case CFG_STYLE_PAGE:
-		cur = pg->cursor != NULL ? parse_count(pg->cursor) :
+		cur = pg->cursor != NULL ? pager_count(pg->cursor) :
 		    cfg->page_start;
 		if (cur < 0)
 			cur = cfg->page_start;

@@ -107,4 +107,8 @@ void		 pager_next_free(struct pager_next *);
 enum rs_status	 pager_link_next(const char *link, const char *base,
 		    char **next, char *err);
 
+/* A stored offset or page number (a non-negative decimal up to
+ * PAGER_MAX_POSITION); -1 when it is not one. */
+long long	 pager_count(const char *s);
+
 #endif

@@ -729,6 +729,16 @@ wk_wait(struct wk *w, double ms)
 	}
 }
 
+/* 1, 2, 4 ... WK_BACKOFF_MAX s (jittered) while the database is away. */
+static void
+wk_backoff(struct wk *w, double *backoff)
+{
+	*backoff = *backoff == 0 ? 1 : *backoff * 2;
+	if (*backoff > WK_BACKOFF_MAX)
+		*backoff = WK_BACKOFF_MAX;
+	wk_sleep(w, *backoff * 1000 * wk_rand(w, 0.75, 1.25));
+}
+
 enum rs_status
 wk_run(struct batch_ctx *ctx, const struct wk_opts *o, const char *actor,
     volatile sig_atomic_t *stop, char *err)
@@ -773,11 +783,7 @@ wk_run(struct batch_ctx *ctx, const struct wk_opts *o, const char *actor,
 					st = RS_EDB;
 					break;
 				}
-				backoff = backoff == 0 ? 1 : backoff * 2;
-				if (backoff > WK_BACKOFF_MAX)
-					backoff = WK_BACKOFF_MAX;
-				wk_sleep(&w, backoff * 1000 *
-				    wk_rand(&w, 0.75, 1.25));
+				wk_backoff(&w, &backoff);
 				continue;
 			}
 		}
@@ -795,11 +801,7 @@ wk_run(struct batch_ctx *ctx, const struct wk_opts *o, const char *actor,
 				st = RS_EDB;
 				break;
 			}
-			/* 1, 2, 4 ... 30 s while the database is away. */
-			backoff = backoff == 0 ? 1 : backoff * 2;
-			if (backoff > WK_BACKOFF_MAX)
-				backoff = WK_BACKOFF_MAX;
-			wk_sleep(&w, backoff * 1000 * wk_rand(&w, 0.75, 1.25));
+			wk_backoff(&w, &backoff);
 			continue;
 		}
 		backoff = 0;

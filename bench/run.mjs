@@ -509,7 +509,7 @@ function micro(name) {
 // as on a new database.
 function emptyTables() {
   sql(`TRUNCATE kb_chunks, kb_docs, kb_rest_items, kb_rest_runs, kb_rest_cursors, kb_rest_page_validators,
-                kb_rest_audit, kb_sources;
+                kb_rest_audit, kb_oauth_tokens, kb_rate_waits, kb_rate_budgets, kb_sources;
        CHECKPOINT;`);
 }
 

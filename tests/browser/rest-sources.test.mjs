@@ -193,12 +193,11 @@ test('Sync to end: a server-side run with its progress; Stop ends it after the p
 });
 
 test('Sync to end goes on without the page: closed mid-run, reopened, it shows the run and its end', async () => {
-  // From the first page, 5 s a page (timeoutMs above it): four pages
-  // (20 s), so that the run is still going (page 3 or 4 in flight) when
-  // the page is reopened and the API stops it, even on a slow, shared CI
-  // machine.
-  sql(`UPDATE kb_sources SET config = jsonb_set(jsonb_set(config, '{queryTemplate}', '{"delay": "5000"}'),
-         '{timeoutMs}', '9000') WHERE id = :'p1';
+  // From the first page, 10 items and 5 s a page (timeoutMs above it):
+  // twenty pages (100 s), so that the run is still going when the page
+  // is reopened and the API stops it, however slow the machine.
+  sql(`UPDATE kb_sources SET config = jsonb_set(jsonb_set(jsonb_set(config, '{queryTemplate}', '{"delay": "5000"}'),
+         '{timeoutMs}', '9000'), '{defaultPageSize}', '10') WHERE id = :'p1';
        UPDATE kb_rest_cursors SET next_cursor = NULL, done = false, page_count = 0, item_count = 0, run_id = NULL
        WHERE source_id = :'p1';`, [id]);
   await page.reload();
@@ -218,7 +217,12 @@ test('Sync to end goes on without the page: closed mid-run, reopened, it shows t
   await eventually(() => one(`SELECT count(*) FROM kb_rest_runs WHERE source_id = :'p1' AND status = 'stopped' AND server;`, [id]) !== '0',
     'the run stopped', 15000);
   await row(id).locator('[data-action="all"]').waitFor({ timeout: 15000 });
-  sql(`UPDATE kb_sources SET config = config - 'queryTemplate' - 'timeoutMs' WHERE id = :'p1';`, [id]);
+  // Back to the seed's config and the first page: the next test walks
+  // the four pages of 50 from the start.
+  sql(`UPDATE kb_sources SET config = jsonb_set(config - 'queryTemplate' - 'timeoutMs', '{defaultPageSize}', '50')
+       WHERE id = :'p1';
+       UPDATE kb_rest_cursors SET next_cursor = NULL, done = false, page_count = 0, item_count = 0, run_id = NULL
+       WHERE source_id = :'p1';`, [id]);
 });
 
 test('Sync to end waits out a 409 from another batch, then completes with 194 items', async () => {

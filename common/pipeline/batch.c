@@ -311,11 +311,34 @@ decrypt_source_secret(const struct work *w, const unsigned char *key,
 	    w->src.secret_nonce_len, pt, err);
 }
 
+/*
+ * Open the source's secret under the key file as it is now, across a key
+ * rotation: the key file; else the new key beside it (between the
+ * rotation's commit and its file swap); else the key file read again
+ * (the swap came between the two reads).
+ */
+static enum rs_status
+open_under_current_key(const struct work *w, const char *origin, char **pt,
+    char *err)
+{
+	unsigned char	 key[SECRET_KEYLEN];
+	enum rs_status	 st;
+
+	if ((st = secret_load_key(key, err)) != RS_OK)
+		return st;
+	st = decrypt_source_secret(w, key, origin, pt, err);
+	if (st == RS_EINPUT && secret_load_next_key(key, NULL) == RS_OK)
+		st = decrypt_source_secret(w, key, origin, pt, err);
+	if (st == RS_EINPUT && secret_load_key(key, NULL) == RS_OK)
+		st = decrypt_source_secret(w, key, origin, pt, err);
+	OPENSSL_cleanse(key, sizeof(key));
+	return st;
+}
+
 static enum rs_status
 load_secret(struct store *sto, struct work *w, char *err)
 {
 	static const char	 ph[] = "{{API_KEY}}";
-	unsigned char		 key[SECRET_KEYLEN];
 	const char		*vals[4], *names[4] =
 				    { "api_key", "token", "username",
 				      "password" };
@@ -330,30 +353,13 @@ load_secret(struct store *sto, struct work *w, char *err)
 	if ((st = batch_secret_origin(&w->cfg, &w->src, origin,
 	    sizeof(origin), err)) != RS_OK)
 		return st;
-	if ((st = secret_load_key(key, err)) != RS_OK)
-		return st;
-	st = decrypt_source_secret(w, key, origin, &pt, err);
-	/* A key rotation between its commit and its file swap: the secret
-	 * is already under the new key. */
-	if (st == RS_EINPUT && secret_load_next_key(key, NULL) == RS_OK)
-		st = decrypt_source_secret(w, key, origin, &pt, err);
-	/* ... or the swap happened between our two reads: the key file
-	 * now holds the new key. */
-	if (st == RS_EINPUT && secret_load_key(key, NULL) == RS_OK)
-		st = decrypt_source_secret(w, key, origin, &pt, err);
-	/* ... or our copy of the secret was read before the rotation
-	 * committed and the key file after its swap: read the key, then the
-	 * secret again (a swap never comes before its commit), and try the
-	 * key and the one beside it. */
+	st = open_under_current_key(w, origin, &pt, err);
+	/* Our copy of the secret was read before a rotation committed and
+	 * the key file after its swap: read the secret again (a swap never
+	 * comes before its commit) and open it the same way. */
 	if (st == RS_EINPUT && sto != NULL && w->src.id[0] != '\0' &&
-	    secret_load_key(key, NULL) == RS_OK &&
-	    store_reload_secret(sto, &w->src, NULL) == RS_OK) {
-		st = decrypt_source_secret(w, key, origin, &pt, err);
-		if (st == RS_EINPUT && secret_load_next_key(key, NULL) ==
-		    RS_OK)
-			st = decrypt_source_secret(w, key, origin, &pt, err);
-	}
-	OPENSSL_cleanse(key, sizeof(key));
+	    store_reload_secret(sto, &w->src, NULL) == RS_OK)
+		st = open_under_current_key(w, origin, &pt, err);
 	if (st != RS_OK)
 		return st;
 	st = secret_parse(pt, &w->sv, err);

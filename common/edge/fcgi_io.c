@@ -546,6 +546,10 @@ fio_head(struct fio_req *rq, int code, const char *ctype, size_t len)
 	if (code == 405)
 		(void)snprintf(allow, sizeof(allow), "Allow: %s\r\n",
 		    rq->allow != NULL ? rq->allow : "POST");
+	else if (code == 429 && rq->retry_after > 0)
+		(void)snprintf(allow, sizeof(allow), "Retry-After: %ld\r\n",
+		    rq->retry_after);
+	rq->retry_after = 0;
 	/* libfcgi's own printf lacks %zu: format headers with snprintf. */
 	n = snprintf(head, sizeof(head),
 	    "Status: %d %s\r\n"
@@ -590,11 +594,15 @@ void
 fio_write_error(struct fio_req *rq, enum rs_status st, const char *msg,
     struct json_object *extra)
 {
-	struct json_object	*o = json_object_new_object();
+	struct json_object	*o = json_object_new_object(), *ra;
 
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	if (extra != NULL) {
+		/* A body's retryAfter (seconds) is the header's too. */
+		if (json_object_object_get_ex(extra, "retryAfter", &ra) &&
+		    json_object_is_type(ra, json_type_int))
+			rq->retry_after = (long)json_object_get_int64(ra);
 		json_object_object_foreach(extra, k, v)
 			json_object_object_add(o, k, json_object_get(v));
 		json_object_put(extra);

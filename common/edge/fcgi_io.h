@@ -29,6 +29,7 @@ struct fio_req {
 	double		 t0;
 	const char	*program;
 	const char	*allow;		/* methods for 405's Allow ("POST") */
+	long		 retry_after;	/* 429's Retry-After, seconds; 0 none */
 	struct json_object *json;	/* the parsed body, wiped at the end */
 };
 

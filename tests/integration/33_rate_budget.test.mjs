@@ -109,6 +109,8 @@ test('a wait that does not fit the batch\'s deadline: 429 with retryAfter, nothi
   assert.ok(Date.now() - t0 < 5000, 'answered without waiting');
   assert.equal(r.status, 429, r.text);
   assert.ok(r.json.retryAfter >= 55 && r.json.retryAfter <= 61, `retryAfter ${r.json.retryAfter}`);
+  // HTTP's own header says the same (RFC 9110 10.2.3), for clients that read it.
+  assert.equal(r.headers.get('retry-after'), String(r.json.retryAfter));
   assert.match(r.json.error, /^rate budget: 1 requests per 60 s \(rateLimit\) has no room before the batch's deadline; retry after \d+ s$/);
   assert.equal((await notes()).filter((n) => n.src === tag).length, 1, 'the refused batch fetched nothing');
   const row = cursorRow(id);
@@ -142,4 +144,25 @@ test('a run whose budget has no room within a batch waits for retryAfter and goe
   assert.equal(mine.length, 2);
   assert.ok(mine[1].t - mine[0].t >= 20000, `${mine[1].t - mine[0].t} ms apart`);
   assert.deepEqual(sql(`SELECT pages, items, coalesce(error, '') FROM kb_rest_runs WHERE id = :'p1';`, [r.json.runId]), [['2', '194', '']]);
+});
+
+test('deleting a source removes its own budget row; a provider budget other sources share stays', async () => {
+  const tag = `rd${process.pid}`;
+  const own = await create('Rate delete own', config(tag, { requests: 50, perSeconds: 1 }));
+  const shared = { requests: 50, perSeconds: 1, scope: 'provider' };
+  const a = await create('Rate delete shared A', config(`${tag}a`, shared, { provider: `rd-${tag}` }));
+  const b = await create('Rate delete shared B', config(`${tag}b`, shared, { provider: `rd-${tag}` }));
+  for (const id of [own, a, b]) assert.equal((await batch(id)).status, 200);
+  const rows = (key) => one(`SELECT count(*) FROM kb_rate_budgets WHERE budget_key = :'p1';`, [key]);
+  const provKey = `provider:${T}:rd-${tag}`;
+  assert.equal(rows(`source:${own}`), '1');
+  assert.equal(rows(provKey), '1');
+  for (const id of [own, a]) {
+    const r = await call('/api/backoffice/rest-delete', { body: { sourceId: id } });
+    assert.equal(r.status, 200, r.text);
+  }
+  assert.equal(rows(`source:${own}`), '0');
+  assert.equal(rows(provKey), '1', 'B still draws from the provider budget');
+  assert.equal(one(`SELECT count(*) FROM kb_rate_budgets b WHERE b.budget_key LIKE 'source:%'
+                    AND NOT EXISTS (SELECT 1 FROM kb_sources s WHERE 'source:' || s.id::text = b.budget_key);`), '0');
 });

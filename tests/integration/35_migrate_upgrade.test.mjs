@@ -101,8 +101,11 @@ function populate(url) {
       FROM generate_series(0, 2) i;
     ${secretRow(url)}`;
   if (have.has('kb_rest_page_validators')) {
-    q += `INSERT INTO kb_rest_page_validators (source_id, page_key, etag, last_modified, next_cursor, done, items, total)
-          VALUES ('${S1}', '', '"v1"', 'Sun, 01 Nov 2026 10:00:00 GMT', '50', false, 50, 250);`;
+    // 013 puts tenant_id into the table's key.
+    const tcol = psqlAt(url, `SELECT count(*) FROM information_schema.columns
+                              WHERE table_name = 'kb_rest_page_validators' AND column_name = 'tenant_id';`) === '1';
+    q += `INSERT INTO kb_rest_page_validators (${tcol ? 'tenant_id, ' : ''}source_id, page_key, etag, last_modified, next_cursor, done, items, total)
+          VALUES (${tcol ? `'${T}', ` : ''}'${S1}', '', '"v1"', 'Sun, 01 Nov 2026 10:00:00 GMT', '50', false, 50, 250);`;
   }
   if (have.has('kb_rest_audit')) {
     q += `INSERT INTO kb_rest_audit (at, actor, action, source_id, tenant_id, outcome, detail) VALUES

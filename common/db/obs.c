@@ -354,6 +354,20 @@ obs_bounds_text(char *out, size_t sz)
 	(void)snprintf(out + len, sz - len, "}");
 }
 
+/* A counter without labels: its HELP, TYPE and one sample. */
+static int
+obs_counter(struct rs_buf *b, const char *name, const char *help, double v)
+{
+	int	 rc;
+
+	rc = obs_head(b, name, "counter", help);
+	if (rc == 0)
+		rc = rs_buf_printf(b, "%s ", name);
+	if (rc == 0)
+		rc = obs_value(b, v);
+	return rc;
+}
+
 /* The batch series (kind 0 rows, grouped by action and outcome). */
 static int
 obs_batch_series(struct rs_buf *b, PGresult *r)
@@ -394,19 +408,11 @@ obs_batch_series(struct rs_buf *b, PGresult *r)
 		}
 	}
 	if (rc == 0)
-		rc = obs_head(b, "restsync_items_total", "counter",
-		    "Items fetched and stored by batches.");
+		rc = obs_counter(b, "restsync_items_total",
+		    "Items fetched and stored by batches.", items);
 	if (rc == 0)
-		rc = rs_buf_puts(b, "restsync_items_total ");
-	if (rc == 0)
-		rc = obs_value(b, items);
-	if (rc == 0)
-		rc = obs_head(b, "restsync_chunks_inserted_total", "counter",
-		    "New chunks stored by batches (after dedup).");
-	if (rc == 0)
-		rc = rs_buf_puts(b, "restsync_chunks_inserted_total ");
-	if (rc == 0)
-		rc = obs_value(b, inserted);
+		rc = obs_counter(b, "restsync_chunks_inserted_total",
+		    "New chunks stored by batches (after dedup).", inserted);
 	if (rc == 0)
 		rc = obs_hist_write(b, "restsync_upstream_seconds",
 		    "Upstream fetch time per batch that made an upstream "

@@ -41,20 +41,20 @@ list(struct ep_req *r, struct json_object **out, char *err)
 static enum rs_status
 create(struct ep_req *r, struct json_object **out, char *err)
 {
-	struct src_input	 in;
+	struct source_input	 in;
 	struct json_object	*res = NULL;
 	enum rs_status		 st;
 
 	memset(&in, 0, sizeof(in));
 	r->action = "create";
 	r->ok_code = 201;
-	st = src_parse_input(r->body, 1, &in, err);
+	st = srcin_parse_input(r->body, 1, &in, err);
 	(void)snprintf(r->tenant_id, sizeof(r->tenant_id), "%s", in.tenant_id);
 	if (st == RS_OK)
 		st = src_create(r->src, r->user, &in, &res, err);
 	json_object_object_add(r->log, "key_stored",
-	    json_object_new_boolean(st == RS_OK && src_has_secret(&in)));
-	src_input_free(&in);
+	    json_object_new_boolean(st == RS_OK && srcin_has_secret(&in)));
+	srcin_free(&in);
 	if (st != RS_OK)
 		return st;
 	(void)snprintf(r->source_id, sizeof(r->source_id), "%s",

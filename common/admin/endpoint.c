@@ -13,6 +13,7 @@
 #include "fcgi_io.h"
 #include "inspect.h"
 #include "sources.h"
+#include "srcinput.h"
 #include "store.h"
 
 struct ep_layers {
@@ -182,7 +183,7 @@ ep_ok_with(const char *name, struct json_object *value)
 enum rs_status
 ep_source_id(struct ep_req *r, char *err)
 {
-	return src_parse_id(r->body, r->source_id, err);
+	return srcin_parse_id(r->body, r->source_id, err);
 }
 
 enum rs_status
@@ -193,7 +194,7 @@ ep_source_listing(struct ep_req *r, ep_lister fn, const char *key,
 	enum rs_status		 st;
 	int			 limit = 0;
 
-	if ((st = src_parse_audit_query(r->query, r->source_id, &limit,
+	if ((st = srcin_parse_audit_query(r->query, r->source_id, &limit,
 	    err)) != RS_OK ||
 	    (st = fn(r->src, r->source_id, limit, &res, err)) != RS_OK)
 		return st;

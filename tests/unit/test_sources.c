@@ -1,6 +1,6 @@
 /*
  * test_sources.c — request validation of the source endpoints
- * (src_parse_input, src_parse_id, src_valid_text), table-driven.  The
+ * (srcin_parse_input, srcin_parse_id, srcin_valid_text), table-driven.  The
  * database side is covered by tests/integration/03_sources.test.mjs.
  */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "sources.h"
+#include "srcinput.h"
 
 #define T	"\"tenantId\":\"00000000-0000-4000-8000-000000000001\""
 #define S	"\"sourceId\":\"00000000-0000-4000-8000-000000000101\""
@@ -112,7 +112,7 @@ test_parse_input(void **state)
 {
 	const struct input_row	*r;
 	struct json_object	*body;
-	struct src_input	 in;
+	struct source_input	 in;
 	char			 err[RS_ERRLEN];
 	enum rs_status		 st;
 	size_t			 i;
@@ -124,7 +124,7 @@ test_parse_input(void **state)
 		if (body == NULL)
 			fail_msg("row %zu: test body is not JSON", i);
 		err[0] = '\0';
-		st = src_parse_input(body, r->create, &in, err);
+		st = srcin_parse_input(body, r->create, &in, err);
 		if (st != r->want)
 			fail_msg("row %zu: status %d, want %d (%s)", i, st,
 			    r->want, err);
@@ -151,7 +151,7 @@ test_parse_input(void **state)
 			assert_null(in.config);
 			assert_null(in.api_key);
 		}
-		src_input_free(&in);
+		srcin_free(&in);
 		json_object_put(body);
 	}
 }
@@ -182,7 +182,7 @@ test_parse_id(void **state)
 		body = json_tokener_parse(id_rows[i].body);
 		assert_non_null(body);
 		err[0] = '\0';
-		st = src_parse_id(body, id, err);
+		st = srcin_parse_id(body, id, err);
 		if (st != id_rows[i].want)
 			fail_msg("row %zu: status %d (%s)", i, st, err);
 		if (id_rows[i].msg != NULL &&
@@ -226,7 +226,7 @@ test_valid_text(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(text_rows) / sizeof(text_rows[0]); i++)
-		if (src_valid_text(text_rows[i].s, text_rows[i].max) !=
+		if (srcin_valid_text(text_rows[i].s, text_rows[i].max) !=
 		    text_rows[i].want)
 			fail_msg("row %zu: want %d", i, text_rows[i].want);
 }

@@ -68,19 +68,14 @@ preview(struct batch_ctx *ctx, struct insp_db *db, struct json_object *body,
 	if ((st = insp_preview_load(db, in.source_id, in.tenant_id,
 	    in.config, in.title, &pv, err)) != RS_OK)
 		goto out;
-	memset(&rq, 0, sizeof(rq));
-	rq.tenant_id = pv.tenant_id;
-	rq.title = pv.title;
-	rq.config = pv.config;
-	rq.cursor = pv.cursor;
-	rq.items_before = pv.items_before;
-	rq.pages_before = pv.pages_before;
-	rq.api_key = in.api_key;
-	rq.secret_ct = pv.ct;
-	rq.secret_ct_len = pv.ctlen;
-	rq.secret_nonce = pv.nonce;
-	rq.secret_nonce_len = pv.noncelen;
-	rq.secret_aad = pv.aad;
+	rq = (struct batch_preview_req){
+		.tenant_id = pv.tenant_id, .title = pv.title,
+		.config = pv.config, .cursor = pv.cursor,
+		.items_before = pv.items_before, .pages_before = pv.pages_before,
+		.api_key = in.api_key, .secret_aad = pv.aad,
+		.secret_ct = pv.ct, .secret_ct_len = pv.ctlen,
+		.secret_nonce = pv.nonce, .secret_nonce_len = pv.noncelen,
+	};
 	st = batch_preview(ctx, &rq, res, err);
 out:
 	insp_preview_free(&pv);

@@ -187,6 +187,23 @@ ep_source_id(struct ep_req *r, char *err)
 }
 
 enum rs_status
+ep_source_save(struct ep_req *r, int create, const char *log_key,
+    struct json_object **out, char *err)
+{
+	struct json_object	*res = NULL;
+	enum rs_status		 st;
+	int			 stored = 0;
+
+	st = src_save(r->src, r->user, r->body, create, r->source_id,
+	    r->tenant_id, &stored, &res, err);
+	json_object_object_add(r->log, log_key,
+	    json_object_new_boolean(stored));
+	if (st == RS_OK)
+		*out = ep_ok_with("source", res);
+	return st;
+}
+
+enum rs_status
 ep_source_listing(struct ep_req *r, ep_lister fn, const char *key,
     struct json_object **out, char *err)
 {

@@ -106,16 +106,15 @@ static enum rs_status
 src_query(struct src_db *db, const char *id, struct json_object **out,
     int *truncated, char *err)
 {
-	struct srcdb_sources	 l;
+	struct srcdb_rows	 rows;
 	enum rs_status		 st;
 
 	*out = NULL;
-	*truncated = 0;
-	if ((st = srcdb_list(db->db, id, SRC_LIST_MAX, &l, err)) != RS_OK)
+	if ((st = srcdb_list(db->db, id, SRC_LIST_MAX, &rows, truncated,
+	    err)) != RS_OK)
 		return st;
-	*out = srcview_sources(&l);
-	*truncated = l.truncated;
-	srcdb_sources_free(&l);
+	*out = srcview_sources(&rows);
+	srcdb_rows_free(&rows);
 	return RS_OK;
 }
 
@@ -150,59 +149,58 @@ src_get(struct src_db *db, const char *id, struct json_object **out,
 enum rs_status
 src_tenants(struct src_db *db, struct json_object **out, char *err)
 {
-	struct srcdb_tenant	*t;
-	size_t			 n;
+	struct srcdb_rows	 rows;
 	enum rs_status		 st;
 
 	*out = NULL;
-	if ((st = srcdb_tenants(db->db, &t, &n, err)) != RS_OK)
+	if ((st = srcdb_tenants(db->db, &rows, err)) != RS_OK)
 		return st;
-	*out = srcview_tenants(t, n);
-	srcdb_tenants_free(t, n);
+	*out = srcview_tenants(&rows);
+	srcdb_rows_free(&rows);
 	return RS_OK;
 }
 
+/*
+ * A listing of one source (the audit trail, the runs): limit checked
+ * (RS_EINPUT, HTTP 400, outside 1..SRC_AUDIT_MAX), the rows loaded,
+ * then rendered.
+ */
 static enum rs_status
-src_check_limit(int limit, char *err)
+src_listing(struct src_db *db, const char *id, int limit,
+    enum rs_status (*load)(struct db *, const char *, int,
+    struct srcdb_rows *, char *),
+    struct json_object *(*view)(const struct srcdb_rows *),
+    struct json_object **out, char *err)
 {
-	if (srcin_limit_ok(limit))
-		return RS_OK;
-	rs_errf(err, "'limit' must be an integer from 1 to %d", SRC_AUDIT_MAX);
-	return RS_EINPUT;
+	struct srcdb_rows	 rows;
+	enum rs_status		 st;
+
+	*out = NULL;
+	if (!srcin_limit_ok(limit)) {
+		rs_errf(err, "'limit' must be an integer from 1 to %d",
+		    SRC_AUDIT_MAX);
+		return RS_EINPUT;
+	}
+	if ((st = load(db->db, id, limit, &rows, err)) != RS_OK)
+		return st;
+	*out = view(&rows);
+	srcdb_rows_free(&rows);
+	return RS_OK;
 }
 
 enum rs_status
 src_audit(struct src_db *db, const char *id, int limit,
     struct json_object **out, char *err)
 {
-	struct srcdb_audit	*e;
-	size_t			 n;
-	enum rs_status		 st;
-
-	*out = NULL;
-	if ((st = src_check_limit(limit, err)) != RS_OK ||
-	    (st = srcdb_audit_list(db->db, id, limit, &e, &n, err)) != RS_OK)
-		return st;
-	*out = srcview_audit(e, n);
-	srcdb_audit_free(e, n);
-	return RS_OK;
+	return src_listing(db, id, limit, srcdb_audit_list, srcview_audit,
+	    out, err);
 }
 
 enum rs_status
 src_runs(struct src_db *db, const char *id, int limit,
     struct json_object **out, char *err)
 {
-	char		**runs;
-	size_t		  n;
-	enum rs_status	  st;
-
-	*out = NULL;
-	if ((st = src_check_limit(limit, err)) != RS_OK ||
-	    (st = srcdb_runs(db->db, id, limit, &runs, &n, err)) != RS_OK)
-		return st;
-	*out = srcview_runs(runs, n);
-	srcdb_texts_free(runs, n);
-	return RS_OK;
+	return src_listing(db, id, limit, srcdb_runs, srcview_runs, out, err);
 }
 
 /* ---- changes ---------------------------------------------------------- */
@@ -392,6 +390,45 @@ fail:
 	srcdb_updated_free(&u);
 	src_fail(db, actor, "update", in->source_id, tenant, st, err);
 	OPENSSL_cleanse(key, sizeof(key));
+	return st;
+}
+
+/* The string field name of o into id ("" when none). */
+static void
+src_copy_id(char id[RS_UUID_LEN + 1], struct json_object *o,
+    const char *name)
+{
+	struct json_object	*v;
+
+	(void)snprintf(id, RS_UUID_LEN + 1, "%s",
+	    json_object_object_get_ex(o, name, &v) &&
+	    json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : "");
+}
+
+enum rs_status
+src_save(struct src_db *db, const char *actor, struct json_object *body,
+    int create, char source_id[RS_UUID_LEN + 1],
+    char tenant_id[RS_UUID_LEN + 1], int *key_stored,
+    struct json_object **out, char *err)
+{
+	struct source_input	 in;
+	enum rs_status		 st;
+
+	*out = NULL;
+	*key_stored = 0;
+	st = srcin_parse_input(body, create, &in, err);
+	(void)snprintf(source_id, RS_UUID_LEN + 1, "%s", in.source_id);
+	(void)snprintf(tenant_id, RS_UUID_LEN + 1, "%s", in.tenant_id);
+	if (st == RS_OK)
+		st = create ? src_create(db, actor, &in, out, err) :
+		    src_update(db, actor, &in, out, err);
+	if (st == RS_OK) {
+		*key_stored = srcin_has_secret(&in);
+		src_copy_id(source_id, *out, "id");
+		src_copy_id(tenant_id, *out, "tenantId");
+	}
+	srcin_free(&in);
 	return st;
 }
 

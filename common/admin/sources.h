@@ -87,6 +87,19 @@ enum rs_status	 src_update(struct src_db *, const char *actor,
 		    char *err);
 
 /*
+ * A rest-sources (create = 1) or rest-sources-update body validated
+ * (srcin_parse_input) and carried out by src_create or src_update for
+ * actor.  source_id and tenant_id get the ids as far as they are known
+ * (for the log line, also on failure); *key_stored whether a secret was
+ * stored.  Never log the body: it may carry the API key.
+ */
+enum rs_status	 src_save(struct src_db *, const char *actor,
+		    struct json_object *body, int create,
+		    char source_id[RS_UUID_LEN + 1],
+		    char tenant_id[RS_UUID_LEN + 1], int *key_stored,
+		    struct json_object **out, char *err);
+
+/*
  * Start the source over from the first page: cursor next NULL, done
  * false, counts 0, status and error NULL; docs and chunks stay.  The
  * incremental high-water mark is cleared (the next run is full) unless

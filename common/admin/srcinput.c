@@ -77,6 +77,21 @@ srcin_field(struct json_object *body, const char *name)
 	return v;
 }
 
+/*
+ * Field name of body into *v when present and not null (*v NULL
+ * otherwise); RS_EINPUT "'name' must be what" when it is not of type t.
+ */
+static enum rs_status
+srcin_typed(struct json_object *body, const char *name, json_type t,
+    const char *what, struct json_object **v, char *err)
+{
+	if ((*v = srcin_field(body, name)) == NULL ||
+	    json_object_is_type(*v, t))
+		return RS_OK;
+	rs_errf(err, "'%s' must be %s", name, what);
+	return RS_EINPUT;
+}
+
 /* A UUID string field into id; RS_EINPUT naming the field. */
 static enum rs_status
 srcin_uuid_field(struct json_object *body, const char *name,
@@ -208,14 +223,12 @@ srcin_secret(struct json_object *body, const char *name, char **dst,
 {
 	struct json_object	*v;
 	const char		*s;
+	enum rs_status		 st;
 
 	*dst = NULL;
-	if ((v = srcin_field(body, name)) == NULL)
-		return RS_OK;
-	if (!json_object_is_type(v, json_type_string)) {
-		rs_errf(err, "'%s' must be a string", name);
-		return RS_EINPUT;
-	}
+	if ((st = srcin_typed(body, name, json_type_string, "a string", &v,
+	    err)) != RS_OK || v == NULL)
+		return st;
 	s = json_object_get_string(v);
 	if (*s == '\0')
 		return RS_OK;
@@ -265,13 +278,11 @@ static enum rs_status
 srcin_bool(struct json_object *body, const char *name, int *out, char *err)
 {
 	struct json_object	*v;
+	enum rs_status		 st;
 
-	if ((v = srcin_field(body, name)) == NULL)
-		return RS_OK;
-	if (!json_object_is_type(v, json_type_boolean)) {
-		rs_errf(err, "'%s' must be true or false", name);
-		return RS_EINPUT;
-	}
+	if ((st = srcin_typed(body, name, json_type_boolean, "true or false",
+	    &v, err)) != RS_OK || v == NULL)
+		return st;
 	*out = json_object_get_boolean(v) ? 1 : 0;
 	return RS_OK;
 }

@@ -92,15 +92,30 @@ srcview_source(const struct srcdb_source *s)
 	return o;
 }
 
-struct json_object *
-srcview_sources(const struct srcdb_sources *l)
+/* An array of one(row) for each of the rows. */
+static struct json_object *
+srcview_array(const struct srcdb_rows *rows,
+    struct json_object *(*one)(const void *))
 {
-	struct json_object	*a = json_object_new_array_ext((int)l->n);
+	struct json_object	*a = json_object_new_array_ext((int)rows->n);
+	const char		*p = rows->v;
 	size_t			 i;
 
-	for (i = 0; i < l->n; i++)
-		json_object_array_add(a, srcview_source(&l->v[i]));
+	for (i = 0; i < rows->n; i++)
+		json_object_array_add(a, one(p + i * rows->size));
 	return a;
+}
+
+static struct json_object *
+srcview_source_elem(const void *s)
+{
+	return srcview_source(s);
+}
+
+struct json_object *
+srcview_sources(const struct srcdb_rows *rows)
+{
+	return srcview_array(rows, srcview_source_elem);
 }
 
 struct json_object *
@@ -114,50 +129,55 @@ srcview_partial(const char *id, const char *tenant)
 	return o;
 }
 
-struct json_object *
-srcview_tenants(const struct srcdb_tenant *t, size_t n)
+static struct json_object *
+srcview_tenant(const void *elem)
 {
-	struct json_object	*a = json_object_new_array_ext((int)n), *o;
-	size_t			 i;
+	const struct srcdb_tenant	*t = elem;
+	struct json_object		*o = json_object_new_object();
 
-	for (i = 0; i < n; i++) {
-		o = json_object_new_object();
-		srcview_add(o, "id", json_object_new_string(t[i].id));
-		srcview_add(o, "name", srcview_str(t[i].name));
-		json_object_array_add(a, o);
-	}
-	return a;
+	srcview_add(o, "id", json_object_new_string(t->id));
+	srcview_add(o, "name", srcview_str(t->name));
+	return o;
 }
 
 struct json_object *
-srcview_audit(const struct srcdb_audit *e, size_t n)
+srcview_tenants(const struct srcdb_rows *rows)
 {
-	struct json_object	*a = json_object_new_array_ext((int)n), *o;
-	size_t			 i;
+	return srcview_array(rows, srcview_tenant);
+}
 
-	for (i = 0; i < n; i++) {
-		o = json_object_new_object();
-		srcview_add(o, "id", json_object_new_int64(e[i].id));
-		srcview_add(o, "at", json_object_new_string(e[i].at));
-		srcview_add(o, "actor", json_object_new_string(e[i].actor));
-		srcview_add(o, "action", json_object_new_string(e[i].action));
-		srcview_add(o, "outcome",
-		    json_object_new_string(e[i].outcome));
-		srcview_add(o, "detail", json_tokener_parse(e[i].detail));
-		json_object_array_add(a, o);
-	}
-	return a;
+static struct json_object *
+srcview_entry(const void *elem)
+{
+	const struct srcdb_audit	*e = elem;
+	struct json_object		*o = json_object_new_object();
+
+	srcview_add(o, "id", json_object_new_int64(e->id));
+	srcview_add(o, "at", json_object_new_string(e->at));
+	srcview_add(o, "actor", json_object_new_string(e->actor));
+	srcview_add(o, "action", json_object_new_string(e->action));
+	srcview_add(o, "outcome", json_object_new_string(e->outcome));
+	srcview_add(o, "detail", json_tokener_parse(e->detail));
+	return o;
 }
 
 struct json_object *
-srcview_runs(char *const *runs, size_t n)
+srcview_audit(const struct srcdb_rows *rows)
 {
-	struct json_object	*a = json_object_new_array_ext((int)n);
-	size_t			 i;
+	return srcview_array(rows, srcview_entry);
+}
 
-	for (i = 0; i < n; i++)
-		json_object_array_add(a, json_tokener_parse(runs[i]));
-	return a;
+/* A run's JSON text, parsed. */
+static struct json_object *
+srcview_run(const void *elem)
+{
+	return json_tokener_parse(*(char *const *)elem);
+}
+
+struct json_object *
+srcview_runs(const struct srcdb_rows *rows)
+{
+	return srcview_array(rows, srcview_run);
 }
 
 /* ---- audit details ---------------------------------------------------- */

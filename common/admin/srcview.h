@@ -26,22 +26,22 @@
  */
 struct json_object	*srcview_source(const struct srcdb_source *);
 
-/* The sources, in order, as an array. */
-struct json_object	*srcview_sources(const struct srcdb_sources *);
+/* The struct srcdb_source rows, in order, as an array. */
+struct json_object	*srcview_sources(const struct srcdb_rows *);
 
 /* A change was committed but could not be read back: {id, tenantId,
  * partial: true}. */
 struct json_object	*srcview_partial(const char *id, const char *tenant);
 
-/* [{id, name}] */
-struct json_object	*srcview_tenants(const struct srcdb_tenant *,
-			    size_t n);
+/* The struct srcdb_tenant rows: [{id, name}] */
+struct json_object	*srcview_tenants(const struct srcdb_rows *);
 
-/* [{id, at, actor, action, outcome, detail}], detail parsed. */
-struct json_object	*srcview_audit(const struct srcdb_audit *, size_t n);
+/* The struct srcdb_audit rows: [{id, at, actor, action, outcome,
+ * detail}], detail parsed. */
+struct json_object	*srcview_audit(const struct srcdb_rows *);
 
-/* The runs' JSON texts parsed, as an array. */
-struct json_object	*srcview_runs(char *const *runs, size_t n);
+/* The runs' JSON texts (srcdb_runs) parsed, as an array. */
+struct json_object	*srcview_runs(const struct srcdb_rows *);
 
 /* Audit details. */
 /* A refused or failed change: {error: msg (or the status), status}. */

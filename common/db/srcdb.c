@@ -2,6 +2,7 @@
  * srcdb.c — the SQL of the operator's REST sources (see srcdb.h): one
  * static const table, run through db.c, rows copied into structs.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,9 +283,57 @@ srcdb_limit(char lim[24], long long n)
 	(void)snprintf(lim, 24, "%lld", n);
 }
 
-static void
-srcdb_source_free(struct srcdb_source *s)
+/*
+ * Row i of a result into elem (zeroed, size of the array's element);
+ * -1 when out of memory, with what elem held freed.
+ */
+typedef int (*srcdb_row_fn)(const PGresult *, int i, void *elem);
+
+void
+srcdb_rows_free(struct srcdb_rows *rows)
 {
+	size_t	 i;
+
+	for (i = 0; rows->v != NULL && i < rows->n; i++)
+		rows->free_one((char *)rows->v + i * rows->size);
+	free(rows->v);
+	memset(rows, 0, sizeof(*rows));
+}
+
+/*
+ * Rows [0, min(rows, max)) of r into *out, elements of size bytes filled
+ * by row and freed by free_one.  RS_ENOMEM (*out empty).
+ */
+static enum rs_status
+srcdb_rows(const PGresult *r, size_t max, size_t size, srcdb_row_fn row,
+    void (*free_one)(void *), struct srcdb_rows *out, char *err)
+{
+	size_t	 nr = (size_t)PQntuples(r);
+
+	memset(out, 0, sizeof(*out));
+	out->size = size;
+	out->free_one = free_one;
+	if (nr > max)
+		nr = max;
+	if (nr == 0)
+		return RS_OK;
+	if ((out->v = calloc(nr, size)) == NULL)
+		goto nomem;
+	for (; out->n < nr; out->n++)
+		if (row(r, (int)out->n, (char *)out->v + out->n * size) == -1)
+			goto nomem;
+	return RS_OK;
+nomem:
+	srcdb_rows_free(out);
+	rs_errf(err, "out of memory");
+	return RS_ENOMEM;
+}
+
+static void
+srcdb_source_free(void *elem)
+{
+	struct srcdb_source	*s = elem;
+
 	free(s->tenant_name);
 	free(s->title);
 	free(s->config);
@@ -300,11 +349,12 @@ srcdb_source_free(struct srcdb_source *s)
 	free(s->rate_wait_until);
 }
 
-/* Row i of SRCDB_LIST into *s.  -1: out of memory (s freed). */
+/* Row i of SRCDB_LIST into *elem (a struct srcdb_source). */
 static int
-srcdb_source_row(const PGresult *r, int i, struct srcdb_source *s)
+srcdb_source_row(const PGresult *r, int i, void *elem)
 {
-	memset(s, 0, sizeof(*s));
+	struct srcdb_source	*s = elem;
+
 	(void)snprintf(s->id, sizeof(s->id), "%s", PQgetvalue(r, i, COL_ID));
 	(void)snprintf(s->tenant_id, sizeof(s->tenant_id), "%s",
 	    PQgetvalue(r, i, COL_TENANT_ID));
@@ -341,97 +391,61 @@ srcdb_source_row(const PGresult *r, int i, struct srcdb_source *s)
 
 enum rs_status
 srcdb_list(struct db *db, const char *id, size_t max,
-    struct srcdb_sources *out, char *err)
+    struct srcdb_rows *out, int *truncated, char *err)
 {
 	PGresult	*r;
 	char		 lim[24];
 	const char	*v[2];
-	size_t		 n;
-	enum rs_status	 st = RS_OK;
+	enum rs_status	 st;
 
 	memset(out, 0, sizeof(*out));
+	*truncated = 0;
 	srcdb_limit(lim, (long long)max + 1);
 	v[0] = id;
 	v[1] = lim;
 	if ((r = srcdb_run(db, SRCDB_LIST, 2, v, err)) == NULL)
 		return RS_EDB;
 	if (PQnfields(r) != COL__MAX) {
+		PQclear(r);
 		rs_errf(err, "database: unexpected list shape");
-		st = RS_EDB;
-		goto out;
+		return RS_EDB;
 	}
-	n = (size_t)PQntuples(r);
-	if (n > max) {
-		n = max;
-		out->truncated = 1;
-	}
-	if (n > 0 && (out->v = calloc(n, sizeof(*out->v))) == NULL)
-		goto nomem;
-	for (; out->n < n; out->n++)
-		if (srcdb_source_row(r, (int)out->n, &out->v[out->n]) == -1)
-			goto nomem;
-	goto out;
-nomem:
-	rs_errf(err, "out of memory");
-	st = RS_ENOMEM;
-	srcdb_sources_free(out);
-out:
+	if ((st = srcdb_rows(r, max, sizeof(struct srcdb_source),
+	    srcdb_source_row, srcdb_source_free, out, err)) == RS_OK)
+		*truncated = (size_t)PQntuples(r) > max;
 	PQclear(r);
 	return st;
 }
 
-void
-srcdb_sources_free(struct srcdb_sources *l)
+/* Row i of SRCDB_TENANTS into *elem (a struct srcdb_tenant). */
+static int
+srcdb_tenant_row(const PGresult *r, int i, void *elem)
 {
-	size_t	 i;
+	struct srcdb_tenant	*t = elem;
 
-	for (i = 0; i < l->n; i++)
-		srcdb_source_free(&l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
+	(void)snprintf(t->id, sizeof(t->id), "%s", PQgetvalue(r, i, 0));
+	return srcdb_dup(&t->name, r, i, 1);
+}
+
+static void
+srcdb_tenant_free(void *elem)
+{
+	free(((struct srcdb_tenant *)elem)->name);
 }
 
 enum rs_status
-srcdb_tenants(struct db *db, struct srcdb_tenant **out, size_t *n,
-    char *err)
+srcdb_tenants(struct db *db, struct srcdb_rows *out, char *err)
 {
 	PGresult	*r;
-	size_t		 nt;
-	enum rs_status	 st = RS_OK;
+	enum rs_status	 st;
 
-	*out = NULL;
-	*n = 0;
+	memset(out, 0, sizeof(*out));
 	if ((r = srcdb_run(db, SRCDB_TENANTS, 0, NULL, err)) == NULL)
 		return RS_EDB;
-	nt = (size_t)PQntuples(r);
-	if (nt > 0 && (*out = calloc(nt, sizeof(**out))) == NULL)
-		goto nomem;
-	for (; *n < nt; (*n)++) {
-		(void)snprintf((*out)[*n].id, sizeof((*out)[*n].id), "%s",
-		    PQgetvalue(r, (int)*n, 0));
-		if (srcdb_dup(&(*out)[*n].name, r, (int)*n, 1) == -1)
-			goto nomem;
-	}
-	goto out;
-nomem:
-	rs_errf(err, "out of memory");
-	st = RS_ENOMEM;
-	srcdb_tenants_free(*out, *n);
-	*out = NULL;
-	*n = 0;
-out:
+	st = srcdb_rows(r, SIZE_MAX, sizeof(struct srcdb_tenant),
+	    srcdb_tenant_row, srcdb_tenant_free, out, err);
 	PQclear(r);
 	return st;
-}
-
-void
-srcdb_tenants_free(struct srcdb_tenant *t, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; t != NULL && i < n; i++)
-		free(t[i].name);
-	free(t);
 }
 
 enum rs_status
@@ -663,112 +677,87 @@ srcdb_audit_add(struct db *db, const char *actor, const char *action,
 	return RS_OK;
 }
 
-/* Statement s for source id and limit; NULL on failure. */
-static PGresult *
+/*
+ * Statement s for source id and limit, its rows into *out by row and
+ * free_one.  RS_EDB, RS_ENOMEM.
+ */
+static enum rs_status
 srcdb_listing(struct db *db, enum srcdb_stmt s, const char *id, int limit,
-    char *err)
+    size_t size, srcdb_row_fn row, void (*free_one)(void *),
+    struct srcdb_rows *out, char *err)
 {
+	PGresult	*r;
 	char		 lim[24];
 	const char	*v[2];
+	enum rs_status	 st;
 
+	memset(out, 0, sizeof(*out));
 	srcdb_limit(lim, limit);
 	v[0] = id;
 	v[1] = lim;
-	return srcdb_run(db, s, 2, v, err);
+	if ((r = srcdb_run(db, s, 2, v, err)) == NULL)
+		return RS_EDB;
+	st = srcdb_rows(r, SIZE_MAX, size, row, free_one, out, err);
+	PQclear(r);
+	return st;
+}
+
+static void
+srcdb_audit_free(void *elem)
+{
+	struct srcdb_audit	*e = elem;
+
+	free(e->at);
+	free(e->actor);
+	free(e->action);
+	free(e->outcome);
+	free(e->detail);
+}
+
+/* Row i of SRCDB_AUDIT_LIST into *elem (a struct srcdb_audit). */
+static int
+srcdb_audit_row(const PGresult *r, int i, void *elem)
+{
+	struct srcdb_audit	*e = elem;
+
+	e->id = srcdb_ll(r, i, 0);
+	if (srcdb_text(&e->at, r, i, 1) == -1 ||
+	    srcdb_text(&e->actor, r, i, 2) == -1 ||
+	    srcdb_text(&e->action, r, i, 3) == -1 ||
+	    srcdb_text(&e->outcome, r, i, 4) == -1 ||
+	    srcdb_text(&e->detail, r, i, 5) == -1) {
+		srcdb_audit_free(e);
+		return -1;
+	}
+	return 0;
 }
 
 enum rs_status
 srcdb_audit_list(struct db *db, const char *id, int limit,
-    struct srcdb_audit **out, size_t *n, char *err)
+    struct srcdb_rows *out, char *err)
 {
-	struct srcdb_audit	*e;
-	PGresult		*r;
-	size_t			 nr;
-	enum rs_status		 st = RS_OK;
-
-	*out = NULL;
-	*n = 0;
-	if ((r = srcdb_listing(db, SRCDB_AUDIT_LIST, id, limit, err)) ==
-	    NULL)
-		return RS_EDB;
-	nr = (size_t)PQntuples(r);
-	if (nr > 0 && (*out = calloc(nr, sizeof(**out))) == NULL)
-		goto nomem;
-	for (; *n < nr; (*n)++) {
-		e = &(*out)[*n];
-		e->id = srcdb_ll(r, (int)*n, 0);
-		if (srcdb_text(&e->at, r, (int)*n, 1) == -1 ||
-		    srcdb_text(&e->actor, r, (int)*n, 2) == -1 ||
-		    srcdb_text(&e->action, r, (int)*n, 3) == -1 ||
-		    srcdb_text(&e->outcome, r, (int)*n, 4) == -1 ||
-		    srcdb_text(&e->detail, r, (int)*n, 5) == -1) {
-			(*n)++;		/* free what this one holds too */
-			goto nomem;
-		}
-	}
-	goto out;
-nomem:
-	rs_errf(err, "out of memory");
-	st = RS_ENOMEM;
-	srcdb_audit_free(*out, *n);
-	*out = NULL;
-	*n = 0;
-out:
-	PQclear(r);
-	return st;
+	return srcdb_listing(db, SRCDB_AUDIT_LIST, id, limit,
+	    sizeof(struct srcdb_audit), srcdb_audit_row, srcdb_audit_free,
+	    out, err);
 }
 
-void
-srcdb_audit_free(struct srcdb_audit *a, size_t n)
+/* Row i of SRCDB_RUNS into *elem (a char *: the run's JSON text). */
+static int
+srcdb_run_row(const PGresult *r, int i, void *elem)
 {
-	size_t	 i;
+	return srcdb_text(elem, r, i, 0);
+}
 
-	for (i = 0; a != NULL && i < n; i++) {
-		free(a[i].at);
-		free(a[i].actor);
-		free(a[i].action);
-		free(a[i].outcome);
-		free(a[i].detail);
-	}
-	free(a);
+static void
+srcdb_text_free(void *elem)
+{
+	free(*(char **)elem);
 }
 
 enum rs_status
-srcdb_runs(struct db *db, const char *id, int limit, char ***out,
-    size_t *n, char *err)
+srcdb_runs(struct db *db, const char *id, int limit,
+    struct srcdb_rows *out, char *err)
 {
-	PGresult	*r;
-	size_t		 nr;
-	enum rs_status	 st = RS_OK;
-
-	*out = NULL;
-	*n = 0;
-	if ((r = srcdb_listing(db, SRCDB_RUNS, id, limit, err)) == NULL)
-		return RS_EDB;
-	nr = (size_t)PQntuples(r);
-	if (nr > 0 && (*out = calloc(nr, sizeof(**out))) == NULL)
-		goto nomem;
-	for (; *n < nr; (*n)++)
-		if (srcdb_text(&(*out)[*n], r, (int)*n, 0) == -1)
-			goto nomem;
-	goto out;
-nomem:
-	rs_errf(err, "out of memory");
-	st = RS_ENOMEM;
-	srcdb_texts_free(*out, *n);
-	*out = NULL;
-	*n = 0;
-out:
-	PQclear(r);
-	return st;
-}
-
-void
-srcdb_texts_free(char **v, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; v != NULL && i < n; i++)
-		free(v[i]);
-	free(v);
+	return srcdb_listing(db, SRCDB_RUNS, id, limit, sizeof(char *),
+	    srcdb_run_row, srcdb_text_free, out, err);
 }

@@ -53,10 +53,16 @@ struct srcdb_source {
 	char		*rate_wait_until;
 };
 
-struct srcdb_sources {
-	struct srcdb_source	*v;
-	size_t			 n;
-	int			 truncated;	/* there were more than max */
+/*
+ * Rows copied out of a result: n elements of size bytes at v (NULL when
+ * none), each freed by free_one.  Which struct an element is, the
+ * function that filled it says.
+ */
+struct srcdb_rows {
+	void		*v;
+	size_t		 n;
+	size_t		 size;
+	void		(*free_one)(void *);
 };
 
 /* The row SRCDB_UPDATE answers: the config now stored, what was before. */
@@ -92,19 +98,20 @@ struct srcdb_audit {
 	char		*detail;	/* JSON text as written */
 };
 
+/* Free the rows and empty *rows (an empty one too). */
+void		 srcdb_rows_free(struct srcdb_rows *);
+
 /*
- * The REST sources (id NULL) or the one of id, by tenant name and title,
- * at most max rows (*out->truncated = 1 when there were more).  *out is
- * empty on failure.  RS_EDB, RS_ENOMEM.
+ * The REST sources (id NULL) or the one of id, by tenant name and title:
+ * struct srcdb_source rows, at most max (*truncated = 1 when there were
+ * more).  *out is empty on failure.  RS_EDB, RS_ENOMEM.
  */
 enum rs_status	 srcdb_list(struct db *, const char *id, size_t max,
-		    struct srcdb_sources *out, char *err);
-void		 srcdb_sources_free(struct srcdb_sources *);
+		    struct srcdb_rows *out, int *truncated, char *err);
 
-/* Every tenant, by name.  RS_EDB, RS_ENOMEM. */
-enum rs_status	 srcdb_tenants(struct db *, struct srcdb_tenant **out,
-		    size_t *n, char *err);
-void		 srcdb_tenants_free(struct srcdb_tenant *, size_t n);
+/* Every tenant, by name: struct srcdb_tenant rows.  RS_EDB, RS_ENOMEM. */
+enum rs_status	 srcdb_tenants(struct db *, struct srcdb_rows *out,
+		    char *err);
 
 /*
  * Insert a REST source of tenant; its id and tenant into id and
@@ -177,14 +184,14 @@ enum rs_status	 srcdb_audit_add(struct db *, const char *actor,
 		    const char *tenant_id, const char *outcome,
 		    const char *detail, char *err);
 
-/* The last limit audit entries of source id, newest first. */
+/* The last limit audit entries of source id, newest first: struct
+ * srcdb_audit rows.  RS_EDB, RS_ENOMEM. */
 enum rs_status	 srcdb_audit_list(struct db *, const char *id, int limit,
-		    struct srcdb_audit **out, size_t *n, char *err);
-void		 srcdb_audit_free(struct srcdb_audit *, size_t n);
+		    struct srcdb_rows *out, char *err);
 
-/* The last limit runs of source id, newest first, as JSON texts. */
+/* The last limit runs of source id, newest first: char * rows, each a
+ * run's JSON text.  RS_EDB, RS_ENOMEM. */
 enum rs_status	 srcdb_runs(struct db *, const char *id, int limit,
-		    char ***out, size_t *n, char *err);
-void		 srcdb_texts_free(char **, size_t n);
+		    struct srcdb_rows *out, char *err);
 
 #endif

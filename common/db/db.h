@@ -4,7 +4,7 @@
  * connection, run with a retry rule, transactions, and result access by
  * column name.  Prefix: db_.
  *
- * Every module that talks to PostgreSQL (store, sources, runs, obs,
+ * Every module that talks to PostgreSQL (store, srcdb, runs, obs,
  * inspect, reembed, rotate, migrate, worker) does it through here; none
  * has its own runner, connect path or BEGIN/COMMIT.  The advisory-lock
  * keys are spelled here too (DB_LOCK_SOURCE, DB_LOCK_RUN).

@@ -42,6 +42,17 @@ qnum(const char *qs, const char *name, long dflt)
 	return dflt;
 }
 
+/* Answer {"message": msg} with HTTP code; returns code. */
+static int
+message(struct fio_req *rq, int code, const char *msg)
+{
+	struct json_object	*out = json_object_new_object();
+
+	json_object_object_add(out, "message", json_object_new_string(msg));
+	fio_write_json(rq, code, out);
+	return code;
+}
+
 int
 main(void)
 {
@@ -74,21 +85,13 @@ main(void)
 			goto next;
 		}
 		if (strcmp(uri, "/demo/dummyjson/products") != 0) {
-			out = json_object_new_object();
-			json_object_object_add(out, "message",
-			    json_object_new_string("not found"));
-			code = 404;
-			fio_write_json(&rq, code, out);
+			code = message(&rq, 404, "not found");
 			goto next;
 		}
 		skip = qnum(fio_param(&rq, "QUERY_STRING"), "skip", 0);
 		limit = qnum(fio_param(&rq, "QUERY_STRING"), "limit", 30);
 		if (skip < 0 || limit < 0) {
-			out = json_object_new_object();
-			json_object_object_add(out, "message",
-			    json_object_new_string("invalid skip or limit"));
-			code = 400;
-			fio_write_json(&rq, code, out);
+			code = message(&rq, 400, "invalid skip or limit");
 			goto next;
 		}
 		if (limit == 0 || limit > total)

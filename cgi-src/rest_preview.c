@@ -3,7 +3,7 @@
  * {"tenantId", "config", "title"?, "apiKey"?} tests a config before it is
  * saved (the first page); {"sourceId", "config"?, "apiKey"?} tests a
  * source (its next page, or the first page of the given config).  The
- * body is validated as saving validates it (src_parse_input); the page is
+ * body is validated as saving validates it (srcin_parse_input); the page is
  * fetched, parsed, normalised and chunked with every rule of a batch
  * (batch_preview): nothing is written, nothing embedded.
  * 200 {"ok":true,"url","status","attempts","items","total","next","done",
@@ -20,11 +20,11 @@
 #include "endpoint.h"
 #include "fcgi_io.h"
 #include "inspect.h"
-#include "sources.h"
+#include "srcinput.h"
 
 /* The body as saving reads it; a create without a title gets one. */
 static enum rs_status
-parse_body(struct json_object *body, struct src_input *in, char *err)
+parse_body(struct json_object *body, struct source_input *in, char *err)
 {
 	struct json_object	*copy = NULL, *v;
 	enum rs_status		 st;
@@ -40,14 +40,14 @@ parse_body(struct json_object *body, struct src_input *in, char *err)
 		    json_object_new_string("Preview"));
 		body = copy;
 	}
-	st = src_parse_input(body, create, in, err);
+	st = srcin_parse_input(body, create, in, err);
 	json_object_put(copy);
 	/* A dry run takes an apiKey in memory; client credentials only as
 	 * stored (their token would be cached for the source). */
 	if (st == RS_OK && in->client_id != NULL) {
 		rs_errf(err, "clientId: a test uses the stored client "
 		    "credentials; save them first");
-		src_input_free(in);
+		srcin_free(in);
 		st = RS_EINPUT;
 	}
 	return st;
@@ -57,7 +57,7 @@ static enum rs_status
 preview(struct batch_ctx *ctx, struct insp_db *db, struct json_object *body,
     struct json_object **res, char *err)
 {
-	struct src_input	 in;
+	struct source_input	 in;
 	struct insp_preview	 pv;
 	struct batch_preview_req rq;
 	enum rs_status		 st;
@@ -68,23 +68,18 @@ preview(struct batch_ctx *ctx, struct insp_db *db, struct json_object *body,
 	if ((st = insp_preview_load(db, in.source_id, in.tenant_id,
 	    in.config, in.title, &pv, err)) != RS_OK)
 		goto out;
-	memset(&rq, 0, sizeof(rq));
-	rq.tenant_id = pv.tenant_id;
-	rq.title = pv.title;
-	rq.config = pv.config;
-	rq.cursor = pv.cursor;
-	rq.items_before = pv.items_before;
-	rq.pages_before = pv.pages_before;
-	rq.api_key = in.api_key;
-	rq.secret_ct = pv.ct;
-	rq.secret_ct_len = pv.ctlen;
-	rq.secret_nonce = pv.nonce;
-	rq.secret_nonce_len = pv.noncelen;
-	rq.secret_aad = pv.aad;
+	rq = (struct batch_preview_req){
+		.tenant_id = pv.tenant_id, .title = pv.title,
+		.config = pv.config, .cursor = pv.cursor,
+		.items_before = pv.items_before, .pages_before = pv.pages_before,
+		.api_key = in.api_key, .secret_aad = pv.aad,
+		.secret_ct = pv.ct, .secret_ct_len = pv.ctlen,
+		.secret_nonce = pv.nonce, .secret_nonce_len = pv.noncelen,
+	};
 	st = batch_preview(ctx, &rq, res, err);
 out:
 	insp_preview_free(&pv);
-	src_input_free(&in);
+	srcin_free(&in);
 	return st;
 }
 

@@ -13,8 +13,6 @@
  * the database is down.
  */
 
-#include <string.h>
-
 #include "endpoint.h"
 #include "fcgi_io.h"
 #include "sources.h"
@@ -37,30 +35,12 @@ list(struct ep_req *r, struct json_object **out, char *err)
 	return RS_OK;
 }
 
-/* Never log the body: it may carry the API key. */
 static enum rs_status
 create(struct ep_req *r, struct json_object **out, char *err)
 {
-	struct src_input	 in;
-	struct json_object	*res = NULL;
-	enum rs_status		 st;
-
-	memset(&in, 0, sizeof(in));
 	r->action = "create";
 	r->ok_code = 201;
-	st = src_parse_input(r->body, 1, &in, err);
-	(void)snprintf(r->tenant_id, sizeof(r->tenant_id), "%s", in.tenant_id);
-	if (st == RS_OK)
-		st = src_create(r->src, r->user, &in, &res, err);
-	json_object_object_add(r->log, "key_stored",
-	    json_object_new_boolean(st == RS_OK && src_has_secret(&in)));
-	src_input_free(&in);
-	if (st != RS_OK)
-		return st;
-	(void)snprintf(r->source_id, sizeof(r->source_id), "%s",
-	    json_object_get_string(json_object_object_get(res, "id")));
-	*out = ep_ok_with("source", res);
-	return RS_OK;
+	return ep_source_save(r, 1, "key_stored", out, err);
 }
 
 static enum rs_status

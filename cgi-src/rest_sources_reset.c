@@ -20,7 +20,7 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	enum rs_status		 st;
 	int			 keep_mark = 0;
 
-	if ((st = src_parse_reset(r->body, r->source_id, &keep_mark,
+	if ((st = srcin_parse_reset(r->body, r->source_id, &keep_mark,
 	    err)) != RS_OK ||
 	    (st = src_reset(r->src, r->user, r->source_id, keep_mark, &res,
 	    err)) != RS_OK)

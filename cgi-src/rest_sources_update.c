@@ -9,34 +9,12 @@
  * 403 cross-site, 404 for an unknown source, 405, 415, 503.
  */
 
-#include <string.h>
-
 #include "endpoint.h"
-#include "fcgi_io.h"
-#include "sources.h"
 
-/* Never log the body: it may carry the API key. */
 static enum rs_status
 handle(struct ep_req *r, struct json_object **out, char *err)
 {
-	struct src_input	 in;
-	struct json_object	*res = NULL;
-	enum rs_status		 st;
-
-	memset(&in, 0, sizeof(in));
-	st = src_parse_input(r->body, 0, &in, err);
-	(void)snprintf(r->source_id, sizeof(r->source_id), "%s", in.source_id);
-	if (st == RS_OK)
-		st = src_update(r->src, r->user, &in, &res, err);
-	json_object_object_add(r->log, "key_changed",
-	    json_object_new_boolean(st == RS_OK && src_has_secret(&in)));
-	src_input_free(&in);
-	if (st != RS_OK)
-		return st;
-	(void)snprintf(r->tenant_id, sizeof(r->tenant_id), "%s",
-	    json_object_get_string(json_object_object_get(res, "tenantId")));
-	*out = ep_ok_with("source", res);
-	return RS_OK;
+	return ep_source_save(r, 0, "key_changed", out, err);
 }
 
 EP_PROGRAM("rest_sources_update", "POST", "update", EP_SOURCES, 200, handle)

@@ -13,7 +13,7 @@
 #include "endpoint.h"
 #include "fcgi_io.h"
 #include "runs.h"
-#include "sources.h"
+#include "srcinput.h"
 
 static enum rs_status
 handle(struct ep_req *r, struct json_object **out, char *err)
@@ -22,7 +22,7 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	enum rs_status		 st;
 	char			 run[RS_UUID_LEN + 1] = "";
 
-	if ((st = src_parse_sweep(r->body, r->source_id, run, err)) != RS_OK ||
+	if ((st = srcin_parse_sweep(r->body, r->source_id, run, err)) != RS_OK ||
 	    (st = runs_confirm_sweep(r->sto, r->source_id, run, r->user, &sw,
 	    err)) != RS_OK)
 		return st;

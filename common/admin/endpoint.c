@@ -13,6 +13,7 @@
 #include "fcgi_io.h"
 #include "inspect.h"
 #include "sources.h"
+#include "srcinput.h"
 #include "store.h"
 
 struct ep_layers {
@@ -182,7 +183,24 @@ ep_ok_with(const char *name, struct json_object *value)
 enum rs_status
 ep_source_id(struct ep_req *r, char *err)
 {
-	return src_parse_id(r->body, r->source_id, err);
+	return srcin_parse_id(r->body, r->source_id, err);
+}
+
+enum rs_status
+ep_source_save(struct ep_req *r, int create, const char *log_key,
+    struct json_object **out, char *err)
+{
+	struct json_object	*res = NULL;
+	enum rs_status		 st;
+	int			 stored = 0;
+
+	st = src_save(r->src, r->user, r->body, create, r->source_id,
+	    r->tenant_id, &stored, &res, err);
+	json_object_object_add(r->log, log_key,
+	    json_object_new_boolean(stored));
+	if (st == RS_OK)
+		*out = ep_ok_with("source", res);
+	return st;
 }
 
 enum rs_status
@@ -193,7 +211,7 @@ ep_source_listing(struct ep_req *r, ep_lister fn, const char *key,
 	enum rs_status		 st;
 	int			 limit = 0;
 
-	if ((st = src_parse_audit_query(r->query, r->source_id, &limit,
+	if ((st = srcin_parse_audit_query(r->query, r->source_id, &limit,
 	    err)) != RS_OK ||
 	    (st = fn(r->src, r->source_id, limit, &res, err)) != RS_OK)
 		return st;

@@ -94,6 +94,14 @@ struct json_object *ep_ok_with(const char *name, struct json_object *value);
 enum rs_status	 ep_source_id(struct ep_req *r, char *err);
 
 /*
+ * rest-sources POST (create = 1) and rest-sources-update: the body saved
+ * (src_save), {"ok":true,"source":{...}}; log_key says in the log whether
+ * a secret was stored.  Never logs the body.
+ */
+enum rs_status	 ep_source_save(struct ep_req *r, int create,
+		    const char *log_key, struct json_object **out, char *err);
+
+/*
  * A listing of one source (GET ?sourceId=&limit=, the audit trail or the
  * runs): {"ok":true,"sourceId","limit",key:[...]}; the count is logged.
  */

@@ -173,22 +173,30 @@ insp_run(struct insp_db *db, enum insp_stmt s, int n,
 	    DB_RETRY_ALWAYS, err);
 }
 
-/* RS_ENOTFOUND unless source id is a REST source. */
+/* RS_ENOTFOUND ("no such <what>") unless statement s finds id. */
 static enum rs_status
-insp_source_exists(struct insp_db *db, const char *id, char *err)
+insp_exists(struct insp_db *db, enum insp_stmt s, const char *id,
+    const char *what, char *err)
 {
 	PGresult	*r;
 	const char	*v[1] = { id };
 	enum rs_status	 st = RS_OK;
 
-	if ((r = insp_run(db, INSP_SOURCE, 1, v, 0, err)) == NULL)
+	if ((r = insp_run(db, s, 1, v, 0, err)) == NULL)
 		return RS_EDB;
 	if (PQntuples(r) != 1) {
-		rs_errf(err, "no such source");
+		rs_errf(err, "no such %s", what);
 		st = RS_ENOTFOUND;
 	}
 	PQclear(r);
 	return st;
+}
+
+/* RS_ENOTFOUND unless source id is a REST source. */
+static enum rs_status
+insp_source_exists(struct insp_db *db, const char *id, char *err)
+{
+	return insp_exists(db, INSP_SOURCE, id, "source", err);
 }
 
 /* ---- query strings ------------------------------------------------------ */
@@ -717,20 +725,9 @@ insp_is_vector(struct insp_db *db, int *vec, char *err)
 static enum rs_status
 insp_scope(struct insp_db *db, const struct insp_search *s, char *err)
 {
-	PGresult	*r;
-	const char	*v[1] = { s->tenant_id };
-	enum rs_status	 st = RS_OK;
-
 	if (s->source_id[0] != '\0')
 		return insp_source_exists(db, s->source_id, err);
-	if ((r = insp_run(db, INSP_TENANT, 1, v, 0, err)) == NULL)
-		return RS_EDB;
-	if (PQntuples(r) != 1) {
-		rs_errf(err, "no such tenant");
-		st = RS_ENOTFOUND;
-	}
-	PQclear(r);
-	return st;
+	return insp_exists(db, INSP_TENANT, s->tenant_id, "tenant", err);
 }
 
 /*

@@ -20,8 +20,6 @@
 #include "rotate.h"
 #include "secret.h"
 
-#define OID_BYTEA	17
-
 enum rot_stmt {
 	ROT_LOCK,
 	ROT_SELECT,
@@ -41,25 +39,11 @@ static const char *const rot_stmts[ROT__MAX] = {
 	"  AND origin = $3::text",
 };
 
+#define ROT_PATH_MAX	560	/* the new key file's path */
+
 static const struct db_table rot_table = {
 	"rotate", rot_stmts, ROT__MAX, 0
 };
-
-/* Run a statement; NULL (message in err) unless it succeeded. */
-static PGresult *
-rot_run(struct db *c, enum rot_stmt s, int n, const Oid *types,
-    const char *const *v, const int *lens, const int *fmts, char *err)
-{
-	struct db_args	 a;
-
-	a.n = n;
-	a.types = types;
-	a.vals = v;
-	a.lens = lens;
-	a.fmts = fmts;
-	a.result_fmt = 0;
-	return db_run(c, &rot_table, (size_t)s, &a, DB_RETRY_NEVER, err);
-}
 
 /* The new key: RESTSYNC_NEW_SECRET_KEY, else random; its hex in hex. */
 static enum rs_status
@@ -136,7 +120,7 @@ rot_row(struct db *c, PGresult *r, int i, const unsigned char *okey,
 	const char	*v[5];
 	int		 lens[5] = { 0, 0, 0, 0, SECRET_NONCELEN };
 	int		 fmts[5] = { 0, 0, 0, 1, 1 };
-	Oid		 types[5] = { 0, 0, 0, OID_BYTEA, OID_BYTEA };
+	Oid		 types[5] = { 0, 0, 0, DB_OID_BYTEA, DB_OID_BYTEA };
 	char		*pt = NULL, derr[RS_ERRLEN];
 	PGresult	*u;
 	enum rs_status	 st = RS_ENOMEM;
@@ -166,8 +150,8 @@ rot_row(struct db *c, PGresult *r, int i, const unsigned char *okey,
 	v[3] = (const char *)nct;
 	v[4] = (const char *)nn;
 	lens[3] = (int)nctlen;
-	if ((u = rot_run(c, ROT_UPDATE, 5, types, v, lens, fmts, err)) ==
-	    NULL) {
+	if ((u = db_runp(c, &rot_table, ROT_UPDATE, 5, types, v, lens, fmts,
+	    DB_RETRY_NEVER, err)) == NULL) {
 		st = RS_EDB;
 		goto out;
 	}
@@ -192,8 +176,8 @@ rot_rows(struct db *c, const unsigned char *okey, const unsigned char *nkey,
 	enum rs_status	 st = RS_OK, rs;
 	int		 i;
 
-	if ((r = rot_run(c, ROT_SELECT, 0, NULL, NULL, NULL, NULL, err)) ==
-	    NULL)
+	if ((r = db_runv(c, &rot_table, ROT_SELECT, 0, NULL, DB_RETRY_NEVER,
+	    err)) == NULL)
 		return RS_EDB;
 	for (i = 0; i < PQntuples(r); i++) {
 		rs = rot_row(c, r, i, okey, nkey, bad, err);
@@ -246,81 +230,109 @@ rot_keep_old(const char *path, struct rot_result *res, char *err)
 	return RS_EINPUT;
 }
 
+/*
+ * Where the new key goes (newpath: beside the key file, or
+ * RESTSYNC_NEW_SECRET_KEY_FILE when the key comes from the environment)
+ * and the key file that holds it afterwards (res->key_file); *st0 the
+ * key file's owner and mode.  RS_EINPUT.
+ */
+static enum rs_status
+rot_paths(const char *file, int envmode, struct stat *st0,
+    char newpath[ROT_PATH_MAX], struct rot_result *res, char *err)
+{
+	const char	*out;
+	int		 n;
+
+	if (envmode) {
+		out = getenv("RESTSYNC_NEW_SECRET_KEY_FILE");
+		n = snprintf(newpath, ROT_PATH_MAX, "%s",
+		    out != NULL && *out != '\0' ? out : "secret.key.new");
+	} else {
+		if (stat(file, st0) == -1) {
+			rs_errf(err, "cannot stat the key file: %s",
+			    strerror(errno));
+			return RS_EINPUT;
+		}
+		n = snprintf(newpath, ROT_PATH_MAX, "%s.new", file);
+	}
+	if (n < 0 || (size_t)n >= sizeof(res->key_file)) {
+		rs_errf(err, "key file name too long");
+		return RS_EINPUT;
+	}
+	(void)snprintf(res->key_file, sizeof(res->key_file), "%s",
+	    envmode ? newpath : file);
+	return RS_OK;
+}
+
+/* The rows, in one transaction that keeps writers out. */
+static enum rs_status
+rot_commit(struct db *c, const unsigned char *okey,
+    const unsigned char *nkey, int skip_bad, FILE *bad,
+    struct rot_result *res, char *err)
+{
+	enum rs_status	 st;
+
+	if ((st = db_begin(c, err)) != RS_OK)
+		return st;
+	if ((st = db_exec(c, &rot_table, ROT_LOCK, 0, NULL, DB_RETRY_NEVER,
+	    NULL, err)) != RS_OK ||
+	    (st = rot_rows(c, okey, nkey, skip_bad, bad, res, err)) != RS_OK ||
+	    (st = db_commit(c, err)) != RS_OK)
+		db_rollback(c);
+	return st;
+}
+
+/* The swap: the old file kept, the new one in its place. */
+static enum rs_status
+rot_swap(const char *file, const char *newpath, struct rot_result *res,
+    char *err)
+{
+	enum rs_status	 st;
+
+	if ((st = rot_keep_old(file, res, err)) != RS_OK)
+		return st;
+	if (rename(newpath, file) == -1) {
+		rs_errf(err, "the secrets use the new key, in %.300s; rename "
+		    "it over %.200s: %s", newpath, file, strerror(errno));
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
 enum rs_status
 rot_rotate(struct store *sto, int skip_bad, FILE *bad, struct rot_result *res,
     char *err)
 {
 	const char	*envkey = getenv("RESTSYNC_SECRET_KEY");
 	const char	*file = getenv("RESTSYNC_SECRET_KEY_FILE");
-	const char	*out;
 	unsigned char	 okey[SECRET_KEYLEN], nkey[SECRET_KEYLEN];
-	char		 hex[2 * SECRET_KEYLEN + 1], newpath[560];
+	char		 hex[2 * SECRET_KEYLEN + 1], newpath[ROT_PATH_MAX];
 	struct stat	 st0;
-	struct db	*c = NULL;
 	enum rs_status	 st;
-	int		 envmode = envkey != NULL && *envkey != '\0', in_tx = 0;
+	int		 envmode = envkey != NULL && *envkey != '\0';
 	int		 committed = 0;
-	int		 n;
 
 	memset(res, 0, sizeof(*res));
 	newpath[0] = '\0';
 	if ((st = secret_load_key(okey, err)) != RS_OK ||
-	    (st = rot_new_key(okey, nkey, hex, err)) != RS_OK)
+	    (st = rot_new_key(okey, nkey, hex, err)) != RS_OK ||
+	    (st = rot_paths(file, envmode, &st0, newpath, res, err)) != RS_OK)
 		goto out;
-	if (envmode) {
-		out = getenv("RESTSYNC_NEW_SECRET_KEY_FILE");
-		n = snprintf(newpath, sizeof(newpath), "%s",
-		    out != NULL && *out != '\0' ? out : "secret.key.new");
-	} else {
-		if (stat(file, &st0) == -1) {
-			rs_errf(err, "cannot stat the key file: %s",
-			    strerror(errno));
-			st = RS_EINPUT;
-			goto out;
-		}
-		n = snprintf(newpath, sizeof(newpath), "%s.new", file);
-	}
-	if (n < 0 || (size_t)n >= sizeof(res->key_file)) {
-		rs_errf(err, "key file name too long");
-		st = RS_EINPUT;
-		goto out;
-	}
-	(void)snprintf(res->key_file, sizeof(res->key_file), "%s",
-	    envmode ? newpath : file);
 	/* 1. The new key on disk first: a commit without it would lose
 	 * every secret. */
 	if ((st = rot_write_key(newpath, envmode ? NULL : &st0, hex, err)) !=
 	    RS_OK)
 		goto out;
-	c = store_db(sto);
-	/* 2. The rows, in one transaction that keeps writers out. */
-	if ((st = db_begin(c, err)) != RS_OK)
+	/* 2. The rows. */
+	if ((st = rot_commit(store_db(sto), okey, nkey, skip_bad, bad, res,
+	    err)) != RS_OK)
 		goto out;
-	in_tx = 1;
-	if ((st = db_exec(c, &rot_table, ROT_LOCK, 0, NULL, DB_RETRY_NEVER,
-	    NULL, err)) != RS_OK ||
-	    (st = rot_rows(c, okey, nkey, skip_bad, bad, res, err)) != RS_OK ||
-	    (st = db_commit(c, err)) != RS_OK)
-		goto out;
-	in_tx = 0;
 	committed = 1;
-	/* 3. The swap: the old file kept, the new one in its place. */
-	if (!envmode) {
-		if ((st = rot_keep_old(file, res, err)) != RS_OK)
-			goto out;
-		if (rename(newpath, file) == -1) {
-			rs_errf(err, "the secrets use the new key, in %.300s; "
-			    "rename it over %.200s: %s", newpath, file,
-			    strerror(errno));
-			st = RS_EINPUT;
-			goto out;
-		}
-	}
+	/* 3. The swap. */
+	if (!envmode && (st = rot_swap(file, newpath, res, err)) != RS_OK)
+		goto out;
 	newpath[0] = '\0';	/* in place: keep it */
-	st = RS_OK;
 out:
-	if (in_tx)
-		db_rollback(c);
 	/* Failed before the commit: the new key is of no use. */
 	if (st != RS_OK && newpath[0] != '\0' && !committed)
 		(void)unlink(newpath);

@@ -1,10 +1,13 @@
 /*
  * sources.h — the operator's resource: list, create, update, reset and
  * delete REST sources, list tenants, store a tenant's API key.  Prefix:
- * src_.  All SQL lives in sources.c as static const statements indexed by
- * an enum (like store.c).
+ * src_.  The thin layer that ties four modules together, each in one
+ * file: srcinput.c validates request bodies and query strings, srcdb.c
+ * (common/db/) holds the SQL and returns structs, srcview.c renders the
+ * JSON, srcsecret.c binds and stores the secret.  sources.c owns the
+ * transactions and the audit rows.
  *
- * Request bodies are validated by src_parse_*() before the database is
+ * Request bodies are validated by srcin_parse_*() before the database is
  * touched, so bad input changes nothing.  Reset and delete take the same
  * advisory lock key as a batch (store.c) with pg_try_advisory_xact_lock
  * inside their transaction: RS_EBUSY while a batch of the source runs.
@@ -25,65 +28,12 @@
 #include <json-c/json.h>
 
 #include "rs.h"
+#include "srcinput.h"
 #include "store.h"
 
-#define SRC_TITLE_MAX	200	/* characters, like the schema's CHECK */
-#define SRC_APIKEY_MAX	4096	/* bytes */
 #define SRC_LIST_MAX	2000	/* sources in one list response */
-#define SRC_AUDIT_DEFAULT 20	/* audit entries in one response ... */
-#define SRC_AUDIT_MAX	200	/* ... and at most */
-
-/* A validated create or update request. */
-struct src_input {
-	char	 source_id[37];	/* update: the source */
-	char	 tenant_id[37];	/* create: the tenant */
-	char	*title;		/* NULL: unchanged (update only) */
-	char	*config;	/* JSON text; NULL: unchanged (update only) */
-	char	*provider;	/* the config's provider, with config */
-	char	*api_key;	/* NULL: leave the stored secret alone */
-	/* auth oauth2_client_credentials: both or neither (NULL: leave the
-	 * stored secret alone); never with api_key. */
-	char	*client_id;
-	char	*client_secret;
-	int	 enabled;	/* 1, 0, or -1: unchanged / default */
-};
-
-/*
- * Validate a create (create = 1: tenantId, title, config required) or an
- * update (sourceId required; title, config, apiKey, enabled optional)
- * body into *in (zeroed first, empty again on failure).  RS_EINPUT with a
- * message that names the field; RS_ENOMEM.  An empty apiKey means "leave
- * the key alone"; unknown fields are refused.  clientId and clientSecret
- * (write-only, like apiKey) come together, never with apiKey.
- */
-enum rs_status	 src_parse_input(struct json_object *body, int create,
-		    struct src_input *in, char *err);
-void		 src_input_free(struct src_input *);
-
-/* 1 when the request brings a secret to store (apiKey or the client
- * credentials). */
-int		 src_has_secret(const struct src_input *);
-
-/* {"sourceId": "<uuid>"} (and nothing else) into id.  RS_EINPUT. */
-enum rs_status	 src_parse_id(struct json_object *body, char id[37],
-		    char *err);
-
-/* rest-sources-reset: {"sourceId", "keepMark"?: bool}.  RS_EINPUT. */
-enum rs_status	 src_parse_reset(struct json_object *body, char id[37],
-		    int *keep_mark, char *err);
-
-/* 1 if s is valid UTF-8 of 1..max characters, none a control character,
- * not only white space. */
-int		 src_valid_text(const char *s, size_t max);
-
-/*
- * The query string of GET rest-audit: sourceId=<uuid> (required) and
- * limit=1..SRC_AUDIT_MAX (default SRC_AUDIT_DEFAULT), each at most once,
- * nothing else, no encoding (neither value needs any).  RS_EINPUT with a
- * message naming the parameter; id and *limit are reset on failure.
- */
-enum rs_status	 src_parse_audit_query(const char *qs, char id[37],
-		    int *limit, char *err);
+#define SRC_AUDIT_DEFAULT SRCIN_LIMIT_DEFAULT	/* entries in one listing */
+#define SRC_AUDIT_MAX	SRCIN_LIMIT_MAX		/* ... and at most */
 
 struct src_db;
 
@@ -123,7 +73,7 @@ enum rs_status	 src_tenants(struct src_db *, struct json_object **out,
  * secret key is unusable.
  */
 enum rs_status	 src_create(struct src_db *, const char *actor,
-		    const struct src_input *, struct json_object **out,
+		    const struct source_input *, struct json_object **out,
 		    char *err);
 
 /*
@@ -133,8 +83,21 @@ enum rs_status	 src_create(struct src_db *, const char *actor,
  * updated_at.  *out = the source object.  RS_ENOTFOUND.
  */
 enum rs_status	 src_update(struct src_db *, const char *actor,
-		    const struct src_input *, struct json_object **out,
+		    const struct source_input *, struct json_object **out,
 		    char *err);
+
+/*
+ * A rest-sources (create = 1) or rest-sources-update body validated
+ * (srcin_parse_input) and carried out by src_create or src_update for
+ * actor.  source_id and tenant_id get the ids as far as they are known
+ * (for the log line, also on failure); *key_stored whether a secret was
+ * stored.  Never log the body: it may carry the API key.
+ */
+enum rs_status	 src_save(struct src_db *, const char *actor,
+		    struct json_object *body, int create,
+		    char source_id[RS_UUID_LEN + 1],
+		    char tenant_id[RS_UUID_LEN + 1], int *key_stored,
+		    struct json_object **out, char *err);
 
 /*
  * Start the source over from the first page: cursor next NULL, done
@@ -173,9 +136,5 @@ enum rs_status	 src_audit(struct src_db *, const char *id, int limit,
  */
 enum rs_status	 src_runs(struct src_db *, const char *id, int limit,
 		    struct json_object **out, char *err);
-
-/* {"sourceId", "runId"} (both UUIDs, nothing else).  RS_EINPUT. */
-enum rs_status	 src_parse_sweep(struct json_object *body, char id[37],
-		    char run[37], char *err);
 
 #endif

@@ -253,6 +253,22 @@ db_run(struct db *db, const struct db_table *t, size_t s,
 }
 
 PGresult *
+db_runp(struct db *db, const struct db_table *t, size_t s, int n,
+    const Oid *types, const char *const *vals, const int *lens,
+    const int *fmts, enum db_retry retry, char *err)
+{
+	struct db_args	 a;
+
+	a.n = n;
+	a.types = types;
+	a.vals = vals;
+	a.lens = lens;
+	a.fmts = fmts;
+	a.result_fmt = 0;
+	return db_run(db, t, s, &a, retry, err);
+}
+
+PGresult *
 db_runv(struct db *db, const struct db_table *t, size_t s, int n,
     const char *const *vals, enum db_retry retry, char *err)
 {

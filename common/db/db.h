@@ -4,7 +4,7 @@
  * connection, run with a retry rule, transactions, and result access by
  * column name.  Prefix: db_.
  *
- * Every module that talks to PostgreSQL (store, sources, runs, obs,
+ * Every module that talks to PostgreSQL (store, srcdb, runs, obs,
  * inspect, reembed, rotate, migrate, worker) does it through here; none
  * has its own runner, connect path or BEGIN/COMMIT.  The advisory-lock
  * keys are spelled here too (DB_LOCK_SOURCE, DB_LOCK_RUN).
@@ -23,6 +23,9 @@
 #define DB_LOCK_RUN	"restsync:run:"
 #define DB_LOCK_WORKER	"restsync:worker:"	/* a worker's slice */
 #define DB_LOCK_MIGRATE	"restsync:migrate"	/* one migrator */
+
+/* The type of a binary bytea parameter (struct db_args.types). */
+#define DB_OID_BYTEA	17
 
 /* A module's statements: sql[0..n); [0, prepared) are prepared once. */
 struct db_table {
@@ -83,6 +86,15 @@ PGconn		*db_pgconn(struct db *, char *err);
 /* Run statement s of t; NULL (message in err) unless it succeeded. */
 PGresult	*db_run(struct db *, const struct db_table *t, size_t s,
 		    const struct db_args *a, enum db_retry retry, char *err);
+
+/*
+ * db_run with the parameters spelled out, a text result: what each
+ * module's own runner used to fill a struct db_args for.
+ */
+PGresult	*db_runp(struct db *, const struct db_table *t, size_t s,
+		    int n, const Oid *types, const char *const *vals,
+		    const int *lens, const int *fmts, enum db_retry retry,
+		    char *err);
 
 /* Text parameters only. */
 PGresult	*db_runv(struct db *, const struct db_table *t, size_t s,

@@ -1,6 +1,6 @@
 /*
  * test_audit_query.c — the query string of GET rest-audit
- * (src_parse_audit_query), table-driven.  The endpoint itself is covered
+ * (srcin_parse_audit_query), table-driven.  The endpoint itself is covered
  * by tests/integration/09_observability.test.mjs.
  */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "sources.h"
+#include "srcinput.h"
 
 #define ID	"00000000-0000-4000-8000-000000000101"
 
@@ -22,12 +22,12 @@ static const struct row {
 	int		 limit;		/* on success */
 	const char	*msg;		/* substring of the error */
 } rows[] = {
-	{ "sourceId=" ID, RS_OK, SRC_AUDIT_DEFAULT, NULL },
+	{ "sourceId=" ID, RS_OK, SRCIN_LIMIT_DEFAULT, NULL },
 	{ "sourceId=" ID "&limit=1", RS_OK, 1, NULL },
 	{ "limit=200&sourceId=" ID, RS_OK, 200, NULL },
 	{ "sourceId=" ID "&limit=57", RS_OK, 57, NULL },
 	{ "sourceId=00000000-0000-4000-8000-00000000ABCD", RS_OK,
-	  SRC_AUDIT_DEFAULT, NULL },
+	  SRCIN_LIMIT_DEFAULT, NULL },
 
 	{ "", RS_EINPUT, 0, "'sourceId' is required" },
 	{ "limit=5", RS_EINPUT, 0, "'sourceId' is required" },
@@ -67,7 +67,7 @@ test_audit_query(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		err[0] = '\0';
-		st = src_parse_audit_query(rows[i].qs, id, &limit, err);
+		st = srcin_parse_audit_query(rows[i].qs, id, &limit, err);
 		if (st != rows[i].want)
 			fail_msg("row %zu (%s): status %d (%s)", i, rows[i].qs,
 			    st, err);
@@ -78,7 +78,7 @@ test_audit_query(void **state)
 			    "sourceId=") + 9, 36);
 		} else {
 			assert_string_equal(id, "");
-			assert_int_equal(limit, SRC_AUDIT_DEFAULT);
+			assert_int_equal(limit, SRCIN_LIMIT_DEFAULT);
 			if (strstr(err, rows[i].msg) == NULL)
 				fail_msg("row %zu (%s): error '%s'", i,
 				    rows[i].qs, err);
@@ -88,10 +88,10 @@ test_audit_query(void **state)
 	/* Over the length cap, and NULL (no QUERY_STRING at all). */
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	assert_int_equal(src_parse_audit_query(big, id, &limit, err),
+	assert_int_equal(srcin_parse_audit_query(big, id, &limit, err),
 	    RS_EINPUT);
 	assert_non_null(strstr(err, "too long"));
-	assert_int_equal(src_parse_audit_query(NULL, id, &limit, err),
+	assert_int_equal(srcin_parse_audit_query(NULL, id, &limit, err),
 	    RS_EINPUT);
 }
 

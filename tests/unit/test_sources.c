@@ -1,6 +1,7 @@
 /*
  * test_sources.c — request validation of the source endpoints
- * (src_parse_input, src_parse_id, src_valid_text), table-driven.  The
+ * (common/admin/srcinput.c: srcin_parse_input, srcin_parse_id,
+ * srcin_parse_reset, srcin_parse_sweep, srcin_valid_text), table-driven.  The
  * database side is covered by tests/integration/03_sources.test.mjs.
  */
 #include <setjmp.h>
@@ -13,7 +14,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "sources.h"
+#include "srcinput.h"
 
 #define T	"\"tenantId\":\"00000000-0000-4000-8000-000000000001\""
 #define S	"\"sourceId\":\"00000000-0000-4000-8000-000000000101\""
@@ -88,6 +89,24 @@ static const struct input_row {
 	{ 1, "{" S "," T ",\"title\":\"P\",\"config\":" CFG "}",
 	  RS_EINPUT, "unknown field 'sourceId'", NULL, NULL, 0, -1 },
 
+	/* Client credentials: together, never with apiKey. */
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"clientId\":\"c\","
+	  "\"clientSecret\":\"s\"}", RS_OK, NULL, "P", "rest", 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"clientId\":\"c\"}",
+	  RS_EINPUT, "'clientSecret' is required with 'clientId'", NULL, NULL,
+	  0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"clientSecret\":"
+	  "\"s\"}", RS_EINPUT, "'clientId' is required with 'clientSecret'",
+	  NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"apiKey\":\"k\","
+	  "\"clientId\":\"c\",\"clientSecret\":\"s\"}", RS_EINPUT,
+	  "'apiKey' cannot come with 'clientId'", NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"clientId\":7,"
+	  "\"clientSecret\":\"s\"}", RS_EINPUT, "'clientId' must be a string",
+	  NULL, NULL, 0, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"enabled\":null}",
+	  RS_OK, NULL, "P", "rest", 0, -1 },
+
 	/* Update: every field but sourceId is optional. */
 	{ 0, "{" S "}", RS_OK, NULL, NULL, NULL, 0, -1 },
 	{ 0, "{" S ",\"title\":\"New\"}", RS_OK, NULL, "New", NULL, 0, -1 },
@@ -112,7 +131,7 @@ test_parse_input(void **state)
 {
 	const struct input_row	*r;
 	struct json_object	*body;
-	struct src_input	 in;
+	struct source_input	 in;
 	char			 err[RS_ERRLEN];
 	enum rs_status		 st;
 	size_t			 i;
@@ -124,7 +143,7 @@ test_parse_input(void **state)
 		if (body == NULL)
 			fail_msg("row %zu: test body is not JSON", i);
 		err[0] = '\0';
-		st = src_parse_input(body, r->create, &in, err);
+		st = srcin_parse_input(body, r->create, &in, err);
 		if (st != r->want)
 			fail_msg("row %zu: status %d, want %d (%s)", i, st,
 			    r->want, err);
@@ -151,7 +170,7 @@ test_parse_input(void **state)
 			assert_null(in.config);
 			assert_null(in.api_key);
 		}
-		src_input_free(&in);
+		srcin_free(&in);
 		json_object_put(body);
 	}
 }
@@ -182,7 +201,7 @@ test_parse_id(void **state)
 		body = json_tokener_parse(id_rows[i].body);
 		assert_non_null(body);
 		err[0] = '\0';
-		st = src_parse_id(body, id, err);
+		st = srcin_parse_id(body, id, err);
 		if (st != id_rows[i].want)
 			fail_msg("row %zu: status %d (%s)", i, st, err);
 		if (id_rows[i].msg != NULL &&
@@ -191,6 +210,95 @@ test_parse_id(void **state)
 		if (st == RS_OK)
 			assert_string_equal(id,
 			    "00000000-0000-4000-8000-000000000101");
+		json_object_put(body);
+	}
+}
+
+static const struct reset_row {
+	const char	*body;
+	enum rs_status	 want;
+	int		 keep;
+	const char	*msg;
+} reset_rows[] = {
+	{ "{" S "}", RS_OK, 0, NULL },
+	{ "{" S ",\"keepMark\":true}", RS_OK, 1, NULL },
+	{ "{" S ",\"keepMark\":false}", RS_OK, 0, NULL },
+	{ "{" S ",\"keepMark\":null}", RS_EINPUT, 0,
+	  "'keepMark' must be true or false" },
+	{ "{" S ",\"keepMark\":1}", RS_EINPUT, 0,
+	  "'keepMark' must be true or false" },
+	{ "{\"keepMark\":true}", RS_EINPUT, 0, "'sourceId' is required" },
+	{ "{" S ",\"force\":1}", RS_EINPUT, 0, "unknown field 'force'" },
+};
+
+static void
+test_parse_reset(void **state)
+{
+	struct json_object	*body;
+	char			 err[RS_ERRLEN], id[37];
+	enum rs_status		 st;
+	size_t			 i;
+	int			 keep;
+
+	(void)state;
+	for (i = 0; i < sizeof(reset_rows) / sizeof(reset_rows[0]); i++) {
+		body = json_tokener_parse(reset_rows[i].body);
+		assert_non_null(body);
+		err[0] = '\0';
+		keep = -1;
+		st = srcin_parse_reset(body, id, &keep, err);
+		if (st != reset_rows[i].want)
+			fail_msg("row %zu: status %d (%s)", i, st, err);
+		if (reset_rows[i].msg != NULL &&
+		    strstr(err, reset_rows[i].msg) == NULL)
+			fail_msg("row %zu: error '%s'", i, err);
+		if (st == RS_OK) {
+			assert_int_equal(keep, reset_rows[i].keep);
+			assert_string_equal(id,
+			    "00000000-0000-4000-8000-000000000101");
+		}
+		json_object_put(body);
+	}
+}
+
+#define R	"\"runId\":\"00000000-0000-4000-8000-000000000201\""
+
+static const struct id_row sweep_rows[] = {
+	{ "{" S "," R "}", RS_OK, NULL },
+	{ "{" S "}", RS_EINPUT, "'runId' is required" },
+	{ "{" R "}", RS_EINPUT, "'sourceId' is required" },
+	{ "{" S ",\"runId\":\"x\"}", RS_EINPUT, "'runId' must be a UUID" },
+	{ "{" S "," R ",\"all\":true}", RS_EINPUT, "unknown field 'all'" },
+	{ "[1]", RS_EINPUT, "body must be a JSON object" },
+};
+
+static void
+test_parse_sweep(void **state)
+{
+	struct json_object	*body;
+	char			 err[RS_ERRLEN], id[37], run[37];
+	enum rs_status		 st;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(sweep_rows) / sizeof(sweep_rows[0]); i++) {
+		body = json_tokener_parse(sweep_rows[i].body);
+		assert_non_null(body);
+		err[0] = '\0';
+		st = srcin_parse_sweep(body, id, run, err);
+		if (st != sweep_rows[i].want)
+			fail_msg("row %zu: status %d (%s)", i, st, err);
+		if (sweep_rows[i].msg != NULL &&
+		    strstr(err, sweep_rows[i].msg) == NULL)
+			fail_msg("row %zu: error '%s'", i, err);
+		if (st == RS_OK)
+			assert_string_equal(run,
+			    "00000000-0000-4000-8000-000000000201");
+		else {
+			/* Failure leaves no half of the pair behind. */
+			assert_string_equal(id, "");
+			assert_string_equal(run, "");
+		}
 		json_object_put(body);
 	}
 }
@@ -226,7 +334,7 @@ test_valid_text(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(text_rows) / sizeof(text_rows[0]); i++)
-		if (src_valid_text(text_rows[i].s, text_rows[i].max) !=
+		if (srcin_valid_text(text_rows[i].s, text_rows[i].max) !=
 		    text_rows[i].want)
 			fail_msg("row %zu: want %d", i, text_rows[i].want);
 }
@@ -237,6 +345,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_input),
 		cmocka_unit_test(test_parse_id),
+		cmocka_unit_test(test_parse_reset),
+		cmocka_unit_test(test_parse_sweep),
 		cmocka_unit_test(test_valid_text),
 	};
 

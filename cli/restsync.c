@@ -328,6 +328,38 @@ close_ctx(struct batch_ctx *ctx)
 	curl_global_cleanup();
 }
 
+/* The sources' API on a connection of its own (list, reset, delete, runs,
+ * sweep). */
+struct cli_src {
+	struct store	*st;
+	struct src_db	*db;
+};
+
+static void
+close_src(struct cli_src *c)
+{
+	src_close(c->db);
+	store_close(c->st);
+	c->db = NULL;
+	c->st = NULL;
+}
+
+static int
+open_src(const char *cmd, struct cli_src *c)
+{
+	char	 err[RS_ERRLEN];
+
+	c->st = NULL;
+	c->db = NULL;
+	if (store_open(&c->st, err) != RS_OK ||
+	    src_open(&c->db, c->st, err) != RS_OK) {
+		fail_msg(cmd, err);
+		close_src(c);
+		return -1;
+	}
+	return 0;
+}
+
 /* The endpoint's error body: {"ok":false,"error", "url", "status"}. */
 static struct json_object *
 error_json(const struct batch_result *res, const char *err)
@@ -582,16 +614,16 @@ str_field(struct json_object *o, const char *k, const char *dflt)
 static int
 cmd_list(const struct opts *o)
 {
-	struct store		*st = NULL;
-	struct src_db		*db = NULL;
+	struct cli_src		 c;
 	struct json_object	*list = NULL, *s, *v;
 	char			 err[RS_ERRLEN], iv[32];
 	const char		*status;
 	int			 truncated = 0, rc = EXIT_FAILURE;
 	size_t			 i, n;
 
-	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
-	    src_list(db, &list, &truncated, err) != RS_OK) {
+	if (open_src("list", &c) != 0)
+		return EXIT_FAILURE;
+	if (src_list(c.db, &list, &truncated, err) != RS_OK) {
 		fail_msg("list", err);
 		goto out;
 	}
@@ -627,23 +659,22 @@ cmd_list(const struct opts *o)
 	rc = EXIT_SUCCESS;
 out:
 	json_object_put(list);
-	src_close(db);
-	store_close(st);
+	close_src(&c);
 	return rc;
 }
 
 static int
 cmd_reset(const struct opts *o)
 {
-	struct store		*st = NULL;
-	struct src_db		*db = NULL;
+	struct cli_src		 c;
 	struct json_object	*out = NULL;
 	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
 	int			 rc = EXIT_FAILURE;
 
 	cli_actor(actor, sizeof(actor));
-	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
-	    src_reset(db, actor, o->arg, 0, &out, err) != RS_OK) {
+	if (open_src("reset", &c) != 0)
+		return EXIT_FAILURE;
+	if (src_reset(c.db, actor, o->arg, 0, &out, err) != RS_OK) {
 		fail_msg("reset", err);
 		goto out;
 	}
@@ -655,24 +686,23 @@ cmd_reset(const struct opts *o)
 	rc = EXIT_SUCCESS;
 out:
 	json_object_put(out);
-	src_close(db);
-	store_close(st);
+	close_src(&c);
 	return rc;
 }
 
 static int
 cmd_delete(const struct opts *o)
 {
-	struct store		*st = NULL;
-	struct src_db		*db = NULL;
+	struct cli_src		 c;
 	struct json_object	*out, *del;
 	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
 	long long		 docs, chunks;
 	int			 rc = EXIT_FAILURE;
 
 	cli_actor(actor, sizeof(actor));
-	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
-	    src_delete(db, actor, o->arg, &docs, &chunks, err) != RS_OK) {
+	if (open_src("delete", &c) != 0)
+		return EXIT_FAILURE;
+	if (src_delete(c.db, actor, o->arg, &docs, &chunks, err) != RS_OK) {
 		fail_msg("delete", err);
 		goto out;
 	}
@@ -693,8 +723,7 @@ cmd_delete(const struct opts *o)
 		    chunks);
 	rc = EXIT_SUCCESS;
 out:
-	src_close(db);
-	store_close(st);
+	close_src(&c);
 	return rc;
 }
 
@@ -858,15 +887,15 @@ run_mode(struct json_object *r)
 static int
 cmd_runs(const struct opts *o)
 {
-	struct store		*st = NULL;
-	struct src_db		*db = NULL;
+	struct cli_src		 c;
 	struct json_object	*runs = NULL, *r;
 	char			 err[RS_ERRLEN];
 	size_t			 i;
 	int			 rc = EXIT_FAILURE;
 
-	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
-	    src_runs(db, o->arg, SRC_AUDIT_DEFAULT, &runs, err) != RS_OK) {
+	if (open_src("runs", &c) != 0)
+		return EXIT_FAILURE;
+	if (src_runs(c.db, o->arg, SRC_AUDIT_DEFAULT, &runs, err) != RS_OK) {
 		fail_msg("runs", err);
 		goto out;
 	}
@@ -898,16 +927,14 @@ cmd_runs(const struct opts *o)
 	rc = EXIT_SUCCESS;
 out:
 	json_object_put(runs);
-	src_close(db);
-	store_close(st);
+	close_src(&c);
 	return rc;
 }
 
 static int
 cmd_sweep(const struct opts *o)
 {
-	struct store		*st = NULL;
-	struct src_db		*db = NULL;
+	struct cli_src		 c;
 	struct json_object	*runs = NULL, *r, *out = NULL;
 	struct runs_sweep	 sw;
 	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
@@ -915,8 +942,9 @@ cmd_sweep(const struct opts *o)
 	int			 rc = EXIT_FAILURE;
 
 	cli_actor(actor, sizeof(actor));
-	if (store_open(&st, err) != RS_OK || src_open(&db, st, err) != RS_OK ||
-	    src_runs(db, o->arg, 1, &runs, err) != RS_OK) {
+	if (open_src("sweep", &c) != 0)
+		return EXIT_FAILURE;
+	if (src_runs(c.db, o->arg, 1, &runs, err) != RS_OK) {
 		fail_msg("sweep", err);
 		goto out;
 	}
@@ -944,7 +972,7 @@ cmd_sweep(const struct opts *o)
 		rc = EXIT_SUCCESS;
 		goto out;
 	}
-	if (runs_confirm_sweep(st, o->arg, run, actor, &sw, err) != RS_OK) {
+	if (runs_confirm_sweep(c.st, o->arg, run, actor, &sw, err) != RS_OK) {
 		fail_msg("sweep", err);
 		goto out;
 	}
@@ -967,8 +995,7 @@ cmd_sweep(const struct opts *o)
 out:
 	json_object_put(out);
 	json_object_put(runs);
-	src_close(db);
-	store_close(st);
+	close_src(&c);
 	return rc;
 }
 

@@ -28,6 +28,7 @@
 #include <json-c/json.h>
 
 #include "batch.h"
+#include "embed.h"
 #include "migrate.h"
 #include "runner.h"
 #include "reembed.h"
@@ -139,7 +140,9 @@ static const struct cmd cmds[] = {
 	  "  RESTSYNC_WORKER_SLICE_SECONDS   time slice per source (60)\n"
 	  "  RESTSYNC_WORKER_IDLE_SECONDS    sleep when nothing is due (5, +-50%)\n"
 	  "  RESTSYNC_WORKER_MINUTE_SECONDS  test knob: seconds in an interval\n"
-	  "                                  minute (60)\n",
+	  "                                  minute (60)\n"
+	  "  RESTSYNC_EMBED_CONCURRENCY      embeddings requests in flight per\n"
+	  "                                  server-side run (4; 1-16)\n",
 	  cmd_worker },
 	{ "runs", "[--json] SOURCE_ID", 1, "json", "list a source's runs",
 	  "Prints the source's last 20 runs (walks from the first page to\n"
@@ -302,6 +305,21 @@ fail_msg(const char *cmd, const char *err)
 	fprintf(stderr, "restsync %s: ", cmd);
 	put_safe(stderr, err);
 	fputc('\n', stderr);
+}
+
+/* The settings a run reads, checked when the command starts rather than
+ * when its first run needs them. */
+static int
+check_run_env(const char *cmd)
+{
+	char	 err[RS_ERRLEN];
+	int	 n;
+
+	if (embed_concurrency(&n, err) == -1) {
+		fail_msg(cmd, err);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -531,6 +549,8 @@ cmd_sync(const struct opts *o)
 	char			 err[RS_ERRLEN], actor[WK_ACTOR_MAX];
 	int			 rc = EXIT_FAILURE;
 
+	if (check_run_env("sync") == -1)
+		return EXIT_USAGE;
 	if (open_ctx("sync", &ctx) == -1)
 		return EXIT_FAILURE;
 	cli_actor(actor, sizeof(actor));
@@ -758,6 +778,8 @@ cmd_worker(const struct opts *o)
 		fail_msg("worker", err);
 		return EXIT_USAGE;
 	}
+	if (check_run_env("worker") == -1)
+		return EXIT_USAGE;
 	wo.once = o->once;
 	catch_signals();
 	if (open_ctx("worker", &ctx) == -1)

@@ -115,6 +115,15 @@ test('usage errors exit 2 with a message on stderr and nothing on stdout', () =>
   const w = cli(['worker', '--once'], { RESTSYNC_WORKER_SLICE_SECONDS: 'soon' });
   assert.equal(w.code, 2);
   assert.match(w.err, /RESTSYNC_WORKER_SLICE_SECONDS/);
+  // So is a bad embeddings concurrency: at start, not when a run comes.
+  for (const [cmd, args] of [['worker', ['--once']], ['sync', ['00000000-0000-4000-8000-000000000001']]]) {
+    for (const v of ['0', '17', 'four', '4x']) {
+      const e = cli([cmd, ...args], { RESTSYNC_EMBED_CONCURRENCY: v });
+      assert.equal(e.code, 2, `${cmd} ${v}: ${e.err}`);
+      assert.equal(e.err, `restsync ${cmd}: RESTSYNC_EMBED_CONCURRENCY must be an integer from 1 to 16\n`);
+      assert.equal(e.out, '');
+    }
+  }
 });
 
 test('batch prints the endpoint\'s JSON, field for field', async () => {

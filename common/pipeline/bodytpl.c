@@ -228,9 +228,7 @@ bodytpl_string(const char *s, const struct bodytpl_vals *vals,
 	    (int)b.len)) != NULL)
 		rc = 0;
 out:
-	if (b.p != NULL)
-		explicit_bzero(b.p, b.len);
-	rs_buf_free(&b);
+	rs_buf_free_wiped(&b);
 	return rc;
 }
 
@@ -377,15 +375,9 @@ bodytpl_page(const struct source_config *cfg, const char *cursor,
 	case CFG_STYLE_OFFSET:
 	case CFG_STYLE_PAGE:
 		vals.cursor_type = BODYTPL_INT;
-		vals.cursor_num = cursor != NULL ? pager_count(cursor) :
-		    cfg->style == CFG_STYLE_OFFSET ? 0 : cfg->page_start;
-		if (vals.cursor_num < 0) {
-			rs_errf(err, "stored cursor '%.64s' is not %s", cursor,
-			    cfg->style == CFG_STYLE_OFFSET ? "an offset" :
-			    "a page number");
-			st = RS_EINPUT;
+		if ((st = pager_position(cfg, cursor, &vals.cursor_num,
+		    err)) != RS_OK)
 			goto out;
-		}
 		break;
 	default:
 		if (cursor == NULL)
@@ -403,8 +395,6 @@ bodytpl_page(const struct source_config *cfg, const char *cursor,
 	}
 	st = bodytpl_render(cfg->body_template, &vals, body, len, err);
 out:
-	if (cur.p != NULL)
-		explicit_bzero(cur.p, cur.len);
-	rs_buf_free(&cur);
+	rs_buf_free_wiped(&cur);
 	return st;
 }

@@ -257,21 +257,11 @@ checked_handle(struct fetcher *fx)
 	return fx->hc;
 }
 
-/* Free a URL that may carry a key in its query, wiped first. */
-static void
-fetch_free_url(char *u)
-{
-	if (u != NULL) {
-		explicit_bzero(u, strlen(u));
-		free(u);
-	}
-}
-
 void
 fetch_resp_free(struct fetch_resp *r)
 {
 	rs_buf_free(&r->body);
-	fetch_free_url(r->url);
+	rs_free_wiped(r->url);
 	free(r->content_type);
 	free(r->etag);
 	free(r->last_modified);
@@ -563,7 +553,7 @@ fetch_follow(struct exchange *x, long status, int hops, char *err)
 		free(next);
 		return -1;
 	}
-	fetch_free_url(x->url);
+	rs_free_wiped(x->url);
 	x->url = next;
 	return 1;
 }
@@ -647,7 +637,7 @@ out:
 		resp->url = x.url;
 		x.url = NULL;
 	}
-	fetch_free_url(x.url);
+	rs_free_wiped(x.url);
 	free(x.loc);
 	curl_slist_free_all(x.hl);
 	/* Do not keep the header list pointer in the reusable handle. */

@@ -268,15 +268,6 @@ rs_utf8_seq(const unsigned char *s, size_t len, uint32_t *cp, size_t *bad)
 }
 
 void
-rs_free_wiped(char *s)
-{
-	if (s == NULL)
-		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
-}
-
-void
 rs_buf_free_wiped(struct rs_buf *b)
 {
 	if (b->p != NULL)

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "http_fetch.h"
+#include "secret.h"
 #include "settings.h"
 
 /*
@@ -208,6 +209,21 @@ fetch_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 	return socket(addr->family, addr->socktype, addr->protocol);
 }
 
+void
+fetch_req_post(struct fetch_req *fr, const char *url,
+    const char *const *headers, const char *body, size_t len,
+    long timeout_ms, size_t max_body)
+{
+	memset(fr, 0, sizeof(*fr));
+	fr->method = "POST";
+	fr->url = url;
+	fr->headers = headers;
+	fr->body = body;
+	fr->body_len = len;
+	fr->timeout_ms = timeout_ms;
+	fr->max_body = max_body;
+}
+
 enum rs_status
 fetch_open(struct fetcher **out, char *err)
 {
@@ -261,7 +277,7 @@ void
 fetch_resp_free(struct fetch_resp *r)
 {
 	rs_buf_free(&r->body);
-	rs_free_wiped(r->url);
+	secret_free_str(r->url);	/* its query may hold a key */
 	free(r->content_type);
 	free(r->etag);
 	free(r->last_modified);
@@ -553,7 +569,7 @@ fetch_follow(struct exchange *x, long status, int hops, char *err)
 		free(next);
 		return -1;
 	}
-	rs_free_wiped(x->url);
+	secret_free_str(x->url);
 	x->url = next;
 	return 1;
 }
@@ -637,7 +653,7 @@ out:
 		resp->url = x.url;
 		x.url = NULL;
 	}
-	rs_free_wiped(x.url);
+	secret_free_str(x.url);
 	free(x.loc);
 	curl_slist_free_all(x.hl);
 	/* Do not keep the header list pointer in the reusable handle. */

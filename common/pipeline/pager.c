@@ -15,6 +15,7 @@
 #include "http_fetch.h"
 #include "jsonpath.h"
 #include "pager.h"
+#include "secret.h"
 
 long long
 pager_count(const char *s)
@@ -377,7 +378,7 @@ url_params(CURLU *u, const struct source_config *cfg,
 		if ((val = render(cfg->query[i].value, api_key)) == NULL)
 			goto nomem;
 		rc = append_param(u, cfg->query[i].name, val);
-		rs_free_wiped(val);	/* it may be the key */
+		secret_free_str(val);	/* it may be the key */
 		if (rc == -1)
 			goto nomem;
 	}
@@ -450,7 +451,7 @@ pager_set_param(char **url, const char *name, const char *value, char *err)
 	if ((st = url_take(u, PAGER_MAX_URL, RS_EINPUT, "page URL", &out,
 	    err)) != RS_OK)
 		goto out;
-	rs_free_wiped(*url);	/* its query may hold the key */
+	secret_free_str(*url);	/* its query may hold the key */
 	*url = out;
 out:
 	curl_url_cleanup(u);

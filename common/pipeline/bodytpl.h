@@ -23,9 +23,11 @@
 #include "http_fetch.h"
 #include "rs.h"
 
+/* The placeholders, and the check of a template (config.c runs it),
+ * are placeholder.h's. */
+
 #define BODYTPL_MAX_BODY	(256u * 1024)	/* a rendered body */
 
-/* The placeholders and the check of a template: placeholder.h. */
 enum bodytpl_type {
 	BODYTPL_NULL = 0,
 	BODYTPL_INT,

@@ -60,8 +60,8 @@
  *       with {{cursor}}, {{pageSize}}, {{API_KEY}} placeholders in its
  *       strings; common/pipeline/placeholder.h checks it, bodytpl.h
  *       renders it): with POST the cursor and the page size go into the
- *       body, never into the query, so cursorParam and
- *       pageSizeParam do not apply; bodyTemplate is required with POST
+ *       body, never into the query, so cursorParam and pageSizeParam do
+ *       not apply; bodyTemplate is required with POST
  *       and must hold {{cursor}} (unless maxPages is 1); link paging
  *       (next URLs) cannot be POSTed
  * null means absent for every optional key, and so does "" for the

@@ -67,12 +67,75 @@ jb_close(const struct jb_level *l)
 	return l->n > (size_t)-1 / 16 ? (size_t)-1 : 16 * l->n;
 }
 
+/* A value or a key starts inside the container st[d - 1], if any: count
+ * it there.  1 when it is an object's key. */
+static int
+jb_member(struct jb_level *st, int d)
+{
+	int	 key;
+
+	if (d == 0)
+		return 0;
+	key = st[d - 1].obj && st[d - 1].want_key;
+	if (key) {
+		st[d - 1].want_key = 0;
+		st[d - 1].n++;
+	} else if (!st[d - 1].obj)
+		st[d - 1].n++;
+	return key;
+}
+
+/* The string at p[i] (a '"'), a key or a value: its cost added to *cost,
+ * its length into *tok; the index after it. */
+static size_t
+jb_string(const char *p, size_t i, size_t len, int key, size_t *tok,
+    size_t *cost)
+{
+	size_t	 j;
+
+	for (j = i + 1; j < len && p[j] != '"'; j++)
+		if (p[j] == '\\')
+			j++;
+	*tok = (j < len ? j : len) - i - 1;
+	*cost = jb_add(*cost, key ? jb_chunk(*tok + 1) : jb_chunk(57 + *tok));
+	return j + 1;
+}
+
+/* A number, literal or garbage at p[i], up to a delimiter: likewise. */
+static size_t
+jb_scalar(const char *p, size_t i, size_t len, size_t *tok, size_t *cost)
+{
+	size_t		 j;
+	unsigned char	 c;
+	int		 dbl = 0;
+
+	for (j = i; j < len; j++) {
+		c = (unsigned char)p[j];
+		if (c == ',' || c == ']' || c == '}' || c == ':' || c == ' ' ||
+		    c == '\t' || c == '\n' || c == '\r' || c == '"' ||
+		    c == '[' || c == '{')
+			break;
+		if (c == '.' || c == 'e' || c == 'E')
+			dbl = 1;
+	}
+	*tok = j - i;
+	if (j == i)	/* a stray byte; json-c refuses it */
+		j++;
+	if (p[i] == 'n')
+		;	/* null: no object */
+	else if (dbl && p[i] != 't' && p[i] != 'f')
+		*cost = jb_add(*cost, 64 + jb_chunk(*tok + 1));
+	else
+		*cost = jb_add(*cost, 64);
+	return j;
+}
+
 size_t
 jbound_cost(const char *p, size_t len, size_t limit)
 {
 	struct jb_level	 st[JB_MAX_DEPTH];
-	size_t		 i = 0, j, cost = JB_TOKENER, maxtok = 0, tok;
-	int		 d = 0, key, dbl;
+	size_t		 i = 0, cost = JB_TOKENER, maxtok = 0, tok;
+	int		 d = 0, key;
 
 	while (i < len) {
 		unsigned char c = (unsigned char)p[i];
@@ -98,15 +161,7 @@ jbound_cost(const char *p, size_t len, size_t limit)
 			i++;
 			continue;
 		}
-		/* A value or a key starts here. */
-		key = d > 0 && st[d - 1].obj && st[d - 1].want_key;
-		if (d > 0) {
-			if (key) {
-				st[d - 1].want_key = 0;
-				st[d - 1].n++;
-			} else if (!st[d - 1].obj)
-				st[d - 1].n++;
-		}
+		key = jb_member(st, d);
 		if (c == '{' || c == '[') {
 			if (d == JB_MAX_DEPTH)
 				return cost;	/* json-c refuses the depth */
@@ -118,38 +173,10 @@ jbound_cost(const char *p, size_t len, size_t limit)
 			i++;
 			continue;
 		}
-		if (c == '"') {
-			for (j = i + 1; j < len && p[j] != '"'; j++)
-				if (p[j] == '\\')
-					j++;
-			tok = (j < len ? j : len) - i - 1;
-			cost = jb_add(cost, key ? jb_chunk(tok + 1) :
-			    jb_chunk(57 + tok));
-			i = j + 1;
-		} else {
-			/* Number, literal or garbage: up to a delimiter. */
-			dbl = 0;
-			for (j = i; j < len; j++) {
-				c = (unsigned char)p[j];
-				if (c == ',' || c == ']' || c == '}' ||
-				    c == ':' || c == ' ' || c == '\t' ||
-				    c == '\n' || c == '\r' || c == '"' ||
-				    c == '[' || c == '{')
-					break;
-				if (c == '.' || c == 'e' || c == 'E')
-					dbl = 1;
-			}
-			tok = j - i;
-			if (j == i)	/* a stray byte; json-c refuses it */
-				j++;
-			if (p[i] == 'n')
-				;	/* null: no object */
-			else if (dbl && p[i] != 't' && p[i] != 'f')
-				cost = jb_add(cost, 64 + jb_chunk(tok + 1));
-			else
-				cost = jb_add(cost, 64);
-			i = j;
-		}
+		if (c == '"')
+			i = jb_string(p, i, len, key, &tok, &cost);
+		else
+			i = jb_scalar(p, i, len, &tok, &cost);
 		if (tok > maxtok)
 			maxtok = tok;
 	}

@@ -266,3 +266,11 @@ rs_utf8_seq(const unsigned char *s, size_t len, uint32_t *cp, size_t *bad)
 	}
 	return need;
 }
+
+void
+rs_buf_free_wiped(struct rs_buf *b)
+{
+	if (b->p != NULL)
+		explicit_bzero(b->p, b->len);
+	rs_buf_free(b);
+}

@@ -71,6 +71,9 @@ int	 rs_buf_printf(struct rs_buf *, const char *, ...)
 int	 rs_buf_render_key(struct rs_buf *, const char *tpl, const char *key);
 /* Take ownership of the content (caller frees); buffer is reset. */
 char	*rs_buf_steal(struct rs_buf *);
+/* rs_buf_free() of a buffer that may hold a key: its content zeroed
+ * first (a string: secret_free_str()). */
+void	 rs_buf_free_wiped(struct rs_buf *);
 
 /* Checked allocation helpers: NULL on overflow or failure. */
 void	*rs_reallocarray(void *, size_t nmemb, size_t size);

@@ -9,149 +9,7 @@
 
 #include "bodytpl.h"
 #include "pager.h"
-
-#define BODYTPL_MAX_DEPTH	32
-#define BODYTPL_MAX_WHERE	128
-
-enum bodytpl_ph {
-	PH_CURSOR = 0,
-	PH_PAGE_SIZE,
-	PH_API_KEY,
-	PH__MAX
-};
-
-static const char *const bodytpl_names[PH__MAX] = {
-	"{{cursor}}", "{{pageSize}}", "{{API_KEY}}",
-};
-
-/* The placeholder s starts with, or -1 (and *len its length). */
-static int
-bodytpl_at(const char *s, size_t *len)
-{
-	int	 i;
-
-	for (i = 0; i < PH__MAX; i++) {
-		*len = strlen(bodytpl_names[i]);
-		if (strncmp(s, bodytpl_names[i], *len) == 0)
-			return i;
-	}
-	return -1;
-}
-
-/* "where.name" (or "[i]") into out, cut to fit. */
-static void
-bodytpl_where(char *out, size_t outsz, const char *where, const char *name,
-    size_t idx)
-{
-	if (name != NULL)
-		(void)snprintf(out, outsz, "%s%s%.64s", where,
-		    where[0] != '\0' ? "." : "", name);
-	else
-		(void)snprintf(out, outsz, "%s[%zu]", where, idx);
-}
-
-static enum rs_status
-bodytpl_check_str(const char *s, const char *where, int *seen, char *err)
-{
-	const char	*p, *close;
-	size_t		 len;
-	int		 ph;
-
-	for (p = strstr(s, "{{"); p != NULL; p = strstr(p + len, "{{")) {
-		if ((ph = bodytpl_at(p, &len)) >= 0) {
-			seen[ph] = 1;
-			continue;
-		}
-		close = strstr(p, "}}");
-		if (close == NULL)
-			rs_errf(err, "'bodyTemplate' at %s: '{{' without '}}'",
-			    where[0] != '\0' ? where : "$");
-		else
-			rs_errf(err, "'bodyTemplate' at %s: unknown placeholder "
-			    "'%.*s' (known: {{cursor}}, {{pageSize}}, "
-			    "{{API_KEY}})", where[0] != '\0' ? where : "$",
-			    (int)(close - p + 2 > 64 ? 64 : close - p + 2), p);
-		return RS_EINPUT;
-	}
-	return RS_OK;
-}
-
-static enum rs_status
-bodytpl_walk(struct json_object *v, const char *where, int depth, int *seen,
-    char *err)
-{
-	struct json_object_iterator	 it, end;
-	char				 sub[BODYTPL_MAX_WHERE];
-	size_t				 i, n;
-	enum rs_status			 st;
-
-	if (depth > BODYTPL_MAX_DEPTH) {
-		rs_errf(err, "'bodyTemplate' nests deeper than %d levels",
-		    BODYTPL_MAX_DEPTH);
-		return RS_EINPUT;
-	}
-	switch (json_object_get_type(v)) {
-	case json_type_object:
-		it = json_object_iter_begin(v);
-		end = json_object_iter_end(v);
-		for (; !json_object_iter_equal(&it, &end);
-		    json_object_iter_next(&it)) {
-			bodytpl_where(sub, sizeof(sub), where,
-			    json_object_iter_peek_name(&it), 0);
-			if ((st = bodytpl_walk(json_object_iter_peek_value(&it),
-			    sub, depth + 1, seen, err)) != RS_OK)
-				return st;
-		}
-		return RS_OK;
-	case json_type_array:
-		n = json_object_array_length(v);
-		for (i = 0; i < n; i++) {
-			bodytpl_where(sub, sizeof(sub), where, NULL, i);
-			if ((st = bodytpl_walk(json_object_array_get_idx(v, i),
-			    sub, depth + 1, seen, err)) != RS_OK)
-				return st;
-		}
-		return RS_OK;
-	case json_type_string:
-		if (strlen(json_object_get_string(v)) !=
-		    (size_t)json_object_get_string_len(v)) {
-			rs_errf(err, "'bodyTemplate' at %s: a string holds a "
-			    "NUL byte", where);
-			return RS_EINPUT;
-		}
-		return bodytpl_check_str(json_object_get_string(v), where,
-		    seen, err);
-	default:
-		return RS_OK;
-	}
-}
-
-enum rs_status
-bodytpl_check(struct json_object *tpl, int *has_cursor, int *has_page_size,
-    char *err)
-{
-	int		 seen[PH__MAX] = { 0, 0, 0 };
-	const char	*s;
-	enum rs_status	 st;
-
-	*has_cursor = *has_page_size = 0;
-	if (tpl == NULL || !json_object_is_type(tpl, json_type_object)) {
-		rs_errf(err, "'bodyTemplate' must be a JSON object");
-		return RS_EINPUT;
-	}
-	if ((s = json_object_to_json_string_ext(tpl,
-	    JSON_C_TO_STRING_PLAIN)) == NULL ||
-	    strlen(s) > BODYTPL_MAX_TEMPLATE) {
-		rs_errf(err, "'bodyTemplate' is longer than %u bytes as JSON",
-		    BODYTPL_MAX_TEMPLATE);
-		return RS_EINPUT;
-	}
-	if ((st = bodytpl_walk(tpl, "", 0, seen, err)) != RS_OK)
-		return st;
-	*has_cursor = seen[PH_CURSOR];
-	*has_page_size = seen[PH_PAGE_SIZE];
-	return RS_OK;
-}
+#include "placeholder.h"
 
 /* The placeholder's value as a JSON value (whole-string placeholders). */
 static struct json_object *
@@ -205,7 +63,7 @@ bodytpl_string(const char *s, const struct bodytpl_vals *vals,
 	int		 ph, rc = -1;
 
 	*out = NULL;
-	if ((ph = bodytpl_at(s, &len)) >= 0 && s[len] == '\0') {
+	if ((ph = ph_at(s, &len)) >= 0 && s[len] == '\0') {
 		*out = bodytpl_value(ph, vals);
 		return *out == NULL && ph != PH_CURSOR ? -1 : 0;
 	}
@@ -215,8 +73,8 @@ bodytpl_string(const char *s, const struct bodytpl_vals *vals,
 	for (p = s; (q = strstr(p, "{{")) != NULL; p = q + len) {
 		if (rs_buf_append(&b, p, (size_t)(q - p)) == -1)
 			goto out;
-		if ((ph = bodytpl_at(q, &len)) < 0) {
-			len = 2;	/* checked by bodytpl_check */
+		if ((ph = ph_at(q, &len)) < 0) {
+			len = 2;	/* checked by ph_check */
 			if (rs_buf_append(&b, q, len) == -1)
 				goto out;
 		} else if (bodytpl_text(&b, ph, vals) == -1)
@@ -228,9 +86,7 @@ bodytpl_string(const char *s, const struct bodytpl_vals *vals,
 	    (int)b.len)) != NULL)
 		rc = 0;
 out:
-	if (b.p != NULL)
-		explicit_bzero(b.p, b.len);
-	rs_buf_free(&b);
+	rs_buf_free_wiped(&b);
 	return rc;
 }
 
@@ -244,7 +100,7 @@ bodytpl_copy(struct json_object *v, const struct bodytpl_vals *vals,
 	size_t				 i, n;
 
 	*out = NULL;
-	if (depth > BODYTPL_MAX_DEPTH)
+	if (depth > PH_MAX_DEPTH)
 		return -1;
 	switch (json_object_get_type(v)) {
 	case json_type_object:
@@ -377,15 +233,9 @@ bodytpl_page(const struct source_config *cfg, const char *cursor,
 	case CFG_STYLE_OFFSET:
 	case CFG_STYLE_PAGE:
 		vals.cursor_type = BODYTPL_INT;
-		vals.cursor_num = cursor != NULL ? pager_count(cursor) :
-		    cfg->style == CFG_STYLE_OFFSET ? 0 : cfg->page_start;
-		if (vals.cursor_num < 0) {
-			rs_errf(err, "stored cursor '%.64s' is not %s", cursor,
-			    cfg->style == CFG_STYLE_OFFSET ? "an offset" :
-			    "a page number");
-			st = RS_EINPUT;
+		if ((st = pager_position(cfg, cursor, &vals.cursor_num,
+		    err)) != RS_OK)
 			goto out;
-		}
 		break;
 	default:
 		if (cursor == NULL)
@@ -403,8 +253,6 @@ bodytpl_page(const struct source_config *cfg, const char *cursor,
 	}
 	st = bodytpl_render(cfg->body_template, &vals, body, len, err);
 out:
-	if (cur.p != NULL)
-		explicit_bzero(cur.p, cur.len);
-	rs_buf_free(&cur);
+	rs_buf_free_wiped(&cur);
 	return st;
 }

@@ -23,17 +23,10 @@
 #include "http_fetch.h"
 #include "rs.h"
 
-#define BODYTPL_MAX_TEMPLATE	(64u * 1024)	/* the template as JSON */
-#define BODYTPL_MAX_BODY	(256u * 1024)	/* a rendered body */
+/* The placeholders, and the check of a template (config.c runs it),
+ * are placeholder.h's. */
 
-/*
- * RS_OK when tpl is an object whose strings hold only known, closed
- * placeholders; *has_cursor / *has_page_size say whether {{cursor}} /
- * {{pageSize}} occur.  RS_EINPUT naming 'bodyTemplate' and the place
- * ("'bodyTemplate' at filter.value: unknown placeholder '{{x}}'").
- */
-enum rs_status	 bodytpl_check(struct json_object *tpl, int *has_cursor,
-		    int *has_page_size, char *err);
+#define BODYTPL_MAX_BODY	(256u * 1024)	/* a rendered body */
 
 enum bodytpl_type {
 	BODYTPL_NULL = 0,

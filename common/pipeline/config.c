@@ -17,11 +17,10 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
-#include "bodytpl.h"
 #include "config.h"
-#include "incremental.h"
 #include "http_fetch.h"
 #include "jsonpath.h"
+#include "placeholder.h"
 
 #define CFG_MAX_NEST	16	/* tokener depth; a valid config needs 2 */
 #define CFG_MAX_URL	2048
@@ -363,6 +362,29 @@ cfg_style(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 	return RS_EINPUT;
 }
 
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* The name of the first member of object v not in known[0..n), or NULL. */
+static const char *
+cfg_unknown_member(struct json_object *v, const char *const *known, size_t n)
+{
+	struct json_object_iterator	 it, end;
+	const char			*name;
+	size_t				 i;
+
+	it = json_object_iter_begin(v);
+	end = json_object_iter_end(v);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		name = json_object_iter_peek_name(&it);
+		for (i = 0; i < n; i++)
+			if (strcmp(name, known[i]) == 0)
+				break;
+		if (i == n)
+			return name;
+	}
+	return NULL;
+}
+
 /* An optional string of 1..1024 bytes without control characters. */
 static enum rs_status
 cfg_short_text(struct cfg_ctx *c, const char *name, struct json_object *v,
@@ -433,22 +455,12 @@ cfg_auth_object(struct cfg_ctx *c, struct json_object *v)
 	struct source_config	*cfg = c->cfg;
 	struct json_object	*m;
 	const char		*s;
-	size_t			 i, len;
-	int			 ok;
+	size_t			 len;
 	enum rs_status		 st;
 
-	{
-		json_object_object_foreach(v, key, val) {
-			(void)val;
-			for (ok = 0, i = 0; i < sizeof(known) /
-			    sizeof(known[0]); i++)
-				ok |= strcmp(key, known[i]) == 0;
-			if (!ok) {
-				rs_errf(c->err, "unknown key 'auth.%.64s'",
-				    key);
-				return RS_EINPUT;
-			}
-		}
+	if ((s = cfg_unknown_member(v, known, NELEM(known))) != NULL) {
+		rs_errf(c->err, "unknown key 'auth.%.64s'", s);
+		return RS_EINPUT;
 	}
 	if (!json_object_object_get_ex(v, "type", &m) ||
 	    (s = cfg_string(m, &len)) == NULL ||
@@ -504,6 +516,8 @@ cfg_auth(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 static enum rs_status
 cfg_rate(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 {
+	static const char *const known[] = { "requests", "perSeconds",
+	    "scope" };
 	struct source_config	*cfg = c->cfg;
 	struct json_object	*m;
 	const char		*s;
@@ -518,17 +532,9 @@ cfg_rate(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 		    "\"provider\"}");
 		return RS_EINPUT;
 	}
-	{
-		json_object_object_foreach(v, key, val) {
-			(void)val;
-			if (strcmp(key, "requests") != 0 &&
-			    strcmp(key, "perSeconds") != 0 &&
-			    strcmp(key, "scope") != 0) {
-				rs_errf(c->err, "unknown key 'rateLimit.%.64s'",
-				    key);
-				return RS_EINPUT;
-			}
-		}
+	if ((s = cfg_unknown_member(v, known, NELEM(known))) != NULL) {
+		rs_errf(c->err, "unknown key 'rateLimit.%.64s'", s);
+		return RS_EINPUT;
 	}
 	if (!json_object_object_get_ex(v, "requests", &m) ||
 	    !json_object_is_type(m, json_type_int) ||
@@ -883,11 +889,147 @@ cfg_cond(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 	return cfg_dup(c, cfg_strp(c, k), s);
 }
 
+/* ---- incremental (incremental.h) ----------------------------------- */
+
+static const char *const cfg_incr_keys[] = {
+	"cursorPath", "param", "initialValue", "lookbackSeconds", "fullEvery",
+};
+
+static void
+cfg_incr_free(struct incr_config *ic)
+{
+	if (ic == NULL)
+		return;
+	free(ic->cursor_path);
+	free(ic->param);
+	free(ic->initial);
+	free(ic);
+}
+
+/* The string member name of o into *s (NULL: absent or null); -1 when it
+ * is not a string without NULs. */
+static int
+cfg_member_str(struct json_object *o, const char *name, const char **s)
+{
+	struct json_object	*v;
+	size_t			 len;
+
+	*s = NULL;
+	if (!json_object_object_get_ex(o, name, &v) || v == NULL)
+		return 0;
+	return (*s = cfg_string(v, &len)) == NULL ? -1 : 0;
+}
+
+/* The integer member name of o, 0..max, into *out (0: absent or null);
+ * -1 when it is not one. */
+static int
+cfg_member_int(struct json_object *o, const char *name, long long max,
+    long long *out)
+{
+	struct json_object	*v;
+	int64_t			 n;
+
+	*out = 0;
+	if (!json_object_object_get_ex(o, name, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_int) ||
+	    (n = json_object_get_int64(v)) < 0 || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* incremental's string members, checked, into ic. */
+static enum rs_status
+cfg_incr_strings(struct cfg_ctx *c, struct json_object *v,
+    struct incr_config *ic)
+{
+	const char	*path, *param, *init;
+	char		 perr[RS_ERRLEN];
+
+	if (cfg_member_str(v, "cursorPath", &path) == -1 || path == NULL ||
+	    path[0] == '\0' || jp_check(path, perr) != RS_OK) {
+		rs_errf(c->err, "'incremental.cursorPath' must be a dot path "
+		    "inside an item (e.g. \"updated_at\")");
+		return RS_EINPUT;
+	}
+	if (cfg_member_str(v, "param", &param) == -1 || param == NULL ||
+	    param[0] == '\0' || strlen(param) > CFG_MAX_PARAM ||
+	    strpbrk(param, "=&#") != NULL) {
+		rs_errf(c->err, "'incremental.param' must be a parameter name "
+		    "of 1 to %d printable characters other than = & #",
+		    CFG_MAX_PARAM);
+		return RS_EINPUT;
+	}
+	if (cfg_has_ctl(param)) {
+		rs_errf(c->err, "'incremental.param' contains a control "
+		    "character");
+		return RS_EINPUT;
+	}
+	if (cfg_member_str(v, "initialValue", &init) == -1 ||
+	    (init != NULL && (init[0] == '\0' ||
+	    strlen(init) > CFG_INCR_MAX_VALUE))) {
+		rs_errf(c->err, "'incremental.initialValue' must be a string "
+		    "of 1 to %d bytes or null", CFG_INCR_MAX_VALUE);
+		return RS_EINPUT;
+	}
+	if (init != NULL && cfg_has_ctl(init)) {
+		rs_errf(c->err, "'incremental.initialValue' contains a "
+		    "control character");
+		return RS_EINPUT;
+	}
+	if ((ic->cursor_path = strdup(path)) == NULL ||
+	    (ic->param = strdup(param)) == NULL ||
+	    (init != NULL && (ic->initial = strdup(init)) == NULL)) {
+		rs_errf(c->err, "out of memory");
+		return RS_ENOMEM;
+	}
+	return RS_OK;
+}
+
+/* incremental: {cursorPath, param, initialValue?, lookbackSeconds?,
+ * fullEvery?}; each member's error names it. */
 static enum rs_status
 cfg_incr(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 {
+	struct incr_config	*ic;
+	const char		*name;
+	long long		 n;
+	enum rs_status		 st;
+
 	(void)k;
-	return incr_parse(v, &c->cfg->incremental, c->err);
+	if (!json_object_is_type(v, json_type_object)) {
+		rs_errf(c->err, "'incremental' must be an object {cursorPath, "
+		    "param, initialValue?, lookbackSeconds?, fullEvery?} or "
+		    "null");
+		return RS_EINPUT;
+	}
+	if ((name = cfg_unknown_member(v, cfg_incr_keys,
+	    NELEM(cfg_incr_keys))) != NULL) {
+		rs_errf(c->err, "'incremental': unknown key '%.64s'", name);
+		return RS_EINPUT;
+	}
+	if ((ic = calloc(1, sizeof(*ic))) == NULL) {
+		rs_errf(c->err, "out of memory");
+		return RS_ENOMEM;
+	}
+	c->cfg->incremental = ic;	/* cfg_free() frees it on failure */
+	if ((st = cfg_incr_strings(c, v, ic)) != RS_OK)
+		return st;
+	if (cfg_member_int(v, "lookbackSeconds", CFG_INCR_MAX_LOOKBACK,
+	    &ic->lookback) == -1) {
+		rs_errf(c->err, "'incremental.lookbackSeconds' must be an "
+		    "integer between 0 and %lld", CFG_INCR_MAX_LOOKBACK);
+		return RS_EINPUT;
+	}
+	if (cfg_member_int(v, "fullEvery", CFG_INCR_MAX_FULL_EVERY, &n) ==
+	    -1) {
+		rs_errf(c->err, "'incremental.fullEvery' must be an integer "
+		    "between 0 and %d (0: never)", CFG_INCR_MAX_FULL_EVERY);
+		return RS_EINPUT;
+	}
+	ic->full_every = (int)n;
+	return RS_OK;
 }
 
 static enum rs_status
@@ -911,7 +1053,7 @@ cfg_body(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 	enum rs_status	 st;
 
 	(void)k;
-	if ((st = bodytpl_check(v, &c->cfg->body_cursor,
+	if ((st = ph_check(v, &c->cfg->body_cursor,
 	    &c->cfg->body_page_size, c->err)) != RS_OK)
 		return st;
 	c->cfg->body_template = json_object_get(v);
@@ -1227,7 +1369,7 @@ cfg_free(struct source_config *cfg)
 	cfg_free_strings(cfg->roles, cfg->nroles);
 	free(cfg->if_none_match);
 	free(cfg->if_modified_since);
-	incr_config_free(cfg->incremental);
+	cfg_incr_free(cfg->incremental);
 	json_object_put(cfg->body_template);
 	free(cfg->token_url);
 	free(cfg->oauth_scope);

@@ -53,11 +53,15 @@
  *   incremental (object or null): {cursorPath, param, initialValue?,
  *       lookbackSeconds?, fullEvery?}, incremental syncs
  *       (common/pipeline/incremental.h); each member's error names it
+ *       (cursorPath a dot path, param as cursorParam, initialValue 1 to
+ *       CFG_INCR_MAX_VALUE bytes, lookbackSeconds 0..366 days, fullEvery
+ *       0..CFG_INCR_MAX_FULL_EVERY)
  *   method ("GET" | "POST"; default "GET"), bodyTemplate (a JSON object
  *       with {{cursor}}, {{pageSize}}, {{API_KEY}} placeholders in its
- *       strings; common/pipeline/bodytpl.h): with POST the cursor and the page
- *       size go into the body, never into the query, so cursorParam and
- *       pageSizeParam do not apply; bodyTemplate is required with POST
+ *       strings; common/pipeline/placeholder.h checks it, bodytpl.h
+ *       renders it): with POST the cursor and the page size go into the
+ *       body, never into the query, so cursorParam and pageSizeParam do
+ *       not apply; bodyTemplate is required with POST
  *       and must hold {{cursor}} (unless maxPages is 1); link paging
  *       (next URLs) cannot be POSTed
  * null means absent for every optional key, and so does "" for the
@@ -113,8 +117,20 @@ enum cfg_rate_scope {
 /* nextCursorPath prefix naming the last item of the page. */
 #define CFG_LAST_ITEM		"$last"
 
-struct incr_config;
 struct json_object;
+
+/* incremental (common/pipeline/incremental.h uses it). */
+#define CFG_INCR_MAX_VALUE	512		/* a mark or since, bytes */
+#define CFG_INCR_MAX_LOOKBACK	31622400LL	/* 366 days, seconds */
+#define CFG_INCR_MAX_FULL_EVERY	10000
+
+struct incr_config {
+	char		*cursor_path;	/* dot path inside an item */
+	char		*param;		/* query parameter name */
+	char		*initial;	/* initialValue, or NULL */
+	long long	 lookback;	/* lookbackSeconds */
+	int		 full_every;	/* 0: never */
+};
 
 struct cfg_pair {
 	char	*name;

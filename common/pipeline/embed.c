@@ -535,14 +535,8 @@ embed_remote(struct embedder *em, const char *const *texts,
 	hdrs[0] = em->auth;
 	hdrs[1] = "Content-Type: application/json";
 	hdrs[2] = NULL;
-	memset(&fr, 0, sizeof(fr));
-	fr.method = "POST";
-	fr.url = em->url;
-	fr.headers = hdrs;
-	fr.body = body;
-	fr.body_len = strlen(body);
-	fr.timeout_ms = EMBED_TIMEOUT_MS;
-	fr.max_body = EMBED_MAX_RESP;
+	fetch_req_post(&fr, em->url, hdrs, body, strlen(body),
+	    EMBED_TIMEOUT_MS, EMBED_MAX_RESP);
 	ferr[0] = '\0';
 	es->requests++;
 	st = embed_post(em, &fr, deadline, pool, &resp, &attempts, ferr);

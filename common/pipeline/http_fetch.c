@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "http_fetch.h"
+#include "secret.h"
 #include "settings.h"
 
 /*
@@ -208,6 +209,21 @@ fetch_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 	return socket(addr->family, addr->socktype, addr->protocol);
 }
 
+void
+fetch_req_post(struct fetch_req *fr, const char *url,
+    const char *const *headers, const char *body, size_t len,
+    long timeout_ms, size_t max_body)
+{
+	memset(fr, 0, sizeof(*fr));
+	fr->method = "POST";
+	fr->url = url;
+	fr->headers = headers;
+	fr->body = body;
+	fr->body_len = len;
+	fr->timeout_ms = timeout_ms;
+	fr->max_body = max_body;
+}
+
 enum rs_status
 fetch_open(struct fetcher **out, char *err)
 {
@@ -257,21 +273,11 @@ checked_handle(struct fetcher *fx)
 	return fx->hc;
 }
 
-/* Free a URL that may carry a key in its query, wiped first. */
-static void
-fetch_free_url(char *u)
-{
-	if (u != NULL) {
-		explicit_bzero(u, strlen(u));
-		free(u);
-	}
-}
-
 void
 fetch_resp_free(struct fetch_resp *r)
 {
 	rs_buf_free(&r->body);
-	fetch_free_url(r->url);
+	secret_free_str(r->url);	/* its query may hold a key */
 	free(r->content_type);
 	free(r->etag);
 	free(r->last_modified);
@@ -395,9 +401,12 @@ resolve_location(const char *base, const char *loc)
 	return out;
 }
 
-/* req->content_type as a header, unless req->headers name one. */
+/*
+ * The request's headers into *hl, with req->content_type as a header
+ * unless req->headers name one.
+ */
 static enum rs_status
-fetch_content_type(const struct fetch_req *req, struct curl_slist **hl,
+fetch_header_list(const struct fetch_req *req, struct curl_slist **hl,
     char *err)
 {
 	struct curl_slist	*tmp;
@@ -405,6 +414,13 @@ fetch_content_type(const struct fetch_req *req, struct curl_slist **hl,
 	size_t			 i;
 	int			 n;
 
+	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		if ((tmp = curl_slist_append(*hl, req->headers[i])) == NULL) {
+			rs_errf(err, "out of memory");
+			return RS_ENOMEM;
+		}
+		*hl = tmp;
+	}
 	if (req->content_type == NULL)
 		return RS_OK;
 	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++)
@@ -423,150 +439,145 @@ fetch_content_type(const struct fetch_req *req, struct curl_slist **hl,
 	return RS_OK;
 }
 
-enum rs_status
-fetch_do(struct fetcher *fx, const struct fetch_req *req,
-    struct fetch_resp *resp, char *err)
-{
-	struct curl_slist	*hl = NULL, *tmp;
+/* One fetch_do(): the request, its handle and what each hop shares. */
+struct exchange {
+	struct fetcher		*fx;
+	const struct fetch_req	*req;
+	CURL			*h;
+	struct curl_slist	*hl;
 	struct sink		 sink;
-	CURL			*h = fx->h;
-	CURLcode		 cc;
-	char			*url = NULL, *loc = NULL, *next;
+	char			*url;		/* this hop's */
+	char			*loc;		/* its Location */
 	char			 ebuf[CURL_ERROR_SIZE];
-	enum rs_status		 st = RS_EUPSTREAM;
-	size_t			 i;
-	int			 hops, is_post;
-	double			 t0 = rs_now_ms(), left;
+	int			 is_post;
+	double			 t0;
+};
 
-	memset(resp, 0, sizeof(*resp));
-	rs_buf_init(&resp->body, req->max_body);
-	is_post = req->method != NULL && strcmp(req->method, "POST") == 0;
+/*
+ * What is left for the next hop: one budget for all hops, what is left
+ * of the request's timeout and of its deadline (issue 14).  Below 1 (and
+ * err) when nothing is.
+ */
+static double
+fetch_left(const struct exchange *x, char *err)
+{
+	const struct fetch_req	*req = x->req;
+	double			 left;
 
-	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
-		if ((tmp = curl_slist_append(hl, req->headers[i])) == NULL) {
-			rs_errf(err, "out of memory");
-			st = RS_ENOMEM;
-			goto out;
-		}
-		hl = tmp;
-	}
-	if ((st = fetch_content_type(req, &hl, err)) != RS_OK)
-		goto out;
-	st = RS_EUPSTREAM;
-	if ((url = strdup(req->url)) == NULL) {
-		rs_errf(err, "out of memory");
-		st = RS_ENOMEM;
-		goto out;
-	}
+	left = (double)req->timeout_ms - (rs_now_ms() - x->t0);
+	if (req->deadline > 0 && req->deadline - rs_now_ms() < left)
+		left = req->deadline - rs_now_ms();
+	if (left < 1)
+		rs_errf(err, "timed out after %ld ms", req->timeout_ms);
+	return left;
+}
+
+/* Set the handle up for one hop to x->url within left ms. */
+static void
+fetch_setup(struct exchange *x, double left)
+{
+	const struct fetch_req	*req = x->req;
+	CURL			*h = x->h;
+
+	curl_easy_reset(h);
+	rs_buf_reset(x->sink.buf);
+	x->sink.overflow = 0;
+	x->fx->refused = 0;
+	x->ebuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, x->url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)req->max_body);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "restsync/0.1");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hl);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->sink);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->ebuf);
 	if (req->check_addr) {
-		if ((h = checked_handle(fx)) == NULL) {
-			h = fx->h;
-			rs_errf(err, "curl_easy_init failed");
-			st = RS_EINTERNAL;
-			goto out;
-		}
+		curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, fetch_open_cb);
+		curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, x->fx);
+		/* No proxy from the environment: the check must see the
+		 * upstream's address, not a proxy's. */
+		curl_easy_setopt(h, CURLOPT_PROXY, "");
 	}
-
-	for (hops = 0; ; hops++) {
-		if (req->gate != NULL &&
-		    (st = req->gate(req->gate_arg, err)) != RS_OK)
-			goto out;
-		st = RS_EUPSTREAM;
-		/* One budget for all hops: what is left of the request's
-		 * timeout and of its deadline (issue 14). */
-		left = (double)req->timeout_ms - (rs_now_ms() - t0);
-		if (req->deadline > 0 && req->deadline - rs_now_ms() < left)
-			left = req->deadline - rs_now_ms();
-		if (left < 1) {
-			rs_errf(err, "timed out after %ld ms", req->timeout_ms);
-			goto out;
-		}
-		curl_easy_reset(h);
-		rs_buf_reset(&resp->body);
-		sink.buf = &resp->body;
-		sink.overflow = 0;
-		fx->refused = 0;
-		ebuf[0] = '\0';
-		curl_easy_setopt(h, CURLOPT_URL, url);
-		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
-		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
-		    (curl_off_t)req->max_body);
-		curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-		curl_easy_setopt(h, CURLOPT_USERAGENT, "restsync/0.1");
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write_cb);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-		if (req->check_addr) {
-			curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION,
-			    fetch_open_cb);
-			curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, fx);
-			/* No proxy from the environment: the check must see
-			 * the upstream's address, not a proxy's. */
-			curl_easy_setopt(h, CURLOPT_PROXY, "");
-		}
-		if (is_post) {
-			curl_easy_setopt(h, CURLOPT_POST, 1L);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-			    (curl_off_t)req->body_len);
-		}
-
-		cc = curl_easy_perform(h);
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-		if (cc != CURLE_OK) {
-			resp->retryable = !fx->refused && !sink.overflow &&
-			    (cc == CURLE_COULDNT_CONNECT ||
-			    cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
-			    cc == CURLE_GOT_NOTHING ||
-			    cc == CURLE_PARTIAL_FILE);
-			if (fx->refused)
-				rs_errf(err, "refused to connect to %s: "
-				    "private, loopback or link-local address "
-				    "(set RESTSYNC_ALLOW_PRIVATE_NETWORKS=1 "
-				    "to allow private ones)", fx->refused_ip);
-			else if (sink.overflow || cc == CURLE_FILESIZE_EXCEEDED)
-				rs_errf(err, "response body exceeds %zu bytes",
-				    req->max_body);
-			else if (cc == CURLE_OPERATION_TIMEDOUT)
-				rs_errf(err, "timed out after %ld ms",
-				    req->timeout_ms);
-			else
-				rs_errf(err, "%s", ebuf[0] != '\0' ? ebuf :
-				    curl_easy_strerror(cc));
-			goto out;
-		}
-		if (resp->status < 300 || resp->status >= 400 ||
-		    resp->status == 304 || is_post)
-			break;
-
-		/* A redirect: follow it by hand, same origin only. */
-		grab_header(h, "Location", &loc);
-		if (loc == NULL)
-			break;
-		if (hops >= FETCH_MAX_REDIRECTS) {
-			rs_errf(err, "more than %d redirects",
-			    FETCH_MAX_REDIRECTS);
-			goto out;
-		}
-		if ((next = resolve_location(url, loc)) == NULL) {
-			rs_errf(err, "redirect to an invalid location");
-			goto out;
-		}
-		if (!fetch_same_origin(req->url, next)) {
-			rs_errf(err, "redirect to another origin refused");
-			free(next);
-			goto out;
-		}
-		fetch_free_url(url);
-		url = next;
+	if (x->is_post) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)req->body_len);
 	}
+}
 
+/* A transfer that failed with cc: whether it is worth retrying, and why
+ * it failed into err. */
+static void
+fetch_failed(const struct exchange *x, CURLcode cc, struct fetch_resp *resp,
+    char *err)
+{
+	const struct fetcher	*fx = x->fx;
+
+	resp->retryable = !fx->refused && !x->sink.overflow &&
+	    (cc == CURLE_COULDNT_CONNECT || cc == CURLE_SEND_ERROR ||
+	    cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
+	    cc == CURLE_PARTIAL_FILE);
+	if (fx->refused)
+		rs_errf(err, "refused to connect to %s: private, loopback or "
+		    "link-local address (set RESTSYNC_ALLOW_PRIVATE_NETWORKS=1 "
+		    "to allow private ones)", fx->refused_ip);
+	else if (x->sink.overflow || cc == CURLE_FILESIZE_EXCEEDED)
+		rs_errf(err, "response body exceeds %zu bytes",
+		    x->req->max_body);
+	else if (cc == CURLE_OPERATION_TIMEDOUT)
+		rs_errf(err, "timed out after %ld ms", x->req->timeout_ms);
+	else
+		rs_errf(err, "%s", x->ebuf[0] != '\0' ? x->ebuf :
+		    curl_easy_strerror(cc));
+}
+
+/*
+ * After an answer with status: 0 when it is the last (not a redirect, or
+ * one without Location; a POST is never redirected), 1 when x->url is now
+ * the redirect's target, to fetch next (by hand, same origin only), -1
+ * (err) when the redirect is refused.
+ */
+static int
+fetch_follow(struct exchange *x, long status, int hops, char *err)
+{
+	char	*next;
+
+	if (status < 300 || status >= 400 || status == 304 || x->is_post)
+		return 0;
+	grab_header(x->h, "Location", &x->loc);
+	if (x->loc == NULL)
+		return 0;
+	if (hops >= FETCH_MAX_REDIRECTS) {
+		rs_errf(err, "more than %d redirects", FETCH_MAX_REDIRECTS);
+		return -1;
+	}
+	if ((next = resolve_location(x->url, x->loc)) == NULL) {
+		rs_errf(err, "redirect to an invalid location");
+		return -1;
+	}
+	if (!fetch_same_origin(x->req->url, next)) {
+		rs_errf(err, "redirect to another origin refused");
+		free(next);
+		return -1;
+	}
+	secret_free_str(x->url);
+	x->url = next;
+	return 1;
+}
+
+/* The headers of the last answer that resp keeps. */
+static enum rs_status
+fetch_grab(CURL *h, struct fetch_resp *resp, char *err)
+{
 	grab_header(h, "Content-Type", &resp->content_type);
 	grab_header(h, "ETag", &resp->etag);
 	grab_header(h, "Last-Modified", &resp->last_modified);
@@ -575,22 +586,78 @@ fetch_do(struct fetcher *fx, const struct fetch_req *req,
 	if (grab_links(h, &resp->link) == -1) {
 		rs_errf(err, "Link header larger than %d bytes",
 		    FETCH_MAX_HEADER * 4);
+		return RS_EUPSTREAM;
+	}
+	return RS_OK;
+}
+
+enum rs_status
+fetch_do(struct fetcher *fx, const struct fetch_req *req,
+    struct fetch_resp *resp, char *err)
+{
+	struct exchange	 x;
+	CURLcode	 cc;
+	enum rs_status	 st;
+	double		 left;
+	int		 hops, rc;
+
+	memset(&x, 0, sizeof(x));
+	x.fx = fx;
+	x.req = req;
+	x.h = fx->h;
+	x.t0 = rs_now_ms();
+	memset(resp, 0, sizeof(*resp));
+	rs_buf_init(&resp->body, req->max_body);
+	x.sink.buf = &resp->body;
+	x.is_post = req->method != NULL && strcmp(req->method, "POST") == 0;
+
+	if ((st = fetch_header_list(req, &x.hl, err)) != RS_OK)
+		goto out;
+	if ((x.url = strdup(req->url)) == NULL) {
+		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
 		goto out;
 	}
-	resp->url = url;
-	url = NULL;
-	st = RS_OK;
-out:
-	resp->ms = rs_now_ms() - t0;
-	if (resp->url == NULL && url != NULL) {
-		resp->url = url;
-		url = NULL;
+	if (req->check_addr && (x.h = checked_handle(fx)) == NULL) {
+		x.h = fx->h;
+		rs_errf(err, "curl_easy_init failed");
+		st = RS_EINTERNAL;
+		goto out;
 	}
-	fetch_free_url(url);
-	free(loc);
-	curl_slist_free_all(hl);
+	for (hops = 0; ; hops++) {
+		if (req->gate != NULL &&
+		    (st = req->gate(req->gate_arg, err)) != RS_OK)
+			goto out;
+		st = RS_EUPSTREAM;
+		if ((left = fetch_left(&x, err)) < 1)
+			goto out;
+		fetch_setup(&x, left);
+		cc = curl_easy_perform(x.h);
+		curl_easy_getinfo(x.h, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (cc != CURLE_OK) {
+			fetch_failed(&x, cc, resp, err);
+			goto out;
+		}
+		if ((rc = fetch_follow(&x, resp->status, hops, err)) == -1)
+			goto out;
+		if (rc == 0)
+			break;
+	}
+	if ((st = fetch_grab(x.h, resp, err)) != RS_OK)
+		goto out;
+	resp->url = x.url;
+	x.url = NULL;
+out:
+	resp->ms = rs_now_ms() - x.t0;
+	if (resp->url == NULL && x.url != NULL) {
+		resp->url = x.url;
+		x.url = NULL;
+	}
+	secret_free_str(x.url);
+	free(x.loc);
+	curl_slist_free_all(x.hl);
 	/* Do not keep the header list pointer in the reusable handle. */
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(x.h, CURLOPT_HTTPHEADER, NULL);
 	return st;
 }
 

@@ -69,6 +69,15 @@ struct fetch_policy {
 	long		 max_delay_ms;
 };
 
+/*
+ * fr made a POST of body (len bytes) to url with headers (NULL-ended),
+ * each exchange within timeout_ms and its answer within max_body bytes;
+ * every other field zeroed (no address check, deadline or gate).
+ */
+void		 fetch_req_post(struct fetch_req *fr, const char *url,
+		    const char *const *headers, const char *body, size_t len,
+		    long timeout_ms, size_t max_body);
+
 enum rs_status	 fetch_open(struct fetcher **, char *err);
 void		 fetch_close(struct fetcher *);
 

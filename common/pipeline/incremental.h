@@ -33,26 +33,12 @@
 #include "rs.h"
 #include "store.h"
 
-#define INCR_MAX_VALUE		512	/* a mark or since, bytes */
-#define INCR_MAX_LOOKBACK	31622400LL	/* 366 days, seconds */
-#define INCR_MAX_FULL_EVERY	10000
-
-struct incr_config {
-	char		*cursor_path;	/* dot path inside an item */
-	char		*param;		/* query parameter name */
-	char		*initial;	/* initialValue, or NULL */
-	long long	 lookback;	/* lookbackSeconds */
-	int		 full_every;	/* 0: never */
-};
+#define INCR_MAX_VALUE		CFG_INCR_MAX_VALUE	/* a mark or since */
 
 /*
- * The value of the config key "incremental" into *out (malloc'd; NULL
- * for JSON null).  RS_EINPUT with a message naming the key
- * ("'incremental.cursorPath' ..."), RS_ENOMEM.
+ * struct incr_config, the config key "incremental", is config.h's: the
+ * config parser reads it without including this module.
  */
-enum rs_status	 incr_parse(struct json_object *, struct incr_config **out,
-		    char *err);
-void		 incr_config_free(struct incr_config *);
 
 /* <0, 0, >0 as a is below, equal to or above b (rules above). */
 int		 incr_cmp(const char *a, const char *b);

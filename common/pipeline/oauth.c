@@ -489,14 +489,8 @@ oa_request(struct fetcher *fx, const struct oauth_client *c, char **token,
 	hdrs[1] = "Content-Type: application/x-www-form-urlencoded";
 	hdrs[2] = "Accept: application/json";
 	hdrs[3] = NULL;
-	memset(&fr, 0, sizeof(fr));
-	fr.method = "POST";
-	fr.url = c->token_url;
-	fr.headers = hdrs;
-	fr.body = form.p;
-	fr.body_len = form.len;
-	fr.timeout_ms = c->timeout_ms;
-	fr.max_body = OAUTH_MAX_BODY;
+	fetch_req_post(&fr, c->token_url, hdrs, form.p, form.len,
+	    c->timeout_ms, OAUTH_MAX_BODY);
 	fr.check_addr = 1;
 	pol.deadline = c->deadline;
 	pol.max_attempts = 3;

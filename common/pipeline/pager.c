@@ -15,6 +15,7 @@
 #include "http_fetch.h"
 #include "jsonpath.h"
 #include "pager.h"
+#include "secret.h"
 
 long long
 pager_count(const char *s)
@@ -222,111 +223,122 @@ out:
 }
 
 enum rs_status
-pager_url(const struct source_config *cfg, const char *cursor,
-    const char *api_key, char **url, char *err)
+pager_position(const struct source_config *cfg, const char *cursor,
+    long long *pos, char *err)
 {
-	CURLU		*u = NULL;
-	char		*val = NULL, num[32], psz[32], *key_enc = NULL;
-	const char	*names[CFG_MAX_FIELDS + 2];
-	const char	*cur_val = NULL;
-	struct rs_buf	 rendered;
-	enum rs_status	 st = RS_EINPUT;
-	size_t		 i, nn = 0;
+	*pos = cursor != NULL ? pager_count(cursor) :
+	    cfg->style == CFG_STYLE_OFFSET ? 0 : cfg->page_start;
+	if (*pos >= 0)
+		return RS_OK;
+	rs_errf(err, "stored cursor '%.64s' is not %s", cursor,
+	    cfg->style == CFG_STYLE_OFFSET ? "an offset" : "a page number");
+	return RS_EINPUT;
+}
+
+/* pager_url()'s reading of the stored cursor. */
+struct page_cursor {
+	const char	*cursor;	/* as stored, then with the key */
+	const char	*value;		/* sent as cursorParam; NULL: none */
+	int		 absolute;	/* cursor is the URL to fetch as is */
+	char		 num[32];	/* an offset or page number */
+	struct rs_buf	 rendered;	/* the cursor with the key put back */
+	char		*key_enc;	/* the key, percent-encoded */
+};
+
+/*
+ * What the style makes of pc->cursor: the offset or page number to send,
+ * the token to send, or the next URL to fetch as is.  RS_EINPUT when it
+ * is not what the style stores.
+ */
+static enum rs_status
+url_cursor(const struct source_config *cfg, struct page_cursor *pc,
+    char *err)
+{
+	const char	*cursor = pc->cursor;
 	long long	 v;
-	int		 absolute = 0;
+	enum rs_status	 st;
 
-	*url = NULL;
-	rs_buf_init(&rendered, 0);
-	if ((u = curl_url()) == NULL) {
-		rs_errf(err, "out of memory");
-		return RS_ENOMEM;
-	}
-	if (cursor != NULL && strlen(cursor) > PAGER_MAX_CURSOR) {
-		rs_errf(err, "stored cursor is longer than %d bytes",
-		    PAGER_MAX_CURSOR);
-		goto out;
-	}
-
-	/* With method POST the cursor goes into the body (bodytpl.c). */
-	if (cfg->method_post)
-		cursor = NULL;
 	switch (cfg->style) {
 	case CFG_STYLE_OFFSET:
-		v = cursor == NULL ? 0 : pager_count(cursor);
-		if (v < 0) {
-			rs_errf(err, "stored cursor '%.64s' is not an offset",
-			    cursor);
-			goto out;
-		}
-		(void)snprintf(num, sizeof(num), "%lld", v);
-		cur_val = num;
-		break;
 	case CFG_STYLE_PAGE:
-		v = cursor == NULL ? cfg->page_start : pager_count(cursor);
-		if (v < 0) {
-			rs_errf(err, "stored cursor '%.64s' is not a page "
-			    "number", cursor);
-			goto out;
-		}
-		(void)snprintf(num, sizeof(num), "%lld", v);
-		cur_val = num;
+		if ((st = pager_position(cfg, cursor, &v, err)) != RS_OK)
+			return st;
+		(void)snprintf(pc->num, sizeof(pc->num), "%lld", v);
+		pc->value = pc->num;
 		break;
 	case CFG_STYLE_LINK:
 		if (cursor != NULL && !is_http_url(cursor)) {
 			rs_errf(err, "stored cursor '%.64s' is not a next URL",
 			    cursor);
-			goto out;
+			return RS_EINPUT;
 		}
-		absolute = cursor != NULL;
+		pc->absolute = cursor != NULL;
 		break;
 	case CFG_STYLE_CURSOR:
 	default:
 		/* An item's value ("$last.id") is a token, never a URL. */
 		if (cursor != NULL && is_http_url(cursor) &&
 		    cfg_item_path(cfg->next_cursor_path) == NULL)
-			absolute = 1;
+			pc->absolute = 1;
 		else
-			cur_val = cursor;
+			pc->value = cursor;
 		break;
 	}
+	return RS_OK;
+}
 
-	/* A stored cursor keeps the key as "{{API_KEY}}" (batch.c stores
-	 * it so): put it back, percent-encoded in a URL. */
-	if (cursor != NULL && strstr(cursor, "{{API_KEY}}") != NULL) {
-		if ((key_enc = curl_easy_escape(NULL, api_key != NULL ?
-		    api_key : "", 0)) == NULL) {
-			rs_errf(err, "out of memory");
-			st = RS_ENOMEM;
-			goto out;
-		}
-		rs_buf_init(&rendered, PAGER_MAX_CURSOR * 4);
-		if (rs_buf_render_key(&rendered, cursor, absolute ? key_enc :
-		    api_key) == -1 || rendered.p == NULL) {
-			rs_errf(err, "stored cursor is too long");
-			goto out;
-		}
-		cursor = rendered.p;
-		if (!absolute)
-			cur_val = cursor;
+/* A stored cursor keeps the key as "{{API_KEY}}" (batch.c stores it
+ * so): put it back, percent-encoded in a URL. */
+static enum rs_status
+url_cursor_key(struct page_cursor *pc, const char *api_key, char *err)
+{
+	if (pc->cursor == NULL || strstr(pc->cursor, "{{API_KEY}}") == NULL)
+		return RS_OK;
+	if ((pc->key_enc = curl_easy_escape(NULL, api_key != NULL ? api_key :
+	    "", 0)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
 	}
+	rs_buf_init(&pc->rendered, PAGER_MAX_CURSOR * 4);
+	if (rs_buf_render_key(&pc->rendered, pc->cursor, pc->absolute ?
+	    pc->key_enc : api_key) == -1 || pc->rendered.p == NULL) {
+		rs_errf(err, "stored cursor is too long");
+		return RS_EINPUT;
+	}
+	pc->cursor = pc->rendered.p;
+	if (!pc->absolute)
+		pc->value = pc->cursor;
+	return RS_OK;
+}
 
-	if (absolute) {
-		/* The API handed us the next URL: fetch it as is, but only on
-		 * baseUrl's origin (credentials must not leave it). */
-		if (!fetch_same_origin(cfg->base_url, cursor)) {
+/*
+ * The URL to add the parameters to into u: the next URL the API handed
+ * us (only on baseUrl's origin: credentials must not leave it), else
+ * baseUrl; without the parameters pager_url adds.
+ */
+static enum rs_status
+url_base(CURLU *u, const struct source_config *cfg,
+    const struct page_cursor *pc, char *err)
+{
+	const char	*names[CFG_MAX_FIELDS + 2];
+	size_t		 i, nn = 0;
+
+	if (pc->absolute) {
+		if (!fetch_same_origin(cfg->base_url, pc->cursor)) {
 			rs_errf(err, "next URL is on another origin than "
 			    "baseUrl; refusing to follow it");
-			goto out;
+			return RS_EINPUT;
 		}
-		if (curl_url_set(u, CURLUPART_URL, cursor, 0) != CURLUE_OK) {
+		if (curl_url_set(u, CURLUPART_URL, pc->cursor, 0) !=
+		    CURLUE_OK) {
 			rs_errf(err, "next URL is not a valid URL");
-			goto out;
+			return RS_EINPUT;
 		}
 	} else {
 		if (curl_url_set(u, CURLUPART_URL, cfg->base_url, 0) !=
 		    CURLUE_OK) {
 			rs_errf(err, "'baseUrl' is not a valid URL");
-			goto out;
+			return RS_EINPUT;
 		}
 		if (cfg->style != CFG_STYLE_LINK)
 			names[nn++] = cfg->cursor_param;
@@ -337,43 +349,79 @@ pager_url(const struct source_config *cfg, const char *cursor,
 		names[nn++] = cfg->query[i].name;
 	if (drop_keys(u, names, nn) == -1) {
 		rs_errf(err, "cannot rewrite the query string");
-		goto out;
+		return RS_EINPUT;
 	}
+	return RS_OK;
+}
 
-	if (!absolute && !cfg->method_post) {
+/* The page size, the cursor (neither with a next URL or POST) and the
+ * queryTemplate parameters, appended to u. */
+static enum rs_status
+url_params(CURLU *u, const struct source_config *cfg,
+    const struct page_cursor *pc, const char *api_key, char *err)
+{
+	char	*val, psz[32];
+	size_t	 i;
+	int	 rc;
+
+	if (!pc->absolute && !cfg->method_post) {
 		if (cfg->page_size_param != NULL) {
 			(void)snprintf(psz, sizeof(psz), "%d", cfg->page_size);
 			if (append_param(u, cfg->page_size_param, psz) == -1)
 				goto nomem;
 		}
-		if (cur_val != NULL &&
-		    append_param(u, cfg->cursor_param, cur_val) == -1)
+		if (pc->value != NULL &&
+		    append_param(u, cfg->cursor_param, pc->value) == -1)
 			goto nomem;
 	}
 	for (i = 0; i < cfg->nquery; i++) {
-		if ((val = render(cfg->query[i].value, api_key)) == NULL ||
-		    append_param(u, cfg->query[i].name, val) == -1)
+		if ((val = render(cfg->query[i].value, api_key)) == NULL)
 			goto nomem;
-		explicit_bzero(val, strlen(val));	/* it may be the key */
-		free(val);
-		val = NULL;
+		rc = append_param(u, cfg->query[i].name, val);
+		secret_free_str(val);	/* it may be the key */
+		if (rc == -1)
+			goto nomem;
 	}
-	st = url_take(u, PAGER_MAX_URL, RS_EINPUT, "page URL", url, err);
-	goto out;
+	return RS_OK;
 nomem:
 	rs_errf(err, "out of memory building the page URL");
-	st = RS_ENOMEM;
+	return RS_ENOMEM;
+}
+
+enum rs_status
+pager_url(const struct source_config *cfg, const char *cursor,
+    const char *api_key, char **url, char *err)
+{
+	struct page_cursor	 pc;
+	CURLU			*u = NULL;
+	enum rs_status		 st = RS_EINPUT;
+
+	*url = NULL;
+	memset(&pc, 0, sizeof(pc));
+	rs_buf_init(&pc.rendered, 0);
+	if ((u = curl_url()) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	if (cursor != NULL && strlen(cursor) > PAGER_MAX_CURSOR) {
+		rs_errf(err, "stored cursor is longer than %d bytes",
+		    PAGER_MAX_CURSOR);
+		goto out;
+	}
+	/* With method POST the cursor goes into the body (bodytpl.c). */
+	pc.cursor = cfg->method_post ? NULL : cursor;
+	if ((st = url_cursor(cfg, &pc, err)) != RS_OK ||
+	    (st = url_cursor_key(&pc, api_key, err)) != RS_OK ||
+	    (st = url_base(u, cfg, &pc, err)) != RS_OK ||
+	    (st = url_params(u, cfg, &pc, api_key, err)) != RS_OK)
+		goto out;
+	st = url_take(u, PAGER_MAX_URL, RS_EINPUT, "page URL", url, err);
 out:
-	if (val != NULL)
-		explicit_bzero(val, strlen(val));
-	free(val);
 	curl_url_cleanup(u);
-	if (rendered.p != NULL)
-		explicit_bzero(rendered.p, rendered.len);
-	rs_buf_free(&rendered);
-	if (key_enc != NULL) {
-		explicit_bzero(key_enc, strlen(key_enc));
-		curl_free(key_enc);
+	rs_buf_free_wiped(&pc.rendered);
+	if (pc.key_enc != NULL) {
+		explicit_bzero(pc.key_enc, strlen(pc.key_enc));
+		curl_free(pc.key_enc);
 	}
 	return st;
 }
@@ -403,8 +451,7 @@ pager_set_param(char **url, const char *name, const char *value, char *err)
 	if ((st = url_take(u, PAGER_MAX_URL, RS_EINPUT, "page URL", &out,
 	    err)) != RS_OK)
 		goto out;
-	explicit_bzero(*url, strlen(*url));	/* its query may hold the key */
-	free(*url);
+	secret_free_str(*url);	/* its query may hold the key */
 	*url = out;
 out:
 	curl_url_cleanup(u);
@@ -807,13 +854,67 @@ out:
 	return st;
 }
 
+/*
+ * The parameters of one link-value at *pp (after its "<target>"), up to
+ * the ',' or the end that follows them: whether its first rel holds
+ * "next" (§3.3: occurrences of rel after the first are ignored) and
+ * whether it has an anchor.  val holds each value in turn.  RS_EUPSTREAM
+ * naming the byte of link where it is malformed.
+ */
+static enum rs_status
+link_params(const char **pp, const char *link, struct rs_buf *val,
+    int *is_next, int *anchored, char *err)
+{
+	const char	*p = *pp, *name;
+	size_t		 nlen;
+	int		 rel_seen = 0, have_val;
+
+	*is_next = *anchored = 0;
+	while (*p == ';') {
+		p = skip_ows(p + 1);
+		if (*p == ';' || *p == ',' || *p == '\0')
+			continue;	/* empty parameter */
+		for (name = p; is_tchar((unsigned char)*p); p++)
+			continue;
+		if ((nlen = (size_t)(p - name)) == 0) {
+			rs_errf(err, "Link header: expected a parameter name "
+			    "at byte %zu", (size_t)(p - link));
+			return RS_EUPSTREAM;
+		}
+		p = skip_ows(p);
+		have_val = 0;
+		if (*p == '=') {
+			p = skip_ows(p + 1);
+			if (link_param_value(&p, val) == -1) {
+				rs_errf(err, "Link header: bad parameter value "
+				    "at byte %zu", (size_t)(p - link));
+				return RS_EUPSTREAM;
+			}
+			have_val = 1;
+			p = skip_ows(p);
+		}
+		if (nlen == 3 && strncasecmp(name, "rel", 3) == 0 &&
+		    !rel_seen) {
+			rel_seen = 1;
+			*is_next = have_val && rel_has_next(val);
+		} else if (nlen == 6 && strncasecmp(name, "anchor", 6) == 0)
+			*anchored = 1;
+	}
+	if (*p != ',' && *p != '\0') {
+		rs_errf(err, "Link header: unexpected character at byte %zu",
+		    (size_t)(p - link));
+		return RS_EUPSTREAM;
+	}
+	*pp = p;
+	return RS_OK;
+}
+
 enum rs_status
 pager_link_next(const char *link, const char *base, char **next, char *err)
 {
 	struct rs_buf	 val;
-	const char	*p, *uri, *end, *name;
-	size_t		 nlen;
-	int		 rel_seen, is_next, anchored, have_val;
+	const char	*p, *uri, *end;
+	int		 is_next, anchored;
 	enum rs_status	 st = RS_EUPSTREAM;
 
 	*next = NULL;
@@ -844,46 +945,10 @@ pager_link_next(const char *link, const char *base, char **next, char *err)
 			goto out;
 		}
 		p = skip_ows(end + 1);
-		rel_seen = is_next = anchored = 0;
-		while (*p == ';') {
-			p = skip_ows(p + 1);
-			if (*p == ';' || *p == ',' || *p == '\0')
-				continue;	/* empty parameter */
-			for (name = p; is_tchar((unsigned char)*p); p++)
-				continue;
-			if ((nlen = (size_t)(p - name)) == 0) {
-				rs_errf(err, "Link header: expected a parameter "
-				    "name at byte %zu", (size_t)(p - link));
-				goto out;
-			}
-			p = skip_ows(p);
-			have_val = 0;
-			if (*p == '=') {
-				p = skip_ows(p + 1);
-				if (link_param_value(&p, &val) == -1) {
-					rs_errf(err, "Link header: bad parameter "
-					    "value at byte %zu",
-					    (size_t)(p - link));
-					goto out;
-				}
-				have_val = 1;
-				p = skip_ows(p);
-			}
-			/* §3.3: occurrences of rel after the first are
-			 * ignored. */
-			if (nlen == 3 && strncasecmp(name, "rel", 3) == 0 &&
-			    !rel_seen) {
-				rel_seen = 1;
-				is_next = have_val && rel_has_next(&val);
-			} else if (nlen == 6 &&
-			    strncasecmp(name, "anchor", 6) == 0)
-				anchored = 1;
-		}
-		if (*p != ',' && *p != '\0') {
-			rs_errf(err, "Link header: unexpected character at "
-			    "byte %zu", (size_t)(p - link));
+		if ((st = link_params(&p, link, &val, &is_next, &anchored,
+		    err)) != RS_OK)
 			goto out;
-		}
+		st = RS_EUPSTREAM;
 		if (is_next && !anchored) {
 			st = link_resolve(uri, (size_t)(end - uri), base, next,
 			    err);

@@ -107,6 +107,14 @@ void		 pager_next_free(struct pager_next *);
 enum rs_status	 pager_link_next(const char *link, const char *base,
 		    char **next, char *err);
 
+/*
+ * The offset or page number at cursor of an offset or page style source
+ * (NULL: the first page's) into *pos.  RS_EINPUT when the stored cursor
+ * is not one.
+ */
+enum rs_status	 pager_position(const struct source_config *,
+		    const char *cursor, long long *pos, char *err);
+
 /* A stored offset or page number (a non-negative decimal up to
  * PAGER_MAX_POSITION); -1 when it is not one. */
 long long	 pager_count(const char *s);

@@ -6,8 +6,12 @@
 #   1 db         db, store, migrate, obs
 #   2 pipeline   config ... batch            2 edge   fcgi_io, auth
 #   3 admin      sources, inspect, ...       3 runner runner, worker
-# Prints every include that breaks it and exits 1; with --selftest, shows
-# that a planted upward include is caught.
+# Inside a folder, the modules (x.c with x.h) include each other without
+# a cycle: config.c including incremental.h while incremental.h includes
+# config.h makes the two one knot, though no header includes itself.
+# Prints every include that breaks either rule and exits 1; with
+# --selftest, shows that a planted upward include and a planted cycle are
+# caught.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -49,6 +53,54 @@ check() {
 	return $bad
 }
 
+# "x y" for every include of common/ module y's header by module x's files.
+edges() {
+	for f in "$1"/common/*/*.c "$1"/common/*/*.h; do
+		[ -f "$f" ] || continue
+		m=$(basename "$f")
+		m=${m%.*}
+		for h in $(sed -n 's/^#include "\([a-z_]*\)\.h".*/\1/p' "$f"); do
+			[ "$h" = "$m" ] && continue
+			[ -n "$(layer_of "$1" "$h.h")" ] && echo "$m $h"
+		done
+	done | sort -u
+}
+
+# Every include cycle between modules, one line each; exits 1 if any.
+cycles() {
+	edges "$1" | awk '
+	{ from[NR] = $1; to[NR] = $2; n = NR }
+	function report(w,	j, s) {
+		for (j = sp; j > 0 && stack[j] != w; j--)
+			;
+		for (s = ""; j <= sp; j++)
+			s = s stack[j] " -> "
+		print "layers: include cycle: " s w
+		bad = 1
+	}
+	function dfs(v,	i, w) {
+		state[v] = 1
+		stack[++sp] = v
+		for (i = 1; i <= n; i++) {
+			if (from[i] != v)
+				continue
+			w = to[i]
+			if (!(w in state))
+				dfs(w)
+			else if (state[w] == 1)
+				report(w)
+		}
+		sp--
+		state[v] = 2
+	}
+	END {
+		for (i = 1; i <= n; i++)
+			if (!(from[i] in state))
+				dfs(from[i])
+		exit bad
+	}'
+}
+
 if [ "${1:-}" = --selftest ]; then
 	t=$(mktemp -d)
 	trap 'rm -rf "$t"' EXIT
@@ -58,7 +110,22 @@ if [ "${1:-}" = --selftest ]; then
 		echo "layers: the planted include of batch.h in db/store.c was not caught: the gate is blind" >&2
 		exit 1
 	fi
-	echo "layers: a planted upward include is caught"
+	rm -rf "$t/common"
+	cp -r "$ROOT/common" "$t/common"
+	if ! cycles "$t" >/dev/null; then
+		echo "layers: the tree has an include cycle before one is planted" >&2
+		exit 1
+	fi
+	printf '#include "batch.h"\n' >> "$t/common/pipeline/config.c"
+	if cycles "$t" >/dev/null; then
+		echo "layers: the planted include of batch.h in pipeline/config.c (batch.h includes config.h) was not caught: the gate is blind to cycles" >&2
+		exit 1
+	fi
+	echo "layers: a planted upward include and a planted include cycle are caught"
 	exit 0
 fi
-check "$ROOT" && echo "layers: every include of common/ points down or sideways within its folder"
+ok=1
+check "$ROOT" || ok=0
+cycles "$ROOT" || ok=0
+[ $ok = 1 ] || exit 1
+echo "layers: every include of common/ points down or sideways within its folder, and no module's includes lead back to it"

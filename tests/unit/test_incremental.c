@@ -142,20 +142,21 @@ static const struct decide_row {
 static void
 test_decide(void **state)
 {
-	struct incr_config	*ic;
-	struct json_object	*v;
+	struct source_config	 cfg;
 	struct incr_run		 r;
-	char			 err[RS_ERRLEN];
+	char			 err[RS_ERRLEN], json[512];
 	size_t			 i;
 
 	(void)state;
 	for (i = 0; i < NROWS(decide_rows); i++) {
-		v = json_tokener_parse(decide_rows[i].cfg);
+		(void)snprintf(json, sizeof(json), "{\"baseUrl\":"
+		    "\"https://api.example.com/v1/items\",\"textFields\":"
+		    "[\"title\"],\"incremental\":%s}", decide_rows[i].cfg);
 		err[0] = '\0';
-		if (incr_parse(v, &ic, err) != RS_OK)
+		if (cfg_parse(json, strlen(json), &cfg, err) != RS_OK)
 			fail_msg("row %zu: %s", i, err);
-		incr_decide(ic, decide_rows[i].mark, decide_rows[i].runs,
-		    decide_rows[i].first, &r);
+		incr_decide(cfg.incremental, decide_rows[i].mark,
+		    decide_rows[i].runs, decide_rows[i].first, &r);
 		assert_int_equal(r.active, 1);
 		if (r.incremental != decide_rows[i].incremental ||
 		    r.has_since != (decide_rows[i].since != NULL) ||
@@ -164,8 +165,7 @@ test_decide(void **state)
 			    r.incremental, r.has_since ? r.since : "(none)");
 		/* The run's mark starts at the source's. */
 		assert_int_equal(r.has_mark, decide_rows[i].mark != NULL);
-		incr_config_free(ic);
-		json_object_put(v);
+		cfg_free(&cfg);
 	}
 }
 
@@ -246,6 +246,30 @@ static const struct cfg_row {
 	  "'incremental.initialValue'" },
 	{ BASE "{\"cursorPath\":\"u\",\"param\":\"s\",\"since\":5}}",
 	  "'incremental': unknown key 'since'" },
+	/* The whole messages. */
+	{ BASE "{\"cursorPath\":\"a..b\",\"param\":\"s\"}}",
+	  "'incremental.cursorPath' must be a dot path inside an item (e.g. "
+	  "\"updated_at\")" },
+	{ BASE "{\"cursorPath\":\"u\",\"param\":\"a#\"}}",
+	  "'incremental.param' must be a parameter name of 1 to 128 printable "
+	  "characters other than = & #" },
+	{ BASE "{\"cursorPath\":\"u\",\"param\":\"a\\u0001\"}}",
+	  "'incremental.param' contains a control character" },
+	{ BASE "{\"cursorPath\":\"u\",\"param\":\"s\",\"initialValue\":"
+	  "\"\"}}", "'incremental.initialValue' must be a string of 1 to 512 "
+	  "bytes or null" },
+	{ BASE "{\"cursorPath\":\"u\",\"param\":\"s\",\"initialValue\":"
+	  "\"x\\u007f\"}}",
+	  "'incremental.initialValue' contains a control character" },
+	{ BASE "{\"cursorPath\":\"u\",\"param\":\"s\",\"lookbackSeconds\":"
+	  "31622401}}", "'incremental.lookbackSeconds' must be an integer "
+	  "between 0 and 31622400" },
+	{ BASE "{\"cursorPath\":\"u\",\"param\":\"s\",\"fullEvery\":"
+	  "10001}}", "'incremental.fullEvery' must be an integer between 0 "
+	  "and 10000 (0: never)" },
+	/* null members are absent */
+	{ BASE "{\"cursorPath\":\"u\",\"param\":\"s\",\"initialValue\":"
+	  "null,\"lookbackSeconds\":null,\"fullEvery\":null}}", NULL },
 };
 
 static void

@@ -108,6 +108,21 @@ static const struct url_row {
 	{ C_CURSOR "}", "https://api.example.com:8443/v1/items", NULL,
 	  RS_EINPUT, "another origin" },
 
+	/* A stored cursor keeps the key as {{API_KEY}}: put back, a token's
+	 * encoded as the parameter, a next URL's percent-encoded in it. */
+	{ C_CURSOR "}", "t-{{API_KEY}}", "a b", RS_OK,
+	  API "/v1/items?limit=2&cursor=t-a%20b" },
+	{ C_CURSOR "}", API "/v1/items?after=X&sig={{API_KEY}}", "a b&c",
+	  RS_OK, API "/v1/items?after=X&sig=a%20b%26c" },
+	{ C_CURSOR "}", API "/v1/items?sig={{API_KEY}}", NULL, RS_OK,
+	  API "/v1/items?sig=" },
+	{ C_LINK "}", API "/p?k={{API_KEY}}&page=2", "K/1", RS_OK,
+	  API "/p?k=K%2F1&page=2" },
+	/* With method POST the cursor goes into the body, not the URL. */
+	{ C_OFFSET ",\"pageSizeParam\":null,\"method\":\"POST\","
+	  "\"bodyTemplate\":{\"o\":\"{{cursor}}\"}}", "150", NULL, RS_OK,
+	  API "/v1/items" },
+
 	/* $last.id: the cursor is an item's value, never a URL */
 	{ C_LAST "}", NULL, NULL, RS_OK, API "/v1/customers?limit=2" },
 	{ C_LAST "}", "cus_0042", NULL, RS_OK,
@@ -201,6 +216,31 @@ test_url_long_cursor(void **state)
 	assert_int_equal(strlen(url), strlen(API "/v1/items?limit=2&cursor=") +
 	    PAGER_MAX_CURSOR);
 	free(url);
+	free(cur);
+	cfg_free(&cfg);
+}
+
+/* A stored cursor that grows past its cap with the key put back. */
+static void
+test_url_cursor_key_cap(void **state)
+{
+	struct source_config	 cfg;
+	char			 err[RS_ERRLEN] = "", key[101];
+	char			*cur, *url;
+	size_t			 i, n = strlen("{{API_KEY}}");
+
+	(void)state;
+	parse_cfg(C_CURSOR "}", &cfg);
+	cur = malloc(PAGER_MAX_CURSOR + 1);
+	assert_non_null(cur);
+	for (i = 0; i + n <= PAGER_MAX_CURSOR; i += n)
+		memcpy(cur + i, "{{API_KEY}}", n);
+	cur[i] = '\0';
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	assert_int_equal(pager_url(&cfg, cur, key, &url, err), RS_EINPUT);
+	assert_null(url);
+	assert_non_null(strstr(err, "stored cursor is too long"));
 	free(cur);
 	cfg_free(&cfg);
 }
@@ -739,6 +779,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url_rows),
 		cmocka_unit_test(test_url_long_cursor),
+		cmocka_unit_test(test_url_cursor_key_cap),
 		cmocka_unit_test(test_url_key_spelling),
 		cmocka_unit_test(test_next_rows),
 		cmocka_unit_test(test_walk_starting_after),

@@ -25,7 +25,6 @@
 
 #define OAUTH_CACHE	16	/* sources remembered per process */
 #define OAUTH_MAX_HDR	(3 * OAUTH_MAX_TOKEN)
-#define OID_BYTEA	17
 
 enum oauth_stmt {
 	OA_GET,
@@ -323,19 +322,12 @@ static PGresult *
 oa_run(struct store *st, enum oauth_stmt s, int n, const char *const *v,
     const int *lens, const int *fmts)
 {
-	static const Oid	 types[4] = { 0, OID_BYTEA, OID_BYTEA, 0 };
-	struct db_args		 a;
+	static const Oid	 types[4] = { 0, DB_OID_BYTEA, DB_OID_BYTEA, 0 };
 
 	if (st == NULL)
 		return NULL;
-	a.n = n;
-	a.types = types;
-	a.vals = v;
-	a.lens = lens;
-	a.fmts = fmts;
-	a.result_fmt = 0;
-	return db_run(store_db(st), &oa_table, (size_t)s, &a,
-	    DB_RETRY_UNLOCKED, NULL);
+	return db_runp(store_db(st), &oa_table, (size_t)s, n, types, v, lens,
+	    fmts, DB_RETRY_UNLOCKED, NULL);
 }
 
 /* The tenant and source the AAD binds a cached token to. */

@@ -49,6 +49,21 @@ check() {
 	return $bad
 }
 
+# A module's private header (batch_int.h: the files of the batch module
+# share it) is included only by that module's own files.
+private() {
+	tree=$1 bad=0
+	for f in $(grep -rl '^#include "batch_int\.h"' "$tree"/common \
+	    "$tree"/cgi-src "$tree"/cli "$tree"/tests "$tree"/bench 2>/dev/null); do
+		case "$f" in
+		"$tree"/common/pipeline/batch*.c) ;;
+		*) echo "layers: ${f#"$tree"/} includes batch_int.h, private to common/pipeline/batch*.c"
+		   bad=1 ;;
+		esac
+	done
+	return $bad
+}
+
 if [ "${1:-}" = --selftest ]; then
 	t=$(mktemp -d)
 	trap 'rm -rf "$t"' EXIT
@@ -58,7 +73,13 @@ if [ "${1:-}" = --selftest ]; then
 		echo "layers: the planted include of batch.h in db/store.c was not caught: the gate is blind" >&2
 		exit 1
 	fi
-	echo "layers: a planted upward include is caught"
+	printf '#include "batch_int.h"\n' >> "$t/common/pipeline/pager.c"
+	if private "$t" >/dev/null; then
+		echo "layers: the planted include of batch_int.h in pager.c was not caught" >&2
+		exit 1
+	fi
+	echo "layers: a planted upward include is caught, and a private header included outside its module"
 	exit 0
 fi
-check "$ROOT" && echo "layers: every include of common/ points down or sideways within its folder"
+check "$ROOT" && private "$ROOT" &&
+    echo "layers: every include of common/ points down or sideways within its folder"

@@ -14,30 +14,6 @@
 #include "jsonpath.h"
 #include "ratelimit.h"
 
-enum rs_status
-batch_ctx_open(struct batch_ctx *ctx, char *err)
-{
-	enum rs_status	 st;
-
-	memset(ctx, 0, sizeof(*ctx));
-	if ((st = store_open(&ctx->st, err)) != RS_OK ||
-	    (st = fetch_open(&ctx->fx, err)) != RS_OK ||
-	    (st = embed_open(&ctx->em, ctx->fx, err)) != RS_OK) {
-		batch_ctx_close(ctx);
-		return st;
-	}
-	return RS_OK;
-}
-
-void
-batch_ctx_close(struct batch_ctx *ctx)
-{
-	embed_close(ctx->em);
-	fetch_close(ctx->fx);
-	store_close(ctx->st);
-	memset(ctx, 0, sizeof(*ctx));
-}
-
 void
 batch_work_free(struct work *w)
 {
@@ -140,6 +116,46 @@ batch_parse_page(struct work *w, struct json_object **items, char *err)
 	return RS_OK;
 }
 
+/* config (JSON text) parsed into w->cfg; RS_EINPUT's message says "what: ". */
+enum rs_status
+batch_parse_config(struct work *w, const char *config, const char *what,
+    char *err)
+{
+	enum rs_status	 st;
+	char		 tmp[RS_ERRLEN];
+
+	st = cfg_parse(config, strlen(config), &w->cfg, err);
+	if (st == RS_EINPUT && err != NULL) {
+		(void)snprintf(tmp, sizeof(tmp), "%s", err);
+		rs_errf(err, "%s: %s", what, tmp);
+	}
+	return st;
+}
+
+/*
+ * 8. The next cursor after the page fetched at cursor (w->root, nitems
+ * items), the run having synced items_before items in pages_before pages.
+ */
+enum rs_status
+batch_next(struct work *w, const char *cursor, size_t nitems,
+    long long items_before, int pages_before, struct pager_next *nx,
+    char *err)
+{
+	struct pager_page	 pg;
+
+	memset(&pg, 0, sizeof(pg));
+	pg.cursor = cursor;
+	pg.body = w->root;
+	pg.nitems = nitems;
+	pg.items_before = items_before;
+	pg.pages_before = pages_before;
+	pg.link = w->resp.link;
+	/* RFC 3986 §5.1.3: relative links resolve against the URL the page
+	 * was retrieved from, after (same-origin) redirects. */
+	pg.url = w->resp.url != NULL ? w->resp.url : w->url;
+	return pager_next(&w->cfg, &pg, nx, err);
+}
+
 /*
  * 1. Load and lock the source; the run the batch belongs to; config,
  * secret, headers.  *idle: the source is done, nothing to fetch.
@@ -197,17 +213,9 @@ batch_load(struct batch_ctx *ctx, const char *source_id, struct work *w,
 	(void)snprintf(res->run_id, sizeof(res->run_id), "%s", w->run_id);
 
 	/* 2. Config, secret, headers. */
-	if ((st = cfg_parse(w->src.config, strlen(w->src.config), &w->cfg,
-	    err)) != RS_OK) {
-		if (st == RS_EINPUT && err != NULL) {
-			char	 tmp[RS_ERRLEN];
-
-			(void)snprintf(tmp, sizeof(tmp), "%s", err);
-			rs_errf(err, "source config: %s", tmp);
-		}
-		return st;
-	}
-	if ((st = batch_load_secret(ctx->st, w, err)) != RS_OK ||
+	if ((st = batch_parse_config(w, w->src.config, "source config",
+	    err)) != RS_OK ||
+	    (st = batch_load_secret(ctx->st, w, err)) != RS_OK ||
 	    (st = batch_oauth(ctx, w, deadline, 0, err)) != RS_OK)
 		return st;
 	return batch_build_headers(w, err);
@@ -231,6 +239,76 @@ fetch_not_modified(struct batch_ctx *ctx, struct work *w,
 	return batch_items_not_modified(ctx, w, err);
 }
 
+/*
+ * The page's request as every fetch of a batch sends it: a GET of
+ * w->url (or bodyTemplate's POST at cursor, bodytpl.h) with the body cap
+ * and the address check, and its retry policy until deadline.  The
+ * caller sets the headers (after batch_add_conditional, which moves them).
+ */
+enum rs_status
+batch_request(struct work *w, const char *cursor, long timeout_ms,
+    double deadline, struct fetch_req *fr, struct fetch_policy *pol,
+    char *err)
+{
+	memset(fr, 0, sizeof(*fr));
+	fr->method = "GET";
+	fr->url = w->url;
+	fr->timeout_ms = timeout_ms;
+	fr->max_body = w->cfg.max_body;
+	fr->check_addr = 1;
+	pol->deadline = deadline;
+	pol->max_attempts = BATCH_MAX_ATTEMPTS;
+	pol->base_delay_ms = 250;
+	pol->max_delay_ms = 4000;
+	return bodytpl_request(&w->cfg, cursor, batch_key(&w->sv), &w->body,
+	    &w->body_len, fr, err);
+}
+
+/*
+ * The outcome of a page's exchange: RS_OK for a 2xx answer; else st with
+ * its note (after retries), or RS_EUPSTREAM naming the status with the
+ * note, or without one an excerpt of the body (redacted).
+ */
+enum rs_status
+batch_fetch_outcome(const struct work *w, enum rs_status st, int attempts,
+    const char *note, char *err)
+{
+	char	 excerpt[300];
+
+	if (st != RS_OK) {
+		rs_errf(err, "%s%s", note, attempts > 1 ? " (after retries)" :
+		    "");
+		return st;
+	}
+	if (w->resp.status >= 200 && w->resp.status <= 299)
+		return RS_OK;
+	batch_body_excerpt(&w->resp.body, &w->sv, excerpt, sizeof(excerpt));
+	rs_errf(err, "upstream returned HTTP %ld%s%s%s", w->resp.status,
+	    attempts > 1 ? " after retries" : "", note[0] ? "; " : "",
+	    note[0] ? note : excerpt);
+	return RS_EUPSTREAM;
+}
+
+/* The page's URL, with the incremental param; res->url its shown copy. */
+static enum rs_status
+fetch_url(struct batch_ctx *ctx, struct work *w, struct batch_result *res,
+    char *err)
+{
+	enum rs_status	 st;
+
+	if ((st = pager_url(&w->cfg, w->src.next_cursor, batch_key(&w->sv),
+	    &w->url, err)) != RS_OK)
+		return st;
+	/* The incremental param: a pipelined page goes on with its run's
+	 * state, a batch loads it (incremental.h). */
+	if ((st = w->inc_from != NULL ? incr_carry(&w->cfg, w->inc_from,
+	    &w->inc, &w->url, err) : incr_prepare(ctx->st, &w->cfg,
+	    w->src.id, w->run_id, w->src.next_cursor == NULL, &w->inc,
+	    &w->url, err)) != RS_OK)
+		return st;
+	return batch_shown_url(w, &res->url, err);
+}
+
 /* 3. The page's URL, and the page (retried until deadline). */
 enum rs_status
 batch_fetch(struct batch_ctx *ctx, struct work *w, double deadline,
@@ -240,46 +318,21 @@ batch_fetch(struct batch_ctx *ctx, struct work *w, double deadline,
 	struct fetch_policy	 pol;
 	struct rl_gate		 gate;
 	enum rs_status		 st;
-	char			 excerpt[300], note[RS_ERRLEN];
-	const char		*key = w->sv.api_key != NULL ? w->sv.api_key :
-				    w->sv.token;
+	char			 note[RS_ERRLEN];
 	double			 t;
 
-	if ((st = pager_url(&w->cfg, w->src.next_cursor, key, &w->url,
-	    err)) != RS_OK)
+	/* timeoutMs (config.h) per attempt. */
+	if ((st = fetch_url(ctx, w, res, err)) != RS_OK ||
+	    (st = batch_request(w, w->src.next_cursor, w->cfg.timeout_ms,
+	    deadline, &fr, &pol, err)) != RS_OK ||
+	    (st = batch_add_conditional(w, err)) != RS_OK)
 		return st;
-	/* The incremental param: a pipelined page goes on with its run's
-	 * state, a batch loads it (incremental.h). */
-	if ((st = w->inc_from != NULL ? incr_carry(&w->cfg, w->inc_from,
-	    &w->inc, &w->url, err) : incr_prepare(ctx->st, &w->cfg,
-	    w->src.id, w->run_id, w->src.next_cursor == NULL, &w->inc,
-	    &w->url, err)) != RS_OK)
-		return st;
-	if ((res->url = strdup(w->url)) == NULL) {
-		rs_errf(err, "out of memory");
-		return RS_ENOMEM;
-	}
-	batch_redact(&res->url, &w->sv);
-	memset(&fr, 0, sizeof(fr));
-	fr.method = "GET";
-	fr.url = w->url;
-	fr.timeout_ms = w->cfg.timeout_ms;	/* timeoutMs (config.h) */
-	fr.max_body = w->cfg.max_body;
-	fr.check_addr = 1;
 	/* Every exchange drawn from the rateLimit budget (ratelimit.h). */
 	rl_gate_init(&gate, ctx->st, &w->cfg, w->src.tenant_id, w->src.id,
 	    deadline, w->cfg.timeout_ms);
 	fr.gate = rl_gate;
 	fr.gate_arg = &gate;
-	if ((st = bodytpl_request(&w->cfg, w->src.next_cursor, key, &w->body,
-	    &w->body_len, &fr, err)) != RS_OK ||
-	    (st = batch_add_conditional(w, err)) != RS_OK)
-		return st;
 	fr.headers = (const char *const *)w->hdrs;
-	pol.deadline = deadline;
-	pol.max_attempts = BATCH_MAX_ATTEMPTS;
-	pol.base_delay_ms = 250;
-	pol.max_delay_ms = 4000;
 	note[0] = '\0';
 	t = rs_now_ms();
 	st = fetch_retry(ctx->fx, &fr, &pol, &w->resp, &res->attempts, note);
@@ -291,27 +344,14 @@ batch_fetch(struct batch_ctx *ctx, struct work *w, double deadline,
 	res->fetched = 1;
 	res->retry_after = gate.retry_after_s;
 	res->rate_wait_ms = gate.waited_ms;
-	if (st != RS_OK) {
-		rs_errf(err, "%s%s", note, res->attempts > 1 ?
-		    " (after retries)" : "");
-		return st;
-	}
-	if (w->resp.status == 304 && w->sent_validators)
-		return fetch_not_modified(ctx, w, nx, res, err);
-	if (w->resp.status < 200 || w->resp.status > 299) {
-		batch_body_excerpt(&w->resp.body, &w->sv, excerpt,
-		    sizeof(excerpt));
-		if (w->resp.status == 304)
-			rs_errf(err, "upstream answered 304 Not Modified to a "
-			    "request without validators");
-		else
-			rs_errf(err, "upstream returned HTTP %ld%s%s%s",
-			    w->resp.status, res->attempts > 1 ?
-			    " after retries" : "", note[0] ? "; " : "",
-			    note[0] ? note : excerpt);
+	if (st == RS_OK && w->resp.status == 304) {
+		if (w->sent_validators)
+			return fetch_not_modified(ctx, w, nx, res, err);
+		rs_errf(err, "upstream answered 304 Not Modified to a "
+		    "request without validators");
 		return RS_EUPSTREAM;
 	}
-	return RS_OK;
+	return batch_fetch_outcome(w, st, res->attempts, note, err);
 }
 
 /*
@@ -325,7 +365,6 @@ batch_parse(struct work *w, struct pager_next *nx, struct batch_result *res,
     char *err)
 {
 	struct json_object	*items;
-	struct pager_page	 pg;
 	enum rs_status		 st;
 	double			 t = rs_now_ms();
 
@@ -337,18 +376,9 @@ batch_parse(struct work *w, struct pager_next *nx, struct batch_result *res,
 		incr_page(&w->inc, w->cfg.incremental, items);
 		if ((st = batch_make_items(w, items, res, err)) != RS_OK)
 			return st;
-		memset(&pg, 0, sizeof(pg));
-		pg.cursor = w->src.next_cursor;
-		pg.body = w->root;
-		pg.nitems = (size_t)res->items;
-		pg.items_before = w->src.item_count;
-		pg.pages_before = w->src.page_count;
-		pg.link = w->resp.link;
-		/* RFC 3986 §5.1.3: relative links resolve against the URL
-		 * the page was retrieved from, after (same-origin)
-		 * redirects. */
-		pg.url = w->resp.url != NULL ? w->resp.url : w->url;
-		if ((st = pager_next(&w->cfg, &pg, nx, err)) != RS_OK)
+		if ((st = batch_next(w, w->src.next_cursor,
+		    (size_t)res->items, w->src.item_count, w->src.page_count,
+		    nx, err)) != RS_OK)
 			return st;
 	}
 	res->total = nx->total;
@@ -465,4 +495,28 @@ out:
 	res->db_trips = store_round_trips(ctx->st) - trips0;
 	res->ms.total = rs_now_ms() - t0;
 	return st;
+}
+
+enum rs_status
+batch_ctx_open(struct batch_ctx *ctx, char *err)
+{
+	enum rs_status	 st;
+
+	memset(ctx, 0, sizeof(*ctx));
+	if ((st = store_open(&ctx->st, err)) != RS_OK ||
+	    (st = fetch_open(&ctx->fx, err)) != RS_OK ||
+	    (st = embed_open(&ctx->em, ctx->fx, err)) != RS_OK) {
+		batch_ctx_close(ctx);
+		return st;
+	}
+	return RS_OK;
+}
+
+void
+batch_ctx_close(struct batch_ctx *ctx)
+{
+	embed_close(ctx->em);
+	fetch_close(ctx->fx);
+	store_close(ctx->st);
+	memset(ctx, 0, sizeof(*ctx));
 }

@@ -39,6 +39,25 @@ batch_redact_buf(char *err, const struct secret_values *sv)
 	free(s);
 }
 
+/* The value {{API_KEY}} stands for: api_key, else token (or NULL). */
+const char *
+batch_key(const struct secret_values *sv)
+{
+	return sv->api_key != NULL ? sv->api_key : sv->token;
+}
+
+/* A copy of w->url to show and store (*out, malloc'd), secrets redacted. */
+enum rs_status
+batch_shown_url(const struct work *w, char **out, char *err)
+{
+	if ((*out = strdup(w->url)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	batch_redact(out, &w->sv);
+	return RS_OK;
+}
+
 /*
  * "name: tpl" with every "{{API_KEY}}" replaced by key ("" when NULL),
  * malloc'd (free with secret_free_str); NULL when out of memory or longer
@@ -89,12 +108,6 @@ batch_secret_origin(const struct source_config *cfg,
 	return RS_OK;
 }
 
-/*
- * Decrypt the tenant's secret when the source requires auth, and check
- * it holds what the config's auth form needs.  RS_EINPUT naming the
- * missing field: a source that would send an empty credential fails
- * before any request.
- */
 /* The source's stored secret under one key; *pt is freed by the caller. */
 static enum rs_status
 decrypt_source_secret(const struct work *w, const unsigned char *key,
@@ -130,39 +143,20 @@ open_under_current_key(const struct work *w, const char *origin, char **pt,
 	return st;
 }
 
-enum rs_status
-batch_load_secret(struct store *sto, struct work *w, char *err)
+/*
+ * The secret's values go into headers and URLs: no CR/LF or other
+ * control character; and none but the username shorter than 4
+ * characters (batch_redact() cannot keep one out of messages without
+ * mangling them).  RS_EINPUT naming the field.
+ */
+static enum rs_status
+check_secret_values(const struct work *w, char *err)
 {
-	static const char	 ph[] = "{{API_KEY}}";
-	const char		*vals[4], *names[4] =
-				    { "api_key", "token", "username",
-				      "password" };
-	const char		*s;
-	char			*pt = NULL, origin[FETCH_ORIGIN_MAX];
-	size_t			 i;
-	int			 uses_key = 0;
-	enum rs_status		 st;
+	const char	*vals[4], *names[4] =
+			    { "api_key", "token", "username", "password" };
+	const char	*s;
+	size_t		 i;
 
-	if (!w->cfg.requires_auth)
-		return RS_OK;
-	if ((st = batch_secret_origin(&w->cfg, &w->src, origin,
-	    sizeof(origin), err)) != RS_OK)
-		return st;
-	st = open_under_current_key(w, origin, &pt, err);
-	/* Our copy of the secret was read before a rotation committed and
-	 * the key file after its swap: read the secret again (a swap never
-	 * comes before its commit) and open it the same way. */
-	if (st == RS_EINPUT && sto != NULL && w->src.id[0] != '\0' &&
-	    store_reload_secret(sto, &w->src, NULL) == RS_OK)
-		st = open_under_current_key(w, origin, &pt, err);
-	if (st != RS_OK)
-		return st;
-	st = secret_parse(pt, &w->sv, err);
-	secret_free_str(pt);
-	if (st != RS_OK)
-		return st;
-
-	/* Values go into headers and URLs: no CR/LF or other control. */
 	vals[0] = w->sv.api_key;
 	vals[1] = w->sv.token;
 	vals[2] = w->sv.username;
@@ -175,8 +169,6 @@ batch_load_secret(struct store *sto, struct work *w, char *err)
 				    w->cfg.provider, names[i]);
 				return RS_EINPUT;
 			}
-		/* batch_redact() cannot keep a 1-3 character secret out of
-		 * messages without mangling them: refuse it. */
 		if (i != 2 && vals[i] != NULL && *vals[i] != '\0' &&
 		    strlen(vals[i]) < 4) {
 			rs_errf(err, "the secret for provider '%s' has a "
@@ -185,6 +177,20 @@ batch_load_secret(struct store *sto, struct work *w, char *err)
 			return RS_EINPUT;
 		}
 	}
+	return RS_OK;
+}
+
+/*
+ * The secret holds what the config uses ({{API_KEY}}: api_key or token)
+ * and what its auth form needs.  RS_EINPUT naming the missing field.
+ */
+static enum rs_status
+check_auth_form(const struct work *w, char *err)
+{
+	static const char	 ph[] = "{{API_KEY}}";
+	size_t			 i;
+	int			 uses_key = 0;
+
 	for (i = 0; i < w->cfg.nheaders; i++)
 		if (strstr(w->cfg.headers[i].value, ph) != NULL)
 			uses_key = 1;
@@ -226,6 +232,39 @@ batch_load_secret(struct store *sto, struct work *w, char *err)
 }
 
 /*
+ * Decrypt the tenant's secret when the source requires auth, and check
+ * it holds what the config's auth form needs.  RS_EINPUT naming the
+ * missing field: a source that would send an empty credential fails
+ * before any request.  sto NULL (a dry run): the secret as loaded.
+ */
+enum rs_status
+batch_load_secret(struct store *sto, struct work *w, char *err)
+{
+	char		*pt = NULL, origin[FETCH_ORIGIN_MAX];
+	enum rs_status	 st;
+
+	if (!w->cfg.requires_auth)
+		return RS_OK;
+	if ((st = batch_secret_origin(&w->cfg, &w->src, origin,
+	    sizeof(origin), err)) != RS_OK)
+		return st;
+	st = open_under_current_key(w, origin, &pt, err);
+	/* Our copy of the secret was read before a rotation committed and
+	 * the key file after its swap: read the secret again (a swap never
+	 * comes before its commit) and open it the same way. */
+	if (st == RS_EINPUT && sto != NULL && w->src.id[0] != '\0' &&
+	    store_reload_secret(sto, &w->src, NULL) == RS_OK)
+		st = open_under_current_key(w, origin, &pt, err);
+	if (st != RS_OK)
+		return st;
+	st = secret_parse(pt, &w->sv, err);
+	secret_free_str(pt);
+	if (st != RS_OK || (st = check_secret_values(w, err)) != RS_OK)
+		return st;
+	return check_auth_form(w, err);
+}
+
+/*
  * The request headers: headersTemplate ({{API_KEY}} is api_key, else
  * token), the auth form's Authorization (RFC 7617 Basic from username
  * and password; RFC 6750 Bearer from token, else api_key), and Accept.
@@ -245,7 +284,7 @@ batch_build_headers(struct work *w, char *err)
 	w->hdrs = calloc(w->cfg.nheaders + 3, sizeof(char *));
 	if (w->hdrs == NULL)
 		goto nomem;
-	key = sv->api_key != NULL ? sv->api_key : sv->token;
+	key = batch_key(sv);
 	for (i = 0; i < w->cfg.nheaders; i++) {
 		w->hdrs[w->nhdrs] = render_header(w->cfg.headers[i].name,
 		    w->cfg.headers[i].value, key);
@@ -415,7 +454,7 @@ enum rs_status
 batch_safe_next(struct pager_next *nx, const struct secret_values *sv,
     char *err)
 {
-	const char	*key = sv->api_key != NULL ? sv->api_key : sv->token;
+	const char	*key = batch_key(sv);
 	const char	*others[SECRET_NVALUES], *all[SECRET_NVALUES];
 	size_t		 n = 0;
 

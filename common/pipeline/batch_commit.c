@@ -116,6 +116,88 @@ commit_sweep(struct batch_ctx *ctx, struct work *w, struct batch_result *res,
 	return RS_OK;
 }
 
+/* A page's commit under way (batch_commit). */
+struct commit {
+	struct store_commit	 cm;		/* the last statement's */
+	struct store_items_res	 sr;		/* the item changes' */
+	float			*emb;		/* one group's vectors */
+	char			*detail;	/* the audit row's */
+	long long		 inserted;
+};
+
+/*
+ * The group of the plan's chunks at off: its vectors, then its statement
+ * (the first opens the transaction).  The last group's statement carries
+ * the audit detail (every stage but the commit: the statement adds
+ * "inserted") and advances the cursor.
+ */
+static enum rs_status
+commit_group(struct batch_ctx *ctx, struct work *w, size_t off,
+    double deadline, struct batch_result *res, struct commit *c, char *err)
+{
+	struct page_plan	*pp = &w->pp;
+	struct store_batch	*sb = &pp->sb;
+	size_t			 i, n = pp->n, m;
+	size_t			 dims = (size_t)embed_dims(ctx->em);
+	enum rs_status		 st;
+	double			 t;
+
+	m = n - off < BATCH_GROUP ? n - off : BATCH_GROUP;
+	if (m > 0 && (st = plan_vectors(ctx, w, off, m, c->emb, deadline,
+	    res, err)) != RS_OK)
+		return st;
+	for (i = 0; i < m; i++)
+		pp->sc[off + i].embedding = c->emb + i * dims;
+	t = rs_now_ms();
+	if (!w->in_tx && (st = commit_begin(ctx, w, res, &c->sr, err)) !=
+	    RS_OK)
+		return st;
+	sb->chunks = pp->sc + off;
+	sb->nchunks = m;
+	sb->advance = off + BATCH_GROUP >= n;
+	sb->prior_inserted = c->inserted;
+	if (sb->advance && (sb->detail = c->detail =
+	    batch_audit_detail(res)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	if ((st = store_commit_batch(ctx->st, sb, &c->cm, err)) != RS_OK)
+		return st;
+	res->ms.commit += rs_now_ms() - t;
+	c->inserted += c->cm.inserted;
+	return RS_OK;
+}
+
+/* After the last group: the incremental mark, the sweep, the commit. */
+static enum rs_status
+commit_end(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
+    struct batch_result *res, const struct commit *c, char *err)
+{
+	enum rs_status	 st;
+	double		 t;
+
+	if ((st = incr_commit(ctx->st, &w->inc, w->src.id, w->run_id,
+	    nx->done, err)) != RS_OK)
+		return st;
+	if (nx->done && w->run_id[0] != '\0' &&
+	    (st = commit_sweep(ctx, w, res, err)) != RS_OK)
+		return st;
+	t = rs_now_ms();
+	if ((st = store_tx(ctx->st, STORE_COMMIT, err)) != RS_OK)
+		return st;
+	res->ms.commit += rs_now_ms() - t;
+	w->in_tx = 0;
+	res->inserted = c->inserted;
+	/* Rows a concurrent writer stored first count as skipped. */
+	res->skipped += (long long)w->pp.n - c->inserted;
+	res->page_count = c->cm.page_count;
+	res->item_count = c->cm.item_count;
+	/* The cursor's count, less what the sweep deleted after it. */
+	res->chunk_count = c->cm.chunk_count - (res->chunks_deleted -
+	    c->sr.chunks_deleted);
+	return RS_OK;
+}
+
 /*
  * Embed the planned chunks and write the page in one transaction: the
  * item changes (chunks no item holds any more leave, docs stay dense),
@@ -127,84 +209,35 @@ commit_sweep(struct batch_ctx *ctx, struct work *w, struct batch_result *res,
  * nothing.
  */
 enum rs_status
-batch_commit(struct batch_ctx *ctx, struct work *w, const struct pager_next *nx,
-    double deadline, struct batch_result *res, char *err)
+batch_commit(struct batch_ctx *ctx, struct work *w,
+    const struct pager_next *nx, double deadline, struct batch_result *res,
+    char *err)
 {
-	struct page_plan	*pp = &w->pp;
-	struct store_batch	*sb = &pp->sb;
-	struct store_commit	 cm;
-	struct store_items_res	 sr;
-	float			*emb = NULL;
-	char			*detail = NULL;
-	size_t			 off, m, n = pp->n;
-	long long		 inserted = 0;
-	double			 t;
-	enum rs_status		 st = RS_ENOMEM;
+	struct commit	 c;
+	size_t		 off, n = w->pp.n;
+	enum rs_status	 st = RS_OK;
 
-	memset(&cm, 0, sizeof(cm));
-	memset(&sr, 0, sizeof(sr));
-	m = n < BATCH_GROUP ? n : BATCH_GROUP;
-	if (n > 0 && (emb = rs_reallocarray(NULL, m,
-	    sizeof(float) * (size_t)embed_dims(ctx->em))) == NULL) {
+	memset(&c, 0, sizeof(c));
+	if (n > 0 && (c.emb = rs_reallocarray(NULL, n < BATCH_GROUP ? n :
+	    BATCH_GROUP, sizeof(float) * (size_t)embed_dims(ctx->em))) ==
+	    NULL) {
 		rs_errf(err, "out of memory");
+		st = RS_ENOMEM;
 		goto out;
 	}
 	for (off = 0; off < n || (n == 0 && off == 0); off += BATCH_GROUP) {
-		m = n - off < BATCH_GROUP ? n - off : BATCH_GROUP;
-		if (m > 0 && (st = plan_vectors(ctx, w, off, m, emb, deadline,
-		    res, err)) != RS_OK)
-			goto out;
-		for (size_t i = 0; i < m; i++)
-			pp->sc[off + i].embedding = emb + i *
-			    (size_t)embed_dims(ctx->em);
-		t = rs_now_ms();
-		if (!w->in_tx && (st = commit_begin(ctx, w, res, &sr, err)) !=
+		if ((st = commit_group(ctx, w, off, deadline, res, &c, err)) !=
 		    RS_OK)
 			goto out;
-		sb->chunks = pp->sc + off;
-		sb->nchunks = m;
-		sb->advance = off + BATCH_GROUP >= n;
-		sb->prior_inserted = inserted;
-		/* The audit detail: every stage but the commit (the
-		 * statement adds "inserted"). */
-		if (sb->advance && (sb->detail = detail =
-		    batch_audit_detail(res)) == NULL) {
-			rs_errf(err, "out of memory");
-			st = RS_ENOMEM;
-			goto out;
-		}
-		if ((st = store_commit_batch(ctx->st, sb, &cm, err)) != RS_OK)
-			goto out;
-		res->ms.commit += rs_now_ms() - t;
-		inserted += cm.inserted;
 		if (n == 0)
 			break;
 	}
-	if ((st = incr_commit(ctx->st, &w->inc, w->src.id, w->run_id,
-	    nx->done, err)) != RS_OK)
-		goto out;
-	if (nx->done && w->run_id[0] != '\0' &&
-	    (st = commit_sweep(ctx, w, res, err)) != RS_OK)
-		goto out;
-	t = rs_now_ms();
-	if ((st = store_tx(ctx->st, STORE_COMMIT, err)) != RS_OK)
-		goto out;
-	res->ms.commit += rs_now_ms() - t;
-	w->in_tx = 0;
-	res->inserted = inserted;
-	/* Rows a concurrent writer stored first count as skipped. */
-	res->skipped += (long long)n - inserted;
-	res->page_count = cm.page_count;
-	res->item_count = cm.item_count;
-	/* The cursor's count, less what the sweep deleted after it. */
-	res->chunk_count = cm.chunk_count - (res->chunks_deleted -
-	    sr.chunks_deleted);
-	st = RS_OK;
+	st = commit_end(ctx, w, nx, res, &c, err);
 out:
 	if (w->in_tx)
 		(void)store_tx(ctx->st, STORE_ROLLBACK, NULL);
 	w->in_tx = 0;
-	free(emb);
-	free(detail);
+	free(c.emb);
+	free(c.detail);
 	return st;
 }

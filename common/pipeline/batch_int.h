@@ -176,8 +176,20 @@ void		 batch_fail(struct batch_ctx *, struct work *, enum rs_status,
 void		 batch_work_free(struct work *);
 enum rs_status	 batch_parse_page(struct work *, struct json_object **items,
 		    char *err);
+enum rs_status	 batch_parse_config(struct work *, const char *config,
+		    const char *what, char *err);
+enum rs_status	 batch_next(struct work *, const char *cursor, size_t nitems,
+		    long long items_before, int pages_before,
+		    struct pager_next *, char *err);
+enum rs_status	 batch_request(struct work *, const char *cursor,
+		    long timeout_ms, double deadline, struct fetch_req *,
+		    struct fetch_policy *, char *err);
+enum rs_status	 batch_fetch_outcome(const struct work *, enum rs_status,
+		    int attempts, const char *note, char *err);
 
 /* batch_auth.c: the secret, the request headers, what keeps it out. */
+const char	*batch_key(const struct secret_values *);
+enum rs_status	 batch_shown_url(const struct work *, char **out, char *err);
 enum rs_status	 batch_load_secret(struct store *, struct work *, char *err);
 enum rs_status	 batch_build_headers(struct work *, char *err);
 void		 batch_free_headers(struct work *);

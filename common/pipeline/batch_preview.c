@@ -78,26 +78,15 @@ preview_fetch(struct batch_ctx *ctx, struct work *w, const char *cursor,
 {
 	struct fetch_req	 fr;
 	struct fetch_policy	 pol;
-	char			 note[RS_ERRLEN], excerpt[300];
+	char			 note[RS_ERRLEN];
 	int			 attempts = 0;
 	double			 t = rs_now_ms();
 	enum rs_status		 st;
 
-	memset(&fr, 0, sizeof(fr));
-	fr.method = "GET";
-	fr.url = w->url;
-	fr.headers = (const char *const *)w->hdrs;
-	fr.timeout_ms = BATCH_FETCH_TIMEOUT_MS;
-	fr.max_body = w->cfg.max_body;
-	fr.check_addr = 1;
-	if ((st = bodytpl_request(&w->cfg, cursor, w->sv.api_key != NULL ?
-	    w->sv.api_key : w->sv.token, &w->body, &w->body_len, &fr,
-	    err)) != RS_OK)
+	if ((st = batch_request(w, cursor, BATCH_FETCH_TIMEOUT_MS, deadline,
+	    &fr, &pol, err)) != RS_OK)
 		return st;
-	pol.deadline = deadline;
-	pol.max_attempts = BATCH_MAX_ATTEMPTS;
-	pol.base_delay_ms = 250;
-	pol.max_delay_ms = 4000;
+	fr.headers = (const char *const *)w->hdrs;
 	note[0] = '\0';
 	st = fetch_retry(ctx->fx, &fr, &pol, &w->resp, &attempts, note);
 	json_object_object_add(out, "status", w->resp.status > 0 ?
@@ -105,19 +94,9 @@ preview_fetch(struct batch_ctx *ctx, struct work *w, const char *cursor,
 	json_object_object_add(out, "attempts", json_object_new_int(attempts));
 	json_object_object_add(out, "fetchMs", json_object_new_double(
 	    rs_now_ms() - t));
-	if (st != RS_OK) {
-		rs_errf(err, "%s%s", note, attempts > 1 ? " (after retries)" :
-		    "");
-		return st;
-	}
-	if (w->resp.status < 200 || w->resp.status > 299) {
-		batch_body_excerpt(&w->resp.body, &w->sv, excerpt,
-		    sizeof(excerpt));
-		rs_errf(err, "upstream returned HTTP %ld%s%s", w->resp.status,
-		    attempts > 1 ? " after retries" : "", excerpt);
-		return RS_EUPSTREAM;
-	}
-	return RS_OK;
+	/* A non-2xx answer shows its body, not why it was not retried. */
+	return batch_fetch_outcome(w, st, attempts, st != RS_OK ? note : "",
+	    err);
 }
 
 /* At most max bytes of s, cut at a UTF-8 character boundary. */
@@ -219,7 +198,6 @@ preview_page(struct work *w, const struct batch_preview_req *rq,
 {
 	struct batch_result	 res;
 	struct json_object	*items;
-	struct pager_page	 pg;
 	struct pager_next	 nx;
 	enum rs_status		 st;
 	double			 t = rs_now_ms();
@@ -233,15 +211,8 @@ preview_page(struct work *w, const struct batch_preview_req *rq,
 	if ((st = batch_make_items(w, items, &res, err)) != RS_OK ||
 	    (st = preview_items(w, out, err)) != RS_OK)
 		goto out;
-	memset(&pg, 0, sizeof(pg));
-	pg.cursor = rq->cursor;
-	pg.body = w->root;
-	pg.nitems = json_object_array_length(items);
-	pg.items_before = rq->items_before;
-	pg.pages_before = rq->pages_before;
-	pg.link = w->resp.link;
-	pg.url = w->resp.url != NULL ? w->resp.url : w->url;
-	if ((st = pager_next(&w->cfg, &pg, &nx, err)) != RS_OK)
+	if ((st = batch_next(w, rq->cursor, json_object_array_length(items),
+	    rq->items_before, rq->pages_before, &nx, err)) != RS_OK)
 		goto out;
 	batch_redact(&nx.next, &w->sv);
 	json_object_object_add(out, "next", nx.next != NULL ?
@@ -276,29 +247,16 @@ batch_preview(struct batch_ctx *ctx, const struct batch_preview_req *rq,
 		goto out;
 	}
 	w.src.item_count = rq->items_before;
-	if ((st = cfg_parse(rq->config, strlen(rq->config), &w.cfg, err)) !=
-	    RS_OK) {
-		if (st == RS_EINPUT && err != NULL) {
-			char	 tmp[RS_ERRLEN];
-
-			(void)snprintf(tmp, sizeof(tmp), "%s", err);
-			rs_errf(err, "config: %s", tmp);
-		}
-		goto out;
-	}
-	if ((st = preview_secret(&w, rq, &ct, &nonce, err)) != RS_OK ||
+	if ((st = batch_parse_config(&w, rq->config, "config", err)) !=
+	    RS_OK ||
+	    (st = preview_secret(&w, rq, &ct, &nonce, err)) != RS_OK ||
 	    (st = batch_oauth(ctx, &w, t0 + BATCH_DEADLINE_MS, 0, err)) !=
 	    RS_OK || (st = batch_build_headers(&w, err)) != RS_OK ||
-	    (st = pager_url(&w.cfg, rq->cursor, w.sv.api_key != NULL ?
-	    w.sv.api_key : w.sv.token, &w.url, err)) != RS_OK ||
-	    (st = incr_preview(&w.cfg, &w.url, err)) != RS_OK)
+	    (st = pager_url(&w.cfg, rq->cursor, batch_key(&w.sv), &w.url,
+	    err)) != RS_OK ||
+	    (st = incr_preview(&w.cfg, &w.url, err)) != RS_OK ||
+	    (st = batch_shown_url(&w, &url, err)) != RS_OK)
 		goto out;
-	if ((url = strdup(w.url)) == NULL) {
-		rs_errf(err, "out of memory");
-		st = RS_ENOMEM;
-		goto out;
-	}
-	batch_redact(&url, &w.sv);
 	json_object_object_add(*out, "url", json_object_new_string(url));
 	if ((st = preview_fetch(ctx, &w, rq->cursor, t0 + BATCH_DEADLINE_MS,
 	    *out, err)) != RS_OK)

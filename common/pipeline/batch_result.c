@@ -2,6 +2,7 @@
  * batch_result.c — a batch's result as JSON (the endpoint's answer and
  * the audit row's detail).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,74 +42,107 @@ ms_json(double v)
 	return json_object_new_double_s(v, s);
 }
 
+/* How a field of struct batch_result is shown (res_fields[]). */
+enum res_kind {
+	RK_BOOL,		/* int, true or false */
+	RK_INT,			/* int */
+	RK_LL,			/* long long */
+	RK_STATUS,		/* long, null unless > 0 */
+	RK_TOTAL,		/* long long, null when < 0 */
+	RK_STR,			/* char *, null when NULL */
+	RK_NAME,		/* const char *, "" when NULL */
+	RK_TEXT			/* char [], null when empty */
+};
+
+/* The endpoint's fields after "ok", in their order; "ms" comes last. */
+#define RF(name, kind, field) \
+	{ name, kind, offsetof(struct batch_result, field) }
+static const struct res_field {
+	const char	*name;
+	enum res_kind	 kind;
+	size_t		 off;
+} res_fields[] = {
+	RF("done", RK_BOOL, done),
+	RF("items", RK_LL, items),
+	RF("next", RK_STR, next),
+	RF("url", RK_STR, url),
+	RF("status", RK_STATUS, status),
+	RF("chunks", RK_LL, chunks),
+	RF("inserted", RK_LL, inserted),
+	RF("skipped", RK_LL, skipped),
+	RF("total", RK_TOTAL, total),
+	RF("pageCount", RK_INT, page_count),
+	RF("itemCount", RK_LL, item_count),
+	RF("chunkCount", RK_LL, chunk_count),
+	RF("embedder", RK_NAME, embedder),
+	RF("attempts", RK_INT, attempts),
+	RF("embedRequests", RK_INT, embed_requests),
+	RF("embedAttempts", RK_INT, embed_attempts),
+	RF("notModified", RK_BOOL, not_modified),
+	RF("dbRoundTrips", RK_INT, db_trips),
+	RF("runId", RK_TEXT, run_id),
+	RF("newItems", RK_LL, new_items),
+	RF("changedItems", RK_LL, changed_items),
+	RF("unchangedItems", RK_LL, unchanged_items),
+	RF("removedItems", RK_LL, removed_items),
+	RF("chunksDeleted", RK_LL, chunks_deleted),
+	RF("embedInputs", RK_LL, embed_inputs),
+	RF("sweep", RK_TEXT, sweep),
+	RF("sweepNote", RK_TEXT, sweep_note),
+};
+#undef RF
+
+static struct json_object *
+field_json(const struct batch_result *r, const struct res_field *f)
+{
+	const char	*p = (const char *)r + f->off, *s;
+	long long	 v;
+
+	switch (f->kind) {
+	case RK_BOOL:
+		return json_object_new_boolean(*(const int *)p);
+	case RK_INT:
+		return json_object_new_int(*(const int *)p);
+	case RK_LL:
+		return json_object_new_int64(*(const long long *)p);
+	case RK_STATUS:
+		v = *(const long *)p;
+		return v > 0 ? json_object_new_int((int)v) : NULL;
+	case RK_TOTAL:
+		v = *(const long long *)p;
+		return v >= 0 ? json_object_new_int64(v) : NULL;
+	case RK_STR:
+		s = *(const char *const *)p;
+		return s != NULL ? json_object_new_string(s) : NULL;
+	case RK_NAME:
+		s = *(const char *const *)p;
+		return json_object_new_string(s != NULL ? s : "");
+	case RK_TEXT:
+		return *p != '\0' ? json_object_new_string(p) : NULL;
+	}
+	return NULL;
+}
+
 struct json_object *
 batch_result_json(const struct batch_result *r)
 {
+	static const char *const ms_names[] = { "load", "fetch", "parse",
+	    "normalize", "items", "chunk", "hash", "dedup", "embed", "commit",
+	    "sweep", "total" };
+	const double		 ms_v[] = { r->ms.load, r->ms.fetch,
+	    r->ms.parse, r->ms.normalize, r->ms.items, r->ms.chunk,
+	    r->ms.hash, r->ms.dedup, r->ms.embed, r->ms.commit, r->ms.sweep,
+	    r->ms.total };
 	struct json_object	*o = json_object_new_object(), *ms;
+	size_t			 i;
 
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	json_object_object_add(o, "done", json_object_new_boolean(r->done));
-	json_object_object_add(o, "items", json_object_new_int64(r->items));
-	json_object_object_add(o, "next", r->next != NULL ?
-	    json_object_new_string(r->next) : NULL);
-	json_object_object_add(o, "url", r->url != NULL ?
-	    json_object_new_string(r->url) : NULL);
-	json_object_object_add(o, "status", r->status > 0 ?
-	    json_object_new_int((int)r->status) : NULL);
-	json_object_object_add(o, "chunks", json_object_new_int64(r->chunks));
-	json_object_object_add(o, "inserted",
-	    json_object_new_int64(r->inserted));
-	json_object_object_add(o, "skipped", json_object_new_int64(r->skipped));
-	json_object_object_add(o, "total", r->total >= 0 ?
-	    json_object_new_int64(r->total) : NULL);
-	json_object_object_add(o, "pageCount",
-	    json_object_new_int(r->page_count));
-	json_object_object_add(o, "itemCount",
-	    json_object_new_int64(r->item_count));
-	json_object_object_add(o, "chunkCount",
-	    json_object_new_int64(r->chunk_count));
-	json_object_object_add(o, "embedder",
-	    json_object_new_string(r->embedder != NULL ? r->embedder : ""));
-	json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
-	json_object_object_add(o, "embedRequests",
-	    json_object_new_int(r->embed_requests));
-	json_object_object_add(o, "embedAttempts",
-	    json_object_new_int(r->embed_attempts));
-	json_object_object_add(o, "notModified",
-	    json_object_new_boolean(r->not_modified));
-	json_object_object_add(o, "dbRoundTrips",
-	    json_object_new_int(r->db_trips));
-	json_object_object_add(o, "runId", r->run_id[0] != '\0' ?
-	    json_object_new_string(r->run_id) : NULL);
-	json_object_object_add(o, "newItems",
-	    json_object_new_int64(r->new_items));
-	json_object_object_add(o, "changedItems",
-	    json_object_new_int64(r->changed_items));
-	json_object_object_add(o, "unchangedItems",
-	    json_object_new_int64(r->unchanged_items));
-	json_object_object_add(o, "removedItems",
-	    json_object_new_int64(r->removed_items));
-	json_object_object_add(o, "chunksDeleted",
-	    json_object_new_int64(r->chunks_deleted));
-	json_object_object_add(o, "embedInputs",
-	    json_object_new_int64(r->embed_inputs));
-	json_object_object_add(o, "sweep", r->sweep[0] != '\0' ?
-	    json_object_new_string(r->sweep) : NULL);
-	json_object_object_add(o, "sweepNote", r->sweep_note[0] != '\0' ?
-	    json_object_new_string(r->sweep_note) : NULL);
+	for (i = 0; i < sizeof(res_fields) / sizeof(res_fields[0]); i++)
+		json_object_object_add(o, res_fields[i].name,
+		    field_json(r, &res_fields[i]));
 	ms = json_object_new_object();
-	json_object_object_add(ms, "load", ms_json(r->ms.load));
-	json_object_object_add(ms, "fetch", ms_json(r->ms.fetch));
-	json_object_object_add(ms, "parse", ms_json(r->ms.parse));
-	json_object_object_add(ms, "normalize", ms_json(r->ms.normalize));
-	json_object_object_add(ms, "items", ms_json(r->ms.items));
-	json_object_object_add(ms, "chunk", ms_json(r->ms.chunk));
-	json_object_object_add(ms, "hash", ms_json(r->ms.hash));
-	json_object_object_add(ms, "dedup", ms_json(r->ms.dedup));
-	json_object_object_add(ms, "embed", ms_json(r->ms.embed));
-	json_object_object_add(ms, "commit", ms_json(r->ms.commit));
-	json_object_object_add(ms, "sweep", ms_json(r->ms.sweep));
-	json_object_object_add(ms, "total", ms_json(r->ms.total));
+	for (i = 0; i < sizeof(ms_names) / sizeof(ms_names[0]); i++)
+		json_object_object_add(ms, ms_names[i], ms_json(ms_v[i]));
 	json_object_object_add(o, "ms", ms);
 	return o;
 }

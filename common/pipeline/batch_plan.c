@@ -244,23 +244,24 @@ static enum rs_status
 items_input(struct work *w, const struct plan *pl, struct store_items *si,
     struct batch_result *res, char *err)
 {
-	const char	**k = NULL, **h = NULL, **c = NULL, **t = NULL;
-	const char	**seen = NULL;
+	const char	**v = NULL, **k = NULL, **h = NULL, **c = NULL;
+	const char	**t = NULL, **seen = NULL;
 	size_t		 i, n = 0, ns = 0;
 	struct item	*it;
 
 	memset(si, 0, sizeof(*si));
-	if (w->nit > 0 && ((k = calloc(w->nit, sizeof(*k))) == NULL ||
-	    (h = calloc(w->nit, sizeof(*h))) == NULL ||
-	    (c = calloc(w->nit, sizeof(*c))) == NULL ||
-	    (t = calloc(w->nit, sizeof(*t))) == NULL ||
-	    (seen = calloc(w->nit, sizeof(*seen))) == NULL)) {
-		free(k);
-		free(h);
-		free(c);
-		free(t);
-		rs_errf(err, "out of memory");
-		return RS_ENOMEM;
+	/* One block (items_input_free): keys, hashes, chunk lists, titles
+	 * of the new and changed items, keys of the unchanged. */
+	if (w->nit > 0) {
+		if ((v = calloc(w->nit, 5 * sizeof(*v))) == NULL) {
+			rs_errf(err, "out of memory");
+			return RS_ENOMEM;
+		}
+		k = v;
+		h = v + w->nit;
+		c = v + 2 * w->nit;
+		t = v + 3 * w->nit;
+		seen = v + 4 * w->nit;
 	}
 	for (i = 0; i < w->nit; i++) {
 		it = &w->it[i];
@@ -304,14 +305,11 @@ items_input(struct work *w, const struct plan *pl, struct store_items *si,
 	return RS_OK;
 }
 
+/* What items_input allocated: one block, at si->keys. */
 static void
 items_input_free(struct store_items *si)
 {
 	free(si->keys);
-	free(si->hashes);
-	free(si->chunk_lists);
-	free(si->titles);
-	free(si->seen);
 	memset(si, 0, sizeof(*si));
 }
 

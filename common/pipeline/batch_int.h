@@ -207,6 +207,8 @@ void		 batch_body_excerpt(const struct rs_buf *,
 		    const struct secret_values *, char *out, size_t outsz);
 
 /* batch_items.c: the page's items and chunks. */
+void		*batch_chunk_room(void *, size_t n, size_t *cap, size_t sz,
+		    enum rs_status *, char *err);
 enum rs_status	 batch_make_items(struct work *, struct json_object *items,
 		    struct batch_result *, char *err);
 enum rs_status	 batch_classify_items(struct batch_ctx *, struct work *,

@@ -12,37 +12,58 @@
 #include "jsonpath.h"
 #include "normalize.h"
 
+/*
+ * Room in v (n used of *cap, each sz bytes) for one more chunk of the
+ * page: v, or v doubled from 64 when full; NULL (v kept, *st set) past
+ * BATCH_MAX_CHUNKS (RS_EUPSTREAM) or out of memory (RS_ENOMEM).
+ */
+void *
+batch_chunk_room(void *v, size_t n, size_t *cap, size_t sz,
+    enum rs_status *st, char *err)
+{
+	size_t	 ncap;
+
+	*st = RS_OK;
+	if (n >= BATCH_MAX_CHUNKS) {
+		rs_errf(err, "page makes more than %d chunks",
+		    BATCH_MAX_CHUNKS);
+		*st = RS_EUPSTREAM;
+		return NULL;
+	}
+	if (n < *cap)
+		return v;
+	ncap = *cap ? *cap * 2 : 64;
+	if ((v = rs_reallocarray(v, ncap, sz)) == NULL) {
+		rs_errf(err, "out of memory");
+		*st = RS_ENOMEM;
+		return NULL;
+	}
+	*cap = ncap;
+	return v;
+}
+
 static enum rs_status
 add_pending(struct work *w, const char *s, size_t len, size_t item,
     int chunk_index, char *err)
 {
 	struct pending	*np, *p;
-	size_t		 ncap;
+	enum rs_status	 st;
 
-	if (w->np >= BATCH_MAX_CHUNKS) {
-		rs_errf(err, "page makes more than %d chunks",
-		    BATCH_MAX_CHUNKS);
-		return RS_EUPSTREAM;
-	}
-	if (w->np == w->cap) {
-		ncap = w->cap ? w->cap * 2 : 64;
-		if ((np = rs_reallocarray(w->p, ncap, sizeof(*np))) == NULL)
-			goto nomem;
-		w->p = np;
-		w->cap = ncap;
-	}
+	if ((np = batch_chunk_room(w->p, w->np, &w->cap, sizeof(*np), &st,
+	    err)) == NULL)
+		return st;
+	w->p = np;
 	p = &w->p[w->np];
 	memset(p, 0, sizeof(*p));
-	if ((p->content = rs_strndup(s, len)) == NULL)
-		goto nomem;
+	if ((p->content = rs_strndup(s, len)) == NULL) {
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
 	p->len = len;
 	p->item = item;
 	p->chunk_index = chunk_index;
 	w->np++;
 	return RS_OK;
-nomem:
-	rs_errf(err, "out of memory");
-	return RS_ENOMEM;
 }
 
 /*

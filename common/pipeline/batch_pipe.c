@@ -93,22 +93,10 @@ cand_item(const struct item *t, struct cand **c, size_t *n, size_t *cap,
 	if ((st = chunk_text(t->text, t->len, NULL, &ch, &nch, err)) != RS_OK)
 		return st;
 	for (j = 0; j < nch; j++) {
-		if (*n >= BATCH_MAX_CHUNKS) {
-			rs_errf(err, "page makes more than %d chunks",
-			    BATCH_MAX_CHUNKS);
-			st = RS_EUPSTREAM;
+		if ((nc = batch_chunk_room(*c, *n, cap, sizeof(**c), &st,
+		    err)) == NULL)
 			break;
-		}
-		if (*n == *cap) {
-			*cap = *cap ? *cap * 2 : 64;
-			if ((nc = rs_reallocarray(*c, *cap, sizeof(**c))) ==
-			    NULL) {
-				rs_errf(err, "out of memory");
-				st = RS_ENOMEM;
-				break;
-			}
-			*c = nc;
-		}
+		*c = nc;
 		(*c)[*n].s = t->text + ch[j].off;
 		(*c)[*n].len = ch[j].len;
 		hash_sha256_hex((*c)[*n].s, (*c)[*n].len, (*c)[*n].hash);

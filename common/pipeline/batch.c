@@ -497,6 +497,15 @@ out:
 	return st;
 }
 
+void
+batch_ctx_close(struct batch_ctx *ctx)
+{
+	embed_close(ctx->em);
+	fetch_close(ctx->fx);
+	store_close(ctx->st);
+	memset(ctx, 0, sizeof(*ctx));
+}
+
 enum rs_status
 batch_ctx_open(struct batch_ctx *ctx, char *err)
 {
@@ -510,13 +519,4 @@ batch_ctx_open(struct batch_ctx *ctx, char *err)
 		return st;
 	}
 	return RS_OK;
-}
-
-void
-batch_ctx_close(struct batch_ctx *ctx)
-{
-	embed_close(ctx->em);
-	fetch_close(ctx->fx);
-	store_close(ctx->st);
-	memset(ctx, 0, sizeof(*ctx));
 }

@@ -126,37 +126,53 @@ item_hash(struct item *t)
 	return RS_OK;
 }
 
+/* A string of the page (an item's key, a chunk's hash), and its place. */
+struct keyed {
+	const char	*s;
+	size_t		 i;
+};
+
 static int
-cmp_item_key(const void *a, const void *b)
+cmp_keyed(const void *a, const void *b)
 {
-	const struct item *const *x = a, *const *y = b;
-	int	 c = strcmp((*x)->key, (*y)->key);
+	const struct keyed	*x = a, *y = b;
+	int			 c = strcmp(x->s, y->s);
 
 	if (c == 0)
-		return (*x)->index < (*y)->index ? -1 :
-		    (*x)->index > (*y)->index;
+		return x->i < y->i ? -1 : x->i > y->i;
 	return c;
 }
 
-/* The same key twice in a page: the later item wins. */
+/*
+ * Repeats inside the page: of the items with one key, all but the last
+ * are ITEM_DUP (the later item wins); of the chunks with one hash, all
+ * but the first are dropped.
+ */
 static enum rs_status
-drop_dup_keys(struct work *w, char *err)
+mark_repeats(struct work *w, int items, char *err)
 {
-	struct item	**v;
-	size_t		 i;
+	struct keyed	*v;
+	size_t		 i, n = items ? w->nit : w->np;
 
-	if (w->nit < 2)
+	if (n < 2)
 		return RS_OK;
-	if ((v = rs_reallocarray(NULL, w->nit, sizeof(*v))) == NULL) {
+	if ((v = rs_reallocarray(NULL, n, sizeof(*v))) == NULL) {
 		rs_errf(err, "out of memory");
 		return RS_ENOMEM;
 	}
-	for (i = 0; i < w->nit; i++)
-		v[i] = &w->it[i];
-	qsort(v, w->nit, sizeof(*v), cmp_item_key);
-	for (i = 0; i + 1 < w->nit; i++)
-		if (strcmp(v[i]->key, v[i + 1]->key) == 0)
-			v[i]->kind = ITEM_DUP;
+	for (i = 0; i < n; i++) {
+		v[i].s = items ? w->it[i].key : w->p[i].hash;
+		v[i].i = i;
+	}
+	qsort(v, n, sizeof(*v), cmp_keyed);
+	for (i = 1; i < n; i++) {
+		if (strcmp(v[i].s, v[i - 1].s) != 0)
+			continue;
+		if (items)
+			w->it[v[i - 1].i].kind = ITEM_DUP;
+		else
+			w->p[v[i].i].drop = 1;
+	}
 	free(v);
 	return RS_OK;
 }
@@ -197,7 +213,7 @@ batch_make_items(struct work *w, struct json_object *items,
 		    RS_OK || item_hash(t) != RS_OK)
 			goto nomem;
 	}
-	st = drop_dup_keys(w, err);
+	st = mark_repeats(w, 1, err);
 	goto out;
 nomem:
 	rs_errf(err, "out of memory");
@@ -337,41 +353,15 @@ out:
 	return st;
 }
 
-static int
-cmp_hash(const void *a, const void *b)
-{
-	const struct pending *const *x = a, *const *y = b;
-	int	 c = strcmp((*x)->hash, (*y)->hash);
-
-	/* Stable among equals: keep the first occurrence. */
-	if (c == 0)
-		return *x < *y ? -1 : *x > *y;
-	return c;
-}
-
 /* Hash every chunk and drop duplicates inside the batch. */
 enum rs_status
 batch_hash_chunks(struct work *w, char *err)
 {
-	struct pending	**v;
-	size_t		 i;
+	size_t	 i;
 
 	for (i = 0; i < w->np; i++)
 		hash_sha256_hex(w->p[i].content, w->p[i].len, w->p[i].hash);
-	if (w->np < 2)
-		return RS_OK;
-	if ((v = rs_reallocarray(NULL, w->np, sizeof(*v))) == NULL) {
-		rs_errf(err, "out of memory");
-		return RS_ENOMEM;
-	}
-	for (i = 0; i < w->np; i++)
-		v[i] = &w->p[i];
-	qsort(v, w->np, sizeof(*v), cmp_hash);
-	for (i = 1; i < w->np; i++)
-		if (strcmp(v[i]->hash, v[i - 1]->hash) == 0)
-			v[i]->drop = 1;
-	free(v);
-	return RS_OK;
+	return mark_repeats(w, 0, err);
 }
 
 /* Mark chunks the source already stores; one query. */

@@ -268,7 +268,7 @@ batch_load_secret(struct store *sto, struct work *w, char *err)
  * The request headers: headersTemplate ({{API_KEY}} is api_key, else
  * token), the auth form's Authorization (RFC 7617 Basic from username
  * and password; RFC 6750 Bearer from token, else api_key), and Accept.
- * load_secret has checked the secret fits the auth form.
+ * batch_load_secret has checked the secret fits the auth form.
  */
 enum rs_status
 batch_build_headers(struct work *w, char *err)

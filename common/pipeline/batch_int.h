@@ -90,7 +90,8 @@ struct plan {
 	size_t		  nd;
 };
 
-/* The page's commit as planned (store_plan): what store_commit writes. */
+/* The page's commit as planned (batch_store_plan): what batch_commit
+ * writes. */
 struct page_plan {
 	struct plan		 pl;
 	struct store_items	 si;

@@ -9,8 +9,6 @@
 #include "batch_int.h"
 #include "chunk.h"
 
-/* ---- pipelined runs (docs/RUNS.md, "Pipelining inside a run") ---- */
-
 #define PIPE_MAX_PAGES	4	/* pages in flight: memory is 4 pages */
 
 struct pipe_page {

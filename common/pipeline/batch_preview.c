@@ -13,13 +13,11 @@
 #include "bodytpl.h"
 #include "chunk.h"
 
-/* ---- rest-preview: a dry run of one page (writes and embeds nothing) -- */
-
 /*
  * The secret a preview uses: an apiKey from the request (encrypted for
- * the tenant and provider, so load_secret checks it like a stored one),
- * or the stored one.  *ct and *nonce are what w->src points at (freed by
- * the caller, never by store_source_free).
+ * the tenant and provider, so batch_load_secret checks it like a stored
+ * one), or the stored one.  *ct and *nonce are what w->src points at
+ * (freed by the caller, never by store_source_free).
  */
 static enum rs_status
 preview_secret(struct work *w, const struct batch_preview_req *rq,

@@ -4,13 +4,13 @@
  * The public surface is batch.h.  A batch's phases, in batch.c, and the
  * file that does each step:
  *
- *   load    lock, source, run, config            batch.c
- *           secret, headers, OAuth2 token       batch_auth.c
- *   fetch   URL, page (conditional, retried)    batch.c, batch_auth.c
- *   parse   items, text, keys, next cursor      batch.c, batch_items.c
- *   plan    new/changed/same, chunks, dedup     batch_items.c
- *           refs, chunks to insert, fields      batch_plan.c
- *   commit  vectors, one transaction, sweep     batch_commit.c
+ *   load    lock, source, run, config          batch.c
+ *           secret, headers, OAuth2 token      batch_auth.c
+ *   fetch   URL, page (conditional, retried)   batch.c, batch_auth.c
+ *   parse   items, text, keys, next cursor     batch.c, batch_items.c
+ *   plan    new/changed/same, chunks, dedup    batch_items.c
+ *           refs, chunks to insert, fields     batch_plan.c
+ *   commit  vectors, one transaction, sweep    batch_commit.c
  *
  * batch_pipe.c runs the same phases page after page (a pipelined run),
  * batch_preview.c the fetch and parse of a dry run, batch_result.c

@@ -109,82 +109,89 @@ runner_go(const struct runner_opts *o, enum runner_end *end)
 	return 1;
 }
 
-/* The pipeline's hooks: the loop's checks and counts. */
-struct runner_pipe {
-	const struct runner_opts *o;
-	struct runner_sum	*sum;
-	enum runner_end		 end;
+/* One pass of the loop (a pipelined run, or a batch) and its outcome. */
+struct runner_pass {
+	struct batch_ctx		*ctx;
+	const char			*source_id;
+	const struct runner_opts	*o;
+	struct runner_sum		*sum;
+	char				*err;
+	enum runner_end			 end;		/* how the loop ends */
+	enum runner_end			 go_end;	/* what go() said */
+	long				 retry_after;	/* RS_ERATE: seconds */
 };
 
+/* How the loop ends after a batch failed with st. */
+static enum runner_end
+runner_failed(enum rs_status st)
+{
+	return st == RS_ENOTFOUND ? RUNNER_GONE : RUNNER_FAILED;
+}
+
+/* The pipeline's hooks: the loop's checks and counts. */
 static int
 runner_pipe_go(void *arg)
 {
-	struct runner_pipe	*rp = arg;
+	struct runner_pass	*p = arg;
 
-	return runner_go(rp->o, &rp->end);
+	return runner_go(p->o, &p->go_end);
 }
 
 static void
 runner_pipe_page(void *arg, enum rs_status st, const struct batch_result *r,
     const char *err)
 {
-	struct runner_pipe	*rp = arg;
+	struct runner_pass	*p = arg;
 
 	if (st == RS_OK)
-		runner_add(rp->sum, r);
-	if (rp->o->on_batch != NULL)
-		rp->o->on_batch(rp->o->arg, st, r, err);
+		runner_add(p->sum, r);
+	if (p->o->on_batch != NULL)
+		p->o->on_batch(p->o->arg, st, r, err);
 }
 
 /*
  * One pipelined pass (batch_pipe): RS_EBUSY and RS_EDISABLED as a batch
- * answers them; else *end is set, or *serial when the source runs
+ * answers them; else p->end is set, or *serial when the source runs
  * batches.
  */
 static enum rs_status
-runner_pipe(struct batch_ctx *ctx, const char *source_id,
-    const struct runner_opts *o, struct runner_sum *sum, enum runner_end *end,
-    int *serial, long *retry_after, char *err)
+runner_pipe(struct runner_pass *p, int *serial)
 {
-	struct runner_pipe	 rp;
 	struct batch_pipe	 bp;
 	enum rs_status		 st;
 
-	memset(&rp, 0, sizeof(rp));
 	memset(&bp, 0, sizeof(bp));
-	rp.o = o;
-	rp.sum = sum;
-	rp.end = RUNNER_STOPPED;
-	bp.actor = o->actor;
-	bp.action = o->action;
+	p->go_end = RUNNER_STOPPED;
+	bp.actor = p->o->actor;
+	bp.action = p->o->action;
 	bp.go = runner_pipe_go;
 	bp.on_page = runner_pipe_page;
-	bp.arg = &rp;
-	st = batch_pipe(ctx, source_id, &bp, err);
+	bp.arg = p;
+	st = batch_pipe(p->ctx, p->source_id, &bp, p->err);
 	if (bp.ps.max > 0)
-		sum->pool = bp.ps;
+		p->sum->pool = bp.ps;
 	*serial = bp.serial;
-	*retry_after = bp.retry_after;
+	p->retry_after = bp.retry_after;
 	if (st == RS_OK)
-		*end = bp.done ? RUNNER_DONE : rp.end;
+		p->end = bp.done ? RUNNER_DONE : p->go_end;
 	else if (st != RS_EBUSY && st != RS_EDISABLED && st != RS_ERATE)
-		*end = st == RS_ENOTFOUND ? RUNNER_GONE : RUNNER_FAILED;
+		p->end = runner_failed(st);
 	return st;
 }
 
 /* One batch (batch_run): RS_EBUSY and RS_EDISABLED as it answers them;
- * else *end when the loop is to end. */
+ * else p->end when the loop is to end, *more when it goes on. */
 static enum rs_status
-runner_batch(struct batch_ctx *ctx, const char *source_id,
-    const struct runner_opts *o, struct runner_sum *sum, enum runner_end *end,
-    int *more, long *retry_after, char *err)
+runner_batch(struct runner_pass *p, int *more)
 {
-	struct batch_result	 res;
-	enum rs_status		 st;
+	const struct runner_opts	*o = p->o;
+	struct batch_result		 res;
+	enum rs_status			 st;
 
 	*more = 0;
-	st = batch_run(ctx, source_id, o->actor, o->action, &res, err);
-	*retry_after = res.retry_after;
+	st = batch_run(p->ctx, p->source_id, o->actor, o->action, &res,
+	    p->err);
+	p->retry_after = res.retry_after;
 	if (st == RS_ERATE)
 		*more = 1;	/* unless the wait does not fit (the loop) */
 	if (st == RS_EBUSY || st == RS_EDISABLED || st == RS_ERATE) {
@@ -192,13 +199,13 @@ runner_batch(struct batch_ctx *ctx, const char *source_id,
 		return st;
 	}
 	if (st == RS_OK)
-		runner_add(sum, &res);
+		runner_add(p->sum, &res);
 	if (o->on_batch != NULL)
-		o->on_batch(o->arg, st, &res, err != NULL ? err : "");
+		o->on_batch(o->arg, st, &res, p->err != NULL ? p->err : "");
 	if (st != RS_OK)
-		*end = st == RS_ENOTFOUND ? RUNNER_GONE : RUNNER_FAILED;
+		p->end = runner_failed(st);
 	else if (res.done)
-		*end = RUNNER_DONE;
+		p->end = RUNNER_DONE;
 	else
 		*more = 1;
 	batch_result_free(&res);
@@ -209,30 +216,34 @@ enum runner_end
 runner_loop(struct batch_ctx *ctx, const char *source_id,
     const struct runner_opts *o, struct runner_sum *sum, char *err)
 {
+	struct runner_pass	 p;
 	enum rs_status		 st;
-	enum runner_end		 end = RUNNER_STOPPED;
 	double			 t0 = rs_now_ms(), busy_since = 0;
 	unsigned		 seed = (unsigned)t0 ^ (unsigned)(size_t)sum;
 	int			 more = 0, serial = !o->pipeline;
-	long			 retry_after = 0;
 
 	memset(sum, 0, sizeof(*sum));
 	sum->total = -1;
+	memset(&p, 0, sizeof(p));
+	p.ctx = ctx;
+	p.source_id = source_id;
+	p.o = o;
+	p.sum = sum;
+	p.err = err;
+	p.end = RUNNER_STOPPED;
 	for (;;) {
-		if (!runner_go(o, &end))
+		if (!runner_go(o, &p.end))
 			break;
 		if (err != NULL)
 			err[0] = '\0';
 		if (!serial) {
-			st = runner_pipe(ctx, source_id, o, sum, &end, &serial,
-			    &retry_after, err);
+			st = runner_pipe(&p, &serial);
 			more = serial;
 		} else
-			st = runner_batch(ctx, source_id, o, sum, &end, &more,
-			    &retry_after, err);
+			st = runner_batch(&p, &more);
 		if (st == RS_EBUSY) {
 			if (!runner_busy(o, &busy_since, &seed)) {
-				end = RUNNER_BUSY;
+				p.end = RUNNER_BUSY;
 				break;
 			}
 			continue;
@@ -241,18 +252,18 @@ runner_loop(struct batch_ctx *ctx, const char *source_id,
 		if (st == RS_ERATE) {
 			/* The rateLimit budget: wait when it fits, else the
 			 * loop ends as a failure would. */
-			if (runner_rate_wait(o, retry_after))
+			if (runner_rate_wait(o, p.retry_after))
 				continue;
-			end = RUNNER_FAILED;
+			p.end = RUNNER_FAILED;
 			break;
 		}
 		if (st == RS_EDISABLED) {
-			end = RUNNER_DISABLED;
+			p.end = RUNNER_DISABLED;
 			break;
 		}
 		if (!more)
 			break;
 	}
 	sum->ms = rs_now_ms() - t0;
-	return end;
+	return p.end;
 }

@@ -254,22 +254,6 @@ wk_fields(const char *id, const char *k1, const char *v1)
 	return f;
 }
 
-/* Sleep ms, waking early when told to stop. */
-static void
-wk_sleep(struct wk *w, double ms)
-{
-	struct timespec	 ts;
-	double		 end = rs_now_ms() + ms, left;
-
-	while (!*w->stop && (left = end - rs_now_ms()) > 0) {
-		if (left > 100)
-			left = 100;
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)(left * 1e6);
-		(void)nanosleep(&ts, NULL);
-	}
-}
-
 /* Uniform in [lo, hi). */
 static double
 wk_rand(struct wk *w, double lo, double hi)
@@ -712,7 +696,7 @@ wk_wait(struct wk *w, double ms)
 		if (!w->o->runs || !db_connected(w->db) ||
 		    (conn = db_pgconn(w->db, NULL)) == NULL ||
 		    (fd = PQsocket(conn)) < 0) {
-			wk_sleep(w, left);
+			runner_nap(left, w->stop);
 			continue;
 		}
 		FD_ZERO(&fds);
@@ -736,7 +720,50 @@ wk_backoff(struct wk *w, double *backoff)
 	*backoff = *backoff == 0 ? 1 : *backoff * 2;
 	if (*backoff > WK_BACKOFF_MAX)
 		*backoff = WK_BACKOFF_MAX;
-	wk_sleep(w, *backoff * 1000 * wk_rand(w, 0.75, 1.25));
+	runner_nap(*backoff * 1000 * wk_rand(w, 0.75, 1.25), w->stop);
+}
+
+/*
+ * Database trouble (e, logged): 1 when the worker is to end (once: err
+ * says why), else 0 after a backoff.
+ */
+static int
+wk_trouble(struct wk *w, double *backoff, const char *e, char *err)
+{
+	wk_log(w, "error", wk_fields(NULL, "error", e));
+	if (w->o->once) {
+		rs_errf(err, "%s", e);
+		return 1;
+	}
+	wk_backoff(w, backoff);
+	return 0;
+}
+
+/* The worker's state, its name (host:pid) for the logs; "start" logged. */
+static void
+wk_init(struct wk *w, struct batch_ctx *ctx, const struct wk_opts *o,
+    const char *actor, volatile sig_atomic_t *stop)
+{
+	struct json_object	*f;
+	char			 host[256];
+
+	memset(w, 0, sizeof(*w));
+	w->o = o;
+	w->ctx = ctx;
+	w->actor = actor;
+	w->stop = stop;
+	if (gethostname(host, sizeof(host)) == -1)
+		(void)snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	(void)snprintf(w->who, sizeof(w->who), "%.200s:%ld", host,
+	    (long)getpid());
+	w->seed = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+	f = json_object_new_object();
+	json_object_object_add(f, "slice_s", wk_num(o->slice_s));
+	json_object_object_add(f, "idle_s", wk_num(o->idle_s));
+	json_object_object_add(f, "minute_s", wk_num(o->minute_s));
+	json_object_object_add(f, "once", json_object_new_boolean(o->once));
+	wk_log(w, "start", f);
 }
 
 enum rs_status
@@ -746,29 +773,12 @@ wk_run(struct batch_ctx *ctx, const struct wk_opts *o, const char *actor,
 	struct wk		 w;
 	struct json_object	*f;
 	enum rs_status		 st = RS_OK;
-	char			 id[37], kind[16], host[256], e[RS_ERRLEN];
+	char			 id[37], kind[16], e[RS_ERRLEN];
 	const char		*why;
 	double			 backoff = 0;
 	int			 n;
 
-	memset(&w, 0, sizeof(w));
-	w.o = o;
-	w.ctx = ctx;
-	w.actor = actor;
-	w.stop = stop;
-	if (gethostname(host, sizeof(host)) == -1)
-		(void)snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	(void)snprintf(w.who, sizeof(w.who), "%.200s:%ld", host,
-	    (long)getpid());
-	w.seed = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
-
-	f = json_object_new_object();
-	json_object_object_add(f, "slice_s", wk_num(o->slice_s));
-	json_object_object_add(f, "idle_s", wk_num(o->idle_s));
-	json_object_object_add(f, "minute_s", wk_num(o->minute_s));
-	json_object_object_add(f, "once", json_object_new_boolean(o->once));
-	wk_log(&w, "start", f);
+	wk_init(&w, ctx, o, actor, stop);
 	while (!*stop) {
 		e[0] = '\0';
 		if (o->runs) {
@@ -777,13 +787,10 @@ wk_run(struct batch_ctx *ctx, const struct wk_opts *o, const char *actor,
 				continue;
 			}
 			if (n == -1) {
-				wk_log(&w, "error", wk_fields(NULL, "error", e));
-				if (o->once) {
-					rs_errf(err, "%s", e);
+				if (wk_trouble(&w, &backoff, e, err)) {
 					st = RS_EDB;
 					break;
 				}
-				wk_backoff(&w, &backoff);
 				continue;
 			}
 		}
@@ -795,13 +802,10 @@ wk_run(struct batch_ctx *ctx, const struct wk_opts *o, const char *actor,
 			continue;
 		}
 		if (wk_claim(&w, id, kind, e) != RS_OK) {
-			wk_log(&w, "error", wk_fields(NULL, "error", e));
-			if (o->once) {
-				rs_errf(err, "%s", e);
+			if (wk_trouble(&w, &backoff, e, err)) {
 				st = RS_EDB;
 				break;
 			}
-			wk_backoff(&w, &backoff);
 			continue;
 		}
 		backoff = 0;

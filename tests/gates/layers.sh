@@ -54,12 +54,18 @@ check() {
 }
 
 # "x y" for every include of common/ module y's header by module x's files.
+# A module spread over several files shares a private header X_int.h:
+# that header, and every file that includes it, are module X.
 edges() {
 	for f in "$1"/common/*/*.c "$1"/common/*/*.h; do
 		[ -f "$f" ] || continue
 		m=$(basename "$f")
 		m=${m%.*}
+		m=${m%_int}
+		p=$(sed -n 's/^#include "\([a-z_]*\)_int\.h".*/\1/p' "$f" | head -n 1)
+		[ -n "$p" ] && m=$p
 		for h in $(sed -n 's/^#include "\([a-z_]*\)\.h".*/\1/p' "$f"); do
+			h=${h%_int}
 			[ "$h" = "$m" ] && continue
 			[ -n "$(layer_of "$1" "$h.h")" ] && echo "$m $h"
 		done
@@ -101,6 +107,21 @@ cycles() {
 	}'
 }
 
+# A module's private header (batch_int.h: the files of the batch module
+# share it) is included only by that module's own files.
+private() {
+	tree=$1 bad=0
+	for f in $(grep -rl '^#include "batch_int\.h"' "$tree"/common \
+	    "$tree"/cgi-src "$tree"/cli "$tree"/tests "$tree"/bench 2>/dev/null); do
+		case "$f" in
+		"$tree"/common/pipeline/batch*.c) ;;
+		*) echo "layers: ${f#"$tree"/} includes batch_int.h, private to common/pipeline/batch*.c"
+		   bad=1 ;;
+		esac
+	done
+	return $bad
+}
+
 if [ "${1:-}" = --selftest ]; then
 	t=$(mktemp -d)
 	trap 'rm -rf "$t"' EXIT
@@ -121,11 +142,19 @@ if [ "${1:-}" = --selftest ]; then
 		echo "layers: the planted include of batch.h in pipeline/config.c (batch.h includes config.h) was not caught: the gate is blind to cycles" >&2
 		exit 1
 	fi
-	echo "layers: a planted upward include and a planted include cycle are caught"
+	rm -rf "$t/common"
+	cp -r "$ROOT/common" "$t/common"
+	printf '#include "batch_int.h"\n' >> "$t/common/pipeline/pager.c"
+	if private "$t" >/dev/null; then
+		echo "layers: the planted include of batch_int.h in pager.c was not caught" >&2
+		exit 1
+	fi
+	echo "layers: a planted upward include, a planted include cycle and a private header included outside its module are caught"
 	exit 0
 fi
 ok=1
 check "$ROOT" || ok=0
 cycles "$ROOT" || ok=0
+private "$ROOT" || ok=0
 [ $ok = 1 ] || exit 1
-echo "layers: every include of common/ points down or sideways within its folder, and no module's includes lead back to it"
+echo "layers: every include of common/ points down or sideways within its folder, no module's includes lead back to it, and batch_int.h stays inside the batch module"

@@ -15,34 +15,6 @@
 #include "batch.h"
 #include "endpoint.h"
 
-/*
- * The batch's figures for the log line, flat: items, inserted, skipped,
- * chunks, attempts, done, upstream status, embedRequests and the
- * per-stage times (stage_ms).  The URL is already redacted.
- */
-static void
-log_batch(struct json_object *log, const struct batch_result *res)
-{
-	static const struct {
-		const char	*from, *to;
-	} keys[] = {
-		{ "items", "items" }, { "inserted", "inserted" },
-		{ "skipped", "skipped" }, { "chunks", "chunks" },
-		{ "attempts", "attempts" }, { "done", "done" },
-		{ "status", "upstream_status" }, { "url", "url" },
-		{ "embedRequests", "embed_requests" },
-		{ "notModified", "not_modified" }, { "ms", "stage_ms" },
-	};
-	struct json_object	*b = batch_result_json(res), *v;
-	size_t			 i;
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (json_object_object_get_ex(b, keys[i].from, &v))
-			json_object_object_add(log, keys[i].to,
-			    json_object_get(v));
-	json_object_put(b);
-}
-
 /* sourceId (a UUID) and the optional action of the body. */
 static enum rs_status
 parse(struct ep_req *r, char *err)
@@ -85,7 +57,7 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 	st = batch_run(r->batch, r->source_id, r->user, r->action, &res, err);
 	(void)snprintf(r->tenant_id, sizeof(r->tenant_id), "%s",
 	    res.tenant_id);
-	log_batch(r->log, &res);
+	batch_result_log(&res, r->log);
 	if (st == RS_OK)
 		*out = batch_result_json(&res);
 	else if (res.fetched || res.url != NULL) {

@@ -141,6 +141,12 @@ enum rs_status	 batch_pipe(struct batch_ctx *, const char *source_id,
 /* The endpoint's JSON for a result: {ok, done, items, next, url, ...}. */
 struct json_object *batch_result_json(const struct batch_result *);
 
+/* The result's fields in a request's log line (items, inserted, skipped,
+ * chunks, attempts, done, upstream_status, url, embed_requests,
+ * not_modified, stage_ms), added to log. */
+void		 batch_result_log(const struct batch_result *,
+		    struct json_object *log);
+
 #define BATCH_PREVIEW_ITEMS	5	/* items shown in full */
 #define BATCH_PREVIEW_TEXT	2000	/* bytes of each text shown */
 

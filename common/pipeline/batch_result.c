@@ -54,41 +54,46 @@ enum res_kind {
 	RK_TEXT			/* char [], null when empty */
 };
 
-/* The endpoint's fields after "ok", in their order; "ms" comes last. */
-#define RF(name, kind, field) \
-	{ name, kind, offsetof(struct batch_result, field) }
+/*
+ * The endpoint's fields after "ok", in their order; "ms" comes last.
+ * The second name is the field's key in the request's log line
+ * (batch_result_log), NULL when the log does not carry it.
+ */
+#define RF(name, log, kind, field) \
+	{ name, log, kind, offsetof(struct batch_result, field) }
 static const struct res_field {
 	const char	*name;
+	const char	*log;
 	enum res_kind	 kind;
 	size_t		 off;
 } res_fields[] = {
-	RF("done", RK_BOOL, done),
-	RF("items", RK_LL, items),
-	RF("next", RK_STR, next),
-	RF("url", RK_STR, url),
-	RF("status", RK_STATUS, status),
-	RF("chunks", RK_LL, chunks),
-	RF("inserted", RK_LL, inserted),
-	RF("skipped", RK_LL, skipped),
-	RF("total", RK_TOTAL, total),
-	RF("pageCount", RK_INT, page_count),
-	RF("itemCount", RK_LL, item_count),
-	RF("chunkCount", RK_LL, chunk_count),
-	RF("embedder", RK_NAME, embedder),
-	RF("attempts", RK_INT, attempts),
-	RF("embedRequests", RK_INT, embed_requests),
-	RF("embedAttempts", RK_INT, embed_attempts),
-	RF("notModified", RK_BOOL, not_modified),
-	RF("dbRoundTrips", RK_INT, db_trips),
-	RF("runId", RK_TEXT, run_id),
-	RF("newItems", RK_LL, new_items),
-	RF("changedItems", RK_LL, changed_items),
-	RF("unchangedItems", RK_LL, unchanged_items),
-	RF("removedItems", RK_LL, removed_items),
-	RF("chunksDeleted", RK_LL, chunks_deleted),
-	RF("embedInputs", RK_LL, embed_inputs),
-	RF("sweep", RK_TEXT, sweep),
-	RF("sweepNote", RK_TEXT, sweep_note),
+	RF("done", "done", RK_BOOL, done),
+	RF("items", "items", RK_LL, items),
+	RF("next", NULL, RK_STR, next),
+	RF("url", "url", RK_STR, url),
+	RF("status", "upstream_status", RK_STATUS, status),
+	RF("chunks", "chunks", RK_LL, chunks),
+	RF("inserted", "inserted", RK_LL, inserted),
+	RF("skipped", "skipped", RK_LL, skipped),
+	RF("total", NULL, RK_TOTAL, total),
+	RF("pageCount", NULL, RK_INT, page_count),
+	RF("itemCount", NULL, RK_LL, item_count),
+	RF("chunkCount", NULL, RK_LL, chunk_count),
+	RF("embedder", NULL, RK_NAME, embedder),
+	RF("attempts", "attempts", RK_INT, attempts),
+	RF("embedRequests", "embed_requests", RK_INT, embed_requests),
+	RF("embedAttempts", NULL, RK_INT, embed_attempts),
+	RF("notModified", "not_modified", RK_BOOL, not_modified),
+	RF("dbRoundTrips", NULL, RK_INT, db_trips),
+	RF("runId", NULL, RK_TEXT, run_id),
+	RF("newItems", NULL, RK_LL, new_items),
+	RF("changedItems", NULL, RK_LL, changed_items),
+	RF("unchangedItems", NULL, RK_LL, unchanged_items),
+	RF("removedItems", NULL, RK_LL, removed_items),
+	RF("chunksDeleted", NULL, RK_LL, chunks_deleted),
+	RF("embedInputs", NULL, RK_LL, embed_inputs),
+	RF("sweep", NULL, RK_TEXT, sweep),
+	RF("sweepNote", NULL, RK_TEXT, sweep_note),
 };
 #undef RF
 
@@ -123,26 +128,46 @@ field_json(const struct batch_result *r, const struct res_field *f)
 	return NULL;
 }
 
+/* The stage times, {"load": ms, ..., "total": ms}. */
+static struct json_object *
+stages_json(const struct batch_ms *m)
+{
+	static const char *const names[] = { "load", "fetch", "parse",
+	    "normalize", "items", "chunk", "hash", "dedup", "embed", "commit",
+	    "sweep", "total" };
+	const double		 v[] = { m->load, m->fetch, m->parse,
+	    m->normalize, m->items, m->chunk, m->hash, m->dedup, m->embed,
+	    m->commit, m->sweep, m->total };
+	struct json_object	*ms = json_object_new_object();
+	size_t			 i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		json_object_object_add(ms, names[i], ms_json(v[i]));
+	return ms;
+}
+
 struct json_object *
 batch_result_json(const struct batch_result *r)
 {
-	static const char *const ms_names[] = { "load", "fetch", "parse",
-	    "normalize", "items", "chunk", "hash", "dedup", "embed", "commit",
-	    "sweep", "total" };
-	const double		 ms_v[] = { r->ms.load, r->ms.fetch,
-	    r->ms.parse, r->ms.normalize, r->ms.items, r->ms.chunk,
-	    r->ms.hash, r->ms.dedup, r->ms.embed, r->ms.commit, r->ms.sweep,
-	    r->ms.total };
-	struct json_object	*o = json_object_new_object(), *ms;
+	struct json_object	*o = json_object_new_object();
 	size_t			 i;
 
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	for (i = 0; i < sizeof(res_fields) / sizeof(res_fields[0]); i++)
 		json_object_object_add(o, res_fields[i].name,
 		    field_json(r, &res_fields[i]));
-	ms = json_object_new_object();
-	for (i = 0; i < sizeof(ms_names) / sizeof(ms_names[0]); i++)
-		json_object_object_add(ms, ms_names[i], ms_json(ms_v[i]));
-	json_object_object_add(o, "ms", ms);
+	json_object_object_add(o, "ms", stages_json(&r->ms));
 	return o;
+}
+
+void
+batch_result_log(const struct batch_result *r, struct json_object *log)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(res_fields) / sizeof(res_fields[0]); i++)
+		if (res_fields[i].log != NULL)
+			json_object_object_add(log, res_fields[i].log,
+			    field_json(r, &res_fields[i]));
+	json_object_object_add(log, "stage_ms", stages_json(&r->ms));
 }

@@ -260,8 +260,10 @@ batch_request(struct work *w, const char *cursor, long timeout_ms,
 	pol->max_attempts = BATCH_MAX_ATTEMPTS;
 	pol->base_delay_ms = 250;
 	pol->max_delay_ms = 4000;
-	return bodytpl_request(&w->cfg, cursor, batch_key(&w->sv), &w->body,
-	    &w->body_len, fr, err);
+	/* The incremental run's since, for {{since}} (set with the URL). */
+	return bodytpl_request(&w->cfg, cursor, batch_key(&w->sv),
+	    w->inc.active && w->inc.has_since ? w->inc.since : NULL,
+	    &w->body, &w->body_len, fr, err);
 }
 
 /*

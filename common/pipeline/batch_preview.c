@@ -252,7 +252,7 @@ batch_preview(struct batch_ctx *ctx, const struct batch_preview_req *rq,
 	    RS_OK || (st = batch_build_headers(&w, err)) != RS_OK ||
 	    (st = pager_url(&w.cfg, rq->cursor, batch_key(&w.sv), &w.url,
 	    err)) != RS_OK ||
-	    (st = incr_preview(&w.cfg, &w.url, err)) != RS_OK ||
+	    (st = incr_preview(&w.cfg, &w.inc, &w.url, err)) != RS_OK ||
 	    (st = batch_shown_url(&w, &url, err)) != RS_OK)
 		goto out;
 	json_object_object_add(*out, "url", json_object_new_string(url));

@@ -11,11 +11,54 @@
 #include "pager.h"
 #include "placeholder.h"
 
+/* 1 if s is a JSON number as RFC 8259 writes one. */
+static int
+bodytpl_is_number(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		while (*s >= '0' && *s <= '9')
+			s++;
+	else
+		return 0;
+	if (*s == '.') {
+		if (*++s < '0' || *s > '9')
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		if (*++s == '+' || *s == '-')
+			s++;
+		if (*s < '0' || *s > '9')
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
+}
+
+/* since as a JSON value: a number keeps its text; NULL is JSON null. */
+static struct json_object *
+bodytpl_since(const char *since)
+{
+	if (since == NULL)
+		return NULL;
+	if (bodytpl_is_number(since))
+		return json_object_new_double_s(strtod(since, NULL), since);
+	return json_object_new_string(since);
+}
+
 /* The placeholder's value as a JSON value (whole-string placeholders). */
 static struct json_object *
 bodytpl_value(int ph, const struct bodytpl_vals *vals)
 {
 	switch (ph) {
+	case PH_SINCE:
+		return bodytpl_since(vals->since);
 	case PH_CURSOR:
 		if (vals->cursor_type == BODYTPL_INT)
 			return json_object_new_int64(vals->cursor_num);
@@ -45,6 +88,8 @@ bodytpl_text(struct rs_buf *b, int ph, const struct bodytpl_vals *vals)
 		return 0;
 	case PH_PAGE_SIZE:
 		return rs_buf_printf(b, "%d", vals->page_size);
+	case PH_SINCE:
+		return vals->since != NULL ? rs_buf_puts(b, vals->since) : 0;
 	default:
 		return vals->api_key != NULL ? rs_buf_puts(b, vals->api_key) :
 		    0;
@@ -65,7 +110,8 @@ bodytpl_string(const char *s, const struct bodytpl_vals *vals,
 	*out = NULL;
 	if ((ph = ph_at(s, &len)) >= 0 && s[len] == '\0') {
 		*out = bodytpl_value(ph, vals);
-		return *out == NULL && ph != PH_CURSOR ? -1 : 0;
+		return *out == NULL && ph != PH_CURSOR && ph != PH_SINCE ?
+		    -1 : 0;
 	}
 	if (strstr(s, "{{") == NULL)
 		return (*out = json_object_new_string(s)) == NULL ? -1 : 0;
@@ -143,8 +189,8 @@ bodytpl_copy(struct json_object *v, const struct bodytpl_vals *vals,
 
 enum rs_status
 bodytpl_request(const struct source_config *cfg, const char *cursor,
-    const char *api_key, char **body, size_t *len, struct fetch_req *fr,
-    char *err)
+    const char *api_key, const char *since, char **body, size_t *len,
+    struct fetch_req *fr, char *err)
 {
 	enum rs_status	 st;
 
@@ -152,8 +198,8 @@ bodytpl_request(const struct source_config *cfg, const char *cursor,
 	*len = 0;
 	if (!cfg->method_post)
 		return RS_OK;
-	if ((st = bodytpl_page(cfg, cursor, api_key, body, len, err)) !=
-	    RS_OK)
+	if ((st = bodytpl_page(cfg, cursor, api_key, since, body, len,
+	    err)) != RS_OK)
 		return st;
 	fr->method = "POST";
 	fr->body = *body;
@@ -211,7 +257,8 @@ out:
 
 enum rs_status
 bodytpl_page(const struct source_config *cfg, const char *cursor,
-    const char *api_key, char **body, size_t *len, char *err)
+    const char *api_key, const char *since, char **body, size_t *len,
+    char *err)
 {
 	struct bodytpl_vals	 vals;
 	struct rs_buf		 cur;
@@ -223,6 +270,7 @@ bodytpl_page(const struct source_config *cfg, const char *cursor,
 	rs_buf_init(&cur, PAGER_MAX_CURSOR * 4);
 	vals.page_size = cfg->page_size;
 	vals.api_key = api_key;
+	vals.since = since;
 	if (cursor != NULL && strlen(cursor) > PAGER_MAX_CURSOR) {
 		rs_errf(err, "stored cursor is longer than %d bytes",
 		    PAGER_MAX_CURSOR);

@@ -3,13 +3,16 @@
  * "POST" with "bodyTemplate").  Prefix: bodytpl_.
  *
  * The template is a JSON object.  String values (at any depth; names are
- * never templated) may hold the placeholders {{cursor}}, {{pageSize}} and
- * {{API_KEY}}.  A string that is exactly one placeholder becomes the
- * value with its JSON type: {{pageSize}} a number; {{cursor}} a number
- * for offset and page paging (the offset, the page number), else the
- * cursor string, or null on the first page; {{API_KEY}} the key string.
+ * never templated) may hold the placeholders {{cursor}}, {{pageSize}},
+ * {{API_KEY}} and {{since}}.  A string that is exactly one placeholder
+ * becomes the value with its JSON type: {{pageSize}} a number; {{cursor}}
+ * a number for offset and page paging (the offset, the page number), else
+ * the cursor string, or null on the first page; {{API_KEY}} the key
+ * string; {{since}} (config "incremental") the run's since, a number when
+ * its text is a JSON number (the text kept as it is), else a string, or
+ * null when the run sends none (a full run without initialValue).
  * Anywhere else in a string a placeholder is replaced by the value's text
- * (a null cursor by nothing).  The body is built with json-c, never by
+ * (a null cursor or since by nothing).  The body is built with json-c, never by
  * pasting strings, and holds the key only while it is sent.
  */
 #ifndef BODYTPL_H
@@ -41,6 +44,7 @@ struct bodytpl_vals {
 	const char		*cursor;	/* BODYTPL_STRING */
 	int			 page_size;
 	const char		*api_key;	/* NULL: "" */
+	const char		*since;		/* NULL: none */
 };
 
 /*
@@ -54,12 +58,13 @@ enum rs_status	 bodytpl_render(struct json_object *tpl,
 
 /*
  * The body of the source's page at cursor (NULL: the first page), the
- * cursor typed by the paging style (see above).  RS_EINPUT when the
- * stored cursor is unusable or the body too big; RS_ENOMEM.
+ * cursor typed by the paging style (see above), since the incremental
+ * run's (NULL: none).  RS_EINPUT when the stored cursor is unusable or
+ * the body too big; RS_ENOMEM.
  */
 enum rs_status	 bodytpl_page(const struct source_config *,
-		    const char *cursor, const char *api_key, char **body,
-		    size_t *len, char *err);
+		    const char *cursor, const char *api_key, const char *since,
+		    char **body, size_t *len, char *err);
 
 /*
  * A batch's request (batch.c): with method POST, the body of the page at
@@ -68,8 +73,8 @@ enum rs_status	 bodytpl_page(const struct source_config *,
  * GET.  Errors as bodytpl_page.
  */
 enum rs_status	 bodytpl_request(const struct source_config *,
-		    const char *cursor, const char *api_key, char **body,
-		    size_t *len, struct fetch_req *fr, char *err);
+		    const char *cursor, const char *api_key, const char *since,
+		    char **body, size_t *len, struct fetch_req *fr, char *err);
 
 /* Zero and free a body. */
 void		 bodytpl_free(char *body, size_t len);

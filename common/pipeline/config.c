@@ -953,15 +953,16 @@ cfg_incr_strings(struct cfg_ctx *c, struct json_object *v,
 		    "inside an item (e.g. \"updated_at\")");
 		return RS_EINPUT;
 	}
-	if (cfg_member_str(v, "param", &param) == -1 || param == NULL ||
-	    param[0] == '\0' || strlen(param) > CFG_MAX_PARAM ||
-	    strpbrk(param, "=&#") != NULL) {
+	/* A missing param is judged with bodyTemplate (cfg_incr_rules). */
+	if (cfg_member_str(v, "param", &param) == -1 || (param != NULL &&
+	    (param[0] == '\0' || strlen(param) > CFG_MAX_PARAM ||
+	    strpbrk(param, "=&#") != NULL))) {
 		rs_errf(c->err, "'incremental.param' must be a parameter name "
 		    "of 1 to %d printable characters other than = & #",
 		    CFG_MAX_PARAM);
 		return RS_EINPUT;
 	}
-	if (cfg_has_ctl(param)) {
+	if (param != NULL && cfg_has_ctl(param)) {
 		rs_errf(c->err, "'incremental.param' contains a control "
 		    "character");
 		return RS_EINPUT;
@@ -979,7 +980,7 @@ cfg_incr_strings(struct cfg_ctx *c, struct json_object *v,
 		return RS_EINPUT;
 	}
 	if ((ic->cursor_path = strdup(path)) == NULL ||
-	    (ic->param = strdup(param)) == NULL ||
+	    (param != NULL && (ic->param = strdup(param)) == NULL) ||
 	    (init != NULL && (ic->initial = strdup(init)) == NULL)) {
 		rs_errf(c->err, "out of memory");
 		return RS_ENOMEM;
@@ -1050,12 +1051,15 @@ cfg_method(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 static enum rs_status
 cfg_body(struct cfg_ctx *c, const struct cfg_key *k, struct json_object *v)
 {
+	int		 seen[PH__MAX];
 	enum rs_status	 st;
 
 	(void)k;
-	if ((st = ph_check(v, &c->cfg->body_cursor,
-	    &c->cfg->body_page_size, c->err)) != RS_OK)
+	if ((st = ph_check(v, seen, c->err)) != RS_OK)
 		return st;
+	c->cfg->body_cursor = seen[PH_CURSOR];
+	c->cfg->body_page_size = seen[PH_PAGE_SIZE];
+	c->cfg->body_since = seen[PH_SINCE];
 	c->cfg->body_template = json_object_get(v);
 	return RS_OK;
 }
@@ -1096,6 +1100,34 @@ cfg_post_rules(struct cfg_ctx *c)
 	if (!cfg->body_cursor && cfg->max_pages != 1) {
 		rs_errf(c->err, "'bodyTemplate' must hold {{cursor}} (where "
 		    "the next page's cursor goes), unless 'maxPages' is 1");
+		return RS_EINPUT;
+	}
+	return RS_OK;
+}
+
+/*
+ * Where an incremental run's since goes: the query parameter
+ * incremental.param, {{since}} in a POST body, or both; never nowhere,
+ * and {{since}} only with incremental.
+ */
+static enum rs_status
+cfg_incr_rules(struct cfg_ctx *c)
+{
+	const struct source_config	*cfg = c->cfg;
+	int				 in_body;
+
+	in_body = cfg->method_post && cfg->body_since;
+	if (cfg->body_since && cfg->incremental == NULL) {
+		rs_errf(c->err, "'bodyTemplate' holds {{since}}, which needs "
+		    "'incremental'");
+		return RS_EINPUT;
+	}
+	if (cfg->incremental != NULL && cfg->incremental->param == NULL &&
+	    !in_body) {
+		rs_errf(c->err, "'incremental.param' must be a parameter name "
+		    "of 1 to %d printable characters other than = & # (or, "
+		    "with 'method' 'POST', {{since}} in 'bodyTemplate')",
+		    CFG_MAX_PARAM);
 		return RS_EINPUT;
 	}
 	return RS_OK;
@@ -1163,7 +1195,8 @@ cfg_finish(struct cfg_ctx *c)
 		    "cursorStyle is 'cursor'");
 		return RS_EINPUT;
 	}
-	if ((st = cfg_post_rules(c)) != RS_OK)
+	if ((st = cfg_post_rules(c)) != RS_OK ||
+	    (st = cfg_incr_rules(c)) != RS_OK)
 		return st;
 	if (cfg->cursor_param == NULL && (st = cfg_dup(c, &cfg->cursor_param,
 	    cfg_default_param[cfg->style])) != RS_OK)

@@ -126,7 +126,7 @@ struct json_object;
 
 struct incr_config {
 	char		*cursor_path;	/* dot path inside an item */
-	char		*param;		/* query parameter name */
+	char		*param;		/* query parameter name; NULL: {{since}} only */
 	char		*initial;	/* initialValue, or NULL */
 	long long	 lookback;	/* lookbackSeconds */
 	int		 full_every;	/* 0: never */
@@ -176,6 +176,7 @@ struct source_config {
 	struct json_object *body_template;	/* with method_post */
 	int		 body_cursor;		/* it holds {{cursor}} */
 	int		 body_page_size;	/* ... {{pageSize}} */
+	int		 body_since;		/* ... {{since}} */
 	/* auth {"type": "oauth2_client_credentials", ...} (CFG_AUTH_OAUTH2) */
 	char		*token_url;
 	char		*oauth_scope;		/* NULL: not sent */

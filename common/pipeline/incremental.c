@@ -312,8 +312,8 @@ incr_prepare(struct store *st, const struct source_config *cfg,
 	} else
 		incr_decide(cfg->incremental, si.mark[0] != '\0' ? si.mark :
 		    NULL, si.runs, first_page, r);
-	if (!r->has_since)
-		return RS_OK;
+	if (!r->has_since || cfg->incremental->param == NULL)
+		return RS_OK;	/* none, or {{since}} in the body only */
 	return pager_set_param(url, cfg->incremental->param, r->since, err);
 }
 
@@ -322,15 +322,26 @@ incr_carry(const struct source_config *cfg, const struct incr_run *from,
     struct incr_run *r, char **url, char *err)
 {
 	*r = *from;
-	if (cfg->incremental == NULL || !r->active || !r->has_since)
+	if (cfg->incremental == NULL || !r->active || !r->has_since ||
+	    cfg->incremental->param == NULL)
 		return RS_OK;
 	return pager_set_param(url, cfg->incremental->param, r->since, err);
 }
 
 enum rs_status
-incr_preview(const struct source_config *cfg, char **url, char *err)
+incr_preview(const struct source_config *cfg, struct incr_run *r,
+    char **url, char *err)
 {
-	if (cfg->incremental == NULL || cfg->incremental->initial == NULL)
+	memset(r, 0, sizeof(*r));
+	if (cfg->incremental == NULL)
+		return RS_OK;
+	r->active = 1;		/* a first run: full */
+	if (cfg->incremental->initial == NULL)
+		return RS_OK;
+	r->has_since = 1;
+	(void)snprintf(r->since, sizeof(r->since), "%s",
+	    cfg->incremental->initial);
+	if (cfg->incremental->param == NULL)
 		return RS_OK;
 	return pager_set_param(url, cfg->incremental->param,
 	    cfg->incremental->initial, err);

@@ -88,7 +88,8 @@ enum rs_status	 incr_prepare(struct store *, const struct source_config *,
 
 /*
  * rest-preview: the first page as a source's first (full) run fetches
- * it: param=initialValue when one is set.
+ * it: *r that run's state, since initialValue when one is set (and
+ * param=initialValue in *url with incremental.param).
  */
 /*
  * A pipelined run's next page (fetched before the page before it is
@@ -99,8 +100,8 @@ enum rs_status	 incr_carry(const struct source_config *,
 		    const struct incr_run *from, struct incr_run *r,
 		    char **url, char *err);
 
-enum rs_status	 incr_preview(const struct source_config *, char **url,
-		    char *err);
+enum rs_status	 incr_preview(const struct source_config *,
+		    struct incr_run *r, char **url, char *err);
 
 /*
  * In the page's transaction, before the sweep: record mode, since and

@@ -10,7 +10,7 @@
 #define PH_MAX_WHERE	128
 
 static const char *const ph_names[PH__MAX] = {
-	"{{cursor}}", "{{pageSize}}", "{{API_KEY}}",
+	"{{cursor}}", "{{pageSize}}", "{{API_KEY}}", "{{since}}",
 };
 
 int
@@ -57,7 +57,7 @@ ph_check_str(const char *s, const char *where, int *seen, char *err)
 		else
 			rs_errf(err, "'bodyTemplate' at %s: unknown placeholder "
 			    "'%.*s' (known: {{cursor}}, {{pageSize}}, "
-			    "{{API_KEY}})", where[0] != '\0' ? where : "$",
+			    "{{API_KEY}}, {{since}})", where[0] != '\0' ? where : "$",
 			    (int)(close - p + 2 > 64 ? 64 : close - p + 2), p);
 		return RS_EINPUT;
 	}
@@ -115,14 +115,11 @@ ph_walk(struct json_object *v, const char *where, int depth, int *seen,
 }
 
 enum rs_status
-ph_check(struct json_object *tpl, int *has_cursor, int *has_page_size,
-    char *err)
+ph_check(struct json_object *tpl, int seen[PH__MAX], char *err)
 {
-	int		 seen[PH__MAX] = { 0, 0, 0 };
 	const char	*s;
-	enum rs_status	 st;
 
-	*has_cursor = *has_page_size = 0;
+	memset(seen, 0, PH__MAX * sizeof(seen[0]));
 	if (tpl == NULL || !json_object_is_type(tpl, json_type_object)) {
 		rs_errf(err, "'bodyTemplate' must be a JSON object");
 		return RS_EINPUT;
@@ -134,9 +131,5 @@ ph_check(struct json_object *tpl, int *has_cursor, int *has_page_size,
 		    PH_MAX_TEMPLATE);
 		return RS_EINPUT;
 	}
-	if ((st = ph_walk(tpl, "", 0, seen, err)) != RS_OK)
-		return st;
-	*has_cursor = seen[PH_CURSOR];
-	*has_page_size = seen[PH_PAGE_SIZE];
-	return RS_OK;
+	return ph_walk(tpl, "", 0, seen, err);
 }

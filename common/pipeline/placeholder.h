@@ -1,6 +1,7 @@
 /*
  * placeholder.h — the placeholders of a bodyTemplate (config "method":
- * "POST"): {{cursor}}, {{pageSize}} and {{API_KEY}} in its strings, and
+ * "POST"): {{cursor}}, {{pageSize}}, {{API_KEY}} and {{since}} in its
+ * strings, and
  * the check of a template that config.c runs.  bodytpl.c renders them.
  * Prefix: ph_.
  *
@@ -23,6 +24,7 @@ enum ph_name {
 	PH_CURSOR = 0,
 	PH_PAGE_SIZE,
 	PH_API_KEY,
+	PH_SINCE,	/* an incremental run's since (config "incremental") */
 	PH__MAX
 };
 
@@ -31,11 +33,11 @@ int		 ph_at(const char *s, size_t *len);
 
 /*
  * RS_OK when tpl is an object whose strings hold only known, closed
- * placeholders; *has_cursor / *has_page_size say whether {{cursor}} /
- * {{pageSize}} occur.  RS_EINPUT naming 'bodyTemplate' and the place
- * ("'bodyTemplate' at filter.value: unknown placeholder '{{x}}'").
+ * placeholders; seen[PH_x] says whether each occurs.  RS_EINPUT naming
+ * 'bodyTemplate' and the place ("'bodyTemplate' at filter.value: unknown
+ * placeholder '{{x}}'").
  */
-enum rs_status	 ph_check(struct json_object *tpl, int *has_cursor,
-		    int *has_page_size, char *err);
+enum rs_status	 ph_check(struct json_object *tpl, int seen[PH__MAX],
+		    char *err);
 
 #endif

@@ -142,3 +142,54 @@ test('the API key in the body never reaches logs, last_error or the audit trail'
     if (fs.statSync(p).isFile()) assert.ok(!fs.readFileSync(p, 'latin1').includes(KEY), `${f} holds the key`);
   }
 });
+
+test('{{since}}: an incremental POST source puts the run\'s since into the body (Notion\'s last_edited_time filter), nothing into the URL', async () => {
+  putSecret(PROVIDER, { api_key: KEY });
+  await control('since', { op: 'seed', n: 5 });
+  await control('since', { op: 'forget' });
+  const filter = { timestamp: 'last_edited_time', last_edited_time: { on_or_after: '{{since}}' } };
+  const id = createSource('POST body since', config('since', {
+    bodyTemplate: { start_cursor: '{{cursor}}', page_size: '{{pageSize}}', auth: '{{API_KEY}}', filter },
+    incremental: { cursorPath: 'updated_at', initialValue: '2026-01-01T00:00:00Z', lookbackSeconds: 60 },
+  }));
+  const sent = (since, cursor) => ({ start_cursor: cursor, page_size: 3, auth: KEY,
+    filter: { timestamp: 'last_edited_time', last_edited_time: { on_or_after: since } } });
+  // The first run is full: initialValue goes where {{since}} stands.
+  const first = await syncToEnd(id);
+  assert.deepEqual(first.map((b) => [b.status, b.json.items, b.json.done]), [[200, 3, false], [200, 2, true]]);
+  let log = await requests('since');
+  assert.deepEqual(log.map((r) => r.body), [sent('2026-01-01T00:00:00Z', null), sent('2026-01-01T00:00:00Z', 'c-4')]);
+  assert.ok(log.every((r) => JSON.stringify(r.query) === JSON.stringify({ ds: `${RUN}-since` })), 'no since in the URL');
+  // Item 2 changes; the next walk is incremental: since = mark (item 5's
+  // 00:05) − 60 s, and only items 2, 4 and 5 come.
+  await control('since', { op: 'edit', id: 2, patch: { body: 'Record two, edited.', updated_at: '2026-01-01T00:09:00Z' } });
+  const r = await call('/api/backoffice/rest-sources-reset', { body: { sourceId: id, keepMark: true } });
+  assert.equal(r.status, 200, r.text);
+  const second = await syncToEnd(id);
+  assert.deepEqual(second.map((b) => [b.status, b.json.items, b.json.done]), [[200, 3, true]]);
+  log = await requests('since');
+  assert.deepEqual(log.map((x) => x.body), [sent('2026-01-01T00:04:00Z', null)]);
+  const run = sql(`SELECT incremental, incr_since, items, changed_items, unchanged_items FROM kb_rest_runs
+                   WHERE source_id = :'p1' ORDER BY started_at DESC LIMIT 1;`, [id])[0];
+  assert.deepEqual(run, ['t', '2026-01-01T00:04:00Z', '3', '1', '2']);
+  assert.deepEqual(sql(`SELECT replace(c.content, E'\\n', ' | ') FROM kb_rest_items i JOIN kb_chunks c ON c.source_id = i.source_id
+                        AND c.content_hash = ANY (i.chunk_hashes) WHERE i.source_id = :'p1' AND i.item_key = 'id:2';`, [id]),
+    [['title: Record 2 | body: Record two, edited.']]);
+  // The preview POSTs a first full run's body.
+  const p = await call('/api/backoffice/rest-preview', { body: { tenantId: TENANT, config: config('since', {
+    bodyTemplate: { start_cursor: '{{cursor}}', page_size: '{{pageSize}}', auth: '{{API_KEY}}', filter },
+    incremental: { cursorPath: 'updated_at', initialValue: '2026-01-01T00:03:00Z' },
+  }) } });
+  assert.equal(p.status, 200, p.text);
+  assert.equal(p.json.items, 3);
+  assert.deepEqual((await requests('since')).map((x) => x.body), [sent('2026-01-01T00:03:00Z', null)]);
+  // {{since}} without incremental, and incremental with neither param nor {{since}}: 400 naming the key.
+  for (const [extra, msg] of [
+    [{ bodyTemplate: { start_cursor: '{{cursor}}', after: '{{since}}' } }, /'bodyTemplate' holds \{\{since\}\}, which needs 'incremental'/],
+    [{ incremental: { cursorPath: 'updated_at' } }, /'incremental\.param' must be a parameter name .*\{\{since\}\} in 'bodyTemplate'/],
+  ]) {
+    const bad = await call('/api/backoffice/rest-sources', { body: { tenantId: TENANT, title: 'Bad since', config: config('since', extra) } });
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(bad.json.error, msg);
+  }
+});

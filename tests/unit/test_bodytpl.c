@@ -29,35 +29,57 @@ static const struct render_row {
 	const char		*cursor;
 	const char		*key;
 	const char		*want;
+	const char		*since;		/* NULL: none */
 } render_rows[] = {
 	/* Notion: the first page has a null cursor; the size stays a number */
 	{ "{\"start_cursor\":\"{{cursor}}\",\"page_size\":\"{{pageSize}}\"}",
 	  BODYTPL_NULL, 0, NULL, NULL,
-	  "{\"start_cursor\":null,\"page_size\":25}" },
+	  "{\"start_cursor\":null,\"page_size\":25}", NULL },
 	{ "{\"start_cursor\":\"{{cursor}}\",\"page_size\":\"{{pageSize}}\"}",
 	  BODYTPL_STRING, 0, "c-2", NULL,
-	  "{\"start_cursor\":\"c-2\",\"page_size\":25}" },
+	  "{\"start_cursor\":\"c-2\",\"page_size\":25}", NULL },
 	/* offset and page numbers stay numbers */
 	{ "{\"from\":\"{{cursor}}\",\"size\":\"{{pageSize}}\"}", BODYTPL_INT,
-	  50, NULL, NULL, "{\"from\":50,\"size\":25}" },
+	  50, NULL, NULL, "{\"from\":50,\"size\":25}", NULL },
 	/* partial placeholders: string interpolation */
 	{ "{\"q\":\"page {{cursor}} of {{pageSize}}\",\"empty\":\"<{{cursor}}>\"}",
 	  BODYTPL_NULL, 0, NULL, NULL,
-	  "{\"q\":\"page  of 25\",\"empty\":\"<>\"}" },
+	  "{\"q\":\"page  of 25\",\"empty\":\"<>\"}", NULL },
 	{ "{\"q\":\"from={{cursor}}\"}", BODYTPL_INT, 7, NULL, NULL,
-	  "{\"q\":\"from=7\"}" },
+	  "{\"q\":\"from=7\"}", NULL },
 	/* the key, whole or inside; JSON escaping by json-c */
 	{ "{\"auth\":{\"key\":\"{{API_KEY}}\",\"h\":\"Bearer {{API_KEY}}\"}}",
 	  BODYTPL_NULL, 0, NULL, "k\"1",
-	  "{\"auth\":{\"key\":\"k\\\"1\",\"h\":\"Bearer k\\\"1\"}}" },
+	  "{\"auth\":{\"key\":\"k\\\"1\",\"h\":\"Bearer k\\\"1\"}}", NULL },
 	/* nested arrays and objects; other values kept as written */
 	{ "{\"filter\":{\"and\":[{\"p\":\"x\",\"n\":1.50,\"b\":true,"
 	  "\"z\":null}]},\"c\":[\"{{cursor}}\"]}", BODYTPL_STRING, 0, "a/b",
 	  NULL, "{\"filter\":{\"and\":[{\"p\":\"x\",\"n\":1.50,\"b\":true,"
-	  "\"z\":null}]},\"c\":[\"a/b\"]}" },
+	  "\"z\":null}]},\"c\":[\"a/b\"]}", NULL },
 	/* a cursor that looks like a placeholder is data, not a template */
 	{ "{\"c\":\"{{cursor}}\"}", BODYTPL_STRING, 0, "{{API_KEY}}x", "K",
-	  "{\"c\":\"{{API_KEY}}x\"}" },
+	  "{\"c\":\"{{API_KEY}}x\"}", NULL },
+	/* {{since}}: a time is a string, a JSON number stays a number with
+	 * its text, none is null (whole) or nothing (inside a string) */
+	{ "{\"filter\":{\"timestamp\":\"last_edited_time\",\"after\":"
+	  "\"{{since}}\"},\"q\":\"updated>{{since}}\"}", BODYTPL_NULL, 0,
+	  NULL, NULL, "{\"filter\":{\"timestamp\":\"last_edited_time\","
+	  "\"after\":\"2026-11-30T10:00:00Z\"},\"q\":\"updated>"
+	  "2026-11-30T10:00:00Z\"}", "2026-11-30T10:00:00Z" },
+	{ "{\"range\":{\"gte\":\"{{since}}\"}}", BODYTPL_NULL, 0, NULL,
+	  NULL, "{\"range\":{\"gte\":1764496800}}", "1764496800" },
+	{ "{\"gte\":\"{{since}}\",\"n\":\"{{since}}\"}", BODYTPL_NULL, 0,
+	  NULL, NULL, "{\"gte\":1.50e3,\"n\":1.50e3}", "1.50e3" },
+	/* not JSON numbers: strings as they are */
+	{ "{\"a\":\"{{since}}\",\"b\":\"x{{since}}\"}", BODYTPL_NULL, 0,
+	  NULL, NULL, "{\"a\":\"007\",\"b\":\"x007\"}", "007" },
+	{ "{\"a\":\"{{since}}\"}", BODYTPL_NULL, 0, NULL, NULL,
+	  "{\"a\":\"1.\"}", "1." },
+	{ "{\"a\":\"{{since}}\"}", BODYTPL_NULL, 0, NULL, NULL,
+	  "{\"a\":\"-\"}", "-" },
+	{ "{\"after\":\"{{since}}\",\"q\":\"since={{since}};\"}",
+	  BODYTPL_NULL, 0, NULL, NULL, "{\"after\":null,\"q\":\"since=;\"}",
+	  NULL },
 };
 
 static void
@@ -78,6 +100,7 @@ test_render(void **state)
 		v.cursor = render_rows[i].cursor;
 		v.page_size = 25;
 		v.api_key = render_rows[i].key;
+		v.since = render_rows[i].since;
 		if (bodytpl_render(tpl, &v, &body, &len, err) != RS_OK)
 			fail_msg("row %zu: %s", i, err);
 		if (strcmp(body, render_rows[i].want) != 0 ||
@@ -131,6 +154,29 @@ static const struct cfg_row {
 	{ BASE "\"method\":\"POST\",\"pageSizeParam\":\"l\",\"bodyTemplate\":"
 	  "{\"a\":\"{{cursor}}\"}}",
 	  "'pageSizeParam' does not apply with 'method' 'POST'" },
+	/* {{since}}: with incremental, which then needs no param */
+	{ BASE "\"method\":\"POST\",\"cursorStyle\":\"offset\","
+	  "\"incremental\":{\"cursorPath\":\"u\"},"
+	  "\"bodyTemplate\":{\"from\":\"{{cursor}}\",\"after\":\"{{since}}\"}}",
+	  NULL },
+	{ BASE "\"method\":\"POST\",\"cursorStyle\":\"offset\","
+	  "\"incremental\":{\"cursorPath\":\"u\",\"param\":\"s\"},"
+	  "\"bodyTemplate\":{\"from\":\"{{cursor}}\",\"after\":\"{{since}}\"}}",
+	  NULL },
+	{ BASE "\"method\":\"POST\",\"cursorStyle\":\"offset\","
+	  "\"bodyTemplate\":{\"from\":\"{{cursor}}\",\"after\":\"{{since}}\"}}",
+	  "'bodyTemplate' holds {{since}}, which needs 'incremental'" },
+	{ BASE "\"method\":\"POST\",\"cursorStyle\":\"offset\","
+	  "\"incremental\":{\"cursorPath\":\"u\"},"
+	  "\"bodyTemplate\":{\"from\":\"{{cursor}}\"}}",
+	  "'incremental.param' must be a parameter name of 1 to 128 printable "
+	  "characters other than = & # (or, with 'method' 'POST', {{since}} "
+	  "in 'bodyTemplate')" },
+	{ BASE "\"incremental\":{\"cursorPath\":\"u\"}}",
+	  "'incremental.param' must be a parameter name" },
+	{ BASE "\"method\":\"POST\",\"bodyTemplate\":{\"a\":\"{{sinc}}\"}}",
+	  "unknown placeholder '{{sinc}}' (known: {{cursor}}, {{pageSize}}, "
+	  "{{API_KEY}}, {{since}})" },
 };
 
 static void
@@ -203,7 +249,7 @@ test_page(void **state)
 		if (cfg_parse(page_rows[i].cfg, strlen(page_rows[i].cfg), &cfg,
 		    err) != RS_OK)
 			fail_msg("row %zu: %s", i, err);
-		st = bodytpl_page(&cfg, page_rows[i].cursor, "KEY", &body,
+		st = bodytpl_page(&cfg, page_rows[i].cursor, "KEY", NULL, &body,
 		    &len, err);
 		if (page_rows[i].body == NULL) {
 			assert_int_equal(st, RS_EINPUT);

@@ -14,7 +14,10 @@
 //      number or start_cursor not a string or null, or page_size is over
 //      100 (the answer echoes the request body); 401 unless auth is
 //      "notion-key-7f3a9c".  An ETag per page (its results); a request
-//      with that If-None-Match gets 304.
+//      with that If-None-Match gets 304.  Notion's timestamp filter
+//      {filter: {timestamp: "last_edited_time", last_edited_time:
+//      {on_or_after: time}}} keeps the items whose updated_at is at or
+//      after it (400 unless it is a time string, as Notion answers).
 // POST /incr/control {ds, op, ...}
 //      op "seed"   n: items 1..n, updated_at 2026-01-01T00:0i:00Z
 //      op "edit"   id, patch          op "delete" ids     op "add" items
@@ -107,10 +110,19 @@ export const routes = {
     if (body.page_size > 100) return send(res, 400, { message: 'page_size must be at most 100', request: body });
     const sc = body.start_cursor;
     if (sc !== undefined && sc !== null && typeof sc !== 'string') return send(res, 400, { message: 'body.start_cursor should be a string' });
-    const start = sc ? d.items.findIndex((x) => `c-${x.id}` === sc) : 0;
+    let items = d.items;
+    const f = body.filter;
+    if (f && f.timestamp === 'last_edited_time') {
+      const after = f.last_edited_time && f.last_edited_time.on_or_after;
+      if (typeof after !== 'string' || Number.isNaN(Date.parse(after))) {
+        return send(res, 400, { message: 'body.filter.last_edited_time.on_or_after should be a valid ISO 8601 date string' });
+      }
+      items = items.filter((x) => Date.parse(x.updated_at) >= Date.parse(after));
+    }
+    const start = sc ? items.findIndex((x) => `c-${x.id}` === sc) : 0;
     if (start < 0) return send(res, 400, { message: 'start_cursor is invalid' });
-    const results = d.items.slice(start, start + body.page_size);
-    const nxt = d.items[start + body.page_size];
+    const results = items.slice(start, start + body.page_size);
+    const nxt = items[start + body.page_size];
     const etag = etagOf(results);
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, { ETag: etag });

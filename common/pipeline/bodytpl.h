@@ -67,7 +67,7 @@ enum rs_status	 bodytpl_page(const struct source_config *,
 		    char **body, size_t *len, char *err);
 
 /*
- * A batch's request (batch.c): with method POST, the body of the page at
+ * A batch's request (batch.c batch_request()): with method POST, the body of the page at
  * cursor into *body (owned by the caller: bodytpl_free) and fr made a POST
  * of it as application/json (sent again by every retry).  Nothing for
  * GET.  Errors as bodytpl_page.

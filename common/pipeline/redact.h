@@ -7,7 +7,7 @@
  * here knows them all; redact_leaks() is the last check, on the fully
  * decoded text, for spellings nobody replaced (mixed-case hex): callers
  * then withhold the text.  Values shorter than 4 bytes are ignored
- * (batch.c refuses such secrets).
+ * (batch_auth.c refuses such secrets).
  */
 #ifndef REDACT_H
 #define REDACT_H

@@ -18,7 +18,6 @@
 #include "inspect.h"
 
 #define OID_UUIDARRAY	2951
-#define OID_BYTEA	17
 #define INSP_QS_MAX	2048	/* bytes of a query string */
 
 enum insp_stmt {
@@ -688,7 +687,7 @@ insp_embedding(const unsigned char *p, size_t len, unsigned int type,
     float *out, size_t max, size_t *n)
 {
 	*n = 0;
-	if (type != OID_BYTEA)
+	if (type != DB_OID_BYTEA)
 		return insp_float4_array(p, len, out, max, n);
 	if (len % 4 != 0 || len / 4 > max)
 		return -1;

@@ -12,7 +12,6 @@
 #include "reembed.h"
 
 #define REEMBED_HASH_MAX	65	/* content hashes are 64 hex digits */
-#define OID_BYTEA		17
 
 enum reembed_stmt {
 	RE_NEXT,
@@ -116,25 +115,21 @@ nomem:
 	return RS_ENOMEM;
 }
 
-/* RE_WRITE (or _BYTEA) with v[0..5) and the vectors in vs. */
+/* RE_WRITE (or _BYTEA: $3 binary) with v[0..5) and the vectors in vs. */
 static enum rs_status
 re_write(struct store *st, enum store_emb kind, const char **v,
     const struct rs_buf *vs, char *err)
 {
-	static const Oid	 types[5] = { 0, 0, OID_BYTEA, 0, 0 };
+	static const Oid	 types[5] = { 0, 0, DB_OID_BYTEA, 0, 0 };
+	static const int	 fmts[5] = { 0, 0, 1, 0, 0 };
 	const int		 lens[5] = { 0, 0, (int)vs->len, 0, 0 };
-	const int		 fmts[5] = { 0, 0, 1, 0, 0 };
-	struct db_args		 a = { .n = 5, .vals = v };
+	int			 bin = kind == STORE_EMB_BYTEA;
 	PGresult		*w;
 
 	v[2] = vs->p;
-	if (kind == STORE_EMB_BYTEA) {
-		a.types = types;
-		a.lens = lens;
-		a.fmts = fmts;
-	}
-	if ((w = db_run(store_db(st), &re_table, kind == STORE_EMB_BYTEA ?
-	    RE_WRITE_BYTEA : RE_WRITE, &a, DB_RETRY_NEVER, err)) == NULL)
+	if ((w = db_runp(store_db(st), &re_table, bin ? RE_WRITE_BYTEA :
+	    RE_WRITE, 5, bin ? types : NULL, v, bin ? lens : NULL,
+	    bin ? fmts : NULL, DB_RETRY_NEVER, err)) == NULL)
 		return RS_EDB;
 	PQclear(w);
 	return RS_OK;

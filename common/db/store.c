@@ -20,7 +20,6 @@
 #define OID_FLOAT4	700
 #define OID_INT4	23
 #define OID_INT4ARRAY	1007
-#define OID_BYTEA	17
 #define STORE_SWEEP_GROUP	2000	/* items per sweep statement */
 
 enum stmt {
@@ -661,16 +660,14 @@ store_db(struct store *st)
 	return st->db;
 }
 
-/* Run statement s of the store's table (db_run). */
+/* Run statement s of the store's table (db_runp). */
 static PGresult *
 run(struct store *st, enum stmt s, int n, const Oid *types,
     const char *const *vals, const int *lens, const int *fmts,
     enum db_retry retry, char *err)
 {
-	const struct db_args a = { .n = n, .types = types, .vals = vals,
-	    .lens = lens, .fmts = fmts, .result_fmt = 0 };
-
-	return db_run(st->db, &store_table, (size_t)s, &a, retry, err);
+	return db_runp(st->db, &store_table, (size_t)s, n, types, vals, lens,
+	    fmts, retry, err);
 }
 
 static void
@@ -1266,7 +1263,7 @@ commit_params(struct params *p, const struct store_batch *b,
 	param_bin(p, 7, &a[CA_CONTENTS], OID_TEXTARRAY);
 	param_bin(p, 8, &a[CA_HASHES], OID_TEXTARRAY);
 	param_bin(p, 9, &a[CA_META], OID_TEXTARRAY);
-	param_bin(p, 10, &a[CA_EMB], kind == STORE_EMB_BYTEA ? OID_BYTEA :
+	param_bin(p, 10, &a[CA_EMB], kind == STORE_EMB_BYTEA ? DB_OID_BYTEA :
 	    OID_FLOAT4ARRAY);
 	p->v[11] = b->next_cursor;
 	p->v[12] = nm->items;

@@ -1,7 +1,8 @@
 /*
- * probe_embedding.c — "The serial commit" (issue 13): is storing each
- * embedding as raw little-endian float32 bytea faster than real[] where
- * pgvector is absent?  Two scratch tables shaped like kb_chunks (LIKE
+ * probe_embedding.c — "The serial commit" (issue 13): storing each
+ * embedding as raw little-endian float32 bytea (sql/012, what the schema
+ * uses where pgvector is absent) against the real[] it replaced.  Two
+ * scratch tables shaped like kb_chunks (LIKE
  * kb_chunks, its defaults, constraints, indexes and inline storage), one
  * with embedding real[] and one with embedding bytea, get BATCHES
  * inserts of CHUNKS rows each, written as the commit statement writes
@@ -27,6 +28,7 @@
 #include "embed.h"
 #include "hashing.h"
 #include "rs.h"
+#include "store.h"
 
 #define MAX_BATCHES	10000
 #define MAX_CHUNKS	1000
@@ -41,17 +43,22 @@ static const char *const sql_setup[] = {
 	"CREATE TABLE probe_emb_bytea (LIKE kb_chunks INCLUDING DEFAULTS "
 	"INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE) "
 	"WITH (toast_tuple_target = 8160)",
-	"ALTER TABLE probe_emb_real ALTER embedding TYPE real[] "
-	"USING NULL, ALTER embedding SET STORAGE PLAIN",
-	/* The vector's checks, as bytea: 6144 bytes. */
-	"DO $$DECLARE c record; BEGIN FOR c IN SELECT conname FROM "
-	"pg_constraint WHERE conrelid = 'probe_emb_bytea'::regclass AND "
+	/* Each table gets the size check of its type: 011's for real[],
+	 * 012's for bytea (4 bytes a dimension). */
+	"DO $$DECLARE c record; BEGIN FOR c IN SELECT conrelid::regclass AS t, "
+	"conname FROM pg_constraint WHERE conrelid IN "
+	"('probe_emb_real'::regclass, 'probe_emb_bytea'::regclass) AND "
 	"contype = 'c' AND pg_get_constraintdef(oid) LIKE '%embedding%' LOOP "
-	"EXECUTE format('ALTER TABLE probe_emb_bytea DROP CONSTRAINT %I', "
+	"EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', c.t, "
 	"c.conname); END LOOP; END$$",
+	"ALTER TABLE probe_emb_real ALTER embedding TYPE real[] "
+	"USING NULL, ALTER embedding SET STORAGE PLAIN, "
+	"ADD CHECK (array_ndims(embedding) = 1 AND "
+	"array_length(embedding, 1) = restsync_embedding_dims(metadata))",
 	"ALTER TABLE probe_emb_bytea ALTER embedding TYPE bytea "
 	"USING NULL, ALTER embedding SET STORAGE PLAIN, "
-	"ADD CHECK (octet_length(embedding) = 6144)",
+	"ADD CHECK (octet_length(embedding) = "
+	"4 * restsync_embedding_dims(metadata))",
 };
 
 #define INSERT_HEAD \
@@ -134,8 +141,8 @@ vectors(char *out, const float *emb, size_t n, int bytea)
 	size_t		 i, off = 0;
 
 	if (bytea) {
-		/* x86-64 is little-endian: the floats as they are. */
-		memcpy(out, emb, n * EMBED_DIMS * 4);
+		/* As the commit writes them (store.c). */
+		store_emb_encode((unsigned char *)out, emb, n * EMBED_DIMS);
 		return n * EMBED_DIMS * 4;
 	}
 	h[0] = htonl(1);

@@ -26,7 +26,6 @@ enum insp_stmt {
 	INSP_ITEMS,
 	INSP_ITEM,
 	INSP_ITEM_CHUNKS,
-	INSP_EMB_TYPE,
 	INSP_SCAN_SOURCE,
 	INSP_SCAN_TENANT,
 	INSP_VEC_SOURCE,
@@ -84,9 +83,8 @@ static const char *const insp_stmts[INSP__MAX] = {
 	"JOIN kb_docs d ON d.id = k.doc_id "
 	"WHERE i.source_id = $1::uuid AND i.item_key = $2::text "
 	"ORDER BY h.ord LIMIT $3::int",
-	/* INSP_EMB_TYPE */
-	"SELECT value FROM schema_info WHERE key = 'embedding_type'",
-	/* INSP_SCAN_SOURCE: streamed in binary (id uuid, embedding real[]). */
+	/* INSP_SCAN_SOURCE: streamed in binary (id uuid, embedding: float32
+	 * little-endian bytea, sql/012; real[] before it). */
 	"SELECT k.id, k.embedding FROM kb_chunks k "
 	"WHERE k.source_id = $1::uuid " INSP_SCOPE,
 	/* INSP_SCAN_TENANT */
@@ -133,7 +131,6 @@ static const struct db_table insp_table = {
 
 struct insp_db {
 	struct store	*st;
-	int		 vector;	/* -1 unknown, 0 real[], 1 pgvector */
 };
 
 enum rs_status
@@ -145,7 +142,6 @@ insp_open(struct insp_db **out, struct store *st, char *err)
 		return RS_ENOMEM;
 	}
 	(*out)->st = st;
-	(*out)->vector = -1;
 	return RS_OK;
 }
 
@@ -686,6 +682,20 @@ insp_float4_array(const unsigned char *p, size_t len, float *out,
 	return 0;
 }
 
+int
+insp_embedding(const unsigned char *p, size_t len, unsigned int type,
+    float *out, size_t max, size_t *n)
+{
+	*n = 0;
+	if (type != DB_OID_BYTEA)
+		return insp_float4_array(p, len, out, max, n);
+	if (len % 4 != 0 || len / 4 > max)
+		return -1;
+	store_emb_decode(out, p, len / 4);
+	*n = len / 4;
+	return 0;
+}
+
 float
 insp_cosine(const float *a, const float *b, size_t n)
 {
@@ -703,23 +713,6 @@ insp_cosine(const float *a, const float *b, size_t n)
 }
 
 /* ---- search: the database ----------------------------------------------- */
-
-/* 1 when kb_chunks.embedding is pgvector's type (asked once). */
-static enum rs_status
-insp_is_vector(struct insp_db *db, int *vec, char *err)
-{
-	PGresult	*r;
-
-	if (db->vector < 0) {
-		if ((r = insp_run(db, INSP_EMB_TYPE, 0, NULL, 0, err)) == NULL)
-			return RS_EDB;
-		db->vector = PQntuples(r) == 1 &&
-		    strncmp(PQgetvalue(r, 0, 0), "vector", 6) == 0;
-		PQclear(r);
-	}
-	*vec = db->vector;
-	return RS_OK;
-}
 
 /* Scope: the source or the tenant must exist. */
 static enum rs_status
@@ -767,9 +760,9 @@ insp_scan(struct insp_db *db, const char *const *v, int source,
 			if (done || PQgetlength(r, 0, 0) != 16)
 				break;
 			ss->scanned++;
-			if (insp_float4_array((const unsigned char *)
+			if (insp_embedding((const unsigned char *)
 			    PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1),
-			    vec, dims, &n) == -1 || n != dims) {
+			    PQftype(r, 1), vec, dims, &n) == -1 || n != dims) {
 				ss->skipped++;
 				break;
 			}
@@ -911,6 +904,7 @@ insp_search_run(struct insp_db *db, struct embedder *em,
 	size_t			 len = strlen(s->query);
 	size_t			 dims = (size_t)embed_dims(em);
 	double			 t0;
+	enum store_emb		 kind;
 	int			 vec;
 	enum rs_status		 st;
 
@@ -918,8 +912,9 @@ insp_search_run(struct insp_db *db, struct embedder *em,
 	memset(ss, 0, sizeof(*ss));
 	memset(&es, 0, sizeof(es));
 	if ((st = insp_scope(db, s, err)) != RS_OK ||
-	    (st = insp_is_vector(db, &vec, err)) != RS_OK)
+	    (st = store_embedding_kind(db->st, &kind, err)) != RS_OK)
 		return st;
+	vec = kind == STORE_EMB_VECTOR;
 	ss->method = vec ? "pgvector" : "exact-scan";
 	if ((q = rs_reallocarray(NULL, dims, sizeof(*q))) == NULL) {
 		rs_errf(err, "out of memory");

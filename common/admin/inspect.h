@@ -7,9 +7,9 @@
  * Search embeds the query with the deployment's embedder and ranks the
  * chunks in scope (a source or a tenant, restricted to chunks whose
  * allowed_roles contain role when one is given) by cosine similarity:
- * with pgvector by `<=>` in PostgreSQL; on real[] by an exact scan in C
- * over rows streamed in binary, one row in memory at a time (single-row
- * mode) plus a k-entry heap.
+ * with pgvector by `<=>` in PostgreSQL; elsewhere (float32 bytea, sql/012)
+ * by an exact scan in C over rows streamed in binary, one row in memory
+ * at a time (single-row mode) plus a k-entry heap.
  */
 #ifndef INSPECT_H
 #define INSPECT_H
@@ -130,6 +130,14 @@ void		 insp_topk_sort(struct insp_topk *);
  */
 int		 insp_float4_array(const unsigned char *p, size_t len,
 		    float *out, size_t max, size_t *n);
+
+/*
+ * Decode one embedding as a binary result holds it: a bytea (type 17,
+ * sql/012) of 4 bytes of float32 little-endian per float, else a float4[]
+ * (insp_float4_array).  -1 when malformed or longer than max.
+ */
+int		 insp_embedding(const unsigned char *p, size_t len,
+		    unsigned int type, float *out, size_t max, size_t *n);
 
 /* Cosine similarity of a and b (n floats); 0 when either is zero. */
 float		 insp_cosine(const float *a, const float *b, size_t n);

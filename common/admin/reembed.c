@@ -16,12 +16,20 @@
 enum reembed_stmt {
 	RE_NEXT,
 	RE_WRITE,
+	RE_WRITE_BYTEA,
 	RE_LEFT,
 	RE__MAX
 };
 
 #define RE_OTHER_MODEL \
 	"(k.metadata->>'embeddingModel') IS DISTINCT FROM $2::text "
+
+/* RE_WRITE's end: the model, and the group's rows in the order of $4. */
+#define RE_WRITE_TAIL \
+	"    metadata = k.metadata || jsonb_build_object('embeddingModel', " \
+	"    $2::text) " \
+	"FROM unnest($4::uuid[]) WITH ORDINALITY AS u(id, ord) " \
+	"WHERE k.source_id = $1::uuid AND k.id = u.id"
 
 static const char *const re_stmts[RE__MAX] = {
 	/* RE_NEXT: the next group, a range of the unique (source_id,
@@ -31,14 +39,18 @@ static const char *const re_stmts[RE__MAX] = {
 	"AND " RE_OTHER_MODEL
 	"ORDER BY k.content_hash LIMIT $4::int",
 	/* RE_WRITE: the group's vectors ($3, flat; $5 = embed_dims() per
-	 * chunk, in the order of $4) and the model, one statement. */
+	 * chunk, in the order of $4) and the model, one statement.  $3 is a
+	 * float4[] literal (real[], or pgvector's vector by its cast). */
 	"UPDATE kb_chunks k SET embedding = "
 	"    ($3::real[])[((u.ord::int - 1) * $5::int + 1):"
 	"                 (u.ord::int * $5::int)], "
-	"    metadata = k.metadata || jsonb_build_object('embeddingModel', "
-	"    $2::text) "
-	"FROM unnest($4::uuid[]) WITH ORDINALITY AS u(id, ord) "
-	"WHERE k.source_id = $1::uuid AND k.id = u.id",
+	RE_WRITE_TAIL,
+	/* RE_WRITE_BYTEA (sql/012): $3 binary, the float32 little-endian
+	 * bytes, 4 * $5 per chunk. */
+	"UPDATE kb_chunks k SET embedding = "
+	"    substring($3::bytea FROM (u.ord::int - 1) * 4 * $5::int + 1 "
+	"        FOR 4 * $5::int), "
+	RE_WRITE_TAIL,
 	/* RE_LEFT */
 	"SELECT count(*) FROM kb_chunks k WHERE k.source_id = $1::uuid "
 	"AND " RE_OTHER_MODEL,
@@ -56,31 +68,71 @@ re_run(struct store *st, enum reembed_stmt s, int n, const char *const *v,
 	    DB_RETRY_NEVER, err);
 }
 
-/* The text forms of the group's ids ({a,b}) and flat vectors ({x,y}),
- * dims floats each. */
-static enum rs_status
-re_params(PGresult *r, const float *vec, size_t dims, struct rs_buf *ids,
-    struct rs_buf *vs, char *err)
+/* The flat vectors (dims floats each) as the column takes them: float32
+ * little-endian bytes (bytea), else the text form {x,y} of a float4[]. */
+static int
+re_vectors(const float *vec, size_t nf, enum store_emb kind,
+    struct rs_buf *vs)
 {
-	int	 i, n = PQntuples(r);
 	size_t	 j;
 
-	if (rs_buf_puts(ids, "{") == -1 || rs_buf_puts(vs, "{") == -1)
+	if (kind == STORE_EMB_BYTEA) {
+		if (rs_buf_reserve(vs, nf * 4) == -1)
+			return -1;
+		store_emb_encode((unsigned char *)vs->p, vec, nf);
+		vs->len = nf * 4;
+		vs->p[vs->len] = '\0';
+		return 0;
+	}
+	if (rs_buf_puts(vs, "{") == -1)
+		return -1;
+	for (j = 0; j < nf; j++)
+		if (rs_buf_printf(vs, j ? ",%.9g" : "%.9g",
+		    (double)vec[j]) == -1)
+			return -1;
+	return rs_buf_puts(vs, "}");
+}
+
+/* The group's ids ({a,b}) and flat vectors (re_vectors()). */
+static enum rs_status
+re_params(PGresult *r, const float *vec, size_t dims, enum store_emb kind,
+    struct rs_buf *ids, struct rs_buf *vs, char *err)
+{
+	int	 i, n = PQntuples(r);
+
+	if (rs_buf_puts(ids, "{") == -1)
 		goto nomem;
 	for (i = 0; i < n; i++)
 		if (rs_buf_printf(ids, "%s%s", i ? "," : "",
 		    PQgetvalue(r, i, 0)) == -1)
 			goto nomem;
-	for (j = 0; j < (size_t)n * dims; j++)
-		if (rs_buf_printf(vs, j ? ",%.9g" : "%.9g",
-		    (double)vec[j]) == -1)
-			goto nomem;
-	if (rs_buf_puts(ids, "}") == -1 || rs_buf_puts(vs, "}") == -1)
+	if (rs_buf_puts(ids, "}") == -1 ||
+	    re_vectors(vec, (size_t)n * dims, kind, vs) == -1)
 		goto nomem;
 	return RS_OK;
 nomem:
 	rs_errf(err, "out of memory");
 	return RS_ENOMEM;
+}
+
+/* RE_WRITE (or _BYTEA: $3 binary) with v[0..5) and the vectors in vs. */
+static enum rs_status
+re_write(struct store *st, enum store_emb kind, const char **v,
+    const struct rs_buf *vs, char *err)
+{
+	static const Oid	 types[5] = { 0, 0, DB_OID_BYTEA, 0, 0 };
+	static const int	 fmts[5] = { 0, 0, 1, 0, 0 };
+	const int		 lens[5] = { 0, 0, (int)vs->len, 0, 0 };
+	int			 bin = kind == STORE_EMB_BYTEA;
+	PGresult		*w;
+
+	v[2] = vs->p;
+	if ((w = db_runp(store_db(st), &re_table, bin ? RE_WRITE_BYTEA :
+	    RE_WRITE, 5, bin ? types : NULL, v, bin ? lens : NULL,
+	    bin ? fmts : NULL, DB_RETRY_NEVER, err)) == NULL)
+		return RS_EDB;
+	PQclear(w);
+	return RS_OK;
 }
 
 /* One group: read, embed, write.  *n = 0 when nothing was left. */
@@ -90,7 +142,8 @@ re_group(struct store *st, struct embedder *em, const char *id,
 {
 	struct embed_stats	 es;
 	struct rs_buf		 ids, vs;
-	PGresult		*r, *w;
+	PGresult		*r;
+	enum store_emb		 kind;
 	const char		*v[5], **texts = NULL;
 	size_t			*lens = NULL, dims = (size_t)embed_dims(em);
 	float			*vec = NULL;
@@ -107,7 +160,8 @@ re_group(struct store *st, struct embedder *em, const char *id,
 	v[1] = embed_model(em);
 	v[2] = after;
 	v[3] = lim;
-	if ((r = re_run(st, RE_NEXT, 4, v, err)) == NULL)
+	if (store_embedding_kind(st, &kind, err) != RS_OK ||
+	    (r = re_run(st, RE_NEXT, 4, v, err)) == NULL)
 		return RS_EDB;
 	if ((*n = PQntuples(r)) == 0) {
 		rc = RS_OK;
@@ -127,16 +181,12 @@ re_group(struct store *st, struct embedder *em, const char *id,
 	if ((rc = embed_texts(em, texts, lens, (size_t)*n, vec,
 	    finish_by > 0 ? finish_by : rs_now_ms() + REEMBED_GROUP_MS, &es,
 	    err)) != RS_OK ||
-	    (rc = re_params(r, vec, dims, &ids, &vs, err)) != RS_OK)
+	    (rc = re_params(r, vec, dims, kind, &ids, &vs, err)) != RS_OK)
 		goto out;
-	v[2] = vs.p;
 	v[3] = ids.p;
 	v[4] = dm;
-	if ((w = re_run(st, RE_WRITE, 5, v, err)) == NULL) {
-		rc = RS_EDB;
+	if ((rc = re_write(st, kind, v, &vs, err)) != RS_OK)
 		goto out;
-	}
-	PQclear(w);
 	(void)snprintf(after, REEMBED_HASH_MAX, "%s", PQgetvalue(r, *n - 1, 2));
 	rc = RS_OK;
 out:

@@ -29,6 +29,8 @@ enum stmt {
 	STMT_UNLOCK_SOURCE,
 	STMT_EXISTING_HASHES,
 	STMT_COMMIT_BATCH,
+	STMT_COMMIT_BYTEA,
+	STMT_EMB_KIND,
 	STMT_RECORD_ERROR,
 	STMT_ENSURE_RUN,
 	STMT_ITEMS_LOOKUP,
@@ -51,6 +53,122 @@ enum stmt {
 	STMT_SECRET_RELOAD,
 	STMT__MAX
 };
+
+/*
+ * STMT_COMMIT_BATCH and STMT_COMMIT_BYTEA: one atomic statement.  The
+ * day's doc is created or extended only when there are chunks; chunk_idx
+ * comes from the doc row's allocator (locked by the upsert, so
+ * race-free); dedup is the unique (source_id, content_hash) index; the
+ * cursor advances.  $11 is all embeddings in one flat binary parameter,
+ * sliced per chunk ($36 floats each: the embedder's dimensions).  The two
+ * differ only in that slice (COMMIT_HEAD, the slice, COMMIT_TAIL).
+ */
+#define COMMIT_HEAD \
+	"WITH doc AS (" \
+	"  INSERT INTO kb_docs AS d (tenant_id, source_id, title, status, " \
+	"                            content_hash, next_chunk_idx) " \
+	"  SELECT $1::uuid, $2::uuid, $3::text, 'ready', $4::text, $5::int " \
+	"  WHERE $5::int > 0 " \
+	"  ON CONFLICT (source_id, title, tenant_id) DO UPDATE SET " \
+	"    next_chunk_idx = d.next_chunk_idx + EXCLUDED.next_chunk_idx, " \
+	"    content_hash = encode(sha256(convert_to(" \
+	"        coalesce(d.content_hash, '') || EXCLUDED.content_hash, " \
+	"        'UTF8')), 'hex'), " \
+	"    status = 'ready', error = NULL, updated_at = now() " \
+	"  RETURNING d.id, d.next_chunk_idx - $5::int AS base" \
+	"), ins AS (" \
+	"  INSERT INTO kb_chunks (tenant_id, doc_id, chunk_idx, title, content, " \
+	"                         embedding, metadata, allowed_roles, " \
+	"                         source_id, content_hash, item_refs) " \
+	"  SELECT $1::uuid, doc.id, doc.base + u.ord::int - 1, u.title, " \
+	"         u.content, "
+
+#define COMMIT_TAIL \
+	"         u.meta::jsonb, $6::text[], $2::uuid, u.hash, u.refs " \
+	"  FROM doc, unnest($7::text[], $8::text[], $9::text[], $10::text[], " \
+	"                   $27::int4[]) " \
+	"       WITH ORDINALITY AS u(title, content, hash, meta, refs, ord) " \
+	"  ON CONFLICT (source_id, content_hash, tenant_id) DO NOTHING " \
+	"  RETURNING 1" \
+	"), cur AS (" \
+	"  INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, next_cursor, " \
+	"      page_count, item_count, last_status, last_http_status, " \
+	"      last_synced_at, last_error, done, total, chunk_count) " \
+	"  SELECT $1::uuid, $2::uuid, $12::text, 1, $13::bigint, $14::text, " \
+	"      $15::int, now(), NULL, $16::boolean, $17::bigint, " \
+	"      (SELECT count(*) FROM ins) + $23::bigint - $28::bigint " \
+	"  WHERE $22::boolean " \
+	"  ON CONFLICT (source_id, tenant_id) DO UPDATE SET " \
+	"    next_cursor = EXCLUDED.next_cursor, " \
+	"    page_count = c.page_count + 1, " \
+	"    item_count = c.item_count + EXCLUDED.item_count, " \
+	"    lifetime_pages = c.lifetime_pages + 1, " \
+	"    lifetime_items = c.lifetime_items + EXCLUDED.item_count, " \
+	"    last_status = EXCLUDED.last_status, " \
+	"    last_http_status = EXCLUDED.last_http_status, " \
+	"    last_synced_at = now(), last_error = NULL, " \
+	"    done = EXCLUDED.done, " \
+	"    total = coalesce(EXCLUDED.total, c.total), " \
+	"    chunk_count = greatest(c.chunk_count + EXCLUDED.chunk_count, 0) " \
+	"  RETURNING c.page_count, c.item_count, c.chunk_count" \
+	"), run AS (" \
+	"  UPDATE kb_rest_runs r SET pages = r.pages + 1, last_page_at = now(), " \
+	"    items = r.items + $13::bigint, " \
+	"    new_items = r.new_items + $30::bigint, " \
+	"    changed_items = r.changed_items + $31::bigint, " \
+	"    unchanged_items = r.unchanged_items + $32::bigint, " \
+	"    chunks_inserted = r.chunks_inserted + (SELECT count(*) FROM ins) " \
+	"        + $23::bigint, " \
+	"    chunks_deleted = r.chunks_deleted + $28::bigint, " \
+	"    embed_inputs = r.embed_inputs + $33::bigint, " \
+	"    total_first = CASE WHEN r.pages = 0 THEN $17::bigint " \
+	"        ELSE r.total_first END, " \
+	"    total_changed = r.total_changed OR (r.pages > 0 AND " \
+	"        r.total_last IS NOT NULL AND $17::bigint IS NOT NULL AND " \
+	"        r.total_last <> $17::bigint), " \
+	"    total_last = coalesce($17::bigint, r.total_last), " \
+	"    no_sweep = coalesce(r.no_sweep, $34::text), " \
+	"    status = CASE WHEN $16::boolean THEN 'done' ELSE 'running' END, " \
+	"    finished_at = CASE WHEN $16::boolean THEN now() END, " \
+	"    error = NULL " \
+	"  WHERE r.id = $29::uuid AND $22::boolean " \
+	"  RETURNING 1" \
+	"), val AS (" \
+	"  INSERT INTO kb_rest_page_validators AS v (tenant_id, source_id, " \
+	"      page_key, etag, last_modified, next_cursor, done, items, " \
+	"      total, item_keys) " \
+	"  SELECT $1::uuid, $2::uuid, $18::text, $19::text, $20::text, " \
+	"      $12::text, $16::boolean, $13::int, $17::bigint, $35::text[] " \
+	"  WHERE $21::boolean AND $22::boolean " \
+	"  ON CONFLICT (source_id, page_key, tenant_id) DO UPDATE SET " \
+	"    etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified, " \
+	"    next_cursor = EXCLUDED.next_cursor, done = EXCLUDED.done, " \
+	"    items = EXCLUDED.items, total = EXCLUDED.total, " \
+	"    item_keys = EXCLUDED.item_keys, updated_at = now() " \
+	"  RETURNING 1" \
+	"), aud AS (" \
+	"  INSERT INTO kb_rest_audit (actor, action, source_id, tenant_id, " \
+	"      outcome, detail) " \
+	"  SELECT $24::text, $25::text, $2::uuid, $1::uuid, $14::text, " \
+	"      $26::jsonb || jsonb_build_object('inserted', " \
+	"          (SELECT count(*) FROM ins) + $23::bigint) " \
+	"  WHERE $22::boolean " \
+	"  RETURNING 1" \
+	") " \
+	"SELECT (SELECT id FROM doc), (SELECT count(*) FROM ins), " \
+	"       (SELECT page_count FROM cur), (SELECT item_count FROM cur), " \
+	"       (SELECT chunk_count FROM cur), (SELECT count(*) FROM val), " \
+	"       (SELECT count(*) FROM aud), (SELECT count(*) FROM run)"
+
+/* The run in CTE "new" becomes the cursor's (its CTE "cur"). */
+#define RUN_CURSOR \
+	"), cur AS (" \
+	"  INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, run_id) " \
+	"  SELECT $1::uuid, $2::uuid, id FROM new " \
+	"  ON CONFLICT (source_id, tenant_id) DO UPDATE SET " \
+	"    run_id = EXCLUDED.run_id " \
+	"  RETURNING 1" \
+	") "
 
 static const char *const stmts[STMT__MAX] = {
 	/* STMT_IS_ADMIN */
@@ -85,7 +203,10 @@ static const char *const stmts[STMT__MAX] = {
 	 * whatever the statistics say, never a scan of kb_chunks. */
 	"       (SELECT coalesce(k.metadata->>'embeddingModel', '') "
 	"        FROM kb_chunks k "
-	"        WHERE k.source_id = s.id ORDER BY k.content_hash LIMIT 1) "
+	"        WHERE k.source_id = s.id ORDER BY k.content_hash LIMIT 1), "
+	/* How the embedding column holds a vector (sql/012): read with
+	 * every batch, so a migration is seen without a restart. */
+	"       (SELECT value FROM schema_info WHERE key = 'embedding_type') "
 	"FROM kb_sources s "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
 	"LEFT JOIN kb_rest_runs r ON r.id = c.run_id "
@@ -113,109 +234,22 @@ static const char *const stmts[STMT__MAX] = {
 	"CROSS JOIN LATERAL (SELECT 1 FROM kb_chunks k "
 	"    WHERE k.source_id = $1::uuid AND k.content_hash = u.h LIMIT 1) e",
 
-	/*
-	 * STMT_COMMIT_BATCH: one atomic statement.  The day's doc is created
-	 * or extended only when there are chunks; chunk_idx comes from the
-	 * doc row's allocator (locked by the upsert, so race-free); dedup is
-	 * the unique (source_id, content_hash) index; the cursor advances.
-	 * $11 is all embeddings in one flat float4 array, sliced per chunk
-	 * ($36 floats each: the embedder's dimensions).
-	 */
-	"WITH doc AS ("
-	"  INSERT INTO kb_docs AS d (tenant_id, source_id, title, status, "
-	"                            content_hash, next_chunk_idx) "
-	"  SELECT $1::uuid, $2::uuid, $3::text, 'ready', $4::text, $5::int "
-	"  WHERE $5::int > 0 "
-	"  ON CONFLICT (source_id, title, tenant_id) DO UPDATE SET "
-	"    next_chunk_idx = d.next_chunk_idx + EXCLUDED.next_chunk_idx, "
-	"    content_hash = encode(sha256(convert_to("
-	"        coalesce(d.content_hash, '') || EXCLUDED.content_hash, "
-	"        'UTF8')), 'hex'), "
-	"    status = 'ready', error = NULL, updated_at = now() "
-	"  RETURNING d.id, d.next_chunk_idx - $5::int AS base"
-	"), ins AS ("
-	"  INSERT INTO kb_chunks (tenant_id, doc_id, chunk_idx, title, content, "
-	"                         embedding, metadata, allowed_roles, "
-	"                         source_id, content_hash, item_refs) "
-	"  SELECT $1::uuid, doc.id, doc.base + u.ord::int - 1, u.title, "
-	"         u.content, "
+	/* STMT_COMMIT_BATCH: $11 a float4[] (real[], or pgvector's vector
+	 * by its assignment cast). */
+	COMMIT_HEAD
 	"         ($11::real[])[((u.ord::int - 1) * $36::int + 1):"
 	"                           (u.ord::int * $36::int)], "
-	"         u.meta::jsonb, $6::text[], $2::uuid, u.hash, u.refs "
-	"  FROM doc, unnest($7::text[], $8::text[], $9::text[], $10::text[], "
-	"                   $27::int4[]) "
-	"       WITH ORDINALITY AS u(title, content, hash, meta, refs, ord) "
-	"  ON CONFLICT (source_id, content_hash, tenant_id) DO NOTHING "
-	"  RETURNING 1"
-	"), cur AS ("
-	"  INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, next_cursor, "
-	"      page_count, item_count, last_status, last_http_status, "
-	"      last_synced_at, last_error, done, total, chunk_count) "
-	"  SELECT $1::uuid, $2::uuid, $12::text, 1, $13::bigint, $14::text, "
-	"      $15::int, now(), NULL, $16::boolean, $17::bigint, "
-	"      (SELECT count(*) FROM ins) + $23::bigint - $28::bigint "
-	"  WHERE $22::boolean "
-	"  ON CONFLICT (source_id, tenant_id) DO UPDATE SET "
-	"    next_cursor = EXCLUDED.next_cursor, "
-	"    page_count = c.page_count + 1, "
-	"    item_count = c.item_count + EXCLUDED.item_count, "
-	"    lifetime_pages = c.lifetime_pages + 1, "
-	"    lifetime_items = c.lifetime_items + EXCLUDED.item_count, "
-	"    last_status = EXCLUDED.last_status, "
-	"    last_http_status = EXCLUDED.last_http_status, "
-	"    last_synced_at = now(), last_error = NULL, "
-	"    done = EXCLUDED.done, "
-	"    total = coalesce(EXCLUDED.total, c.total), "
-	"    chunk_count = greatest(c.chunk_count + EXCLUDED.chunk_count, 0) "
-	"  RETURNING c.page_count, c.item_count, c.chunk_count"
-	"), run AS ("
-	"  UPDATE kb_rest_runs r SET pages = r.pages + 1, last_page_at = now(), "
-	"    items = r.items + $13::bigint, "
-	"    new_items = r.new_items + $30::bigint, "
-	"    changed_items = r.changed_items + $31::bigint, "
-	"    unchanged_items = r.unchanged_items + $32::bigint, "
-	"    chunks_inserted = r.chunks_inserted + (SELECT count(*) FROM ins) "
-	"        + $23::bigint, "
-	"    chunks_deleted = r.chunks_deleted + $28::bigint, "
-	"    embed_inputs = r.embed_inputs + $33::bigint, "
-	"    total_first = CASE WHEN r.pages = 0 THEN $17::bigint "
-	"        ELSE r.total_first END, "
-	"    total_changed = r.total_changed OR (r.pages > 0 AND "
-	"        r.total_last IS NOT NULL AND $17::bigint IS NOT NULL AND "
-	"        r.total_last <> $17::bigint), "
-	"    total_last = coalesce($17::bigint, r.total_last), "
-	"    no_sweep = coalesce(r.no_sweep, $34::text), "
-	"    status = CASE WHEN $16::boolean THEN 'done' ELSE 'running' END, "
-	"    finished_at = CASE WHEN $16::boolean THEN now() END, "
-	"    error = NULL "
-	"  WHERE r.id = $29::uuid AND $22::boolean "
-	"  RETURNING 1"
-	"), val AS ("
-	"  INSERT INTO kb_rest_page_validators AS v (tenant_id, source_id, "
-	"      page_key, etag, last_modified, next_cursor, done, items, "
-	"      total, item_keys) "
-	"  SELECT $1::uuid, $2::uuid, $18::text, $19::text, $20::text, "
-	"      $12::text, $16::boolean, $13::int, $17::bigint, $35::text[] "
-	"  WHERE $21::boolean AND $22::boolean "
-	"  ON CONFLICT (source_id, page_key, tenant_id) DO UPDATE SET "
-	"    etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified, "
-	"    next_cursor = EXCLUDED.next_cursor, done = EXCLUDED.done, "
-	"    items = EXCLUDED.items, total = EXCLUDED.total, "
-	"    item_keys = EXCLUDED.item_keys, updated_at = now() "
-	"  RETURNING 1"
-	"), aud AS ("
-	"  INSERT INTO kb_rest_audit (actor, action, source_id, tenant_id, "
-	"      outcome, detail) "
-	"  SELECT $24::text, $25::text, $2::uuid, $1::uuid, $14::text, "
-	"      $26::jsonb || jsonb_build_object('inserted', "
-	"          (SELECT count(*) FROM ins) + $23::bigint) "
-	"  WHERE $22::boolean "
-	"  RETURNING 1"
-	") "
-	"SELECT (SELECT id FROM doc), (SELECT count(*) FROM ins), "
-	"       (SELECT page_count FROM cur), (SELECT item_count FROM cur), "
-	"       (SELECT chunk_count FROM cur), (SELECT count(*) FROM val), "
-	"       (SELECT count(*) FROM aud), (SELECT count(*) FROM run)",
+	COMMIT_TAIL,
+
+	/* STMT_COMMIT_BYTEA (sql/012): $11 the float32 little-endian bytes,
+	 * 4 * $36 per chunk; PostgreSQL copies each slice as it is. */
+	COMMIT_HEAD
+	"         substring($11::bytea FROM (u.ord::int - 1) * 4 * $36::int + 1 "
+	"             FOR 4 * $36::int), "
+	COMMIT_TAIL,
+
+	/* STMT_EMB_KIND */
+	"SELECT value FROM schema_info WHERE key = 'embedding_type'",
 
 	/* STMT_RECORD_ERROR: the cursor row and the audit trail. */
 	"WITH c AS ("
@@ -254,12 +288,7 @@ static const char *const stmts[STMT__MAX] = {
 	"  SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::boolean "
 	"  WHERE NOT EXISTS (SELECT 1 FROM old) "
 	"  RETURNING id"
-	"), cur AS ("
-	"  INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, run_id) "
-	"  SELECT $1::uuid, $2::uuid, id FROM new "
-	"  ON CONFLICT (source_id, tenant_id) DO UPDATE SET run_id = EXCLUDED.run_id "
-	"  RETURNING 1"
-	") "
+	RUN_CURSOR
 	"SELECT coalesce((SELECT id FROM old), (SELECT id FROM new)), "
 	"       (SELECT count(*) FROM new), (SELECT count(*) FROM cur)",
 
@@ -501,12 +530,7 @@ static const char *const stmts[STMT__MAX] = {
 	"      from_start, server) "
 	"  SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::boolean, true "
 	"  RETURNING id"
-	"), cur AS ("
-	"  INSERT INTO kb_rest_cursors AS c (tenant_id, source_id, run_id) "
-	"  SELECT $1::uuid, $2::uuid, id FROM new "
-	"  ON CONFLICT (source_id, tenant_id) DO UPDATE SET run_id = EXCLUDED.run_id "
-	"  RETURNING 1"
-	") "
+	RUN_CURSOR
 	"SELECT id FROM new",
 
 	/* STMT_RUN_NOTIFY: wake the workers (delivered at commit). */
@@ -577,6 +601,17 @@ static const struct db_table store_table = {
 
 struct store {
 	struct db	*db;
+	int		 emb;	/* enum store_emb; -1 not known yet */
+};
+
+/* The parameters of one statement: text, or binary with their type. */
+#define STORE_MAX_PARAMS	40
+struct params {
+	int		 n;
+	const char	*v[STORE_MAX_PARAMS];
+	int		 lens[STORE_MAX_PARAMS];
+	int		 fmts[STORE_MAX_PARAMS];
+	Oid		 types[STORE_MAX_PARAMS];
 };
 
 /* run()'s retry rules (db.h). */
@@ -599,6 +634,7 @@ store_open(struct store **out, char *err)
 		free(st);
 		return rc;
 	}
+	st->emb = -1;
 	*out = st;
 	return RS_OK;
 }
@@ -624,21 +660,131 @@ store_db(struct store *st)
 	return st->db;
 }
 
-/* Run statement s of the store's table (db_run). */
+/* Run statement s of the store's table (db_runp). */
 static PGresult *
 run(struct store *st, enum stmt s, int n, const Oid *types,
     const char *const *vals, const int *lens, const int *fmts,
     enum db_retry retry, char *err)
 {
-	struct db_args	 a;
+	return db_runp(st->db, &store_table, (size_t)s, n, types, vals, lens,
+	    fmts, retry, err);
+}
 
-	a.n = n;
-	a.types = types;
-	a.vals = vals;
-	a.lens = lens;
-	a.fmts = fmts;
-	a.result_fmt = 0;
-	return db_run(st->db, &store_table, (size_t)s, &a, retry, err);
+static void
+params_init(struct params *p, int n)
+{
+	memset(p, 0, sizeof(*p));
+	p->n = n;
+}
+
+/* Parameter i ($i+1) is the binary value in b, of type type. */
+static void
+param_bin(struct params *p, int i, const struct rs_buf *b, Oid type)
+{
+	p->v[i] = b->p;
+	p->lens[i] = (int)b->len;
+	p->fmts[i] = 1;
+	p->types[i] = type;
+}
+
+static PGresult *
+run_params(struct store *st, enum stmt s, const struct params *p,
+    enum db_retry retry, char *err)
+{
+	return run(st, s, p->n, p->types, p->v, p->lens, p->fmts, retry, err);
+}
+
+/* Run a statement whose rows are not read (text parameters). */
+static enum rs_status
+exec_stmt(struct store *st, enum stmt s, int n, const char *const *v,
+    enum db_retry retry, char *err)
+{
+	PGresult	*r;
+
+	if ((r = run(st, s, n, NULL, v, NULL, NULL, retry, err)) == NULL)
+		return RS_EDB;
+	PQclear(r);
+	return RS_OK;
+}
+
+/* Run s (text parameters) for exactly one row; else *r is NULL, err
+ * says none and the status is rc_none. */
+static enum rs_status
+run_row(struct store *st, enum stmt s, int n, const char *const *v,
+    enum db_retry retry, PGresult **r, enum rs_status rc_none,
+    const char *none, char *err)
+{
+	if ((*r = run(st, s, n, NULL, v, NULL, NULL, retry, err)) == NULL)
+		return RS_EDB;
+	if (PQntuples(*r) != 1) {
+		PQclear(*r);
+		*r = NULL;
+		rs_errf(err, "%s", none);
+		return rc_none;
+	}
+	return RS_OK;
+}
+
+/* schema_info.embedding_type's value as a kind. */
+static enum store_emb
+emb_kind(const char *type)
+{
+	if (strncmp(type, "vector", 6) == 0)
+		return STORE_EMB_VECTOR;
+	if (strncmp(type, "bytea", 5) == 0)
+		return STORE_EMB_BYTEA;
+	return STORE_EMB_REAL;
+}
+
+enum rs_status
+store_embedding_kind(struct store *st, enum store_emb *kind, char *err)
+{
+	PGresult	*r;
+
+	if (st->emb < 0) {
+		if ((r = run(st, STMT_EMB_KIND, 0, NULL, NULL, NULL, NULL,
+		    RETRY_UNLOCKED, err)) == NULL)
+			return RS_EDB;
+		st->emb = (int)emb_kind(PQntuples(r) == 1 ?
+		    PQgetvalue(r, 0, 0) : "");
+		PQclear(r);
+	}
+	*kind = (enum store_emb)st->emb;
+	return RS_OK;
+}
+
+_Static_assert(sizeof(float) == 4, "an embedding is float32");
+
+/* n 4-byte words from src to dst, little-endian on one side and in the
+ * host's order on the other: a copy, or a copy and a swap of each word
+ * (the same both ways). */
+static void
+le32_copy(void *dst, const void *src, size_t n)
+{
+	memcpy(dst, src, n * 4);
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	{
+		unsigned char	*p = dst, t;
+		size_t		 i;
+
+		for (i = 0; i < n; i++, p += 4) {
+			t = p[0], p[0] = p[3], p[3] = t;
+			t = p[1], p[1] = p[2], p[2] = t;
+		}
+	}
+#endif
+}
+
+void
+store_emb_encode(unsigned char *out, const float *v, size_t n)
+{
+	le32_copy(out, v, n);
+}
+
+void
+store_emb_decode(float *out, const unsigned char *p, size_t n)
+{
+	le32_copy(out, p, n);
 }
 
 enum rs_status
@@ -676,6 +822,33 @@ store_source_free(struct source_row *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Column col of row 0 as a new string, NULL when it is NULL; *oom is
+ * set when the copy failed. */
+static char *
+dup_val(PGresult *r, int col, int *oom)
+{
+	char	*p;
+
+	if (PQgetisnull(r, 0, col))
+		return NULL;
+	if ((p = strdup(PQgetvalue(r, 0, col))) == NULL)
+		*oom = 1;
+	return p;
+}
+
+/* The bytea (text form) of column col, unescaped; *oom as dup_val(). */
+static unsigned char *
+dup_bytea(PGresult *r, int col, size_t *len, int *oom)
+{
+	unsigned char	*p;
+
+	*len = 0;
+	if ((p = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, col),
+	    len)) == NULL)
+		*oom = 1;
+	return p;
+}
+
 enum rs_status
 store_reload_secret(struct store *st, struct source_row *s, char *err)
 {
@@ -683,6 +856,7 @@ store_reload_secret(struct store *st, struct source_row *s, char *err)
 	const char	*v[1] = { s->id };
 	unsigned char	*ct, *nonce;
 	size_t		 ctlen, nlen;
+	int		 oom = 0;
 
 	if ((r = run(st, STMT_SECRET_RELOAD, 1, NULL, v, NULL, NULL,
 	    RETRY_UNLOCKED, err)) == NULL)
@@ -692,11 +866,9 @@ store_reload_secret(struct store *st, struct source_row *s, char *err)
 		rs_errf(err, "the source's secret is gone");
 		return RS_ENOTFOUND;
 	}
-	ct = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0),
-	    &ctlen);
-	nonce = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1),
-	    &nlen);
-	if (ct == NULL || nonce == NULL) {
+	ct = dup_bytea(r, 0, &ctlen, &oom);
+	nonce = dup_bytea(r, 1, &nlen, &oom);
+	if (oom) {
 		PQfreemem(ct);
 		PQfreemem(nonce);
 		PQclear(r);
@@ -716,69 +888,32 @@ store_reload_secret(struct store *st, struct source_row *s, char *err)
 	return RS_OK;
 }
 
-static char *
-dup_val(PGresult *r, int col)
+/* STMT_LOCK_SOURCE's row into s (id set by the caller); -1 when out of
+ * memory (s is then freed). */
+static int
+source_fill(PGresult *r, struct source_row *s)
 {
-	if (PQgetisnull(r, 0, col))
-		return NULL;
-	return strdup(PQgetvalue(r, 0, col));
-}
+	int	 oom = 0;
 
-enum rs_status
-store_lock_source(struct store *st, const char *id, struct source_row *s,
-    char *err)
-{
-	PGresult	*r;
-	const char	*v[1] = { id };
-	enum rs_status	 rc = RS_EDB;
-
-	memset(s, 0, sizeof(*s));
-	if ((r = run(st, STMT_TRY_LOCK, 1, NULL, v, NULL, NULL, RETRY_ALWAYS,
-	    err)) ==
-	    NULL)
-		return RS_EDB;
-	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
-		PQclear(r);
-		rs_errf(err, "a batch for this source is already running");
-		return RS_EBUSY;
-	}
-	PQclear(r);
-	db_set_locked(st->db, 1);
-	if ((r = run(st, STMT_LOCK_SOURCE, 1, NULL, v, NULL, NULL,
-	    RETRY_UNLOCKED, err)) == NULL) {
-		store_unlock_source(st, id);
-		return RS_EDB;
-	}
-	if (PQntuples(r) != 1) {
-		store_unlock_source(st, id);
-		rs_errf(err, "no such source");
-		rc = RS_ENOTFOUND;
-		goto out;
-	}
-	(void)snprintf(s->id, sizeof(s->id), "%s", id);
 	(void)snprintf(s->tenant_id, sizeof(s->tenant_id), "%s",
 	    PQgetvalue(r, 0, 0));
-	s->type = dup_val(r, 1);
-	s->title = dup_val(r, 2);
-	s->config = dup_val(r, 3);
+	s->type = dup_val(r, 1, &oom);
+	s->title = dup_val(r, 2, &oom);
+	s->config = dup_val(r, 3, &oom);
 	s->enabled = strcmp(PQgetvalue(r, 0, 4), "t") == 0;
-	s->next_cursor = dup_val(r, 5);
+	s->next_cursor = dup_val(r, 5, &oom);
 	s->page_count = atoi(PQgetvalue(r, 0, 6));
 	s->item_count = strtoll(PQgetvalue(r, 0, 7), NULL, 10);
 	s->done = strcmp(PQgetvalue(r, 0, 8), "t") == 0;
 	if (!PQgetisnull(r, 0, 9) && !PQgetisnull(r, 0, 10)) {
-		s->secret_ct = PQunescapeBytea(
-		    (const unsigned char *)PQgetvalue(r, 0, 9),
-		    &s->secret_ct_len);
-		s->secret_nonce = PQunescapeBytea(
-		    (const unsigned char *)PQgetvalue(r, 0, 10),
-		    &s->secret_nonce_len);
+		s->secret_ct = dup_bytea(r, 9, &s->secret_ct_len, &oom);
+		s->secret_nonce = dup_bytea(r, 10, &s->secret_nonce_len, &oom);
 	}
 	s->chunk_count = strtoll(PQgetvalue(r, 0, 12), NULL, 10);
 	s->has_page = strcmp(PQgetvalue(r, 0, 13), "t") == 0;
-	s->page_etag = dup_val(r, 14);
-	s->page_last_modified = dup_val(r, 15);
-	s->page_next = dup_val(r, 16);
+	s->page_etag = dup_val(r, 14, &oom);
+	s->page_last_modified = dup_val(r, 15, &oom);
+	s->page_next = dup_val(r, 16, &oom);
 	s->page_done = strcmp(PQgetvalue(r, 0, 17), "t") == 0;
 	s->page_items = atoi(PQgetvalue(r, 0, 18));
 	s->page_total = PQgetisnull(r, 0, 19) ? -1 :
@@ -787,32 +922,70 @@ store_lock_source(struct store *st, const char *id, struct source_row *s,
 	    PQgetvalue(r, 0, 20));
 	(void)snprintf(s->run_status, sizeof(s->run_status), "%s",
 	    PQgetvalue(r, 0, 21));
-	s->roles = dup_val(r, 22);
-	s->page_keys = dup_val(r, 23);
+	s->roles = dup_val(r, 22, &oom);
+	s->page_keys = dup_val(r, 23, &oom);
 	s->run_server = strcmp(PQgetvalue(r, 0, 24), "t") == 0;
 	(void)snprintf(s->secret_origin, sizeof(s->secret_origin), "%s",
 	    PQgetvalue(r, 0, 25));
 	s->secret_aad = atoi(PQgetvalue(r, 0, 26));
-	s->model = dup_val(r, 27);
-	if ((!PQgetisnull(r, 0, 9) && !PQgetisnull(r, 0, 10) &&
-	    (s->secret_ct == NULL || s->secret_nonce == NULL)) ||
-	    s->type == NULL || s->title == NULL || s->config == NULL ||
-	    (s->next_cursor == NULL && !PQgetisnull(r, 0, 5)) ||
-	    (s->page_etag == NULL && !PQgetisnull(r, 0, 14)) ||
-	    (s->page_last_modified == NULL && !PQgetisnull(r, 0, 15)) ||
-	    (s->page_next == NULL && !PQgetisnull(r, 0, 16)) ||
-	    (s->roles == NULL && !PQgetisnull(r, 0, 22)) ||
-	    (s->page_keys == NULL && !PQgetisnull(r, 0, 23)) ||
-	    (s->model == NULL && !PQgetisnull(r, 0, 27))) {
+	s->model = dup_val(r, 27, &oom);
+	if (s->type == NULL || s->title == NULL || s->config == NULL)
+		oom = 1;
+	if (oom) {
 		store_source_free(s);
-		PQclear(r);
-		store_unlock_source(st, id);
-		rs_errf(err, "out of memory");
-		return RS_ENOMEM;
+		return -1;
 	}
-	rc = RS_OK;
-out:
+	return 0;
+}
+
+/* Take the source's batch lock (session-level).  RS_EBUSY when held. */
+static enum rs_status
+store_try_lock(struct store *st, const char *id, char *err)
+{
+	PGresult	*r;
+	const char	*v[1] = { id };
+	int		 got;
+
+	if ((r = run(st, STMT_TRY_LOCK, 1, NULL, v, NULL, NULL, RETRY_ALWAYS,
+	    err)) == NULL)
+		return RS_EDB;
+	got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
+	if (!got) {
+		rs_errf(err, "a batch for this source is already running");
+		return RS_EBUSY;
+	}
+	db_set_locked(st->db, 1);
+	return RS_OK;
+}
+
+enum rs_status
+store_lock_source(struct store *st, const char *id, struct source_row *s,
+    char *err)
+{
+	PGresult	*r;
+	const char	*v[1] = { id };
+	enum rs_status	 rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = store_try_lock(st, id, err)) != RS_OK)
+		return rc;
+	if ((rc = run_row(st, STMT_LOCK_SOURCE, 1, v, RETRY_UNLOCKED, &r,
+	    RS_ENOTFOUND, "no such source", err)) != RS_OK)
+		goto fail;
+	(void)snprintf(s->id, sizeof(s->id), "%s", id);
+	if (source_fill(r, s) == -1) {
+		rs_errf(err, "out of memory");
+		rc = RS_ENOMEM;
+		goto fail;
+	}
+	if (!PQgetisnull(r, 0, 28))
+		st->emb = (int)emb_kind(PQgetvalue(r, 0, 28));
+	PQclear(r);
+	return RS_OK;
+fail:
+	PQclear(r);
+	store_unlock_source(st, id);
 	return rc;
 }
 
@@ -931,144 +1104,223 @@ bin_embeddings(struct rs_buf *b, const struct store_chunk *c, size_t n,
 	return 0;
 }
 
+/* Every chunk's embedding as float32 little-endian bytes (sql/012's
+ * bytea), flattened: 4 * dims bytes a chunk. */
+static int
+bin_embeddings_bytea(struct rs_buf *b, const struct store_chunk *c,
+    size_t n, size_t dims)
+{
+	size_t	 i;
+
+	if (dims < 1 || dims > STORE_MAX_DIMS || n > INT32_MAX / 4 / dims ||
+	    rs_buf_reserve(b, n * dims * 4) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		store_emb_encode((unsigned char *)b->p + b->len + i * dims * 4,
+		    c[i].embedding, dims);
+	b->len += n * dims * 4;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+/*
+ * Run probe statement s with $1 source_id, $2 the binary text[] of
+ * keys[0..n) and, when np is 3, $3 arg3.  Its rows begin with the 1-based
+ * position of a key (probe_pos()).
+ */
+static enum rs_status
+probe_keys(struct store *st, enum stmt s, const char *source_id,
+    const char *const *keys, size_t n, int np, const char *arg3,
+    PGresult **out, char *err)
+{
+	struct rs_buf	 arr;
+	struct params	 p;
+	enum rs_status	 rc = RS_OK;
+
+	*out = NULL;
+	rs_buf_init(&arr, STORE_MAX_PARAM);
+	if (bin_text_array(&arr, keys, sizeof(char *), n) == -1) {
+		rs_errf(err, "out of memory");
+		rc = RS_ENOMEM;
+		goto out;
+	}
+	params_init(&p, np);
+	p.v[0] = source_id;
+	param_bin(&p, 1, &arr, OID_TEXTARRAY);
+	p.v[2] = arg3;
+	if ((*out = run_params(st, s, &p, RETRY_UNLOCKED, err)) == NULL)
+		rc = RS_EDB;
+out:
+	rs_buf_free(&arr);
+	return rc;
+}
+
+/* Row i's key position as an index below n, or -1. */
+static long
+probe_pos(PGresult *r, int i, size_t n)
+{
+	long	 k = strtol(PQgetvalue(r, i, 0), NULL, 10);
+
+	return k >= 1 && (size_t)k <= n ? k - 1 : -1;
+}
+
 enum rs_status
 store_existing_hashes(struct store *st, const char *source_id,
     const char *const *hashes, size_t n, unsigned char *exists, char *err)
 {
-	struct rs_buf	 arr;
-	PGresult	*r = NULL;
-	const char	*v[2];
-	int		 lens[2] = { 0, 0 }, fmts[2] = { 0, 1 };
-	Oid		 types[2] = { 0, OID_TEXTARRAY };
-	enum rs_status	 rc = RS_EDB;
+	PGresult	*r;
+	enum rs_status	 rc;
 	long		 k;
 	int		 i;
 
 	memset(exists, 0, n);
 	if (n == 0)
 		return RS_OK;
-	rs_buf_init(&arr, STORE_MAX_PARAM);
-	if (bin_text_array(&arr, hashes, sizeof(char *), n) == -1) {
-		rs_errf(err, "out of memory");
-		rc = RS_ENOMEM;
-		goto out;
-	}
-	v[0] = source_id;
-	v[1] = arr.p;
-	lens[1] = (int)arr.len;
-	if ((r = run(st, STMT_EXISTING_HASHES, 2, types, v, lens, fmts,
-	    RETRY_UNLOCKED, err)) == NULL)
-		goto out;
-	for (i = 0; i < PQntuples(r); i++) {
-		k = strtol(PQgetvalue(r, i, 0), NULL, 10);
-		if (k >= 1 && (size_t)k <= n)
-			exists[k - 1] = 1;
-	}
-	rc = RS_OK;
-out:
+	if ((rc = probe_keys(st, STMT_EXISTING_HASHES, source_id, hashes, n,
+	    2, NULL, &r, err)) != RS_OK)
+		return rc;
+	for (i = 0; i < PQntuples(r); i++)
+		if ((k = probe_pos(r, i, n)) >= 0)
+			exists[k] = 1;
 	PQclear(r);
-	rs_buf_free(&arr);
-	return rc;
+	return RS_OK;
+}
+
+/* The commit's binary arrays. */
+enum commit_arr {
+	CA_ROLES,
+	CA_TITLES,
+	CA_CONTENTS,
+	CA_HASHES,
+	CA_META,
+	CA_EMB,
+	CA_REFS,
+	CA_KEYS,
+	CA__MAX
+};
+
+/* Text forms of the batch's numbers, for as long as the statement runs. */
+struct commit_nums {
+	char	 nchunks[32], items[32], http[32], total[32], prior[32];
+	char	 cnt[5][32], dims[16];
+};
+
+/* b's arrays (the embeddings in the column's form); -1 when out of
+ * memory or too large. */
+static int
+commit_arrays(struct rs_buf a[CA__MAX], const struct store_batch *b,
+    enum store_emb kind)
+{
+	static const struct store_chunk none;
+	const struct store_chunk *c = b->nchunks > 0 ? b->chunks : &none;
+	size_t	 n = b->nchunks, dims = (size_t)b->dims;
+
+	if (bin_text_array(&a[CA_ROLES], b->roles, sizeof(char *),
+	    b->nroles) ||
+	    bin_text_array(&a[CA_TITLES], &c->title, sizeof(*c), n) ||
+	    bin_text_array(&a[CA_CONTENTS], &c->content, sizeof(*c), n) ||
+	    bin_text_array(&a[CA_HASHES], &c->hash, sizeof(*c), n) ||
+	    bin_text_array(&a[CA_META], &c->metadata, sizeof(*c), n) ||
+	    bin_int_array(&a[CA_REFS], &c->refs, sizeof(*c), n) ||
+	    bin_text_array(&a[CA_KEYS], b->page_item_keys, sizeof(char *),
+	    b->npage_item_keys))
+		return -1;
+	return kind == STORE_EMB_BYTEA ?
+	    bin_embeddings_bytea(&a[CA_EMB], c, n, dims) :
+	    bin_embeddings(&a[CA_EMB], c, n, dims);
+}
+
+/* STMT_COMMIT_BATCH's (or _BYTEA's) 36 parameters. */
+static void
+commit_params(struct params *p, const struct store_batch *b,
+    const struct rs_buf a[CA__MAX], enum store_emb kind,
+    struct commit_nums *nm)
+{
+	params_init(p, 36);
+	(void)snprintf(nm->nchunks, sizeof(nm->nchunks), "%zu", b->nchunks);
+	(void)snprintf(nm->items, sizeof(nm->items), "%lld", b->items);
+	(void)snprintf(nm->http, sizeof(nm->http), "%d", b->http_status);
+	(void)snprintf(nm->total, sizeof(nm->total), "%lld", b->total);
+	(void)snprintf(nm->prior, sizeof(nm->prior), "%lld",
+	    b->prior_inserted);
+	(void)snprintf(nm->cnt[0], sizeof(nm->cnt[0]), "%lld",
+	    b->chunks_deleted);
+	(void)snprintf(nm->cnt[1], sizeof(nm->cnt[1]), "%lld", b->new_items);
+	(void)snprintf(nm->cnt[2], sizeof(nm->cnt[2]), "%lld",
+	    b->changed_items);
+	(void)snprintf(nm->cnt[3], sizeof(nm->cnt[3]), "%lld",
+	    b->unchanged_items);
+	(void)snprintf(nm->cnt[4], sizeof(nm->cnt[4]), "%lld",
+	    b->embed_inputs);
+	(void)snprintf(nm->dims, sizeof(nm->dims), "%d", b->dims);
+	p->v[0] = b->tenant_id;
+	p->v[1] = b->source_id;
+	p->v[2] = b->doc_title;
+	p->v[3] = b->batch_hash;
+	p->v[4] = nm->nchunks;
+	param_bin(p, 5, &a[CA_ROLES], OID_TEXTARRAY);
+	param_bin(p, 6, &a[CA_TITLES], OID_TEXTARRAY);
+	param_bin(p, 7, &a[CA_CONTENTS], OID_TEXTARRAY);
+	param_bin(p, 8, &a[CA_HASHES], OID_TEXTARRAY);
+	param_bin(p, 9, &a[CA_META], OID_TEXTARRAY);
+	param_bin(p, 10, &a[CA_EMB], kind == STORE_EMB_BYTEA ? DB_OID_BYTEA :
+	    OID_FLOAT4ARRAY);
+	p->v[11] = b->next_cursor;
+	p->v[12] = nm->items;
+	p->v[13] = b->done ? "done" : "ok";
+	p->v[14] = b->http_status > 0 ? nm->http : NULL;
+	p->v[15] = b->done ? "true" : "false";
+	p->v[16] = b->total >= 0 ? nm->total : NULL;
+	p->v[17] = b->page_key != NULL ? b->page_key : "";
+	p->v[18] = b->etag;
+	p->v[19] = b->last_modified;
+	p->v[20] = b->save_page ? "true" : "false";
+	p->v[21] = b->advance ? "true" : "false";
+	p->v[22] = nm->prior;
+	p->v[23] = b->actor != NULL ? b->actor : "unknown";
+	p->v[24] = b->action != NULL ? b->action : "sync";
+	p->v[25] = b->detail != NULL ? b->detail : "{}";
+	param_bin(p, 26, &a[CA_REFS], OID_INT4ARRAY);
+	p->v[27] = nm->cnt[0];
+	p->v[28] = b->run_id != NULL && *b->run_id != '\0' ? b->run_id : NULL;
+	p->v[29] = nm->cnt[1];
+	p->v[30] = nm->cnt[2];
+	p->v[31] = nm->cnt[3];
+	p->v[32] = nm->cnt[4];
+	p->v[33] = b->no_sweep;
+	param_bin(p, 34, &a[CA_KEYS], OID_TEXTARRAY);
+	p->v[35] = nm->dims;
 }
 
 enum rs_status
 store_commit_batch(struct store *st, const struct store_batch *b,
     struct store_commit *res, char *err)
 {
-	enum { NP = 36 };
-	struct rs_buf	 arrs[8];
-	PGresult	*r = NULL;
-	const char	*v[NP];
-	int		 lens[NP], fmts[NP];
-	Oid		 types[NP];
-	char		 nchunks[32], items[32], http[32], total[32];
-	char		 prior[32], cnt[5][32], dims[16];
-	enum rs_status	 rc = RS_ENOMEM;
-	size_t		 i;
-	static const struct store_chunk none;
-	const struct store_chunk *c = b->nchunks > 0 ? b->chunks : &none;
+	struct rs_buf		 a[CA__MAX];
+	struct params		 p;
+	struct commit_nums	 nm;
+	PGresult		*r = NULL;
+	enum store_emb		 kind;
+	enum rs_status		 rc;
+	size_t			 i;
 
 	memset(res, 0, sizeof(*res));
-	memset(lens, 0, sizeof(lens));
-	memset(fmts, 0, sizeof(fmts));
-	memset(types, 0, sizeof(types));
-	for (i = 0; i < 8; i++)
-		rs_buf_init(&arrs[i], STORE_MAX_PARAM);
-	if (bin_text_array(&arrs[7], b->page_item_keys, sizeof(char *),
-	    b->npage_item_keys) ||
-	    bin_int_array(&arrs[6], &c->refs, sizeof(*c), b->nchunks) ||
-	    bin_text_array(&arrs[0], b->roles, sizeof(char *), b->nroles) ||
-	    bin_text_array(&arrs[1], &c->title, sizeof(*c), b->nchunks) ||
-	    bin_text_array(&arrs[2], &c->content, sizeof(*c), b->nchunks) ||
-	    bin_text_array(&arrs[3], &c->hash, sizeof(*c), b->nchunks) ||
-	    bin_text_array(&arrs[4], &c->metadata, sizeof(*c), b->nchunks) ||
-	    bin_embeddings(&arrs[5], c, b->nchunks, (size_t)b->dims)) {
+	for (i = 0; i < CA__MAX; i++)
+		rs_buf_init(&a[i], STORE_MAX_PARAM);
+	if ((rc = store_embedding_kind(st, &kind, err)) != RS_OK)
+		goto out;
+	if (commit_arrays(a, b, kind) == -1) {
 		rs_errf(err, "out of memory building the batch");
+		rc = RS_ENOMEM;
 		goto out;
 	}
-	(void)snprintf(nchunks, sizeof(nchunks), "%zu", b->nchunks);
-	(void)snprintf(items, sizeof(items), "%lld", b->items);
-	(void)snprintf(http, sizeof(http), "%d", b->http_status);
-	(void)snprintf(total, sizeof(total), "%lld", b->total);
-
-	v[0] = b->tenant_id;
-	v[1] = b->source_id;
-	v[2] = b->doc_title;
-	v[3] = b->batch_hash;
-	v[4] = nchunks;
-	for (i = 0; i < 6; i++) {
-		v[5 + i] = arrs[i].p;
-		lens[5 + i] = (int)arrs[i].len;
-		fmts[5 + i] = 1;
-		types[5 + i] = i == 5 ? OID_FLOAT4ARRAY : OID_TEXTARRAY;
-	}
-	v[11] = b->next_cursor;
-	v[12] = items;
-	v[13] = b->done ? "done" : "ok";
-	v[14] = b->http_status > 0 ? http : NULL;
-	v[15] = b->done ? "true" : "false";
-	v[16] = b->total >= 0 ? total : NULL;
-	v[17] = b->page_key != NULL ? b->page_key : "";
-	v[18] = b->etag;
-	v[19] = b->last_modified;
-	v[20] = b->save_page ? "true" : "false";
-	v[21] = b->advance ? "true" : "false";
-	(void)snprintf(prior, sizeof(prior), "%lld", b->prior_inserted);
-	v[22] = prior;
-	v[23] = b->actor != NULL ? b->actor : "unknown";
-	v[24] = b->action != NULL ? b->action : "sync";
-	v[25] = b->detail != NULL ? b->detail : "{}";
-	v[26] = arrs[6].p;
-	lens[26] = (int)arrs[6].len;
-	fmts[26] = 1;
-	types[26] = OID_INT4ARRAY;
-	(void)snprintf(cnt[0], sizeof(cnt[0]), "%lld", b->chunks_deleted);
-	(void)snprintf(cnt[1], sizeof(cnt[1]), "%lld", b->new_items);
-	(void)snprintf(cnt[2], sizeof(cnt[2]), "%lld", b->changed_items);
-	(void)snprintf(cnt[3], sizeof(cnt[3]), "%lld", b->unchanged_items);
-	(void)snprintf(cnt[4], sizeof(cnt[4]), "%lld", b->embed_inputs);
-	v[27] = cnt[0];
-	v[28] = b->run_id != NULL && *b->run_id != '\0' ? b->run_id : NULL;
-	v[29] = cnt[1];
-	v[30] = cnt[2];
-	v[31] = cnt[3];
-	v[32] = cnt[4];
-	v[33] = b->no_sweep;
-	v[34] = arrs[7].p;
-	lens[34] = (int)arrs[7].len;
-	fmts[34] = 1;
-	types[34] = OID_TEXTARRAY;
-	(void)snprintf(dims, sizeof(dims), "%d", b->dims);
-	v[35] = dims;
-
-	if ((r = run(st, STMT_COMMIT_BATCH, NP, types, v, lens, fmts, RETRY_NEVER,
-	    err)) == NULL) {
-		rc = RS_EDB;
+	commit_params(&p, b, a, kind, &nm);
+	rc = RS_EDB;
+	if ((r = run_params(st, kind == STORE_EMB_BYTEA ? STMT_COMMIT_BYTEA :
+	    STMT_COMMIT_BATCH, &p, RETRY_NEVER, err)) == NULL)
 		goto out;
-	}
 	if (PQntuples(r) != 1) {
 		rs_errf(err, "database: commit returned no row");
-		rc = RS_EDB;
 		goto out;
 	}
 	if (!PQgetisnull(r, 0, 0))
@@ -1082,8 +1334,8 @@ store_commit_batch(struct store *st, const struct store_batch *b,
 	rc = RS_OK;
 out:
 	PQclear(r);
-	for (i = 0; i < 8; i++)
-		rs_buf_free(&arrs[i]);
+	for (i = 0; i < CA__MAX; i++)
+		rs_buf_free(&a[i]);
 	return rc;
 }
 
@@ -1108,7 +1360,6 @@ store_record_error(struct store *st, const char *tenant_id,
     const char *source_id, int http_status, const char *msg,
     const char *actor, const char *action, const char *detail, char *err)
 {
-	PGresult	*r;
 	char		 http[32];
 	const char	*v[7];
 
@@ -1120,12 +1371,7 @@ store_record_error(struct store *st, const char *tenant_id,
 	v[4] = actor != NULL ? actor : "unknown";
 	v[5] = action != NULL ? action : "sync";
 	v[6] = detail != NULL ? detail : "{}";
-	if ((r = run(st, STMT_RECORD_ERROR, 7, NULL, v, NULL, NULL, RETRY_ALWAYS,
-	    err)) ==
-	    NULL)
-		return RS_EDB;
-	PQclear(r);
-	return RS_OK;
+	return exec_stmt(st, STMT_RECORD_ERROR, 7, v, RETRY_ALWAYS, err);
 }
 
 enum rs_status
@@ -1177,51 +1423,33 @@ store_items_lookup(struct store *st, const char *source_id,
     const char *run_id, const char *const *keys, size_t n,
     struct store_item_state *out, char *err)
 {
-	struct rs_buf	 arr;
-	PGresult	*r = NULL;
-	const char	*v[3];
-	int		 lens[3] = { 0, 0, 0 }, fmts[3] = { 0, 1, 0 };
-	Oid		 types[3] = { 0, OID_TEXTARRAY, 0 };
-	enum rs_status	 rc = RS_EDB;
+	PGresult	*r;
+	enum rs_status	 rc;
 	long		 k;
 	int		 i;
 
 	memset(out, 0, n * sizeof(*out));
 	if (n == 0)
 		return RS_OK;
-	rs_buf_init(&arr, STORE_MAX_PARAM);
-	if (bin_text_array(&arr, keys, sizeof(char *), n) == -1) {
-		rs_errf(err, "out of memory");
-		rc = RS_ENOMEM;
-		goto out;
-	}
-	v[0] = source_id;
-	v[1] = arr.p;
-	lens[1] = (int)arr.len;
-	v[2] = run_id != NULL && *run_id != '\0' ? run_id : NULL;
-	if ((r = run(st, STMT_ITEMS_LOOKUP, 3, types, v, lens, fmts,
-	    RETRY_UNLOCKED, err)) == NULL)
-		goto out;
+	if ((rc = probe_keys(st, STMT_ITEMS_LOOKUP, source_id, keys, n, 3,
+	    run_id != NULL && *run_id != '\0' ? run_id : NULL, &r, err)) !=
+	    RS_OK)
+		return rc;
 	for (i = 0; i < PQntuples(r); i++) {
-		k = strtol(PQgetvalue(r, i, 0), NULL, 10);
-		if (k < 1 || (size_t)k > n)
+		if ((k = probe_pos(r, i, n)) < 0)
 			continue;
-		out[k - 1].found = 1;
-		(void)snprintf(out[k - 1].hash, sizeof(out[k - 1].hash), "%s",
+		out[k].found = 1;
+		(void)snprintf(out[k].hash, sizeof(out[k].hash), "%s",
 		    PQgetvalue(r, i, 1));
-		out[k - 1].seen_in_run = strcmp(PQgetvalue(r, i, 3), "t") == 0;
-		if ((out[k - 1].chunks = strdup(PQgetvalue(r, i, 2))) ==
-		    NULL) {
+		out[k].seen_in_run = strcmp(PQgetvalue(r, i, 3), "t") == 0;
+		if ((out[k].chunks = strdup(PQgetvalue(r, i, 2))) == NULL) {
 			store_item_states_free(out, n);
 			rs_errf(err, "out of memory");
 			rc = RS_ENOMEM;
-			goto out;
+			break;
 		}
 	}
-	rc = RS_OK;
-out:
 	PQclear(r);
-	rs_buf_free(&arr);
 	return rc;
 }
 
@@ -1230,67 +1458,49 @@ static enum rs_status
 store_densify(struct store *st, const char *docs, const char *idxs,
     char *err)
 {
-	PGresult	*r;
 	const char	*v[2] = { docs, idxs };
 
-	if ((r = run(st, STMT_DENSIFY, 2, NULL, v, NULL, NULL, RETRY_NEVER,
-	    err)) == NULL)
-		return RS_EDB;
-	PQclear(r);
-	return RS_OK;
+	return exec_stmt(st, STMT_DENSIFY, 2, v, RETRY_NEVER, err);
 }
 
 enum rs_status
 store_items_apply(struct store *st, const struct store_items *it,
     struct store_items_res *res, char *err)
 {
-	enum { NP = 12 };
 	struct rs_buf	 a[9];
+	struct params	 p;
 	PGresult	*r = NULL;
-	const char	*v[NP];
-	int		 lens[NP], fmts[NP];
-	Oid		 types[NP];
 	enum rs_status	 rc = RS_ENOMEM;
 	size_t		 i;
-	int		 ok;
 
 	memset(res, 0, sizeof(*res));
-	memset(lens, 0, sizeof(lens));
-	memset(fmts, 0, sizeof(fmts));
-	memset(types, 0, sizeof(types));
 	for (i = 0; i < 9; i++)
 		rs_buf_init(&a[i], STORE_MAX_PARAM);
-	ok = bin_text_array(&a[0], it->keys, sizeof(char *), it->n) == 0 &&
-	    bin_text_array(&a[1], it->hashes, sizeof(char *), it->n) == 0 &&
-	    bin_text_array(&a[2], it->chunk_lists, sizeof(char *), it->n) ==
-	    0 &&
-	    bin_text_array(&a[3], it->titles, sizeof(char *), it->n) == 0 &&
-	    bin_text_array(&a[4], it->seen, sizeof(char *), it->nseen) == 0 &&
-	    bin_text_array(&a[5], it->dh, sizeof(char *), it->nd) == 0 &&
-	    bin_int_array(&a[6], it->dn, sizeof(int), it->nd) == 0 &&
-	    bin_text_array(&a[7], it->dk, sizeof(char *), it->nd) == 0 &&
-	    bin_text_array(&a[8], it->dt, sizeof(char *), it->nd) == 0;
-	if (!ok) {
+	if (bin_text_array(&a[0], it->keys, sizeof(char *), it->n) ||
+	    bin_text_array(&a[1], it->hashes, sizeof(char *), it->n) ||
+	    bin_text_array(&a[2], it->chunk_lists, sizeof(char *), it->n) ||
+	    bin_text_array(&a[3], it->titles, sizeof(char *), it->n) ||
+	    bin_text_array(&a[4], it->seen, sizeof(char *), it->nseen) ||
+	    bin_text_array(&a[5], it->dh, sizeof(char *), it->nd) ||
+	    bin_int_array(&a[6], it->dn, sizeof(int), it->nd) ||
+	    bin_text_array(&a[7], it->dk, sizeof(char *), it->nd) ||
+	    bin_text_array(&a[8], it->dt, sizeof(char *), it->nd)) {
 		rs_errf(err, "out of memory building the items");
 		goto out;
 	}
-	v[0] = it->tenant_id;
-	v[1] = it->source_id;
-	v[2] = it->run_id;
-	for (i = 0; i < 9; i++) {
-		v[3 + i] = a[i].p;
-		lens[3 + i] = (int)a[i].len;
-		fmts[3 + i] = 1;
-		types[3 + i] = i == 6 ? OID_INT4ARRAY : OID_TEXTARRAY;
-	}
-	if ((r = run(st, STMT_ITEMS_APPLY, NP, types, v, lens, fmts,
-	    RETRY_NEVER, err)) == NULL) {
-		rc = RS_EDB;
+	params_init(&p, 12);
+	p.v[0] = it->tenant_id;
+	p.v[1] = it->source_id;
+	p.v[2] = it->run_id;
+	for (i = 0; i < 9; i++)
+		param_bin(&p, 3 + (int)i, &a[i], i == 6 ? OID_INT4ARRAY :
+		    OID_TEXTARRAY);
+	rc = RS_EDB;
+	if ((r = run_params(st, STMT_ITEMS_APPLY, &p, RETRY_NEVER, err)) ==
+	    NULL)
 		goto out;
-	}
 	if (PQntuples(r) != 1) {
 		rs_errf(err, "database: items statement returned no row");
-		rc = RS_EDB;
 		goto out;
 	}
 	res->chunks_deleted = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -1312,17 +1522,13 @@ store_sweep_plan(struct store *st, const char *source_id, const char *run_id,
 {
 	PGresult	*r;
 	const char	*v[2] = { source_id, run_id };
+	enum rs_status	 rc;
 
 	memset(p, 0, sizeof(*p));
 	p->total_first = p->total_last = -1;
-	if ((r = run(st, STMT_SWEEP_PLAN, 2, NULL, v, NULL, NULL, RETRY_NEVER,
-	    err)) == NULL)
-		return RS_EDB;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		rs_errf(err, "no such run of this source");
-		return RS_ENOTFOUND;
-	}
+	if ((rc = run_row(st, STMT_SWEEP_PLAN, 2, v, RETRY_NEVER, &r,
+	    RS_ENOTFOUND, "no such run of this source", err)) != RS_OK)
+		return rc;
 	p->live = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	p->missing = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	p->from_start = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
@@ -1357,14 +1563,9 @@ store_sweep_group(struct store *st, const char *source_id, const char *run_id,
 	v[1] = run_id;
 	v[2] = lim;
 	v[3] = after;
-	if ((r = run(st, STMT_SWEEP_GROUP, 4, NULL, v, NULL, NULL, RETRY_NEVER,
-	    err)) == NULL)
-		return RS_EDB;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		rs_errf(err, "database: sweep statement returned no row");
-		return RS_EDB;
-	}
+	if ((rc = run_row(st, STMT_SWEEP_GROUP, 4, v, RETRY_NEVER, &r, RS_EDB,
+	    "database: sweep statement returned no row", err)) != RS_OK)
+		return rc;
 	*items = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	*chunks = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
 	if (*items > 0) {
@@ -1388,7 +1589,6 @@ store_sweep_finish(struct store *st, const char *source_id,
     const char *run_id, const char *sweep, const char *note,
     long long candidates, long long removed, long long chunks, char *err)
 {
-	PGresult	*r;
 	const char	*v[7];
 	char		 n[3][32];
 
@@ -1402,11 +1602,7 @@ store_sweep_finish(struct store *st, const char *source_id,
 	v[4] = n[0];
 	v[5] = n[1];
 	v[6] = n[2];
-	if ((r = run(st, STMT_SWEEP_FINISH, 7, NULL, v, NULL, NULL, RETRY_NEVER,
-	    err)) == NULL)
-		return RS_EDB;
-	PQclear(r);
-	return RS_OK;
+	return exec_stmt(st, STMT_SWEEP_FINISH, 7, v, RETRY_NEVER, err);
 }
 
 enum rs_status
@@ -1414,7 +1610,6 @@ store_audit(struct store *st, const char *actor, const char *action,
     const char *source_id, const char *tenant_id, const char *outcome,
     const char *detail, char *err)
 {
-	PGresult	*r;
 	const char	*v[6];
 
 	v[0] = actor != NULL ? actor : "unknown";
@@ -1423,11 +1618,7 @@ store_audit(struct store *st, const char *actor, const char *action,
 	v[3] = tenant_id;
 	v[4] = outcome;
 	v[5] = detail != NULL ? detail : "{}";
-	if ((r = run(st, STMT_AUDIT, 6, NULL, v, NULL, NULL, RETRY_NEVER,
-	    err)) == NULL)
-		return RS_EDB;
-	PQclear(r);
-	return RS_OK;
+	return exec_stmt(st, STMT_AUDIT, 6, v, RETRY_NEVER, err);
 }
 
 enum rs_status
@@ -1518,6 +1709,15 @@ store_run_check(struct store *st, const char *source_id, char tenant_id[37],
 	return RS_OK;
 }
 
+/* A failed rest-sync or rest-sync-stop: its transaction rolled back. */
+static enum rs_status
+run_fail(struct store *st, char run_id[37], enum rs_status rc)
+{
+	(void)store_tx(st, STORE_ROLLBACK, NULL);
+	run_id[0] = '\0';
+	return rc;
+}
+
 enum rs_status
 store_run_start(struct store *st, const char *source_id, const char *actor,
     char run_id[37], char tenant_id[37], int *restarted, char *err)
@@ -1549,8 +1749,8 @@ store_run_start(struct store *st, const char *source_id, const char *actor,
 	first = c.first;
 	v[0] = source_id;
 	if (c.done) {
-		if ((rc = store_exec1(st, STMT_RUN_RESTART, 1, v, NULL, 0,
-		    NULL, err)) != RS_OK)
+		if ((rc = exec_stmt(st, STMT_RUN_RESTART, 1, v, RETRY_NEVER,
+		    err)) != RS_OK)
 			goto fail;
 		*restarted = 1;
 		first = 1;
@@ -1572,14 +1772,11 @@ store_run_start(struct store *st, const char *source_id, const char *actor,
 			goto fail;
 	}
 	v[0] = run_id;
-	if ((rc = store_exec1(st, STMT_RUN_NOTIFY, 1, v, NULL, 0, NULL,
-	    err)) != RS_OK)
-		goto fail;
-	return RS_OK;
+	if ((rc = exec_stmt(st, STMT_RUN_NOTIFY, 1, v, RETRY_NEVER, err)) ==
+	    RS_OK)
+		return RS_OK;
 fail:
-	(void)store_tx(st, STORE_ROLLBACK, NULL);
-	run_id[0] = '\0';
-	return rc;
+	return run_fail(st, run_id, rc);
 }
 
 enum rs_status
@@ -1609,16 +1806,14 @@ store_run_stop(struct store *st, const char *source_id, const char *actor,
 	}
 	if (strcmp(unclaimed, "t") == 0) {
 		v[1] = actor;
-		if ((rc = store_exec1(st, STMT_RUN_STOP_NOW, 2, v, NULL, 0,
-		    NULL, err)) != RS_OK)
+		if ((rc = exec_stmt(st, STMT_RUN_STOP_NOW, 2, v, RETRY_NEVER,
+		    err)) != RS_OK)
 			goto fail;
 		*now = 1;
 	}
 	return RS_OK;
 fail:
-	(void)store_tx(st, STORE_ROLLBACK, NULL);
-	run_id[0] = '\0';
-	return rc;
+	return run_fail(st, run_id, rc);
 }
 
 enum rs_status
@@ -1654,7 +1849,6 @@ store_incr_save(struct store *st, const char *source_id, const char *run_id,
     int incremental, const char *since, const char *mark, int done,
     char *err)
 {
-	PGresult	*r;
 	const char	*v[6];
 
 	v[0] = source_id;
@@ -1663,9 +1857,5 @@ store_incr_save(struct store *st, const char *source_id, const char *run_id,
 	v[3] = since;
 	v[4] = mark;
 	v[5] = done ? "true" : "false";
-	if ((r = run(st, STMT_INCR_SAVE, 6, NULL, v, NULL, NULL, RETRY_NEVER,
-	    err)) == NULL)
-		return RS_EDB;
-	PQclear(r);
-	return RS_OK;
+	return exec_stmt(st, STMT_INCR_SAVE, 6, v, RETRY_NEVER, err);
 }

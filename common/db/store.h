@@ -21,6 +21,18 @@
 
 #define STORE_MAX_DIMS	3072	/* floats of one embedding (embed.h agrees) */
 
+/*
+ * How kb_chunks.embedding holds a vector (schema_info.embedding_type):
+ * raw float32 bytea, 4 little-endian bytes per dimension (sql/012, where
+ * pgvector is absent); pgvector's vector; or real[] (a database not yet
+ * migrated to 012).
+ */
+enum store_emb {
+	STORE_EMB_BYTEA,
+	STORE_EMB_VECTOR,
+	STORE_EMB_REAL
+};
+
 struct store;
 struct db;
 
@@ -37,6 +49,19 @@ int		 store_round_trips(const struct store *);
  * store_lock_source() holds.
  */
 struct db	*store_db(struct store *);
+
+/*
+ * The embedding column's kind: as store_lock_source() last read it, else
+ * asked once (one statement).
+ */
+enum rs_status	 store_embedding_kind(struct store *, enum store_emb *,
+		    char *err);
+
+/* n floats as 4n bytes of float32 little-endian, and back. */
+void		 store_emb_encode(unsigned char *out, const float *v,
+		    size_t n);
+void		 store_emb_decode(float *out, const unsigned char *p,
+		    size_t n);
 
 /* RS_OK and *ok = 1 when user is a platform admin. */
 enum rs_status	 store_is_admin(struct store *, const char *user, int *ok,

@@ -43,11 +43,11 @@ test('full DummyJSON sync: 4 batches, 194 items, one doc, 194 chunks', async () 
   assert.deepEqual(counts(id), { docs: 1, chunks: 194 });
 
   assert.equal(one(`SELECT title FROM kb_docs WHERE source_id = :'p1';`, [id]), `Products \u2014 Sync ${today()}`);
-  // Every chunk: 1536-dim unit embedding, contentHash = sha256(content),
+  // Every chunk: 1536-dim unit embedding (float32 bytea), contentHash = sha256(content),
   // sourceId, roles from allowedRolesOverride, chunk_idx 0..193.
   const rows = sql(`SELECT encode(sha256(convert_to(content, 'UTF8')), 'hex'), metadata->>'contentHash',
-                           metadata->>'sourceId', array_length(embedding, 1),
-                           round(sqrt((SELECT sum(x*x) FROM unnest(embedding) x))::numeric, 3),
+                           metadata->>'sourceId', octet_length(embedding) / 4,
+                           round(sqrt((SELECT sum(x*x) FROM unnest(restsync_embedding_floats(embedding)) x))::numeric, 3),
                            array_to_string(allowed_roles, ','), chunk_idx, content_hash
                     FROM kb_chunks WHERE source_id = :'p1' ORDER BY chunk_idx;`, [id]);
   assert.equal(rows.length, 194);

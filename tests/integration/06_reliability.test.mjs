@@ -260,10 +260,11 @@ test('embeddings: OpenAI-compatible client, retries, and 500/401 failures', asyn
     // The stored vector is the one the API returned for that text.
     const { mockEmbedding } = await import('../upstream/routes/reliability.mjs');
     const c = one(`SELECT replace(content, E'\\n', chr(8232)) FROM kb_chunks WHERE source_id = :'p1' AND chunk_idx = 7;`, [id]).replaceAll('\u2028', '\n');
-    const e = one(`SELECT array_to_string(embedding, ',') FROM kb_chunks WHERE source_id = :'p1' AND chunk_idx = 7;`, [id]).split(',').map(Number);
+    // Exactly: its float32 values, 4 little-endian bytes each (sql/012).
+    const e = one(`SELECT encode(embedding, 'hex') FROM kb_chunks WHERE source_id = :'p1' AND chunk_idx = 7;`, [id]);
     const want = mockEmbedding(c);
-    assert.equal(e.length, 1536);
-    e.forEach((x, i) => assert.ok(Math.abs(x - want[i]) < 1e-6));
+    assert.equal(e.length, 1536 * 8);
+    assert.equal(e, Buffer.from(want.buffer).toString('hex'));
 
     for (const [m, code] of [['500', /HTTP 500/], ['401', /HTTP 401/]]) {
       await mode(m);

@@ -93,6 +93,15 @@ test('search finds an exact product by its own words with the built-in embedder'
   assert.ok(best.score > 0.5 && best.score <= 1.0001, `score ${best.score}`);
   assert.ok(best.score > second.score, 'the exact product ranks first');
   assert.deepEqual(best.allowedRoles, ['member', 'support', 'operations', 'admin']);
+  // A chunk's own text finds that chunk first, at similarity 1: the scan
+  // reads the float32 bytes as the embedder wrote them (sql/012).
+  const text = one(`SELECT replace(content, E'\\n', chr(8232)) FROM kb_chunks
+                     WHERE source_id = :'p1' AND metadata->>'itemKey' = 'id:3' ORDER BY chunk_idx LIMIT 1;`, [products]);
+  const own = await call(SEARCH, { body: { sourceId: products, query: text.replaceAll('\u2028', '\n'), k: 2 } });
+  assert.equal(own.status, 200, own.text);
+  assert.equal(own.json.results[0].itemKey, 'id:3');
+  assert.ok(Math.abs(own.json.results[0].score - 1) < 1e-4, `score ${own.json.results[0].score}`);
+  assert.ok(own.json.results[1].score < own.json.results[0].score);
   // A role the chunks allow: the same answer.
   const m = await call(SEARCH, { body: { sourceId: products, query: 'Calvin Klein CK One', role: 'member', k: 1 } });
   assert.equal(m.status, 200, m.text);
@@ -147,7 +156,7 @@ test('search cost: an exact scan of 10,000 chunks', async () => {
   const doc = one(`INSERT INTO kb_docs (tenant_id, source_id, title) VALUES (:'p1', :'p2', 'bench') RETURNING id;`, [TENANT, id]);
   sql(`INSERT INTO kb_chunks (tenant_id, doc_id, chunk_idx, title, content, embedding, allowed_roles, source_id, content_hash)
        SELECT :'p1', :'p3', g, 'bench', 'bench chunk ' || g,
-              (SELECT array_agg(random()::real) FROM generate_series(1, 1536) WHERE g >= 0),
+              restsync_embedding_bytes((SELECT array_agg(random()::real) FROM generate_series(1, 1536) WHERE g >= 0)),
               ARRAY['admin'], :'p2', encode(sha256(g::text::bytea), 'hex')
        FROM generate_series(0, 9999) g;`, [TENANT, id, doc]);
   const times = [];

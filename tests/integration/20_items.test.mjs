@@ -370,7 +370,8 @@ test('upgrade: a database of the previous schema keeps every chunk, and nothing 
       FROM STDIN;\n${dump(`SELECT id, tenant_id, type, title, config, backoffice_only, enabled, created_at, updated_at
       FROM kb_sources WHERE id = '${id}'`)}\\.\n`);
     psql(null, `COPY kb_docs FROM STDIN;\n${dump(`SELECT * FROM kb_docs WHERE source_id = '${id}'`)}\\.\n`);
-    psql(null, `COPY kb_chunks FROM STDIN;\n${dump(`SELECT id, tenant_id, doc_id, chunk_idx, title, content, embedding,
+    // The old schema's real[] (sql/012 converts it back to float32 bytea).
+    psql(null, `COPY kb_chunks FROM STDIN;\n${dump(`SELECT id, tenant_id, doc_id, chunk_idx, title, content, restsync_embedding_floats(embedding),
         metadata - 'itemKey', allowed_roles, source_id, content_hash, created_at FROM kb_chunks WHERE source_id = '${id}'`)}\\.\n`);
     psql(null, `COPY kb_rest_cursors FROM STDIN;\n${dump(`SELECT tenant_id, source_id, next_cursor, page_count, item_count, last_status,
         last_http_status, last_synced_at, last_error, done, total, chunk_count FROM kb_rest_cursors WHERE source_id = '${id}'`)}\\.\n`);

@@ -31,8 +31,8 @@ const remote = (dims) => ({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${UPSTREAM}/d
 const health = () => call('/api/backoffice/health', { method: 'GET' });
 const requests = async () => (await fetch(`${UPSTREAM}/dims/requests`)).json();
 const resetRequests = () => fetch(`${UPSTREAM}/dims/reset`, { method: 'POST' });
-// [length, label, count] of a source's chunks.
-const shapes = (id) => sql(`SELECT array_length(embedding, 1), metadata->>'embeddingModel', count(*) FROM kb_chunks
+// [length, label, count] of a source's chunks (sql/012: 4 bytes a float).
+const shapes = (id) => sql(`SELECT octet_length(embedding) / 4, metadata->>'embeddingModel', count(*) FROM kb_chunks
                             WHERE source_id = :'p1' GROUP BY 1, 2 ORDER BY 1, 2;`, [id]);
 const chunkCount = (id) => one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]);
 const CK_ONE = 'Calvin Klein CK One classic unisex fragrance';
@@ -94,13 +94,12 @@ test('at 512 dimensions: the request asks for 512, the vectors are stored at 512
     { model: 'text-embedding-3-small', dimensions: 512, inputs: 10, encoding_format: 'base64' },
   ]);
   assert.deepEqual(shapes(src), [['512', 'text-embedding-3-small@512', '10']]);
-  // The stored vector is the one the API returned for that text, exactly.
-  const [content, emb] = sql(`SELECT replace(content, E'\\n', chr(8232)), array_to_string(embedding, ',')
+  // The stored vector is the one the API returned for that text, exactly:
+  // its float32 values as 4 little-endian bytes each (sql/012).
+  const [content, emb] = sql(`SELECT replace(content, E'\\n', chr(8232)), encode(embedding, 'hex')
                               FROM kb_chunks WHERE source_id = :'p1' ORDER BY content_hash LIMIT 1;`, [src])[0];
   const want = dimsEmbedding(content.replaceAll('\u2028', '\n'), 512);
-  const got = emb.split(',').map(Number);
-  assert.equal(got.length, 512);
-  got.forEach((x, i) => assert.ok(Math.abs(x - want[i]) < 1e-6, `dimension ${i}: ${x} vs ${want[i]}`));
+  assert.equal(emb, Buffer.from(want.buffer).toString('hex'));
 
   await resetRequests();
   const s = await call(SEARCH, { body: { sourceId: src, query: CK_ONE, k: 3 } });
@@ -132,7 +131,7 @@ test('at 512 dimensions: the request asks for 512, the vectors are stored at 512
 test('the database holds every vector to the size of its label', () => {
   const row = (len, label) => `INSERT INTO kb_chunks (tenant_id, doc_id, chunk_idx, content, embedding, metadata,
       allowed_roles, source_id, content_hash)
-    SELECT k.tenant_id, k.doc_id, 9999, 'x', array_fill(0.5::real, ARRAY[${len}]),
+    SELECT k.tenant_id, k.doc_id, 9999, 'x', restsync_embedding_bytes(array_fill(0.5::real, ARRAY[${len}])),
            jsonb_build_object('embeddingModel', '${label}'), ARRAY['admin'], k.source_id, repeat('e', 64)
     FROM kb_chunks k WHERE k.source_id = :'p1' LIMIT 1;`;
   for (const [len, label] of [[1536, 'text-embedding-3-small@512'], [512, 'text-embedding-3-small'], [511, 'm@512']]) {
@@ -196,7 +195,7 @@ test('the built-in embedder at 3072 dimensions (the largest; out of line): label
   assert.equal(b.json.inserted, 10);
   assert.deepEqual(shapes(id), [['3072', 'local-hash-v1@3072', '10']]);
   // Unit vectors, as at 1536.
-  assert.deepEqual(sql(`SELECT DISTINCT round((SELECT sum(x * x) FROM unnest(embedding) x)::numeric, 4)
+  assert.deepEqual(sql(`SELECT DISTINCT round((SELECT sum(x * x) FROM unnest(restsync_embedding_floats(embedding)) x)::numeric, 4)
                         FROM kb_chunks WHERE source_id = :'p1';`, [id]), [['1.0000']]);
   const s = await call(SEARCH, { body: { sourceId: id, query: CK_ONE, k: 3 } });
   assert.equal(s.status, 200, s.text);

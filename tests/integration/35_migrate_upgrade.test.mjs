@@ -6,7 +6,10 @@
 // `restsync migrate`.  Every row keeps every value it had, the figures
 // later migrations derive from old rows are there, the schema is the
 // one a fresh database gets (pg_dump --schema-only), and the service's
-// own CLI reads the upgraded data.
+// own CLI reads the upgraded data.  A database that applied a later file
+// before an earlier one (013 before 012: numbers are not always taken in
+// order) is upgraded too.  sql/012 turns a real[] embedding into float32
+// bytea: compared value for value, and byte for byte.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -51,16 +54,31 @@ function tables(url) {
                       AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations' ORDER BY 1;`).split('\n');
 }
 
+// Table t's columns (names) as a select list: a float32 bytea embedding
+// (sql/012) as the real[] it was.
+function selectList(url, t, names) {
+  const types = Object.fromEntries(psqlAt(url, `SELECT column_name, data_type FROM information_schema.columns
+                                                WHERE table_schema = 'public' AND table_name = '${t}';`)
+    .split('\n').map((l) => l.split('\t')));
+  return names.map((c) => (c === 'embedding' && types[c] === 'bytea'
+    ? 'restsync_embedding_floats(embedding) AS embedding' : `"${c}"`)).join(',');
+}
+
+// Rows a migration is meant to change: sql/012 records the new type.
+const CHANGES = { schema_info: "WHERE key <> 'embedding_type'" };
+const rowsMd5 = (url, t, names) => psqlAt(url, `SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))
+                                               FROM (SELECT ${selectList(url, t, names)} FROM ${t} ${CHANGES[t] || ''}) x;`);
+
 // Every table's rows, over the columns it has now, as one md5 each.
 function fingerprints(url) {
   const out = {};
   for (const t of tables(url)) {
-    const cols = psqlAt(url, `SELECT string_agg(quote_ident(column_name), ',' ORDER BY ordinal_position)
-                              FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '${t}';`);
+    const cols = psqlAt(url, `SELECT column_name FROM information_schema.columns
+                              WHERE table_schema = 'public' AND table_name = '${t}' ORDER BY ordinal_position;`).split('\n');
     out[t] = {
       cols,
       rows: psqlAt(url, `SELECT count(*) FROM ${t};`),
-      md5: psqlAt(url, `SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM (SELECT ${cols} FROM ${t}) x;`),
+      md5: rowsMd5(url, t, cols),
     };
   }
   return out;
@@ -82,7 +100,11 @@ function secretRow(url) {
 function populate(url) {
   const have = new Set(tables(url));
   const emb = psqlAt(url, `SELECT value FROM schema_info WHERE key = 'embedding_type';`);
-  const vec = (x) => `array_fill(${x}::real, ARRAY[1536])${emb.startsWith('vector') ? '::vector' : ''}`;
+  // Chunk i's vector: (i + 1) * (j - 768) / 1024 for j = 1..1536, exact
+  // in float32 (vecHex below).
+  const real = `ARRAY(SELECT ((i + 1) * (j - 768) / 1024.0)::real FROM generate_series(1, 1536) j)`;
+  const vec = () => (emb.startsWith('vector') ? `${real}::vector`
+    : emb.startsWith('bytea') ? `restsync_embedding_bytes(${real})` : real);
   let q = `
     INSERT INTO tenants (id, name) VALUES ('${T}', 'Upgrade tenant — ünïcödé');
     INSERT INTO platform_admins (username) VALUES ('upgrade-admin');
@@ -96,7 +118,7 @@ function populate(url) {
       VALUES ('00000000-0000-4000-8000-0000000019d1', '${T}', '${S1}', 'Upgraded source — Sync 2026-11-01', repeat('a', 64), 3);
     INSERT INTO kb_chunks (tenant_id, doc_id, chunk_idx, title, content, embedding, metadata, allowed_roles, source_id, content_hash)
       SELECT '${T}', '00000000-0000-4000-8000-0000000019d1', i, 'Item ' || i, 'title: Item ' || i || ' — 🙂 e' || chr(769),
-             ${vec('0.25')}, jsonb_build_object('itemIndex', i, 'chunkIndex', 0, 'page', 1),
+             ${vec()}, jsonb_build_object('itemIndex', i, 'chunkIndex', 0, 'page', 1),
              ARRAY['member','admin'], '${S1}', encode(sha256(convert_to('chunk ' || i, 'UTF8')), 'hex')
       FROM generate_series(0, 2) i;
     ${secretRow(url)}`;
@@ -132,33 +154,57 @@ async function withDatabase(name, fn) {
   }
 }
 
-const splits = [...new Set([1, FILES.length - 1])].filter((k) => k >= 1 && k < FILES.length);
+// Chunk i's vector (populate) as float32 little-endian bytes, in hex.
+const vecHex = (i) => Buffer.from(Float32Array.from({ length: 1536 }, (_, j) => ((i + 1) * (j + 1 - 768)) / 1024).buffer)
+  .toString('hex');
+const FIRST = `SELECT %s FROM kb_chunks WHERE source_id = '${S1}' AND chunk_idx = 1;`;
+
+// Each case: the files a database applied before it was populated (a
+// point of the history; and every file but 012, applied after 013).
+const cases = [...new Set([1, FILES.length - 1])].filter((k) => k >= 1 && k < FILES.length)
+  .map((k) => ({ name: `at ${FILES[k - 1]}`, tag: String(k), files: FILES.slice(0, k) }));
+const gap = FILES.findIndex((f) => f.startsWith('012_'));
+if (gap >= 0 && gap < FILES.length - 1) {
+  cases.push({ name: `with ${FILES.slice(gap + 1).join(', ')} but not ${FILES[gap]}`, tag: 'gap',
+    files: FILES.filter((_, i) => i !== gap) });
+}
 
 test('there is a history to upgrade through', () => {
   assert.ok(FILES.length >= 2, FILES.join(' '));
-  assert.ok(splits.length >= 1);
+  assert.ok(cases.length >= 2);
 });
 
-for (const k of splits) {
-  test(`a populated database at ${FILES[k - 1]} upgraded to ${FILES.at(-1)}: data intact, schema as fresh`, async () => {
+for (const c of cases) {
+  test(`a populated database ${c.name} upgraded to ${FILES.at(-1)}: data intact, schema as fresh`, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-upgrade-'));
     try {
-      for (const f of FILES.slice(0, k)) fs.copyFileSync(path.join(SQL_DIR, f), path.join(dir, f));
+      for (const f of c.files) fs.copyFileSync(path.join(SQL_DIR, f), path.join(dir, f));
+      const rest = FILES.filter((f) => !c.files.includes(f));
       await withDatabase(`restsync_${RUN}_fresh`, async (fresh) => {
         migrate(fresh, SQL_DIR);
-        await withDatabase(`restsync_${RUN}_${k}`, async (url) => {
+        await withDatabase(`restsync_${RUN}_${c.tag}`, async (url) => {
           migrate(url, dir);
           const have = populate(url);
           const before = fingerprints(url);
+          const real = psqlAt(url, `SELECT value FROM schema_info WHERE key = 'embedding_type';`).startsWith('real[]');
+          const first = real ? psqlAt(url, FIRST.replace('%s', 'embedding[1:4]::text')) : null;
           const out = migrate(url, SQL_DIR);
-          assert.equal(out, FILES.slice(k).map((f) => `migrate: applying ${f.slice(0, -4)}\n`).join('')
-            + `migrate: ${FILES.length - k} applied (${SQL_DIR})\n`);
+          assert.equal(out, rest.map((f) => `migrate: applying ${f.slice(0, -4)}\n`).join('')
+            + `migrate: ${rest.length} applied (${SQL_DIR})\n`);
           // Every row of every table, over the columns it had, unchanged.
           const after = fingerprints(url);
           for (const [t, fp] of Object.entries(before)) {
-            const now = psqlAt(url, `SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM (SELECT ${fp.cols} FROM ${t}) x;`);
-            assert.equal(now, fp.md5, `${t}: rows changed by the upgrade`);
+            assert.equal(rowsMd5(url, t, fp.cols), fp.md5, `${t}: rows changed by the upgrade`);
             assert.equal(after[t].rows, fp.rows, `${t}: row count`);
+          }
+          // sql/012: a real[] embedding became its float32 values, 4
+          // little-endian bytes each, and schema_info says so.
+          if (real) {
+            assert.match(psqlAt(url, `SELECT value FROM schema_info WHERE key = 'embedding_type';`), /^bytea /);
+            assert.equal(first, '{-1.4980469,-1.4960938,-1.4941406,-1.4921875}');
+            assert.equal(psqlAt(url, FIRST.replace('%s', '(restsync_embedding_floats(embedding))[1:4]::text')), first);
+            assert.equal(psqlAt(url, `SELECT string_agg(encode(embedding, 'hex'), ',' ORDER BY chunk_idx)
+                                      FROM kb_chunks WHERE source_id = '${S1}';`), [0, 1, 2].map(vecHex).join(','));
           }
           assert.equal(psqlAt(url, `SELECT count(*) FROM kb_chunks WHERE source_id = '${S1}' AND content LIKE '%🙂 e' || chr(769);`), '3');
           // The schema a fresh database gets, and the same migrations recorded.

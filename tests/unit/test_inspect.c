@@ -173,6 +173,54 @@ test_float4_array(void **state)
 	assert_int_equal(insp_float4_array(buf, 4, out, 8, &n), -1);
 }
 
+/*
+ * sql/012's column: each float as its 4 IEEE 754 bytes, little-endian,
+ * whatever the host; read back as it was written; a bytea result (type
+ * 17) is decoded as that, anything else as a float4[].
+ */
+static void
+test_embedding_bytea(void **state)
+{
+	static const struct {
+		float		 f;
+		unsigned char	 le[4];
+	} words[] = {
+		{ 1.5f, { 0x00, 0x00, 0xc0, 0x3f } },
+		{ -0.25f, { 0x00, 0x00, 0x80, 0xbe } },
+		{ 0.0f, { 0x00, 0x00, 0x00, 0x00 } },
+		{ -0.0f, { 0x00, 0x00, 0x00, 0x80 } },
+		{ 1e-45f, { 0x01, 0x00, 0x00, 0x00 } },
+		{ 3.4028235e38f, { 0xff, 0xff, 0x7f, 0x7f } },
+	};
+	enum { N = sizeof(words) / sizeof(words[0]) };
+	float		 in[N], out[N + 1];
+	unsigned char	 b[4 * N], arr[20 + 8 * N];
+	size_t		 i, n;
+
+	(void)state;
+	for (i = 0; i < N; i++)
+		in[i] = words[i].f;
+	store_emb_encode(b, in, N);
+	for (i = 0; i < N; i++)
+		assert_memory_equal(b + 4 * i, words[i].le, 4);
+	assert_int_equal(insp_embedding(b, sizeof(b), 17, out, N, &n), 0);
+	assert_int_equal(n, N);
+	assert_memory_equal(out, in, sizeof(in));
+	/* Not a whole number of floats; longer than max. */
+	assert_int_equal(insp_embedding(b, sizeof(b) - 1, 17, out, N, &n), -1);
+	assert_int_equal(n, 0);
+	assert_int_equal(insp_embedding(b, sizeof(b), 17, out, N - 1, &n), -1);
+	assert_int_equal(insp_embedding(b, 0, 17, out, N, &n), 0);
+	assert_int_equal(n, 0);
+	/* A float4[] result is still read as one (a real[] column). */
+	n = pg_array(arr, in, N);
+	assert_int_equal(insp_embedding(arr, n, 1021, out, N, &n), 0);
+	assert_int_equal(n, N);
+	assert_memory_equal(out, in, sizeof(in));
+	assert_int_equal(insp_embedding(arr, 20 + 8 * N, 17, out, N + 1, &n),
+	    -1);
+}
+
 static void
 test_cosine(void **state)
 {
@@ -194,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_query_long_key),
 		cmocka_unit_test(test_topk),
 		cmocka_unit_test(test_float4_array),
+		cmocka_unit_test(test_embedding_bytea),
 		cmocka_unit_test(test_cosine),
 	};
 

@@ -9,6 +9,25 @@
 #include "batch_int.h"
 #include "runs.h"
 
+static int
+cmp_hex(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The index of hash's vector in pr (embedded ahead by a pipelined run),
+ * or -1. */
+int
+batch_pre_find(const struct pre *pr, const char *hash)
+{
+	const char	(*f)[HASH_HEXLEN + 1];
+
+	if (pr->n == 0)
+		return -1;
+	f = bsearch(hash, pr->h, pr->n, sizeof(*pr->h), cmp_hex);
+	return f == NULL ? -1 : (int)(f - pr->h);
+}
+
 /*
  * The vectors of the plan's chunks [off, off + m) into emb: those a
  * pipelined run embedded ahead (w->pre) copied, the others (all of them

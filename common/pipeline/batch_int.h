@@ -233,7 +233,7 @@ enum rs_status	 batch_commit(struct batch_ctx *, struct work *,
 		    const struct pager_next *, double deadline,
 		    struct batch_result *, char *err);
 
-/* batch_pipe.c: the index of a hash's vector embedded ahead, or -1. */
+/* batch_commit.c: the index of a hash's vector embedded ahead, or -1. */
 int		 batch_pre_find(const struct pre *, const char *hash);
 
 /* batch_result.c: the audit row's detail (JSON, malloc'd). */

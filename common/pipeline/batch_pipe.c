@@ -50,24 +50,6 @@ cmp_cand(const void *a, const void *b)
 	    ((const struct cand *)b)->hash);
 }
 
-static int
-cmp_hex(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-/* The index of hash's vector in pr, or -1. */
-int
-batch_pre_find(const struct pre *pr, const char *hash)
-{
-	const char	(*f)[HASH_HEXLEN + 1];
-
-	if (pr->n == 0)
-		return -1;
-	f = bsearch(hash, pr->h, pr->n, sizeof(*pr->h), cmp_hex);
-	return f == NULL ? -1 : (int)(f - pr->h);
-}
-
 static void
 pre_free(struct pre *pr)
 {

@@ -115,3 +115,13 @@ server.keepAliveTimeout = 30000;
 server.listen(port, '127.0.0.1', () => {
   console.log(`bench embeddings on http://127.0.0.1:${port}/v1 (delay ${delay} ms, ${dims} dims)`);
 });
+// Say why the process ends (a bench run once lost this imitation without a
+// word in its log): a signal by name, an exception with its stack.
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.on(sig, () => { console.error(`${new Date().toISOString()} ${sig}: stopping`); process.exit(0); });
+}
+process.on('uncaughtException', (e) => {
+  console.error(`${new Date().toISOString()} uncaught: ${e && e.stack ? e.stack : e}`);
+  process.exit(1);
+});
+process.on('exit', (code) => { console.error(`${new Date().toISOString()} exit ${code}`); });

@@ -142,7 +142,7 @@ vectors(char *out, const float *emb, size_t n, int bytea)
 
 	if (bytea) {
 		/* As the commit writes them (store.c). */
-		store_emb_encode((unsigned char *)out, emb, n * EMBED_DIMS);
+		rs_f32le_put((unsigned char *)out, emb, n * EMBED_DIMS);
 		return n * EMBED_DIMS * 4;
 	}
 	h[0] = htonl(1);

@@ -74,6 +74,7 @@ handle(struct ep_req *r, struct json_object **out, char *err)
 			r->err_extra = json_object_new_object();
 		json_object_object_add(r->err_extra, "retryAfter",
 		    json_object_new_int64(res.retry_after));
+		r->retry_after = res.retry_after;	/* and the header */
 	}
 	batch_result_free(&res);
 	return st;

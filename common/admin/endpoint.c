@@ -106,6 +106,7 @@ ep_answer(struct ep_req *r, enum rs_status st, struct json_object *out,
 	if (r->tenant_id[0] != '\0')
 		json_object_object_add(log, "tenant_id",
 		    json_object_new_string(r->tenant_id));
+	r->rq->retry_after = r->retry_after;	/* fio_head(): with a 429 */
 	if (st == RS_OK && r->text != NULL) {
 		json_object_put(out);
 		json_object_object_add(log, "status",

@@ -46,6 +46,7 @@ struct ep_req {
 	char			 tenant_id[RS_UUID_LEN + 1]; /* logged if set */
 	struct json_object	*log;	/* the handler's own log fields */
 	struct json_object	*err_extra; /* merged into an error body */
+	long			 retry_after; /* a 429's Retry-After, seconds */
 	int			 ok_code; /* HTTP code of success (def's) */
 	/* A text answer instead of JSON (metrics): set by the handler. */
 	const char		*text;

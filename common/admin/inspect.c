@@ -691,7 +691,7 @@ insp_embedding(const unsigned char *p, size_t len, unsigned int type,
 		return insp_float4_array(p, len, out, max, n);
 	if (len % 4 != 0 || len / 4 > max)
 		return -1;
-	store_emb_decode(out, p, len / 4);
+	rs_f32le_get(out, p, len / 4);
 	*n = len / 4;
 	return 0;
 }

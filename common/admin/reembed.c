@@ -79,7 +79,7 @@ re_vectors(const float *vec, size_t nf, enum store_emb kind,
 	if (kind == STORE_EMB_BYTEA) {
 		if (rs_buf_reserve(vs, nf * 4) == -1)
 			return -1;
-		store_emb_encode((unsigned char *)vs->p, vec, nf);
+		rs_f32le_put((unsigned char *)vs->p, vec, nf);
 		vs->len = nf * 4;
 		vs->p[vs->len] = '\0';
 		return 0;

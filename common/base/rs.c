@@ -274,3 +274,31 @@ rs_buf_free_wiped(struct rs_buf *b)
 		explicit_bzero(b->p, b->len);
 	rs_buf_free(b);
 }
+
+void
+rs_f32le_put(unsigned char *out, const float *v, size_t n)
+{
+	uint32_t	 u;
+	size_t		 i;
+
+	for (i = 0; i < n; i++, out += 4) {
+		memcpy(&u, &v[i], 4);
+		out[0] = (unsigned char)u;
+		out[1] = (unsigned char)(u >> 8);
+		out[2] = (unsigned char)(u >> 16);
+		out[3] = (unsigned char)(u >> 24);
+	}
+}
+
+void
+rs_f32le_get(float *out, const unsigned char *p, size_t n)
+{
+	uint32_t	 u;
+	size_t		 i;
+
+	for (i = 0; i < n; i++, p += 4) {
+		u = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+		    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+		memcpy(&out[i], &u, 4);
+	}
+}

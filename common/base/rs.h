@@ -98,4 +98,12 @@ double	 rs_now_ms(void);
 size_t		 rs_utf8_seq(const unsigned char *s, size_t len, uint32_t *cp,
 		    size_t *bad);
 
+/*
+ * n floats as little-endian IEEE 754 binary32 (4 n bytes), and back: the
+ * form of OpenAI's base64 embeddings and of the bytea embedding column
+ * (sql/012), whatever the host's byte order.
+ */
+void		 rs_f32le_put(unsigned char *out, const float *v, size_t n);
+void		 rs_f32le_get(float *out, const unsigned char *p, size_t n);
+
 #endif

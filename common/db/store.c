@@ -755,38 +755,6 @@ store_embedding_kind(struct store *st, enum store_emb *kind, char *err)
 
 _Static_assert(sizeof(float) == 4, "an embedding is float32");
 
-/* n 4-byte words from src to dst, little-endian on one side and in the
- * host's order on the other: a copy, or a copy and a swap of each word
- * (the same both ways). */
-static void
-le32_copy(void *dst, const void *src, size_t n)
-{
-	memcpy(dst, src, n * 4);
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-	{
-		unsigned char	*p = dst, t;
-		size_t		 i;
-
-		for (i = 0; i < n; i++, p += 4) {
-			t = p[0], p[0] = p[3], p[3] = t;
-			t = p[1], p[1] = p[2], p[2] = t;
-		}
-	}
-#endif
-}
-
-void
-store_emb_encode(unsigned char *out, const float *v, size_t n)
-{
-	le32_copy(out, v, n);
-}
-
-void
-store_emb_decode(float *out, const unsigned char *p, size_t n)
-{
-	le32_copy(out, p, n);
-}
-
 enum rs_status
 store_is_admin(struct store *st, const char *user, int *ok, char *err)
 {
@@ -1116,7 +1084,7 @@ bin_embeddings_bytea(struct rs_buf *b, const struct store_chunk *c,
 	    rs_buf_reserve(b, n * dims * 4) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
-		store_emb_encode((unsigned char *)b->p + b->len + i * dims * 4,
+		rs_f32le_put((unsigned char *)b->p + b->len + i * dims * 4,
 		    c[i].embedding, dims);
 	b->len += n * dims * 4;
 	b->p[b->len] = '\0';

@@ -57,11 +57,7 @@ struct db	*store_db(struct store *);
 enum rs_status	 store_embedding_kind(struct store *, enum store_emb *,
 		    char *err);
 
-/* n floats as 4n bytes of float32 little-endian, and back. */
-void		 store_emb_encode(unsigned char *out, const float *v,
-		    size_t n);
-void		 store_emb_decode(float *out, const unsigned char *p,
-		    size_t n);
+/* The bytea column's bytes are rs.h's rs_f32le_put / rs_f32le_get. */
 
 /* RS_OK and *ok = 1 when user is a platform admin. */
 enum rs_status	 store_is_admin(struct store *, const char *user, int *ok,

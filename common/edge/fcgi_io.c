@@ -594,15 +594,11 @@ void
 fio_write_error(struct fio_req *rq, enum rs_status st, const char *msg,
     struct json_object *extra)
 {
-	struct json_object	*o = json_object_new_object(), *ra;
+	struct json_object	*o = json_object_new_object();
 
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	if (extra != NULL) {
-		/* A body's retryAfter (seconds) is the header's too. */
-		if (json_object_object_get_ex(extra, "retryAfter", &ra) &&
-		    json_object_is_type(ra, json_type_int))
-			rq->retry_after = (long)json_object_get_int64(ra);
 		json_object_object_foreach(extra, k, v)
 			json_object_object_add(o, k, json_object_get(v));
 		json_object_put(extra);

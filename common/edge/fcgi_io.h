@@ -29,7 +29,8 @@ struct fio_req {
 	double		 t0;
 	const char	*program;
 	const char	*allow;		/* methods for 405's Allow ("POST") */
-	long		 retry_after;	/* 429's Retry-After, seconds; 0 none */
+	long		 retry_after;	/* 429's Retry-After, seconds; 0 none
+					 * (set by the handler, reset per answer) */
 	struct json_object *json;	/* the parsed body, wiped at the end */
 };
 

@@ -288,7 +288,6 @@ decode_vec(struct json_object *e, float *dst, size_t dims)
 	const char	*s;
 	size_t		 i, slen;
 	int		 n, pad = 0;
-	uint32_t	 u;
 
 	if (json_object_is_type(e, json_type_array)) {
 		if (json_object_array_length(e) != dims)
@@ -319,14 +318,10 @@ decode_vec(struct json_object *e, float *dst, size_t dims)
 		pad++;
 	if (n < 0 || (size_t)(n - pad) != dims * 4)
 		return -1;
-	for (i = 0; i < dims; i++) {
-		u = (uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 |
-		    (uint32_t)raw[4 * i + 2] << 16 |
-		    (uint32_t)raw[4 * i + 3] << 24;
-		memcpy(&dst[i], &u, 4);
+	rs_f32le_get(dst, raw, dims);
+	for (i = 0; i < dims; i++)
 		if (!isfinite(dst[i]))
 			return -1;
-	}
 	return 0;
 }
 

@@ -5,8 +5,8 @@
 // leaves nothing behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batch, call, counts, createSource, cursorRow, dummyConfig, one, sql, syncToEnd } from './lib.mjs';
-import { advisory, holdLock, inject, until } from './hold.mjs';
+import { batch, call, counts, createSource, cursorRow, dummyConfig, one, sql, syncToEnd, until } from './lib.mjs';
+import { advisory, holdLock, inject } from './hold.mjs';
 
 const DELETE = '/api/backoffice/rest-delete';
 const KEY = 19001;	// advisory lock the injected trigger waits for
@@ -63,7 +63,7 @@ test('delete: while its transaction is open, a batch gets 409; after it, no orph
     pending = call(DELETE, { body: { sourceId: id } });
     // The delete's session has removed chunks and docs and now waits
     // inside its transaction, at the cursor.
-    await until(() => advisory(KEY, false) === 1, 'the delete to reach the cursor');
+    await until('the delete to reach the cursor', () => advisory(KEY, false) === 1);
     // Other sessions still see everything: nothing is half-deleted.
     assert.deepEqual(counts(id), { docs: 1, chunks: 50 });
     const b = await batch(id);

@@ -7,8 +7,8 @@
 // of it stays; the rerun stores every item exactly once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batch, counts, createSource, cursorRow, dummyConfig, one, sql, syncToEnd, VAR } from './lib.mjs';
-import { advisory, batchWorkers, holdLock, inject, respawned, sourceLocked, until } from './hold.mjs';
+import { batch, counts, createSource, cursorRow, dummyConfig, one, sql, syncToEnd, until, VAR } from './lib.mjs';
+import { advisory, batchWorkers, holdLock, inject, respawned, sourceLocked } from './hold.mjs';
 
 const KEY = 19002;
 
@@ -34,7 +34,7 @@ async function killDuringCommit(id) {
   try {
     const before = batchWorkers(VAR);
     const pending = batch(id);
-    await until(() => advisory(KEY, false) === 1, 'the batch to reach its write');
+    await until('the batch to reach its write', () => advisory(KEY, false) === 1);
     const backend = one(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
                          AND classid = 0 AND objid = :'p1'::bigint::oid;`, [String(KEY)]);
     // Nothing of the batch is visible yet.
@@ -59,7 +59,7 @@ test('SIGKILL during the commit, the statement then completes: the page never co
   // so nothing of the page stays.
   await holder.release();
   drop();
-  await until(() => !sourceLocked(id), 'the dead worker\'s session to end');
+  await until('the dead worker\'s session to end', () => !sourceLocked(id));
   assert.deepEqual(counts(id), { docs: 0, chunks: 0 });
   const cur = cursorRow(id);
   assert.deepEqual([cur.pages, cur.items, cur.next], [0, 0, null], 'the run began, the cursor did not move');
@@ -76,7 +76,7 @@ test('SIGKILL during the commit, the connection cut: nothing stored, the rerun s
   try {
     // The database loses the dead worker's connection mid-statement.
     assert.equal(one(`SELECT pg_terminate_backend(:'p1'::int);`, [backend]), 't');
-    await until(() => !sourceLocked(id), 'the dead worker\'s session to end');
+    await until('the dead worker\'s session to end', () => !sourceLocked(id));
   } finally {
     await holder.release();
     drop();

@@ -15,8 +15,7 @@ import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DB, ROOT, UPSTREAM, VAR, batch, createSource, dummyConfig, ensureTenant, one, secretAad, sql } from './lib.mjs';
-import { until } from './hold.mjs';
+import { DB, ROOT, UPSTREAM, VAR, batch, createSource, dummyConfig, ensureTenant, one, secretAad, sql, until } from './lib.mjs';
 import { SEC_KEY } from '../upstream/routes/security.mjs';
 
 const TENANT = '00000000-0000-4000-8000-0000000019c1';
@@ -90,7 +89,7 @@ test('rotation under load: 5 rotations while batches run in a loop; no batch fai
   const keys = [keyHex()];
   const windows = [];
   try {
-    await until(() => results.length >= 10, 'the first batches');
+    await until('the first batches', () => results.length >= 10);
     for (let i = 0; i < 5; i++) {
       const n0 = results.length;
       const w = { start: Date.now() };
@@ -101,7 +100,7 @@ test('rotation under load: 5 rotations while batches run in a loop; no batch fai
       assert.match(r.out, /^restsync rotate-key: rotated \d+ secrets;/);
       keys.push(keyHex());
       // Batches ran during and after this rotation.
-      await until(() => results.length >= n0 + 6, 'batches after the rotation');
+      await until('batches after the rotation', () => results.length >= n0 + 6);
     }
   } finally {
     stop = true;
@@ -139,14 +138,12 @@ test('a secret written while the rotation runs: the rotation waits for it, and r
       updated_at = now() WHERE tenant_id = '${TENANT}' AND provider = '${PROVIDER}';\n`);
   let rotation;
   try {
-    await until(() => one(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                           WHERE c.relname = 'integration_secrets' AND l.mode = 'RowExclusiveLock' AND l.granted;`) !== '0',
-    'the writer to hold its row');
+    await until('the writer to hold its row', () => one(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                           WHERE c.relname = 'integration_secrets' AND l.mode = 'RowExclusiveLock' AND l.granted;`) !== '0');
     rotation = rotate();
     // The rotation waits to lock the table before it reads a row.
-    await until(() => one(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                           WHERE c.relname = 'integration_secrets' AND NOT l.granted;`) !== '0',
-    'the rotation to wait for the table lock');
+    await until('the rotation to wait for the table lock', () => one(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                           WHERE c.relname = 'integration_secrets' AND NOT l.granted;`) !== '0');
     assert.equal(keyHex(), key0, 'nothing rotated while the writer holds its row');
   } finally {
     writer.stdin.end('COMMIT;\n');

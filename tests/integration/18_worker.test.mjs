@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { batch, createSource, cursorRow, lifetime, DB, one, ROOT, sql, UPSTREAM, VAR } from './lib.mjs';
+import { batch, createSource, cursorRow, lifetime, DB, one, ROOT, sql, UPSTREAM, VAR, until } from './lib.mjs';
 
 const CLI = process.env.RS_CLI || path.join(ROOT, 'build/release/cli/restsync');
 const ENV = {
@@ -58,15 +58,6 @@ function worker(env = {}, args = []) {
   return w;
 }
 
-async function until(what, fn, ms = 30000) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() - t0 < ms, `timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 test('three workers and the endpoint, 10 due sources: all synced, each page once a round, no duplicates',
   { timeout: 120000 }, async (t) => {

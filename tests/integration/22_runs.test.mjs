@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, UPSTREAM, VAR, batch, call, createSource, cursorRow, one, sql } from './lib.mjs';
+import { ROOT, UPSTREAM, VAR, batch, call, createSource, cursorRow, one, sql, until } from './lib.mjs';
 
 const SYNC = '/api/backoffice/rest-sync';
 const STOP = '/api/backoffice/rest-sync-stop';
@@ -33,15 +33,6 @@ const runRow = (id) => {
   return { status: r[0], pages: +r[1], items: +r[2], newItems: +r[3], error: r[4], stop: r[5] === 't', executor: r[6] };
 };
 
-async function until(what, fn, ms = 30000) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() - t0 < ms, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('a started run finishes with nobody watching; a second start and a click meanwhile answer 409', async () => {
   await control('alone', { op: 'seed', n: 60 });

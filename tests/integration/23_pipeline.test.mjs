@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, UPSTREAM, VAR, batch, call, createSource, cursorRow, one, sql, syncToEnd } from './lib.mjs';
+import { ROOT, UPSTREAM, VAR, batch, call, createSource, cursorRow, one, sql, syncToEnd, until } from './lib.mjs';
 
 const SYNC = '/api/backoffice/rest-sync';
 const RUN = `pl${process.pid}`;
@@ -65,15 +65,6 @@ const runRow = (id) => {
   };
 };
 
-async function until(what, fn, ms = 30000) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() - t0 < ms, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function startRun(id) {
   const r = await call(SYNC, { body: { sourceId: id } });

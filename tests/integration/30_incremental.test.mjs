@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { DB, ROOT, TENANT, UPSTREAM, VAR, call, createSource, one, sql, syncToEnd } from './lib.mjs';
+import { DB, ROOT, TENANT, UPSTREAM, VAR, call, createSource, one, sql, syncToEnd, until } from './lib.mjs';
 
 const CLI = process.env.RS_CLI || path.join(ROOT, 'build/release/cli/restsync');
 const RESET = '/api/backoffice/rest-sources-reset';
@@ -62,15 +62,6 @@ async function again(id, keepMark = true) {
   return out;
 }
 
-async function until(what, fn, ms = 30000) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() - t0 < ms, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('a first full run, then a second run fetches only the newer items; a changed item replaces its chunks', async () => {
   await control('basic', { op: 'seed', n: 12 });

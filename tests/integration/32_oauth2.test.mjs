@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  UPSTREAM, VAR, batch, call, counts, cursorRow, one, sql,
+  UPSTREAM, VAR, batch, call, counts, cursorRow, one, sql, until,
 } from './lib.mjs';
 import { OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET } from '../upstream/routes/oauth.mjs';
 
@@ -37,15 +37,6 @@ async function create(title, cfg, secret = {}) {
   return call(CREATE, { body: { tenantId: T, title, config: cfg, ...secret } });
 }
 
-async function until(what, fn, ms = 30000) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() - t0 < ms, `timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 // Every secret the test saw: the client secret, the wrong one, and every
 // token the imitation issued.

@@ -5,7 +5,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  UPSTREAM, batch, call, cursorRow, one, sql,
+  UPSTREAM, batch, call, cursorRow, one, sql, until,
 } from './lib.mjs';
 
 const T = '00000000-0000-4000-8000-0000000017b1';
@@ -29,15 +29,6 @@ async function create(title, cfg) {
 
 const notes = async () => (await fetch(`${UPSTREAM}/rate/log`)).json();
 
-async function until(what, fn, ms = 60000) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() - t0 < ms, `timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 // The most requests any window of `ms` (half-open) holds.
 function busiestWindow(times, ms) {

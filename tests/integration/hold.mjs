@@ -4,20 +4,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DB, one, sql } from './lib.mjs';
+import { DB, one, sql, until } from './lib.mjs';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Poll fn() until it returns a truthy value (returned) or ms pass (throws).
-export async function until(fn, what, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 // Sessions waiting for (not granted) or holding (granted) advisory lock key.
 export function advisory(key, granted) {
@@ -39,7 +29,7 @@ export async function holdLock(key) {
   p.stderr.on('data', (d) => { stderr += d; });
   const closed = new Promise((r) => p.on('close', r));
   p.stdin.write(`SELECT pg_advisory_lock(${Number(key)});\n`);
-  await until(() => advisory(key, true) === 1, `lock ${key} to be held`);
+  await until(`lock ${key} to be held`, () => advisory(key, true) === 1);
   return {
     async release() {
       if (p.exitCode !== null) return;
@@ -79,9 +69,9 @@ export function batchWorkers(VAR) {
 
 // Wait until the supervisor has replaced every worker in killed by a new one.
 export async function respawned(VAR, before) {
-  return until(() => {
+  return until('the workers to be respawned', () => {
     const now = batchWorkers(VAR);
     return now.master === before.master && now.kids.length === before.kids.length
       && now.kids.every((k) => !before.kids.includes(k)) ? now : null;
-  }, 'the workers to be respawned');
+  });
 }

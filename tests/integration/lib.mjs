@@ -178,3 +178,15 @@ export function putSecret(provider, value, tenant = TENANT, origin = new URL(UPS
          SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, aad_version = 2, updated_at = now();`,
   [tenant, provider, ct.toString('hex'), nonce.toString('hex'), origin]);
 }
+
+// Poll fn() every 50 ms until it returns a truthy value (returned); fail
+// naming what was awaited after ms.
+export async function until(what, fn, ms = 30000) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - t0 >= ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

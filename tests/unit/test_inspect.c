@@ -200,7 +200,7 @@ test_embedding_bytea(void **state)
 	(void)state;
 	for (i = 0; i < N; i++)
 		in[i] = words[i].f;
-	store_emb_encode(b, in, N);
+	rs_f32le_put(b, in, N);
 	for (i = 0; i < N; i++)
 		assert_memory_equal(b + 4 * i, words[i].le, 4);
 	assert_int_equal(insp_embedding(b, sizeof(b), 17, out, N, &n), 0);

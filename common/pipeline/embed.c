@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "embed.h"
+#include "jsonbound.h"
 #include "store.h"
 
 _Static_assert(EMBED_MAX_DIMS == STORE_MAX_DIMS,
@@ -25,6 +26,16 @@ _Static_assert(EMBED_MAX_DIMS == STORE_MAX_DIMS,
 
 #define EMBED_MAX_RESP	(64u * 1024 * 1024)
 #define EMBED_MAX_TOKEN	64	/* bytes of one word that are hashed */
+/*
+ * What json-c may allocate for an answer: a vector sent as an array of
+ * numbers costs jsonbound's ~112 bytes a number, so a budget of 128 bytes
+ * per expected number plus 1 MiB fits every honest answer (base64 needs
+ * far less) and refuses a hostile one ("[{},{},…]") before it is built.
+ * An error body is read for its message only: 1 MiB.
+ */
+#define EMBED_JSON_PER_NUM	128u
+#define EMBED_JSON_BASE		(1024u * 1024)
+#define EMBED_JSON_DEPTH	8
 
 struct embedder {
 	struct fetcher	*fx;
@@ -336,14 +347,16 @@ error_reason(const struct rs_buf *body, const char *key, char *out,
 {
 	struct json_object	*root, *e, *m;
 	struct rs_buf		 b;
+	char			 perr[RS_ERRLEN];
 	const char		*msg, *p;
 	size_t			 i, kl = key != NULL ? strlen(key) : 0;
 
 	out[0] = '\0';
-	if (body->len == 0)
+	if (body->len == 0 || jbound_parse(body->p, body->len,
+	    EMBED_JSON_DEPTH, EMBED_JSON_BASE, "embeddings error", &root, NULL,
+	    perr) != RS_OK)
 		return;
-	root = json_tokener_parse(body->p);
-	if (root == NULL || !json_object_object_get_ex(root, "error", &e) ||
+	if (!json_object_object_get_ex(root, "error", &e) ||
 	    !json_object_object_get_ex(e, "message", &m) ||
 	    !json_object_is_type(m, json_type_string)) {
 		json_object_put(root);
@@ -446,21 +459,30 @@ embed_decode(const struct rs_buf *body, size_t n, int dims, float *out,
     char *err)
 {
 	struct json_object	*root = NULL, *data, *it, *idx, *emb;
-	struct json_tokener	*tok;
 	unsigned char		*seen = NULL;
-	enum rs_status		 st = RS_EEMBED;
-	size_t			 i, got;
+	enum rs_status		 st = RS_EEMBED, pst;
+	size_t			 i, got, budget;
 	long			 k;
 
-	if ((tok = json_tokener_new_ex(16)) == NULL ||
-	    (seen = calloc(n, 1)) == NULL) {
+	budget = EMBED_JSON_BASE + n * (size_t)dims * EMBED_JSON_PER_NUM;
+	if ((seen = calloc(n, 1)) == NULL) {
 		rs_errf(err, "out of memory");
 		st = RS_ENOMEM;
 		goto out;
 	}
-	root = json_tokener_parse_ex(tok, body->p, (int)body->len);
-	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success
-	    || !json_object_object_get_ex(root, "data", &data) ||
+	pst = jbound_parse(body->p, body->len, EMBED_JSON_DEPTH, budget,
+	    "embeddings response", &root, NULL, err);
+	if (pst == RS_ENOMEM) {
+		st = RS_ENOMEM;
+		goto out;
+	}
+	if (pst == RS_ETOOBIG) {
+		rs_errf(err, "embeddings response (%zu bytes) would take more "
+		    "than %zu bytes of memory to parse for %zu inputs of %d "
+		    "dimensions", body->len, budget, n, dims);
+		goto out;
+	}
+	if (pst != RS_OK || !json_object_object_get_ex(root, "data", &data) ||
 	    !json_object_is_type(data, json_type_array)) {
 		rs_errf(err, "embeddings response is not the expected JSON");
 		goto out;
@@ -489,8 +511,6 @@ embed_decode(const struct rs_buf *body, size_t n, int dims, float *out,
 	st = RS_OK;
 out:
 	json_object_put(root);
-	if (tok != NULL)
-		json_tokener_free(tok);
 	free(seen);
 	return st;
 }

@@ -13,6 +13,8 @@
  * The pool of a pipelined run (local embedder): every job's vectors are
  * embed_local()'s, jobs taken back before they start are not carried
  * out, and RESTSYNC_EMBED_CONCURRENCY is read with a clear error.
+ * An answer is parsed under a memory budget sized by inputs x dimensions:
+ * a hostile "[{},…]" answer is refused before json-c builds it.
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -409,6 +411,48 @@ test_not_the_expected_json(void **state)
 	free(out);
 }
 
+/*
+ * The answer's JSON is parsed under a memory budget sized by what was
+ * asked (inputs x dimensions): 8 MiB of "{},{},..." inside "data" would
+ * make json-c build ~2 GiB; it is refused before parsing, naming memory.
+ * An honest answer with a trailing newline still decodes.
+ */
+static void
+test_answer_memory_bound(void **state)
+{
+	static const struct item ok[] = { { 0, 0, V_OK, 0 } };
+	struct rs_buf	 b;
+	float		*out = calloc(D, sizeof(float));
+	char		 err[RS_ERRLEN], *body;
+	size_t		 i;
+	int		 requests;
+
+	(void)state;
+	assert_non_null(out);
+	rs_buf_init(&b, 16u << 20);
+	assert_int_equal(rs_buf_puts(&b, "{\"data\":["), 0);
+	for (i = 0; i < (8u << 20) / 3; i++)
+		assert_int_equal(rs_buf_puts(&b, i ? ",{}" : "{}"), 0);
+	assert_int_equal(rs_buf_puts(&b, "]}"), 0);
+	body = rs_buf_steal(&b);
+	assert_int_equal(run(body, 1, out, err, &requests), RS_EEMBED);
+	if (strstr(err, "would take more than") == NULL ||
+	    strstr(err, "for 1 inputs of 1536 dimensions") == NULL)
+		fail_msg("hostile answer: error \"%s\"", err);
+	free(body);
+
+	body = answer(ok, 1, 1);
+	rs_buf_init(&b, 1u << 20);
+	assert_int_equal(rs_buf_puts(&b, body), 0);
+	assert_int_equal(rs_buf_puts(&b, "\n"), 0);
+	free(body);
+	body = rs_buf_steal(&b);
+	assert_int_equal(run(body, 1, out, err, &requests), RS_OK);
+	assert_true(out[5] == val(0, 5));
+	free(body);
+	free(out);
+}
+
 /* The local embedder: deterministic, unit length, text-dependent. */
 static void
 test_local(void **state)
@@ -782,6 +826,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decoder_rows),
+		cmocka_unit_test(test_answer_memory_bound),
 		cmocka_unit_test(test_not_the_expected_json),
 		cmocka_unit_test(test_local),
 		cmocka_unit_test(test_parse_dims),

@@ -1102,6 +1102,7 @@ main(int argc, char **argv)
 	const struct cmd	*c;
 	struct opts		 o;
 
+	rs_mem_init();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

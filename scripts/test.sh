@@ -136,7 +136,7 @@ if [ -z "${RS_SKIP_SOAK:-}" ]; then
 		export RS_SOAK_PORT=$((PORT + 700)) RS_SOAK_PGPORT=$((PGPORT + 700))
 		export RS_SOAK_UPSTREAM_PORT=$((RS_UPSTREAM_PORT + 700)) RS_SOAK_VAR="$ROOT/var/test-soak"
 		unset RS_VAR PORT PGPORT RS_UPSTREAM_PORT RS_BIN
-		SOAK_SECONDS=25 SOAK_SEEDS="20261130 random plant" tests/soak/run.sh
+		SOAK_SECONDS=60 SOAK_SEEDS="20261130 random plant" tests/soak/run.sh
 	)
 fi
 

@@ -165,6 +165,7 @@ fio_init(struct fio_req *rq, const char *program)
 	const char		*allow = getenv("RESTSYNC_ALLOW_ROOT");
 	struct sigaction	 sa;
 
+	rs_mem_init();
 	memset(rq, 0, sizeof(*rq));
 	rq->program = program;
 	rq->allow = "POST";

@@ -342,8 +342,12 @@ batch_chunk_items(struct work *w, struct batch_result *res, char *err)
 			    ch[j].len, i, (int)j, err)) != RS_OK)
 				goto out;
 		t->np = nch;
+		/* Its chunks hold copies: a page's text and its chunks are
+		 * never both whole in memory. */
+		free(t->text);
+		t->text = NULL;
 	}
-	/* The chunks hold copies: the texts are no longer needed. */
+	/* The texts of the items not chunked are no longer needed either. */
 	for (i = 0; i < w->nit; i++) {
 		free(w->it[i].text);
 		w->it[i].text = NULL;

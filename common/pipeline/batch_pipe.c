@@ -9,7 +9,19 @@
 #include "batch_int.h"
 #include "chunk.h"
 
-#define PIPE_MAX_PAGES	4	/* pages in flight: memory is 4 pages */
+#define PIPE_MAX_PAGES	4	/* pages in flight */
+/*
+ * And at most this much of their text and vectors: pages of ordinary
+ * size (50 items of a few KiB: under 1 MiB with their vectors) keep four
+ * in flight, pages near the body cap (16 MiB of text is ~30 MiB of
+ * vectors) go one at a time, so a run worker's peak stays that of a
+ * serial batch, under 64 MiB at the default cap (25_json_memory).
+ */
+#define PIPE_MAX_BYTES	(8u * 1024 * 1024)
+/* A page whose vectors alone would pass that is not embedded ahead: its
+ * commit embeds it group by group, as a serial batch does. */
+#define PIPE_MAX_PRE	(4u * 1024 * 1024)
+#define PIPE_TRIM_BYTES	(1024u * 1024)
 
 struct pipe_page {
 	struct work		 w;
@@ -150,7 +162,8 @@ pipe_pre(struct pipe *pp, struct pipe_page *pg, char *err)
 	enum rs_status	 st;
 
 	if ((st = pre_candidates(pp, &pg->w, &c, &n, err)) != RS_OK ||
-	    n == 0)
+	    n == 0 || n > PIPE_MAX_PRE / sizeof(float) /
+	    (size_t)embed_dims(pp->ctx->em))
 		goto out;
 	if ((pr->h = calloc(n, sizeof(*pr->h))) == NULL ||
 	    (pr->texts = calloc(n, sizeof(*pr->texts))) == NULL ||
@@ -286,11 +299,27 @@ pipe_page_free(struct pipe *pp, struct pipe_page *pg)
 	free(pg);
 }
 
+/* What a page in flight holds: its items' text and its vectors. */
+static size_t
+pipe_page_bytes(const struct pipe *pp, const struct pipe_page *pg)
+{
+	size_t	 b = 0, i;
+
+	for (i = 0; i < pg->w.nit; i++)
+		b += pg->w.it[i].len;
+	return b + pg->pre.n * (size_t)embed_dims(pp->ctx->em) *
+	    sizeof(float);
+}
+
 /* Drop the head page (committed, or discarded with the rest). */
 static void
 pipe_pop(struct pipe *pp)
 {
+	int	 big = pipe_page_bytes(pp, pp->q[pp->head]) >= PIPE_TRIM_BYTES;
+
 	pipe_page_free(pp, pp->q[pp->head]);
+	if (big)	/* what its parse and plan freed goes back at once */
+		rs_mem_trim();
 	pp->q[pp->head] = NULL;
 	pp->head = (pp->head + 1) % PIPE_MAX_PAGES;
 	pp->n--;
@@ -301,11 +330,17 @@ static int
 pipe_may_fetch(struct pipe *pp)
 {
 	const struct pipe_page	*h;
+	size_t			 b = 0, q;
 
 	if (!pp->more || pp->n >= PIPE_MAX_PAGES)
 		return 0;
 	if (pp->n == 0)
 		return 1;
+	for (q = 0; q < pp->n; q++)
+		b += pipe_page_bytes(pp, pp->q[(pp->head + q) %
+		    PIPE_MAX_PAGES]);
+	if (b >= PIPE_MAX_BYTES)
+		return 0;
 	h = pp->q[pp->head];
 	return h->st == RS_OK && h->pre.submitted &&
 	    !embed_pool_ready(pp->pool, &pp->q[pp->head]->pre.job);

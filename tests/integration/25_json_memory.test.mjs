@@ -81,6 +81,47 @@ test('JSON memory: an ordinary body at the 16 MiB cap still parses, peak RSS und
   assert.ok(max < 64 * MiB, `worker peaked at ${(max / MiB).toFixed(1)} MiB`);
 });
 
+// A server-side run is pipelined: pages are fetched, parsed and embedded
+// ahead while earlier ones commit.  Pages of 16 MiB of new prose each
+// (~4,800 chunks: ~28 MiB of vectors a page) must not pile up: the run
+// worker's peak stays under 64 MiB, as a serial batch's does.
+test('JSON memory: a run over pages of 16 MiB of prose keeps its worker under 64 MiB', async (t) => {
+  const { call, one, until } = await import('./lib.mjs');
+  const cfg = dummyConfig({
+    baseUrl: `${UPSTREAM}/jsonmem/body?shape=prose&bytes=${16 * MiB}`, itemsPath: null,
+    cursorStyle: 'page', pageSizeParam: 'limit', currentOffsetPath: null, totalPath: null,
+    textFields: ['text'], maxPages: 4,
+  });
+  const id = createSource('JSON memory: a run of big pages', cfg);
+  const dir = path.join(VAR, 'run/workers');
+  const runWorkers = () => fs.readdirSync(dir).filter((f) => f.endsWith('.pid'))
+    .map((f) => fs.readFileSync(path.join(dir, f), 'utf8').trim());
+  for (const p of runWorkers()) fs.writeFileSync(`/proc/${p}/clear_refs`, '5');
+  const r = await call('/api/backoffice/rest-sync', { body: { sourceId: id } });
+  assert.equal(r.status, 202, r.text);
+  let max = 0;
+  const status = () => one(`SELECT status FROM kb_rest_runs WHERE id = :'p1';`, [r.json.runId]);
+  await until('the run ends', () => {
+    for (const p of runWorkers()) {
+      const m = fs.readFileSync(`/proc/${p}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+      max = Math.max(max, Number(m[1]) * 1024);
+    }
+    return status() !== 'running';
+  }, 120000);
+  for (const p of runWorkers()) {
+    const m = fs.readFileSync(`/proc/${p}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+    max = Math.max(max, Number(m[1]) * 1024);
+  }
+  const run = JSON.parse(one(`SELECT json_build_object('status', status, 'pages', pages, 'new', new_items,
+    'chunks', chunks_inserted)::text FROM kb_rest_runs WHERE id = :'p1';`, [r.json.runId]));
+  t.diagnostic(`run: ${JSON.stringify(run)}, run worker peak RSS ${(max / MiB).toFixed(1)} MiB`);
+  assert.equal(run.status, 'done');
+  assert.equal(run.pages, 4);
+  assert.equal(run.new, 4 * 255);
+  assert.ok(run.chunks > 4 * 4000, `${run.chunks} chunks`);
+  assert.ok(max < 64 * MiB, `run worker peaked at ${(max / MiB).toFixed(1)} MiB`);
+});
+
 test('JSON memory: a request body is parsed under a budget too (64 KiB of {} would be 17 MiB of tree)', async () => {
   const { call } = await import('./lib.mjs');
   const raw = `{"sourceId":"00000000-0000-4000-8000-000000000000","x":[${Array(20000).fill('{}').join(',')}]}`;

@@ -24,6 +24,24 @@ const SHAPES = {
   },
   // Ordinary items of 64 KiB strings outside the text fields: parses.
   strings: (n) => repeat(`{"blob":"${'x'.repeat(65536)}"}`, n),
+  // Ordinary items of 64 KiB of prose, different on every page (?page=):
+  // a run's pages each bring n bytes of new text to chunk and embed.
+  prose: (n, page) => {
+    const items = [];
+    let used = 2;
+    for (let i = 0; used + 70000 < n; i++) {
+      const words = [];
+      for (let w = 0, len = 0; len < 65536; w++) {
+        const word = `w${page}x${i}x${w}`;
+        words.push(word);
+        len += word.length + 1;
+      }
+      const el = `{"id":"p${page}-${i}","text":"${words.join(' ')}"}`;
+      items.push(el);
+      used += el.length + 1;
+    }
+    return Buffer.from('[' + items.join(',') + ']');
+  },
 };
 
 export const routes = {
@@ -34,10 +52,11 @@ export const routes = {
       res.writeHead(400);
       return res.end();
     }
-    const key = `${shape}:${n}`;
+    const page = Number(q.get('page') || q.get('skip') || 1);
+    const key = `${shape}:${n}:${shape === 'prose' ? page : ''}`;
     if (!cache.has(key)) {
       cache.clear();
-      cache.set(key, SHAPES[shape](n));
+      cache.set(key, SHAPES[shape](n, page));
     }
     const body = cache.get(key);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });

@@ -220,8 +220,13 @@ usage(FILE *f)
 	    "  RESTSYNC_ALLOW_PRIVATE_NETWORKS  1: allow upstreams on private "
 	    "addresses\n"
 	    "  RESTSYNC_SQL_DIR                 migrations folder (migrate)\n"
+	    "  RESTSYNC_ALLOW_ROOT              1: run as root (refused "
+	    "otherwise)\n"
+	    "\nRun it as the service user (runuser -u restsync -- restsync ...):"
+	    "\nas root every command but help exits 1 unless "
+	    "RESTSYNC_ALLOW_ROOT=1.\n"
 	    "\nexit status: 0 success, 1 failure, 2 usage error, 130 sync "
-	    "interrupted\n");
+	    "interrupted\n(1 also as root without RESTSYNC_ALLOW_ROOT=1)\n");
 }
 
 static void

@@ -7,11 +7,15 @@
 #   /opt/restsync/fcgi/<program>      the FastCGI programs (no demo upstream)
 #   /opt/restsync/sql, static, nginx  migrations, the page, nginx templates
 #   /opt/restsync/openapi.json        the API's description (nginx serves it)
-#   /opt/restsync/deploy              render-nginx.sh, restsync-fcgi.sh
+#   /opt/restsync/deploy              render-nginx.sh, restsync-fcgi.sh,
+#                                     restsync-preflight.sh, restsync-psql.sh,
+#                                     db-roles.sql, the .env examples
 #   /etc/systemd/system               restsync-fcgi@.service,
-#                                     restsync-worker.service, restsync.target
+#                                     restsync-worker.service,
+#                                     restsync-migrate.service, restsync.target
 #   /etc/tmpfiles.d, /etc/sysusers.d  /run/restsync and the restsync user
 #   /etc/restsync/restsync.env        from the example, only if missing
+#   /etc/restsync/migrate.env         likewise (0600 root: the owner's URL)
 #
 # Then it enables restsync-fcgi@<program>.<n> for every program and every
 # n in RS_INSTANCES ("1 2"), the worker and restsync.target; it starts
@@ -88,6 +92,7 @@ install -m 0644 "$ROOT/nginx/fastcgi_restsync.conf" \
     "$ROOT/nginx/restsync-prod.conf.in" "$D$PREFIX/nginx/"
 install -m 0644 "$ROOT/docs/openapi.json" "$D$PREFIX/openapi.json"
 install -m 0755 "$ROOT/deploy/render-nginx.sh" "$ROOT/deploy/restsync-fcgi.sh" \
+    "$ROOT/deploy/restsync-preflight.sh" "$ROOT/deploy/restsync-psql.sh" \
     "$D$PREFIX/deploy/"
 install -m 0644 "$ROOT/deploy/restsync.env.example" \
     "$ROOT/deploy/migrate.env.example" "$ROOT/deploy/db-roles.sql" \

@@ -6,7 +6,7 @@ set -eu
 PKGS="gcc make pkg-config libc6-dev libfcgi-dev spawn-fcgi nginx
 libpq-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libcmocka-dev
 postgresql-15 postgresql-client-15 curl openssl nodejs npm chromium
-clang libclang-rt-14-dev acl
+clang libclang-rt-14-dev acl strace
 dpkg-dev debhelper fakeroot lintian man-db groff-base adduser postgresql-client
 ${RS_EXTRA_PKGS:-}"
 

@@ -8,14 +8,18 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RS_VAR=${RS_VAR:-$ROOT/var}
 PORT=${PORT:-8080}
-url=$(cat "$RS_VAR/database_url")
+# The owner's URL, from the file (0600) into the environment: it never goes
+# on a command line (restsync-psql.sh hands psql the password through
+# PGPASSWORD).
+DATABASE_URL=$(cat "$RS_VAR/database_url")
+export DATABASE_URL
 
 # The seed's DummyJSON reference config, kept once (the tests and the
 # bench read the same file).
 cfg=$(cat "$ROOT/data/dummyjson/config.json")
 
-psql -X -q -v ON_ERROR_STOP=1 -v cfg="$cfg" \
-    -v local_url="http://127.0.0.1:$PORT/demo/dummyjson/products" "$url" <<'SQL'
+"$ROOT/deploy/restsync-psql.sh" -X -q -v ON_ERROR_STOP=1 -v cfg="$cfg" \
+    -v local_url="http://127.0.0.1:$PORT/demo/dummyjson/products" <<'SQL'
 INSERT INTO tenants (id, name)
 VALUES ('00000000-0000-4000-8000-000000000001', 'Demo Tenant')
 ON CONFLICT (id) DO NOTHING;

@@ -25,6 +25,8 @@ RS_WORKERS=${RS_WORKERS:-2}
 RS_BIN=${RS_BIN:-$ROOT/build/release/bin}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 RUNUSER=restsync
+# A DATABASE_URL of the caller's own (else the local PostgreSQL's roles).
+RS_OWN_URL=${DATABASE_URL:-}
 
 log() { printf 'stack: %s\n' "$*"; }
 die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
@@ -60,8 +62,8 @@ ensure_user() {
 
 # The owner role's URL (migrations, the tests, the operator) ...
 db_url() {
-	if [ -n "${DATABASE_URL:-}" ]; then
-		printf '%s' "$DATABASE_URL"
+	if [ -n "$RS_OWN_URL" ]; then
+		printf '%s' "$RS_OWN_URL"
 	else
 		printf 'postgresql:///restsync?host=%s&port=%s&user=%s' \
 		    "$RS_VAR/run/pg" "$PGPORT" "$RUNUSER"
@@ -73,8 +75,8 @@ db_url() {
 # DDL).  With a DATABASE_URL of your own, that URL is used for both.
 APP_ROLE=restsync_app
 app_url() {
-	if [ -n "${DATABASE_URL:-}" ]; then
-		printf '%s' "$DATABASE_URL"
+	if [ -n "$RS_OWN_URL" ]; then
+		printf '%s' "$RS_OWN_URL"
 	else
 		printf 'postgresql:///restsync?host=%s&port=%s&user=%s' \
 		    "$RS_VAR/run/pg" "$PGPORT" "$APP_ROLE"
@@ -82,7 +84,7 @@ app_url() {
 }
 
 start_pg() {
-	[ -n "${DATABASE_URL:-}" ] && { log "using DATABASE_URL"; return 0; }
+	[ -n "$RS_OWN_URL" ] && { log "using DATABASE_URL"; return 0; }
 	pgdata=$RS_VAR/pg/data
 	mkdir -p "$RS_VAR/pg" "$RS_VAR/run/pg"
 	chown "$RUNUSER" "$RS_VAR/pg" "$RS_VAR/run/pg" 2>/dev/null || true
@@ -172,8 +174,11 @@ start_fcgi() {
 		rm -f "$sock"
 		uopt=""
 		[ "$(id -u)" = 0 ] && uopt="-u $RUNUSER -g $RUNUSER -U $RUNUSER -G $RUNUSER"
+		# DATABASE_URL through the environment (exported in a
+		# subshell), never on a command line: ps shows arguments.
 		# shellcheck disable=SC2086
-		env DATABASE_URL="$(app_url)" RESTSYNC_DATA_DIR="$ROOT/data" \
+		( DATABASE_URL=$(app_url); export DATABASE_URL
+		env RESTSYNC_DATA_DIR="$ROOT/data" \
 		    RESTSYNC_SQL_DIR="$ROOT/sql" \
 		    RESTSYNC_WORKERS="$RS_WORKERS" \
 		    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
@@ -182,7 +187,7 @@ start_fcgi() {
 		    $key_env \
 		    spawn-fcgi -s "$sock" -M 0600 $uopt -P "$pidf" \
 		    -- /bin/sh -c 'exec "$0" 2>>"$1"' "$bin" "$RS_VAR/log/$name.log" \
-		    >>"$RS_VAR/log/spawn-fcgi.log" 2>&1 ||
+		    >>"$RS_VAR/log/spawn-fcgi.log" 2>&1 ) ||
 		    die "spawn-fcgi failed for $name, see $RS_VAR/log/spawn-fcgi.log"
 	done
 }
@@ -212,7 +217,9 @@ start_workers() {
 		# shellcheck disable=SC2086
 		(
 			exec </dev/null >>"$log_f" 2>&1
-			as_user env DATABASE_URL="$url" RESTSYNC_DATA_DIR="$ROOT/data" \
+			# Through the environment (runuser keeps it), never argv.
+			DATABASE_URL=$url; export DATABASE_URL
+			as_user env RESTSYNC_DATA_DIR="$ROOT/data" \
 			    RESTSYNC_ALLOW_PRIVATE_NETWORKS="${RESTSYNC_ALLOW_PRIVATE_NETWORKS:-1}" \
 			    RESTSYNC_WORKER_SCHEDULE="${RS_WORKER_SCHEDULE:-1}" \
 			    $key_env \
@@ -317,16 +324,25 @@ start)
 	db_url >"$RS_VAR/database_url"
 	chmod 0600 "$RS_VAR/database_url"
 	# As the service user (the CLI refuses root) and the owner role.
-	as_user "$ROOT/scripts/migrate.sh" "$(db_url)"
-	if [ -z "${DATABASE_URL:-}" ]; then
-		as_user psql -X -q -v app="$APP_ROLE" -v db=restsync \
-		    -f "$ROOT/deploy/db-roles.sql" "$(db_url)" >/dev/null
+	# The URLs go through the environment, never on a command line (ps
+	# shows arguments): migrate.sh and restsync-psql.sh read
+	# DATABASE_URL; psql gets the password through PGPASSWORD.
+	(
+		DATABASE_URL=$(db_url); export DATABASE_URL
+		as_user "$ROOT/scripts/migrate.sh"
+		if [ -z "${RS_OWN_URL:-}" ]; then
+			as_user "$ROOT/deploy/restsync-psql.sh" -X -q \
+			    -v app="$APP_ROLE" -f "$ROOT/deploy/db-roles.sql" >/dev/null
+		fi
+	)
+	if [ -z "${RS_OWN_URL:-}" ]; then
 		app_url >"$RS_VAR/database_url_app"
 		chmod 0600 "$RS_VAR/database_url_app"
 	fi
 	secrets
-	as_user psql -X -q "$(db_url)" -v ON_ERROR_STOP=1 \
-	    -c "insert into platform_admins(username) values ('admin') on conflict do nothing" >/dev/null
+	( DATABASE_URL=$(db_url); export DATABASE_URL
+	as_user "$ROOT/deploy/restsync-psql.sh" -X -q -v ON_ERROR_STOP=1 \
+	    -c "insert into platform_admins(username) values ('admin') on conflict do nothing" >/dev/null )
 	start_fcgi
 	start_workers
 	start_nginx

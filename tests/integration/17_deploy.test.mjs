@@ -24,11 +24,12 @@ function sh(cmd, args, env = {}) {
 }
 
 // curl: {status, headers (lower-case names), body}.
-function curl(T, url, { user, method = 'GET', json } = {}) {
+function curl(T, url, { user, method = 'GET', json, bodyFile } = {}) {
   const args = ['-sS', '--max-time', '40', '--cacert', path.join(T, 'cert.pem'),
     '--resolve', `localhost:${HTTPS}:127.0.0.1`, '-D', '-', '-X', method];
   if (user) args.push('-u', user);
   if (json !== undefined) args.push('-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(json));
+  if (bodyFile) args.push('-H', 'Content-Type: application/json', '--data-binary', `@${bodyFile}`);
   const out = execFileSync('curl', [...args, url], { encoding: 'utf8' });
   const split = out.indexOf('\r\n\r\n');
   const head = out.slice(0, split).split('\r\n');
@@ -171,6 +172,26 @@ http {
       const page = curl(T, `${base}/backoffice/rest-sources`, { user: 'admin:test-admin-pw' });
       assert.equal(page.status, 200);
       assert.match(page.headers['content-security-policy'], /default-src 'self'/);
+
+      // The production template's /api/ answers, nginx's own included
+      // (401, 413, 502: tenants has no instance running here) and the
+      // OpenAPI file nginx serves itself, carry no-store, the API's CSP
+      // and HSTS (a nested add_header would drop the rest).
+      fs.writeFileSync(path.join(T, 'big.json'), 'x'.repeat(300 * 1024));
+      const apiAnswers = {
+        401: curl(T, `${base}/api/backoffice/rest-sources`),
+        413: curl(T, `${base}/api/backoffice/rest-batch`, { method: 'POST', bodyFile: path.join(T, 'big.json'), user: 'admin:test-admin-pw' }),
+        502: curl(T, `${base}/api/backoffice/tenants`, { user: 'admin:test-admin-pw' }),
+        200: curl(T, `${base}/api/backoffice/openapi.json`, { user: 'admin:test-admin-pw' }),
+      };
+      apiAnswers['200 program'] = list;
+      for (const [what, a] of Object.entries(apiAnswers)) {
+        assert.equal(a.status, Number(what.split(' ')[0]), `${what}: ${a.body.slice(0, 200)}`);
+        assert.equal(a.headers['cache-control'], 'no-store', `${what}: Cache-Control`);
+        assert.equal(a.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'", `${what}: CSP`);
+        assert.equal(a.headers['strict-transport-security'], 'max-age=63072000', `${what}: HSTS`);
+        assert.equal(a.headers['x-content-type-options'], 'nosniff', `${what}: nosniff`);
+      }
 
       // 5. One instance of rest_batch goes away: the other serves, no error.
       const one1 = procs.find((x) => x.name === 'rest_batch.1');

@@ -63,6 +63,68 @@ test('nginx: its own 401, 413, 502 and 504 on /api/ carry Cache-Control: no-stor
   assert.equal(r.status, 200);
 });
 
+// nginx's add_header: a block with none inherits its parent's list; a
+// block with any replaces the whole list.  The blocks of a template with
+// the add_header lines each would send.
+function nginxBlocks(text) {
+  const root = { head: '', adds: [], children: [], parent: null };
+  let cur = root;
+  let stmt = '';
+  let q = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (q) {
+      stmt += c;
+      if (c === '\\') stmt += text[++i];
+      else if (c === q) q = null;
+      continue;
+    }
+    if (c === '"' || c === "'") { q = c; stmt += c; continue; }
+    if (c === '#') { while (i < text.length && text[i] !== '\n') i++; continue; }
+    const s = stmt.trim().replace(/\s+/g, ' ');
+    if (c === '{') {
+      const b = { head: s, adds: [], children: [], parent: cur };
+      cur.children.push(b);
+      cur = b;
+      stmt = '';
+    } else if (c === ';') {
+      if (s.startsWith('add_header ')) cur.adds.push(s);
+      stmt = '';
+    } else if (c === '}') {
+      assert.ok(cur.parent, 'balanced braces');
+      cur = cur.parent;
+      stmt = '';
+    } else {
+      stmt += c;
+    }
+  }
+  assert.equal(cur, root, 'balanced braces');
+  const all = [];
+  const walk = (b) => { all.push(b); b.children.forEach(walk); };
+  walk(root);
+  const effective = (b) => (b.adds.length || !b.parent ? b.adds : effective(b.parent));
+  return all.map((b) => ({ head: b.head, headers: [...effective(b)].sort() }));
+}
+
+test('nginx templates: every /api/ location of every template sends the same headers, always (no-store, the CSP, HSTS over TLS)', () => {
+  for (const [name, tls] of [['restsync.conf.in', false], ['restsync-auth-request.conf.in', false], ['restsync-prod.conf.in', true]]) {
+    const blocks = nginxBlocks(fs.readFileSync(path.join(ROOT, 'nginx', name), 'utf8'));
+    const api = blocks.filter((b) => /^location (?:[=~^*]+ )?"?\^?\/api\//.test(b.head));
+    const top = api.find((b) => b.head === 'location /api/backoffice/');
+    assert.ok(top, `${name}: location /api/backoffice/`);
+    assert.ok(api.length >= 3, `${name}: the API's locations: ${api.map((b) => b.head)}`);
+    const want = ['add_header Cache-Control no-store always',
+      `add_header Content-Security-Policy "${CSP}" always`,
+      'add_header X-Content-Type-Options nosniff always'];
+    if (tls) want.push('add_header Strict-Transport-Security "max-age=63072000" always');
+    for (const w of want) assert.ok(top.headers.includes(w), `${name}: ${top.head}: ${w}`);
+    for (const b of api) {
+      assert.deepEqual(b.headers, top.headers, `${name}: ${b.head} sends what ${top.head} sends`);
+      for (const h of b.headers) assert.match(h, / always$/, `${name}: ${b.head}: ${h} also on nginx's own errors`);
+    }
+  }
+});
+
 test('CLI: restsync refuses to run as root (the worker too) unless RESTSYNC_ALLOW_ROOT=1', { skip: !asRoot && 'not running as root' }, () => {
   const env = { ...process.env, DATABASE_URL: DB, RESTSYNC_SECRET_KEY_FILE: path.join(VAR, 'secret.key') };
   delete env.RESTSYNC_ALLOW_ROOT;

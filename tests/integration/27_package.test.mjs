@@ -10,11 +10,13 @@
 //      owners and modes; remove keeps the configuration, the key and the
 //      users; purge removes them.
 //   2. the user restsync already there (the test stack's, so that the
-//      installed programs can reach its PostgreSQL socket): the installed
-//      programs started as the unit does (restsync-fcgi.sh as restsync,
-//      /etc/restsync/restsync.env), nginx with render-nginx.sh's production
-//      config over TLS on PORT+6 (HTTP) and PORT+7 (HTTPS), one batch, the
-//      OpenAPI document; then purge.
+//      installed programs can reach its PostgreSQL socket): migrations and
+//      db-roles.sql with /etc/restsync/migrate.env as restsync(1) and
+//      restsync-fcgi(8) say, the installed programs started as the unit
+//      does (restsync-fcgi.sh as restsync, /etc/restsync/restsync.env),
+//      nginx with render-nginx.sh's production config over TLS on PORT+6
+//      (HTTP) and PORT+7 (HTTPS), one batch, the OpenAPI document; then
+//      purge, which keeps the user that was there before.
 // Needs root (make test runs as root in CI).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -125,6 +127,9 @@ test('package: contents, maintainer scripts and lintian', () => {
     '/usr/share/restsync/openapi.json', '/usr/share/restsync/openapi.yaml',
     '/lib/systemd/system/restsync-fcgi@.service', '/lib/systemd/system/restsync-worker.service',
     '/lib/systemd/system/restsync.target', '/usr/lib/tmpfiles.d/restsync.conf',
+    '/lib/systemd/system/restsync-migrate.service', '/etc/restsync/migrate.env',
+    '/usr/share/restsync/db-roles.sql', '/usr/lib/restsync/deploy/restsync-preflight.sh',
+    '/usr/lib/restsync/deploy/restsync-psql.sh',
     '/usr/lib/sysusers.d/restsync.conf', '/etc/restsync/restsync.env',
     '/etc/nginx/snippets/restsync-fastcgi.conf', '/usr/share/restsync/nginx/restsync-prod.conf.in',
     '/usr/lib/restsync/deploy/restsync-fcgi.sh', '/usr/lib/restsync/deploy/render-nginx.sh',
@@ -137,6 +142,10 @@ test('package: contents, maintainer scripts and lintian', () => {
   assert.ok(!files.some((f) => f.startsWith('/opt/') || f.startsWith('/usr/local/')), 'nothing in /opt or /usr/local');
   // The environment file is never world-readable, not even before postinst.
   assert.match(list, /^-rw-r----- root\/root .* \.\/etc\/restsync\/restsync\.env$/m);
+  // The owner role's URL is root's alone.
+  assert.match(list, /^-rw------- root\/root .* \.\/etc\/restsync\/migrate\.env$/m);
+  assert.match(list, /^-rw-r--r-- root\/root .* \.\/usr\/share\/restsync\/db-roles\.sql$/m);
+  assert.match(list, /^lrwxrwxrwx root\/root .* \.\/usr\/lib\/restsync\/deploy\/db-roles\.sql -> \.\.\/\.\.\/\.\.\/share\/restsync\/db-roles\.sql$/m);
 
   const info = execFileSync('dpkg-deb', ['-f', deb, 'Depends'], { encoding: 'utf8' });
   for (const d of ['nginx', 'spawn-fcgi', 'postgresql-client', 'adduser', 'libfcgi0ldbl', 'libpq5', 'libcurl4', 'libjson-c5', 'libssl3']) {
@@ -146,7 +155,7 @@ test('package: contents, maintainer scripts and lintian', () => {
   try {
     execFileSync('dpkg-deb', ['-e', deb, ctl]);
     assert.deepEqual(fs.readFileSync(path.join(ctl, 'conffiles'), 'utf8').trim().split('\n').sort(),
-      ['/etc/nginx/snippets/restsync-fastcgi.conf', '/etc/restsync/restsync.env']);
+      ['/etc/nginx/snippets/restsync-fastcgi.conf', '/etc/restsync/migrate.env', '/etc/restsync/restsync.env']);
     // The maintainer scripts never touch a database.
     for (const s of ['preinst', 'postinst', 'prerm', 'postrm']) {
       const p = path.join(ctl, s);
@@ -156,6 +165,49 @@ test('package: contents, maintainer scripts and lintian', () => {
     }
   } finally {
     fs.rmSync(ctl, { recursive: true, force: true });
+  }
+  // The units as installed: every EnvironmentFile= without "-" and every
+  // program they run is in the package (a unit whose environment file is
+  // missing never starts; restsync-fcgi@ and the worker require the
+  // migrations unit, so they would not either); systemd-analyze verify
+  // finds nothing wrong.
+  const x = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-units-'));
+  try {
+    execFileSync('dpkg-deb', ['-x', deb, x]);
+    const unitDir = path.join(x, 'lib/systemd/system');
+    const unitFiles = fs.readdirSync(unitDir).sort();
+    assert.deepEqual(unitFiles, ['restsync-fcgi@.service', 'restsync-migrate.service', 'restsync-worker.service', 'restsync.target']);
+    const has = (p) => files.includes(p) || fs.existsSync(path.join(x, p));
+    for (const u of unitFiles) {
+      const text = fs.readFileSync(path.join(unitDir, u), 'utf8');
+      for (const [, opt, file] of text.matchAll(/^EnvironmentFile=(-?)(\S+)$/gm)) {
+        if (opt !== '-') assert.ok(has(file), `${u}: EnvironmentFile=${file} is in the package`);
+      }
+      for (const [, exe] of text.matchAll(/^Exec\w+=[-+@!:]*(\S+)/gm)) {
+        assert.ok(has(exe), `${u}: ${exe} is in the package`);
+      }
+      for (const [, dep] of text.matchAll(/^(?:Requires|After|Wants)=(.*)$/gm)) {
+        for (const d of dep.split(/\s+/).filter((n) => n.startsWith('restsync'))) {
+          assert.ok(unitFiles.includes(d), `${u}: ${d} is in the package`);
+        }
+      }
+    }
+    const mig = fs.readFileSync(path.join(unitDir, 'restsync-migrate.service'), 'utf8');
+    assert.deepEqual([...mig.matchAll(/^EnvironmentFile=(.*)$/gm)].map((m) => m[1]), ['/etc/restsync/migrate.env'],
+      'the migrations unit loads the owner\'s URL only');
+    assert.match(mig, /^ExecStartPre=\/usr\/lib\/restsync\/deploy\/restsync-preflight\.sh migrate$/m);
+    for (const u of ['restsync-fcgi@.service', 'restsync-worker.service']) {
+      const text = fs.readFileSync(path.join(unitDir, u), 'utf8');
+      assert.match(text, /^Requires=restsync-migrate\.service$/m, u);
+      assert.match(text, /^ExecStartPre=\/usr\/lib\/restsync\/deploy\/restsync-preflight\.sh programs$/m, u);
+    }
+    // The shipped migrate.env is the example with the package's paths.
+    const menv = fs.readFileSync(path.join(x, 'etc/restsync/migrate.env'), 'utf8');
+    assert.match(menv, /^DATABASE_URL="postgresql:\/\/restsync:CHANGE-ME/m);
+    assert.match(menv, /restsync-psql\.sh -f \/usr\/lib\/restsync\/deploy\/db-roles\.sql/);
+    assert.doesNotMatch(menv, /psql "\$DATABASE_URL"/);
+  } finally {
+    fs.rmSync(x, { recursive: true, force: true });
   }
   // make deb ran lintian with --fail-on error,warning; its log is kept.
   const lint = fs.readFileSync(path.join(DEBDIR, 'lintian.log'), 'utf8');
@@ -194,22 +246,39 @@ test('package: man pages render without warnings', () => {
   for (const e of envs) assert.match(envSection, new RegExp(`\\b${e}\\b`), `restsync(1) ENVIRONMENT: ${e}`);
   const exits = section('EXIT STATUS');
   for (const code of ['0', '1', '2', '130']) assert.match(exits, new RegExp(`^ {7}${code}\\b`, 'm'), `exit ${code}`);
+  // SYNOPSIS: every command with its options and arguments, as its
+  // usage line says (restsync sync [--again] SOURCE_ID).
+  const synopsis = section('SYNOPSIS').split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
   for (const cmd of commands.filter((c) => c !== 'help')) {
     const ch = execFileSync(path.join(ROOT, 'build/release/cli/restsync'), [cmd, '--help'], { encoding: 'utf8' });
     for (const o of ch.match(/--[a-z]+/g) || []) {
       if (o !== '--help') assert.match(section('OPTIONS'), new RegExp(`${o}\\b`), `restsync(1) OPTIONS: ${o}`);
     }
+    const usage = ch.split('\n')[0].replace(/^usage: /, '').trim();
+    assert.ok(synopsis.includes(usage), `restsync(1) SYNOPSIS: ${usage}`);
   }
+  assert.ok(synopsis.includes('restsync help [COMMAND]'), 'SYNOPSIS: help');
+  // The refusal of root is documented where it applies.
+  assert.doesNotMatch(page, /root included/);
+  assert.match(section('EXIT STATUS'), /RESTSYNC_ALLOW_ROOT/);
   // restsync-fcgi(8) names every environment variable the programs read.
   const fcgi = execFileSync('man', ['-l', path.join(ROOT, 'man/restsync-fcgi.8')],
     { encoding: 'utf8', env: { ...process.env, MANWIDTH: '200', LC_ALL: 'C.UTF-8' } });
   // common/ is in layer folders (docs/ARCHITECTURE.md "Layers").
   const dirs = ['cgi-src', ...fs.readdirSync(path.join(ROOT, 'common')).map((l) => `common/${l}`)];
-  const src = dirs.flatMap((d) => fs.readdirSync(path.join(ROOT, d))
+  const sources = (ds) => ds.flatMap((d) => fs.readdirSync(path.join(ROOT, d))
     .filter((f) => f.endsWith('.c')).map((f) => fs.readFileSync(path.join(ROOT, d, f), 'utf8'))).join('\n');
-  const read = new Set([...src.matchAll(/getenv\("([A-Z_]+)"\)/g)].map((m) => m[1]));
-  for (const m of src.matchAll(/wk_env_num\("([A-Z_]+)"/g)) read.add(m[1]);
-  for (const m of src.matchAll(/copy_env\([^"]*"([A-Z_]+)"/g)) read.add(m[1]);
+  const envRead = (src) => {
+    const r = new Set([...src.matchAll(/getenv\("([A-Z_]+)"\)/g)].map((m) => m[1]));
+    for (const m of src.matchAll(/wk_env_num\("([A-Z_]+)"/g)) r.add(m[1]);
+    for (const m of src.matchAll(/copy_env\([^"]*"([A-Z_]+)"/g)) r.add(m[1]);
+    return r;
+  };
+  const read = envRead(sources(dirs));
+  // What the command itself reads (cli/): in restsync(1)'s ENVIRONMENT.
+  const cliRead = envRead(sources(['cli']));
+  assert.ok(cliRead.has('RESTSYNC_ALLOW_ROOT'), [...cliRead].join(' '));
+  for (const e of cliRead) assert.match(envSection, new RegExp(`\\b${e}\\b`), `restsync(1) ENVIRONMENT: ${e}`);
   const workerOnly = ['RESTSYNC_WORKER_SLICE_SECONDS', 'RESTSYNC_WORKER_IDLE_SECONDS', 'RESTSYNC_WORKER_MINUTE_SECONDS',
     'RESTSYNC_WORKER_SCHEDULE', 'RESTSYNC_WORKER_RUNS',
     // Read by a pipelined run only (the worker), never by the programs.
@@ -255,6 +324,7 @@ test('package: dpkg -i on a fresh machine, remove, purge', { timeout: 240000 }, 
 
     // Owners and modes.
     const st = stats(root, ['/etc/restsync', '/etc/restsync/restsync.env', '/etc/restsync/secret.key',
+      '/etc/restsync/migrate.env', '/usr/share/restsync/db-roles.sql',
       '/run/restsync', '/usr/lib/restsync/bin/restsync', '/usr/lib/restsync/fcgi/rest_batch',
       '/etc/nginx/snippets/restsync-fastcgi.conf']);
     // /run/restsync as deploy/restsync.tmpfiles says (the sockets' boundary).
@@ -264,6 +334,8 @@ test('package: dpkg -i on a fresh machine, remove, purge', { timeout: 240000 }, 
       '/etc/restsync': 'root:restsync 750',
       '/etc/restsync/restsync.env': 'root:restsync 640',
       '/etc/restsync/secret.key': 'root:restsync 640',
+      '/etc/restsync/migrate.env': 'root:root 600',
+      '/usr/share/restsync/db-roles.sql': 'root:root 644',
       '/run/restsync': `${owner}:${group} ${mode.replace(/^0/, '')}`,
       '/usr/lib/restsync/bin/restsync': 'root:root 755',
       '/usr/lib/restsync/fcgi/rest_batch': 'root:root 755',
@@ -275,6 +347,23 @@ test('package: dpkg -i on a fresh machine, remove, purge', { timeout: 240000 }, 
     assert.notEqual(root.sh('setpriv --reuid=nobody --regid=nogroup --clear-groups cat /etc/restsync/secret.key').code, 0,
       'nobody else does');
     assert.notEqual(root.sh('setpriv --reuid=nobody --regid=nogroup --clear-groups cat /etc/restsync/restsync.env').code, 0);
+    assert.notEqual(root.sh('setpriv --reuid=restsync --regid=restsync --init-groups cat /etc/restsync/migrate.env').code, 0,
+      'the owner\'s URL is root\'s alone');
+    // Not configured yet: each unit's ExecStartPre says which file, with
+    // the environment systemd gives it (the shipped files as they are).
+    for (const [what, file] of [['migrate', 'migrate.env'], ['programs', 'restsync.env']]) {
+      const r = root.sh(`set -a; . /etc/restsync/${file}; set +a
+        exec setpriv --reuid=restsync --regid=restsync --init-groups /usr/lib/restsync/deploy/restsync-preflight.sh ${what}`);
+      assert.equal(r.code, 1, `${what}: ${r.out}${r.err}`);
+      assert.match(r.err, new RegExp(`^restsync: not configured: /etc/restsync/${file.replace('.', '\\.')}: DATABASE_URL is still the example's`), r.err);
+    }
+    const unset = root.sh('env -u DATABASE_URL /usr/lib/restsync/deploy/restsync-preflight.sh migrate');
+    assert.equal(unset.code, 1);
+    assert.match(unset.err, /migrate\.env: DATABASE_URL is not set/);
+    // What postinst made is recorded, for purge.
+    const created = root.ok('cat /var/lib/restsync/created-users').trim().split('\n').sort();
+    assert.deepEqual(created, [...users.map((u) => `user ${u}`), ...users.map((u) => `group ${u}`),
+      ...groups.map((g) => `group ${g}`), ...members.map(([u, g]) => `member ${u} ${g}`)].sort());
     const overrides = root.ok('dpkg-statoverride --list');
     assert.match(overrides, /^root restsync 750 \/etc\/restsync$/m);
     assert.match(overrides, /^root restsync 640 \/etc\/restsync\/restsync\.env$/m);
@@ -339,17 +428,41 @@ test('package: the installed programs serve a batch through nginx, then purge', 
   const id = createSource('Installed from the .deb', dummyConfig());
   const root = await openRoot();
   try {
+    // The user restsync is there before (the test stack's) and its group;
+    // the sockets' group is not: the package makes that one only.
+    const { groups } = sysusers();
+    root.ok(`for f in /etc/group /etc/gshadow; do
+      [ -f "$f" ] && sed -i ${groups.map((n) => `-e '/^${n}:/d'`).join(' ')} "$f"; done; true`);
+    const before = { user: root.ok('getent passwd restsync'), group: root.ok('getent group restsync') };
     const inst = root.sh(`dpkg -i ${deb}`, { env: { DEBIAN_FRONTEND: 'noninteractive' } });
     assert.equal(inst.code, 0, inst.out + inst.err);
+    assert.deepEqual(root.ok('cat /var/lib/restsync/created-users').trim().split('\n').sort(),
+      [...groups.map((g) => `group ${g}`), 'member www-data restsync-web'].sort(), 'only what it made');
 
-    // The operator's configuration: the test database; the upstream
-    // imitation is on loopback.
-    root.ok(`sed -i 's|^DATABASE_URL=.*|DATABASE_URL="${DB.replaceAll('&', '\\&')}"|' /etc/restsync/restsync.env
-      echo RESTSYNC_ALLOW_PRIVATE_NETWORKS=1 >>/etc/restsync/restsync.env`);
-    // As root, as an operator would at a shell (the CLI refuses root
-    // unless told; the units run it as restsync).
-    assert.equal(root.ok('set -a; . /etc/restsync/restsync.env; set +a; RESTSYNC_ALLOW_ROOT=1 restsync migrate'),
-      'migrate: up to date (/usr/lib/restsync/sql)\n');
+    // The operator's configuration: the test database (its owner role for
+    // the migrations, in migrate.env); the upstream imitation is on loopback.
+    for (const f of ['restsync.env', 'migrate.env']) {
+      root.ok(`sed -i 's|^DATABASE_URL=.*|DATABASE_URL="${DB.replaceAll('&', '\\&')}"|' /etc/restsync/${f}`);
+    }
+    root.ok('echo RESTSYNC_ALLOW_PRIVATE_NETWORKS=1 >>/etc/restsync/restsync.env');
+    // restsync(1)'s EXAMPLES and restsync-fcgi(8)'s steps, as written: root's
+    // shell reads the file, the command runs as restsync (runuser keeps the
+    // environment), the URLs never on a command line.
+    for (const what of ['migrate', 'programs']) {
+      const file = what === 'migrate' ? 'migrate.env' : 'restsync.env';
+      root.ok(`set -a; . /etc/restsync/${file}; set +a
+        exec runuser -u restsync -- /usr/lib/restsync/deploy/restsync-preflight.sh ${what}`);
+    }
+    assert.equal(root.ok(`sh -c 'set -a; . /etc/restsync/migrate.env; set +a
+      exec runuser -u restsync -- restsync migrate'`), 'migrate: up to date (/usr/lib/restsync/sql)\n');
+    root.ok(`sh -c 'set -a; . /etc/restsync/migrate.env; set +a
+      exec runuser -u restsync -- /usr/lib/restsync/deploy/restsync-psql.sh -X -q -f /usr/share/restsync/db-roles.sql'`);
+    assert.match(root.ok(`sh -c 'set -a; . /etc/restsync/restsync.env; set +a
+      exec runuser -u restsync -- restsync list'`), new RegExp(id));
+    // As root the command refuses, unless told (a container).
+    const asRoot = root.sh('set -a; . /etc/restsync/restsync.env; set +a; restsync list');
+    assert.equal(asRoot.code, 1);
+    assert.match(asRoot.err, /refusing to run as root/);
     assert.match(root.ok('set -a; . /etc/restsync/restsync.env; set +a; RESTSYNC_ALLOW_ROOT=1 restsync list'), new RegExp(id));
 
     // Every program, one instance each, as restsync-fcgi@<program>.1 runs it:
@@ -459,8 +572,13 @@ EOF
     const purge = root.sh('dpkg --purge restsync');
     assert.equal(purge.code, 0, purge.out + purge.err);
     assert.doesNotMatch(purge.out + purge.err, /could not remove/);
-    assert.notEqual(root.sh('getent passwd restsync').code, 0, 'the user is gone');
+    // The user and group that were there before the package stay; the
+    // group it made goes.
+    assert.equal(root.ok('getent passwd restsync'), before.user, 'a user the package did not make stays');
+    assert.equal(root.ok('getent group restsync'), before.group, 'its group too');
+    for (const g of groups) assert.notEqual(root.sh(`getent group ${g}`).code, 0, `group ${g} (made by the package) is gone`);
     assert.notEqual(root.sh('test -e /etc/restsync/secret.key').code, 0, 'the key is gone');
+    assert.notEqual(root.sh('test -e /etc/restsync/migrate.env').code, 0, 'migrate.env is gone');
   } finally {
     await root.close();
   }

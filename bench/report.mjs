@@ -80,6 +80,25 @@ function prefilledTable(res) {
   return L;
 }
 
+// Issue 21: an explicit ANALYZE after a run (the prefilled phase's
+// comparison; absent from results made before it).
+function analyzeTable(res) {
+  const a = res.prefilled && res.prefilled.analyze;
+  if (!a) return [];
+  const e = res.config.edgeBatches;
+  const L = [
+    row([`another new source of ${res.config.items.toLocaleString('en-US')} items on the prefilled database, ms`, 'statistics stale', `after ANALYZE (kb_chunks ${fmt(a.analyzeMs.kb_chunks, 0)} ms, kb_rest_items ${fmt(a.analyzeMs.kb_rest_items, 0)} ms)`]),
+    row(['---', '---', '---']),
+  ];
+  const R = (label, f) => L.push(row([label, f(a.stale), f(a.refreshed)]));
+  R('**own code + DB**, mean', (s) => `**${fmt(s.ownCodeAndDbMs.mean, 2)}**`);
+  R(`own code + DB, median of the first ${e} / last ${e} batches`, (s) => `${fmt(s.edges.first.own, 2)} / ${fmt(s.edges.last.own, 2)}`);
+  R('of which, mean: load, item lookup, dedup, commit', (s) => ['load', 'items', 'dedup', 'commit'].map((k) => fmt(s.stageMeanMs[k], 2)).join(', '));
+  R('items/s', (s) => fmt(s.itemsPerS, 0));
+  L.push(row(['planner\'s rows for the source synced first (it has ' + res.config.items.toLocaleString('en-US') + ')', fmt(a.estimatedRowsOfSyncedSource.before, 0), fmt(a.estimatedRowsOfSyncedSource.after, 0)]));
+  return L;
+}
+
 function microTable(res) {
   if (!res.micro) return [];
   return [
@@ -155,7 +174,7 @@ export function markdown(res, file) {
     + `${m.fcgiWorkers} FastCGI workers; load average ${res.loadAverageAtStart.join(' ')} at the start, `
     + `${res.loadAverageAtEnd.join(' ')} at the end; ${Math.round(res.benchSeconds)} s in all. `
     + 'Every figure is the median of the runs with their min–max in brackets.');
-  for (const t of [fullSyncTable(res), perRunTable(res), scaleTable(res), prefilledTable(res), pipelineTable(res), microTable(res), targetTable(res)]) {
+  for (const t of [fullSyncTable(res), perRunTable(res), scaleTable(res), prefilledTable(res), analyzeTable(res), pipelineTable(res), microTable(res), targetTable(res)]) {
     if (t.length) L.push('', ...t);
   }
   return L.join('\n');

@@ -12,8 +12,13 @@
 //             database prefilled in bulk with BENCH_PREFILL_CHUNKS (300,000)
 //             chunks and items of BENCH_PREFILL_SOURCES (15) sources in 3
 //             tenants, ANALYZEd before the new source exists (statistics
-//             that do not know it, as after a bulk load); compared with
-//             the same sync on empty tables (phase local)
+//             that do not know it, as after a bulk load; no autovacuum
+//             on kb_chunks and kb_rest_items during the phase); compared
+//             with the same sync on empty tables (phase local).  Then
+//             (unless BENCH_PREFILL_ANALYZE=0) whether an explicit ANALYZE
+//             after a run is worth it: a second new source synced with
+//             the statistics still stale, ANALYZE kb_chunks and
+//             kb_rest_items timed, a third synced with them refreshed
 //   micro     the chunker and JSON extraction micro-benchmarks
 //   pipeline  server-side runs (pipelined, docs/RUNS.md) against the serial
 //             one-page-per-request sync of the same items, in the same
@@ -54,6 +59,7 @@ const EDGE = Number(env.BENCH_EDGE_BATCHES || 10);
 const PHASES = (env.BENCH_PHASES || 'remote,scale,local,prefilled,micro').split(',');
 const PREFILL_CHUNKS = Number(env.BENCH_PREFILL_CHUNKS || 300000);
 const PREFILL_SOURCES = Number(env.BENCH_PREFILL_SOURCES || 15);
+const PREFILL_ANALYZE = env.BENCH_PREFILL_ANALYZE !== '0';
 const PIPE_ITEMS = Number(env.BENCH_PIPE_ITEMS || ITEMS);
 const PIPE_DELAYS = (env.BENCH_PIPE_DELAYS || '50,300').split(',').map(Number);
 const BIN_DIR = env.BENCH_BIN_DIR || path.join(ROOT, 'build/release/bench');
@@ -196,6 +202,7 @@ function summary(batches, wallMs) {
   const dist = (a) => ({ mean: r3(mean(a)), p50: r3(pct(a, 50)), p95: r3(pct(a, 95)), p99: r3(pct(a, 99)), max: r3(Math.max(...a)) });
   const stages = {};
   for (const s of STAGES) stages[s] = r3(mean(per((b) => b.ms[s])));
+  stages.items = r3(mean(per((b) => b.ms.items)));	// the item lookup (in "other")
   stages.database = r3(mean(per(dbMs)));
   stages.other = r3(mean(per((b) => b.ms.total - STAGES.slice(0, -1).reduce((t, s) => t + b.ms[s], 0))));
   const first = fetched.slice(0, EDGE);
@@ -540,11 +547,81 @@ function prefill() {
   return { chunks: +one(`SELECT count(*) FROM kb_chunks;`), sources: PREFILL_SOURCES, loadSeconds: r2((performance.now() - t) / 1000) };
 }
 
+// Statistics stay as prefill() left them for the whole phase: no
+// autovacuum (or its ANALYZE) on the two tables whose statistics the
+// per-batch plans read; restored at the end.
+function autovacuum(on) {
+  for (const t of ['kb_chunks', 'kb_rest_items']) {
+    sql(on ? `ALTER TABLE ${t} RESET (autovacuum_enabled);` : `ALTER TABLE ${t} SET (autovacuum_enabled = false);`);
+  }
+}
+
+// ANALYZEs of the two tables so far, manual and automatic.
+function analyzeCount() {
+  return +one(`SELECT sum(analyze_count + autoanalyze_count) FROM pg_stat_user_tables
+               WHERE relname IN ('kb_chunks', 'kb_rest_items');`);
+}
+
+// The planner's estimate of a source's rows in kb_chunks.
+function estimatedRows(id) {
+  const out = execFileSync('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-c',
+    `EXPLAIN (FORMAT JSON) SELECT 1 FROM kb_chunks WHERE source_id = '${id}'`, db()], { encoding: 'utf8' });
+  return JSON.parse(out)[0].Plan['Plan Rows'];
+}
+
+// A statement's duration, ms, on the server's clock.
+function timedMs(stmt) {
+  const [[a], [b]] = sql(`SELECT extract(epoch FROM clock_timestamp()) * 1000; ${stmt}
+                          SELECT extract(epoch FROM clock_timestamp()) * 1000;`);
+  return r2(b - a);
+}
+
+// What of a sync the ANALYZE comparison keeps.
+function syncFigures(s) {
+  return { itemsPerS: s.itemsPerS, ownCodeAndDbMs: s.ownCodeAndDbMs, stageMeanMs: s.stageMeanMs,
+    firstVsLast: { ownCodeAndDb: s.firstVsLast.ownCodeAndDb }, edges: s.edges, trend: s.trend,
+    othersCpuPctOfMachine: s.cpu.othersCpuPctOfMachine };
+}
+
+// Issue 21: is an explicit ANALYZE kb_chunks after a run worth it?  The
+// same new-source sync twice more: once with the statistics as they are
+// (stale: they know neither the source just synced nor this one), then,
+// after ANALYZE kb_chunks and ANALYZE kb_rest_items (each timed), once
+// with statistics refreshed (they know every source but the new one).
+async function analyzeComparison(firstId) {
+  const stale = await fullSync('prefilled stale', ITEMS);
+  const before = estimatedRows(firstId);
+  const analyzeMs = { kb_chunks: timedMs('ANALYZE kb_chunks;'), kb_rest_items: timedMs('ANALYZE kb_rest_items;') };
+  const after = estimatedRows(firstId);
+  const chunks = +one(`SELECT count(*) FROM kb_chunks;`);
+  const refreshed = await fullSync('prefilled analyzed', ITEMS);
+  return {
+    chunksWhenAnalyzed: chunks, analyzeMs,
+    // The first new source's rows as the planner sees them (it has ITEMS).
+    estimatedRowsOfSyncedSource: { before, after },
+    stale: syncFigures(stale), refreshed: syncFigures(refreshed),
+    refreshedVsStale: {
+      ownCodeAndDbMean: r3(refreshed.ownCodeAndDbMs.mean / stale.ownCodeAndDbMs.mean),
+      ownCodeAndDbLast: r3(refreshed.firstVsLast.ownCodeAndDb.last / stale.firstVsLast.ownCodeAndDb.last),
+    },
+  };
+}
+
 async function prefilledPhase() {
   const db = prefill();
-  const s = await fullSync('prefilled', ITEMS);
-  s.prefill = db;
-  return s;
+  autovacuum(false);
+  try {
+    const a0 = analyzeCount();
+    const s = await fullSync('prefilled', ITEMS);
+    s.prefill = db;
+    const id = one(`SELECT id FROM kb_sources WHERE title = 'bench prefilled';`);
+    if (PREFILL_ANALYZE) s.analyze = await analyzeComparison(id);
+    // ANALYZEs other than prefill()'s and the comparison's two: none.
+    s.otherAnalyzes = analyzeCount() - a0 - (PREFILL_ANALYZE ? 2 : 0);
+    return s;
+  } finally {
+    autovacuum(true);
+  }
 }
 
 // The median, min and max over runs of every number in the runs' results
@@ -614,7 +691,10 @@ async function runOnce(k) {
     one.memory.local = memSummary(fcgiMemory());
   }
   if (PHASES.includes('prefilled')) {
-    if (!PHASES.includes('local')) stackStart('local');
+    if (!PHASES.includes('local')) {
+      stackStart('local');
+      await warmUp('local');	// connections first, as in phase local
+    }
     emptyTables();
     one.prefilled = await prefilledPhase();
   }
@@ -637,7 +717,8 @@ const res = {
   loadAverageAtStart: os.loadavg().map(r2),
   config: { items: ITEMS, pageSize: PAGE, scaleItems: SCALE_ITEMS, sources: SOURCES, edgeBatches: EDGE,
     embedDelayMs: Number(env.BENCH_EMBED_DELAY_MS ?? 50), phases: PHASES, runs: RUNS,
-    ...(PHASES.includes('pipeline') ? { pipeItems: PIPE_ITEMS, pipeDelays: PIPE_DELAYS } : {}) },
+    ...(PHASES.includes('pipeline') ? { pipeItems: PIPE_ITEMS, pipeDelays: PIPE_DELAYS } : {}),
+    ...(PHASES.includes('prefilled') ? { prefillChunks: PREFILL_CHUNKS, prefillSources: PREFILL_SOURCES, prefillAnalyze: PREFILL_ANALYZE } : {}) },
 };
 const t0 = performance.now();
 const runs = [];

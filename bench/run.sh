@@ -7,7 +7,9 @@
 # Scale with BENCH_ITEMS (20000), BENCH_SCALE_ITEMS (5000 per source),
 # BENCH_SOURCES (8), BENCH_EMBED_DELAY_MS (50), BENCH_PAGE_SIZE (50),
 # BENCH_PHASES (remote,scale,local,prefilled,micro; pipeline: server-side
-# runs against the serial sync, BENCH_PIPE_ITEMS, BENCH_PIPE_DELAYS),
+# runs against the serial sync, BENCH_PIPE_ITEMS, BENCH_PIPE_DELAYS;
+# prefilled: BENCH_PREFILL_CHUNKS, BENCH_PREFILL_SOURCES, and
+# BENCH_PREFILL_ANALYZE=0 leaves out its ANALYZE comparison),
 # BENCH_PG_EXTRA (postgresql.conf lines, e.g. "synchronous_commit = off"),
 # RS_WORKERS (8).
 set -eu

@@ -11,7 +11,8 @@ import { advisory, holdLock, inject } from './hold.mjs';
 const DELETE = '/api/backoffice/rest-delete';
 const KEY = 19001;	// advisory lock the injected trigger waits for
 
-// Everything of one source, row for row.
+// Everything of one source, row for row: chunks, docs, cursor, source,
+// page validators, items and runs.
 function state(id) {
   return sql(`SELECT
       (SELECT count(*) FROM kb_chunks WHERE source_id = :'p1'),
@@ -19,8 +20,13 @@ function state(id) {
       (SELECT md5(coalesce(string_agg(content_hash || chunk_idx, ',' ORDER BY chunk_idx), '')) FROM kb_chunks WHERE source_id = :'p1'),
       (SELECT md5(coalesce(string_agg(c::text, ','), '')) FROM kb_rest_cursors c WHERE source_id = :'p1'),
       (SELECT md5(coalesce(string_agg(s::text, ','), '')) FROM kb_sources s WHERE id = :'p1'),
-      (SELECT count(*) FROM kb_rest_page_validators WHERE source_id = :'p1');`, [id])[0];
+      (SELECT count(*) FROM kb_rest_page_validators WHERE source_id = :'p1'),
+      (SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1'),
+      (SELECT md5(coalesce(string_agg(i::text, ',' ORDER BY i.item_key), '')) FROM kb_rest_items i WHERE source_id = :'p1'),
+      (SELECT count(*) FROM kb_rest_runs WHERE source_id = :'p1'),
+      (SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r.id), '')) FROM kb_rest_runs r WHERE source_id = :'p1');`, [id])[0];
 }
+const EMPTY = 'd41d8cd98f00b204e9800998ecf8427e';	// md5 of ''
 
 function auditRows(id) {
   return sql(`SELECT action, outcome FROM kb_rest_audit WHERE source_id = :'p1' AND action = 'delete' ORDER BY id;`, [id]);
@@ -32,6 +38,8 @@ for (const [table, step] of [['kb_rest_cursors', 'the cursor'], ['kb_sources', '
     await syncToEnd(id);
     const before = state(id);
     assert.deepEqual(before.slice(0, 2), ['194', '1']);
+    // 194 items and the sync's one run (kb_rest_items, kb_rest_runs).
+    assert.deepEqual([before[6], before[8]], ['194', '1']);
     const drop = inject(table, 'DELETE', id, 'fail');
     let r;
     try {
@@ -47,8 +55,7 @@ for (const [table, step] of [['kb_rest_cursors', 'the cursor'], ['kb_sources', '
     const ok = await call(DELETE, { body: { sourceId: id } });
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(ok.json.deleted, { docs: 1, chunks: 194 });
-    assert.deepEqual(state(id), ['0', '0', 'd41d8cd98f00b204e9800998ecf8427e',
-      'd41d8cd98f00b204e9800998ecf8427e', 'd41d8cd98f00b204e9800998ecf8427e', '0']);
+    assert.deepEqual(state(id), ['0', '0', EMPTY, EMPTY, EMPTY, '0', '0', EMPTY, '0', EMPTY]);
   });
 }
 
@@ -81,6 +88,8 @@ test('delete: while its transaction is open, a batch gets 409; after it, no orph
   assert.deepEqual(counts(id), { docs: 0, chunks: 0 });
   assert.equal(cursorRow(id), null);
   assert.equal(one(`SELECT count(*) FROM kb_rest_page_validators WHERE source_id = :'p1';`, [id]), '0');
+  assert.equal(one(`SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1';`, [id]), '0');
+  assert.equal(one(`SELECT count(*) FROM kb_rest_runs WHERE source_id = :'p1';`, [id]), '0');
   assert.equal(one(`SELECT count(*) FROM kb_sources WHERE id = :'p1';`, [id]), '0');
   assert.equal(one(`SELECT count(*) FROM kb_chunks c WHERE NOT EXISTS (SELECT 1 FROM kb_docs d WHERE d.id = c.doc_id)
                     OR NOT EXISTS (SELECT 1 FROM kb_sources s WHERE s.id = c.source_id);`), '0');

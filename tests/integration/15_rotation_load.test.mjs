@@ -2,8 +2,10 @@
 // that need their tenant's secret run in a loop, back to back, while the
 // key is rotated several times: none of them may fail, and the upstream
 // must get the right key every time.  A secret written while a rotation
-// runs (held uncommitted until the rotation waits for its lock, then
-// committed) makes the rotation stop with nothing changed.
+// starts (held uncommitted until the rotation waits for its table lock,
+// then committed): the rotation waits for the writer, then reads the
+// committed secret and re-encrypts it with the others (rotate.c locks
+// integration_secrets against writers before it reads a row).
 //
 // The rotation is `restsync rotate-key` (common/admin/rotate.c).  It commits
 // the new ciphertexts, then swaps the key file; in between a batch whose

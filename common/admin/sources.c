@@ -203,6 +203,15 @@ src_runs(struct src_db *db, const char *id, int limit,
 	return src_listing(db, id, limit, srcdb_runs, srcview_runs, out, err);
 }
 
+enum rs_status
+src_deleted(struct src_db *db, const char *tenant, int limit,
+    struct json_object **out, char *err)
+{
+	/* Rows of JSON text, like the runs'. */
+	return src_listing(db, tenant, limit, srcdb_deleted, srcview_runs,
+	    out, err);
+}
+
 /* ---- changes ---------------------------------------------------------- */
 
 /*

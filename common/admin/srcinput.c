@@ -535,10 +535,10 @@ srcin_parse_sweep(struct json_object *body, char id[RS_UUID_LEN + 1],
 
 /* ---- the listings' query string ------------------------------------- */
 
-/* sourceId=<36 characters of a UUID> into id. */
+/* name=<36 characters of a UUID> into id. */
 static enum rs_status
-srcin_query_id(const char *val, size_t vlen, char id[RS_UUID_LEN + 1],
-    char *err)
+srcin_query_id(const char *name, const char *val, size_t vlen,
+    char id[RS_UUID_LEN + 1], char *err)
 {
 	if (vlen == RS_UUID_LEN) {
 		memcpy(id, val, RS_UUID_LEN);
@@ -547,7 +547,7 @@ srcin_query_id(const char *val, size_t vlen, char id[RS_UUID_LEN + 1],
 			return RS_OK;
 	}
 	id[0] = '\0';
-	rs_errf(err, "'sourceId' must be a UUID");
+	rs_errf(err, "'%s' must be a UUID", name);
 	return RS_EINPUT;
 }
 
@@ -607,9 +607,10 @@ srcin_is(const char *p, size_t klen, const char *word)
 	return klen == strlen(word) && memcmp(p, word, klen) == 0;
 }
 
-enum rs_status
-srcin_parse_audit_query(const char *qs, char id[RS_UUID_LEN + 1],
-    int *limit, char *err)
+/* A listing's query string: idname=<uuid> (required) and limit. */
+static enum rs_status
+srcin_parse_listing(const char *qs, const char *idname,
+    char id[RS_UUID_LEN + 1], int *limit, char *err)
 {
 	const char	*p, *amp, *eq;
 	size_t		 klen, vlen;
@@ -633,9 +634,9 @@ srcin_parse_audit_query(const char *qs, char id[RS_UUID_LEN + 1],
 		}
 		klen = (size_t)(eq - p);
 		vlen = (size_t)(amp - eq - 1);
-		if (srcin_is(p, klen, "sourceId"))
-			st = have_id++ ? srcin_query_twice("sourceId", err) :
-			    srcin_query_id(eq + 1, vlen, id, err);
+		if (srcin_is(p, klen, idname))
+			st = have_id++ ? srcin_query_twice(idname, err) :
+			    srcin_query_id(idname, eq + 1, vlen, id, err);
 		else if (srcin_is(p, klen, "limit"))
 			st = have_limit++ ? srcin_query_twice("limit", err) :
 			    srcin_query_limit(eq + 1, vlen, limit, err);
@@ -645,7 +646,7 @@ srcin_parse_audit_query(const char *qs, char id[RS_UUID_LEN + 1],
 			goto fail;
 	}
 	if (!have_id) {
-		rs_errf(err, "'sourceId' is required");
+		rs_errf(err, "'%s' is required", idname);
 		st = RS_EINPUT;
 		goto fail;
 	}
@@ -654,4 +655,18 @@ fail:
 	id[0] = '\0';
 	*limit = SRCIN_LIMIT_DEFAULT;
 	return RS_EINPUT;
+}
+
+enum rs_status
+srcin_parse_audit_query(const char *qs, char id[RS_UUID_LEN + 1],
+    int *limit, char *err)
+{
+	return srcin_parse_listing(qs, "sourceId", id, limit, err);
+}
+
+enum rs_status
+srcin_parse_deleted_query(const char *qs, char tenant[RS_UUID_LEN + 1],
+    int *limit, char *err)
+{
+	return srcin_parse_listing(qs, "tenantId", tenant, limit, err);
 }

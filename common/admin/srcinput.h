@@ -108,6 +108,13 @@ enum rs_status	 srcin_parse_sweep(struct json_object *body,
 enum rs_status	 srcin_parse_audit_query(const char *qs,
 		    char id[RS_UUID_LEN + 1], int *limit, char *err);
 
+/*
+ * GET rest-audit?tenantId=<uuid>[&limit=N]: the tenant's deleted sources;
+ * the same rules (tenantId instead of sourceId).  RS_EINPUT.
+ */
+enum rs_status	 srcin_parse_deleted_query(const char *qs,
+		    char tenant[RS_UUID_LEN + 1], int *limit, char *err);
+
 /* 1 when n is a listing limit (1..SRCIN_LIMIT_MAX). */
 int		 srcin_limit_ok(long n);
 

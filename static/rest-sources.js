@@ -229,7 +229,7 @@ function sourceCell(s) {
     sum
       ? h('div', { class: 'url mono', title: sum.baseUrl, text: sum.baseUrl })
       : h('div', { class: 'config-error', text: `Invalid config: ${s.configError}` }),
-    meta.length ? h('div', { class: 'meta', text: meta.join(' · ') }) : null,
+    meta.length ? h('div', { class: 'meta', title: meta.join(' · '), text: meta.join(' · ') }) : null,
     historyBlock(s));
 }
 
@@ -438,6 +438,39 @@ function openAuditView(id) {
   loadHistory(id);
 }
 
+// The deleted sources of every tenant (rest-sources?deleted), from the
+// audit trail's delete rows (GET rest-audit?tenantId), each a link to its
+// history: the delete toast's link is gone after a few seconds.
+async function openDeletedView() {
+  $('#deleted-view').hidden = false;
+  $('#table-wrap').hidden = true;
+  $('.page-actions').hidden = true;
+  $('#nav-sources').removeAttribute('aria-current');
+  $('#nav-deleted').setAttribute('aria-current', 'page');
+  const body = $('#deleted-body');
+  body.replaceChildren(h('p', { class: 'history-note', text: 'Loading…' }));
+  if (!state.tenants.length && !(await loadTenants())) {
+    body.replaceChildren(h('p', { class: 'form-error', text: 'Could not load the tenants.' }));
+    return;
+  }
+  const lists = await Promise.all(state.tenants.map((t) => api(`rest-audit?tenantId=${encodeURIComponent(t.id)}&limit=200`)));
+  const groups = [];
+  state.tenants.forEach((t, i) => {
+    const r = lists[i];
+    if (!r.ok) {
+      groups.push(h('p', { class: 'form-error', text: `${t.name}: ${r.json.error || `HTTP ${r.status}`}` }));
+      return;
+    }
+    if (!r.json.deleted.length) return;
+    groups.push(h('h3', { class: 'deleted-tenant', text: t.name }), h('ul', { class: 'deleted-list' },
+      ...r.json.deleted.map((d) => h('li', { class: 'deleted-entry', data: { id: d.sourceId } },
+        h('a', { href: `rest-sources?audit=${encodeURIComponent(d.sourceId)}`, text: d.title || d.sourceId }),
+        h('span', { class: 'deleted-meta' }, ' deleted ', h('time', { class: 'rel', datetime: d.at, title: d.at, text: relTime(d.at) }),
+          ` by ${d.actor}`, d.docs != null ? ` · ${plural(d.chunks ?? 0, 'chunk', 'chunks')} removed` : '')))));
+  });
+  body.replaceChildren(...(groups.length ? groups : [h('p', { class: 'history-note', text: 'No source has been deleted.' })]));
+}
+
 async function loadHistory(id) {
   const hs = historyOf(id);
   const seq = ++hs.seq;
@@ -479,7 +512,7 @@ function itemsCell(s, busy) {
     }));
   }
   if (s.lastRun) {
-    parts.push(h('div', { class: 'run-summary', title: `Last run: ${s.lastRun.status}`, text: runSummary(s.lastRun) }));
+    parts.push(h('div', { class: 'run-summary', title: `Last run (${s.lastRun.status}): ${runSummary(s.lastRun)}`, text: runSummary(s.lastRun) }));
     if (s.lastRun.sweep === 'held') {
       parts.push(h('div', { class: 'sweep-held', role: 'status' },
         h('span', { text: s.lastRun.sweepNote || 'sweep held' }),
@@ -689,10 +722,20 @@ function errorDetail(r) {
 }
 
 // Which limit an error hit, and how to change it (README: timeoutMs).
+// The fetcher says which limit a timeout hit (http_fetch.c
+// fetch_timed_out): the request's own timeoutMs, or the batch deadline.
 function limitHint(msg) {
-  const m = /timed out after (\d+) ms/.exec(msg || '');
+  msg = msg || '';
+  let m = /timed out after (\d+) ms at the batch deadline \((\d+) ms were left of the batch when the request started; the request timeout, timeoutMs, is (\d+) ms\)/.exec(msg);
+  if (m) {
+    return `The batch deadline (20 s for the whole batch, retries included) was hit after ${n(+m[1])} ms of this request, `
+      + `before its own timeout (timeoutMs = ${n(+m[3])} ms): it cannot be raised; lower "timeoutMs" or "defaultPageSize" so that a batch fits.`;
+  }
+  m = /timed out after (\d+) ms/.exec(msg);
   if (m) return `The source's request timeout (timeoutMs = ${n(+m[1])} ms) was hit: raise "timeoutMs" in the config (at most 15,000 ms).`;
-  if (/batch deadline|no time left to retry/.test(msg || '')) {
+  m = /retry after (\d+) ms, beyond the batch deadline/.exec(msg);
+  if (m) return `The API asked to wait ${n(+m[1])} ms before retrying, longer than the batch deadline (20 s) allows: sync again later.`;
+  if (/batch deadline|no time left to retry/.test(msg)) {
     return 'The batch deadline (20 s, retries included) was hit: it cannot be raised; lower "timeoutMs" or "defaultPageSize".';
   }
   if (/exceeds \d+ bytes/.test(msg || '')) return 'The response size cap was hit: raise "maxBodyBytes" in the config (at most 64 MiB).';
@@ -1038,11 +1081,23 @@ function formConfig() {
   }
 }
 
-// A provider name from a URL's host: A-Z a-z 0-9 _ . - (config.c).
+// The provider the server gives a new source that needs a key and names
+// none (srcinput.c srcin_host_provider): the baseUrl's host, lowercase,
+// with the port when it is not the scheme's, other characters than
+// A-Z a-z 0-9 _ . - as "-" ("127.0.0.1-8080").
 function hostProvider(baseUrl) {
   try {
-    const host = new URL(baseUrl).hostname.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
+    const host = new URL(baseUrl).host.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
     return host || null;
+  } catch {
+    return null;
+  }
+}
+
+// The origin a key is bound to (http_fetch.c fetch_origin), or null.
+function originOf(url) {
+  try {
+    return new URL(url).origin;
   } catch {
     return null;
   }
@@ -1068,21 +1123,25 @@ function syncSecretFields() {
 }
 
 // The provider the key of this form belongs to: the config's; for a new
-// source that needs a key and names none, the baseUrl's host (Save writes
-// it into the config), so two APIs of a tenant never share a key by
-// accident; else "rest", the server's default.
+// source that needs a key and names none, the baseUrl's host (the server
+// writes it into the config), so two APIs of a tenant never share a key
+// by accident; an edit keeps the provider stored; else "rest".
 function keyProvider(cfg) {
   if (!cfg) return null;
   if (typeof cfg.provider === 'string' && cfg.provider) return cfg.provider;
-  if (!state.editing && wantsKey(cfg)) return hostProvider(cfg.baseUrl) || 'rest';
+  if (state.editing) return state.editing.summary ? state.editing.summary.provider : 'rest';
+  if (wantsKey(cfg)) return hostProvider(cfg.baseUrl) || 'rest';
   return 'rest';
 }
 
-// The other sources of the tenant whose key is tenant+provider.
-function keyUsers(tenantId, provider) {
+// The other sources of the tenant that use the key stored for this
+// provider and origin (they require auth and it is stored): the ones the
+// server names when a typed key would replace it (srcsecret.c).
+function keyUsers(tenantId, provider, origin) {
   const self = state.editing ? state.editing.id : null;
   return [...state.sources.values()].filter((o) => o.id !== self && o.tenantId === tenantId
-    && (o.summary ? o.summary.provider : (o.config && o.config.provider) || 'rest') === provider);
+    && o.summary && o.summary.provider === provider && o.summary.requiresAuth && o.hasSecret
+    && originOf(o.summary.baseUrl) === origin);
 }
 
 function namesOf(list) {
@@ -1097,7 +1156,7 @@ function updateKeyNote() {
   const cfg = formConfig();
   const provider = keyProvider(cfg);
   const tenantId = state.editing ? state.editing.tenantId : $('#f-tenant').value;
-  const users = provider ? keyUsers(tenantId, provider) : [];
+  const users = provider ? keyUsers(tenantId, provider, originOf(cfg.baseUrl)) : [];
   // The shared-key note is the API key's (the client credentials' field
   // has none; a typed key the config no longer uses is not sent).
   const typed = $('#f-apikey').value !== '' && !isOAuth(cfg);
@@ -1283,16 +1342,8 @@ async function closeSourceForm() {
 async function submitSourceForm(ev) {
   ev.preventDefault();
   const s = state.editing;
-  // A new source that needs a key and names no provider: the host's.
-  const cfg = formConfig();
-  if (!s && cfg && !(typeof cfg.provider === 'string' && cfg.provider) && wantsKey(cfg)) {
-    const p = keyProvider(cfg);
-    if (p && p !== 'rest') {
-      cfg.provider = p;
-      $('#f-config').value = JSON.stringify(cfg, null, 2);
-      syncTemplatePicker();
-    }
-  }
+  // A new source that needs a key and names no provider gets the host's
+  // from the server (keyProvider says which beforehand).
   const shared = updateKeyNote();
   if (shared.length && !$('#f-replace-key').checked) {
     showFormError(`apiKey: this key is used by ${plural(shared.length, 'other source', 'other sources')} of this tenant `
@@ -1308,6 +1359,9 @@ async function submitSourceForm(ev) {
     body.clientId = $('#f-clientid').value;
     body.clientSecret = $('#f-clientsecret').value;
   } else body.apiKey = $('#f-apikey').value;
+  // Replacing a key other sources use is the operator's explicit choice;
+  // the server refuses it without this (400 naming them).
+  if (shared.length && $('#f-replace-key').checked) body.replaceSharedKey = true;
   const typedSecret = Boolean(body.apiKey || body.clientId || body.clientSecret);
   if (s) body.sourceId = s.id;
   else body.tenantId = $('#f-tenant').value;
@@ -1418,8 +1472,10 @@ function init() {
     if (document.visibilityState === 'visible' && state.busy.size === 0 &&
         !document.querySelector('dialog[open]')) refresh({ quiet: true });
   }, AUTO_REFRESH_MS);
-  const audit = new URLSearchParams(location.search).get('audit');
+  const params = new URLSearchParams(location.search);
+  const audit = params.get('audit');
   if (audit && UUID_RE.test(audit)) openAuditView(audit);
+  else if (params.has('deleted')) openDeletedView();
   refresh();
 }
 

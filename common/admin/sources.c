@@ -203,6 +203,15 @@ src_runs(struct src_db *db, const char *id, int limit,
 	return src_listing(db, id, limit, srcdb_runs, srcview_runs, out, err);
 }
 
+enum rs_status
+src_deleted(struct src_db *db, const char *tenant, int limit,
+    struct json_object **out, char *err)
+{
+	/* Rows of JSON text, like the runs'. */
+	return src_listing(db, tenant, limit, srcdb_deleted, srcview_runs,
+	    out, err);
+}
+
 /* ---- changes ---------------------------------------------------------- */
 
 /*
@@ -246,6 +255,8 @@ src_create(struct src_db *db, const char *actor,
 		goto fail;
 	if (srcin_has_secret(in) && ((st = srcsec_binding_of(in->config,
 	    strlen(in->config), &bind, err)) != RS_OK ||
+	    (st = srcsec_check_shared(db->db, tenant, id, &bind, in, err)) !=
+	    RS_OK ||
 	    (st = srcsec_put(db->db, key, tenant, &bind, in, err)) != RS_OK))
 		goto fail;
 	/* What was created, never the key: only that one was stored. */
@@ -321,9 +332,12 @@ src_update_bound(struct src_db *db, const struct source_input *in,
 		if ((st = srcsec_check_move(in, &now, &was, mv, err)) != RS_OK)
 			return st;
 	}
-	if (srcin_has_secret(in))
-		return srcsec_put(db->db, key, u->tenant_id, &now, in, err);
-	return RS_OK;
+	if (!srcin_has_secret(in))
+		return RS_OK;
+	if ((st = srcsec_check_shared(db->db, u->tenant_id, in->source_id,
+	    &now, in, err)) != RS_OK)
+		return st;
+	return srcsec_put(db->db, key, u->tenant_id, &now, in, err);
 }
 
 /* The audit detail of an update with what moved (mv) merged in; NULL
@@ -406,6 +420,31 @@ src_copy_id(char id[RS_UUID_LEN + 1], struct json_object *o,
 	    json_object_get_string(v) : "");
 }
 
+/*
+ * An update whose config names no provider keeps the one the stored
+ * config names (a source stored without one stays on the default).
+ */
+static enum rs_status
+src_keep_provider(struct src_db *db, struct source_input *in, char *err)
+{
+	struct srcdb_rows	 rows;
+	char			 p[SRCIN_PROVIDER_MAX + 1];
+	enum rs_status		 st;
+	int			 trunc;
+
+	if (in->config == NULL || in->provider_named)
+		return RS_OK;
+	if ((st = srcdb_list(db->db, in->source_id, 1, &rows, &trunc,
+	    err)) != RS_OK)
+		return st;
+	if (rows.n == 1 && ((struct srcdb_source *)rows.v)->config != NULL &&
+	    srcin_named_provider(((struct srcdb_source *)rows.v)->config, p,
+	    sizeof(p)))
+		st = srcin_set_provider(in, p, err);
+	srcdb_rows_free(&rows);
+	return st;
+}
+
 enum rs_status
 src_save(struct src_db *db, const char *actor, struct json_object *body,
     int create, char source_id[RS_UUID_LEN + 1],
@@ -420,6 +459,8 @@ src_save(struct src_db *db, const char *actor, struct json_object *body,
 	st = srcin_parse_input(body, create, &in, err);
 	(void)snprintf(source_id, RS_UUID_LEN + 1, "%s", in.source_id);
 	(void)snprintf(tenant_id, RS_UUID_LEN + 1, "%s", in.tenant_id);
+	if (st == RS_OK && !create)
+		st = src_keep_provider(db, &in, err);
 	if (st == RS_OK)
 		st = create ? src_create(db, actor, &in, out, err) :
 		    src_update(db, actor, &in, out, err);

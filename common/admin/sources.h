@@ -137,4 +137,13 @@ enum rs_status	 src_audit(struct src_db *, const char *id, int limit,
 enum rs_status	 src_runs(struct src_db *, const char *id, int limit,
 		    struct json_object **out, char *err);
 
+/*
+ * *out = the last limit (1..SRC_AUDIT_MAX) sources of tenant that were
+ * deleted, newest first, from the trail's delete rows: [{sourceId,
+ * title, at, actor, docs, chunks}] (their history stays in src_audit).
+ * RS_EINPUT, RS_EDB.
+ */
+enum rs_status	 src_deleted(struct src_db *, const char *tenant, int limit,
+		    struct json_object **out, char *err);
+
 #endif

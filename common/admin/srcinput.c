@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "http_fetch.h"
 #include "secret.h"
 #include "srcinput.h"
 
@@ -120,10 +121,10 @@ srcin_input_keys(struct json_object *body, int create, char *err)
 {
 	static const char *const create_keys[] =
 	    { "tenantId", "title", "config", "apiKey", "clientId",
-	      "clientSecret", "enabled", NULL };
+	      "clientSecret", "enabled", "replaceSharedKey", NULL };
 	static const char *const update_keys[] =
 	    { "sourceId", "title", "config", "apiKey", "clientId",
-	      "clientSecret", "enabled", NULL };
+	      "clientSecret", "enabled", "replaceSharedKey", NULL };
 
 	json_object_object_foreach(body, key, val) {
 		(void)val;
@@ -208,7 +209,11 @@ srcin_config(struct json_object *body, int create, struct source_input *in,
 	}
 	in->config = rs_strndup(text, len);
 	in->provider = strdup(cfg.provider != NULL ? cfg.provider : "rest");
+	in->requires_auth = cfg.requires_auth;
 	cfg_free(&cfg);
+	if (in->config != NULL)
+		in->provider_named = srcin_named_provider(in->config, cerr,
+		    sizeof(cerr));
 	if (in->config == NULL || in->provider == NULL) {
 		rs_errf(err, "out of memory");
 		return RS_ENOMEM;
@@ -288,6 +293,142 @@ srcin_bool(struct json_object *body, const char *name, int *out, char *err)
 }
 
 int
+srcin_host_provider(const char *base_url, char *out, size_t outsz)
+{
+	char	 origin[FETCH_ORIGIN_MAX];
+	char	*host;
+	size_t	 i;
+
+	if (outsz == 0)
+		return -1;
+	out[0] = '\0';
+	if (fetch_origin(base_url, origin, sizeof(origin)) == -1 ||
+	    (host = strstr(origin, "://")) == NULL || host[3] == '\0')
+		return -1;
+	host += 3;
+	for (i = 0; host[i] != '\0' && i < SRCIN_PROVIDER_MAX &&
+	    i + 1 < outsz; i++)
+		out[i] = (host[i] >= 'a' && host[i] <= 'z') ||
+		    (host[i] >= 'A' && host[i] <= 'Z') ||
+		    (host[i] >= '0' && host[i] <= '9') || host[i] == '_' ||
+		    host[i] == '.' || host[i] == '-' ? host[i] : '-';
+	out[i] = '\0';
+	return 0;
+}
+
+int
+srcin_named_provider(const char *config, char *out, size_t outsz)
+{
+	struct json_object	*root, *v;
+	int			 named = 0;
+
+	if (outsz > 0)
+		out[0] = '\0';
+	if ((root = json_tokener_parse(config)) == NULL)
+		return 0;
+	if (json_object_is_type(root, json_type_object) &&
+	    json_object_object_get_ex(root, "provider", &v) &&
+	    json_object_is_type(v, json_type_string)) {
+		named = 1;
+		(void)snprintf(out, outsz, "%s", json_object_get_string(v));
+	}
+	json_object_put(root);
+	return named;
+}
+
+/*
+ * text with "provider": p after its last key: the closing brace's line
+ * layout kept (a text over several lines gets a line of its own, indented
+ * like the first key).  NULL when text is not an object with a key.
+ */
+static char *
+srcin_add_provider(const char *text, const char *p)
+{
+	const char	*close, *end, *nl, *ind;
+	struct rs_buf	 b;
+	size_t		 indent = 0;
+	int		 bad;
+
+	if ((close = strrchr(text, '}')) == NULL)
+		return NULL;
+	for (end = close; end > text && strchr(" \t\r\n", end[-1]) != NULL;
+	    end--)
+		;
+	if (end == text || end[-1] == '{')
+		return NULL;
+	rs_buf_init(&b, strlen(text) + strlen(p) + 64);
+	bad = rs_buf_append(&b, text, (size_t)(end - text));
+	if ((nl = strchr(text, '\n')) != NULL && nl < end) {
+		for (ind = nl + 1; *ind == ' ' || *ind == '\t'; ind++)
+			indent++;
+		bad |= rs_buf_puts(&b, ",\n");
+		bad |= rs_buf_append(&b, nl + 1, indent);
+		bad |= rs_buf_puts(&b, "\"provider\": \"");
+	} else
+		bad |= rs_buf_puts(&b, strchr(text, ' ') != NULL ?
+		    ", \"provider\": \"" : ",\"provider\":\"");
+	bad |= rs_buf_puts(&b, p);
+	bad |= rs_buf_puts(&b, "\"");
+	bad |= rs_buf_puts(&b, end);
+	if (bad) {
+		rs_buf_free(&b);
+		return NULL;
+	}
+	return rs_buf_steal(&b);
+}
+
+enum rs_status
+srcin_set_provider(struct source_input *in, const char *provider,
+    char *err)
+{
+	struct source_config	 cfg;
+	char			*text, *prov, cerr[RS_ERRLEN];
+
+	cerr[0] = '\0';
+	if (in->config == NULL ||
+	    (text = srcin_add_provider(in->config, provider)) == NULL) {
+		rs_errf(err, "config: cannot name its provider");
+		return RS_EINPUT;
+	}
+	if (cfg_parse(text, strlen(text), &cfg, cerr) != RS_OK) {
+		free(text);
+		rs_errf(err, "config: %s", cerr);
+		return RS_EINPUT;
+	}
+	prov = strdup(cfg.provider);
+	cfg_free(&cfg);
+	if (prov == NULL) {
+		free(text);
+		rs_errf(err, "out of memory");
+		return RS_ENOMEM;
+	}
+	free(in->config);
+	free(in->provider);
+	in->config = text;
+	in->provider = prov;
+	in->provider_named = 1;
+	return RS_OK;
+}
+
+/* A create that needs a key and names no provider: the host's. */
+static enum rs_status
+srcin_default_provider(struct source_input *in, char *err)
+{
+	struct source_config	 cfg;
+	char			 p[SRCIN_PROVIDER_MAX + 1], cerr[RS_ERRLEN];
+	int			 rc;
+
+	if (in->config == NULL || in->provider_named ||
+	    !(in->requires_auth || srcin_has_secret(in)))
+		return RS_OK;
+	if (cfg_parse(in->config, strlen(in->config), &cfg, cerr) != RS_OK)
+		return RS_OK;	/* srcin_config parsed it: cannot happen */
+	rc = srcin_host_provider(cfg.base_url, p, sizeof(p));
+	cfg_free(&cfg);
+	return rc == -1 ? RS_OK : srcin_set_provider(in, p, err);
+}
+
+int
 srcin_has_secret(const struct source_input *in)
 {
 	return in->api_key != NULL || in->client_id != NULL;
@@ -311,7 +452,10 @@ srcin_parse_input(struct json_object *body, int create,
 	    (st = srcin_title(body, create, in, err)) != RS_OK ||
 	    (st = srcin_config(body, create, in, err)) != RS_OK ||
 	    (st = srcin_secrets(body, in, err)) != RS_OK ||
-	    (st = srcin_bool(body, "enabled", &in->enabled, err)) != RS_OK)
+	    (st = srcin_bool(body, "enabled", &in->enabled, err)) != RS_OK ||
+	    (st = srcin_bool(body, "replaceSharedKey", &in->replace_shared,
+	    err)) != RS_OK ||
+	    (create && (st = srcin_default_provider(in, err)) != RS_OK))
 		goto fail;
 	return RS_OK;
 fail:
@@ -391,10 +535,10 @@ srcin_parse_sweep(struct json_object *body, char id[RS_UUID_LEN + 1],
 
 /* ---- the listings' query string ------------------------------------- */
 
-/* sourceId=<36 characters of a UUID> into id. */
+/* name=<36 characters of a UUID> into id. */
 static enum rs_status
-srcin_query_id(const char *val, size_t vlen, char id[RS_UUID_LEN + 1],
-    char *err)
+srcin_query_id(const char *name, const char *val, size_t vlen,
+    char id[RS_UUID_LEN + 1], char *err)
 {
 	if (vlen == RS_UUID_LEN) {
 		memcpy(id, val, RS_UUID_LEN);
@@ -403,7 +547,7 @@ srcin_query_id(const char *val, size_t vlen, char id[RS_UUID_LEN + 1],
 			return RS_OK;
 	}
 	id[0] = '\0';
-	rs_errf(err, "'sourceId' must be a UUID");
+	rs_errf(err, "'%s' must be a UUID", name);
 	return RS_EINPUT;
 }
 
@@ -463,9 +607,10 @@ srcin_is(const char *p, size_t klen, const char *word)
 	return klen == strlen(word) && memcmp(p, word, klen) == 0;
 }
 
-enum rs_status
-srcin_parse_audit_query(const char *qs, char id[RS_UUID_LEN + 1],
-    int *limit, char *err)
+/* A listing's query string: idname=<uuid> (required) and limit. */
+static enum rs_status
+srcin_parse_listing(const char *qs, const char *idname,
+    char id[RS_UUID_LEN + 1], int *limit, char *err)
 {
 	const char	*p, *amp, *eq;
 	size_t		 klen, vlen;
@@ -489,9 +634,9 @@ srcin_parse_audit_query(const char *qs, char id[RS_UUID_LEN + 1],
 		}
 		klen = (size_t)(eq - p);
 		vlen = (size_t)(amp - eq - 1);
-		if (srcin_is(p, klen, "sourceId"))
-			st = have_id++ ? srcin_query_twice("sourceId", err) :
-			    srcin_query_id(eq + 1, vlen, id, err);
+		if (srcin_is(p, klen, idname))
+			st = have_id++ ? srcin_query_twice(idname, err) :
+			    srcin_query_id(idname, eq + 1, vlen, id, err);
 		else if (srcin_is(p, klen, "limit"))
 			st = have_limit++ ? srcin_query_twice("limit", err) :
 			    srcin_query_limit(eq + 1, vlen, limit, err);
@@ -501,7 +646,7 @@ srcin_parse_audit_query(const char *qs, char id[RS_UUID_LEN + 1],
 			goto fail;
 	}
 	if (!have_id) {
-		rs_errf(err, "'sourceId' is required");
+		rs_errf(err, "'%s' is required", idname);
 		st = RS_EINPUT;
 		goto fail;
 	}
@@ -510,4 +655,18 @@ fail:
 	id[0] = '\0';
 	*limit = SRCIN_LIMIT_DEFAULT;
 	return RS_EINPUT;
+}
+
+enum rs_status
+srcin_parse_audit_query(const char *qs, char id[RS_UUID_LEN + 1],
+    int *limit, char *err)
+{
+	return srcin_parse_listing(qs, "sourceId", id, limit, err);
+}
+
+enum rs_status
+srcin_parse_deleted_query(const char *qs, char tenant[RS_UUID_LEN + 1],
+    int *limit, char *err)
+{
+	return srcin_parse_listing(qs, "tenantId", tenant, limit, err);
 }

@@ -14,6 +14,9 @@
 #include "srcsecret.h"
 #include "srcview.h"
 
+/* The sources looked at for the users of a key (sources.h's list cap). */
+#define SRCSEC_SCAN_MAX	2000
+
 enum rs_status
 srcsec_binding_of(const char *config, size_t len, struct srcsec_binding *b,
     char *err)
@@ -78,6 +81,78 @@ srcsec_check_move(const struct source_input *in,
 	if (prov)
 		srcview_moved(d, "provider", was->provider, now->provider);
 	return RS_OK;
+}
+
+/* Does source s of the list use the secret stored for binding b? */
+static int
+srcsec_uses(const struct srcdb_source *s, const struct srcsec_binding *b)
+{
+	struct srcsec_binding	 w;
+	char			 ignored[RS_ERRLEN];
+
+	return s->has_secret && s->config != NULL &&
+	    srcsec_binding_of(s->config, strlen(s->config), &w, ignored) ==
+	    RS_OK && w.auth && strcmp(w.provider, b->provider) == 0 &&
+	    strcmp(w.origin, b->origin) == 0;
+}
+
+/* ", title" (the first) into names, cut at a character to 60 bytes. */
+static void
+srcsec_name(struct rs_buf *names, const char *title)
+{
+	size_t	 n = strlen(title);
+
+	if (n > 60)
+		for (n = 60; n > 0 && ((unsigned char)title[n] & 0xc0) ==
+		    0x80; n--)
+			;
+	if (names->len > 0)
+		(void)rs_buf_puts(names, ", ");
+	(void)rs_buf_append(names, title, n);
+	if (n < strlen(title))
+		(void)rs_buf_puts(names, "\xe2\x80\xa6");
+}
+
+enum rs_status
+srcsec_check_shared(struct db *db, const char *tenant, const char *self,
+    const struct srcsec_binding *b, const struct source_input *in,
+    char *err)
+{
+	const struct srcdb_source	*s;
+	struct srcdb_rows		 rows;
+	struct rs_buf			 names;
+	size_t				 i, n = 0;
+	int				 trunc;
+	enum rs_status			 st;
+
+	if (!srcin_has_secret(in) || in->replace_shared)
+		return RS_OK;
+	if ((st = srcdb_list(db, NULL, SRCSEC_SCAN_MAX, &rows, &trunc,
+	    err)) != RS_OK)
+		return st;
+	rs_buf_init(&names, 512);
+	for (i = 0; i < rows.n; i++) {
+		s = (const struct srcdb_source *)rows.v + i;
+		if (strcmp(s->tenant_id, tenant) != 0 ||
+		    strcmp(s->id, self) == 0 || !srcsec_uses(s, b))
+			continue;
+		if (n++ < SRCSEC_NAMED)
+			srcsec_name(&names, s->title != NULL ? s->title : "");
+	}
+	if (n > SRCSEC_NAMED)
+		(void)rs_buf_printf(&names, " and %zu more", n - SRCSEC_NAMED);
+	if (n > 0) {
+		rs_errf(err, "%s: this key is used by %zu other source%s of "
+		    "this tenant (%s): replacing it affects them; send "
+		    "\"replaceSharedKey\": true to replace it, or name another "
+		    "\"provider\" in the config", in->api_key != NULL ?
+		    "apiKey" : "clientSecret", n, n == 1 ? "" : "s",
+		    names.p != NULL ? names.p : "");
+		st = RS_EINPUT;
+	}
+	rs_buf_free(&names);
+	srcdb_rows_free(&rows);
+	return st;
 }
 
 enum rs_status

@@ -51,6 +51,19 @@ enum rs_status	 srcsec_check_move(const struct source_input *,
 		    char *err);
 
 /*
+ * A request that brings a secret for binding b of tenant's source self
+ * (for a create, the new one) while other sources of the tenant use the
+ * one stored for that provider and origin (they require auth and it is
+ * stored): refused unless replaceSharedKey (RS_EINPUT naming apiKey or
+ * clientSecret and up to SRCSEC_NAMED of their titles), so that a
+ * mistyped key never breaks them silently (issue 16).  RS_EDB.
+ */
+#define SRCSEC_NAMED	4
+enum rs_status	 srcsec_check_shared(struct db *, const char *tenant,
+		    const char *self, const struct srcsec_binding *b,
+		    const struct source_input *, char *err);
+
+/*
  * The secret-at-rest key into key when the request brings a secret (else
  * nothing).  RS_EINTERNAL when it is unusable.
  */

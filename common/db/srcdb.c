@@ -28,6 +28,7 @@ enum srcdb_stmt {
 	SRCDB_AUDIT_LIST,
 	SRCDB_ROLES,
 	SRCDB_RUNS,
+	SRCDB_DELETED,
 	SRCDB__MAX
 };
 
@@ -224,6 +225,20 @@ static const char *const srcdb_stmts[SRCDB__MAX] = {
 	"SELECT " SRCDB_RUN_JSON("r") " FROM kb_rest_runs r "
 	"WHERE r.source_id = $1::uuid "
 	"ORDER BY r.started_at DESC, r.id LIMIT $2::int",
+
+	/*
+	 * SRCDB_DELETED: the last $2 sources of tenant $1 that were deleted,
+	 * from the trail's delete rows (index kb_rest_audit_metrics), newest
+	 * first, each a JSON object.
+	 */
+	"SELECT json_build_object('sourceId', source_id, "
+	"    'title', detail->>'title', "
+	"    'at', " SRCDB_ISO("at AT TIME ZONE 'UTC'") ", 'actor', actor, "
+	"    'docs', detail->'docs', 'chunks', detail->'chunks')::text "
+	"FROM kb_rest_audit "
+	"WHERE action = 'delete' AND outcome = 'ok' AND tenant_id = $1::uuid "
+	"  AND source_id IS NOT NULL "
+	"ORDER BY at DESC, id DESC LIMIT $2::int",
 };
 
 static const struct db_table srcdb_table = {
@@ -760,4 +775,12 @@ srcdb_runs(struct db *db, const char *id, int limit,
 {
 	return srcdb_listing(db, SRCDB_RUNS, id, limit, sizeof(char *),
 	    srcdb_run_row, srcdb_text_free, out, err);
+}
+
+enum rs_status
+srcdb_deleted(struct db *db, const char *tenant, int limit,
+    struct srcdb_rows *out, char *err)
+{
+	return srcdb_listing(db, SRCDB_DELETED, tenant, limit,
+	    sizeof(char *), srcdb_run_row, srcdb_text_free, out, err);
 }

@@ -194,4 +194,10 @@ enum rs_status	 srcdb_audit_list(struct db *, const char *id, int limit,
 enum rs_status	 srcdb_runs(struct db *, const char *id, int limit,
 		    struct srcdb_rows *out, char *err);
 
+/* The last limit sources of tenant that were deleted (the trail's delete
+ * rows), newest first: char * rows, each {sourceId, title, at, actor,
+ * docs, chunks} as JSON text.  RS_EDB, RS_ENOMEM. */
+enum rs_status	 srcdb_deleted(struct db *, const char *tenant, int limit,
+		    struct srcdb_rows *out, char *err);
+
 #endif

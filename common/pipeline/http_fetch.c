@@ -454,6 +454,29 @@ struct exchange {
 };
 
 /*
+ * A timeout into err, saying which limit it was (the operator page's hint
+ * reads it): the request's own (timeoutMs), or the deadline of the batch
+ * when that came first (what was left of it when the exchange started).
+ */
+static void
+fetch_timed_out(const struct exchange *x, char *err)
+{
+	const struct fetch_req	*req = x->req;
+	double			 now = rs_now_ms();
+
+	if (req->deadline > 0 && req->deadline < x->t0 +
+	    (double)req->timeout_ms)
+		rs_errf(err, "timed out after %.0f ms at the batch deadline "
+		    "(%.0f ms were left of the batch when the request "
+		    "started; the request timeout, timeoutMs, is %ld ms)",
+		    now - x->t0, req->deadline > x->t0 ? req->deadline -
+		    x->t0 : 0.0, req->timeout_ms);
+	else
+		rs_errf(err, "timed out after %ld ms (the request timeout, "
+		    "timeoutMs)", req->timeout_ms);
+}
+
+/*
  * What is left for the next hop: one budget for all hops, what is left
  * of the request's timeout and of its deadline (issue 14).  Below 1 (and
  * err) when nothing is.
@@ -468,7 +491,7 @@ fetch_left(const struct exchange *x, char *err)
 	if (req->deadline > 0 && req->deadline - rs_now_ms() < left)
 		left = req->deadline - rs_now_ms();
 	if (left < 1)
-		rs_errf(err, "timed out after %ld ms", req->timeout_ms);
+		fetch_timed_out(x, err);
 	return left;
 }
 
@@ -534,7 +557,7 @@ fetch_failed(const struct exchange *x, CURLcode cc, struct fetch_resp *resp,
 		rs_errf(err, "response body exceeds %zu bytes",
 		    x->req->max_body);
 	else if (cc == CURLE_OPERATION_TIMEDOUT)
-		rs_errf(err, "timed out after %ld ms", x->req->timeout_ms);
+		fetch_timed_out(x, err);
 	else
 		rs_errf(err, "%s", x->ebuf[0] != '\0' ? x->ebuf :
 		    curl_easy_strerror(cc));
@@ -711,8 +734,8 @@ fetch_retry(struct fetcher *fx, const struct fetch_req *req,
 		left = pol->deadline - rs_now_ms();
 		if (left < 50 && *attempts > 0)
 			break;
-		r.timeout_ms = req->timeout_ms < (long)left ?
-		    req->timeout_ms : (long)(left > 50 ? left : 50);
+		/* r.timeout_ms stays the request's: fetch_do cuts each
+		 * exchange to the deadline and says which limit it hit. */
 		if (*attempts > 0)
 			fetch_resp_free(resp);
 		st = fetch_do(fx, &r, resp, err);

@@ -17,18 +17,35 @@ const { BASE, UPSTREAM, TENANT, ADMIN, one, sql, ensureTenant, dummyConfig, curs
 
 const SHOTS = path.join(ROOT, 'tests/out/screenshots');
 const RUN = Date.now().toString(36);
-const HOST = new URL(UPSTREAM).hostname;
+// The provider the server gives a new source that names none: the
+// baseUrl's host, with the port (srcinput.c srcin_host_provider).
+const HOST = new URL(UPSTREAM).host.replace(':', '-');
 let browser;
 let page;
 let pageErrors;
 
-// A state at both widths: 1440 px (the table) and 420 px (the cards).
-async function shots(name, { full = false } = {}) {
+// A state at both widths: 1440 px (the table) and 420 px (the cards);
+// show: an element scrolled into view at each width first.
+async function shots(name, { full = false, show = null } = {}) {
+  const into = async () => {
+    if (!show) return;
+    await page.locator(show).scrollIntoViewIfNeeded();
+    const b = await page.locator(show).boundingBox();
+    const vp = page.viewportSize();
+    assert.ok(b && b.y >= 0 && b.y + b.height <= vp.height, `${show} in view at ${vp.width} px`);
+  };
+  await into();
   await page.screenshot({ path: path.join(SHOTS, `r2-${name}-1440.png`), fullPage: full });
   await page.setViewportSize({ width: 420, height: 900 });
   await page.waitForTimeout(50);
+  await into();
   await page.screenshot({ path: path.join(SHOTS, `r2-${name}-420.png`), fullPage: full });
   await page.setViewportSize({ width: 1440, height: 900 });
+}
+
+// Close every toast (a shot of what they would cover).
+async function clearToasts() {
+  while (await page.locator('.toast .toast-close').count()) await page.locator('.toast .toast-close').first().click();
 }
 
 const row = (id) => page.locator(`tr[data-id="${id}"]`);
@@ -112,14 +129,14 @@ test('a second source of the tenant: the shared key is named, replacing it is a 
   assert.equal(await page.locator('#f-key-shared-text').innerText(),
     `This key is used by 1 other source of this tenant: ${titleA} — replacing it affects them.`);
   assert.equal(await page.isChecked('#f-replace-key'), false);
-  await shots('02-shared-key-warning');
+  await shots('02-shared-key-warning', { show: '#f-key-shared' });
   // Save without choosing: refused in the page, nothing stored.
   await page.click('#f-save');
   await page.locator('#form-error:not([hidden])').waitFor();
   assert.match(await page.locator('#form-error').innerText(), new RegExp(`^apiKey: this key is used by 1 other source of this tenant \\(${titleA}\\)`));
   assert.equal(await page.getAttribute('#f-apikey', 'aria-invalid'), 'true');
   assert.equal(one(`SELECT count(*) FROM kb_sources WHERE title = :'p1';`, [titleB]), '0');
-  await shots('03-shared-key-refused');
+  await shots('03-shared-key-refused', { show: '#form-error' });
   // The operator gives the second API its own provider: no sharing left.
   await page.fill('#f-config', JSON.stringify(authConfig({ provider: `issues-${RUN}` }), null, 2));
   await page.locator('#f-key-shared').waitFor({ state: 'hidden' });
@@ -245,8 +262,27 @@ test('toasts never take a click meant for a row, and at most two are shown', asy
   // The close button still works.
   await page.locator('.toast .toast-close').first().click();
   assert.ok(await page.locator('.toast').count() <= 1);
+
+  // At 1440 px: a toast over a row (the window sized so that the first
+  // source's row reaches under it), the row's Edit button still takes
+  // the click.
   await page.setViewportSize({ width: 1440, height: 900 });
+  await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/backoffice/rest-sources')), page.click('#refresh')]);
+  await eventually(async () => (await page.locator('.toast').count()) >= 1, 'a toast');
+  const t2 = page.locator('.toast').last();
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const rb = await row(a).boundingBox();
+  const tb3 = await t2.boundingBox();
+  await page.setViewportSize({ width: 1440, height: Math.round(rb.y + rb.height / 2 + (900 - (tb3.y + tb3.height / 2))) });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const rb2 = await row(a).boundingBox();
+  const tb4 = await t2.boundingBox();
+  assert.ok(tb4.y < rb2.y + rb2.height && tb4.y + tb4.height > rb2.y && tb4.x < rb2.x + rb2.width, 'the toast is over the row');
   await page.screenshot({ path: path.join(SHOTS, 'r2-06-toast-over-row-1440.png') });
+  await row(a).locator('[data-action="edit"]').click();
+  await page.locator('#source-dialog[open]').waitFor();
+  await closeForm();
+  await page.setViewportSize({ width: 1440, height: 900 });
 });
 
 test('templates: Link header, no provider, ask before replacing typed config, "custom", Escape asks', async () => {
@@ -283,6 +319,7 @@ test('templates: Link header, no provider, ask before replacing typed config, "c
   await page.keyboard.press('Escape');
   await page.locator('#confirm-dialog[open]').waitFor();
   assert.equal(await page.locator('#confirm-title').innerText(), 'Discard your changes?');
+  await shots('14-discard-changes');
   await page.click('#confirm-cancel');
   await page.locator('#confirm-dialog[open]').waitFor({ state: 'detached' });
   assert.equal(await page.locator('#source-dialog[open]').count(), 1);
@@ -388,8 +425,47 @@ test('history: "Show more" past 10 entries; a deleted source\'s history stays re
   assert.equal(await ae.first().locator('.history-action').innerText(), 'Deleted');
   assert.equal(await page.isHidden('#table-wrap'), true);
   await shots('12-deleted-source-history', { full: true });
+  // Without the toast's link: the page's "Deleted sources" lists it.
+  await page.goto(`${BASE}/backoffice/rest-sources`);
+  await page.click('#nav-deleted');
+  await page.waitForURL(/\?deleted$/);
+  await page.locator('#deleted-view:not([hidden])').waitFor();
+  const gone = page.locator(`#deleted-body li.deleted-entry[data-id="${a}"]`);
+  await gone.waitFor();
+  assert.match((await gone.innerText()).replace(/\s+/g, ' '), new RegExp(`^${titleA} deleted just now by admin · \\d[\\d,]* chunks? removed$`));
+  assert.equal(await page.isHidden('#table-wrap'), true);
+  await shots('15-deleted-sources', { show: `#deleted-body li.deleted-entry[data-id="${a}"]` });
+  await gone.locator('a').click();
+  await page.waitForURL(new RegExp(`\\?audit=${a}$`));
+  await eventually(async () => (await page.locator('#audit-body li.history-entry').count()) === 10, 'its history');
+  assert.equal(await page.locator('#audit-title').innerText(), `History of “${titleA}”`);
   await page.goto(`${BASE}/backoffice/rest-sources`);
   assert.deepEqual(pageErrors, []);
+});
+
+test('a timeout says which limit it hit, and the hint how to change it', async () => {
+  const id = createSource(`Slow ${RUN}`, dummyConfig({
+    baseUrl: `${UPSTREAM}/page/slow/products`, queryTemplate: { ms: '1500' }, timeoutMs: 500,
+  }));
+  await page.click('#refresh');
+  await row(id).waitFor();
+  await row(id).locator('[data-action="sync"]').click();
+  await eventually(async () => (await cellText(id, 'c-status')) === 'error', 'the timeout');
+  const hint = row(id).locator('.err-limit');
+  assert.equal(await hint.innerText(),
+    'The source\'s request timeout (timeoutMs = 500 ms) was hit: raise "timeoutMs" in the config (at most 15,000 ms).');
+  await clearToasts();
+  await shots('16-limit-request-timeout', { show: `tr[data-id="${id}"] .err-limit` });
+  // The batch's deadline, as http_fetch.c words it (tests/unit/test_fetch.c).
+  sql(`UPDATE kb_rest_cursors SET last_error = :'p2' WHERE source_id = :'p1';`, [id,
+    'timed out after 1500 ms at the batch deadline (1500 ms were left of the batch when the request started; the request timeout, timeoutMs, is 4000 ms)']);
+  await page.click('#refresh');
+  await eventually(async () => /batch deadline/.test(await hint.innerText()), 'the deadline hint');
+  assert.equal(await hint.innerText(), 'The batch deadline (20 s for the whole batch, retries included) was hit after 1,500 ms of this request, '
+    + 'before its own timeout (timeoutMs = 4,000 ms): it cannot be raised; lower "timeoutMs" or "defaultPageSize" so that a batch fits.');
+  await clearToasts();
+  await shots('17-limit-batch-deadline', { show: `tr[data-id="${id}"] .err-limit` });
+  dropSource(id);
 });
 
 test('Next cursor shows the part that changes; at 420 px cards are compact and tap targets 40 px', async () => {
@@ -408,9 +484,9 @@ test('Next cursor shows the part that changes; at 420 px cards are compact and t
 
   await page.setViewportSize({ width: 420, height: 900 });
   const card = await row(id).boundingBox();
-  // About half the 560 px of before, with the last run's line and the
-  // Search and Items actions the card has gained since.
-  assert.ok(card.height <= 400, `a synced card is compact (${card.height} px)`);
+  // About half the 560 px of before (twice as many cards per screen),
+  // with the last run's line and the Search and Items actions.
+  assert.ok(card.height <= 300, `a synced card is compact (${card.height} px)`);
   const small = await page.evaluate(() => [...document.querySelectorAll(
     '#rows tr:not([hidden]) button, #rows tr:not([hidden]) summary, #rows tr:not([hidden]) a, .page-actions button, .page-actions input')]
     .filter((e) => e.getClientRects().length)

@@ -48,7 +48,7 @@ test('timeoutMs: a source waits as long as its config says, and says which limit
   }));
   const r = await batch(id);
   assert.equal(r.status, 502, r.text);
-  assert.match(r.json.error, /timed out after 500 ms/);
+  assert.match(r.json.error, /timed out after 500 ms \(the request timeout, timeoutMs\)/);
   // ... in time for 3 s.
   sql(`UPDATE kb_sources SET config = jsonb_set(config, '{timeoutMs}', '3000') WHERE id = :'p1';`, [id]);
   const ok = await batch(id);

@@ -2,6 +2,7 @@
 // update, reset, delete, tenants — through nginx against PostgreSQL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import {
   batch, call, counts, createSource, cursorRow, dummyConfig, ensureTenant, one, sql, syncToEnd,
   TENANT, UPSTREAM, VIEWER,
@@ -397,6 +398,44 @@ test('delete: chunks, docs, cursor and source go in one transaction; counts are 
   const again = await call(DELETE, { body: { sourceId: id } });
   assert.equal(again.status, 404);
   assert.equal((await batch(id)).status, 404);
+});
+
+test('rest-audit?tenantId: the tenant\'s deleted sources, newest first, their history reachable', async () => {
+  const AUDIT = '/api/backoffice/rest-audit';
+  const T2 = crypto.randomUUID();
+  sql(`INSERT INTO tenants (id, name) VALUES (:'p1', 'Deleted tenant') ON CONFLICT DO NOTHING;`, [T2]);
+  const first = createSource('Gone first', dummyConfig(), { tenant: T2 });
+  const second = createSource('Gone second', dummyConfig(), { tenant: T2 });
+  const kept = createSource('Still here', dummyConfig(), { tenant: T2 });
+  await batch(first);
+  assert.equal((await call(DELETE, { body: { sourceId: first } })).status, 200);
+  assert.equal((await call(DELETE, { body: { sourceId: second } })).status, 200);
+  // A failed delete (busy, refused) is no deleted source.
+  sql(`INSERT INTO kb_rest_audit (actor, action, source_id, tenant_id, outcome, detail)
+       VALUES ('admin', 'delete', :'p1', :'p2', 'error', '{"error": "busy"}');`, [kept, T2]);
+  let r = await call(`${AUDIT}?tenantId=${T2}`, { method: 'GET' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.tenantId, T2);
+  assert.equal(r.json.limit, 20);
+  assert.deepEqual(r.json.deleted.map((d) => [d.sourceId, d.title, d.actor, d.docs, d.chunks]),
+    [[second, 'Gone second', 'admin', 0, 0], [first, 'Gone first', 'admin', 1, 50]]);
+  assert.match(r.json.deleted[0].at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  // Each one's history is there by its id.
+  r = await call(`${AUDIT}?sourceId=${first}`, { method: 'GET' });
+  assert.deepEqual(r.json.entries.map((e) => e.action), ['delete', 'sync']);
+  r = await call(`${AUDIT}?limit=1&tenantId=${T2}`, { method: 'GET' });
+  assert.deepEqual(r.json.deleted.map((d) => d.sourceId), [second]);
+  // Another tenant's deleted sources are not listed.
+  r = await call(`${AUDIT}?tenantId=${TENANT}`, { method: 'GET' });
+  assert.equal(r.status, 200);
+  assert.ok(!r.json.deleted.some((d) => [first, second].includes(d.sourceId)));
+  for (const q of [`?tenantId=nope`, `?tenantId=${T2}&sourceId=${first}`, `?tenantId=${T2}&tenantId=${T2}`, `?tenantId=${T2}&limit=0`]) {
+    const b = await call(AUDIT + q, { method: 'GET' });
+    assert.equal(b.status, 400, `${q}: ${b.text}`);
+  }
+  assert.equal((await call(`${AUDIT}?tenantId=nope`, { method: 'GET' })).json.error, "'tenantId' must be a UUID");
+  assert.equal((await call(`${AUDIT}?tenantId=${T2}`, { method: 'GET', user: VIEWER })).status, 403);
+  sql(`DELETE FROM kb_sources WHERE id = :'p1';`, [kept]);
 });
 
 test('a source of another type is not managed here', async () => {

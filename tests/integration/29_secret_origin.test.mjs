@@ -163,3 +163,94 @@ test('origin binding: migration 007 binds existing secrets to the origins of the
     fs.rmSync(old, { recursive: true, force: true });
   }
 });
+
+// Issue 16 item 1, on the server: the page's shared-key refusal and the
+// host as the default provider hold for any API client too.
+const HOST_PROVIDER = new URL(UPSTREAM).host.replace(/[^A-Za-z0-9_.-]/g, '-');
+const secretOf = (provider, origin = UPSTREAM) => one(`SELECT encode(ciphertext, 'hex') FROM integration_secrets
+  WHERE tenant_id = :'p1' AND provider = :'p2' AND origin = :'p3';`, [T, provider, origin]);
+
+test('provider: a new source naming none gets its baseUrl\'s host (with the port); existing sources keep theirs', async () => {
+  sql(`DELETE FROM kb_sources WHERE tenant_id = :'p1' AND config->>'provider' = :'p2';
+       DELETE FROM integration_secrets WHERE tenant_id = :'p1' AND provider = :'p2';`, [T, HOST_PROVIDER]);
+  const { provider: _, ...noProvider } = cfg(UPSTREAM);
+  assert.equal(HOST_PROVIDER, `127.0.0.1-${new URL(UPSTREAM).port}`);
+  let r = await call(CREATE, { body: { tenantId: T, title: 'Host default', config: JSON.stringify(noProvider, null, 2), apiKey: SEC_KEY } });
+  assert.equal(r.status, 201, r.text);
+  const id = r.json.source.id;
+  assert.equal(r.json.source.summary.provider, HOST_PROVIDER);
+  // Written into the config as saved, after the keys typed, in their format.
+  assert.deepEqual(r.json.source.config, { ...noProvider, provider: HOST_PROVIDER });
+  assert.equal(one(`SELECT config_text = :'p2' FROM kb_sources WHERE id = :'p1';`,
+    [id, JSON.stringify({ ...noProvider, provider: HOST_PROVIDER }, null, 2)]), 't');
+  assert.ok(secretOf(HOST_PROVIDER), 'the key is stored for the host');
+  assert.equal(JSON.parse(one(`SELECT detail::text FROM kb_rest_audit WHERE source_id = :'p1' AND action = 'create';`, [id])).provider,
+    HOST_PROVIDER);
+  assert.equal((await batch(id)).status, 200);
+  // An edit that leaves the provider out keeps the one stored.
+  r = await call(UPDATE, { body: { sourceId: id, config: { ...noProvider, defaultPageSize: 10 } } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.source.summary.provider, HOST_PROVIDER);
+  assert.equal(r.json.source.hasSecret, true);
+  assert.deepEqual(JSON.parse(one(`SELECT detail::text FROM kb_rest_audit WHERE source_id = :'p1' AND action = 'update' ORDER BY id DESC LIMIT 1;`, [id])).changed,
+    ['config']);
+
+  // A source stored without a provider (the seed's, one of before) stays
+  // on the default "rest" through an edit.
+  const old = one(`INSERT INTO kb_sources (tenant_id, type, title, config) VALUES (:'p1', 'rest', 'Old', :'p2'::jsonb) RETURNING id;`,
+    [T, JSON.stringify(noProvider)]);
+  r = await call(UPDATE, { body: { sourceId: old, config: { ...noProvider, defaultPageSize: 20 } } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.source.summary.provider, 'rest');
+  assert.equal('provider' in r.json.source.config, false);
+  // A new source that sends no key and needs none: its config as sent.
+  r = await call(CREATE, { body: { tenantId: T, title: 'No key', config: dummyConfig() } });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(r.json.source.config, dummyConfig());
+  assert.equal(r.json.source.summary.provider, 'rest');
+});
+
+test('a key used by other sources of the tenant is replaced only on purpose: 400 naming apiKey and them', async () => {
+  const provider = `shared-${Date.now()}`;
+  let r = await call(CREATE, { body: { tenantId: T, title: 'Shared A', config: cfg(UPSTREAM, { provider }), apiKey: SEC_KEY } });
+  assert.equal(r.status, 201, r.text);
+  const a = r.json.source.id;
+  // A second source without a key uses the stored one.
+  r = await call(CREATE, { body: { tenantId: T, title: 'Shared B', config: cfg(UPSTREAM, { provider }) } });
+  assert.equal(r.status, 201, r.text);
+  const b = r.json.source.id;
+  assert.equal(r.json.source.hasSecret, true);
+  const ct = secretOf(provider);
+  const sources = +one(`SELECT count(*) FROM kb_sources WHERE tenant_id = :'p1';`, [T]);
+
+  // A mistyped key for a third source: refused, nothing stored or created.
+  r = await call(CREATE, { body: { tenantId: T, title: 'Shared C', config: cfg(UPSTREAM, { provider }), apiKey: 'mistyped' } });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error, 'apiKey: this key is used by 2 other sources of this tenant (Shared A, Shared B): '
+    + 'replacing it affects them; send "replaceSharedKey": true to replace it, or name another "provider" in the config');
+  assert.equal(+one(`SELECT count(*) FROM kb_sources WHERE tenant_id = :'p1';`, [T]), sources);
+  // The same through an edit of one of them: the other is named.
+  r = await call(UPDATE, { body: { sourceId: b, apiKey: 'mistyped' } });
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.json.error, /^apiKey: this key is used by 1 other source of this tenant \(Shared A\): /);
+  r = await call(UPDATE, { body: { sourceId: b, apiKey: 'mistyped', replaceSharedKey: 'yes' } });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error, "'replaceSharedKey' must be true or false");
+  r = await call(UPDATE, { body: { sourceId: b, apiKey: 'mistyped', replaceSharedKey: false } });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(secretOf(provider), ct, 'the shared key was not replaced');
+  assert.equal((await batch(a)).status, 200, 'the first source still syncs');
+
+  // Sources that do not use this key do not count: another origin.
+  r = await call(CREATE, { body: { tenantId: T, title: 'Elsewhere', config: cfg(OTHER, { provider }), apiKey: 'other-origin' } });
+  assert.equal(r.status, 201, r.text);
+  // On purpose: stored, for both.
+  r = await call(UPDATE, { body: { sourceId: b, apiKey: SEC_KEY, replaceSharedKey: true } });
+  assert.equal(r.status, 200, r.text);
+  assert.notEqual(secretOf(provider), ct, 'replaced');
+  assert.equal((await batch(a)).status, 200);
+  // Alone with its key, a source replaces it without the flag.
+  sql(`DELETE FROM kb_sources WHERE id = :'p1';`, [b]);
+  r = await call(UPDATE, { body: { sourceId: a, apiKey: SEC_KEY } });
+  assert.equal(r.status, 200, r.text);
+});

@@ -802,7 +802,9 @@ test_deadline_across_hops(void **state)
 	ms = rs_now_ms() - t0;
 	print_message("5 hops of 700 ms, 2000 ms timeout: %.0f ms: %s\n", ms,
 	    err);
-	assert_non_null(strstr(err, "timed out"));
+	/* Which limit it was: the request's own. */
+	assert_non_null(strstr(err, "timed out after 2000 ms (the request "
+	    "timeout, timeoutMs)"));
 	assert_true(ms >= 1900 && ms < 2600);
 	fetch_resp_free(&resp);
 
@@ -819,6 +821,12 @@ test_deadline_across_hops(void **state)
 	print_message("retry policy of 1500 ms: %.0f ms, %d attempt(s): %s\n",
 	    ms, attempts, err);
 	assert_true(ms < 2100);
+	/* The batch's deadline came first, and the message says so (not
+	 * "timed out after <what was left> ms" as if timeoutMs were that). */
+	assert_non_null(strstr(err, " ms at the batch deadline ("));
+	assert_non_null(strstr(err, "the request timeout, timeoutMs, is "
+	    "4000 ms)"));
+	assert_null(strstr(err, "(the request timeout, timeoutMs)"));
 	fetch_resp_free(&resp);
 
 	/* Within the time, the hops are followed. */

@@ -37,8 +37,14 @@ static const struct input_row {
 	  "Products", "rest", 0, -1 },
 	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFGS "}", RS_OK, NULL,
 	  "P", "acme", 0, -1 },
+	/* A new source with a key and no provider: its baseUrl's host. */
 	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"apiKey\":\"k-1\","
-	  "\"enabled\":false}", RS_OK, NULL, "P", "rest", 1, 0 },
+	  "\"enabled\":false}", RS_OK, NULL, "P", "x.test", 1, 0 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"apiKey\":\"k-1\","
+	  "\"replaceSharedKey\":true}", RS_OK, NULL, "P", "x.test", 1, -1 },
+	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"apiKey\":\"k-1\","
+	  "\"replaceSharedKey\":\"yes\"}", RS_EINPUT,
+	  "'replaceSharedKey' must be true or false", NULL, NULL, 0, -1 },
 	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"apiKey\":\"\"}",
 	  RS_OK, NULL, "P", "rest", 0, -1 },
 	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"apiKey\":null}",
@@ -91,7 +97,7 @@ static const struct input_row {
 
 	/* Client credentials: together, never with apiKey. */
 	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"clientId\":\"c\","
-	  "\"clientSecret\":\"s\"}", RS_OK, NULL, "P", "rest", 0, -1 },
+	  "\"clientSecret\":\"s\"}", RS_OK, NULL, "P", "x.test", 0, -1 },
 	{ 1, "{" T ",\"title\":\"P\",\"config\":" CFG ",\"clientId\":\"c\"}",
 	  RS_EINPUT, "'clientSecret' is required with 'clientId'", NULL, NULL,
 	  0, -1 },

@@ -35,7 +35,8 @@ scripts/stack.sh start >/dev/null
 DATABASE_URL=$(cat "$RS_VAR/database_url")
 export DATABASE_URL
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
+# psql through deploy/restsync-psql.sh: the URL never on a command line.
+q() { deploy/restsync-psql.sh -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 # variant name | DDL before | PGOPTIONS
 variants='default (EXTENDED, pglz)||

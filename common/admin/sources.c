@@ -110,7 +110,7 @@ src_query(struct src_db *db, const char *id, struct json_object **out,
 	enum rs_status		 st;
 
 	*out = NULL;
-	if ((st = srcdb_list(db->db, id, SRC_LIST_MAX, &rows, truncated,
+	if ((st = srcdb_list(db->db, id, NULL, SRC_LIST_MAX, &rows, truncated,
 	    err)) != RS_OK)
 		return st;
 	*out = srcview_sources(&rows);
@@ -434,7 +434,7 @@ src_keep_provider(struct src_db *db, struct source_input *in, char *err)
 
 	if (in->config == NULL || in->provider_named)
 		return RS_OK;
-	if ((st = srcdb_list(db->db, in->source_id, 1, &rows, &trunc,
+	if ((st = srcdb_list(db->db, in->source_id, NULL, 1, &rows, &trunc,
 	    err)) != RS_OK)
 		return st;
 	if (rows.n == 1 && ((struct srcdb_source *)rows.v)->config != NULL &&

@@ -14,7 +14,7 @@
 #include "srcsecret.h"
 #include "srcview.h"
 
-/* The sources looked at for the users of a key (sources.h's list cap). */
+/* The tenant's sources looked at for the users of a key (the list cap). */
 #define SRCSEC_SCAN_MAX	2000
 
 enum rs_status
@@ -127,21 +127,28 @@ srcsec_check_shared(struct db *db, const char *tenant, const char *self,
 
 	if (!srcin_has_secret(in) || in->replace_shared)
 		return RS_OK;
-	if ((st = srcdb_list(db, NULL, SRCSEC_SCAN_MAX, &rows, &trunc,
+	if ((st = srcdb_list(db, NULL, tenant, SRCSEC_SCAN_MAX, &rows, &trunc,
 	    err)) != RS_OK)
 		return st;
 	rs_buf_init(&names, 512);
 	for (i = 0; i < rows.n; i++) {
 		s = (const struct srcdb_source *)rows.v + i;
-		if (strcmp(s->tenant_id, tenant) != 0 ||
-		    strcmp(s->id, self) == 0 || !srcsec_uses(s, b))
+		if (strcmp(s->id, self) == 0 || !srcsec_uses(s, b))
 			continue;
 		if (n++ < SRCSEC_NAMED)
 			srcsec_name(&names, s->title != NULL ? s->title : "");
 	}
 	if (n > SRCSEC_NAMED)
 		(void)rs_buf_printf(&names, " and %zu more", n - SRCSEC_NAMED);
-	if (n > 0) {
+	if (n == 0 && trunc) {
+		/* Not every source of the tenant was seen: do not guess. */
+		rs_errf(err, "%s: the tenant has more than %d sources and not "
+		    "all could be checked for this key; send "
+		    "\"replaceSharedKey\": true to replace it, or name another "
+		    "\"provider\" in the config", in->api_key != NULL ?
+		    "apiKey" : "clientSecret", SRCSEC_SCAN_MAX);
+		st = RS_EINPUT;
+	} else if (n > 0) {
 		rs_errf(err, "%s: this key is used by %zu other source%s of "
 		    "this tenant (%s): replacing it affects them; send "
 		    "\"replaceSharedKey\": true to replace it, or name another "

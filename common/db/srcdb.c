@@ -70,7 +70,8 @@ enum srcdb_col {
 static const char *const srcdb_stmts[SRCDB__MAX] = {
 
 	/*
-	 * SRCDB_LIST: $1 one source or NULL for all, $2 the row limit.  The
+	 * SRCDB_LIST: $1 one source or NULL for all, $2 the row limit, $3 one
+	 * tenant's or NULL for every tenant's.  The
 	 * secret is the one a batch would use (store.c STMT_LOCK_SOURCE).
 	 */
 	"SELECT s.id, s.tenant_id, t.name, s.title, s.enabled, "
@@ -111,6 +112,7 @@ static const char *const srcdb_stmts[SRCDB__MAX] = {
 	"JOIN tenants t ON t.id = s.tenant_id "
 	"LEFT JOIN kb_rest_cursors c ON c.source_id = s.id "
 	"WHERE s.type = 'rest' AND ($1::uuid IS NULL OR s.id = $1::uuid) "
+	"AND ($3::uuid IS NULL OR s.tenant_id = $3::uuid) "
 	"ORDER BY t.name, s.title, s.id "
 	"LIMIT $2::int",
 
@@ -405,12 +407,12 @@ srcdb_source_row(const PGresult *r, int i, void *elem)
 }
 
 enum rs_status
-srcdb_list(struct db *db, const char *id, size_t max,
+srcdb_list(struct db *db, const char *id, const char *tenant, size_t max,
     struct srcdb_rows *out, int *truncated, char *err)
 {
 	PGresult	*r;
 	char		 lim[24];
-	const char	*v[2];
+	const char	*v[3];
 	enum rs_status	 st;
 
 	memset(out, 0, sizeof(*out));
@@ -418,7 +420,8 @@ srcdb_list(struct db *db, const char *id, size_t max,
 	srcdb_limit(lim, (long long)max + 1);
 	v[0] = id;
 	v[1] = lim;
-	if ((r = srcdb_run(db, SRCDB_LIST, 2, v, err)) == NULL)
+	v[2] = tenant;
+	if ((r = srcdb_run(db, SRCDB_LIST, 3, v, err)) == NULL)
 		return RS_EDB;
 	if (PQnfields(r) != COL__MAX) {
 		PQclear(r);

@@ -102,12 +102,14 @@ struct srcdb_audit {
 void		 srcdb_rows_free(struct srcdb_rows *);
 
 /*
- * The REST sources (id NULL) or the one of id, by tenant name and title:
+ * The REST sources (id NULL) or the one of id, of one tenant (tenant) or
+ * of all (NULL), by tenant name and title:
  * struct srcdb_source rows, at most max (*truncated = 1 when there were
  * more).  *out is empty on failure.  RS_EDB, RS_ENOMEM.
  */
-enum rs_status	 srcdb_list(struct db *, const char *id, size_t max,
-		    struct srcdb_rows *out, int *truncated, char *err);
+enum rs_status	 srcdb_list(struct db *, const char *id, const char *tenant,
+		    size_t max, struct srcdb_rows *out, int *truncated,
+		    char *err);
 
 /* Every tenant, by name: struct srcdb_tenant rows.  RS_EDB, RS_ENOMEM. */
 enum rs_status	 srcdb_tenants(struct db *, struct srcdb_rows *out,

@@ -256,6 +256,7 @@ batch_classify_items(struct batch_ctx *ctx, struct work *w, char *err)
 			continue;
 		}
 		t->seen_in_run = ss[i].seen_in_run;
+		t->was_same = ss[i].was_same;
 		t->kind = strcmp(ss[i].hash, t->hash) == 0 ? ITEM_SAME :
 		    ITEM_CHANGED;
 		t->old = ss[i].chunks;
@@ -336,6 +337,7 @@ batch_chunk_items(struct work *w, struct batch_result *res, char *err)
 		    err)) != RS_OK)
 			goto out;
 		res->ms.chunk += rs_now_ms() - t0;
+		t->chunked = 1;
 		t->p0 = w->np;
 		for (j = 0; j < nch; j++)
 			if ((st = add_pending(w, t->text + ch[j].off,

@@ -67,9 +67,10 @@ add_pending(struct work *w, const char *s, size_t len, size_t item,
 }
 
 /*
- * The item's key: the scalar at itemIdPath, else at "id", as "id:<v>"
- * ("idh:<sha256>" when longer than BATCH_MAX_ID bytes); with none, the
- * hash of its text, "text:<sha256>".  *id gets the scalar (malloc'd).
+ * The item's key: the scalar at itemIdPath when set (only there), else
+ * at "id", as "id:<v>" ("idh:<sha256>" when longer than BATCH_MAX_ID
+ * bytes); with none, the hash of its text, "text:<sha256>".  *id gets
+ * the scalar (malloc'd).
  */
 static enum rs_status
 item_key(struct json_object *it, const struct source_config *cfg,

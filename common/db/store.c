@@ -295,12 +295,20 @@ static const char *const stmts[STMT__MAX] = {
 	/*
 	 * STMT_ITEMS_LOOKUP: the stored items among the page's keys, one
 	 * primary-key probe each: position, item hash, chunk hashes (comma
-	 * separated), and whether run $3 has seen it already.
+	 * separated), whether run $3 has seen it already, and whether that
+	 * run counted it unchanged (seen, neither inserted nor changed
+	 * since the run began: one probe of the runs' primary key).
 	 */
 	"SELECT u.ord, i.item_hash, array_to_string(i.chunk_hashes, ','), "
-	"       i.last_seen_run IS NOT DISTINCT FROM $3::uuid "
+	"       i.last_seen_run IS NOT DISTINCT FROM $3::uuid, "
+	"       $3::uuid IS NOT NULL AND i.last_seen_run = $3::uuid "
+	"         AND i.first_seen_run IS DISTINCT FROM $3::uuid "
+	"         AND i.changed_at < coalesce((SELECT r.started_at "
+	"             FROM kb_rest_runs r WHERE r.id = $3::uuid), "
+	"             '-infinity'::timestamptz) "
 	"FROM unnest($2::text[]) WITH ORDINALITY AS u(k, ord) "
-	"CROSS JOIN LATERAL (SELECT item_hash, chunk_hashes, last_seen_run "
+	"CROSS JOIN LATERAL (SELECT item_hash, chunk_hashes, last_seen_run, "
+	"        first_seen_run, changed_at "
 	"    FROM kb_rest_items i WHERE i.source_id = $1::uuid "
 	"      AND i.item_key = u.k LIMIT 1) i",
 
@@ -1410,6 +1418,7 @@ store_items_lookup(struct store *st, const char *source_id,
 		(void)snprintf(out[k].hash, sizeof(out[k].hash), "%s",
 		    PQgetvalue(r, i, 1));
 		out[k].seen_in_run = strcmp(PQgetvalue(r, i, 3), "t") == 0;
+		out[k].was_same = strcmp(PQgetvalue(r, i, 4), "t") == 0;
 		if ((out[k].chunks = strdup(PQgetvalue(r, i, 2))) == NULL) {
 			store_item_states_free(out, n);
 			rs_errf(err, "out of memory");

@@ -209,6 +209,7 @@ enum rs_status	 store_ensure_run(struct store *, const char *tenant_id,
 struct store_item_state {
 	int		 found;
 	int		 seen_in_run;	/* the run saw it on an earlier page */
+	int		 was_same;	/* ... and counted it unchanged */
 	char		 hash[HASH_HEXLEN + 1];	/* "" unknown (upgraded) */
 	char		*chunks;	/* content hashes, comma-separated */
 };

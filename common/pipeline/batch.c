@@ -230,6 +230,10 @@ fetch_not_modified(struct batch_ctx *ctx, struct work *w,
 	res->not_modified = 1;
 	nx->done = w->src.page_done;
 	nx->total = w->src.page_total;
+	/* The validators do not say whether maxPages cut the walk short:
+	 * a remembered last page at the cap is taken as if it did. */
+	nx->capped = nx->done && w->cfg.max_pages > 0 &&
+	    w->src.page_count + 1 >= w->cfg.max_pages;
 	if (w->src.page_next != NULL &&
 	    (nx->next = strdup(w->src.page_next)) == NULL) {
 		rs_errf(err, "out of memory");

@@ -70,6 +70,10 @@ struct batch_result {
 	long long	 removed_items;	/* by the run's sweep */
 	long long	 chunks_deleted;
 	long long	 embed_inputs;	/* chunk texts sent to the embedder */
+	long long	 chunked_items;	/* items whose text was chunked */
+	long long	 recounted;	/* items an earlier page of the run
+					 * counted unchanged, now changed: the
+					 * run's unchanged count less these */
 	char		 sweep[16];	/* at the run's end: done, held, ... */
 	char		 sweep_note[RS_ERRLEN];
 	struct batch_ms	 ms;

@@ -108,7 +108,7 @@ commit_begin(struct batch_ctx *ctx, struct work *w, struct batch_result *res,
 	res->chunks_deleted += sr->chunks_deleted;
 	sb->new_items = res->new_items;
 	sb->changed_items = res->changed_items;
-	sb->unchanged_items = res->unchanged_items;
+	sb->unchanged_items = res->unchanged_items - res->recounted;
 	sb->chunks_deleted = res->chunks_deleted;
 	sb->no_sweep = w->pp.nosweep[0] != '\0' ? w->pp.nosweep : NULL;
 	return RS_OK;

@@ -71,6 +71,8 @@ struct item {
 	long long	 index;		/* position in the run */
 	enum item_kind	 kind;
 	int		 seen_in_run;	/* an earlier page of the run had it */
+	int		 was_same;	/* ... and counted it unchanged */
+	int		 chunked;	/* its text was chunked for this page */
 	char		*old;		/* stored chunk hashes, comma list */
 	char		*chunks;	/* its chunk hashes, comma list */
 	size_t		 p0, np;	/* its chunks in work.p */

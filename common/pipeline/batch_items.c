@@ -67,9 +67,10 @@ add_pending(struct work *w, const char *s, size_t len, size_t item,
 }
 
 /*
- * The item's key: the scalar at itemIdPath, else at "id", as "id:<v>"
- * ("idh:<sha256>" when longer than BATCH_MAX_ID bytes); with none, the
- * hash of its text, "text:<sha256>".  *id gets the scalar (malloc'd).
+ * The item's key: the scalar at itemIdPath when set (only there), else
+ * at "id", as "id:<v>" ("idh:<sha256>" when longer than BATCH_MAX_ID
+ * bytes); with none, the hash of its text, "text:<sha256>".  *id gets
+ * the scalar (malloc'd).
  */
 static enum rs_status
 item_key(struct json_object *it, const struct source_config *cfg,
@@ -256,6 +257,7 @@ batch_classify_items(struct batch_ctx *ctx, struct work *w, char *err)
 			continue;
 		}
 		t->seen_in_run = ss[i].seen_in_run;
+		t->was_same = ss[i].was_same;
 		t->kind = strcmp(ss[i].hash, t->hash) == 0 ? ITEM_SAME :
 		    ITEM_CHANGED;
 		t->old = ss[i].chunks;
@@ -336,6 +338,7 @@ batch_chunk_items(struct work *w, struct batch_result *res, char *err)
 		    err)) != RS_OK)
 			goto out;
 		res->ms.chunk += rs_now_ms() - t0;
+		t->chunked = 1;
 		t->p0 = w->np;
 		for (j = 0; j < nch; j++)
 			if ((st = add_pending(w, t->text + ch[j].off,

@@ -273,10 +273,16 @@ items_input(struct work *w, const struct plan *pl, struct store_items *si,
 			c[n] = it->chunks != NULL ? it->chunks : "";
 			t[n] = it->title;
 			n++;
+			/* Once per run: an item an earlier page of the run
+			 * counted unchanged and whose later version differs
+			 * becomes changed (the run's unchanged count goes
+			 * down by it: res->recounted). */
 			if (it->kind == ITEM_NEW)
 				res->new_items++;
-			else if (!it->seen_in_run)
+			else if (!it->seen_in_run || it->was_same) {
 				res->changed_items++;
+				res->recounted += it->seen_in_run;
+			}
 			break;
 		case ITEM_SAME:
 			seen[ns++] = it->key;
@@ -286,6 +292,7 @@ items_input(struct work *w, const struct plan *pl, struct store_items *si,
 		default:
 			break;
 		}
+		res->chunked_items += it->chunked;
 	}
 	si->tenant_id = w->src.tenant_id;
 	si->source_id = w->src.id;
@@ -448,6 +455,10 @@ batch_store_plan(struct batch_ctx *ctx, struct work *w,
 		(void)snprintf(pp->nosweep, sizeof(pp->nosweep), "a page "
 		    "answered 304 Not Modified but only %lld of its %d items "
 		    "are known", w->known, w->src.page_items);
+	else if (nx->capped)
+		(void)snprintf(pp->nosweep, sizeof(pp->nosweep), "the run "
+		    "stopped at maxPages (%d) and did not walk every page",
+		    w->cfg.max_pages);
 	res->done = nx->done;
 	return RS_OK;
 }

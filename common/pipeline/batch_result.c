@@ -92,6 +92,7 @@ static const struct res_field {
 	RF("removedItems", NULL, RK_LL, removed_items),
 	RF("chunksDeleted", NULL, RK_LL, chunks_deleted),
 	RF("embedInputs", NULL, RK_LL, embed_inputs),
+	RF("chunkedItems", "chunked_items", RK_LL, chunked_items),
 	RF("sweep", NULL, RK_TEXT, sweep),
 	RF("sweepNote", NULL, RK_TEXT, sweep_note),
 };

@@ -43,8 +43,9 @@
  *   maxBodyBytes (integer 1024..CFG_MAX_BODY_CAP; default 16 MiB)
  *   syncIntervalMinutes (integer 1..525600 or null)
  *   itemIdPath (dot path inside an item or null): the item's identity;
- *       default "id" when an item has a scalar "id", else the hash of
- *       its text (docs/SYNC-RUNS.md)
+ *       default "id" when an item has a scalar "id"; an item without a
+ *       scalar there (at the path when set, "id" never read then) is
+ *       keyed by the hash of its text (docs/SYNC-RUNS.md)
  *   deleteMissing (bool, default true): a complete run removes the items
  *       it did not see
  *   maxDeleteFraction (number 0..1, default 0.5): a sweep that would

@@ -646,8 +646,9 @@ done:
 	return RS_OK;
 }
 
-enum rs_status
-pager_next(const struct source_config *cfg, const struct pager_page *pg,
+/* pager_next's rules but maxPages. */
+static enum rs_status
+next_rules(const struct source_config *cfg, const struct pager_page *pg,
     struct pager_next *n, char *err)
 {
 	struct json_object	*v;
@@ -665,8 +666,6 @@ pager_next(const struct source_config *cfg, const struct pager_page *pg,
 	    json_object_get_type(v) == json_type_boolean)
 		has_more = json_object_get_boolean(v) ? 1 : 0;
 	if (has_more == 0)
-		goto done;
-	if (cfg->max_pages > 0 && pg->pages_before + 1 >= cfg->max_pages)
 		goto done;
 	short_page = has_more != 1 && (cfg->page_size_param != NULL ||
 	    (cfg->method_post && cfg->body_page_size)) &&
@@ -718,6 +717,29 @@ pager_next(const struct source_config *cfg, const struct pager_page *pg,
 	}
 done:
 	n->done = 1;
+	return RS_OK;
+}
+
+enum rs_status
+pager_next(const struct source_config *cfg, const struct pager_page *pg,
+    struct pager_next *n, char *err)
+{
+	enum rs_status	 st;
+	long long	 total;
+
+	st = next_rules(cfg, pg, n, err);
+	if (cfg->max_pages <= 0 || pg->pages_before + 1 < cfg->max_pages ||
+	    (st == RS_OK && n->done))
+		return st;
+	/* The safety stop: done, although the upstream may have more. */
+	total = st == RS_OK ? n->total : -1;
+	if (st != RS_OK && cfg->total_path != NULL)
+		total = json_count(jp_get(pg->body, cfg->total_path));
+	pager_next_free(n);
+	n->total = total;
+	n->done = n->capped = 1;
+	if (err != NULL)
+		err[0] = '\0';
 	return RS_OK;
 }
 

@@ -59,12 +59,15 @@ struct pager_next {
 	char		*next;		/* malloc'd; NULL when done */
 	int		 done;
 	long long	 total;		/* upstream's total, -1 unknown */
+	int		 capped;	/* done only because maxPages was
+					 * reached: pages may follow upstream */
 };
 
 /*
  * Decide what follows page pg.  Rules, first match wins:
  *   hasMorePath present and boolean: false -> done;
- *   maxPages reached -> done;
+ *   maxPages reached -> done; capped too unless the rules below say
+ *     the page was the last anyway (an error of theirs is then ignored);
  *   hasMorePath true: the API says there is more, which wins over the
  *     empty-page, short-page, total and totalPages rules below; the next
  *     cursor or link must then be there (else RS_EUPSTREAM);

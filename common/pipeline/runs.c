@@ -75,6 +75,15 @@ runs_decide(const struct store_sweep_plan *p, const struct source_config *cfg,
 		(void)snprintf(note, notesz, "nothing to remove");
 		return 0;
 	}
+	if (p->missing >= p->live) {
+		/* Whatever maxDeleteFraction says (1 included). */
+		(void)snprintf(sweep, 16, "held");
+		(void)snprintf(note, notesz, "sweep held: would remove %lld of "
+		    "%lld items: the run saw none of them (an upstream that "
+		    "answers an empty list never empties the knowledge base; "
+		    "confirm if it really has no items)", p->missing, p->live);
+		return 0;
+	}
 	if ((double)p->missing > cfg->max_delete_fraction * (double)p->live) {
 		(void)snprintf(sweep, 16, "held");
 		(void)snprintf(note, notesz, "sweep held: would remove %lld of "

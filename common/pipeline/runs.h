@@ -6,14 +6,18 @@
  *   skipped  deleteMissing is false; the run did not start at the first
  *            page (a Reset in between, or it began mid-walk); a page
  *            could not account for its items (a 304 for a page whose
- *            items are unknown); or the upstream's total changed while
- *            the run walked it (items may have shifted between pages of
- *            an offset or page-number API: the next stable run sweeps)
+ *            items are unknown); it stopped at maxPages (pages may
+ *            follow); it was incremental; or the upstream's total
+ *            changed while the run walked it (items may have shifted
+ *            between pages of an offset or page-number API: the next
+ *            stable run sweeps)
  *   done     nothing missing, or the missing items (and the chunks no
  *            other item holds) removed
- *   held     it would remove more than maxDeleteFraction of the items,
- *            or an offset/page-number API reports no total (a deletion
- *            during the run cannot be told from one before it): nothing
+ *   held     the run saw none of the source's items (an empty first
+ *            page: whatever maxDeleteFraction says), it would remove
+ *            more than maxDeleteFraction of the items, or an
+ *            offset/page-number API reports no total (a deletion during
+ *            the run cannot be told from one before it): nothing
  *            removed until an operator confirms (runs_confirm_sweep)
  */
 #ifndef RUNS_H

@@ -67,7 +67,7 @@ runner_add(struct runner_sum *sum, const struct batch_result *r)
 	sum->skipped += r->skipped;
 	sum->new_items += r->new_items;
 	sum->changed_items += r->changed_items;
-	sum->unchanged_items += r->unchanged_items;
+	sum->unchanged_items += r->unchanged_items - r->recounted;
 	sum->removed_items += r->removed_items;
 	if (r->total >= 0)
 		sum->total = r->total;

@@ -3,12 +3,14 @@
 // between and during runs (tests/upstream/routes/mutable.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  DB, ROOT, UPSTREAM, VAR, batch, call, createSource, cursorRow, lifetime, one, sql, syncToEnd,
+  DB, ROOT, UPSTREAM, VAR, batch, call, createSource, cursorRow, lifetime, one, sql, syncToEnd, until,
 } from './lib.mjs';
+import { holdLock } from './hold.mjs';
 
 const CLI = process.env.RS_CLI || path.join(ROOT, 'build/release/cli/restsync');
 const ENV = {
@@ -42,6 +44,8 @@ function offsetConfig(ds, extra = {}) {
     titleField: 'title', queryTemplate: { ds: `${RUN}-${ds}` }, ...extra,
   };
 }
+
+const sha256 = (t) => crypto.createHash('sha256').update(t, 'utf8').digest('hex');
 
 function cli(args, env = {}) {
   const r = spawnSync(CLI, args, { env: { ...ENV, ...env }, encoding: 'utf8', timeout: 120000 });
@@ -223,6 +227,124 @@ test('an upstream that answers an empty list: the sweep is held, nothing is dele
   assert.equal((await call(SWEEP, { body: { sourceId: id, runId: last.runId } })).status, 409);
 });
 
+test('maxDeleteFraction 1: a run that sees no item at all still holds its sweep', async () => {
+  await control('empty1', { op: 'seed', n: 5 });
+  const id = createSource('Mutable empty, fraction 1', offsetConfig('empty1', { maxDeleteFraction: 1 }));
+  await syncToEnd(id);
+  await control('empty1', { op: 'set', items: [] });
+  assert.equal((await call(RESET, { body: { sourceId: id } })).status, 200);
+  const last = (await syncToEnd(id)).at(-1).json;
+  assert.deepEqual([last.done, last.items, last.sweep, last.removedItems], [true, 0, 'held', 0]);
+  assert.match(last.sweepNote, /^sweep held: would remove 5 of 5 items: the run saw none of them/);
+  assert.deepEqual([+one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]),
+    +one(`SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1';`, [id])], [5, 5], 'nothing deleted');
+  // Confirmed like any held sweep.
+  const c = await call(SWEEP, { body: { sourceId: id, runId: last.runId } });
+  assert.equal(c.status, 200, c.text);
+  assert.deepEqual([c.json.sweep, c.json.removedItems], ['confirmed', 5]);
+  assert.equal(+one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]), 0);
+});
+
+test('a run that stops at maxPages does not sweep: the pages after the cap were not walked', async () => {
+  await control('capped', { op: 'seed', n: 35 });
+  const id = createSource('Mutable capped', offsetConfig('capped'));
+  await syncToEnd(id);
+  assert.equal(+one(`SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1';`, [id]), 35);
+  sql(`UPDATE kb_sources SET config = config || '{"maxPages": 2}'::jsonb WHERE id = :'p1';`, [id]);
+  assert.equal((await call(RESET, { body: { sourceId: id } })).status, 200);
+  const rs = await syncToEnd(id);
+  const last = rs.at(-1).json;
+  assert.deepEqual([rs.length, last.done, last.sweep, last.removedItems], [2, true, 'skipped', 0]);
+  assert.equal(last.sweepNote, 'the run stopped at maxPages (2) and did not walk every page');
+  assert.equal(one(`SELECT no_sweep FROM kb_rest_runs WHERE id = :'p1';`, [last.runId]), last.sweepNote);
+  assert.equal(+one(`SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1';`, [id]), 35, 'the items after the cap stay');
+  // Without the cap, the next run walks every page and sweeps.
+  sql(`UPDATE kb_sources SET config = config - 'maxPages' WHERE id = :'p1';`, [id]);
+  await control('capped', { op: 'delete', ids: [30] });
+  assert.equal((await call(RESET, { body: { sourceId: id } })).status, 200);
+  const full = (await syncToEnd(id)).at(-1).json;
+  assert.deepEqual([full.sweep, full.removedItems], ['done', 1]);
+  await matchesUpstream(id, 'capped');
+  invariants(id, 'after the capped run');
+});
+
+test('itemIdPath: a nested path keys the items; an item without it is keyed by its text', async () => {
+  const items = [
+    { id: 1, meta: { key: 'A-1' }, title: 'Nested one', body: 'First nested item.' },
+    { id: 2, meta: { key: 'A-2' }, title: 'Nested two', body: 'Second nested item.' },
+    { id: 3, title: 'No key', body: 'This item has an id but no meta.key.' },
+    { id: 4, meta: { key: 7 }, title: 'Integer key', body: 'Its key is a number.' },
+  ];
+  await control('idpath', { op: 'set', items });
+  const id = createSource('Mutable itemIdPath', offsetConfig('idpath', { itemIdPath: 'meta.key' }));
+  await syncToEnd(id);
+  const text3 = `text:${sha256('title: No key\nbody: This item has an id but no meta.key.')}`;
+  assert.deepEqual(sql(`SELECT item_key FROM kb_rest_items WHERE source_id = :'p1' ORDER BY 1;`, [id]).flat(),
+    ['id:7', 'id:A-1', 'id:A-2', text3].sort());
+  assert.deepEqual(sql(`SELECT metadata->>'itemKey', coalesce(metadata->>'itemId', '-') FROM kb_chunks WHERE source_id = :'p1' ORDER BY 1;`, [id]),
+    [['id:7', '7'], ['id:A-1', 'A-1'], ['id:A-2', 'A-2'], [text3, '-']].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+  // The top-level ids change, the keys at itemIdPath do not: nothing changes.
+  await control('idpath', { op: 'set', items: items.map((x) => ({ ...x, id: x.id + 100 })) });
+  assert.equal((await call(RESET, { body: { sourceId: id } })).status, 200);
+  await syncToEnd(id);
+  const run = lastRun(id);
+  assert.deepEqual([run.new, run.changed, run.unchanged, run.removed, run.embedded], [0, 0, 4, 0, 0]);
+  invariants(id, 'itemIdPath');
+});
+
+test('items without an id are keyed by their text: an edit is a new item and the old one leaves', async () => {
+  await control('noid', { op: 'set', items: [
+    { title: 'Loose A', body: 'Text of the first loose item.' },
+    { title: 'Loose B', body: 'Text of the second loose item.' },
+    { title: 'Loose C', body: 'Text of the third loose item.' },
+  ] });
+  const id = createSource('Mutable no id', offsetConfig('noid'));
+  await embeddedReset();
+  let r = cli(['sync', id], REMOTE);
+  assert.equal(r.code, 0, r.err);
+  const key = (t, b) => `text:${sha256(`title: ${t}\nbody: ${b}`)}`;
+  assert.deepEqual(sql(`SELECT item_key FROM kb_rest_items WHERE source_id = :'p1' ORDER BY 1;`, [id]).flat(), [
+    key('Loose A', 'Text of the first loose item.'), key('Loose B', 'Text of the second loose item.'),
+    key('Loose C', 'Text of the third loose item.')].sort());
+  await control('noid', { op: 'set', items: [
+    { title: 'Loose A', body: 'Text of the first loose item.' },
+    { title: 'Loose B', body: 'Text of the second loose item, edited.' },
+    { title: 'Loose C', body: 'Text of the third loose item.' },
+  ] });
+  assert.equal((await call(RESET, { body: { sourceId: id } })).status, 200);
+  await embeddedReset();
+  r = cli(['sync', id], REMOTE);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(await embedded(), ['title: Loose B\nbody: Text of the second loose item, edited.']);
+  const run = lastRun(id);
+  assert.deepEqual([run.new, run.changed, run.unchanged, run.removed, run.sweep], [1, 0, 2, 1, 'done']);
+  assert.deepEqual(sql(`SELECT item_key FROM kb_rest_items WHERE source_id = :'p1' ORDER BY 1;`, [id]).flat(), [
+    key('Loose A', 'Text of the first loose item.'), key('Loose B', 'Text of the second loose item, edited.'),
+    key('Loose C', 'Text of the third loose item.')].sort());
+  invariants(id, 'no ids');
+});
+
+test('ids up to 500 bytes are keys as they are; longer ones are keyed by their hash', async () => {
+  const at = 'a'.repeat(500);
+  const over = 'b'.repeat(501);
+  await control('longid', { op: 'set', items: [
+    { id: at, title: 'At the limit', body: 'An id of 500 bytes.' },
+    { id: over, title: 'Over the limit', body: 'An id of 501 bytes.' },
+  ] });
+  const id = createSource('Mutable long ids', offsetConfig('longid'));
+  await syncToEnd(id);
+  assert.deepEqual(sql(`SELECT item_key FROM kb_rest_items WHERE source_id = :'p1' ORDER BY 1;`, [id]).flat(),
+    [`id:${at}`, `idh:${sha256(over)}`]);
+  // The chunk keeps the whole id.
+  assert.equal(one(`SELECT metadata->>'itemId' FROM kb_chunks WHERE source_id = :'p1' AND metadata->>'itemKey' = :'p2';`,
+    [id, `idh:${sha256(over)}`]), over);
+  assert.equal((await call(RESET, { body: { sourceId: id } })).status, 200);
+  await syncToEnd(id);
+  const run = lastRun(id);
+  assert.deepEqual([run.new, run.changed, run.unchanged, run.removed], [0, 0, 2, 0]);
+  invariants(id, 'long ids');
+});
+
 test('a deletion in the middle of an offset run: that run does not sweep, the next stable one does', async () => {
   await control('shift', { op: 'seed', n: 30 });
   const id = createSource('Mutable shift', offsetConfig('shift'));
@@ -258,6 +380,43 @@ test('the same key on two pages of a run: counted once, the later version wins',
   assert.deepEqual(kb(id).get('id:4'), ['title: D 4 | body: Second version of 4.']);
   assert.equal(+one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]), 10);
   invariants(id, 'duplicates');
+
+  // The next run: item 4 as stored on page 1 (unchanged), then a third
+  // version on page 2 — the later version wins, and the run counts the
+  // item once, as changed.
+  items[3] = { id: 4, title: 'D 4', body: 'Second version of 4.' };
+  items[10] = { id: 4, title: 'D 4', body: 'Third version of 4.' };
+  await control('dup', { op: 'set', items });
+  assert.equal((await call(RESET, { body: { sourceId: id } })).status, 200);
+  const again = await syncToEnd(id);
+  assert.deepEqual(again.map((x) => [x.json.newItems, x.json.changedItems, x.json.unchangedItems]), [[0, 0, 10], [0, 1, 0]]);
+  const run2 = lastRun(id);
+  assert.deepEqual([run2.new, run2.changed, run2.unchanged, run2.removed, run2.sweep], [0, 1, 9, 0, 'done']);
+  assert.deepEqual(kb(id).get('id:4'), ['title: D 4 | body: Third version of 4.']);
+  assert.equal(+one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]), 10);
+  invariants(id, 'a later version in the same run');
+});
+
+test('a roles-only config change: every chunk gets the roles, the next run embeds nothing', async () => {
+  await control('rolesonly', { op: 'seed', n: 8 });
+  const cfg = offsetConfig('rolesonly', { allowedRolesOverride: ['member', 'admin'] });
+  const id = createSource('Mutable roles only', cfg);
+  await embeddedReset();
+  let r = cli(['sync', id], REMOTE);
+  assert.equal(r.code, 0, r.err);
+  assert.equal((await embedded()).length, 8);
+  const before = sql(`SELECT id, content_hash FROM kb_chunks WHERE source_id = :'p1' ORDER BY 1;`, [id]);
+  const u = await call(UPDATE, { body: { sourceId: id, config: { ...cfg, allowedRolesOverride: ['admin'] } } });
+  assert.equal(u.status, 200, u.text);
+  assert.equal((await call(RESET, { body: { sourceId: id } })).status, 200);
+  await embeddedReset();
+  r = cli(['sync', id], REMOTE);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(await embedded(), [], 'nothing embedded again');
+  const run = lastRun(id);
+  assert.deepEqual([run.status, run.new, run.changed, run.unchanged, run.embedded, run.inserted, run.deleted], ['done', 0, 0, 8, 0, 0, 0]);
+  assert.deepEqual(sql(`SELECT id, content_hash FROM kb_chunks WHERE source_id = :'p1' ORDER BY 1;`, [id]), before, 'the same rows');
+  assert.deepEqual(sql(`SELECT allowed_roles::text, count(*) FROM kb_chunks WHERE source_id = :'p1' GROUP BY 1;`, [id]), [['{admin}', '8']]);
 });
 
 test('narrowing allowedRolesOverride updates every chunk in the same transaction', async () => {
@@ -278,46 +437,124 @@ test('narrowing allowedRolesOverride updates every chunk in the same transaction
   assert.deepEqual(sql(`SELECT allowed_roles::text, count(*) FROM kb_chunks WHERE source_id = :'p1' GROUP BY 1;`, [id]), [['{support,operations,admin}', '15']]);
 });
 
-test('a worker SIGKILLed in the middle of a sweep: nothing half-deleted, the rerun finishes it', { timeout: 60000 }, async () => {
+// Items (and a chunk each) of source id made in bulk: keys
+// 'id:bulk-000001' .. 'id:bulk-<n>', in a doc of their own, each chunk
+// held by its item, the model label of the source's chunks (embeddings
+// left out: a sweep never reads them).
+function bulkItems(id, n) {
+  sql(`WITH d AS (
+         INSERT INTO kb_docs (tenant_id, source_id, title, next_chunk_idx)
+         SELECT tenant_id, id, 'Bulk', :'p2'::int FROM kb_sources WHERE id = :'p1' RETURNING id, tenant_id, source_id)
+       INSERT INTO kb_chunks (tenant_id, doc_id, chunk_idx, title, content, metadata, allowed_roles, source_id, content_hash, item_refs)
+       SELECT d.tenant_id, d.id, g - 1, 'Bulk ' || g, 'Bulk text ' || g,
+              jsonb_build_object('itemKey', 'id:bulk-' || lpad(g::text, 6, '0'), 'embeddingModel',
+                  (SELECT metadata->>'embeddingModel' FROM kb_chunks WHERE source_id = :'p1' LIMIT 1)),
+              '{support,operations,admin}', d.source_id, encode(sha256(convert_to('bulk:' || g, 'UTF8')), 'hex'), 1
+       FROM d, generate_series(1, :'p2'::int) g;
+       INSERT INTO kb_rest_items (tenant_id, source_id, item_key, item_hash, chunk_hashes, title)
+       SELECT tenant_id, source_id, metadata->>'itemKey', 'bulk', ARRAY[content_hash], title
+       FROM kb_chunks WHERE source_id = :'p1' AND content LIKE 'Bulk text %';
+       UPDATE kb_rest_cursors SET chunk_count = chunk_count + :'p2'::int WHERE source_id = :'p1';`, [id, String(n)]);
+}
+
+const SYNC = '/api/backoffice/rest-sync';
+const runRow = (run) => {
+  const r = sql(`SELECT status, removed_items, chunks_deleted, sweep, coalesce(sweep_note, ''), coalesce(executor, ''), items
+                 FROM kb_rest_runs WHERE id = :'p1';`, [run])[0];
+  return { status: r[0], removed: +r[1], deleted: +r[2], sweep: r[3], note: r[4], executor: r[5], items: +r[6] };
+};
+// execFileSync blocks the event loop while nginx may close idle keep-alive
+// connections: let fetch see those closes before the next request.
+const restartWorkers = async () => {
+  execFileSync(path.join(ROOT, 'scripts/stack.sh'), ['workers'], { env: process.env, stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 200));
+};
+const peakKiB = (pid) => Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m)[1]);
+
+test('a run that removes 100,000 items: exact counts, in groups, the worker under 64 MiB', { timeout: 240000 }, async () => {
+  await control('bulk', { op: 'seed', n: 10 });
+  const id = createSource('Mutable bulk sweep', offsetConfig('bulk', { maxDeleteFraction: 1 }));
+  await syncToEnd(id);
+  bulkItems(id, 100000);
+  assert.equal(one(`SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1';`, [id]), '100010');
+  // Fresh workers: their peak RSS is this run's.
+  await restartWorkers();
+  const r = await call(SYNC, { body: { sourceId: id } });
+  assert.equal(r.status, 202, r.text);
+  await until('the run done', () => runRow(r.json.runId).status === 'done', 150000);
+  const run = runRow(r.json.runId);
+  assert.deepEqual([run.items, run.sweep, run.removed, run.deleted, run.note], [10, 'done', 100000, 100000, 'removed 100000 of 100010 items']);
+  assert.deepEqual([one(`SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1';`, [id]),
+    one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]),
+    one(`SELECT count(*) FROM kb_docs WHERE source_id = :'p1' AND title = 'Bulk';`, [id]),
+    one(`SELECT chunk_count FROM kb_rest_cursors WHERE source_id = :'p1';`, [id])], ['10', '10', '0', '10']);
+  await matchesUpstream(id, 'bulk');
+  invariants(id, 'after the bulk sweep');
+  const pid = Number(run.executor.split(':').pop());
+  assert.ok(peakKiB(pid) < 64 * 1024, `the worker that swept peaked at ${peakKiB(pid)} KiB`);
+});
+
+test('a worker SIGKILLed in the middle of a sweep of several groups: nothing half-deleted, the rerun removes exactly the missing items', { timeout: 120000 }, async () => {
+  const KEY = 20004;
   await control('kill', { op: 'seed', n: 20 });
-  const id = createSource('Mutable kill', offsetConfig('kill'));
+  const id = createSource('Mutable kill', offsetConfig('kill', { maxDeleteFraction: 1 }));
   await syncToEnd(id);
   await control('kill', { op: 'delete', ids: [3, 4, 5] });
-  assert.equal((await call(RESET, { body: { sourceId: id } })).status, 200);
-  // Slow the sweep down: each removed item of this source takes 2 s.
-  sql(`CREATE OR REPLACE FUNCTION rs_test_slow_sweep() RETURNS trigger LANGUAGE plpgsql AS
-       $$ BEGIN PERFORM pg_sleep(2); RETURN OLD; END $$;
-       CREATE TRIGGER rs_test_slow_sweep BEFORE DELETE ON kb_rest_items FOR EACH ROW
-       WHEN (OLD.source_id = '${id}'::uuid) EXECUTE FUNCTION rs_test_slow_sweep();`);
+  // 5,003 items to remove: id:3, id:4, id:5 and the bulk ones, in groups
+  // of 2,000 by key: id:bulk-004900 is in the third.
+  bulkItems(id, 5000);
+  await restartWorkers();
+  const holder = await holdLock(KEY);
+  sql(`SET client_min_messages = warning;
+       CREATE OR REPLACE FUNCTION rs_test_sweep_wait() RETURNS trigger LANGUAGE plpgsql AS
+       $$ BEGIN PERFORM pg_advisory_xact_lock(${KEY}); RETURN OLD; END $$;
+       CREATE TRIGGER rs_test_sweep_wait BEFORE DELETE ON kb_rest_items FOR EACH ROW
+       WHEN (OLD.source_id = '${id}'::uuid AND OLD.item_key = 'id:bulk-004900') EXECUTE FUNCTION rs_test_sweep_wait();`);
+  const waiting = () => one(`SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = 0 AND l.objid = ${KEY}
+        AND a.query LIKE 'WITH gone AS%';`);
+  const intact = (what) => {
+    assert.deepEqual([one(`SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1';`, [id]),
+      one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]),
+      one(`SELECT next_chunk_idx FROM kb_docs WHERE source_id = :'p1' AND title = 'Bulk';`, [id])], ['5020', '5020', '5000'], what);
+    assert.equal(cursorRow(id).done, false, what);
+  };
+  let run;
   try {
-    const p = spawn(CLI, ['sync', id], { env: ENV, stdio: 'ignore' });
-    const exit = new Promise((resolve) => p.on('exit', (code, signal) => resolve({ code, signal })));
-    const t0 = Date.now();
-    while (one(`SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'WITH gone AS%';`) !== '1') {
-      assert.ok(Date.now() - t0 < 30000, 'the sweep never started');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    p.kill('SIGKILL');
-    assert.deepEqual(await exit, { code: null, signal: 'SIGKILL' });
-    // The server ends the orphaned transaction once its statement ends.
-    const t1 = Date.now();
-    while (one(`SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'WITH gone AS%' OR state = 'idle in transaction';`) !== '0') {
-      assert.ok(Date.now() - t1 < 20000, 'the killed session lingers');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const r = await call(SYNC, { body: { sourceId: id } });
+    assert.equal(r.status, 202, r.text);
+    run = r.json.runId;
+    // The run's last page is in its sweep's third group statement.
+    const backend = await until('the sweep to reach its third group', waiting, 60000);
+    const executor = runRow(run).executor;
+    const pid = Number(executor.split(':').pop());
+    const pids = fs.readdirSync(path.join(VAR, 'run/workers')).map((f) => Number(fs.readFileSync(path.join(VAR, 'run/workers', f), 'utf8')));
+    assert.ok(pids.includes(pid), `the executor ${executor} is one of the stack's workers ${pids}`);
+    intact('mid-sweep, two groups deleted in the open transaction');
+    process.kill(pid, 'SIGKILL');
+    // The dead worker's connection is cut: its transaction rolls back.
+    assert.equal(one(`SELECT pg_terminate_backend(:'p1'::int);`, [backend]), 't');
+    // The other worker takes the run over, repeats the last page and its
+    // sweep, and waits at the same item: what the killed one began is gone.
+    const again = await until('the other worker in the sweep', () => {
+      const b = waiting();
+      return b && b !== backend ? b : null;
+    }, 60000);
+    assert.notEqual(again, backend);
+    assert.notEqual(runRow(run).executor, executor);
+    intact('after the kill');
   } finally {
-    sql(`DROP TRIGGER rs_test_slow_sweep ON kb_rest_items; DROP FUNCTION rs_test_slow_sweep();`);
+    await holder.release();
   }
-  // The last page, its run counts and the sweep were one transaction.
-  assert.equal(+one(`SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1';`, [id]), 20);
-  assert.equal(+one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]), 20);
-  assert.equal(cursorRow(id).done, false);
-  invariants(id, 'after the kill');
-  const r = cli(['sync', id]);
-  assert.equal(r.code, 0, r.err);
-  assert.deepEqual([lastRun(id).sweep, lastRun(id).removed], ['done', 3]);
+  await until('the run done', () => runRow(run).status === 'done', 60000);
+  sql(`DROP TRIGGER rs_test_sweep_wait ON kb_rest_items; DROP FUNCTION rs_test_sweep_wait();`);
+  const done = runRow(run);
+  assert.deepEqual([done.sweep, done.removed, done.deleted, done.note], ['done', 5003, 5003, 'removed 5003 of 5020 items']);
+  assert.deepEqual([one(`SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1';`, [id]),
+    one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id])], ['17', '17']);
   await matchesUpstream(id, 'kill');
   invariants(id, 'after the rerun');
+  await restartWorkers();
 });
 
 test('a second worker round of a page-style source with totalPath, and with maxPages, walks every page again', { timeout: 60000 }, async () => {
@@ -351,9 +588,18 @@ test('a second worker round of a page-style source with totalPath, and with maxP
 test('upgrade: a database of the previous schema keeps every chunk, and nothing is embedded again', { timeout: 60000 }, async () => {
   // The data as the previous version stored it: synced here, then copied
   // (without what 006 adds) into a database migrated to 005 only.
+  // 14 items with ids, and two without: a short one (one chunk) and a
+  // long one (several chunks), whose chunks carry no itemId.
   await control('upg', { op: 'seed', n: 14 });
+  const longBody = Array.from({ length: 200 }, (_, i) => `Sentence ${i} of the long item without an id says a little more.`).join(' ');
+  await control('upg', { op: 'add', items: [{ title: 'Loose', body: 'A short item without an id.' }, { title: 'Long loose', body: longBody }] });
   const id = createSource('Upgrade me', offsetConfig('upg'));
   await syncToEnd(id);
+  const shortKey = `text:${sha256('title: Loose\nbody: A short item without an id.')}`;
+  const longKey = `text:${sha256(`title: Long loose\nbody: ${longBody}`)}`;
+  const longChunks = sql(`SELECT content_hash FROM kb_chunks WHERE source_id = :'p1' AND metadata->>'itemKey' = :'p2' ORDER BY 1;`, [id, longKey]).flat();
+  assert.ok(longChunks.length >= 2, `the long item has ${longChunks.length} chunks`);
+  assert.equal(one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1' AND metadata ? 'itemId';`, [id]), '14');
   const db = `upg${process.pid}`;
   sql(`DROP DATABASE IF EXISTS ${db};`);
   sql(`CREATE DATABASE ${db};`);
@@ -382,6 +628,14 @@ test('upgrade: a database of the previous schema keeps every chunk, and nothing 
     assert.match(r.out + r.err, /006_items_runs/);
     assert.equal(execPsql(url, 'SELECT id, content_hash FROM kb_chunks ORDER BY 1'), before, 'no chunk lost or changed');
     assert.equal(execPsql(url, "SELECT count(*) FROM kb_rest_items WHERE item_key LIKE 'id:%' AND item_hash = ''").trim(), '14');
+    // Each chunk without an itemId became an item of its own, keyed by its
+    // content hash: the short item's key is the one a batch gives it; the
+    // long item is one such item per chunk.
+    assert.equal(execPsql(url, `SELECT string_agg(item_key, ',' ORDER BY item_key) FROM kb_rest_items
+        WHERE item_key LIKE 'text:%' AND item_hash = '' AND chunk_hashes = ARRAY[substr(item_key, 6)]`).trim(),
+    [shortKey, ...longChunks.map((h) => `text:${h}`)].sort().join(','));
+    assert.equal(execPsql(url, 'SELECT count(*) FROM kb_rest_items').trim(), String(15 + longChunks.length));
+    assert.equal(execPsql(url, 'SELECT count(*) FROM kb_chunks WHERE item_refs <> 1').trim(), '0');
 
     // The first run after the upgrade re-reads every item once and embeds nothing.
     execPsql(url, `UPDATE kb_rest_cursors SET next_cursor = NULL, done = false, page_count = 0, item_count = 0`);
@@ -389,8 +643,16 @@ test('upgrade: a database of the previous schema keeps every chunk, and nothing 
     r = cli(['sync', id], { DATABASE_URL: url });
     assert.equal(r.code, 0, r.err);
     assert.equal(execPsql(url, 'SELECT id, content_hash FROM kb_chunks ORDER BY 1'), before, 'the same rows');
-    assert.equal(execPsql(url, 'SELECT status, changed_items, new_items, embed_inputs, chunks_inserted, chunks_deleted, sweep FROM kb_rest_runs').trim(),
-      'done|14|0|0|0|0|done');
+    // The 14 items and the short one are re-chunked once (changed: their
+    // hash was unknown); the long one comes under its text key (new),
+    // holding the chunks its per-chunk items held, which the sweep removes.
+    assert.equal(execPsql(url, `SELECT status, changed_items, new_items, unchanged_items, removed_items, embed_inputs,
+        chunks_inserted, chunks_deleted, sweep FROM kb_rest_runs`).trim(), `done|15|1|0|${longChunks.length}|0|0|0|done`);
+    assert.equal(execPsql(url, `SELECT string_agg(item_key, ',' ORDER BY item_key) FROM kb_rest_items WHERE item_key LIKE 'text:%'`).trim(),
+      [shortKey, longKey].sort().join(','));
+    assert.equal(execPsql(url, `SELECT array_to_string(chunk_hashes, ',') FROM kb_rest_items WHERE item_key = '${longKey}'`).trim().split(',').sort().join(','),
+      longChunks.join(','));
+    assert.equal(execPsql(url, 'SELECT count(*) FROM kb_chunks WHERE item_refs <> 1').trim(), '0');
   } finally {
     sql(`DROP DATABASE IF EXISTS ${db};`);
   }

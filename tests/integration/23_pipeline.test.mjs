@@ -174,6 +174,45 @@ test('a pipelined run stores exactly what serial batches store; several embeddin
   for (const pid of workerPids()) assert.ok(kib(pid, 'VmHWM') < 64 * 1024, `worker ${pid} peaked at ${kib(pid, 'VmHWM')} KiB`);
 });
 
+// Items chunked by a run's pages (each page's audit row says how many).
+const chunkedItems = (id, run) => +one(`SELECT coalesce(sum((detail->>'chunkedItems')::int), 0) FROM kb_rest_audit
+    WHERE source_id = :'p1' AND detail->>'runId' = :'p2' AND detail ? 'chunkedItems';`, [id, run]);
+
+test('a second pipelined run of an unchanged source chunks nothing and embeds nothing; an edit and an addition, only those', { timeout: 120000 }, async () => {
+  await control('again', { op: 'seed', n: 60 });
+  await pipe({ delay: 50, throttle: 0 });
+  const id = createSource('Pipeline again', config('again'));
+  await resetStats();
+  const first = await startRun(id);
+  await until('the first run done', () => runRow(first).status === 'done', 60000);
+  assert.equal((await stats()).inputs, 60);
+  assert.equal(chunkedItems(id, first), 60);
+  const before = fingerprint(id);
+
+  await resetStats();
+  const second = await startRun(id);
+  assert.notEqual(second, first);
+  await until('the second run done', () => runRow(second).status === 'done', 60000);
+  const st = await stats();
+  assert.deepEqual([st.requests, st.inputs], [0, 0], 'the embeddings server received nothing');
+  assert.equal(chunkedItems(id, second), 0, 'no unchanged item was chunked');
+  const r2 = runRow(second);
+  assert.deepEqual([r2.pages, r2.items, r2.newItems, r2.changedItems, r2.unchangedItems], [6, 60, 0, 0, 60]);
+  assert.deepEqual(fingerprint(id), before);
+
+  await control('again', { op: 'edit', id: 25, patch: { body: 'Item 25, rewritten.' } });
+  await control('again', { op: 'add', items: [{ id: 61, title: 'Item 61', body: 'A new item, number 61.' }] });
+  await resetStats();
+  const third = await startRun(id);
+  await until('the third run done', () => runRow(third).status === 'done', 60000);
+  assert.equal((await stats()).inputs, 2, 'the changed and the new item only');
+  assert.equal(chunkedItems(id, third), 2);
+  const r3 = runRow(third);
+  assert.deepEqual([r3.pages, r3.items, r3.newItems, r3.changedItems, r3.unchangedItems], [7, 61, 1, 1, 59]);
+  assert.equal(+one(`SELECT count(*) FROM kb_chunks WHERE source_id = :'p1';`, [id]), 61);
+  invariants(id);
+});
+
 test('embeddings 429 mid-run: the concurrency goes down, Retry-After is honoured, the run completes exactly', { timeout: 120000 }, async () => {
   await control('throttle', { op: 'seed', n: 100 });
   // The 4th and 5th requests answer 429 (Retry-After: 1).

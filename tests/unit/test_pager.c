@@ -542,6 +542,97 @@ test_next_rows(void **state)
 }
 
 /*
+ * maxPages: done at the cap, and "capped" only when the other rules would
+ * have gone on (a run that stopped there did not walk every page, so it
+ * must not sweep); a last page at the cap is a plain done.
+ */
+static const struct cap_row {
+	const char	*cfg;
+	const char	*body;
+	const char	*link;
+	const char	*cursor;
+	size_t		 nitems;
+	long long	 items_before;
+	int		 pages_before;
+	int		 done, capped;
+	long long	 total;
+} cap_rows[] = {
+	/* offset without a total: a full page would go on */
+	{ C_OFFSET ",\"maxPages\":3,\"pageSizeParam\":null}", "{" I2 "}",
+	  NULL, "4", 2, 4, 2, 1, 1, -1 },
+	/* before the cap: not done */
+	{ C_OFFSET ",\"maxPages\":3,\"pageSizeParam\":null}", "{" I2 "}",
+	  NULL, "2", 2, 2, 1, 0, 0, -1 },
+	/* the total says there is more: capped, the total kept */
+	{ C_OFFSET ",\"maxPages\":2,\"totalPath\":\"total\"}",
+	  "{" I2 ",\"total\":9}", NULL, "2", 2, 2, 1, 1, 1, 9 },
+	/* the total is reached at the cap: the walk was complete */
+	{ C_OFFSET ",\"maxPages\":2,\"totalPath\":\"total\"}",
+	  "{" I2 ",\"total\":4}", NULL, "2", 2, 2, 1, 1, 0, 4 },
+	/* an empty page at the cap */
+	{ C_OFFSET ",\"maxPages\":1}", "{\"items\":[]}", NULL, NULL, 0, 0,
+	  0, 1, 0, -1 },
+	/* hasMore false at the cap; hasMore true without a next: capped */
+	{ C_OFFSET ",\"maxPages\":1,\"hasMorePath\":\"more\"}",
+	  "{" I2 ",\"more\":false}", NULL, NULL, 2, 0, 0, 1, 0, -1 },
+	{ C_OFFSET ",\"maxPages\":1,\"hasMorePath\":\"more\"}",
+	  "{" I2 ",\"more\":true}", NULL, NULL, 2, 0, 0, 1, 1, -1 },
+	{ C_CURSOR ",\"maxPages\":1,\"hasMorePath\":\"more\"}",
+	  "{\"data\":[1,2],\"more\":true}", NULL, NULL, 2, 0, 0, 1, 1, -1 },
+	/* cursor: a next cursor at the cap, none at the cap */
+	{ C_CURSOR ",\"maxPages\":1}", "{\"data\":[1,2],\"next_cursor\":"
+	  "\"c2\"}", NULL, NULL, 2, 0, 0, 1, 1, -1 },
+	{ C_CURSOR ",\"maxPages\":1}", "{\"data\":[1,2]}", NULL, NULL, 2, 0,
+	  0, 1, 0, -1 },
+	/* link: rel=next at the cap; none */
+	{ C_LINK ",\"maxPages\":2}", "[{},{}]", GH1, NULL, 2, 2, 1, 1, 1,
+	  -1 },
+	{ C_LINK ",\"maxPages\":2}", "[{},{}]", NULL, NULL, 2, 2, 1, 1, 0,
+	  -1 },
+	/* page: short page at the cap (done), full page (capped) */
+	{ C_PAGE ",\"maxPages\":1}", "{\"data\":{\"items\":[1]}}", NULL,
+	  NULL, 1, 0, 0, 1, 0, -1 },
+	{ C_PAGE ",\"maxPages\":1}", D10, NULL, NULL, 10, 0, 0, 1, 1, -1 },
+};
+
+static void
+test_max_pages_capped(void **state)
+{
+	const struct cap_row	*r;
+	struct source_config	 cfg;
+	struct pager_page	 pg;
+	struct pager_next	 nx;
+	char			 err[RS_ERRLEN];
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < NROWS(cap_rows); i++) {
+		r = &cap_rows[i];
+		parse_cfg(r->cfg, &cfg);
+		memset(&pg, 0, sizeof(pg));
+		if ((pg.body = json_tokener_parse(r->body)) == NULL)
+			fail_msg("row %zu: bad body %s", i, r->body);
+		pg.cursor = r->cursor;
+		pg.link = r->link;
+		pg.nitems = r->nitems;
+		pg.items_before = r->items_before;
+		pg.pages_before = r->pages_before;
+		err[0] = '\0';
+		if (pager_next(&cfg, &pg, &nx, err) != RS_OK)
+			fail_msg("row %zu: %s", i, err);
+		if (nx.done != r->done || nx.capped != r->capped ||
+		    nx.total != r->total || (nx.done && nx.next != NULL))
+			fail_msg("row %zu: done %d capped %d total %lld next "
+			    "%s, want %d %d %lld", i, nx.done, nx.capped,
+			    nx.total, nx.next ? nx.next : "(null)", r->done,
+			    r->capped, r->total);
+		pager_next_free(&nx);
+		json_object_put(pg.body);
+		cfg_free(&cfg);
+	}
+}
+
+/*
  * A whole sync of a Stripe-like list simulated through pager_url and
  * pager_next: every URL, and no request after has_more false.
  */
@@ -782,6 +873,7 @@ main(void)
 		cmocka_unit_test(test_url_cursor_key_cap),
 		cmocka_unit_test(test_url_key_spelling),
 		cmocka_unit_test(test_next_rows),
+		cmocka_unit_test(test_max_pages_capped),
 		cmocka_unit_test(test_walk_starting_after),
 		cmocka_unit_test(test_link_rows),
 		cmocka_unit_test(test_link_limits),

@@ -42,9 +42,20 @@ static const struct decide_row {
 	  "sweep held: would remove 6 of 10 items" },
 	{ "an empty upstream", CFG(",\"cursorStyle\":\"offset\""), 12, 12, 0, 0,
 	  1, 0, 0, "", "held", 0, "would remove 12 of 12" },
-	{ "maxDeleteFraction 1 allows all", CFG(CURSOR
-	  ",\"maxDeleteFraction\":1"), 4, 4, -1, -1, 1, 0, 0, "", "done", 1,
-	  "removed 4 of 4" },
+	{ "maxDeleteFraction 1 allows all but one", CFG(CURSOR
+	  ",\"maxDeleteFraction\":1"), 4, 3, -1, -1, 1, 0, 0, "", "done", 1,
+	  "removed 3 of 4" },
+	{ "a run that saw no item holds, even at maxDeleteFraction 1",
+	  CFG(CURSOR ",\"maxDeleteFraction\":1"), 4, 4, -1, -1, 1, 0, 0, "",
+	  "held", 0, "would remove 4 of 4 items: the run saw none of them" },
+	{ "an empty offset upstream with a total, maxDeleteFraction 1",
+	  CFG(",\"cursorStyle\":\"offset\",\"maxDeleteFraction\":1"), 12,
+	  12, 0, 0, 1, 0, 0, "", "held", 0, "the run saw none of them" },
+	{ "an empty run confirmed", CFG(CURSOR ",\"maxDeleteFraction\":1"), 4,
+	  4, -1, -1, 1, 0, 1, "", "confirmed", 1, "removed 4 of 4 items" },
+	{ "stopped at maxPages", CFG(CURSOR ",\"maxPages\":2"), 10, 3, -1,
+	  -1, 1, 0, 0, "the run stopped at maxPages (2) and did not walk "
+	  "every page", "skipped", 0, "stopped at maxPages (2)" },
 	{ "maxDeleteFraction 0 holds any", CFG(CURSOR
 	  ",\"maxDeleteFraction\":0"), 100, 1, -1, -1, 1, 0, 0, "", "held", 0,
 	  "would remove 1 of 100" },

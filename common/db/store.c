@@ -438,13 +438,18 @@ static const char *const stmts[STMT__MAX] = {
 	 * STMT_SWEEP_GROUP: up to $3 items of source $1 not seen in run $2,
 	 * keys after $4 (keyset), leave with their hold on chunks; a chunk
 	 * no item holds any more is deleted (positions for STMT_DENSIFY).
+	 * The group is walked once by the primary key into an array of row
+	 * addresses, deleted by them, whatever the statistics: as "IN
+	 * (SELECT ...)" a plan estimating the source at one row re-ran the
+	 * walk for each of its items (100,000 items: 84 s a group), as
+	 * "item_key = ANY (...)" it filtered every item of the source (2 s).
 	 */
 	"WITH gone AS ("
-	"  DELETE FROM kb_rest_items i WHERE i.source_id = $1::uuid "
-	"    AND i.item_key IN (SELECT item_key FROM kb_rest_items "
+	"  DELETE FROM kb_rest_items i "
+	"  WHERE i.ctid = ANY (ARRAY(SELECT ctid FROM kb_rest_items "
 	"        WHERE source_id = $1::uuid AND item_key > $4::text "
 	"          AND last_seen_run IS DISTINCT FROM $2::uuid "
-	"        ORDER BY item_key LIMIT $3::int) "
+	"        ORDER BY item_key LIMIT $3::int)) "
 	"  RETURNING i.item_key, i.chunk_hashes"
 	"), g AS ("
 	"  SELECT h, count(*)::int AS n FROM gone, unnest(gone.chunk_hashes) h "

@@ -471,8 +471,26 @@ const restartWorkers = async () => {
 };
 const peakKiB = (pid) => Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m)[1]);
 
-test('a run that removes 100,000 items: exact counts, in groups, the worker under 64 MiB', { timeout: 240000 }, async () => {
+test('a run that removes 100,000 items: exact counts, in groups, the worker under 64 MiB, whatever the statistics', { timeout: 240000 }, async (t) => {
   await control('bulk', { op: 'seed', n: 10 });
+  // Statistics made before this source existed (as on a big database
+  // after a bulk sync, issue 21): every source they know is in their
+  // most-common-values list, so this one's 100,010 items are estimated at
+  // one row.  The sweep's statements must probe by key whatever the plan
+  // (a semi join that re-ran the group's subquery for each of the
+  // source's items took 84 s a group).
+  // (A statistics target above the number of sources puts every one of
+  // them in that list, whatever earlier tests left.)
+  sql(`ALTER TABLE kb_rest_items ALTER COLUMN source_id SET STATISTICS 10000;
+       ALTER TABLE kb_chunks ALTER COLUMN source_id SET STATISTICS 10000;
+       ANALYZE kb_rest_items; ANALYZE kb_chunks;
+       ALTER TABLE kb_rest_items SET (autovacuum_enabled = off);
+       ALTER TABLE kb_chunks SET (autovacuum_enabled = off);`);
+  t.after(() => sql(`ALTER TABLE kb_rest_items RESET (autovacuum_enabled);
+                     ALTER TABLE kb_chunks RESET (autovacuum_enabled);
+                     ALTER TABLE kb_rest_items ALTER COLUMN source_id SET STATISTICS -1;
+                     ALTER TABLE kb_chunks ALTER COLUMN source_id SET STATISTICS -1;
+                     ANALYZE kb_rest_items; ANALYZE kb_chunks;`));
   const id = createSource('Mutable bulk sweep', offsetConfig('bulk', { maxDeleteFraction: 1 }));
   await syncToEnd(id);
   bulkItems(id, 100000);
@@ -481,7 +499,7 @@ test('a run that removes 100,000 items: exact counts, in groups, the worker unde
   await restartWorkers();
   const r = await call(SYNC, { body: { sourceId: id } });
   assert.equal(r.status, 202, r.text);
-  await until('the run done', () => runRow(r.json.runId).status === 'done', 150000);
+  await until('the run done', () => runRow(r.json.runId).status === 'done', 60000);
   const run = runRow(r.json.runId);
   assert.deepEqual([run.items, run.sweep, run.removed, run.deleted, run.note], [10, 'done', 100000, 100000, 'removed 100000 of 100010 items']);
   assert.deepEqual([one(`SELECT count(*) FROM kb_rest_items WHERE source_id = :'p1';`, [id]),

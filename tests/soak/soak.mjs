@@ -445,6 +445,11 @@ async function invariants(sources, finals) {
   const ours = ourProcesses();
   const expected = new Set([...workerPids(), ...fcgiWorkers(),
     ...fs.readdirSync(fcgiDir()).filter((x) => x.endsWith('.pid')).flatMap((f) => pids(path.join(fcgiDir(), f)))]);
+  // runuser (as root, stack.sh starts the run workers through it; it
+  // keeps DATABASE_URL in its environment for them) waits for its worker:
+  // it belongs while that worker is expected, and only then.
+  const ppid = (pid) => { try { return Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^PPid:\s+(\d+)/m)[1]); } catch { return 0; } };
+  for (const w of workerPids()) if (/^runuser\b/.test(ours.find((p) => p.pid === ppid(w))?.cmd || '')) expected.add(ppid(w));
   const stray = ours.filter((p) => !expected.has(p.pid));
   check('no process leaked', !stray.length, `${stray.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
   check('run workers alive', workerPids().filter(alive).length === Number(env.RS_RUN_WORKERS || 2), `${workerPids()}`);

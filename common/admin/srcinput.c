@@ -337,44 +337,31 @@ srcin_named_provider(const char *config, char *out, size_t outsz)
 }
 
 /*
- * text with "provider": p after its last key: the closing brace's line
- * layout kept (a text over several lines gets a line of its own, indented
- * like the first key).  NULL when text is not an object with a key.
+ * text with "provider": p added after its last key, through json-c (which
+ * keeps the keys in their order); a text over several lines comes back
+ * indented, one on a line.  NULL when text is not an object with a key.
  */
 static char *
 srcin_add_provider(const char *text, const char *p)
 {
-	const char	*close, *end, *nl, *ind;
-	struct rs_buf	 b;
-	size_t		 indent = 0;
-	int		 bad;
+	struct json_object	*root;
+	const char		*s;
+	char			*out = NULL;
+	int			 flags = JSON_C_TO_STRING_NOSLASHESCAPE;
 
-	if ((close = strrchr(text, '}')) == NULL)
-		return NULL;
-	for (end = close; end > text && strchr(" \t\r\n", end[-1]) != NULL;
-	    end--)
-		;
-	if (end == text || end[-1] == '{')
-		return NULL;
-	rs_buf_init(&b, strlen(text) + strlen(p) + 64);
-	bad = rs_buf_append(&b, text, (size_t)(end - text));
-	if ((nl = strchr(text, '\n')) != NULL && nl < end) {
-		for (ind = nl + 1; *ind == ' ' || *ind == '\t'; ind++)
-			indent++;
-		bad |= rs_buf_puts(&b, ",\n");
-		bad |= rs_buf_append(&b, nl + 1, indent);
-		bad |= rs_buf_puts(&b, "\"provider\": \"");
-	} else
-		bad |= rs_buf_puts(&b, strchr(text, ' ') != NULL ?
-		    ", \"provider\": \"" : ",\"provider\":\"");
-	bad |= rs_buf_puts(&b, p);
-	bad |= rs_buf_puts(&b, "\"");
-	bad |= rs_buf_puts(&b, end);
-	if (bad) {
-		rs_buf_free(&b);
-		return NULL;
-	}
-	return rs_buf_steal(&b);
+	flags |= strchr(text, '\n') != NULL ? JSON_C_TO_STRING_PRETTY :
+	    JSON_C_TO_STRING_PLAIN;
+	if ((root = json_tokener_parse(text)) == NULL ||
+	    !json_object_is_type(root, json_type_object) ||
+	    json_object_object_length(root) == 0 ||
+	    json_object_object_add(root, "provider",
+	    json_object_new_string(p)) != 0)
+		goto out;
+	if ((s = json_object_to_json_string_ext(root, flags)) != NULL)
+		out = strdup(s);
+out:
+	json_object_put(root);
+	return out;
 }
 
 enum rs_status

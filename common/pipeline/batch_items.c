@@ -252,6 +252,10 @@ batch_classify_items(struct batch_ctx *ctx, struct work *w, char *err)
 	for (i = 0; i < n; i++) {
 		struct item *t = &w->it[map[i]];
 
+		/* A pipelined page is classified ahead, then again at its
+		 * commit (the pages before it may have changed the store). */
+		free(t->old);
+		t->old = NULL;
 		if (!ss[i].found) {
 			t->kind = ITEM_NEW;
 			continue;

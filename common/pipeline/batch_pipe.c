@@ -99,49 +99,8 @@ cand_item(const struct item *t, struct cand **c, size_t *n, size_t *cap,
 }
 
 /*
- * Which items of the page to chunk ahead (want[i] = 1): those (but a key
- * that comes again later in the page) the source does not store with the
- * same hash, as the store says now (one probe per key, STMT_ITEMS_LOOKUP).
- * The plan classifies them again once the pages before it committed; an
- * item that differs then is chunked and embedded by its commit.
- */
-static enum rs_status
-pre_wanted(struct pipe *pp, struct work *w, unsigned char *want, char *err)
-{
-	struct store_item_state	*ss = NULL;
-	const char		**keys = NULL;
-	size_t			*map = NULL, i, n = 0;
-	enum rs_status		 st = RS_ENOMEM;
-
-	memset(want, 0, w->nit);
-	if ((keys = rs_reallocarray(NULL, w->nit, sizeof(*keys))) == NULL ||
-	    (map = rs_reallocarray(NULL, w->nit, sizeof(*map))) == NULL ||
-	    (ss = calloc(w->nit, sizeof(*ss))) == NULL) {
-		rs_errf(err, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < w->nit; i++)
-		if (w->it[i].kind != ITEM_DUP) {
-			map[n] = i;
-			keys[n++] = w->it[i].key;
-		}
-	if ((st = store_items_lookup(pp->ctx->st, w->src.id, w->run_id, keys,
-	    n, ss, err)) != RS_OK)
-		goto out;
-	for (i = 0; i < n; i++)
-		want[map[i]] = !ss[i].found ||
-		    strcmp(ss[i].hash, w->it[map[i]].hash) != 0;
-out:
-	store_item_states_free(ss, n);
-	free(ss);
-	free(keys);
-	free(map);
-	return st;
-}
-
-/*
  * The page's chunks that may need a vector: those of the new and changed
- * items (pre_wanted), distinct, not stored by the source (one query), and
+ * items (batch_classify_items), distinct, not stored by the source (one query), and
  * not embedded ahead for a page before it.
  */
 static enum rs_status
@@ -149,7 +108,7 @@ pre_candidates(struct pipe *pp, struct work *w, struct cand **c, size_t *n,
     char *err)
 {
 	const char	**h = NULL;
-	unsigned char	*ex = NULL, *want;
+	unsigned char	*ex = NULL;
 	size_t		 i, k, cap = 0;
 	enum rs_status	 st = RS_OK;
 	int		 ahead;
@@ -158,17 +117,15 @@ pre_candidates(struct pipe *pp, struct work *w, struct cand **c, size_t *n,
 	*n = 0;
 	if (w->nit == 0)
 		return RS_OK;
-	if ((want = malloc(w->nit)) == NULL) {
-		rs_errf(err, "out of memory");
-		return RS_ENOMEM;
-	}
-	st = pre_wanted(pp, w, want, err);
+	/* As the store says now; the plan classifies them again once the
+	 * pages before it committed, and chunks what this guessed wrong. */
+	st = batch_classify_items(pp->ctx, w, err);
 	for (i = 0; st == RS_OK && i < w->nit; i++)
-		if (want[i]) {
+		if (w->it[i].kind == ITEM_NEW ||
+		    w->it[i].kind == ITEM_CHANGED) {
 			st = cand_item(&w->it[i], c, n, &cap, err);
 			w->it[i].chunked = 1;
 		}
-	free(want);
 	if (st != RS_OK || *n == 0)
 		goto out;
 	qsort(*c, *n, sizeof(**c), cmp_cand);
